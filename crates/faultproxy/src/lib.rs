@@ -1,0 +1,1 @@
+//! Transparent L4 (TCP) fault proxy with runtime-configurable toxics.

@@ -1,0 +1,48 @@
+//! Command-line definitions (clap derive) and the mapping of errors to exit codes.
+
+pub mod exit_codes;
+pub mod load_cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chaosgate",
+    version,
+    about = "Chaos and validation harness that gates releases on client-observed SLOs",
+    after_help = exit_codes::HELP_TABLE
+)]
+pub struct Cli {
+    /// More log output (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Less output: only the verdict and errors.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Drive open-model HTTP load at a URL and print latency percentiles.
+    Load(load_cmd::LoadArgs),
+}
+
+/// Parses the process arguments, runs the command and returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit_codes::BAD_INPUT
+            } else {
+                exit_codes::PASS
+            };
+        }
+    };
+    match cli.command {
+        Command::Load(args) => load_cmd::run(args),
+    }
+}

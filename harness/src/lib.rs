@@ -1,0 +1,12 @@
+//! chaosgate: bring a stack up, drive traffic, inject faults, measure what clients saw,
+//! judge it against SLOs and write reports a CI gate can trust.
+//!
+//! The binary is a thin shell over this library (see `cli`); everything else is usable and
+//! testable without a process. Data flows one way:
+//! scenario → plan → stack → (load ‖ probes ‖ faults ‖ docker events) → timeline → measure →
+//! slo → report.
+
+pub mod cli;
+pub mod report;
+pub mod scenario;
+pub mod slo;

@@ -1,0 +1,1 @@
+//! SLO expressions: parsing with column-precise errors, and evaluation into verdicts.
