@@ -7,6 +7,11 @@
 //! slo → report.
 
 pub mod cli;
+pub mod fault;
+pub mod measure;
+pub mod probe;
 pub mod report;
 pub mod scenario;
 pub mod slo;
+pub mod stack;
+pub mod timeline;

@@ -1,0 +1,350 @@
+//! Container faults: crash (SIGKILL of the host PID, so the restart policy fires), kill,
+//! stop, restart and pause, each verified from Docker's events.
+
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::{
+    KillContainerOptionsBuilder, RestartContainerOptionsBuilder, StartContainerOptions,
+    StopContainerOptionsBuilder,
+};
+use serde_json::json;
+use tokio::sync::broadcast;
+
+use super::{FaultError, FaultRecord, VERIFY_TIMEOUT};
+use crate::stack::ContainerInfo;
+use crate::stack::docker::api_error;
+use crate::stack::events::ContainerEvent;
+use crate::timeline::{DockerAction, EventKind, EventSink, FaultStage};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerAction {
+    /// A real crash: SIGKILL to the container's process from outside Docker. `docker kill`
+    /// marks the container manually stopped, so `restart: always` would not fire.
+    Crash,
+    /// `docker kill`: the container stays down (until `duration`, when it is started again).
+    Kill,
+    /// `docker stop`, then `docker start` after `duration`.
+    Stop,
+    /// `docker restart`.
+    Restart,
+    /// `docker pause`, then unpause after `duration`.
+    Pause,
+}
+
+impl ContainerAction {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Crash => "crash",
+            Self::Kill => "kill",
+            Self::Stop => "stop",
+            Self::Restart => "restart",
+            Self::Pause => "pause",
+        }
+    }
+
+    /// The Docker event that proves the fault took effect on a container.
+    fn proof(self) -> DockerAction {
+        match self {
+            Self::Crash | Self::Kill | Self::Stop => DockerAction::Die,
+            Self::Restart => DockerAction::Start,
+            Self::Pause => DockerAction::Pause,
+        }
+    }
+}
+
+/// Everything a container fault needs to act and to see its effect.
+pub struct ContainerFaultEnv<'a> {
+    pub docker: &'a Docker,
+    pub sink: &'a EventSink,
+    pub events: &'a broadcast::Sender<ContainerEvent>,
+}
+
+/// Applies `action` to `targets`, waits for proof, holds it for `duration` when the action has
+/// one, reverts it, and (for crashes) waits for the container to come back by itself.
+/// Every step is recorded on the timeline and in the returned record; errors are recorded,
+/// not returned, so one failed fault never stops the run's cleanup.
+pub async fn run_container_fault(
+    env: &ContainerFaultEnv<'_>,
+    record: &mut FaultRecord,
+    action: ContainerAction,
+    targets: &[ContainerInfo],
+    duration: Option<Duration>,
+    run_end: tokio::time::Instant,
+) {
+    record.targets = targets.iter().map(|c| c.name.clone()).collect();
+    // Subscribe before acting so the proving event cannot slip past.
+    let mut rx = env.events.subscribe();
+    let applied = env.sink.clock().now_ns();
+    record.applied_ns = Some(applied);
+    env.sink.record_at(
+        applied,
+        EventKind::Fault {
+            fault: record.name.clone(),
+            stage: FaultStage::Applied,
+            targets: record.targets.clone(),
+            detail: None,
+        },
+    );
+    for c in targets {
+        if let Err(e) = apply_one(env.docker, action, c).await {
+            fail(env.sink, record, format!("{e}"));
+            return;
+        }
+        if action == ContainerAction::Crash {
+            record
+                .evidence
+                .insert(format!("{}.pid_killed", c.name), json!(c.pid));
+        }
+    }
+    let proofs = wait_for_each(&mut rx, targets, action.proof(), applied, VERIFY_TIMEOUT).await;
+    for (c, t) in targets.iter().zip(&proofs) {
+        if let Some(t) = t {
+            record.evidence.insert(
+                format!("{}.{:?}_event_ns", c.name, action.proof()).to_lowercase(),
+                json!(t),
+            );
+        }
+    }
+    if proofs.iter().all(Option::is_some) {
+        let t = proofs.iter().flatten().copied().max().unwrap_or(applied);
+        record.verified_ns = Some(t);
+        env.sink.record_at(
+            t,
+            EventKind::Fault {
+                fault: record.name.clone(),
+                stage: FaultStage::Verified,
+                targets: record.targets.clone(),
+                detail: Some(format!("docker {:?} event", action.proof()).to_lowercase()),
+            },
+        );
+    } else {
+        let detail = format!(
+            "no docker {:?} event within {VERIFY_TIMEOUT:?} for some targets",
+            action.proof()
+        )
+        .to_lowercase();
+        env.sink.record(EventKind::Fault {
+            fault: record.name.clone(),
+            stage: FaultStage::Unverified,
+            targets: record.targets.clone(),
+            detail: Some(detail),
+        });
+    }
+
+    match action {
+        ContainerAction::Crash | ContainerAction::Restart => {
+            // Nothing to revert: the restart policy (or docker restart) brings it back.
+            // Record when each target is running again, as ground truth for recovery.
+            let back_after = record.verified_ns.unwrap_or(applied);
+            let limit = run_end.saturating_duration_since(tokio::time::Instant::now());
+            let starts = if action == ContainerAction::Crash {
+                wait_for_each(&mut rx, targets, DockerAction::Start, back_after, limit).await
+            } else {
+                proofs.clone()
+            };
+            if starts.iter().all(Option::is_some) {
+                record.target_back_ns = starts.iter().flatten().copied().max();
+            }
+        }
+        ContainerAction::Kill | ContainerAction::Stop | ContainerAction::Pause => {
+            if let Some(d) = duration {
+                let until = tokio::time::Instant::now() + d;
+                tokio::time::sleep_until(until.min(run_end)).await;
+            } else {
+                return;
+            }
+            revert(env, record, action, targets).await;
+        }
+    }
+}
+
+/// Undoes a held fault (start after kill/stop, unpause after pause). Also called by the run's
+/// cleanup when a run is cut short.
+pub async fn revert(
+    env: &ContainerFaultEnv<'_>,
+    record: &mut FaultRecord,
+    action: ContainerAction,
+    targets: &[ContainerInfo],
+) {
+    let mut rx = env.events.subscribe();
+    let started = env.sink.clock().now_ns();
+    for c in targets {
+        let result = match action {
+            ContainerAction::Pause => env
+                .docker
+                .unpause_container(&c.id)
+                .await
+                .map_err(api_error(format!("unpausing {}", c.name))),
+            ContainerAction::Kill | ContainerAction::Stop => env
+                .docker
+                .start_container(&c.id, None::<StartContainerOptions>)
+                .await
+                .map_err(api_error(format!("starting {}", c.name))),
+            ContainerAction::Crash | ContainerAction::Restart => Ok(()),
+        };
+        if let Err(e) = result {
+            fail(env.sink, record, format!("reverting: {e}"));
+            return;
+        }
+    }
+    let t = env.sink.clock().now_ns();
+    record.reverted_ns = Some(t);
+    env.sink.record_at(
+        t,
+        EventKind::Fault {
+            fault: record.name.clone(),
+            stage: FaultStage::Reverted,
+            targets: record.targets.clone(),
+            detail: None,
+        },
+    );
+    let back = match action {
+        ContainerAction::Pause => DockerAction::Unpause,
+        _ => DockerAction::Start,
+    };
+    let seen = wait_for_each(&mut rx, targets, back, started, Duration::from_secs(10)).await;
+    if seen.iter().all(Option::is_some) {
+        record.target_back_ns = seen.iter().flatten().copied().max();
+    }
+}
+
+fn fail(sink: &EventSink, record: &mut FaultRecord, message: String) {
+    sink.record(EventKind::Fault {
+        fault: record.name.clone(),
+        stage: FaultStage::Failed,
+        targets: record.targets.clone(),
+        detail: Some(message.clone()),
+    });
+    record.error = Some(message);
+}
+
+async fn apply_one(
+    docker: &Docker,
+    action: ContainerAction,
+    c: &ContainerInfo,
+) -> Result<(), FaultError> {
+    match action {
+        ContainerAction::Crash => crash(docker, c).await,
+        ContainerAction::Kill => docker
+            .kill_container(
+                &c.id,
+                Some(KillContainerOptionsBuilder::new().signal("SIGKILL").build()),
+            )
+            .await
+            .map_err(|e| api_error(format!("killing {}", c.name))(e).into()),
+        ContainerAction::Stop => docker
+            .stop_container(
+                &c.id,
+                Some(StopContainerOptionsBuilder::new().t(10).build()),
+            )
+            .await
+            .map_err(|e| api_error(format!("stopping {}", c.name))(e).into()),
+        ContainerAction::Restart => docker
+            .restart_container(
+                &c.id,
+                Some(RestartContainerOptionsBuilder::new().t(10).build()),
+            )
+            .await
+            .map_err(|e| api_error(format!("restarting {}", c.name))(e).into()),
+        ContainerAction::Pause => docker
+            .pause_container(&c.id)
+            .await
+            .map_err(|e| api_error(format!("pausing {}", c.name))(e).into()),
+    }
+}
+
+/// SIGKILL of the container's host PID. As root on the host this is a direct kill(2);
+/// otherwise a short-lived helper container with `--pid=host` (from the target's own image,
+/// the only image we know is present) sends it.
+async fn crash(docker: &Docker, c: &ContainerInfo) -> Result<(), FaultError> {
+    // Re-read the PID: it changed if the container restarted since the last listing.
+    let fresh = crate::stack::docker::inspect(docker, &c.id).await?;
+    if !fresh.running || fresh.pid == 0 {
+        return Err(FaultError::NotRunning {
+            container: c.name.clone(),
+        });
+    }
+    if nix::unistd::geteuid().is_root() {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(fresh.pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .map_err(|e| FaultError::Signal {
+            container: c.name.clone(),
+            pid: fresh.pid,
+            reason: e.to_string(),
+        })
+    } else {
+        crash_via_helper(docker, &fresh).await
+    }
+}
+
+async fn crash_via_helper(docker: &Docker, c: &ContainerInfo) -> Result<(), FaultError> {
+    use bollard::models::{ContainerCreateBody, HostConfig};
+    use bollard::query_parameters::CreateContainerOptionsBuilder;
+    let name = format!("chaosgate-crash-{}-{}", std::process::id(), c.pid);
+    let body = ContainerCreateBody {
+        image: Some(c.image.clone()),
+        entrypoint: Some(vec!["kill".into()]),
+        cmd: Some(vec!["-9".into(), c.pid.to_string()]),
+        labels: Some(
+            [(
+                crate::stack::docker::RUN_LABEL.to_string(),
+                "crash-helper".to_string(),
+            )]
+            .into(),
+        ),
+        host_config: Some(HostConfig {
+            pid_mode: Some("host".into()),
+            auto_remove: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    docker
+        .create_container(
+            Some(CreateContainerOptionsBuilder::new().name(&name).build()),
+            body,
+        )
+        .await
+        .map_err(api_error("creating the crash helper container"))?;
+    docker
+        .start_container(&name, None::<StartContainerOptions>)
+        .await
+        .map_err(|e| FaultError::Signal {
+            container: c.name.clone(),
+            pid: c.pid,
+            reason: format!("helper container failed to start: {e}"),
+        })?;
+    Ok(())
+}
+
+/// For each target, the run time of the first `action` event at or after `since`, waiting at
+/// most `limit` in all.
+async fn wait_for_each(
+    rx: &mut broadcast::Receiver<ContainerEvent>,
+    targets: &[ContainerInfo],
+    action: DockerAction,
+    since: u64,
+    limit: Duration,
+) -> Vec<Option<u64>> {
+    let mut seen: Vec<Option<u64>> = vec![None; targets.len()];
+    let deadline = tokio::time::Instant::now() + limit;
+    while seen.iter().any(Option::is_none) {
+        let event = match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(e)) => e,
+            Ok(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+            Ok(Err(broadcast::error::RecvError::Closed)) | Err(_) => break,
+        };
+        if event.action != action || event.t < since.saturating_sub(1_000_000) {
+            continue;
+        }
+        for (i, c) in targets.iter().enumerate() {
+            if seen[i].is_none() && c.id == event.container_id {
+                seen[i] = Some(event.t);
+            }
+        }
+    }
+    seen
+}

@@ -1,0 +1,124 @@
+//! Failover time: the longest window in which client requests failed, inside a fault window.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failover {
+    /// Longest outage: from the first failed request of the run of failures to the next
+    /// successful request (intended send times). 0 when no request failed.
+    pub duration_ns: u64,
+    pub start_ns: Option<u64>,
+    pub end_ns: Option<u64>,
+    /// Failed requests in that longest run.
+    pub failed_in_window: u64,
+    /// Failed requests anywhere in the fault window.
+    pub failed_total: u64,
+    pub requests: u64,
+    /// Median gap between scheduled requests: the resolution of this measurement.
+    pub resolution_ns: u64,
+    /// The run of failures reached the end of the load without a success after it.
+    pub unterminated: bool,
+}
+
+/// `requests` are (intended time, ok), sorted by time, covering at least the fault window
+/// and ideally what follows it (so a run of failures at the window's end finds its end).
+pub fn failover(requests: &[(u64, bool)], window: (u64, u64)) -> Option<Failover> {
+    let (from, to) = window;
+    let inside: Vec<usize> = (0..requests.len())
+        .filter(|&i| requests[i].0 >= from && requests[i].0 <= to)
+        .collect();
+    let (&first, &last) = (inside.first()?, inside.last()?);
+    let mut gaps: Vec<u64> = inside
+        .windows(2)
+        .map(|w| requests[w[1]].0 - requests[w[0]].0)
+        .collect();
+    gaps.sort_unstable();
+    let mut best = Failover {
+        duration_ns: 0,
+        start_ns: None,
+        end_ns: None,
+        failed_in_window: 0,
+        failed_total: inside.iter().filter(|&&i| !requests[i].1).count() as u64,
+        requests: inside.len() as u64,
+        resolution_ns: gaps.get(gaps.len() / 2).copied().unwrap_or(0),
+        unterminated: false,
+    };
+    let mut i = first;
+    while i <= last {
+        if requests[i].1 {
+            i += 1;
+            continue;
+        }
+        let start = requests[i].0;
+        let mut j = i;
+        while j < requests.len() && !requests[j].1 {
+            j += 1;
+        }
+        let (end, unterminated) = match requests.get(j) {
+            Some(r) => (r.0, false),
+            // Failing until the load stopped: the outage lasted at least until the last one.
+            None => (requests[j - 1].0, true),
+        };
+        if end - start > best.duration_ns || best.start_ns.is_none() {
+            best.duration_ns = end - start;
+            best.start_ns = Some(start);
+            best.end_ns = Some(end);
+            best.failed_in_window = (j - i) as u64;
+            best.unterminated = unterminated;
+        }
+        i = j;
+    }
+    Some(best)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reqs(pattern: &str, every: u64) -> Vec<(u64, bool)> {
+        pattern
+            .chars()
+            .enumerate()
+            .map(|(i, c)| (i as u64 * every, c == '+'))
+            .collect()
+    }
+
+    #[test]
+    fn longest_run_of_failures_wins() {
+        let r = reqs("++-+---++--+", 5);
+        let f = failover(&r, (0, 55)).unwrap();
+        assert_eq!(f.start_ns, Some(20));
+        assert_eq!(f.end_ns, Some(35));
+        assert_eq!(f.duration_ns, 15);
+        assert_eq!(f.failed_in_window, 3);
+        assert_eq!(f.failed_total, 6);
+        assert_eq!(f.resolution_ns, 5);
+    }
+
+    #[test]
+    fn a_run_crossing_the_window_end_is_measured_to_the_next_success() {
+        let r = reqs("++++----++", 10);
+        let f = failover(&r, (0, 50)).unwrap();
+        assert_eq!((f.start_ns, f.end_ns), (Some(40), Some(80)));
+        assert!(!f.unterminated);
+    }
+
+    #[test]
+    fn no_failures_is_zero() {
+        let f = failover(&reqs("+++++", 10), (0, 40)).unwrap();
+        assert_eq!(f.duration_ns, 0);
+        assert_eq!(f.start_ns, None);
+    }
+
+    #[test]
+    fn failing_to_the_end_is_flagged() {
+        let f = failover(&reqs("++---", 10), (0, 40)).unwrap();
+        assert!(f.unterminated);
+        assert_eq!(f.duration_ns, 20);
+    }
+
+    #[test]
+    fn empty_window_is_no_data() {
+        assert!(failover(&reqs("+++", 10), (100, 200)).is_none());
+    }
+}

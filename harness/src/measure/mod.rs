@@ -1,0 +1,262 @@
+//! Measurement: reads the run's `events.jsonl` back (in bounded memory) and derives what
+//! clients saw: latency and errors per phase, a per-second series, recovery per fault and
+//! probe, failover per fault. Every figure here can be recomputed from that file alone.
+
+pub mod failover;
+mod phases;
+pub mod recovery;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+pub use failover::Failover;
+pub use phases::{PhaseStats, SecondStats};
+pub use recovery::Recovery;
+
+use crate::timeline::{DockerAction, EventKind, FaultStage, read_events};
+
+/// A fault's window on the run clock: from when it was applied until its targets were back
+/// (reverted, restarted, and healthy again where they have a healthcheck) or the run ended.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaultWindow {
+    pub fault: String,
+    pub targets: Vec<String>,
+    pub applied_ns: u64,
+    pub verified_ns: Option<u64>,
+    pub reverted_ns: Option<u64>,
+    /// When every target was healthy (or running, without a healthcheck) again.
+    pub settled_ns: Option<u64>,
+    pub end_ns: u64,
+    pub failed: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Analysis {
+    pub run_end_ns: u64,
+    pub load_window: Option<(u64, u64)>,
+    pub phases: Vec<PhaseStats>,
+    pub series: Vec<SecondStats>,
+    pub faults: Vec<FaultWindow>,
+    /// (fault, probe) → recovery.
+    pub recovery: BTreeMap<(String, String), Recovery>,
+    pub failover: BTreeMap<String, Failover>,
+    /// probe → (checks, ok).
+    pub probes: BTreeMap<String, (u64, u64)>,
+    /// probe → (fault → (checks, ok)) inside the fault's window.
+    pub probes_during: BTreeMap<String, BTreeMap<String, (u64, u64)>>,
+}
+
+impl Analysis {
+    pub fn phase(&self, name: &str) -> Option<&PhaseStats> {
+        self.phases.iter().find(|p| p.name == name)
+    }
+
+    pub fn fault(&self, name: &str) -> Option<&FaultWindow> {
+        self.faults.iter().find(|f| f.fault == name)
+    }
+}
+
+/// Reads `events` and measures. `recovery_consecutive` is N in "first of N consecutive
+/// successful probes".
+pub fn analyze(
+    events: &Path,
+    run_end_ns: u64,
+    recovery_consecutive: u32,
+) -> std::io::Result<Analysis> {
+    // Pass 1: everything but requests (small: probes, faults, docker events).
+    let mut load_start = None;
+    let mut load_end = None;
+    let mut probe_checks: BTreeMap<String, Vec<recovery::Check>> = BTreeMap::new();
+    let mut fault_events: Vec<FaultEvent> = Vec::new();
+    let mut docker: Vec<(u64, String, DockerAction)> = Vec::new();
+    for event in read_events(events)? {
+        let e = event?;
+        match e.kind {
+            EventKind::Load { started: true } => load_start = Some(e.t),
+            EventKind::Load { started: false } => load_end = Some(e.t),
+            EventKind::Probe { probe, ok, .. } => probe_checks
+                .entry(probe)
+                .or_default()
+                .push(recovery::Check { t: e.t, ok }),
+            EventKind::Fault {
+                fault,
+                stage,
+                targets,
+                detail,
+            } => fault_events.push((e.t, fault, stage, targets, detail)),
+            EventKind::Docker {
+                container, action, ..
+            } => docker.push((e.t, container, action)),
+            EventKind::Request { .. } | EventKind::Note { .. } => {}
+        }
+    }
+    for checks in probe_checks.values_mut() {
+        checks.sort_by_key(|c| c.t);
+    }
+    docker.sort_by_key(|d| d.0);
+    let faults = fault_windows(&fault_events, &docker, run_end_ns);
+    let load_window = load_start.map(|s| (s, load_end.unwrap_or(run_end_ns)));
+
+    // Pass 2: requests, into per-phase histograms and the per-second series; requests from
+    // each fault's start onwards are kept as (t, ok) for failover.
+    let mut phase_set = phases::PhaseSet::new(load_window, &faults);
+    let earliest_fault = faults.iter().map(|f| f.applied_ns).min();
+    let mut outcomes: Vec<(u64, bool)> = Vec::new();
+    for event in read_events(events)? {
+        let e = event?;
+        if let EventKind::Request {
+            latency_ns,
+            status,
+            error,
+            ..
+        } = e.kind
+        {
+            let ok = error.is_none() && status.is_some_and(|s| (200..400).contains(&s));
+            phase_set.record(e.t, latency_ns, status, error.as_deref(), ok);
+            if earliest_fault.is_some_and(|f| e.t >= f) {
+                outcomes.push((e.t, ok));
+            }
+        }
+    }
+    outcomes.sort_by_key(|o| o.0);
+    let (phases, series) = phase_set.finish();
+
+    let mut recovery_map = BTreeMap::new();
+    let mut probes_during: BTreeMap<String, BTreeMap<String, (u64, u64)>> = BTreeMap::new();
+    for f in &faults {
+        for (probe, checks) in &probe_checks {
+            if let Some(r) = recovery::recovery(checks, f.applied_ns, recovery_consecutive) {
+                recovery_map.insert((f.fault.clone(), probe.clone()), r);
+            }
+            let inside = checks
+                .iter()
+                .filter(|c| c.t >= f.applied_ns && c.t <= f.end_ns);
+            let (n, ok) = inside.fold((0, 0), |(n, ok), c| (n + 1, ok + c.ok as u64));
+            probes_during
+                .entry(probe.clone())
+                .or_default()
+                .insert(f.fault.clone(), (n, ok));
+        }
+    }
+    let failover_map = faults
+        .iter()
+        .filter_map(|f| {
+            failover::failover(&outcomes, (f.applied_ns, f.end_ns)).map(|x| (f.fault.clone(), x))
+        })
+        .collect();
+    let probes = probe_checks
+        .iter()
+        .map(|(name, c)| {
+            (
+                name.clone(),
+                (c.len() as u64, c.iter().filter(|c| c.ok).count() as u64),
+            )
+        })
+        .collect();
+    Ok(Analysis {
+        run_end_ns,
+        load_window,
+        phases,
+        series,
+        faults,
+        recovery: recovery_map,
+        failover: failover_map,
+        probes,
+        probes_during,
+    })
+}
+
+type FaultEvent = (u64, String, FaultStage, Vec<String>, Option<String>);
+
+fn fault_windows(
+    events: &[FaultEvent],
+    docker: &[(u64, String, DockerAction)],
+    run_end_ns: u64,
+) -> Vec<FaultWindow> {
+    let mut order: Vec<String> = Vec::new();
+    let mut windows: HashMap<String, FaultWindow> = HashMap::new();
+    for (t, fault, stage, targets, detail) in events {
+        let w = windows.entry(fault.clone()).or_insert_with(|| {
+            order.push(fault.clone());
+            FaultWindow {
+                fault: fault.clone(),
+                targets: targets.clone(),
+                applied_ns: *t,
+                verified_ns: None,
+                reverted_ns: None,
+                settled_ns: None,
+                end_ns: run_end_ns,
+                failed: None,
+            }
+        });
+        match stage {
+            FaultStage::Applied => w.applied_ns = *t,
+            FaultStage::Verified => w.verified_ns = Some(*t),
+            FaultStage::Reverted => w.reverted_ns = Some(*t),
+            FaultStage::Failed => w.failed = detail.clone(),
+            FaultStage::Unverified => {}
+        }
+    }
+    let mut out = Vec::new();
+    for name in order {
+        let Some(mut w) = windows.remove(&name) else {
+            continue;
+        };
+        w.settled_ns = settled(&w, docker);
+        w.end_ns = w
+            .settled_ns
+            .or(w.reverted_ns)
+            .unwrap_or(run_end_ns)
+            .min(run_end_ns);
+        out.push(w);
+    }
+    out
+}
+
+/// When every target was back: for each target, the first `healthy` after its last
+/// `die`/`pause`/`stop` following the fault (or the `start`/`unpause` when the container
+/// never reports health).
+fn settled(w: &FaultWindow, docker: &[(u64, String, DockerAction)]) -> Option<u64> {
+    let mut latest = w.reverted_ns.unwrap_or(w.applied_ns);
+    for target in &w.targets {
+        let mine: Vec<&(u64, String, DockerAction)> = docker
+            .iter()
+            .filter(|(t, c, _)| c == target && *t >= w.applied_ns)
+            .collect();
+        let has_health = docker.iter().any(|(_, c, a)| {
+            c == target && matches!(a, DockerAction::Healthy | DockerAction::Unhealthy)
+        });
+        let down = mine
+            .iter()
+            .filter(|(_, _, a)| {
+                matches!(
+                    a,
+                    DockerAction::Die
+                        | DockerAction::Pause
+                        | DockerAction::Stop
+                        | DockerAction::Kill
+                )
+            })
+            .map(|(t, _, _)| *t)
+            .max()
+            .unwrap_or(w.applied_ns);
+        let back = mine.iter().find(|(t, _, a)| {
+            *t >= down
+                && if has_health {
+                    *a == DockerAction::Healthy
+                } else {
+                    matches!(a, DockerAction::Start | DockerAction::Unpause)
+                }
+        })?;
+        latest = latest.max(back.0);
+    }
+    Some(latest)
+}
+
+/// Percentile of a histogram in nanoseconds; `None` when it is empty.
+pub fn percentile_ns(h: &Histogram<u64>, p: f64) -> Option<u64> {
+    (!h.is_empty()).then(|| h.value_at_quantile(p / 100.0))
+}

@@ -1,0 +1,211 @@
+//! Splitting requests into phases (before, during each fault, after, whole) and seconds.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::{FaultWindow, percentile_ns};
+
+/// Latency histogram bounds: 1 µs .. 60 s at 3 significant digits.
+fn histogram(sigfig: u8) -> Histogram<u64> {
+    Histogram::new_with_bounds(1_000, 60_000_000_000, sigfig)
+        .expect("static histogram bounds are valid")
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseStats {
+    /// `before`, `during:<fault>`, `after` or `whole`.
+    pub name: String,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub scheduled: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    pub status_counts: BTreeMap<u16, u64>,
+    #[serde(skip)]
+    pub latency: Histogram<u64>,
+}
+
+impl PhaseStats {
+    fn new(name: String, start_ns: u64, end_ns: u64) -> Self {
+        Self {
+            name,
+            start_ns,
+            end_ns,
+            scheduled: 0,
+            ok: 0,
+            errors: 0,
+            errors_by_kind: BTreeMap::new(),
+            status_counts: BTreeMap::new(),
+            latency: histogram(3),
+        }
+    }
+
+    fn contains(&self, t: u64) -> bool {
+        t >= self.start_ns && t < self.end_ns
+    }
+
+    fn record(&mut self, latency_ns: u64, status: Option<u16>, error: Option<&str>, ok: bool) {
+        self.scheduled += 1;
+        if ok {
+            self.ok += 1;
+        } else {
+            self.errors += 1;
+            let kind = match (error, status) {
+                (Some(e), _) => e.to_string(),
+                (None, Some(s)) => format!("status_{s}"),
+                (None, None) => "unknown".into(),
+            };
+            *self.errors_by_kind.entry(kind).or_default() += 1;
+        }
+        if let Some(s) = status {
+            *self.status_counts.entry(s).or_default() += 1;
+        }
+        // Errors keep their latency too: a timeout is a 1 s request, not a missing sample.
+        self.latency.saturating_record(latency_ns.max(1_000));
+    }
+
+    pub fn error_rate(&self) -> Option<f64> {
+        (self.scheduled > 0).then(|| self.errors as f64 / self.scheduled as f64)
+    }
+
+    pub fn availability(&self) -> Option<f64> {
+        (self.scheduled > 0).then(|| self.ok as f64 / self.scheduled as f64)
+    }
+
+    pub fn percentile_ns(&self, p: f64) -> Option<u64> {
+        percentile_ns(&self.latency, p)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SecondStats {
+    pub second: u64,
+    pub sent: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub p50_ns: Option<u64>,
+    pub p99_ns: Option<u64>,
+}
+
+pub(super) struct PhaseSet {
+    phases: Vec<PhaseStats>,
+    seconds: BTreeMap<u64, (u64, u64, u64, Histogram<u64>)>,
+}
+
+impl PhaseSet {
+    pub fn new(load: Option<(u64, u64)>, faults: &[FaultWindow]) -> Self {
+        let (start, end) = load.unwrap_or((0, u64::MAX));
+        let first_fault = faults.iter().map(|f| f.applied_ns).min();
+        let last_end = faults.iter().map(|f| f.end_ns).max();
+        let mut phases = vec![PhaseStats::new(
+            "whole".into(),
+            start,
+            end.saturating_add(1),
+        )];
+        if !faults.is_empty() {
+            phases.push(PhaseStats::new(
+                "before".into(),
+                start,
+                first_fault.unwrap_or(end).max(start),
+            ));
+            for f in faults {
+                phases.push(PhaseStats::new(
+                    format!("during:{}", f.fault),
+                    f.applied_ns,
+                    f.end_ns.max(f.applied_ns + 1),
+                ));
+            }
+            phases.push(PhaseStats::new(
+                "after".into(),
+                last_end.unwrap_or(end),
+                end.saturating_add(1),
+            ));
+        }
+        Self {
+            phases,
+            seconds: BTreeMap::new(),
+        }
+    }
+
+    pub fn record(
+        &mut self,
+        t: u64,
+        latency_ns: u64,
+        status: Option<u16>,
+        error: Option<&str>,
+        ok: bool,
+    ) {
+        for p in self.phases.iter_mut().filter(|p| p.contains(t)) {
+            p.record(latency_ns, status, error, ok);
+        }
+        let second = t / 1_000_000_000;
+        let s = self
+            .seconds
+            .entry(second)
+            .or_insert_with(|| (0, 0, 0, histogram(2)));
+        s.0 += 1;
+        if ok {
+            s.1 += 1;
+        } else {
+            s.2 += 1;
+        }
+        s.3.saturating_record(latency_ns.max(1_000));
+    }
+
+    pub fn finish(self) -> (Vec<PhaseStats>, Vec<SecondStats>) {
+        let series = self
+            .seconds
+            .into_iter()
+            .map(|(second, (sent, ok, errors, h))| SecondStats {
+                second,
+                sent,
+                ok,
+                errors,
+                p50_ns: percentile_ns(&h, 50.0),
+                p99_ns: percentile_ns(&h, 99.0),
+            })
+            .collect();
+        (self.phases, series)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(name: &str, a: u64, b: u64) -> FaultWindow {
+        FaultWindow {
+            fault: name.into(),
+            targets: vec![],
+            applied_ns: a,
+            verified_ns: Some(a),
+            reverted_ns: None,
+            settled_ns: Some(b),
+            end_ns: b,
+            failed: None,
+        }
+    }
+
+    #[test]
+    fn requests_land_in_their_phases() {
+        let mut set = PhaseSet::new(Some((0, 10_000)), &[window("f", 4_000, 6_000)]);
+        set.record(1_000, 2_000_000, Some(200), None, true);
+        set.record(5_000, 900_000_000, None, Some("timeout"), false);
+        set.record(7_000, 3_000_000, Some(503), None, false);
+        let (phases, series) = set.finish();
+        let get = |n: &str| phases.iter().find(|p| p.name == n).unwrap();
+        assert_eq!(get("whole").scheduled, 3);
+        assert_eq!(get("before").ok, 1);
+        let during = get("during:f");
+        assert_eq!((during.scheduled, during.errors), (1, 1));
+        assert_eq!(during.errors_by_kind.get("timeout"), Some(&1));
+        assert!(during.percentile_ns(95.0).unwrap() >= 899_000_000);
+        assert_eq!(get("after").errors_by_kind.get("status_503"), Some(&1));
+        assert_eq!(get("after").error_rate(), Some(1.0));
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].sent, 3);
+    }
+}

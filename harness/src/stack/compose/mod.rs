@@ -1,0 +1,221 @@
+//! The docker-compose backend: `up`/`down` through the compose tool (v2 plugin or v1
+//! binary), everything else through the Docker API, found by compose's labels.
+
+mod tool;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+
+use super::docker::{OWNER_PID_LABEL, RUN_LABEL, project_containers};
+use super::{ContainerInfo, Stack, StackError};
+pub use tool::ComposeTool;
+
+/// A compose project owned by one chaosgate run.
+pub struct ComposeStack {
+    docker: Docker,
+    tool: ComposeTool,
+    project: String,
+    files: Vec<PathBuf>,
+    env: BTreeMap<String, String>,
+    /// Services the compose files declare; `wait_ready` waits for each.
+    services: Vec<String>,
+    /// Our own override file (run labels), kept in the run's work dir.
+    labels_file: PathBuf,
+    up_called: bool,
+}
+
+impl ComposeStack {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        docker: Docker,
+        tool: ComposeTool,
+        project: String,
+        run_id: &str,
+        files: Vec<PathBuf>,
+        env: BTreeMap<String, String>,
+        services: Vec<String>,
+        work_dir: &Path,
+    ) -> Result<Self, StackError> {
+        let labels_file = work_dir.join("chaosgate-labels.yml");
+        std::fs::write(
+            &labels_file,
+            labels_override(files.first().map(PathBuf::as_path), &services, run_id)?,
+        )?;
+        Ok(Self {
+            docker,
+            tool,
+            project,
+            files,
+            env,
+            services,
+            labels_file,
+            up_called: false,
+        })
+    }
+
+    fn file_args(&self) -> Vec<String> {
+        let mut args = vec!["-p".to_string(), self.project.clone()];
+        for f in self.files.iter().chain(std::iter::once(&self.labels_file)) {
+            args.push("-f".into());
+            args.push(f.display().to_string());
+        }
+        args
+    }
+
+    /// The command a user can run to tear the stack down by hand (`--keep`).
+    pub fn down_command(&self) -> String {
+        let mut parts = vec![self.tool.display()];
+        parts.extend(self.file_args());
+        parts.extend(["down", "-v", "--remove-orphans"].map(String::from));
+        parts.join(" ")
+    }
+
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+}
+
+/// An override file that adds chaosgate's labels to every service: compose merges labels,
+/// so the user's file stays untouched. It repeats the main file's `version:` because
+/// docker-compose v1 refuses to merge files of different versions.
+fn labels_override(
+    main: Option<&Path>,
+    services: &[String],
+    run_id: &str,
+) -> std::io::Result<String> {
+    let version = match main {
+        Some(p) => std::fs::read_to_string(p)?
+            .lines()
+            .find_map(|l| l.strip_prefix("version:").map(|v| v.trim().to_string())),
+        None => None,
+    };
+    let mut out = String::new();
+    if let Some(v) = version {
+        out.push_str(&format!("version: {v}\n"));
+    }
+    out.push_str("services:\n");
+    for s in services {
+        out.push_str(&format!(
+            "  {s}:\n    labels:\n      {RUN_LABEL}: \"{run_id}\"\n      {OWNER_PID_LABEL}: \"{}\"\n",
+            std::process::id()
+        ));
+    }
+    Ok(out)
+}
+
+impl Stack for ComposeStack {
+    fn project(&self) -> &str {
+        &self.project
+    }
+
+    async fn up(&mut self) -> Result<(), StackError> {
+        self.up_called = true;
+        let mut args = self.file_args();
+        args.extend(["up", "-d", "--no-build"].map(String::from));
+        if self.tool.is_v2() {
+            args.extend(["--pull", "never"].map(String::from));
+        }
+        self.tool
+            .run(&args, &self.env, Duration::from_secs(300))
+            .await
+    }
+
+    async fn wait_ready(&self, timeout: Duration) -> Result<Vec<ContainerInfo>, StackError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let containers = project_containers(&self.docker, &self.project).await?;
+            let missing: Vec<&String> = self
+                .services
+                .iter()
+                .filter(|s| !containers.iter().any(|c| &c.service == *s))
+                .collect();
+            let not_ready: Vec<&ContainerInfo> =
+                containers.iter().filter(|c| !c.is_ready()).collect();
+            if missing.is_empty() && not_ready.is_empty() && !containers.is_empty() {
+                return Ok(containers);
+            }
+            if Instant::now() >= deadline {
+                let mut detail = String::new();
+                for s in missing {
+                    detail.push_str(&format!("  {s}: no container\n"));
+                }
+                for c in not_ready {
+                    detail.push_str(&format!(
+                        "  {} ({}): running={} health={}{}\n",
+                        c.name,
+                        c.service,
+                        c.running,
+                        c.health.as_deref().unwrap_or("none"),
+                        last_health_output(&self.docker, &c.id)
+                            .await
+                            .map(|o| format!(", last check: {o}"))
+                            .unwrap_or_default()
+                    ));
+                }
+                return Err(StackError::NeverHealthy { timeout, detail });
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn containers(&self) -> Result<Vec<ContainerInfo>, StackError> {
+        project_containers(&self.docker, &self.project).await
+    }
+
+    async fn down(&mut self) -> Result<(), StackError> {
+        if !self.up_called {
+            return Ok(());
+        }
+        let mut args = self.file_args();
+        args.extend(["down", "-v", "--remove-orphans", "-t", "2"].map(String::from));
+        let result = self
+            .tool
+            .run(&args, &self.env, Duration::from_secs(120))
+            .await;
+        // Whatever compose managed, make sure nothing of the project is left.
+        super::sweep::remove_project(&self.docker, &self.project).await?;
+        self.up_called = false;
+        result
+    }
+}
+
+async fn last_health_output(docker: &Docker, id: &str) -> Option<String> {
+    let r = docker
+        .inspect_container(
+            id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await
+        .ok()?;
+    let log = r.state?.health?.log?;
+    let last = log.last()?;
+    Some(
+        last.output
+            .as_deref()
+            .unwrap_or("")
+            .trim()
+            .chars()
+            .take(200)
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn override_repeats_version_and_labels_every_service() {
+        let dir = std::env::temp_dir().join(format!("cg-ovr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let main = dir.join("c.yml");
+        std::fs::write(&main, "version: \"3.8\"\nservices:\n  a: {}\n").unwrap();
+        let out = labels_override(Some(&main), &["a".into(), "b".into()], "r1").unwrap();
+        assert!(out.starts_with("version: \"3.8\"\nservices:\n  a:\n    labels:\n"));
+        assert!(out.contains("  b:\n    labels:\n      io.chaosgate.run: \"r1\"\n"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

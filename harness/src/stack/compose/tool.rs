@@ -1,0 +1,112 @@
+//! Which compose tool this machine has, and running it with a time limit.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+
+use crate::stack::StackError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComposeTool {
+    /// `docker compose` (the v2 plugin).
+    V2,
+    /// `docker-compose` (the v1 Python tool, what these machines have).
+    V1,
+}
+
+impl ComposeTool {
+    /// `CHAOSGATE_COMPOSE=docker-compose|docker compose` forces one; otherwise v2 when the
+    /// plugin answers, else v1.
+    pub async fn detect() -> Result<Self, StackError> {
+        match std::env::var("CHAOSGATE_COMPOSE").ok().as_deref() {
+            Some("docker-compose") => return Ok(Self::V1),
+            Some("docker compose") => return Ok(Self::V2),
+            _ => {}
+        }
+        if answers("docker", &["compose", "version"]).await {
+            Ok(Self::V2)
+        } else if answers("docker-compose", &["version"]).await {
+            Ok(Self::V1)
+        } else {
+            Err(StackError::NoComposeTool)
+        }
+    }
+
+    pub fn is_v2(&self) -> bool {
+        *self == Self::V2
+    }
+
+    pub fn display(&self) -> String {
+        match self {
+            Self::V2 => "docker compose".into(),
+            Self::V1 => "docker-compose".into(),
+        }
+    }
+
+    fn command(&self) -> Command {
+        match self {
+            Self::V2 => {
+                let mut c = Command::new("docker");
+                c.arg("compose");
+                c
+            }
+            Self::V1 => Command::new("docker-compose"),
+        }
+    }
+
+    /// Runs the tool; a non-zero exit is an error carrying its stderr.
+    pub async fn run(
+        &self,
+        args: &[String],
+        env: &BTreeMap<String, String>,
+        limit: Duration,
+    ) -> Result<(), StackError> {
+        let mut cmd = self.command();
+        cmd.args(args)
+            .envs(env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        tracing::debug!(tool = %self.display(), ?args, "compose");
+        let shown = format!("{} {}", self.display(), args.join(" "));
+        let child = cmd.spawn().map_err(|e| StackError::ComposeFailed {
+            command: shown.clone(),
+            code: None,
+            stderr: e.to_string(),
+        })?;
+        let output = match tokio::time::timeout(limit, child.wait_with_output()).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(StackError::ComposeFailed {
+                    command: shown,
+                    code: None,
+                    stderr: format!("did not finish within {limit:?}"),
+                });
+            }
+        };
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(StackError::ComposeFailed {
+                command: shown,
+                code: output.status.code(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+            })
+        }
+    }
+}
+
+async fn answers(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .map(|s| s.success())
+        .unwrap_or(false)
+}

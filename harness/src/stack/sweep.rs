@@ -1,0 +1,113 @@
+//! Removing what a run created: its own project at the end, and the leftovers of runs that
+//! were killed before they could clean up (found by chaosgate's run label).
+
+use std::collections::{BTreeSet, HashMap};
+
+use bollard::Docker;
+use bollard::query_parameters::{
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    RemoveContainerOptionsBuilder,
+};
+
+use super::StackError;
+use super::docker::{OWNER_PID_LABEL, PROJECT_LABEL, RUN_LABEL, api_error, is_not_found};
+
+/// Force-removes every container, network and volume labelled with `project`.
+pub async fn remove_project(docker: &Docker, project: &str) -> Result<(), StackError> {
+    let label = format!("{PROJECT_LABEL}={project}");
+    let filters = HashMap::from([("label", vec![label.clone()])]);
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(api_error("listing leftover containers"))?;
+    for c in containers.into_iter().filter_map(|c| c.id) {
+        match docker
+            .remove_container(
+                &c,
+                Some(
+                    RemoveContainerOptionsBuilder::new()
+                        .force(true)
+                        .v(true)
+                        .build(),
+                ),
+            )
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(api_error(format!("removing container {c}"))(e)),
+        }
+    }
+    let networks = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .map_err(api_error("listing leftover networks"))?;
+    for n in networks.into_iter().filter_map(|n| n.id) {
+        if let Err(e) = docker.remove_network(&n).await
+            && !is_not_found(&e)
+        {
+            return Err(api_error(format!("removing network {n}"))(e));
+        }
+    }
+    let volumes = docker
+        .list_volumes(Some(
+            ListVolumesOptionsBuilder::new().filters(&filters).build(),
+        ))
+        .await
+        .map_err(api_error("listing leftover volumes"))?;
+    for v in volumes.volumes.unwrap_or_default() {
+        if let Err(e) = docker
+            .remove_volume(
+                &v.name,
+                None::<bollard::query_parameters::RemoveVolumeOptions>,
+            )
+            .await
+            && !is_not_found(&e)
+        {
+            return Err(api_error(format!("removing volume {}", v.name))(e));
+        }
+    }
+    Ok(())
+}
+
+/// Finds projects left by chaosgate runs whose process is gone, and removes them.
+/// Runs of live processes (parallel runs, parallel tests) are left alone.
+pub async fn sweep_leftovers(docker: &Docker) -> Result<Vec<String>, StackError> {
+    let filters = HashMap::from([("label", vec![RUN_LABEL.to_string()])]);
+    let containers = docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::new()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(api_error("listing chaosgate containers"))?;
+    let mut dead_projects = BTreeSet::new();
+    for c in containers {
+        let labels = c.labels.unwrap_or_default();
+        let owner_alive = labels
+            .get(OWNER_PID_LABEL)
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(process_alive);
+        if !owner_alive && let Some(p) = labels.get(PROJECT_LABEL) {
+            dead_projects.insert(p.clone());
+        }
+    }
+    for p in &dead_projects {
+        tracing::warn!(project = %p, "removing leftovers of a chaosgate run that did not clean up");
+        remove_project(docker, p).await?;
+    }
+    Ok(dead_projects.into_iter().collect())
+}
+
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
