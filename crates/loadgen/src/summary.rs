@@ -1,0 +1,122 @@
+//! `LoadSummary`: what a run reports, for people (via the CLI) and machines (serde).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::ErrorKind;
+use crate::rate::Rate;
+use crate::recorder::LatencySummary;
+use crate::series::SecondStats;
+use crate::totals::RunTotals;
+
+/// How the load was driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadMode {
+    /// Requests started on a schedule, whatever the responses do.
+    Open,
+    /// A fixed number of connections, each sending its next request when the last ended.
+    Closed,
+}
+
+/// The result of a load run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadSummary {
+    pub mode: LoadMode,
+    /// The planned rate (open model only).
+    pub rate: Option<Rate>,
+    /// Connections (closed) or the in-flight bound (open).
+    pub concurrency: usize,
+    /// The planned duration, in seconds.
+    pub planned_duration_s: f64,
+    /// From start until the last request ended, in seconds.
+    pub elapsed_s: f64,
+    /// Whether the run was cancelled before its planned end.
+    pub cancelled: bool,
+    /// Requests the schedule started (open) or attempted (closed), Dropped ones included.
+    pub scheduled: u64,
+    /// Requests handed to a connection (all but the Dropped ones).
+    pub sent: u64,
+    /// Requests that got an HTTP response, whatever its status.
+    pub responses: u64,
+    /// 2xx responses.
+    pub ok: u64,
+    /// `1 - ok / scheduled`: non-2xx responses and errors of every kind.
+    pub error_rate: f64,
+    /// Requests sent per second of the sending window: equals the planned rate when the
+    /// generator kept up with its schedule.
+    pub achieved_rate: f64,
+    /// Responses per second of `elapsed_s`.
+    pub throughput: f64,
+    /// From each request's intended start to its complete response (responses of any
+    /// status; errors are counted, not sampled).
+    pub latency: LatencySummary,
+    /// From the actual send to the response: what a closed-loop tool would report. Only in
+    /// the open model, where a gap between the two shows the generator or the connection
+    /// setup falling behind.
+    pub service_latency: Option<LatencySummary>,
+    pub status_counts: BTreeMap<u16, u64>,
+    pub error_counts: BTreeMap<ErrorKind, u64>,
+    pub series: Vec<SecondStats>,
+}
+
+/// The timing of a finished run, as the drivers measured it.
+pub(crate) struct RunTiming {
+    pub mode: LoadMode,
+    pub rate: Option<Rate>,
+    pub concurrency: usize,
+    pub planned: Duration,
+    pub elapsed: Duration,
+    /// From start until sending stopped (the last scheduled send, or the deadline).
+    pub sending: Duration,
+    pub cancelled: bool,
+}
+
+impl LoadSummary {
+    pub(crate) fn build(timing: RunTiming, totals: &RunTotals, series: Vec<SecondStats>) -> Self {
+        let per_second = |n: u64, d: Duration| {
+            if d.is_zero() {
+                0.0
+            } else {
+                n as f64 / d.as_secs_f64()
+            }
+        };
+        let error_rate = if totals.scheduled == 0 {
+            0.0
+        } else {
+            1.0 - totals.ok as f64 / totals.scheduled as f64
+        };
+        LoadSummary {
+            mode: timing.mode,
+            rate: timing.rate,
+            concurrency: timing.concurrency,
+            planned_duration_s: timing.planned.as_secs_f64(),
+            elapsed_s: timing.elapsed.as_secs_f64(),
+            cancelled: timing.cancelled,
+            scheduled: totals.scheduled,
+            sent: totals.sent,
+            responses: totals.responses,
+            ok: totals.ok,
+            error_rate,
+            achieved_rate: per_second(totals.sent, timing.sending),
+            throughput: per_second(totals.responses, timing.elapsed),
+            latency: totals.latency.summary(),
+            service_latency: (timing.mode == LoadMode::Open).then(|| totals.service.summary()),
+            status_counts: totals.status_counts(),
+            error_counts: totals.error_counts(),
+            series,
+        }
+    }
+
+    /// Errors of one kind.
+    pub fn errors_of(&self, kind: ErrorKind) -> u64 {
+        self.error_counts.get(&kind).copied().unwrap_or(0)
+    }
+
+    /// Requests that got no HTTP response, all kinds together.
+    pub fn total_errors(&self) -> u64 {
+        self.error_counts.values().sum()
+    }
+}
