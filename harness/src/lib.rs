@@ -11,6 +11,7 @@ pub mod fault;
 pub mod measure;
 pub mod probe;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod slo;
 pub mod stack;

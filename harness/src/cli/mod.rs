@@ -2,6 +2,7 @@
 
 pub mod exit_codes;
 pub mod load_cmd;
+pub mod scenario_cmds;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +26,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check scenario files (errors with file, line and column; exit 2 on any).
+    Validate(scenario_cmds::ValidateArgs),
+    /// List the scenarios in a directory.
+    List(scenario_cmds::ListArgs),
+    /// Print the JSON Schema of the scenario format.
+    Schema,
     /// Drive open-model HTTP load at a URL and print latency percentiles.
     Load(load_cmd::LoadArgs),
 }
@@ -44,5 +51,8 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::Load(args) => load_cmd::run(args),
+        Command::Validate(args) => scenario_cmds::validate(args, cli.quiet),
+        Command::List(args) => scenario_cmds::list(args),
+        Command::Schema => scenario_cmds::schema(),
     }
 }

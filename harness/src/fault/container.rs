@@ -71,6 +71,7 @@ pub async fn run_container_fault(
     targets: &[ContainerInfo],
     duration: Option<Duration>,
     run_end: tokio::time::Instant,
+    cancel: &tokio_util::sync::CancellationToken,
 ) {
     record.targets = targets.iter().map(|c| c.name.clone()).collect();
     // Subscribe before acting so the proving event cannot slip past.
@@ -139,7 +140,10 @@ pub async fn run_container_fault(
             let back_after = record.verified_ns.unwrap_or(applied);
             let limit = run_end.saturating_duration_since(tokio::time::Instant::now());
             let starts = if action == ContainerAction::Crash {
-                wait_for_each(&mut rx, targets, DockerAction::Start, back_after, limit).await
+                tokio::select! {
+                    s = wait_for_each(&mut rx, targets, DockerAction::Start, back_after, limit) => s,
+                    _ = cancel.cancelled() => vec![None; targets.len()],
+                }
             } else {
                 proofs.clone()
             };
@@ -150,7 +154,11 @@ pub async fn run_container_fault(
         ContainerAction::Kill | ContainerAction::Stop | ContainerAction::Pause => {
             if let Some(d) = duration {
                 let until = tokio::time::Instant::now() + d;
-                tokio::time::sleep_until(until.min(run_end)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until.min(run_end)) => {}
+                    // Cut short (Ctrl-C, error): revert now, never leave it applied.
+                    _ = cancel.cancelled() => {}
+                }
             } else {
                 return;
             }

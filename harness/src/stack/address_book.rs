@@ -73,6 +73,12 @@ impl AddressBook {
     }
 }
 
+impl chaosgate_load::Resolver for AddressBook {
+    fn resolve(&self, host: &str, port: u16) -> Option<SocketAddr> {
+        self.lookup(host, port)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,208 @@
+//! `chaosgate run`: scenario files in, verdicts, reports and an exit code out.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::exit_codes;
+use crate::run::{self, Progress, RunOptions};
+use crate::scenario;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files to run, one after another.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Seed for the fault schedule and target picks (overrides the file's `seed:`); the same
+    /// seed replays the same schedule. Without either, a random seed is drawn and reported.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Where run directories are created (`<dir>/<scenario>-<time>/`).
+    #[arg(long, default_value = "reports", value_name = "DIR")]
+    pub report_dir: PathBuf,
+    /// Leave the stack running at the end and print the command that removes it.
+    #[arg(long)]
+    pub keep: bool,
+    /// Validate and print the resolved plan (fault times, targets); start nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Set a compose variable for the stack (overrides the file's `stack.env`), e.g.
+    /// `--set GATEWAY_FAILOVER=off` to run a deliberately bad build.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub set: Vec<(String, String)>,
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+    }
+}
+
+pub fn run(args: RunArgs, quiet: bool) -> i32 {
+    // Validate every file before starting anything: bad input never half-runs a batch.
+    let mut scenarios = Vec::new();
+    let mut bad = false;
+    for f in &args.files {
+        match scenario::load(f) {
+            Ok(s) => scenarios.push(s),
+            Err(e) => {
+                eprintln!("{e}");
+                bad = true;
+            }
+        }
+    }
+    if bad {
+        return exit_codes::BAD_INPUT;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return exit_codes::INFRASTRUCTURE;
+        }
+    };
+    let overrides: BTreeMap<String, String> = args.set.iter().cloned().collect();
+    rt.block_on(async move {
+        let cancel = CancellationToken::new();
+        spawn_signal_handler(cancel.clone());
+        let mut worst = exit_codes::PASS;
+        for s in scenarios {
+            let code = run_one(&s, &args, &overrides, quiet, cancel.clone()).await;
+            worst = worse(worst, code);
+            if cancel.is_cancelled() {
+                break;
+            }
+        }
+        worst
+    })
+}
+
+/// Combining exit codes of several scenarios: bad input and infrastructure errors first, then a
+/// breach, then inconclusive.
+fn worse(a: i32, b: i32) -> i32 {
+    let rank = |c: i32| match c {
+        exit_codes::BAD_INPUT => 4,
+        exit_codes::INFRASTRUCTURE => 3,
+        exit_codes::SLO_BREACHED => 2,
+        exit_codes::INCONCLUSIVE => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+fn spawn_signal_handler(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut int), Ok(mut term)) =
+            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+        else {
+            return;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("\nchaosgate: interrupted; reverting faults and tearing the stack down");
+        cancel.cancel();
+    });
+}
+
+async fn run_one(
+    s: &scenario::Scenario,
+    args: &RunArgs,
+    overrides: &BTreeMap<String, String>,
+    quiet: bool,
+    cancel: CancellationToken,
+) -> i32 {
+    let seed = args.seed.or(s.seed).unwrap_or_else(rand::random);
+    let spec = match run::from_scenario(s, seed, overrides) {
+        Ok(spec) => spec,
+        Err(e) => {
+            eprintln!("error: {}: {e}", s.path.display());
+            return exit_codes::BAD_INPUT;
+        }
+    };
+    let progress = Progress::detect(quiet);
+    if args.dry_run {
+        println!("{}", run::describe_plan(&spec));
+        return exit_codes::PASS;
+    }
+    let dir = match create_run_dir(&args.report_dir, &s.name) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: creating a run directory under {}: {e}", args.report_dir.display());
+            return exit_codes::INFRASTRUCTURE;
+        }
+    };
+    progress.line(&format!("run {} (seed {seed}) → {}", s.name, dir.display()));
+    let opts = RunOptions {
+        dir: dir.clone(),
+        keep: args.keep,
+        cancel,
+        progress,
+    };
+    let started = std::time::Instant::now();
+    match run::execute(&spec, opts).await {
+        Ok(artifacts) => {
+            let outcome = run::judge(s, &spec, &artifacts, started.elapsed());
+            match run::write_reports(&outcome.report, &dir) {
+                Ok(()) => {}
+                Err(e) => {
+                    eprintln!("error: writing reports to {}: {e}", dir.display());
+                    return exit_codes::INFRASTRUCTURE;
+                }
+            }
+            if !quiet {
+                eprintln!("{}", crate::report::render_terminal(&outcome.report));
+            }
+            if let Some(cmd) = &artifacts.kept_stack {
+                eprintln!("chaosgate: the stack is still up (--keep); remove it with:\n  {cmd}");
+            }
+            println!("{} {} → {}", outcome.verdict_word(), s.name, dir.display());
+            outcome.exit_code
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", s.name);
+            e.exit_code()
+        }
+    }
+}
+
+fn create_run_dir(root: &Path, scenario: &str) -> std::io::Result<PathBuf> {
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = now
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .map_err(std::io::Error::other)?;
+    let mut dir = root.join(format!("{scenario}-{stamp}"));
+    let mut n = 1;
+    while dir.exists() {
+        n += 1;
+        dir = root.join(format!("{scenario}-{stamp}-{n}"));
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worst_exit_code_wins() {
+        assert_eq!(worse(exit_codes::PASS, exit_codes::INCONCLUSIVE), exit_codes::INCONCLUSIVE);
+        assert_eq!(worse(exit_codes::SLO_BREACHED, exit_codes::INCONCLUSIVE), exit_codes::SLO_BREACHED);
+        assert_eq!(worse(exit_codes::SLO_BREACHED, exit_codes::INFRASTRUCTURE), exit_codes::INFRASTRUCTURE);
+    }
+
+    #[test]
+    fn key_values_parse() {
+        assert_eq!(parse_key_value("A=b=c").unwrap(), ("A".into(), "b=c".into()));
+        assert!(parse_key_value("=x").is_err());
+        assert!(parse_key_value("novalue").is_err());
+    }
+}

@@ -1,0 +1,85 @@
+//! `chaosgate validate`, `list` and `schema`: the scenario format without running anything.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::exit_codes;
+use crate::scenario;
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Scenario files to check.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Directory to look in.
+    #[arg(default_value = "scenarios", value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+/// Every file is checked and every error printed (with file, line and column); exit 2 when
+/// any file has one.
+pub fn validate(args: ValidateArgs, quiet: bool) -> i32 {
+    let mut code = exit_codes::PASS;
+    for f in &args.files {
+        match scenario::load(f) {
+            Ok(s) => {
+                if !quiet {
+                    println!(
+                        "ok  {}  ({}: {} probe(s), {} fault(s), {} SLO(s))",
+                        f.display(),
+                        s.name,
+                        s.probes.len(),
+                        s.faults.len(),
+                        s.slos.len()
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                code = exit_codes::BAD_INPUT;
+            }
+        }
+    }
+    code
+}
+
+pub fn list(args: ListArgs) -> i32 {
+    if !args.dir.is_dir() {
+        eprintln!("error: {} is not a directory", args.dir.display());
+        return exit_codes::BAD_INPUT;
+    }
+    let mut code = exit_codes::PASS;
+    for (path, result) in scenario::discover(&args.dir) {
+        match result {
+            Ok(s) => println!("{:<24} {:<40} {}", s.name, path.display(), s.description),
+            Err(e) => {
+                println!(
+                    "{:<24} {:<40} INVALID (see `chaosgate validate`)",
+                    "-",
+                    path.display()
+                );
+                tracing::debug!("{e}");
+                code = exit_codes::BAD_INPUT;
+            }
+        }
+    }
+    code
+}
+
+pub fn schema() -> i32 {
+    match serde_json::to_string_pretty(&scenario::json_schema()) {
+        Ok(s) => {
+            println!("{s}");
+            exit_codes::PASS
+        }
+        Err(e) => {
+            eprintln!("error: rendering the schema: {e}");
+            exit_codes::INFRASTRUCTURE
+        }
+    }
+}

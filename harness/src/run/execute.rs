@@ -1,0 +1,447 @@
+//! Executing a [`RunSpec`]: the one place that owns the stack's lifetime.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use futures::FutureExt;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use super::progress::{Progress, ProgressState};
+use super::{FaultAction, Pick, PlannedFault, RunError, RunSpec};
+use crate::fault::FaultRecord;
+use crate::fault::container::{ContainerFaultEnv, run_container_fault};
+use crate::measure::{self, Analysis};
+use crate::probe::{ProbeEnv, run_probe};
+use crate::stack::compose::{ComposeStack, ComposeTool};
+use crate::stack::docker::{connect, project_containers};
+use crate::stack::events::{ContainerEvent, start_recorder};
+use crate::stack::{AddressBook, ContainerInfo, Stack, sweep};
+use crate::timeline::{EventKind, EventLog, EventSink, RunClock};
+
+pub struct RunOptions {
+    /// This run's own directory (created by the caller).
+    pub dir: PathBuf,
+    /// Leave the stack up at the end (and print how to remove it).
+    pub keep: bool,
+    /// Cancelled on Ctrl-C / SIGTERM.
+    pub cancel: CancellationToken,
+    pub progress: Progress,
+}
+
+/// Everything a run produced, for measurement and reporting.
+pub struct RunArtifacts {
+    pub project: String,
+    pub run_id: String,
+    pub started_unix_ns: i128,
+    pub events_path: PathBuf,
+    pub analysis: Analysis,
+    pub faults: Vec<FaultRecord>,
+    pub containers: Vec<ContainerInfo>,
+    pub load: Option<chaosgate_load::LoadSummary>,
+    /// Stack up → all ready.
+    pub ready_after: Duration,
+    /// Wall time of the measured part (load start → last fault reverted).
+    pub measured_for: Duration,
+    pub teardown_took: Duration,
+    /// Set with `keep`: the command that removes the stack.
+    pub kept_stack: Option<String>,
+    pub notes: Vec<String>,
+}
+
+/// Brings the stack up, runs everything, and tears the stack down whatever happens: a
+/// returned error, a Ctrl-C (`opts.cancel`) or a panic inside the run.
+pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, RunError> {
+    let docker = connect().await?;
+    let tool = ComposeTool::detect().await?;
+    let mut notes = Vec::new();
+    for p in sweep::sweep_leftovers(&docker).await? {
+        notes.push(format!(
+            "removed leftovers of an earlier run that did not clean up: {p}"
+        ));
+    }
+    let run_id = run_id(spec.seed);
+    let project = project_name(&spec.name, &run_id);
+    let mut stack = ComposeStack::new(
+        docker.clone(),
+        tool,
+        project.clone(),
+        &run_id,
+        spec.compose_files.clone(),
+        spec.env.clone(),
+        spec.services.clone(),
+        &opts.dir,
+    )?;
+    let body = std::panic::AssertUnwindSafe(run_with_stack(spec, &opts, &docker, &mut stack))
+        .catch_unwind()
+        .await;
+    let down_started = Instant::now();
+    let kept = if opts.keep && !matches!(body, Err(_) | Ok(Err(_))) {
+        Some(stack.down_command())
+    } else {
+        if let Err(e) = stack.down().await {
+            tracing::error!("tearing the stack down: {e}");
+        }
+        None
+    };
+    let teardown_took = down_started.elapsed();
+    match body {
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(RunError::Panicked(msg))
+        }
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(mut body)) => {
+            body.teardown_took = teardown_took;
+            body.kept_stack = kept;
+            body.run_id = run_id;
+            body.notes.splice(0..0, notes);
+            Ok(body)
+        }
+    }
+}
+
+fn run_id(seed: u64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    format!(
+        "{:x}{:04x}",
+        now % 0xffff_ffff,
+        (seed ^ std::process::id() as u64) & 0xffff
+    )
+}
+
+/// `^[a-z0-9][a-z0-9_-]*$`, unique per run, recognisably ours.
+fn project_name(scenario: &str, run_id: &str) -> String {
+    let clean: String = scenario
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(30)
+        .collect();
+    format!("cg-{clean}-{run_id}")
+}
+
+async fn cancellable<T>(
+    cancel: &CancellationToken,
+    fut: impl std::future::Future<Output = T>,
+) -> Result<T, RunError> {
+    tokio::select! {
+        r = fut => Ok(r),
+        _ = cancel.cancelled() => Err(RunError::Interrupted),
+    }
+}
+
+async fn run_with_stack(
+    spec: &RunSpec,
+    opts: &RunOptions,
+    docker: &Docker,
+    stack: &mut ComposeStack,
+) -> Result<RunArtifacts, RunError> {
+    let up_started = Instant::now();
+    opts.progress
+        .line(&format!("bringing up {} ({})", spec.name, stack.project()));
+    cancellable(&opts.cancel, stack.up()).await??;
+    let containers = cancellable(&opts.cancel, stack.wait_ready(spec.ready_timeout)).await??;
+    let ready_after = up_started.elapsed();
+    opts.progress.line(&format!(
+        "stack ready after {:.1}s: {} containers",
+        ready_after.as_secs_f64(),
+        containers.len()
+    ));
+
+    let events_path = opts.dir.join("events.jsonl");
+    let clock = RunClock::start();
+    let (log, sink) = EventLog::create(&events_path, clock).map_err(|source| RunError::Io {
+        path: events_path.clone(),
+        source,
+    })?;
+    let book = Arc::new(AddressBook::new());
+    book.refresh(&containers);
+
+    // The recorder outlives the work: reverting faults at the end still needs its events.
+    let recorder_cancel = CancellationToken::new();
+    let (events_tx, recorder) = start_recorder(
+        docker.clone(),
+        stack.project().to_string(),
+        sink.clone(),
+        book.clone(),
+        recorder_cancel.clone(),
+    )
+    .await;
+
+    let work = opts.cancel.child_token();
+    let run_end = tokio::time::Instant::from_std(clock.instant_at(0)) + spec.duration;
+    let state = Arc::new(ProgressState::default());
+    let progress_task = opts
+        .progress
+        .spawn(state.clone(), clock, spec.duration, work.clone());
+
+    let probe_env = ProbeEnv {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(1)
+            .build()
+            .map_err(|e| RunError::Load(e.to_string()))?,
+        docker: docker.clone(),
+        project: stack.project().to_string(),
+        book: book.clone(),
+        sink: sink.clone(),
+    };
+    let probe_tasks: Vec<_> = spec
+        .probes
+        .iter()
+        .map(|p| tokio::spawn(run_probe(p.clone(), probe_env.clone(), work.clone())))
+        .collect();
+
+    let load_task = spec.load.clone().map(|plan| {
+        let observer = Arc::new(RequestRecorder {
+            sink: sink.clone(),
+            state: state.clone(),
+        });
+        let resolver: Arc<dyn chaosgate_load::Resolver> = book.clone();
+        let work = work.clone();
+        let sink = sink.clone();
+        tokio::spawn(async move {
+            sink.record_at(0, EventKind::Load { started: true });
+            let r = chaosgate_load::run_open(plan, resolver, observer, work).await;
+            sink.record(EventKind::Load { started: false });
+            r
+        })
+    });
+
+    let fault_tasks: Vec<_> = spec
+        .faults
+        .iter()
+        .map(|f| {
+            tokio::spawn(fault_task(
+                f.clone(),
+                docker.clone(),
+                stack.project().to_string(),
+                sink.clone(),
+                events_tx.clone(),
+                clock,
+                run_end,
+                work.clone(),
+                state.clone(),
+            ))
+        })
+        .collect();
+
+    let interrupted = tokio::select! {
+        _ = tokio::time::sleep_until(run_end) => false,
+        _ = opts.cancel.cancelled() => true,
+    };
+    work.cancel();
+    let mut faults = Vec::new();
+    for t in fault_tasks {
+        match t.await {
+            Ok(r) => faults.push(r),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {}
+        }
+    }
+    let measured_for = clock.elapsed();
+    let run_end_ns = clock.now_ns();
+    let load = match load_task {
+        Some(t) => match t.await {
+            Ok(Ok(summary)) => Some(summary),
+            Ok(Err(e)) => return Err(RunError::Load(e.to_string())),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => return Err(RunError::Load(e.to_string())),
+        },
+        None => None,
+    };
+    for t in probe_tasks {
+        let _ = t.await;
+    }
+    if let Some(t) = progress_task {
+        let _ = t.await;
+    }
+    // Give Docker's last events (a restart after the final fault) a moment to arrive.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    recorder_cancel.cancel();
+    let _ = recorder.await;
+    let final_containers = project_containers(docker, stack.project())
+        .await
+        .unwrap_or(containers);
+    drop(probe_env);
+    drop(events_tx);
+    drop(sink);
+    log.finish().await.map_err(|source| RunError::Io {
+        path: events_path.clone(),
+        source,
+    })?;
+    if interrupted {
+        return Err(RunError::Interrupted);
+    }
+    let analysis = measure::analyze(&events_path, run_end_ns, spec.recovery_consecutive).map_err(
+        |source| RunError::Io {
+            path: events_path.clone(),
+            source,
+        },
+    )?;
+    Ok(RunArtifacts {
+        project: stack.project().to_string(),
+        run_id: String::new(),
+        started_unix_ns: clock.origin_unix_ns(),
+        events_path,
+        analysis,
+        faults,
+        containers: final_containers,
+        load,
+        ready_after,
+        measured_for,
+        teardown_took: Duration::ZERO,
+        kept_stack: None,
+        notes: Vec::new(),
+    })
+}
+
+/// Feeds each request's outcome onto the timeline at its *intended* send time.
+struct RequestRecorder {
+    sink: EventSink,
+    state: Arc<ProgressState>,
+}
+
+impl chaosgate_load::Observer for RequestRecorder {
+    fn on_outcome(&self, o: &chaosgate_load::RequestOutcome) {
+        let (status, error) = match &o.result {
+            Ok(s) => (Some(*s), None),
+            Err(kind) => (None, Some(kind.as_str().to_string())),
+        };
+        let ok = status.is_some_and(|s| (200..400).contains(&s));
+        self.state.requests.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.state.errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let t = self.sink.clock().ns_at(o.intended);
+        self.sink.record_at(
+            t,
+            EventKind::Request {
+                seq: o.seq,
+                id: o.id.clone(),
+                latency_ns: o.latency.as_nanos() as u64,
+                status,
+                error,
+            },
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fault_task(
+    f: PlannedFault,
+    docker: Docker,
+    project: String,
+    sink: EventSink,
+    events: broadcast::Sender<ContainerEvent>,
+    clock: RunClock,
+    run_end: tokio::time::Instant,
+    cancel: CancellationToken,
+    state: Arc<ProgressState>,
+) -> FaultRecord {
+    let mut record = FaultRecord {
+        name: f.name.clone(),
+        action: f.action.name().to_string(),
+        scheduled_ns: f.at.as_nanos() as u64,
+        ..Default::default()
+    };
+    let fire_at = tokio::time::Instant::from_std(clock.instant_at(record.scheduled_ns));
+    tokio::select! {
+        _ = tokio::time::sleep_until(fire_at) => {}
+        _ = cancel.cancelled() => {
+            record.error = Some("the run ended before the fault was due".into());
+            return record;
+        }
+    }
+    let containers = match project_containers(&docker, &project).await {
+        Ok(c) => c,
+        Err(e) => {
+            record.error = Some(e.to_string());
+            return record;
+        }
+    };
+    let targets = pick_targets(&containers, &f.service, f.pick);
+    if targets.is_empty() {
+        record.error = Some(format!("service `{}` has no running container", f.service));
+        sink.record(EventKind::Fault {
+            fault: f.name.clone(),
+            stage: crate::timeline::FaultStage::Failed,
+            targets: vec![],
+            detail: record.error.clone(),
+        });
+        return record;
+    }
+    state.set_fault(Some(f.name.clone()));
+    match f.action {
+        FaultAction::Container(action) => {
+            let env = ContainerFaultEnv {
+                docker: &docker,
+                sink: &sink,
+                events: &events,
+            };
+            run_container_fault(
+                &env,
+                &mut record,
+                action,
+                &targets,
+                f.duration,
+                run_end,
+                &cancel,
+            )
+            .await;
+        }
+    }
+    state.set_fault(None);
+    record
+}
+
+fn pick_targets(containers: &[ContainerInfo], service: &str, pick: Pick) -> Vec<ContainerInfo> {
+    let mut of_service: Vec<ContainerInfo> = containers
+        .iter()
+        .filter(|c| c.service == service && c.running)
+        .cloned()
+        .collect();
+    of_service.sort_by_key(|c| c.number);
+    match pick {
+        Pick::All => of_service,
+        Pick::First => of_service.into_iter().take(1).collect(),
+        Pick::Random { draw } => {
+            let n = of_service.len() as u64;
+            if n == 0 {
+                vec![]
+            } else {
+                vec![of_service.swap_remove((draw % n) as usize)]
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_are_valid_compose_names() {
+        let p = project_name("Replica Crash!", "abc");
+        assert_eq!(p, "cg-replica-crash--abc");
+        let re_ok = p
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        assert!(re_ok);
+    }
+}

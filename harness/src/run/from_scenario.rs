@@ -1,0 +1,199 @@
+//! Turning a validated scenario and a seed into the concrete [`RunSpec`] the runner executes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use chaosgate_load::{LoadPlan, Method, Rate, RequestTemplate};
+
+use super::{FaultAction, Pick, PlannedFault, RunSpec};
+use crate::fault::container::ContainerAction;
+use crate::probe::{Check, Probe};
+use crate::scenario::{self, ProbeKind, RateSpec, Scenario};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("fault `{fault}`: action `{action}` cannot run here yet: {why}")]
+    Unsupported {
+        fault: String,
+        action: String,
+        why: String,
+    },
+    #[error("request {index}: unsupported method `{method}` (GET, POST, PUT or DELETE)")]
+    Method { index: usize, method: String },
+}
+
+/// Resolves the seeded plan (fault times, replica picks) and every name the runner needs.
+/// `overrides` are `--set KEY=VALUE` compose variables, applied over the file's `stack.env`.
+pub fn from_scenario(
+    s: &Scenario,
+    seed: u64,
+    overrides: &BTreeMap<String, String>,
+) -> Result<RunSpec, PlanError> {
+    let plan = scenario::resolve(s, seed);
+    let mut env = s.stack.env.clone();
+    env.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let load = s
+        .load
+        .as_ref()
+        .map(|l| -> Result<LoadPlan, PlanError> {
+            let requests = l
+                .requests
+                .iter()
+                .enumerate()
+                .map(|(index, r)| {
+                    Ok(RequestTemplate {
+                        method: method(&r.method).ok_or_else(|| PlanError::Method {
+                            index,
+                            method: r.method.clone(),
+                        })?,
+                        url: r.target.url.clone(),
+                        headers: r
+                            .headers
+                            .iter()
+                            .map(|(k, v)| (k.clone(), v.clone()))
+                            .collect(),
+                        body: r.body.clone(),
+                        weight: r.weight,
+                    })
+                })
+                .collect::<Result<Vec<_>, PlanError>>()?;
+            Ok(LoadPlan {
+                requests,
+                rate: match l.rate {
+                    RateSpec::Constant(r) => Rate::Constant(r),
+                    RateSpec::Ramp { from, to } => Rate::Ramp { from, to },
+                },
+                duration: l.duration,
+                timeout: l.timeout,
+                max_in_flight: l.max_in_flight as usize,
+                id_prefix: format!("{}-{seed:x}-", s.name),
+            })
+        })
+        .transpose()?;
+    let probes = s
+        .probes
+        .iter()
+        .map(|p| Probe {
+            name: p.name.clone(),
+            check: match &p.kind {
+                ProbeKind::Http { target, status } => Check::Http {
+                    url: target.url.clone(),
+                    status: *status,
+                },
+                ProbeKind::Tcp { service, port } => Check::Tcp {
+                    service: service.clone(),
+                    port: *port,
+                },
+                ProbeKind::Exec { service, command } => Check::Exec {
+                    service: service.clone(),
+                    command: command.clone(),
+                },
+                ProbeKind::Health { service } => Check::Health {
+                    service: service.clone(),
+                },
+            },
+            every: p.every,
+            timeout: p.timeout,
+        })
+        .collect();
+    let mut faults = Vec::new();
+    for planned in &plan.faults {
+        let spec = &s.faults[planned.spec_index];
+        let action = match &spec.action {
+            scenario::FaultAction::Crash => FaultAction::Container(ContainerAction::Crash),
+            scenario::FaultAction::Kill => FaultAction::Container(ContainerAction::Kill),
+            scenario::FaultAction::Stop => FaultAction::Container(ContainerAction::Stop),
+            scenario::FaultAction::Restart => FaultAction::Container(ContainerAction::Restart),
+            scenario::FaultAction::Pause => FaultAction::Container(ContainerAction::Pause),
+            other => {
+                return Err(PlanError::Unsupported {
+                    fault: spec.name.clone(),
+                    action: other.name().to_string(),
+                    why: "network faults are not wired into the runner yet".into(),
+                });
+            }
+        };
+        faults.push(PlannedFault {
+            name: planned.name.clone(),
+            at: planned.at,
+            duration: spec.duration,
+            action,
+            service: spec.target.service.clone(),
+            pick: match spec.target.pick {
+                scenario::Pick::All => Pick::All,
+                scenario::Pick::First => Pick::First,
+                scenario::Pick::Random => Pick::Random {
+                    draw: planned.pick_draw.unwrap_or(0),
+                },
+            },
+        });
+    }
+    Ok(RunSpec {
+        name: s.name.clone(),
+        seed,
+        compose_files: s.stack.compose_files.clone(),
+        env,
+        services: s.stack.services.clone(),
+        ready_timeout: s.stack.ready_timeout,
+        load,
+        duration: s.duration,
+        probes,
+        faults,
+        recovery_consecutive: s.recovery_consecutive,
+    })
+}
+
+fn method(m: &str) -> Option<Method> {
+    Some(match m.to_ascii_uppercase().as_str() {
+        "GET" => Method::Get,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "DELETE" => Method::Delete,
+        _ => return None,
+    })
+}
+
+/// The `--dry-run` view: what would run, when, against what.
+pub fn describe_plan(spec: &RunSpec) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "scenario {} (seed {})", spec.name, spec.seed);
+    for f in &spec.compose_files {
+        let _ = writeln!(out, "  compose  {}", f.display());
+    }
+    for (k, v) in &spec.env {
+        let _ = writeln!(out, "  env      {k}={v}");
+    }
+    let _ = writeln!(out, "  duration {:?}", spec.duration);
+    if let Some(l) = &spec.load {
+        let _ = writeln!(
+            out,
+            "  load     {} request template(s), {}, for {:?}, timeout {:?}",
+            l.requests.len(),
+            l.rate,
+            l.duration,
+            l.timeout
+        );
+    }
+    for p in &spec.probes {
+        let _ = writeln!(out, "  probe    {} every {:?}", p.name, p.every);
+    }
+    for f in &spec.faults {
+        let _ = writeln!(
+            out,
+            "  fault    {} at {:?}: {} {}{}{}",
+            f.name,
+            f.at,
+            f.action.name(),
+            f.service,
+            match f.pick {
+                Pick::All => " (all replicas)".to_string(),
+                Pick::First => " (first replica)".to_string(),
+                Pick::Random { draw } => format!(" (replica draw {draw})"),
+            },
+            f.duration
+                .map(|d| format!(", held {d:?}"))
+                .unwrap_or_default()
+        );
+    }
+    out
+}

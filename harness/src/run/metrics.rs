@@ -1,0 +1,241 @@
+//! The measured side of SLO evaluation: answers each [`Metric`] from the run's analysis,
+//! refusing to answer (no data / inconclusive) rather than guessing.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::fault::FaultRecord;
+use crate::measure::{Analysis, PhaseStats};
+use crate::slo::{Evidence, Measurement, Metric, MetricSource, Quantity, Scope};
+
+pub struct RunMetrics<'a> {
+    pub analysis: &'a Analysis,
+    pub faults: &'a [FaultRecord],
+}
+
+impl RunMetrics<'_> {
+    fn fault(&self, name: &str) -> Result<&FaultRecord, Measurement> {
+        let Some(f) = self.faults.iter().find(|f| f.name == name) else {
+            return Err(Measurement::NoData {
+                reason: format!("fault `{name}` was not part of this run"),
+            });
+        };
+        if f.applied_ns.is_none() {
+            return Err(Measurement::NoData {
+                reason: format!(
+                    "fault `{name}` was never applied{}",
+                    f.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ),
+            });
+        }
+        if f.verified_ns.is_none() {
+            return Err(Measurement::Inconclusive {
+                reason: format!(
+                    "fault `{name}` could not be proven applied (no evidence it took effect){}",
+                    f.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                ),
+            });
+        }
+        Ok(f)
+    }
+
+    fn phase(&self, scope: &Scope) -> Result<&PhaseStats, Measurement> {
+        if let Scope::During(fault) = scope {
+            self.fault(fault)?;
+        }
+        let name = scope.to_string();
+        let phase = self.analysis.phase(&name).or_else(|| {
+            // Without faults there are no before/after phases: the whole run is both.
+            (self.analysis.faults.is_empty() && matches!(scope, Scope::Before | Scope::After))
+                .then(|| self.analysis.phase("whole"))
+                .flatten()
+        });
+        match phase {
+            Some(p) if p.scheduled > 0 => Ok(p),
+            Some(_) => Err(Measurement::NoData {
+                reason: format!("no request was scheduled in phase `{name}`"),
+            }),
+            None => Err(Measurement::NoData {
+                reason: format!("phase `{name}` has no load (is there a `load:` section?)"),
+            }),
+        }
+    }
+}
+
+fn phase_evidence(p: &PhaseStats) -> Evidence {
+    let mut e = Evidence {
+        window_ns: Some((p.start_ns, p.end_ns.min(u64::MAX - 1))),
+        ..Default::default()
+    };
+    e.details.insert("phase".into(), json!(p.name));
+    e.details.insert("scheduled".into(), json!(p.scheduled));
+    e.details.insert("ok".into(), json!(p.ok));
+    e.details.insert("errors".into(), json!(p.errors));
+    if !p.errors_by_kind.is_empty() {
+        e.details
+            .insert("errors_by_kind".into(), json!(p.errors_by_kind));
+    }
+    e
+}
+
+impl MetricSource for RunMetrics<'_> {
+    fn measure(&self, metric: &Metric) -> Measurement {
+        let r = match metric {
+            Metric::Latency { percentile, scope } => self.phase(scope).map(|p| {
+                let ns = p.percentile_ns(*percentile).unwrap_or(0);
+                Measurement::Value {
+                    value: Quantity::Duration(Duration::from_nanos(ns)),
+                    evidence: phase_evidence(p),
+                }
+            }),
+            Metric::ErrorRate { scope } => self.phase(scope).map(|p| Measurement::Value {
+                value: Quantity::Ratio(p.error_rate().unwrap_or(0.0)),
+                evidence: phase_evidence(p),
+            }),
+            Metric::Availability { scope } => self.phase(scope).map(|p| Measurement::Value {
+                value: Quantity::Ratio(p.availability().unwrap_or(0.0)),
+                evidence: phase_evidence(p),
+            }),
+            Metric::RecoveryTime { fault, probe } => self.recovery(fault, probe.as_deref()),
+            Metric::FailoverTime { fault } => self.failover(fault),
+            Metric::ProbeSuccess { probe, during } => self.probe_success(probe, during.as_deref()),
+            Metric::LostWrites => Ok(Measurement::NoData {
+                reason: "lost-write checking is not part of this run (no write history kept)"
+                    .into(),
+            }),
+        };
+        r.unwrap_or_else(|m| m)
+    }
+}
+
+impl RunMetrics<'_> {
+    fn recovery(&self, fault: &str, probe: Option<&str>) -> Result<Measurement, Measurement> {
+        self.fault(fault)?;
+        let probes: Vec<&String> = match probe {
+            Some(p) => vec![
+                self.analysis
+                    .probes
+                    .keys()
+                    .find(|k| k.as_str() == p)
+                    .ok_or_else(|| Measurement::NoData {
+                        reason: format!("probe `{p}` recorded no checks"),
+                    })?,
+            ],
+            None => self.analysis.probes.keys().collect(),
+        };
+        if probes.is_empty() {
+            return Err(Measurement::NoData {
+                reason: "the scenario has no probes to observe recovery with".into(),
+            });
+        }
+        // With several probes the slowest decides: recovered means every probe recovered.
+        let mut worst: Option<(&String, &crate::measure::Recovery)> = None;
+        for p in probes {
+            let Some(r) = self.analysis.recovery.get(&(fault.to_string(), p.clone())) else {
+                return Err(Measurement::NoData {
+                    reason: format!("probe `{p}` has no check after `{fault}` started"),
+                });
+            };
+            let key = |r: &crate::measure::Recovery| r.duration_ns().unwrap_or(u64::MAX);
+            if worst.is_none_or(|(_, w)| key(r) > key(w)) {
+                worst = Some((p, r));
+            }
+        }
+        let Some((probe, r)) = worst else {
+            unreachable!("probes is not empty")
+        };
+        let mut e = Evidence {
+            window_ns: Some((r.from_ns, r.recovered_ns.unwrap_or(r.observed_until_ns))),
+            ..Default::default()
+        };
+        e.details.insert("probe".into(), json!(probe));
+        e.details.insert("fault_start_ns".into(), json!(r.from_ns));
+        e.details
+            .insert("recovered_at_ns".into(), json!(r.recovered_ns));
+        e.details
+            .insert("first_failure_ns".into(), json!(r.first_failure_ns));
+        e.details
+            .insert("last_failure_ns".into(), json!(r.last_failure_ns));
+        e.details
+            .insert("failed_checks".into(), json!(r.failed_checks));
+        e.details.insert("consecutive".into(), json!(r.consecutive));
+        e.details
+            .insert("recovered".into(), json!(r.recovered_ns.is_some()));
+        let value = match r.duration_ns() {
+            Some(ns) => ns,
+            // Not recovered: all we know is it took at least this long. The judge turns a
+            // pass on a lower bound into "inconclusive".
+            None => r.observed_until_ns.saturating_sub(r.from_ns),
+        };
+        Ok(Measurement::Value {
+            value: Quantity::Duration(Duration::from_nanos(value)),
+            evidence: e,
+        })
+    }
+
+    fn failover(&self, fault: &str) -> Result<Measurement, Measurement> {
+        self.fault(fault)?;
+        let f = self
+            .analysis
+            .failover
+            .get(fault)
+            .ok_or_else(|| Measurement::NoData {
+                reason: format!("no client request was scheduled inside `{fault}`'s window"),
+            })?;
+        let w = self.analysis.fault(fault);
+        let mut e = Evidence {
+            window_ns: w.map(|w| (w.applied_ns, w.end_ns)),
+            ..Default::default()
+        };
+        e.details
+            .insert("outage_start_ns".into(), json!(f.start_ns));
+        e.details.insert("outage_end_ns".into(), json!(f.end_ns));
+        e.details
+            .insert("failed_in_outage".into(), json!(f.failed_in_window));
+        e.details
+            .insert("failed_in_window".into(), json!(f.failed_total));
+        e.details
+            .insert("requests_in_window".into(), json!(f.requests));
+        e.details
+            .insert("resolution_ns".into(), json!(f.resolution_ns));
+        e.details.insert("recovered".into(), json!(!f.unterminated));
+        Ok(Measurement::Value {
+            value: Quantity::Duration(Duration::from_nanos(f.duration_ns)),
+            evidence: e,
+        })
+    }
+
+    fn probe_success(&self, probe: &str, during: Option<&str>) -> Result<Measurement, Measurement> {
+        let (checks, ok) = match during {
+            Some(fault) => {
+                self.fault(fault)?;
+                self.analysis
+                    .probes_during
+                    .get(probe)
+                    .and_then(|m| m.get(fault))
+                    .copied()
+                    .unwrap_or((0, 0))
+            }
+            None => self.analysis.probes.get(probe).copied().unwrap_or((0, 0)),
+        };
+        if checks == 0 {
+            return Err(Measurement::NoData {
+                reason: format!("probe `{probe}` made no check in that window"),
+            });
+        }
+        let mut e = Evidence::default();
+        e.details.insert("checks".into(), json!(checks));
+        e.details.insert("ok".into(), json!(ok));
+        Ok(Measurement::Value {
+            value: Quantity::Ratio(ok as f64 / checks as f64),
+            evidence: e,
+        })
+    }
+}

@@ -1,0 +1,40 @@
+//! Orchestration of one run: stack up, load ‖ probes ‖ faults ‖ Docker events on one clock,
+//! then teardown (always: on success, error, Ctrl-C and panic) and measurement.
+
+mod execute;
+mod from_scenario;
+mod metrics;
+mod progress;
+mod spec;
+
+pub use execute::{RunArtifacts, RunOptions, execute};
+pub use from_scenario::{PlanError, describe_plan, from_scenario};
+pub use metrics::RunMetrics;
+pub use progress::Progress;
+pub use spec::{FaultAction, Pick, PlannedFault, RunSpec};
+
+use crate::cli::exit_codes;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Stack(#[from] crate::stack::StackError),
+    #[error("writing the run's files under {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the load generator failed: {0}")]
+    Load(String),
+    #[error("interrupted: the run was stopped before it finished (the stack was torn down)")]
+    Interrupted,
+    #[error("the run panicked: {0} (the stack was torn down)")]
+    Panicked(String),
+}
+
+impl RunError {
+    pub fn exit_code(&self) -> i32 {
+        exit_codes::INFRASTRUCTURE
+    }
+}

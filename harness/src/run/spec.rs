@@ -1,0 +1,61 @@
+//! What one run does, with every name resolved and every random choice already made
+//! (the seeded plan): the runner executes this and nothing else.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::fault::container::ContainerAction;
+use crate::probe::Probe;
+
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    pub name: String,
+    pub seed: u64,
+    pub compose_files: Vec<PathBuf>,
+    pub env: BTreeMap<String, String>,
+    pub services: Vec<String>,
+    pub ready_timeout: Duration,
+    pub load: Option<chaosgate_load::LoadPlan>,
+    /// How long the run lasts from the load's start.
+    pub duration: Duration,
+    pub probes: Vec<Probe>,
+    pub faults: Vec<PlannedFault>,
+    /// N in "recovered = first of N consecutive successful probe checks".
+    pub recovery_consecutive: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct PlannedFault {
+    pub name: String,
+    /// Offset from the run's start (the load's start).
+    pub at: Duration,
+    pub duration: Option<Duration>,
+    pub action: FaultAction,
+    pub service: String,
+    pub pick: Pick,
+}
+
+#[derive(Debug, Clone)]
+pub enum FaultAction {
+    Container(ContainerAction),
+}
+
+impl FaultAction {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Container(a) => a.name(),
+        }
+    }
+}
+
+/// Which of a service's replicas a fault hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    All,
+    First,
+    /// The replica at `draw % replicas` (the draw comes from the seeded plan).
+    Random {
+        draw: u64,
+    },
+}

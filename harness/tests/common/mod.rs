@@ -1,0 +1,113 @@
+//! Shared helpers for the integration tests that run the real binary against real stacks.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("harness/ has a parent")
+        .to_path_buf()
+}
+
+/// A fresh directory for one test's reports, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "chaosgate-test-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn chaosgate() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_chaosgate"));
+    c.current_dir(repo_root()).env("CI", "1");
+    c
+}
+
+/// Fails with a clear message when the reference stack's images have not been built.
+pub fn require_images() {
+    let out = Command::new("docker")
+        .args(["image", "inspect", "chaosgate/trading:0.1.0"])
+        .output()
+        .expect("docker runs");
+    assert!(
+        out.status.success(),
+        "the reference stack's images are missing: run `bash compose/build-images.sh` first \
+         (scripts/test.sh does)"
+    );
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The single run directory created under `root`.
+pub fn run_dir(root: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .expect("report root exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(
+        dirs.len(),
+        1,
+        "expected one run directory in {root:?}: {dirs:?}"
+    );
+    dirs.into_iter().next().unwrap_or_default()
+}
+
+pub fn report_json(dir: &Path) -> serde_json::Value {
+    let raw = std::fs::read_to_string(dir.join("report.json")).expect("report.json exists");
+    serde_json::from_str(&raw).expect("report.json parses")
+}
+
+/// Containers and networks still carrying a compose project label that starts with `prefix`.
+pub fn leftovers(prefix: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    for args in [
+        vec![
+            "ps",
+            "-a",
+            "--format",
+            "{{.Label \"com.docker.compose.project\"}} {{.Names}}",
+        ],
+        vec![
+            "network",
+            "ls",
+            "--format",
+            "{{.Label \"com.docker.compose.project\"}} {{.Name}}",
+        ],
+    ] {
+        let out = Command::new("docker")
+            .args(&args)
+            .output()
+            .expect("docker runs");
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            if line.starts_with(prefix) {
+                left.push(line.to_string());
+            }
+        }
+    }
+    left
+}
