@@ -1,0 +1,293 @@
+//! One proxied connection: the two sockets, the per-connection toxicity decisions, and the
+//! tasks that move its bytes (a reader and a pump per stream) and enforce its deadlines.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::counters::{ProxyStats, bump};
+use crate::draw::toxicity_applies;
+use crate::pump::{Chunk, Pump};
+use crate::registry::{InstalledToxic, ToxicList, ToxicRegistry};
+use crate::socket_io::{arm_reset, read_some};
+use crate::toxic::{Direction, Flow, ToxicKind};
+use crate::upstream::{Upstream, connect, original_destination};
+
+/// Bytes asked of the kernel per read: one chunk.
+const READ_CHUNK: usize = 32 * 1024;
+/// Chunks a stream may hold in flight (read, not yet written): bounds memory per stream to
+/// READ_CHUNK × QUEUE_CHUNKS while a latency toxic keeps the pipeline full.
+const QUEUE_CHUNKS: usize = 128;
+/// How long the proxy tries to reach the server before resetting the client.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every connection of one proxy shares.
+#[derive(Debug)]
+pub(crate) struct ProxyContext {
+    pub upstream: Upstream,
+    pub seed: u64,
+    pub registry: ToxicRegistry,
+    pub stats: ProxyStats,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Decision {
+    applies: bool,
+    since: Instant,
+}
+
+/// A toxic that applies to this connection, and since when.
+pub(crate) struct ActiveToxic {
+    pub installed: Arc<InstalledToxic>,
+    pub since: Instant,
+}
+
+#[derive(Debug)]
+pub(crate) struct ConnShared {
+    pub id: u64,
+    seed: u64,
+    pub client: Arc<TcpStream>,
+    pub server: Arc<TcpStream>,
+    pub cancel: CancellationToken,
+    started: Instant,
+    decisions: Mutex<HashMap<u64, Decision>>,
+}
+
+impl ConnShared {
+    fn decide(&self, toxic: &InstalledToxic) -> Decision {
+        let mut decisions = self
+            .decisions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *decisions.entry(toxic.id).or_insert_with(|| {
+            let applies = toxicity_applies(self.seed, self.id, toxic.id, toxic.toxic.toxicity);
+            let counter = if applies {
+                &toxic.stats.connections_affected
+            } else {
+                &toxic.stats.connections_spared
+            };
+            bump(counter, 1);
+            if applies && matches!(toxic.toxic.kind, ToxicKind::Timeout { .. }) {
+                bump(&toxic.stats.timeouts_held, 1);
+            }
+            Decision {
+                applies,
+                since: self.started.max(toxic.installed_at),
+            }
+        })
+    }
+
+    /// The toxics of `list` that apply to this connection, restricted to `flow` if given.
+    pub fn applicable(&self, list: &ToxicList, flow: Option<Flow>) -> Vec<ActiveToxic> {
+        list.iter()
+            .filter_map(|installed| {
+                let decision = self.decide(installed);
+                let in_flow = flow.is_none_or(|f| installed.toxic.direction.covers(f));
+                (decision.applies && in_flow).then(|| ActiveToxic {
+                    installed: installed.clone(),
+                    since: decision.since,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Decrements the active-connection gauge however the connection ends.
+struct ActiveGuard<'a>(&'a ProxyStats);
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        self.0
+            .active
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+pub(crate) async fn serve_connection(
+    client: TcpStream,
+    ctx: Arc<ProxyContext>,
+    conn_id: u64,
+    cancel: CancellationToken,
+) {
+    bump(&ctx.stats.accepted, 1);
+    bump(&ctx.stats.active, 1);
+    let _active = ActiveGuard(&ctx.stats);
+    // Small pieces (slicer, bandwidth) must leave when the toxic says, not when Nagle says.
+    let _ = client.set_nodelay(true);
+    let (target, mark) = match ctx.upstream {
+        Upstream::Fixed(addr) => (addr, None),
+        Upstream::OriginalDst { mark } => match original_destination(&client) {
+            Ok(addr) => (addr, Some(mark)),
+            Err(error) => {
+                bump(&ctx.stats.original_dst_errors, 1);
+                tracing::warn!(conn_id, %error, "no SO_ORIGINAL_DST: connection was not redirected");
+                refuse(&client);
+                return;
+            }
+        },
+    };
+    let server = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => return,
+        connected = tokio::time::timeout(CONNECT_TIMEOUT, connect(target, mark)) => connected,
+    };
+    let server = match server {
+        Ok(Ok(server)) => server,
+        Ok(Err(error)) => return upstream_failed(&ctx, &client, conn_id, target, &error),
+        Err(elapsed) => return upstream_failed(&ctx, &client, conn_id, target, &elapsed),
+    };
+    let conn = Arc::new(ConnShared {
+        id: conn_id,
+        seed: ctx.seed,
+        client: Arc::new(client),
+        server: Arc::new(server),
+        cancel,
+        started: Instant::now(),
+        decisions: Mutex::new(HashMap::new()),
+    });
+    let (up_tx, up_rx) = mpsc::channel(QUEUE_CHUNKS);
+    let (down_tx, down_rx) = mpsc::channel(QUEUE_CHUNKS);
+    let up = Pump::new(
+        Flow::Upstream,
+        conn.clone(),
+        &ctx,
+        up_rx,
+        conn.server.clone(),
+    );
+    let down = Pump::new(
+        Flow::Downstream,
+        conn.clone(),
+        &ctx,
+        down_rx,
+        conn.client.clone(),
+    );
+    let streams = async {
+        tokio::join!(
+            read_stream(conn.client.clone(), up_tx, conn.cancel.clone()),
+            up.run(),
+            read_stream(conn.server.clone(), down_tx, conn.cancel.clone()),
+            down.run(),
+        );
+        conn.cancel.cancel();
+    };
+    tokio::join!(streams, supervise(&conn, ctx.registry.subscribe()));
+}
+
+fn upstream_failed(
+    ctx: &ProxyContext,
+    client: &TcpStream,
+    conn_id: u64,
+    target: SocketAddr,
+    error: &dyn std::fmt::Display,
+) {
+    bump(&ctx.stats.upstream_connect_errors, 1);
+    tracing::warn!(conn_id, %target, %error, "cannot reach upstream");
+    refuse(client);
+}
+
+/// The client sees what it would see from an unreachable server: a reset.
+fn refuse(client: &TcpStream) {
+    let _ = arm_reset(client);
+}
+
+/// Reads one socket into its stream's queue, stamping each chunk with its arrival time.
+async fn read_stream(from: Arc<TcpStream>, to: mpsc::Sender<Chunk>, cancel: CancellationToken) {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    loop {
+        buf.reserve(READ_CHUNK);
+        let read = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return,
+            read = read_some(&from, &mut buf) => read,
+        };
+        match read {
+            // EOF: dropping the sender lets the pump forward a FIN once the queue is empty.
+            Ok(0) => return,
+            Ok(_) => {
+                let chunk = Chunk {
+                    data: buf.split().freeze(),
+                    arrived: Instant::now(),
+                };
+                tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => return,
+                    sent = to.send(chunk) => if sent.is_err() { return },
+                }
+            }
+            Err(_) => {
+                cancel.cancel();
+                return;
+            }
+        }
+    }
+}
+
+/// Enforces the toxics that act on the whole connection at a point in time rather than on
+/// chunks: reset_peer and the closing deadline of timeout.
+async fn supervise(conn: &ConnShared, mut toxics: watch::Receiver<ToxicList>) {
+    let mut registry_alive = true;
+    loop {
+        let list = toxics.borrow_and_update().clone();
+        let next = conn
+            .applicable(&list, None)
+            .into_iter()
+            .filter_map(|active| {
+                let after = match active.installed.toxic.kind {
+                    ToxicKind::ResetPeer { after } => after,
+                    ToxicKind::Timeout { after: Some(after) } => after,
+                    _ => return None,
+                };
+                Some((active.since + after, active.installed))
+            })
+            .min_by_key(|(deadline, _)| *deadline);
+        tokio::select! {
+            biased;
+            _ = conn.cancel.cancelled() => return,
+            changed = toxics.changed(), if registry_alive => registry_alive = changed.is_ok(),
+            _ = sleep_until_some(next.as_ref().map(|(deadline, _)| *deadline)) => {
+                if let Some((_, toxic)) = next {
+                    end_connection(conn, &toxic);
+                }
+                return;
+            }
+        }
+    }
+}
+
+async fn sleep_until_some(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn end_connection(conn: &ConnShared, toxic: &InstalledToxic) {
+    match toxic.toxic.kind {
+        ToxicKind::ResetPeer { .. } => {
+            let targets: &[&TcpStream] = match toxic.toxic.direction {
+                Direction::Upstream => &[&*conn.server],
+                Direction::Downstream => &[&*conn.client],
+                Direction::Both => &[&*conn.client, &*conn.server],
+            };
+            for socket in targets {
+                if arm_reset(socket).is_ok() {
+                    bump(&toxic.stats.resets_sent, 1);
+                }
+            }
+            tracing::debug!(conn_id = conn.id, toxic = %toxic.toxic.name, "reset_peer fired");
+        }
+        _ => {
+            bump(&toxic.stats.connections_closed, 1);
+            tracing::debug!(conn_id = conn.id, toxic = %toxic.toxic.name, "timeout closed connection");
+        }
+    }
+    // Every task drops its handle on the sockets; the last drop closes them (RST if armed).
+    conn.cancel.cancel();
+}

@@ -1,0 +1,1 @@
+//! iptables and tc rules applied inside a network namespace.
