@@ -1,0 +1,284 @@
+//! The scenario file exactly as written (serde + JSON Schema). Values that need units or
+//! cross-checks are kept as spanned text here and turned into the typed model by
+//! `validate`, so every problem can point at its line and column.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::shapes::{Expecting, OneOrList, ScalarOr};
+
+/// A chaosgate scenario: a stack, load, probes, a fault schedule and the SLOs the run is judged
+/// against.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "chaosgate scenario")]
+pub struct RawScenario {
+    /// Scenario name: lowercase letters, digits, `-` and `_`, starting with a letter or digit.
+    #[schemars(with = "String", regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"))]
+    pub name: Spanned<String>,
+    /// What the scenario checks, in one sentence.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Seed of the fault schedule; `--seed` overrides it; the same seed replays the same schedule.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    pub stack: RawStack,
+    #[serde(default)]
+    pub load: Option<RawLoad>,
+    /// Total run time (e.g. `40s`); defaults to the load's duration, else last fault end + 10s.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub duration: Option<Spanned<String>>,
+    #[serde(default)]
+    pub recovery: Option<RawRecovery>,
+    #[serde(default)]
+    pub probes: Vec<RawProbe>,
+    #[serde(default)]
+    pub faults: Vec<RawFault>,
+    /// SLO expressions, e.g. `p95(latency, during=crash-primary) < 100ms`.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub slos: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawStack {
+    /// Compose file(s), relative to the scenario file.
+    #[schemars(with = "OneOrList<String>")]
+    pub compose: Spanned<OneOrList<Spanned<String>>>,
+    /// Variables for compose's `${VAR}` substitution.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// How long the stack may take to become healthy (default 60s).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub ready_timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoad {
+    /// Shorthand for one GET request, e.g. `http://gateway:8080/quote?symbol=BTCUSD`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub target: Option<Spanned<String>>,
+    /// Weighted request mix (instead of `target`).
+    #[serde(default)]
+    pub requests: Option<Vec<RawRequest>>,
+    /// Arrival rate (`200/s`) or a ramp `{ from: 100/s, to: 400/s }`.
+    #[schemars(with = "ScalarOr<RawRamp>")]
+    pub rate: Spanned<ScalarOr<RawRamp>>,
+    #[schemars(with = "String")]
+    pub duration: Spanned<String>,
+    /// Per-request timeout (default 1s); a timeout counts as an error.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Spanned<String>>,
+    /// Cap on concurrent requests (default 512); arrivals beyond it count as errors.
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRequest {
+    #[serde(default)]
+    pub method: Option<String>,
+    #[schemars(with = "String")]
+    pub url: Spanned<String>,
+    /// Body template; `{{id}}` is replaced by a unique id per request.
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub weight: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRamp {
+    #[schemars(with = "String")]
+    pub from: Spanned<String>,
+    #[schemars(with = "String")]
+    pub to: Spanned<String>,
+}
+
+impl Expecting for RawRamp {
+    const EXPECTING: &'static str = "a rate like `200/s` or a ramp `{ from: 100/s, to: 400/s }`";
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecovery {
+    /// N consecutive successful probe checks mean "recovered" (default 3).
+    #[schemars(with = "u32", range(min = 1))]
+    pub consecutive: Spanned<u32>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawProbe {
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub http: Option<RawHttpProbe>,
+    #[serde(default)]
+    pub tcp: Option<RawTcpProbe>,
+    #[serde(default)]
+    pub exec: Option<RawExecProbe>,
+    #[serde(default)]
+    pub health: Option<RawHealthProbe>,
+    /// Check interval (default 100ms).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub every: Option<Spanned<String>>,
+    /// Per-check timeout (default 500ms).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpProbe {
+    #[schemars(with = "String")]
+    pub url: Spanned<String>,
+    /// Expected status; any 2xx when absent.
+    #[serde(default)]
+    pub status: Option<u16>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTcpProbe {
+    /// `service:port`.
+    #[schemars(with = "String")]
+    pub address: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawExecProbe {
+    #[schemars(with = "String")]
+    pub service: Spanned<String>,
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawHealthProbe {
+    #[schemars(with = "String")]
+    pub service: Spanned<String>,
+}
+
+/// What a fault does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawAction {
+    Crash,
+    Kill,
+    Stop,
+    Restart,
+    Pause,
+    Latency,
+    Bandwidth,
+    ResetPeer,
+    Timeout,
+    Loss,
+    Partition,
+    Isolate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RawPick {
+    All,
+    Random,
+    First,
+}
+
+/// Which traffic a network fault affects: toward the proxied peer (`upstream`), back from it
+/// (`downstream`), both; `one-way` is only for partitions (target → peers blocked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawDirection {
+    Upstream,
+    Downstream,
+    Both,
+    OneWay,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    #[schemars(with = "String")]
+    pub service: Spanned<String>,
+    /// Which replicas: all (default), one at random (seeded), or the first.
+    #[serde(default)]
+    pub pick: Option<RawPick>,
+}
+
+/// One fault. Network-only fields are rejected on container faults by validation.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawFault {
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// Start, from the start of the load: `10s`, or `{ between: [5s, 15s] }` (seeded draw).
+    #[schemars(with = "ScalarOr<RawBetween>")]
+    pub at: Spanned<ScalarOr<RawBetween>>,
+    #[schemars(with = "RawAction")]
+    pub action: Spanned<RawAction>,
+    pub target: RawTarget,
+    /// How long the fault lasts (required for stop, pause and network faults).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub duration: Option<Spanned<String>>,
+    /// latency: added delay, e.g. `300ms`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub latency: Option<Spanned<String>>,
+    /// latency: random extra delay up to this much.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub jitter: Option<Spanned<String>>,
+    /// bandwidth: e.g. `64KB/s`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub rate: Option<Spanned<String>>,
+    /// loss: share of packets dropped, e.g. `30%`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub percent: Option<Spanned<String>>,
+    /// Egress peer(s) of the target (`redis:6379`, or services for loss/partition).
+    #[serde(default)]
+    #[schemars(with = "Option<OneOrList<String>>")]
+    pub to: Option<Spanned<OneOrList<Spanned<String>>>>,
+    /// Ingress port of the target (instead of `to`).
+    #[serde(default)]
+    pub port: Option<u16>,
+    #[serde(default)]
+    #[schemars(with = "Option<RawDirection>")]
+    pub direction: Option<Spanned<RawDirection>>,
+    /// Share of connections the toxic applies to (0.0–1.0, default 1.0).
+    #[serde(default)]
+    #[schemars(with = "Option<f64>")]
+    pub toxicity: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBetween {
+    /// `[earliest, latest]`.
+    #[schemars(with = "(String, String)")]
+    pub between: Vec<Spanned<String>>,
+}
+
+impl Expecting for RawBetween {
+    const EXPECTING: &'static str = "a duration like `10s` or `{ between: [5s, 15s] }`";
+}

@@ -1,0 +1,297 @@
+//! What an SLO says: a metric, a comparison and a typed threshold, plus where in the
+//! expression each fault/probe name sits (for "unknown fault" errors with a column).
+
+use std::fmt;
+use std::ops::Range;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+/// One parsed SLO, e.g. `p95(latency, during=crash-primary) < 100ms`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Slo {
+    /// The expression as written (trimmed).
+    pub expression: String,
+    pub metric: Metric,
+    pub op: Comparison,
+    pub threshold: Quantity,
+    /// Names of faults and probes the expression refers to, with their byte range in
+    /// `expression`.
+    #[serde(skip)]
+    pub references: Vec<NameRef>,
+}
+
+impl Slo {
+    /// `< 100ms`: the target as shown in reports.
+    pub fn target_text(&self) -> String {
+        format!("{} {}", self.op, self.threshold)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameRef {
+    pub kind: RefKind,
+    pub name: String,
+    pub at: Range<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefKind {
+    Fault,
+    Probe,
+}
+
+/// What is measured.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "metric", rename_all = "snake_case")]
+pub enum Metric {
+    /// A latency percentile (e.g. 95.0, 99.9) of the load's requests, from intended send time.
+    Latency { percentile: f64, scope: Scope },
+    /// Failed / scheduled requests.
+    ErrorRate { scope: Scope },
+    /// Successful / scheduled requests.
+    Availability { scope: Scope },
+    /// Fault start → first of N consecutive successful checks of `probe` (every probe when
+    /// `None`: the slowest counts).
+    RecoveryTime {
+        fault: String,
+        probe: Option<String>,
+    },
+    /// Longest window of failing client requests inside the fault's window.
+    FailoverTime { fault: String },
+    /// Acknowledged writes missing after healing.
+    LostWrites,
+    /// Successful / total checks of a probe.
+    ProbeSuccess {
+        probe: String,
+        during: Option<String>,
+    },
+}
+
+impl Metric {
+    pub fn unit(&self) -> Unit {
+        match self {
+            Self::Latency { .. } | Self::RecoveryTime { .. } | Self::FailoverTime { .. } => {
+                Unit::Duration
+            }
+            Self::ErrorRate { .. } | Self::Availability { .. } | Self::ProbeSuccess { .. } => {
+                Unit::Ratio
+            }
+            Self::LostWrites => Unit::Count,
+        }
+    }
+
+    /// The metric's name as written (`p95`, `error_rate`, ...).
+    pub fn name(&self) -> String {
+        match self {
+            Self::Latency { percentile, .. } => format!("p{percentile}"),
+            Self::ErrorRate { .. } => "error_rate".into(),
+            Self::Availability { .. } => "availability".into(),
+            Self::RecoveryTime { .. } => "recovery_time".into(),
+            Self::FailoverTime { .. } => "failover_time".into(),
+            Self::LostWrites => "lost_writes".into(),
+            Self::ProbeSuccess { .. } => "probe_success".into(),
+        }
+    }
+}
+
+/// Which part of the run a request-based metric covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// The whole load.
+    Whole,
+    /// Before the first fault starts.
+    Before,
+    /// After the last fault has ended.
+    After,
+    /// Inside the named fault's window.
+    During(String),
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Whole => f.write_str("whole"),
+            Self::Before => f.write_str("before"),
+            Self::After => f.write_str("after"),
+            Self::During(fault) => write!(f, "during:{fault}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Comparison {
+    #[serde(rename = "<")]
+    Less,
+    #[serde(rename = "<=")]
+    LessOrEqual,
+    #[serde(rename = ">")]
+    Greater,
+    #[serde(rename = ">=")]
+    GreaterOrEqual,
+}
+
+impl Comparison {
+    /// Values within a relative 1e-9 count as equal: `99.9%` parses to 0.9990000000000001
+    /// and 999 of 1000 requests is 0.999, which must satisfy `>= 99.9%`.
+    pub fn holds(self, measured: f64, threshold: f64) -> bool {
+        let equal = (measured - threshold).abs() <= 1e-9 * threshold.abs().max(1e-12);
+        match self {
+            Self::LessOrEqual | Self::GreaterOrEqual if equal => true,
+            Self::Less | Self::Greater if equal => false,
+            Self::Less => measured < threshold,
+            Self::LessOrEqual => measured <= threshold,
+            Self::Greater => measured > threshold,
+            Self::GreaterOrEqual => measured >= threshold,
+        }
+    }
+}
+
+impl fmt::Display for Comparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Less => "<",
+            Self::LessOrEqual => "<=",
+            Self::Greater => ">",
+            Self::GreaterOrEqual => ">=",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Duration,
+    Ratio,
+    Count,
+}
+
+impl fmt::Display for Unit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Duration => "a duration (e.g. `100ms`)",
+            Self::Ratio => "a percentage (e.g. `0.1%`)",
+            Self::Count => "a whole number (e.g. `0`)",
+        })
+    }
+}
+
+/// A measured value or a threshold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Quantity {
+    Duration(Duration),
+    /// 0.0–1.0.
+    Ratio(f64),
+    Count(u64),
+}
+
+impl Quantity {
+    pub fn unit(&self) -> Unit {
+        match self {
+            Self::Duration(_) => Unit::Duration,
+            Self::Ratio(_) => Unit::Ratio,
+            Self::Count(_) => Unit::Count,
+        }
+    }
+
+    /// The value in the unit's base (seconds, ratio, count) for comparisons.
+    pub fn as_f64(&self) -> f64 {
+        match *self {
+            Self::Duration(d) => d.as_secs_f64(),
+            Self::Ratio(r) => r,
+            Self::Count(c) => c as f64,
+        }
+    }
+}
+
+impl fmt::Display for Quantity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Duration(d) => {
+                let ms = d.as_secs_f64() * 1000.0;
+                if ms < 1000.0 {
+                    f.write_str(&trimmed(ms, 1))?;
+                    f.write_str("ms")
+                } else {
+                    f.write_str(&trimmed(ms / 1000.0, 2))?;
+                    f.write_str("s")
+                }
+            }
+            Self::Ratio(r) => {
+                f.write_str(&trimmed(r * 100.0, 3))?;
+                f.write_str("%")
+            }
+            Self::Count(c) => write!(f, "{c}"),
+        }
+    }
+}
+
+/// Fixed decimals with trailing zeros removed: 87.30 → "87.3", 2.00 → "2".
+fn trimmed(v: f64, decimals: usize) -> String {
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+/// Reports carry the quantity as `{ "unit": "ms" | "ratio" | "count", "value": n }` so a
+/// consumer needs no Rust to read it.
+impl Serialize for Quantity {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct("Quantity", 3)?;
+        match *self {
+            Self::Duration(d) => {
+                s.serialize_field("unit", "ms")?;
+                s.serialize_field("value", &(d.as_secs_f64() * 1000.0))?;
+            }
+            Self::Ratio(r) => {
+                s.serialize_field("unit", "ratio")?;
+                s.serialize_field("value", &r)?;
+            }
+            Self::Count(c) => {
+                s.serialize_field("unit", "count")?;
+                s.serialize_field("value", &c)?;
+            }
+        }
+        s.serialize_field("text", &self.to_string())?;
+        s.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_render_for_people() {
+        assert_eq!(
+            Quantity::Duration(Duration::from_micros(87_300)).to_string(),
+            "87.3ms"
+        );
+        assert_eq!(
+            Quantity::Duration(Duration::from_millis(1420)).to_string(),
+            "1.42s"
+        );
+        assert_eq!(
+            Quantity::Duration(Duration::from_secs(30)).to_string(),
+            "30s"
+        );
+        assert_eq!(Quantity::Ratio(0.001).to_string(), "0.1%");
+        assert_eq!(Quantity::Ratio(0.999).to_string(), "99.9%");
+        assert_eq!(Quantity::Count(3).to_string(), "3");
+    }
+
+    #[test]
+    fn comparisons() {
+        assert!(Comparison::Less.holds(1.0, 2.0));
+        assert!(!Comparison::Less.holds(2.0, 2.0));
+        assert!(Comparison::LessOrEqual.holds(2.0, 2.0));
+        assert!(Comparison::GreaterOrEqual.holds(0.999, 0.999));
+        assert!(!Comparison::Greater.holds(0.5, 0.999));
+        assert!(Comparison::GreaterOrEqual.holds(999.0 / 1000.0, 99.9 / 100.0));
+        assert!(!Comparison::Less.holds(0.001, 0.1 / 100.0));
+    }
+}

@@ -1,0 +1,670 @@
+//! Parser for SLO expressions (`METRIC(ARGS) OP VALUE`) with errors that point at the byte
+//! range inside the expression where the problem is.
+
+use std::ops::Range;
+
+use super::expr::{Comparison, Metric, NameRef, Quantity, RefKind, Scope, Slo, Unit};
+
+const METRICS: &str = "pNN (p50, p90, p95, p99, p99.9), error_rate, availability, recovery_time, failover_time, \
+     lost_writes, probe_success";
+
+/// A syntax or unit error in an SLO expression.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SloParseError {
+    pub message: String,
+    /// Byte range inside the expression as given to `parse`.
+    pub at: Range<usize>,
+    pub help: Option<String>,
+}
+
+impl SloParseError {
+    fn new(message: impl Into<String>, at: Range<usize>) -> Self {
+        Self {
+            message: message.into(),
+            at,
+            help: None,
+        }
+    }
+
+    fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// 1-based column (in characters) of the error inside `expression`.
+    pub fn column(&self, expression: &str) -> usize {
+        expression
+            .get(..self.at.start)
+            .map_or(1, |before| before.chars().count() + 1)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Number(String),
+    LParen,
+    RParen,
+    Comma,
+    Equals,
+    Op(Comparison),
+    End,
+}
+
+impl Tok {
+    fn describe(&self) -> String {
+        match self {
+            Tok::Word(w) => format!("`{w}`"),
+            Tok::Number(n) => format!("`{n}`"),
+            Tok::LParen => "`(`".into(),
+            Tok::RParen => "`)`".into(),
+            Tok::Comma => "`,`".into(),
+            Tok::Equals => "`=`".into(),
+            Tok::Op(op) => format!("`{op}`"),
+            Tok::End => "the end of the expression".into(),
+        }
+    }
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | ':')
+}
+
+fn tokenize(src: &str) -> Result<Vec<(Tok, Range<usize>)>, SloParseError> {
+    let mut out = Vec::new();
+    let mut chars = src.char_indices().peekable();
+    while let Some(&(i, c)) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let single = |t: Tok| (t, i..i + c.len_utf8());
+        match c {
+            '(' => out.push(single(Tok::LParen)),
+            ')' => out.push(single(Tok::RParen)),
+            ',' => out.push(single(Tok::Comma)),
+            '<' | '>' | '=' | '!' => {
+                chars.next();
+                let eq = matches!(chars.peek(), Some(&(_, '=')));
+                if eq {
+                    chars.next();
+                }
+                let range = i..i + if eq { 2 } else { 1 };
+                let tok = match (c, eq) {
+                    ('<', false) => Tok::Op(Comparison::Less),
+                    ('<', true) => Tok::Op(Comparison::LessOrEqual),
+                    ('>', false) => Tok::Op(Comparison::Greater),
+                    ('>', true) => Tok::Op(Comparison::GreaterOrEqual),
+                    ('=', false) => Tok::Equals,
+                    _ => {
+                        return Err(SloParseError::new(
+                            format!("unsupported operator `{}`", &src[range.clone()]),
+                            range,
+                        )
+                        .help("use one of <, <=, >, >="));
+                    }
+                };
+                out.push((tok, range));
+                continue;
+            }
+            c if c.is_ascii_digit() => {
+                let start = i;
+                let mut end = i;
+                while let Some(&(j, d)) = chars.peek() {
+                    if d.is_alphanumeric() || matches!(d, '.' | '%' | 'µ') {
+                        end = j + d.len_utf8();
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                out.push((Tok::Number(src[start..end].to_string()), start..end));
+                continue;
+            }
+            c if is_word_char(c) => {
+                let start = i;
+                let mut end = i;
+                while let Some(&(j, d)) = chars.peek() {
+                    if is_word_char(d) {
+                        end = j + d.len_utf8();
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                out.push((Tok::Word(src[start..end].to_string()), start..end));
+                continue;
+            }
+            other => {
+                return Err(SloParseError::new(
+                    format!("unexpected character `{other}`"),
+                    i..i + other.len_utf8(),
+                ));
+            }
+        }
+        chars.next();
+    }
+    out.push((Tok::End, src.len()..src.len()));
+    Ok(out)
+}
+
+/// One argument inside the parentheses: `latency`, `crash-primary` or `during=crash-primary`.
+struct Arg {
+    key: Option<(String, Range<usize>)>,
+    value: String,
+    at: Range<usize>,
+}
+
+struct Parser {
+    toks: Vec<(Tok, Range<usize>)>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> &(Tok, Range<usize>) {
+        // The token list always ends with `End`, and `next` never moves past it.
+        &self.toks[self.pos.min(self.toks.len() - 1)]
+    }
+
+    fn next(&mut self) -> (Tok, Range<usize>) {
+        let t = self.peek().clone();
+        if self.pos < self.toks.len() - 1 {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn expect(&mut self, want: &Tok, what: &str) -> Result<Range<usize>, SloParseError> {
+        let (tok, at) = self.next();
+        if &tok == want {
+            Ok(at)
+        } else {
+            Err(SloParseError::new(
+                format!("expected {what}, found {}", tok.describe()),
+                at,
+            ))
+        }
+    }
+
+    fn args(&mut self) -> Result<(Vec<Arg>, Range<usize>), SloParseError> {
+        let mut args = Vec::new();
+        if matches!(self.peek().0, Tok::RParen) {
+            let (_, at) = self.next();
+            return Ok((args, at));
+        }
+        loop {
+            let (tok, at) = self.next();
+            let Tok::Word(first) = tok else {
+                return Err(SloParseError::new(
+                    format!("expected an argument, found {}", tok.describe()),
+                    at,
+                ));
+            };
+            let arg = if matches!(self.peek().0, Tok::Equals) {
+                self.next();
+                let (tok, vat) = self.next();
+                match tok {
+                    Tok::Word(v) | Tok::Number(v) => Arg {
+                        key: Some((first, at.clone())),
+                        value: v,
+                        at: vat,
+                    },
+                    other => {
+                        return Err(SloParseError::new(
+                            format!(
+                                "expected a value after `{first}=`, found {}",
+                                other.describe()
+                            ),
+                            vat,
+                        ));
+                    }
+                }
+            } else {
+                Arg {
+                    key: None,
+                    value: first,
+                    at,
+                }
+            };
+            args.push(arg);
+            let (tok, at) = self.next();
+            match tok {
+                Tok::Comma => continue,
+                Tok::RParen => return Ok((args, at)),
+                other => {
+                    return Err(SloParseError::new(
+                        format!("expected `,` or `)`, found {}", other.describe()),
+                        at,
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Parses one SLO expression.
+pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
+    let mut p = Parser {
+        toks: tokenize(expression)?,
+        pos: 0,
+    };
+    let (tok, name_at) = p.next();
+    let Tok::Word(name) = tok else {
+        return Err(SloParseError::new(
+            format!("expected a metric name, found {}", tok.describe()),
+            name_at,
+        )
+        .help(format!("metrics: {METRICS}")));
+    };
+    p.expect(&Tok::LParen, &format!("`(` after `{name}`"))?;
+    let (args, close_at) = p.args()?;
+    let (tok, op_at) = p.next();
+    let Tok::Op(op) = tok else {
+        return Err(SloParseError::new(
+            format!(
+                "expected a comparison (<, <=, >, >=), found {}",
+                tok.describe()
+            ),
+            op_at,
+        ));
+    };
+    let (tok, value_at) = p.next();
+    let value_text = match tok {
+        Tok::Number(n) => n,
+        other => {
+            return Err(SloParseError::new(
+                format!(
+                    "expected a threshold after `{op}`, found {}",
+                    other.describe()
+                ),
+                value_at,
+            ));
+        }
+    };
+    let (tok, end_at) = p.next();
+    if tok != Tok::End {
+        return Err(SloParseError::new(
+            format!("unexpected {} after the threshold", tok.describe()),
+            end_at,
+        ));
+    }
+    let mut refs = Vec::new();
+    let metric = build_metric(&name, name_at, args, close_at, &mut refs)?;
+    let threshold = parse_threshold(&value_text, value_at, metric.unit(), &metric)?;
+    Ok(Slo {
+        expression: expression.to_string(),
+        metric,
+        op,
+        threshold,
+        references: refs,
+    })
+}
+
+/// Splits arguments into positionals and `key=value` pairs, rejecting keys the metric does
+/// not take and repeated keys.
+struct Args {
+    positional: Vec<Arg>,
+    named: Vec<(String, Arg)>,
+}
+
+fn split_args(metric: &str, args: Vec<Arg>, allowed: &[&str]) -> Result<Args, SloParseError> {
+    let mut out = Args {
+        positional: Vec::new(),
+        named: Vec::new(),
+    };
+    for arg in args {
+        match &arg.key {
+            None => out.positional.push(arg),
+            Some((key, key_at)) => {
+                if !allowed.contains(&key.as_str()) {
+                    let expected = if allowed.is_empty() {
+                        "none".to_string()
+                    } else {
+                        allowed.join(", ")
+                    };
+                    return Err(SloParseError::new(
+                        format!("`{metric}` has no argument `{key}` (it takes: {expected})"),
+                        key_at.clone(),
+                    ));
+                }
+                if out.named.iter().any(|(k, _)| k == key) {
+                    return Err(SloParseError::new(
+                        format!("`{key}` is given twice"),
+                        key_at.clone(),
+                    ));
+                }
+                out.named.push((key.clone(), arg));
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Args {
+    fn take(&mut self, key: &str) -> Option<Arg> {
+        let i = self.named.iter().position(|(k, _)| k == key)?;
+        Some(self.named.remove(i).1)
+    }
+
+    fn no_more_positionals(&self, metric: &str, max: usize) -> Result<(), SloParseError> {
+        match self.positional.get(max) {
+            Some(extra) => Err(SloParseError::new(
+                format!(
+                    "`{metric}` takes {max} positional argument{}",
+                    if max == 1 { "" } else { "s" }
+                ),
+                extra.at.clone(),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+fn scope(args: &mut Args, metric: &str, refs: &mut Vec<NameRef>) -> Result<Scope, SloParseError> {
+    let during = args.take("during");
+    let phase = args.take("phase");
+    match (during, phase) {
+        (Some(_), Some(p)) => Err(SloParseError::new(
+            format!("`{metric}` takes `during=` or `phase=`, not both"),
+            p.at,
+        )),
+        (Some(d), None) => {
+            refs.push(NameRef {
+                kind: RefKind::Fault,
+                name: d.value.clone(),
+                at: d.at,
+            });
+            Ok(Scope::During(d.value))
+        }
+        (None, Some(p)) => match p.value.as_str() {
+            "before" => Ok(Scope::Before),
+            "after" => Ok(Scope::After),
+            "whole" => Ok(Scope::Whole),
+            other => Err(SloParseError::new(format!("unknown phase `{other}`"), p.at)
+                .help("phases: before, after, whole (or `during=FAULT`)")),
+        },
+        (None, None) => Ok(Scope::Whole),
+    }
+}
+
+fn required_positional(
+    args: &Args,
+    metric: &str,
+    what: &str,
+    close_at: &Range<usize>,
+) -> Result<Arg, SloParseError> {
+    match args.positional.first() {
+        Some(a) => Ok(Arg {
+            key: None,
+            value: a.value.clone(),
+            at: a.at.clone(),
+        }),
+        None => Err(SloParseError::new(
+            format!("`{metric}` needs {what} as its first argument"),
+            close_at.clone(),
+        )),
+    }
+}
+
+fn build_metric(
+    name: &str,
+    name_at: Range<usize>,
+    args: Vec<Arg>,
+    close_at: Range<usize>,
+    refs: &mut Vec<NameRef>,
+) -> Result<Metric, SloParseError> {
+    if let Some(number) = name
+        .strip_prefix('p')
+        .filter(|n| n.starts_with(|c: char| c.is_ascii_digit()))
+    {
+        let percentile: f64 = number
+            .parse()
+            .ok()
+            .filter(|p: &f64| *p > 0.0 && *p <= 100.0)
+            .ok_or_else(|| {
+                SloParseError::new(format!("`{name}` is not a percentile"), name_at.clone())
+                    .help("write p50, p90, p95, p99, p99.9, ...")
+            })?;
+        let mut args = split_args(name, args, &["during", "phase"])?;
+        let first = required_positional(&args, name, "`latency`", &close_at)?;
+        if first.value != "latency" {
+            return Err(SloParseError::new(
+                format!("percentiles are taken of `latency`, not `{}`", first.value),
+                first.at,
+            ));
+        }
+        args.no_more_positionals(name, 1)?;
+        let scope = scope(&mut args, name, refs)?;
+        return Ok(Metric::Latency { percentile, scope });
+    }
+    match name {
+        "error_rate" | "availability" => {
+            let mut args = split_args(name, args, &["during", "phase"])?;
+            args.no_more_positionals(name, 0)?;
+            let scope = scope(&mut args, name, refs)?;
+            Ok(if name == "error_rate" {
+                Metric::ErrorRate { scope }
+            } else {
+                Metric::Availability { scope }
+            })
+        }
+        "recovery_time" | "failover_time" => {
+            let allowed: &[&str] = if name == "recovery_time" {
+                &["probe"]
+            } else {
+                &[]
+            };
+            let mut args = split_args(name, args, allowed)?;
+            let fault = required_positional(&args, name, "a fault name", &close_at)?;
+            args.no_more_positionals(name, 1)?;
+            refs.push(NameRef {
+                kind: RefKind::Fault,
+                name: fault.value.clone(),
+                at: fault.at,
+            });
+            if name == "failover_time" {
+                return Ok(Metric::FailoverTime { fault: fault.value });
+            }
+            let probe = args.take("probe").map(|p| {
+                refs.push(NameRef {
+                    kind: RefKind::Probe,
+                    name: p.value.clone(),
+                    at: p.at,
+                });
+                p.value
+            });
+            Ok(Metric::RecoveryTime {
+                fault: fault.value,
+                probe,
+            })
+        }
+        "lost_writes" => {
+            let args = split_args(name, args, &[])?;
+            args.no_more_positionals(name, 0)?;
+            Ok(Metric::LostWrites)
+        }
+        "probe_success" => {
+            let mut args = split_args(name, args, &["during"])?;
+            let probe = required_positional(&args, name, "a probe name", &close_at)?;
+            args.no_more_positionals(name, 1)?;
+            refs.push(NameRef {
+                kind: RefKind::Probe,
+                name: probe.value.clone(),
+                at: probe.at,
+            });
+            let during = args.take("during").map(|d| {
+                refs.push(NameRef {
+                    kind: RefKind::Fault,
+                    name: d.value.clone(),
+                    at: d.at,
+                });
+                d.value
+            });
+            Ok(Metric::ProbeSuccess {
+                probe: probe.value,
+                during,
+            })
+        }
+        other => Err(
+            SloParseError::new(format!("unknown metric `{other}`"), name_at)
+                .help(format!("metrics: {METRICS}")),
+        ),
+    }
+}
+
+fn parse_threshold(
+    text: &str,
+    at: Range<usize>,
+    unit: Unit,
+    metric: &Metric,
+) -> Result<Quantity, SloParseError> {
+    let wrong_unit = || {
+        SloParseError::new(
+            format!("`{}` is measured as {unit}, not `{text}`", metric.name()),
+            at.clone(),
+        )
+    };
+    let number_part = text.trim_end_matches(|c: char| !(c.is_ascii_digit() || c == '.'));
+    let suffix = &text[number_part.len()..];
+    match unit {
+        Unit::Duration => {
+            if suffix.is_empty() || suffix == "%" {
+                return Err(wrong_unit());
+            }
+            crate::scenario::units::parse_duration(text)
+                .map(Quantity::Duration)
+                .map_err(|e| SloParseError::new(e, at.clone()))
+        }
+        Unit::Ratio => {
+            let value: f64 = number_part
+                .parse()
+                .map_err(|_| SloParseError::new(format!("`{text}` is not a number"), at.clone()))?;
+            match suffix {
+                "%" if value <= 100.0 => Ok(Quantity::Ratio(value / 100.0)),
+                "" if value <= 1.0 => Ok(Quantity::Ratio(value)),
+                "%" | "" => Err(SloParseError::new(
+                    format!("`{text}` is not a ratio between 0 and 1 (0% and 100%)"),
+                    at.clone(),
+                )),
+                _ => Err(wrong_unit()),
+            }
+        }
+        Unit::Count => {
+            if !suffix.is_empty() {
+                return Err(wrong_unit());
+            }
+            number_part
+                .parse::<u64>()
+                .map(Quantity::Count)
+                .map_err(|_| {
+                    SloParseError::new(format!("`{text}` is not a whole number"), at.clone())
+                })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn err(src: &str) -> (String, usize) {
+        let e = parse(src).unwrap_err();
+        (e.message.clone(), e.column(src))
+    }
+
+    #[test]
+    fn parses_every_metric() {
+        let s = parse("p95(latency, during=crash-primary) < 100ms").unwrap();
+        assert_eq!(
+            s.metric,
+            Metric::Latency {
+                percentile: 95.0,
+                scope: Scope::During("crash-primary".into())
+            }
+        );
+        assert_eq!(s.threshold, Quantity::Duration(Duration::from_millis(100)));
+        assert_eq!(s.references[0].name, "crash-primary");
+        assert_eq!(&s.expression[s.references[0].at.clone()], "crash-primary");
+
+        let s = parse("p99.9(latency, phase=after) <= 250ms").unwrap();
+        assert_eq!(
+            s.metric,
+            Metric::Latency {
+                percentile: 99.9,
+                scope: Scope::After
+            }
+        );
+        assert_eq!(
+            parse("error_rate(during=x) < 0.1%").unwrap().threshold,
+            Quantity::Ratio(0.001)
+        );
+        assert_eq!(
+            parse("availability(phase=whole) >= 99.9%").unwrap().op,
+            Comparison::GreaterOrEqual
+        );
+        assert_eq!(
+            parse("recovery_time(crash-primary, probe=gateway) < 30s")
+                .unwrap()
+                .metric,
+            Metric::RecoveryTime {
+                fault: "crash-primary".into(),
+                probe: Some("gateway".into())
+            }
+        );
+        assert_eq!(parse("failover_time(f) < 2s").unwrap().references.len(), 1);
+        assert_eq!(
+            parse("lost_writes() <= 0").unwrap().threshold,
+            Quantity::Count(0)
+        );
+        let s = parse("probe_success(db, during=f) >= 0.99").unwrap();
+        assert_eq!(s.threshold, Quantity::Ratio(0.99));
+        assert_eq!(s.references.len(), 2);
+    }
+
+    #[test]
+    fn errors_point_inside_the_expression() {
+        assert_eq!(
+            err("p95(latency) < 100%"),
+            (
+                "`p95` is measured as a duration (e.g. `100ms`), not `100%`".into(),
+                16
+            )
+        );
+        assert_eq!(err("error_rate() < 5ms").1, 16);
+        assert_eq!(
+            err("p95(latency during=x) < 1s"),
+            ("expected `,` or `)`, found `during`".into(), 13)
+        );
+        assert_eq!(
+            err("p95(latency) 100ms").0,
+            "expected a comparison (<, <=, >, >=), found `100ms`"
+        );
+        assert_eq!(err("p95(latency) == 100ms").1, 14);
+        assert_eq!(err("latency_p95(x) < 1s").0, "unknown metric `latency_p95`");
+        assert_eq!(err("p95(latency, phase=middle) < 1s").1, 20);
+        assert_eq!(
+            err("recovery_time() < 30s").0,
+            "`recovery_time` needs a fault name as its first argument"
+        );
+        assert_eq!(err("failover_time(a, probe=b) < 2s").1, 18);
+        assert_eq!(
+            err("p95(latency) < 100").0,
+            "`p95` is measured as a duration (e.g. `100ms`), not `100`"
+        );
+        assert_eq!(err("lost_writes() < 1.5").0, "`1.5` is not a whole number");
+        assert_eq!(
+            err("error_rate() < 2").0,
+            "`2` is not a ratio between 0 and 1 (0% and 100%)"
+        );
+        assert_eq!(
+            err("p95(latency) < 1s extra").0,
+            "unexpected `extra` after the threshold"
+        );
+        assert_eq!(
+            err("p95(latency, during=a, phase=after) < 1s").0,
+            "`p95` takes `during=` or `phase=`, not both"
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! Scenario validation errors: each broken file yields every problem, each with file, line,
+//! column and a caret under the offending text (snapshots review the exact wording).
+
+use std::path::Path;
+
+use chaosgate::scenario::{self, ScenarioErrors};
+
+/// Scenario text as if it were the file `tests/data/scenario/<name>.yaml` (so the test compose
+/// file resolves as `compose/trading.yml`).
+fn check(name: &str, src: &str) -> ScenarioErrors {
+    let origin = Path::new("tests/data/scenario").join(format!("{name}.yaml"));
+    match scenario::parse_str(src, &origin) {
+        Ok(s) => panic!("{name}: expected errors, got a valid scenario {:?}", s.name),
+        Err(e) => e,
+    }
+}
+
+const GOOD_HEAD: &str = "\
+name: t
+stack:
+  compose: compose/trading.yml
+load:
+  target: http://gateway:8080/quote?symbol=BTCUSD
+  rate: 100/s
+  duration: 30s
+";
+
+#[test]
+fn unknown_field_is_reported_with_its_position() {
+    let e = check(
+        "unknown-field",
+        "name: t\nstack:\n  compose: compose/trading.yml\nload:\n  target: http://gateway:8080/\n  rat: 200/s\n  duration: 30s\nslos:\n  - p95(latency) < 100ms\n",
+    );
+    assert_eq!(e.errors.len(), 1);
+    let span = e.errors[0].span.clone().expect("a position");
+    assert_eq!((span.line, span.column), (6, 3));
+    assert!(
+        e.errors[0].message.contains("unknown field `rat`"),
+        "{}",
+        e.errors[0].message
+    );
+    insta::assert_snapshot!(e.to_string());
+}
+
+#[test]
+fn bad_units_services_and_references_are_all_collected() {
+    let src = format!(
+        "{GOOD_HEAD}\
+probes:
+  - name: gw
+    http: {{ url: http://gatewy:8080/health }}
+    every: 50
+faults:
+  - name: crash-primary
+    at: 10s
+    action: crash
+    target: {{ service: marketdata-c }}
+  - name: pause-db
+    at: 5x
+    action: pause
+    target: {{ service: postgres }}
+slos:
+  - p95(latency, during=crash-primry) < 100ms
+  - error_rate(during=crash-primary) < 0.1ms
+  - recovery_time(crash-primary, probe=gateway) < 30s
+"
+    );
+    let e = check("many", &src);
+    let positions: Vec<(u32, u32)> = e
+        .errors
+        .iter()
+        .map(|x| x.span.as_ref().map_or((0, 0), |s| (s.line, s.column)))
+        .collect();
+    assert_eq!(
+        positions,
+        [
+            (10, 25),
+            (11, 12),
+            (16, 24),
+            (18, 9),
+            (19, 13),
+            (22, 25),
+            (23, 40),
+            (24, 40)
+        ],
+        "{e}"
+    );
+    insta::assert_snapshot!(e.to_string());
+}
+
+#[test]
+fn overlapping_faults_and_missing_durations() {
+    let src = format!(
+        "{GOOD_HEAD}\
+faults:
+  - name: stop-a
+    at: 10s
+    action: stop
+    target: {{ service: marketdata-a }}
+  - name: crash-a
+    at: {{ between: [8s, 12s] }}
+    action: crash
+    target: {{ service: marketdata-a }}
+  - name: slow-redis
+    at: 5s
+    action: latency
+    latency: 300ms
+    percent: 30%
+    target: {{ service: gateway }}
+    duration: 5s
+slos:
+  - failover_time(crash-a) < 2s
+"
+    );
+    let e = check("overlap", &src);
+    insta::assert_snapshot!(e.to_string());
+}
+
+#[test]
+fn missing_compose_file_and_bad_name() {
+    let e = check(
+        "missing-compose",
+        "name: Replica Crash\nstack:\n  compose: [compose/trading.yml, compose/nope.yml]\nduration: 10s\nslos:\n  - lost_writes() <= 0\n",
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("compose file `compose/nope.yml` not found"),
+        "{text}"
+    );
+    assert!(
+        text.contains("invalid scenario name `Replica Crash`"),
+        "{text}"
+    );
+    // Paths in the label are absolute and machine-specific: keep them out of the snapshot.
+    let messages: Vec<String> = e.errors.iter().map(|x| x.message.clone()).collect();
+    insta::assert_debug_snapshot!(messages);
+}
+
+#[test]
+fn slo_syntax_error_column_is_inside_the_expression() {
+    let src =
+        format!("{GOOD_HEAD}slos:\n  - \"p95(latency during=x) < 1s\"\n  - p95(latency) < 100%\n");
+    let e = check("slo-syntax", &src);
+    let cols: Vec<(u32, u32)> = e
+        .errors
+        .iter()
+        .filter_map(|x| x.span.as_ref().map(|s| (s.line, s.column)))
+        .collect();
+    // Line 9: `  - "p95(latency during=x) < 1s"`: `during` starts at column 18 (quote skipped).
+    // Line 10: `  - p95(latency) < 100%`: `100%` starts at column 20.
+    assert_eq!(cols, [(9, 18), (10, 20)]);
+    insta::assert_snapshot!(e.to_string());
+}
+
+#[test]
+fn yaml_syntax_error() {
+    let e = check("yaml-syntax", "name: t\nstack: [compose\n");
+    assert_eq!(e.errors.len(), 1);
+    assert!(e.errors[0].span.is_some());
+    insta::assert_snapshot!(e.to_string());
+}
+
+#[test]
+fn unreadable_file_names_the_file() {
+    let e = scenario::load(Path::new("tests/data/scenario/does-not-exist.yaml")).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("tests/data/scenario/does-not-exist.yaml")
+    );
+    assert!(e.to_string().contains("cannot read scenario"));
+}
