@@ -47,3 +47,11 @@ pub enum LoadError {
     #[error("a load task failed: {0}")]
     TaskFailed(String),
 }
+
+impl LoadError {
+    /// The plan or its parameters are wrong (the caller's input); otherwise the machine
+    /// could not run it.
+    pub fn is_bad_input(&self) -> bool {
+        !matches!(self, LoadError::Runtime(_) | LoadError::TaskFailed(_))
+    }
+}

@@ -1,14 +1,421 @@
 //! `chaosgate load`: the open-model load generator on its own, with an oha-like summary.
 
-use clap::Args;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
 
+use chaosgate_load::{
+    AsWritten, ErrorKind, IgnoreOutcomes, LatencySummary, LoadError, LoadMode, LoadPlan,
+    LoadSummary, Method, Rate, RequestTemplate, parse_duration, parse_header, run_closed_until,
+    run_open,
+};
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::exit_codes;
+
+/// Connections in closed mode when `--connections` is not given (oha's default).
+const DEFAULT_CLOSED_CONNECTIONS: usize = 50;
+/// In-flight bound in open mode when `--connections` is not given.
+const DEFAULT_OPEN_IN_FLIGHT: usize = 1000;
+
+const LOAD_HELP: &str = "\
+Open model (default): requests start at --rate whatever the responses do, and each latency
+counts from the request's intended start, so a stall shows in the percentiles (corrected
+for coordinated omission). --closed: --connections connections each send their next request
+as soon as the last one ended, as fast as the server answers (for benchmarks; its latency
+hides stalls).
+
+`{{id}}` in the URL, a --header value or --body is replaced by a unique id per request
+(--id-prefix followed by its sequence number).
+
+Exit codes:
+  0  the run completed and at least one request got an HTTP response (whatever its status:
+     errors and statuses are in the summary)
+  2  bad flags or request (bad URL, method, header, rate, duration); nothing was sent
+  3  no request got any HTTP response (target unreachable), or the load could not run;
+     the summary is still printed (also with --json)";
+
+/// `chaosgate load URL [options]`.
 #[derive(Debug, Args)]
+#[command(after_help = LOAD_HELP)]
 pub struct LoadArgs {
-    /// The URL to send requests to.
+    /// The URL to send requests to (http only).
     pub url: String,
+    /// Arrival rate of the open model: 500/s, 30000/m, or a linear ramp 100/s..1000/s.
+    #[arg(long, short = 'r', default_value = "100/s", value_parser = parse_rate, conflicts_with = "closed")]
+    pub rate: Rate,
+    /// How long to send: 30s, 2m, 1m30s.
+    #[arg(long, short = 'z', default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Closed mode: how many connections [default: 50]. Open mode: the most requests in
+    /// flight at once; one scheduled beyond it is recorded as dropped [default: 1000].
+    #[arg(long, short = 'c')]
+    pub connections: Option<usize>,
+    /// Per-request timeout, connecting included.
+    #[arg(long, short = 't', default_value = "1s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// HTTP method: GET, POST, PUT or DELETE.
+    #[arg(long, short = 'm', default_value = "GET", value_parser = parse_method)]
+    pub method: Method,
+    /// Request body (sent as application/json unless a Content-Type header is given).
+    #[arg(long, short = 'd')]
+    pub body: Option<String>,
+    /// A request header, `Name: value` (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "NAME:VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+    /// Prefix of the ids that replace `{{id}}` (letters, digits, . _ ~ -).
+    #[arg(long, default_value = "")]
+    pub id_prefix: String,
+    /// Closed model: as fast as possible on --connections connections.
+    #[arg(long)]
+    pub closed: bool,
+    /// Print the summary as JSON (for machines) instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
-pub fn run(_args: LoadArgs) -> i32 {
-    eprintln!("chaosgate load: not built yet");
-    super::exit_codes::INFRASTRUCTURE
+fn parse_rate(text: &str) -> Result<Rate, String> {
+    text.parse().map_err(|e: LoadError| e.to_string())
+}
+
+fn parse_method(text: &str) -> Result<Method, String> {
+    text.parse().map_err(|e: LoadError| e.to_string())
+}
+
+/// Runs the load, prints the summary and returns the exit code.
+pub fn run(args: LoadArgs) -> i32 {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("chaosgate load: could not start the async runtime: {e}");
+            return exit_codes::INFRASTRUCTURE;
+        }
+    };
+    runtime.block_on(drive(args))
+}
+
+async fn drive(args: LoadArgs) -> i32 {
+    let template = RequestTemplate {
+        method: args.method,
+        url: args.url.clone(),
+        headers: args.headers.clone(),
+        body: args.body.clone(),
+        weight: 1,
+    };
+    let cancel = CancellationToken::new();
+    // Ctrl-C stops the load early; what ran is still summarised.
+    let on_interrupt = cancel.clone();
+    let interrupt_watch = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_interrupt.cancel();
+        }
+    });
+    let result = if args.closed {
+        let connections = args.connections.unwrap_or(DEFAULT_CLOSED_CONNECTIONS);
+        run_closed_until(template, connections, args.duration, args.timeout, cancel).await
+    } else {
+        let plan = LoadPlan {
+            requests: vec![template],
+            rate: args.rate,
+            duration: args.duration,
+            timeout: args.timeout,
+            max_in_flight: args.connections.unwrap_or(DEFAULT_OPEN_IN_FLIGHT),
+            id_prefix: args.id_prefix.clone(),
+        };
+        run_open(plan, Arc::new(AsWritten), Arc::new(IgnoreOutcomes), cancel).await
+    };
+    interrupt_watch.abort();
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            eprintln!("chaosgate load: {e}");
+            return if e.is_bad_input() {
+                exit_codes::BAD_INPUT
+            } else {
+                exit_codes::INFRASTRUCTURE
+            };
+        }
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&summary) {
+            Ok(json) => println!("{json}"),
+            Err(e) => {
+                eprintln!("chaosgate load: could not write the summary as JSON: {e}");
+                return exit_codes::INFRASTRUCTURE;
+            }
+        }
+    } else {
+        print!("{}", render_summary(&args.url, &summary));
+    }
+    exit_code(&summary)
+}
+
+/// 0 when anything answered; 3 when nothing did (the target was never reachable).
+fn exit_code(summary: &LoadSummary) -> i32 {
+    if summary.responses == 0 {
+        exit_codes::INFRASTRUCTURE
+    } else {
+        exit_codes::PASS
+    }
+}
+
+/// The summary for people: what ran, success rate, rates, percentiles, statuses, errors.
+fn render_summary(url: &str, s: &LoadSummary) -> String {
+    let mut out = String::new();
+    let mode = match (s.mode, s.rate) {
+        (LoadMode::Open, Some(rate)) => format!(
+            "open model, {} for {}, at most {} in flight",
+            rate,
+            seconds(s.planned_duration_s),
+            s.concurrency
+        ),
+        _ => format!(
+            "closed model, {} connections for {}",
+            s.concurrency,
+            seconds(s.planned_duration_s)
+        ),
+    };
+    let success = if s.scheduled == 0 {
+        0.0
+    } else {
+        100.0 * s.ok as f64 / s.scheduled as f64
+    };
+    let _ = writeln!(out, "Summary: {url}");
+    let _ = writeln!(out, "  Mode:          {mode}");
+    if s.cancelled {
+        let _ = writeln!(out, "  Interrupted:   yes, after {}", seconds(s.elapsed_s));
+    }
+    let _ = writeln!(out, "  Success rate:  {success:.2} % (2xx)");
+    let _ = writeln!(out, "  Elapsed:       {}", seconds(s.elapsed_s));
+    let _ = writeln!(
+        out,
+        "  Requests:      {} scheduled, {} sent, {} responses, {} ok",
+        s.scheduled, s.sent, s.responses, s.ok
+    );
+    let _ = writeln!(out, "  Requests/sec:  {:.1} sent", s.achieved_rate);
+    let _ = writeln!(out, "  Throughput:    {:.1} responses/s", s.throughput);
+    let _ = writeln!(out);
+    let heading = match s.mode {
+        LoadMode::Open => "Latency (from each request's intended start):",
+        LoadMode::Closed => "Latency (from the actual send):",
+    };
+    let _ = writeln!(out, "{heading}");
+    render_latency(&mut out, &s.latency);
+    if let Some(service) = &s.service_latency {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "Service time (from the actual send, as a closed loop sees it):"
+        );
+        render_latency(&mut out, service);
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Status codes:");
+    if s.status_counts.is_empty() {
+        let _ = writeln!(out, "  (no responses)");
+    }
+    for (status, count) in &s.status_counts {
+        let _ = writeln!(out, "  [{status}] {count} responses");
+    }
+    let errors: Vec<(ErrorKind, u64)> = s
+        .error_counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| (*k, *n))
+        .collect();
+    if !errors.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Errors:");
+        for (kind, count) in errors {
+            let _ = writeln!(out, "  {:<16} {count}", kind.as_str());
+        }
+    }
+    out
+}
+
+fn render_latency(out: &mut String, l: &LatencySummary) {
+    if l.count == 0 {
+        let _ = writeln!(out, "  (no responses)");
+        return;
+    }
+    for (label, micros) in [
+        ("p50", l.p50_us),
+        ("p90", l.p90_us),
+        ("p95", l.p95_us),
+        ("p99", l.p99_us),
+        ("p99.9", l.p999_us),
+        ("max", l.max_us),
+        ("mean", l.mean_us),
+    ] {
+        let _ = writeln!(out, "  {label:<6} {:>10.3} ms", micros as f64 / 1000.0);
+    }
+}
+
+fn seconds(s: f64) -> String {
+    format!("{s:.3} s")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chaosgate_load::SecondStats;
+    use clap::Parser;
+
+    use super::*;
+
+    fn latency(scale: u64) -> LatencySummary {
+        LatencySummary {
+            count: 2990,
+            min_us: 100 * scale,
+            mean_us: 900 * scale,
+            p50_us: 500 * scale,
+            p90_us: 1_500 * scale,
+            p95_us: 2_000 * scale,
+            p99_us: 9_000 * scale,
+            p999_us: 12_000 * scale,
+            max_us: 15_000 * scale,
+        }
+    }
+
+    fn summary() -> LoadSummary {
+        LoadSummary {
+            mode: LoadMode::Open,
+            rate: Some(Rate::Constant(100.0)),
+            concurrency: 1000,
+            planned_duration_s: 30.0,
+            elapsed_s: 30.0012,
+            cancelled: false,
+            scheduled: 3000,
+            sent: 2998,
+            responses: 2990,
+            ok: 2985,
+            error_rate: 0.005,
+            achieved_rate: 99.93,
+            throughput: 99.66,
+            latency: latency(2),
+            service_latency: Some(latency(1)),
+            status_counts: BTreeMap::from([(200, 2985), (503, 5)]),
+            error_counts: ErrorKind::ALL
+                .iter()
+                .map(|k| {
+                    let n = match k {
+                        ErrorKind::Timeout => 8,
+                        ErrorKind::Dropped => 2,
+                        _ => 0,
+                    };
+                    (*k, n)
+                })
+                .collect(),
+            series: vec![SecondStats {
+                second: 0,
+                sent: 100,
+                ok: 100,
+                errors: 0,
+                p50_us: Some(1000),
+                p99_us: Some(2000),
+            }],
+        }
+    }
+
+    #[test]
+    fn human_summary() {
+        insta::assert_snapshot!(render_summary("http://127.0.0.1:8080/", &summary()), @r"
+    Summary: http://127.0.0.1:8080/
+      Mode:          open model, 100/s for 30.000 s, at most 1000 in flight
+      Success rate:  99.50 % (2xx)
+      Elapsed:       30.001 s
+      Requests:      3000 scheduled, 2998 sent, 2990 responses, 2985 ok
+      Requests/sec:  99.9 sent
+      Throughput:    99.7 responses/s
+
+    Latency (from each request's intended start):
+      p50         1.000 ms
+      p90         3.000 ms
+      p95         4.000 ms
+      p99        18.000 ms
+      p99.9      24.000 ms
+      max        30.000 ms
+      mean        1.800 ms
+
+    Service time (from the actual send, as a closed loop sees it):
+      p50         0.500 ms
+      p90         1.500 ms
+      p95         2.000 ms
+      p99         9.000 ms
+      p99.9      12.000 ms
+      max        15.000 ms
+      mean        0.900 ms
+
+    Status codes:
+      [200] 2985 responses
+      [503] 5 responses
+
+    Errors:
+      timeout          8
+      dropped          2
+");
+    }
+
+    #[test]
+    fn nothing_answered_is_an_infrastructure_exit() {
+        let mut s = summary();
+        assert_eq!(exit_code(&s), exit_codes::PASS);
+        s.responses = 0;
+        assert_eq!(exit_code(&s), exit_codes::INFRASTRUCTURE);
+    }
+
+    #[derive(Debug, Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        load: LoadArgs,
+    }
+
+    #[test]
+    fn flags_parse_into_a_plan() {
+        let w = Wrapper::try_parse_from([
+            "load",
+            "http://127.0.0.1:9/orders",
+            "--rate",
+            "100/s..200/s",
+            "--duration",
+            "1m30s",
+            "-m",
+            "post",
+            "-d",
+            r#"{"id":"{{id}}"}"#,
+            "-H",
+            "X-Key: a",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(
+            w.load.rate,
+            Rate::Ramp {
+                from: 100.0,
+                to: 200.0
+            }
+        );
+        assert_eq!(w.load.duration, Duration::from_secs(90));
+        assert_eq!(w.load.method, Method::Post);
+        assert_eq!(w.load.headers, vec![("X-Key".to_string(), "a".to_string())]);
+        assert!(w.load.json && !w.load.closed);
+    }
+
+    #[test]
+    fn bad_flags_are_refused() {
+        for bad in [
+            vec!["load", "http://x/", "--rate", "fast"],
+            vec!["load", "http://x/", "--duration", "10"],
+            vec!["load", "http://x/", "--method", "PATCH"],
+            vec!["load", "http://x/", "--header", "novalue"],
+            vec!["load", "http://x/", "--closed", "--rate", "5/s"],
+        ] {
+            assert!(Wrapper::try_parse_from(&bad).is_err(), "{bad:?}");
+        }
+    }
 }
