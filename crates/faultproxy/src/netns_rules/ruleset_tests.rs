@@ -1,0 +1,154 @@
+//! Rule building, apply/verify/counters/remove and rollback, against the simulator.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use super::simulated::SimulatedNetfilter;
+use super::{CommandRunner, Marker, PacketDirection, RuleSet};
+
+const PID: u32 = 42;
+const PEER: Ipv4Addr = Ipv4Addr::new(10, 250, 0, 2);
+
+fn marker() -> Marker {
+    Marker::new("run1", "fault").expect("valid marker")
+}
+
+fn simulator() -> (Arc<SimulatedNetfilter>, Arc<dyn CommandRunner>) {
+    let sim = Arc::new(SimulatedNetfilter::default());
+    let runner: Arc<dyn CommandRunner> = sim.clone();
+    (sim, runner)
+}
+
+#[test]
+fn redirect_egress_is_the_verified_recipe() {
+    let set = RuleSet::new(marker()).redirect_egress(8080, Some(PEER), 99, 15001);
+    let commands = set.commands();
+    assert_eq!(commands.len(), 1);
+    assert_eq!(commands[0].0, "iptables");
+    assert_eq!(
+        commands[0].1.join(" "),
+        "-w 5 -t nat -I OUTPUT 1 -p tcp --dport 8080 -d 10.250.0.2 -m mark ! --mark 99 \
+         -m comment --comment chaosgate:run1:fault:0 -j REDIRECT --to-ports 15001"
+    );
+}
+
+#[test]
+fn loss_without_peers_spares_loopback_and_with_peers_targets_them() {
+    let all = RuleSet::new(marker())
+        .loss(0.25, PacketDirection::Both, &[])
+        .expect("valid");
+    let lines: Vec<String> = all.commands().into_iter().map(|c| c.1.join(" ")).collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].contains("-I INPUT 1 ! -i lo -m statistic --mode random --probability 0.25"));
+    assert!(lines[1].contains("-I OUTPUT 1 ! -o lo -m statistic"));
+    let peers = RuleSet::new(marker())
+        .loss(
+            0.5,
+            PacketDirection::Ingress,
+            &[PEER, Ipv4Addr::new(10, 250, 0, 6)],
+        )
+        .expect("valid");
+    let lines: Vec<String> = peers
+        .commands()
+        .into_iter()
+        .map(|c| c.1.join(" "))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].contains("-I INPUT 1 -s 10.250.0.2 -m statistic"));
+    assert!(lines.iter().all(|l| l.ends_with("-j DROP")));
+    assert!(
+        RuleSet::new(marker())
+            .loss(0.0, PacketDirection::Both, &[])
+            .is_err()
+    );
+    assert!(
+        RuleSet::new(marker())
+            .loss(1.5, PacketDirection::Both, &[])
+            .is_err()
+    );
+    assert!(
+        RuleSet::new(marker())
+            .partition(PacketDirection::Both, &[])
+            .is_err()
+    );
+}
+
+#[test]
+fn apply_verify_count_remove() {
+    let (sim, runner) = simulator();
+    let applied = RuleSet::new(marker())
+        .partition(PacketDirection::Both, &[PEER])
+        .expect("valid")
+        .bandwidth("eth0", 125_000)
+        .expect("valid")
+        .apply(runner, PID)
+        .expect("apply");
+    applied.verify().expect("present");
+    let counters = applied.counters().expect("counters");
+    assert_eq!(counters.rules.len(), 2);
+    assert_eq!(counters.rules[0].comment, "chaosgate:run1:fault:0");
+    assert_eq!(counters.rules[0].chain, "INPUT");
+    assert_eq!(counters.rules[1].chain, "OUTPUT");
+    assert_eq!(counters.qdiscs[0].packets, 5);
+    assert_eq!(counters.total_packets(), 10 + 10 + 5);
+    {
+        let state = sim.state.lock().expect("lock");
+        assert_eq!((state.rules.len(), state.qdisc_devs.len()), (2, 1));
+        assert!(
+            state
+                .log
+                .iter()
+                .any(|l| l.contains("tc qdisc add dev eth0 root handle 1ca7: tbf rate 1000000bit"))
+        );
+    }
+    applied.remove().expect("remove");
+    let state = sim.state.lock().expect("lock");
+    assert!(state.rules.is_empty() && state.qdisc_devs.is_empty());
+}
+
+#[test]
+fn a_failed_apply_rolls_back_what_it_added() {
+    let (sim, runner) = simulator();
+    sim.state.lock().expect("lock").fail_add_number = Some(1);
+    let result = RuleSet::new(marker())
+        .partition(PacketDirection::Both, &[PEER])
+        .expect("valid")
+        .apply(runner, PID);
+    assert!(result.is_err());
+    assert!(sim.state.lock().expect("lock").rules.is_empty());
+}
+
+#[test]
+fn removal_is_idempotent_and_happens_on_drop() {
+    let (sim, runner) = simulator();
+    let applied = RuleSet::new(marker())
+        .redirect_ingress(80, 15001)
+        .apply(runner.clone(), PID)
+        .expect("apply");
+    // Someone (a sweep) removed it already: removing again is fine.
+    sim.state.lock().expect("lock").rules.clear();
+    applied.remove().expect("idempotent remove");
+
+    let dropped = RuleSet::new(marker())
+        .redirect_ingress(80, 15001)
+        .apply(runner, PID)
+        .expect("apply");
+    assert_eq!(sim.state.lock().expect("lock").rules.len(), 1);
+    drop(dropped);
+    assert!(sim.state.lock().expect("lock").rules.is_empty());
+}
+
+#[test]
+fn bandwidth_validates_its_input() {
+    assert!(
+        RuleSet::new(marker())
+            .bandwidth("eth0; rm", 10_000)
+            .is_err()
+    );
+    assert!(RuleSet::new(marker()).bandwidth("eth0", 10).is_err());
+    let twice = RuleSet::new(marker())
+        .bandwidth("eth0", 10_000)
+        .expect("valid")
+        .bandwidth("eth0", 20_000);
+    assert!(twice.is_err());
+}
