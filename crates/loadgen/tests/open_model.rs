@@ -43,11 +43,14 @@ async fn achieved_rate_is_within_one_percent_of_the_set_rate() {
     let off = (summary.achieved_rate - rate).abs() / rate;
     assert!(off < 0.01, "achieved {} req/s", summary.achieved_rate);
 
-    // The server's own view: arrivals spread over the run at the set rate.
+    // The server's own view: arrivals spread over the run at the set rate. The span
+    // leaves out ten arrivals at each end, so that one late wake-up of a shared CPU at an
+    // edge does not decide the figure.
     let arrivals = server.seen.arrivals();
     assert_eq!(arrivals.len(), 2000);
-    let span = arrivals[arrivals.len() - 1].duration_since(arrivals[0]);
-    let seen_rate = (arrivals.len() - 1) as f64 / span.as_secs_f64();
+    let (first, last) = (10, arrivals.len() - 11);
+    let span = arrivals[last].duration_since(arrivals[first]);
+    let seen_rate = (last - first) as f64 / span.as_secs_f64();
     eprintln!("server saw {seen_rate:.2} req/s over {span:?}");
     assert!(
         (seen_rate - rate).abs() / rate < 0.01,
