@@ -2,6 +2,7 @@
 
 pub mod exit_codes;
 pub mod load_cmd;
+pub mod run_cmd;
 pub mod scenario_cmds;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run scenarios: bring the stack up, load it, inject faults, judge the SLOs, write reports.
+    Run(run_cmd::RunArgs),
     /// Check scenario files (errors with file, line and column; exit 2 on any).
     Validate(scenario_cmds::ValidateArgs),
     /// List the scenarios in a directory.
@@ -50,6 +53,7 @@ pub fn main() -> i32 {
         }
     };
     match cli.command {
+        Command::Run(args) => run_cmd::run(args, cli.quiet),
         Command::Load(args) => load_cmd::run(args),
         Command::Validate(args) => scenario_cmds::validate(args, cli.quiet),
         Command::List(args) => scenario_cmds::list(args),

@@ -57,7 +57,10 @@ pub fn run(args: RunArgs, quiet: bool) -> i32 {
     if bad {
         return exit_codes::BAD_INPUT;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");
@@ -96,9 +99,10 @@ fn worse(a: i32, b: i32) -> i32 {
 fn spawn_signal_handler(cancel: CancellationToken) {
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) =
-            (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-        else {
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
             return;
         };
         tokio::select! {
@@ -133,7 +137,10 @@ async fn run_one(
     let dir = match create_run_dir(&args.report_dir, &s.name) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("error: creating a run directory under {}: {e}", args.report_dir.display());
+            eprintln!(
+                "error: creating a run directory under {}: {e}",
+                args.report_dir.display()
+            );
             return exit_codes::INFRASTRUCTURE;
         }
     };
@@ -194,14 +201,26 @@ mod tests {
 
     #[test]
     fn worst_exit_code_wins() {
-        assert_eq!(worse(exit_codes::PASS, exit_codes::INCONCLUSIVE), exit_codes::INCONCLUSIVE);
-        assert_eq!(worse(exit_codes::SLO_BREACHED, exit_codes::INCONCLUSIVE), exit_codes::SLO_BREACHED);
-        assert_eq!(worse(exit_codes::SLO_BREACHED, exit_codes::INFRASTRUCTURE), exit_codes::INFRASTRUCTURE);
+        assert_eq!(
+            worse(exit_codes::PASS, exit_codes::INCONCLUSIVE),
+            exit_codes::INCONCLUSIVE
+        );
+        assert_eq!(
+            worse(exit_codes::SLO_BREACHED, exit_codes::INCONCLUSIVE),
+            exit_codes::SLO_BREACHED
+        );
+        assert_eq!(
+            worse(exit_codes::SLO_BREACHED, exit_codes::INFRASTRUCTURE),
+            exit_codes::INFRASTRUCTURE
+        );
     }
 
     #[test]
     fn key_values_parse() {
-        assert_eq!(parse_key_value("A=b=c").unwrap(), ("A".into(), "b=c".into()));
+        assert_eq!(
+            parse_key_value("A=b=c").unwrap(),
+            ("A".into(), "b=c".into())
+        );
         assert!(parse_key_value("=x").is_err());
         assert!(parse_key_value("novalue").is_err());
     }

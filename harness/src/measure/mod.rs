@@ -114,7 +114,7 @@ pub fn analyze(
             ..
         } = e.kind
         {
-            let ok = error.is_none() && status.is_some_and(|s| (200..400).contains(&s));
+            let ok = error.is_none() && status.is_some_and(|s| (200..300).contains(&s));
             phase_set.record(e.t, latency_ns, status, error.as_deref(), ok);
             if earliest_fault.is_some_and(|f| e.t >= f) {
                 outcomes.push((e.t, ok));

@@ -323,7 +323,7 @@ impl chaosgate_load::Observer for RequestRecorder {
             Ok(s) => (Some(*s), None),
             Err(kind) => (None, Some(kind.as_str().to_string())),
         };
-        let ok = status.is_some_and(|s| (200..400).contains(&s));
+        let ok = status.is_some_and(|s| (200..300).contains(&s));
         self.state.requests.fetch_add(1, Ordering::Relaxed);
         if !ok {
             self.state.errors.fetch_add(1, Ordering::Relaxed);

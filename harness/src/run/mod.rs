@@ -3,17 +3,24 @@
 
 mod execute;
 mod from_scenario;
+mod judge;
 mod metrics;
 mod progress;
 mod spec;
 
 pub use execute::{RunArtifacts, RunOptions, execute};
 pub use from_scenario::{PlanError, describe_plan, from_scenario};
+pub use judge::{Judgement, exit_code_for, judge};
 pub use metrics::RunMetrics;
 pub use progress::Progress;
 pub use spec::{FaultAction, Pick, PlannedFault, RunSpec};
 
 use crate::cli::exit_codes;
+
+/// Writes every report file of a judged run into its directory.
+pub fn write_reports(report: &crate::report::Report, dir: &std::path::Path) -> std::io::Result<()> {
+    crate::report::write_all(report, dir).map(|_| ())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

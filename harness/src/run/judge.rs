@@ -1,0 +1,273 @@
+//! From a finished run to its verdict and report: SLOs evaluated against the measurements,
+//! unproven faults and unrecovered lower bounds turned into "inconclusive", never "pass".
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::{RunArtifacts, RunMetrics, RunSpec};
+use crate::cli::exit_codes;
+use crate::measure::PhaseStats;
+use crate::report::{
+    FailoverReport, FaultReport, LatencySummary, PhaseReport, ProbeReport, RecoveryReport, Report,
+    SCHEMA_VERSION, ScenarioInfo, SecondPoint, ServiceInfo, SloReport, StackInfo,
+};
+use crate::scenario::Scenario;
+use crate::slo::{self, SloResult, Verdict};
+
+pub struct Judgement {
+    pub report: Report,
+    pub verdict: Verdict,
+    pub exit_code: i32,
+}
+
+impl Judgement {
+    pub fn verdict_word(&self) -> &'static str {
+        match self.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Breached => "BREACHED",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+        }
+    }
+}
+
+pub fn exit_code_for(verdict: Verdict) -> i32 {
+    match verdict {
+        Verdict::Pass => exit_codes::PASS,
+        Verdict::Breached => exit_codes::SLO_BREACHED,
+        Verdict::Inconclusive => exit_codes::INCONCLUSIVE,
+    }
+}
+
+fn ms(ns: u64) -> f64 {
+    ns as f64 / 1e6
+}
+
+pub fn judge(s: &Scenario, spec: &RunSpec, run: &RunArtifacts, wall: Duration) -> Judgement {
+    let metrics = RunMetrics {
+        analysis: &run.analysis,
+        faults: &run.faults,
+    };
+    let mut results = slo::evaluate(&s.slos, &metrics);
+    for r in &mut results {
+        demote_unrecovered_pass(r);
+    }
+    let mut notes = run.notes.clone();
+    let mut verdict = slo::overall(&results);
+    for f in &run.faults {
+        if f.verified_ns.is_none() {
+            notes.push(format!(
+                "fault `{}` could not be proven applied{}: the run cannot pass",
+                f.name,
+                f.error
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ));
+            verdict = verdict.max(Verdict::Inconclusive);
+        }
+    }
+    if let Some(dropped) = run
+        .load
+        .as_ref()
+        .and_then(|l| l.error_counts.get(&chaosgate_load::ErrorKind::Dropped))
+        .filter(|n| **n > 0)
+    {
+        notes.push(format!(
+            "{dropped} request(s) were not sent because the in-flight bound was reached; they count as errors"
+        ));
+    }
+    let exit_code = exit_code_for(verdict);
+    let report = Report {
+        schema_version: SCHEMA_VERSION.into(),
+        scenario: ScenarioInfo {
+            name: s.name.clone(),
+            file: s.path.display().to_string(),
+            description: s.description.clone(),
+        },
+        seed: spec.seed,
+        run_id: run.run_id.clone(),
+        started_at: rfc3339(run.started_unix_ns),
+        duration_ms: wall.as_secs_f64() * 1000.0,
+        verdict,
+        exit_code,
+        stack: stack_info(spec, run),
+        phases: run.analysis.phases.iter().map(phase_report).collect(),
+        faults: fault_reports(spec, run),
+        slos: results.iter().map(SloReport::from).collect(),
+        probes: probe_reports(s, run),
+        series: run
+            .analysis
+            .series
+            .iter()
+            .map(|p| SecondPoint {
+                t: p.second,
+                sent: p.sent,
+                ok: p.ok,
+                errors: p.errors,
+                p50_ms: p.p50_ns.map(ms),
+                p99_ms: p.p99_ns.map(ms),
+            })
+            .collect(),
+        notes,
+    };
+    Judgement {
+        report,
+        verdict,
+        exit_code,
+    }
+}
+
+/// A recovery or failover that never completed was measured as a lower bound ("at least X");
+/// if that lower bound is still under the target, the SLO is not known to pass.
+fn demote_unrecovered_pass(r: &mut SloResult) {
+    let unrecovered = r
+        .evidence
+        .as_ref()
+        .and_then(|e| e.details.get("recovered"))
+        .is_some_and(|v| v == false);
+    if unrecovered && r.verdict == Verdict::Pass {
+        r.verdict = Verdict::Inconclusive;
+        r.reason = Some(format!(
+            "did not recover before the run ended; only a lower bound ({}) was observed",
+            r.measured.map(|m| m.to_string()).unwrap_or_default()
+        ));
+    }
+}
+
+fn rfc3339(unix_ns: i128) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(unix_ns)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+fn stack_info(spec: &RunSpec, run: &RunArtifacts) -> StackInfo {
+    let mut services: BTreeMap<String, Vec<String>> = spec
+        .services
+        .iter()
+        .map(|s| (s.clone(), Vec::new()))
+        .collect();
+    for c in &run.containers {
+        services
+            .entry(c.service.clone())
+            .or_default()
+            .push(c.name.clone());
+    }
+    StackInfo {
+        project: run.project.clone(),
+        compose_files: spec
+            .compose_files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        services: services
+            .into_iter()
+            .map(|(name, containers)| ServiceInfo { name, containers })
+            .collect(),
+    }
+}
+
+fn phase_report(p: &PhaseStats) -> PhaseReport {
+    let pct = |q| p.percentile_ns(q).map(ms).unwrap_or(0.0);
+    PhaseReport {
+        name: p.name.clone(),
+        start_ms: ms(p.start_ns),
+        end_ms: ms(p.end_ns.min(u64::MAX / 2)),
+        scheduled: p.scheduled,
+        ok: p.ok,
+        errors: p.errors,
+        error_rate: p.error_rate(),
+        availability: p.availability(),
+        latency_ms: (p.scheduled > 0).then(|| LatencySummary {
+            p50: pct(50.0),
+            p90: pct(90.0),
+            p95: pct(95.0),
+            p99: pct(99.0),
+            p99_9: pct(99.9),
+            max: ms(p.latency.max()),
+        }),
+        errors_by_kind: p.errors_by_kind.clone(),
+        status_counts: p
+            .status_counts
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect(),
+    }
+}
+
+fn fault_reports(spec: &RunSpec, run: &RunArtifacts) -> Vec<FaultReport> {
+    run.faults
+        .iter()
+        .map(|f| {
+            let planned = spec.faults.iter().find(|p| p.name == f.name);
+            let mut evidence = f.evidence.clone();
+            if let Some(w) = run.analysis.fault(&f.name) {
+                evidence.insert("window_end_ms".into(), ms(w.end_ns).into());
+                if let Some(s) = w.settled_ns {
+                    evidence.insert("targets_healthy_again_ms".into(), ms(s).into());
+                }
+            }
+            if let Some(t) = f.target_back_ns {
+                evidence.insert("targets_running_again_ms".into(), ms(t).into());
+            }
+            if let Some(e) = &f.error {
+                evidence.insert("error".into(), e.clone().into());
+            }
+            FaultReport {
+                name: f.name.clone(),
+                action: f.action.clone(),
+                service: planned.map(|p| p.service.clone()).unwrap_or_default(),
+                targets: f.targets.clone(),
+                scheduled_at_ms: ms(f.scheduled_ns),
+                applied_at_ms: f.applied_ns.map(ms),
+                verified_at_ms: f.verified_ns.map(ms),
+                reverted_at_ms: f.reverted_ns.map(ms),
+                applied: f.verified_ns.is_some(),
+                evidence: serde_json::Value::Object(evidence),
+                recovery: run
+                    .analysis
+                    .recovery
+                    .iter()
+                    .filter(|((fault, _), _)| fault == &f.name)
+                    .map(|((_, probe), r)| RecoveryReport {
+                        probe: probe.clone(),
+                        recovered_at_ms: r.recovered_ns.map(ms),
+                        recovery_time_ms: r.duration_ns().map(ms),
+                    })
+                    .collect(),
+                failover: run.analysis.failover.get(&f.name).map(|x| FailoverReport {
+                    longest_outage_ms: ms(x.duration_ns),
+                    outage_start_ms: x.start_ns.map(ms),
+                    outage_end_ms: x.end_ns.map(ms),
+                    failed_requests: x.failed_in_window,
+                }),
+            }
+        })
+        .collect()
+}
+
+fn probe_reports(s: &Scenario, run: &RunArtifacts) -> Vec<ProbeReport> {
+    s.probes
+        .iter()
+        .map(|p| {
+            let (checks, ok) = run.analysis.probes.get(&p.name).copied().unwrap_or((0, 0));
+            ProbeReport {
+                name: p.name.clone(),
+                kind: match p.kind {
+                    crate::scenario::ProbeKind::Http { .. } => "http",
+                    crate::scenario::ProbeKind::Tcp { .. } => "tcp",
+                    crate::scenario::ProbeKind::Exec { .. } => "exec",
+                    crate::scenario::ProbeKind::Health { .. } => "health",
+                }
+                .into(),
+                service: p.kind.service().to_string(),
+                checks,
+                ok,
+                failed: checks - ok,
+            }
+        })
+        .collect()
+}
