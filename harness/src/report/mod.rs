@@ -1,1 +1,30 @@
 //! Reports: the versioned JSON model and its writers (JSON, JUnit, Markdown, HTML, terminal).
+
+mod chart;
+mod format;
+pub mod html;
+pub mod json;
+pub mod junit;
+pub mod markdown;
+mod model;
+mod terminal;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use model::{
+    EvidenceReport, FailoverReport, FaultReport, LatencySummary, MeasuredValue, PhaseReport,
+    ProbeReport, RecoveryReport, Report, SCHEMA_VERSION, ScenarioInfo, SecondPoint, ServiceInfo,
+    SloReport, StackInfo, json_schema,
+};
+pub use terminal::render_terminal;
+
+/// Writes every file report (JSON, JUnit, Markdown, HTML) into `dir`; returns their paths.
+pub fn write_all(report: &Report, dir: &Path) -> io::Result<Vec<PathBuf>> {
+    Ok(vec![
+        json::write(report, dir)?,
+        junit::write(report, dir)?,
+        markdown::write(report, dir)?,
+        html::write(report, dir)?,
+    ])
+}

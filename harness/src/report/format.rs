@@ -1,0 +1,49 @@
+//! How figures read in every human-facing report, so the terminal, Markdown and HTML agree.
+
+use std::time::Duration;
+
+use crate::slo::{Quantity, Verdict};
+
+/// Milliseconds as `87.3ms` / `1.42s`.
+pub fn ms(value: f64) -> String {
+    if !value.is_finite() || value < 0.0 {
+        return "—".into();
+    }
+    Quantity::Duration(Duration::from_secs_f64(value / 1000.0)).to_string()
+}
+
+pub fn opt_ms(value: Option<f64>) -> String {
+    value.map_or_else(|| "—".into(), ms)
+}
+
+/// A point on the run clock: `10.002s`.
+pub fn at(value_ms: Option<f64>) -> String {
+    match value_ms {
+        Some(v) if v.is_finite() => format!("{:.3}s", v / 1000.0),
+        _ => "—".into(),
+    }
+}
+
+/// A ratio as a percentage: `0.4%`.
+pub fn percent(ratio: Option<f64>) -> String {
+    match ratio {
+        Some(r) if r.is_finite() => Quantity::Ratio(r).to_string(),
+        _ => "—".into(),
+    }
+}
+
+pub fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "PASS",
+        Verdict::Breached => "BREACHED",
+        Verdict::Inconclusive => "INCONCLUSIVE",
+    }
+}
+
+pub fn verdict_icon(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "✅",
+        Verdict::Breached => "❌",
+        Verdict::Inconclusive => "⚠️",
+    }
+}

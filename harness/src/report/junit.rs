@@ -1,0 +1,60 @@
+//! `junit.xml`: one testsuite per scenario, one testcase per SLO, so CI systems show each
+//! SLO as a test. Breached → failure with measured vs target; inconclusive → error of type
+//! `inconclusive` with the reason (CI must not read "no data" as a pass).
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use quick_junit::{NonSuccessKind, Report as JunitReport, TestCase, TestCaseStatus, TestSuite};
+
+use super::model::Report;
+use crate::slo::Verdict;
+
+pub const FILE_NAME: &str = "junit.xml";
+
+pub fn render(report: &Report) -> io::Result<String> {
+    let mut junit = JunitReport::new("chaosgate");
+    let mut suite = TestSuite::new(report.scenario.name.as_str());
+    let run_time = Duration::from_secs_f64(report.duration_ms.max(0.0) / 1000.0);
+    suite.set_time(run_time);
+    suite.add_property(("seed", report.seed.to_string().as_str()));
+    suite.add_property(("run_id", report.run_id.as_str()));
+    suite.add_property(("verdict", report.verdict.as_str()));
+    for slo in &report.slos {
+        let status = match slo.verdict {
+            Verdict::Pass => TestCaseStatus::success(),
+            Verdict::Breached => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                let measured = slo.measured.as_ref().map_or("nothing", |m| m.text.as_str());
+                s.set_message(format!("measured {measured}, target {}", slo.target));
+                s.set_type("breached");
+                s
+            }
+            Verdict::Inconclusive => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                s.set_message(slo.reason.clone().unwrap_or_else(|| "inconclusive".into()));
+                s.set_type("inconclusive");
+                s
+            }
+        };
+        let mut case = TestCase::new(slo.expression.as_str(), status);
+        case.set_classname(format!("chaosgate.{}", report.scenario.name));
+        if let Some(m) = &slo.measured {
+            case.add_property(("measured", m.text.as_str()));
+        }
+        case.add_property(("target", slo.target.as_str()));
+        suite.add_test_case(case);
+    }
+    if !report.notes.is_empty() {
+        suite.set_system_out(report.notes.join("\n"));
+    }
+    junit.add_test_suite(suite);
+    junit.to_string().map_err(io::Error::other)
+}
+
+pub fn write(report: &Report, dir: &Path) -> io::Result<PathBuf> {
+    let path = dir.join(FILE_NAME);
+    std::fs::write(&path, render(report)?)?;
+    Ok(path)
+}

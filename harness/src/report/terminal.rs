@@ -1,0 +1,100 @@
+//! The end-of-run summary printed by the CLI: verdict, each SLO with measured vs target, and
+//! each fault's recovery, in plain text that reads the same in a CI log.
+
+use std::fmt::Write as _;
+
+use super::format::{at, ms, percent, verdict_word};
+use super::model::Report;
+use crate::slo::Verdict;
+
+fn mark(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "ok  ",
+        Verdict::Breached => "FAIL",
+        Verdict::Inconclusive => "??  ",
+    }
+}
+
+pub fn render_terminal(report: &Report) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail; the results are ignored for that reason.
+    let _ = writeln!(
+        out,
+        "{} — {} (exit {})  seed {}  {}",
+        report.scenario.name,
+        verdict_word(report.verdict),
+        report.exit_code,
+        report.seed,
+        ms(report.duration_ms)
+    );
+    let width = report
+        .slos
+        .iter()
+        .map(|s| s.expression.chars().count())
+        .max()
+        .unwrap_or(0);
+    let _ = writeln!(out, "SLOs");
+    for slo in &report.slos {
+        let detail = match (slo.verdict, &slo.measured) {
+            (Verdict::Breached, Some(m)) => format!("measured {}, target {}", m.text, slo.target),
+            (Verdict::Pass, Some(m)) => format!("measured {}", m.text),
+            _ => slo.reason.clone().unwrap_or_else(|| "no value".into()),
+        };
+        let _ = writeln!(
+            out,
+            "  {} {:<width$}  {detail}",
+            mark(slo.verdict),
+            slo.expression
+        );
+    }
+    if !report.faults.is_empty() {
+        let _ = writeln!(out, "Faults");
+        for f in &report.faults {
+            let applied = if f.applied {
+                format!("applied {}", at(f.applied_at_ms))
+            } else {
+                "NOT PROVEN APPLIED".into()
+            };
+            let _ = write!(
+                out,
+                "  {} {} {} [{}]: {applied}",
+                f.name,
+                f.action,
+                f.service,
+                f.targets.join(", ")
+            );
+            if let Some(r) = f.reverted_at_ms {
+                let _ = write!(out, ", reverted {}", at(Some(r)));
+            }
+            for r in &f.recovery {
+                match r.recovery_time_ms {
+                    Some(t) => {
+                        let _ = write!(out, ", {} recovered in {}", r.probe, ms(t));
+                    }
+                    None => {
+                        let _ = write!(out, ", {} never recovered", r.probe);
+                    }
+                }
+            }
+            if let Some(fo) = &f.failover {
+                let _ = write!(out, ", failover {}", ms(fo.longest_outage_ms));
+            }
+            let _ = writeln!(out);
+        }
+    }
+    if let Some(whole) = report.phases.iter().find(|p| p.name == "whole") {
+        let _ = writeln!(
+            out,
+            "Load: {} scheduled, {} ok, {} errors ({}), p99 {}",
+            whole.scheduled,
+            whole.ok,
+            whole.errors,
+            percent(whole.error_rate),
+            whole.latency_ms.map_or("—".to_string(), |l| ms(l.p99))
+        );
+    }
+    for n in &report.notes {
+        let _ = writeln!(out, "note: {n}");
+    }
+    out
+}
