@@ -169,3 +169,50 @@ fn unreadable_file_names_the_file() {
     );
     assert!(e.to_string().contains("cannot read scenario"));
 }
+
+#[test]
+fn values_inside_long_forms_keep_their_positions() {
+    let src = "\
+name: t
+stack:
+  compose: [compose/trading.yml]
+load:
+  requests:
+    - { method: POST, url: http://gateway:8080/orders, weight: 0 }
+    - { method: FETCH, url: http://nowhere:8080/ }
+  rate: { from: 10/s, to: 5 }
+  duration: 30s
+probes:
+  - name: db
+    tcp: { address: postgres }
+  - name: both
+    tcp: { address: redis:6379 }
+    health: { service: redis }
+faults:
+  - name: a
+    at: { between: [5s, 1x] }
+    action: crash
+    target: { service: marketdata-a, pick: random }
+  - name: b
+    at: 20s
+    action: latency
+    latency: 100ms
+    toxicity: 1.5
+    to: [redis:6379, postgres:5432]
+    target: { service: gateway }
+    duration: 2s
+slos:
+  - recovery_time(a, probe=db) < 30s
+";
+    let e = check("long-forms", src);
+    insta::assert_snapshot!(e.to_string());
+    let positions: Vec<(u32, u32)> = e
+        .errors
+        .iter()
+        .map(|x| x.span.as_ref().map_or((0, 0), |s| (s.line, s.column)))
+        .collect();
+    assert!(
+        !positions.contains(&(0, 0)),
+        "an error lost its position: {positions:?}\n{e}"
+    );
+}

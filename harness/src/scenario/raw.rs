@@ -46,6 +46,7 @@ pub struct RawScenario {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Stack")]
 pub struct RawStack {
     /// Compose file(s), relative to the scenario file.
     #[schemars(with = "OneOrList<String>")]
@@ -61,6 +62,7 @@ pub struct RawStack {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Load")]
 pub struct RawLoad {
     /// Shorthand for one GET request, e.g. `http://gateway:8080/quote?symbol=BTCUSD`.
     #[serde(default)]
@@ -85,6 +87,7 @@ pub struct RawLoad {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Request")]
 pub struct RawRequest {
     #[serde(default)]
     pub method: Option<String>,
@@ -101,6 +104,7 @@ pub struct RawRequest {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Ramp")]
 pub struct RawRamp {
     #[schemars(with = "String")]
     pub from: Spanned<String>,
@@ -114,6 +118,7 @@ impl Expecting for RawRamp {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Recovery")]
 pub struct RawRecovery {
     /// N consecutive successful probe checks mean "recovered" (default 3).
     #[schemars(with = "u32", range(min = 1))]
@@ -122,6 +127,7 @@ pub struct RawRecovery {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Probe")]
 pub struct RawProbe {
     #[schemars(with = "String")]
     pub name: Spanned<String>,
@@ -145,6 +151,7 @@ pub struct RawProbe {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "HttpProbe")]
 pub struct RawHttpProbe {
     #[schemars(with = "String")]
     pub url: Spanned<String>,
@@ -155,6 +162,7 @@ pub struct RawHttpProbe {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "TcpProbe")]
 pub struct RawTcpProbe {
     /// `service:port`.
     #[schemars(with = "String")]
@@ -163,6 +171,7 @@ pub struct RawTcpProbe {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "ExecProbe")]
 pub struct RawExecProbe {
     #[schemars(with = "String")]
     pub service: Spanned<String>,
@@ -171,6 +180,7 @@ pub struct RawExecProbe {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "HealthProbe")]
 pub struct RawHealthProbe {
     #[schemars(with = "String")]
     pub service: Spanned<String>,
@@ -179,6 +189,7 @@ pub struct RawHealthProbe {
 /// What a fault does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "Action")]
 pub enum RawAction {
     Crash,
     Kill,
@@ -196,6 +207,7 @@ pub enum RawAction {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(rename = "Pick")]
 pub enum RawPick {
     All,
     Random,
@@ -206,6 +218,7 @@ pub enum RawPick {
 /// (`downstream`), both; `one-way` is only for partitions (target → peers blocked).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
+#[schemars(rename = "Direction")]
 pub enum RawDirection {
     Upstream,
     Downstream,
@@ -215,6 +228,7 @@ pub enum RawDirection {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Target")]
 pub struct RawTarget {
     #[schemars(with = "String")]
     pub service: Spanned<String>,
@@ -226,6 +240,7 @@ pub struct RawTarget {
 /// One fault. Network-only fields are rejected on container faults by validation.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Fault")]
 pub struct RawFault {
     #[schemars(with = "String")]
     pub name: Spanned<String>,
@@ -273,6 +288,7 @@ pub struct RawFault {
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Between")]
 pub struct RawBetween {
     /// `[earliest, latest]`.
     #[schemars(with = "(String, String)")]

@@ -691,14 +691,15 @@ fn proxy_link(cx: &mut Ctx<'_>, f: &RawFault) -> Option<ProxyLink> {
             return None;
         }
     };
+    // Checked without returning early so that a bad `to` is reported as well.
     let toxicity = match &f.toxicity {
         Some(t) if !(0.0..=1.0).contains(&t.value) => {
             let span = cx.span(t);
             cx.error("toxicity is a share between 0.0 and 1.0", span);
-            return None;
+            None
         }
-        Some(t) => t.value,
-        None => 1.0,
+        Some(t) => Some(t.value),
+        None => Some(1.0),
     };
     let side = match (&f.to, f.port) {
         (Some(to), None) => {
@@ -734,7 +735,7 @@ fn proxy_link(cx: &mut Ctx<'_>, f: &RawFault) -> Option<ProxyLink> {
     Some(ProxyLink {
         side,
         direction,
-        toxicity_permille: (toxicity * 1000.0).round() as u16,
+        toxicity_permille: (toxicity? * 1000.0).round() as u16,
     })
 }
 
