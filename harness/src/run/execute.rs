@@ -14,6 +14,7 @@ use super::progress::{Progress, ProgressState};
 use super::{FaultAction, Pick, PlannedFault, RunError, RunSpec};
 use crate::fault::FaultRecord;
 use crate::fault::container::{ContainerFaultEnv, run_container_fault};
+use crate::fault::network::{NetworkFaultEnv, run_network_fault};
 use crate::measure::{self, Analysis};
 use crate::probe::{ProbeEnv, run_probe};
 use crate::stack::compose::{ComposeStack, ComposeTool};
@@ -21,6 +22,7 @@ use crate::stack::docker::{connect, project_containers};
 use crate::stack::events::{ContainerEvent, start_recorder};
 use crate::stack::{AddressBook, ContainerInfo, Stack, sweep};
 use crate::timeline::{EventKind, EventLog, EventSink, RunClock};
+use chaosgate_proxy::netns_rules::SystemRunner;
 
 pub struct RunOptions {
     /// This run's own directory (created by the caller).
@@ -75,9 +77,10 @@ pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, R
         spec.services.clone(),
         &opts.dir,
     )?;
-    let body = std::panic::AssertUnwindSafe(run_with_stack(spec, &opts, &docker, &mut stack))
-        .catch_unwind()
-        .await;
+    let body =
+        std::panic::AssertUnwindSafe(run_with_stack(spec, &opts, &docker, &mut stack, &run_id))
+            .catch_unwind()
+            .await;
     let down_started = Instant::now();
     let kept = if opts.keep && !matches!(body, Err(_) | Ok(Err(_))) {
         Some(stack.down_command())
@@ -151,7 +154,9 @@ async fn run_with_stack(
     opts: &RunOptions,
     docker: &Docker,
     stack: &mut ComposeStack,
+    run_id: &str,
 ) -> Result<RunArtifacts, RunError> {
+    let run_id = run_id.to_string();
     let up_started = Instant::now();
     opts.progress
         .line(&format!("bringing up {} ({})", spec.name, stack.project()));
@@ -237,6 +242,7 @@ async fn run_with_stack(
                 run_end,
                 work.clone(),
                 state.clone(),
+                (run_id.clone(), spec.seed),
             ))
         })
         .collect();
@@ -353,6 +359,7 @@ async fn fault_task(
     run_end: tokio::time::Instant,
     cancel: CancellationToken,
     state: Arc<ProgressState>,
+    (run_id, seed): (String, u64),
 ) -> FaultRecord {
     let mut record = FaultRecord {
         name: f.name.clone(),
@@ -404,6 +411,20 @@ async fn fault_task(
                 &cancel,
             )
             .await;
+        }
+        FaultAction::Network { action, .. } => {
+            let env = NetworkFaultEnv {
+                docker: &docker,
+                sink: &sink,
+                run_id: &run_id,
+                seed,
+                runner: Arc::new(SystemRunner::default()),
+                containers: &containers,
+            };
+            let hold = f
+                .duration
+                .unwrap_or_else(|| run_end.saturating_duration_since(tokio::time::Instant::now()));
+            run_network_fault(&env, &mut record, &action, &targets, hold, run_end, &cancel).await;
         }
     }
     state.set_fault(None);

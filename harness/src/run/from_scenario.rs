@@ -7,17 +7,12 @@ use chaosgate_load::{LoadPlan, Method, Rate, RequestTemplate};
 
 use super::{FaultAction, Pick, PlannedFault, RunSpec};
 use crate::fault::container::ContainerAction;
+use crate::fault::network::{Link, NetworkAction};
 use crate::probe::{Check, Probe};
 use crate::scenario::{self, ProbeKind, RateSpec, Scenario};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("fault `{fault}`: action `{action}` cannot run here yet: {why}")]
-    Unsupported {
-        fault: String,
-        action: String,
-        why: String,
-    },
     #[error("request {index}: unsupported method `{method}` (GET, POST, PUT or DELETE)")]
     Method { index: usize, method: String },
 }
@@ -105,13 +100,10 @@ pub fn from_scenario(
             scenario::FaultAction::Stop => FaultAction::Container(ContainerAction::Stop),
             scenario::FaultAction::Restart => FaultAction::Container(ContainerAction::Restart),
             scenario::FaultAction::Pause => FaultAction::Container(ContainerAction::Pause),
-            other => {
-                return Err(PlanError::Unsupported {
-                    fault: spec.name.clone(),
-                    action: other.name().to_string(),
-                    why: "network faults are not wired into the runner yet".into(),
-                });
-            }
+            other => FaultAction::Network {
+                name: other.name(),
+                action: network_action(other),
+            },
         };
         faults.push(PlannedFault {
             name: planned.name.clone(),
@@ -141,6 +133,65 @@ pub fn from_scenario(
         faults,
         recovery_consecutive: s.recovery_consecutive,
     })
+}
+
+fn network_action(a: &scenario::FaultAction) -> NetworkAction {
+    use chaosgate_proxy::ToxicKind;
+    let proxy = |link: &scenario::ProxyLink, toxic: ToxicKind| NetworkAction::Proxy {
+        link: match &link.side {
+            scenario::LinkSide::Egress { service, port } => Link::Egress {
+                service: service.clone(),
+                port: *port,
+            },
+            scenario::LinkSide::Ingress { port } => Link::Ingress { port: *port },
+        },
+        toxic,
+        direction: match link.direction {
+            scenario::ProxyDirection::Upstream => chaosgate_proxy::Direction::Upstream,
+            scenario::ProxyDirection::Downstream => chaosgate_proxy::Direction::Downstream,
+            scenario::ProxyDirection::Both => chaosgate_proxy::Direction::Both,
+        },
+        toxicity: f64::from(link.toxicity_permille) / 1000.0,
+    };
+    match a {
+        scenario::FaultAction::Latency {
+            latency,
+            jitter,
+            link,
+        } => proxy(
+            link,
+            ToxicKind::Latency {
+                latency: *latency,
+                jitter: *jitter,
+            },
+        ),
+        scenario::FaultAction::Bandwidth {
+            bytes_per_second,
+            link,
+        } => proxy(
+            link,
+            ToxicKind::Bandwidth {
+                bytes_per_sec: *bytes_per_second,
+            },
+        ),
+        scenario::FaultAction::ResetPeer { link } => proxy(
+            link,
+            ToxicKind::ResetPeer {
+                after: std::time::Duration::ZERO,
+            },
+        ),
+        scenario::FaultAction::Timeout { link } => proxy(link, ToxicKind::Timeout { after: None }),
+        scenario::FaultAction::Loss { ratio, peers } => NetworkAction::Loss {
+            ratio: *ratio,
+            peers: peers.clone(),
+        },
+        scenario::FaultAction::Partition { peers, direction } => NetworkAction::Partition {
+            peers: peers.clone(),
+            one_way: *direction == scenario::PartitionDirection::OneWay,
+        },
+        // Container actions never reach here (matched above); isolation is the remaining one.
+        _ => NetworkAction::Isolate,
+    }
 }
 
 fn method(m: &str) -> Option<Method> {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::fault::container::ContainerAction;
+use crate::fault::network::NetworkAction;
 use crate::probe::Probe;
 
 #[derive(Debug, Clone)]
@@ -39,12 +40,18 @@ pub struct PlannedFault {
 #[derive(Debug, Clone)]
 pub enum FaultAction {
     Container(ContainerAction),
+    /// `name` is the scenario's action name (`latency`, `loss`, ...).
+    Network {
+        name: &'static str,
+        action: NetworkAction,
+    },
 }
 
 impl FaultAction {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Container(a) => a.name(),
+            Self::Network { name, .. } => name,
         }
     }
 }

@@ -98,6 +98,56 @@ impl RuleSet {
         self
     }
 
+    /// Resets (TCP RST) outgoing connections to `dport` (and `dest`) that were established
+    /// before a REDIRECT was added: NAT only steers new connections, so a pooled keep-alive
+    /// connection would bypass the proxy for the whole fault. Redirected connections no longer
+    /// match (their destination is the proxy), nor do the proxy's own (marked `mark`).
+    pub fn reset_established_egress(
+        mut self,
+        dport: u16,
+        dest: Option<Ipv4Addr>,
+        mark: u32,
+    ) -> Self {
+        let mut spec = words(&["-p", "tcp", "--dport"]);
+        spec.push(dport.to_string());
+        if let Some(dest) = dest {
+            spec.extend(["-d".to_owned(), dest.to_string()]);
+        }
+        spec.extend(words(&["-m", "mark", "!", "--mark"]));
+        spec.push(mark.to_string());
+        spec.extend(words(&[
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "ESTABLISHED",
+            "-j",
+            "REJECT",
+            "--reject-with",
+            "tcp-reset",
+        ]));
+        self.push_iptables("filter", "OUTPUT", spec);
+        self
+    }
+
+    /// Resets incoming connections to `dport` established before an ingress REDIRECT, so
+    /// clients reconnect through the proxy (redirected ones arrive on the proxy's port).
+    pub fn reset_established_ingress(mut self, dport: u16) -> Self {
+        let mut spec = words(&["-p", "tcp", "--dport"]);
+        spec.push(dport.to_string());
+        spec.extend(words(&[
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "ESTABLISHED",
+            "-j",
+            "REJECT",
+            "--reject-with",
+            "tcp-reset",
+        ]));
+        self.push_iptables("filter", "INPUT", spec);
+        self
+    }
+
     /// Drops each packet with `probability`, limited to `peers` if any are given (else all
     /// traffic except loopback).
     pub fn loss(

@@ -1,0 +1,387 @@
+//! Network faults that work on kernels without `sch_netem`: latency, bandwidth, resets and
+//! timeouts through chaosgate's transparent L4 proxy (started inside the target's network
+//! namespace, traffic steered to it by an iptables REDIRECT there), packet loss and
+//! partitions as iptables rules, and isolation as a network disconnect. Each is verified after
+//! applying, reverted at the end (also on Ctrl-C), and leaves counters as evidence; a fault
+//! whose counters show it touched no traffic is not counted as applied.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{EndpointSettings, NetworkConnectRequest, NetworkDisconnectRequest};
+use chaosgate_proxy::netns_rules::{
+    AppliedRules, CommandRunner, Marker, PacketDirection, RuleCounters, RuleSet,
+};
+use chaosgate_proxy::{ProxyConfig, ProxyCounters, ProxyHandle, Toxic, ToxicKind, Upstream};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::FaultRecord;
+use crate::stack::ContainerInfo;
+use crate::stack::docker::api_error;
+use crate::timeline::{EventKind, EventSink, FaultStage};
+
+/// The SO_MARK of the proxy's own outgoing connections; REDIRECT rules skip it. ("cg")
+const PROXY_MARK: u32 = 0x6367;
+
+/// Which connections of the target go through the proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    /// The target's outgoing connections to a service's port.
+    Egress { service: String, port: u16 },
+    /// Connections arriving at the target's port.
+    Ingress { port: u16 },
+}
+
+#[derive(Debug, Clone)]
+pub enum NetworkAction {
+    Proxy {
+        link: Link,
+        toxic: ToxicKind,
+        direction: chaosgate_proxy::Direction,
+        toxicity: f64,
+    },
+    Loss {
+        ratio: f64,
+        peers: Vec<String>,
+    },
+    Partition {
+        peers: Vec<String>,
+        one_way: bool,
+    },
+    Isolate,
+}
+
+pub struct NetworkFaultEnv<'a> {
+    pub docker: &'a Docker,
+    pub sink: &'a EventSink,
+    pub run_id: &'a str,
+    pub seed: u64,
+    pub runner: Arc<dyn CommandRunner>,
+    /// Every container of the stack (peers are resolved to their IPs from these).
+    pub containers: &'a [ContainerInfo],
+}
+
+/// What must be undone at the end.
+enum Applied {
+    Proxied(Vec<(ProxyHandle, AppliedRules)>),
+    Rules(Vec<AppliedRules>),
+    Isolated(Vec<(ContainerInfo, Vec<String>)>),
+}
+
+pub async fn run_network_fault(
+    env: &NetworkFaultEnv<'_>,
+    record: &mut FaultRecord,
+    action: &NetworkAction,
+    targets: &[ContainerInfo],
+    duration: Duration,
+    run_end: tokio::time::Instant,
+    cancel: &CancellationToken,
+) {
+    record.targets = targets.iter().map(|c| c.name.clone()).collect();
+    let applied_ns = env.sink.clock().now_ns();
+    record.applied_ns = Some(applied_ns);
+    stage(env.sink, record, FaultStage::Applied, None);
+    let applied = match apply(env, record, action, targets).await {
+        Ok(a) => a,
+        Err(e) => {
+            record.error = Some(e.clone());
+            stage(env.sink, record, FaultStage::Failed, Some(e));
+            return;
+        }
+    };
+    // Applying is proven by the rules being listed back (RuleSet::apply verifies) or the
+    // container having left its networks; whether it touched traffic is judged at the end.
+    let verified = env.sink.clock().now_ns();
+    record.verified_ns = Some(verified);
+    stage(
+        env.sink,
+        record,
+        FaultStage::Verified,
+        Some("rules present".into()),
+    );
+    let until = tokio::time::Instant::now() + duration;
+    tokio::select! {
+        _ = tokio::time::sleep_until(until.min(run_end)) => {}
+        _ = cancel.cancelled() => {}
+    }
+    let touched = revert(env, record, applied).await;
+    if !touched {
+        record.verified_ns = None;
+        let why = "its counters show it touched no traffic".to_string();
+        record.error.get_or_insert_with(|| why.clone());
+        stage(env.sink, record, FaultStage::Unverified, Some(why));
+    }
+}
+
+fn stage(sink: &EventSink, record: &FaultRecord, stage: FaultStage, detail: Option<String>) {
+    sink.record(EventKind::Fault {
+        fault: record.name.clone(),
+        stage,
+        targets: record.targets.clone(),
+        detail,
+    });
+}
+
+/// IPv4 addresses of `services`' containers on networks the target is attached to.
+fn peer_ips(
+    env: &NetworkFaultEnv<'_>,
+    target: &ContainerInfo,
+    services: &[String],
+) -> Vec<Ipv4Addr> {
+    let nets: Vec<&String> = target.networks.iter().map(|(n, _)| n).collect();
+    let mut ips: Vec<Ipv4Addr> = env
+        .containers
+        .iter()
+        .filter(|c| services.contains(&c.service) && c.id != target.id)
+        .flat_map(|c| c.networks.iter())
+        .filter(|(n, _)| nets.contains(&n))
+        .filter_map(|(_, ip)| ip.parse().ok())
+        .collect();
+    ips.sort();
+    ips.dedup();
+    ips
+}
+
+async fn apply(
+    env: &NetworkFaultEnv<'_>,
+    record: &mut FaultRecord,
+    action: &NetworkAction,
+    targets: &[ContainerInfo],
+) -> Result<Applied, String> {
+    let marker = Marker::new(env.run_id, &record.name).map_err(|e| e.to_string())?;
+    match action {
+        NetworkAction::Proxy {
+            link,
+            toxic,
+            direction,
+            toxicity,
+        } => {
+            let mut out = Vec::new();
+            for t in targets {
+                let handle = chaosgate_proxy::spawn_in_netns(
+                    t.pid,
+                    ProxyConfig {
+                        listen: "0.0.0.0:0".parse().map_err(|e| format!("{e}"))?,
+                        upstream: Upstream::OriginalDst { mark: PROXY_MARK },
+                        seed: env.seed,
+                    },
+                )
+                .map_err(|e| format!("starting the fault proxy in {}'s namespace: {e}", t.name))?;
+                let port = handle.local_addr().port();
+                let mut rules = RuleSet::new(marker.clone());
+                match link {
+                    Link::Egress {
+                        service,
+                        port: dport,
+                    } => {
+                        let ips = peer_ips(env, t, std::slice::from_ref(service));
+                        if ips.is_empty() {
+                            return Err(format!(
+                                "{service} has no address reachable from {}",
+                                t.name
+                            ));
+                        }
+                        for ip in &ips {
+                            rules = rules.redirect_egress(*dport, Some(*ip), PROXY_MARK, port);
+                            // Connections opened before the fault (pooled, keep-alive) are not
+                            // redirected by NAT; resetting them makes the client reconnect,
+                            // through the proxy.
+                            rules = rules.reset_established_egress(*dport, Some(*ip), PROXY_MARK);
+                        }
+                        record
+                            .evidence
+                            .insert(format!("{}.peer_ips", t.name), json!(ips));
+                    }
+                    Link::Ingress { port: dport } => {
+                        rules = rules.redirect_ingress(*dport, port);
+                        rules = rules.reset_established_ingress(*dport);
+                    }
+                }
+                let applied = apply_rules(env, rules, t.pid).await?;
+                handle
+                    .add_toxic(Toxic {
+                        name: record.name.clone(),
+                        kind: toxic.clone(),
+                        direction: *direction,
+                        toxicity: *toxicity,
+                    })
+                    .map_err(|e| e.to_string())?;
+                record
+                    .evidence
+                    .insert(format!("{}.proxy_port", t.name), json!(port));
+                out.push((handle, applied));
+            }
+            Ok(Applied::Proxied(out))
+        }
+        NetworkAction::Loss { ratio, peers } => {
+            let mut out = Vec::new();
+            for t in targets {
+                let ips = if peers.is_empty() {
+                    vec![]
+                } else {
+                    peer_ips(env, t, peers)
+                };
+                if !peers.is_empty() && ips.is_empty() {
+                    return Err(format!("none of {peers:?} is reachable from {}", t.name));
+                }
+                let rules = RuleSet::new(marker.clone())
+                    .loss(*ratio, PacketDirection::Both, &ips)
+                    .map_err(|e| e.to_string())?;
+                out.push(apply_rules(env, rules, t.pid).await?);
+            }
+            Ok(Applied::Rules(out))
+        }
+        NetworkAction::Partition { peers, one_way } => {
+            let mut out = Vec::new();
+            for t in targets {
+                let ips = peer_ips(env, t, peers);
+                if ips.is_empty() {
+                    return Err(format!("none of {peers:?} is reachable from {}", t.name));
+                }
+                let direction = if *one_way {
+                    PacketDirection::Egress
+                } else {
+                    PacketDirection::Both
+                };
+                let rules = RuleSet::new(marker.clone())
+                    .partition(direction, &ips)
+                    .map_err(|e| e.to_string())?;
+                out.push(apply_rules(env, rules, t.pid).await?);
+            }
+            Ok(Applied::Rules(out))
+        }
+        NetworkAction::Isolate => {
+            let mut out = Vec::new();
+            for t in targets {
+                let mut left = Vec::new();
+                for (net, _) in &t.networks {
+                    env.docker
+                        .disconnect_network(
+                            net,
+                            NetworkDisconnectRequest {
+                                container: Some(t.id.clone()),
+                                force: Some(true),
+                            },
+                        )
+                        .await
+                        .map_err(|e| {
+                            api_error(format!("disconnecting {} from {net}", t.name))(e).to_string()
+                        })?;
+                    left.push(net.clone());
+                }
+                record
+                    .evidence
+                    .insert(format!("{}.disconnected_from", t.name), json!(left));
+                out.push((t.clone(), left));
+            }
+            Ok(Applied::Isolated(out))
+        }
+    }
+}
+
+async fn apply_rules(
+    env: &NetworkFaultEnv<'_>,
+    rules: RuleSet,
+    pid: u32,
+) -> Result<AppliedRules, String> {
+    let runner = env.runner.clone();
+    tokio::task::spawn_blocking(move || rules.apply(runner, pid))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("applying iptables/tc rules in pid {pid}'s namespace: {e}"))
+}
+
+/// Undoes everything; returns whether the fault touched any traffic.
+async fn revert(env: &NetworkFaultEnv<'_>, record: &mut FaultRecord, applied: Applied) -> bool {
+    let mut touched = false;
+    let mut errors = Vec::new();
+    match applied {
+        Applied::Proxied(list) => {
+            for (handle, rules) in list {
+                let (counters, removal) = remove_rules(rules).await;
+                // A snapshot first: it is the evidence if stopping fails.
+                let before = handle.counters();
+                let proxy: ProxyCounters = match handle.shutdown().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        errors.push(format!("stopping the proxy: {e}"));
+                        before
+                    }
+                };
+                let affected: u64 = proxy.toxics.values().map(|t| t.connections_affected).sum();
+                touched |= affected > 0;
+                record.evidence.insert("proxy".into(), json!(proxy));
+                if let Some(c) = counters {
+                    record.evidence.insert("rules".into(), json!(c));
+                }
+                errors.extend(removal);
+            }
+        }
+        Applied::Rules(list) => {
+            for rules in list {
+                let (counters, removal) = remove_rules(rules).await;
+                if let Some(c) = counters {
+                    touched |= c.total_packets() > 0;
+                    record.evidence.insert("rules".into(), json!(c));
+                }
+                errors.extend(removal);
+            }
+        }
+        Applied::Isolated(list) => {
+            touched = !list.is_empty();
+            for (c, nets) in list {
+                for net in nets {
+                    let r = env
+                        .docker
+                        .connect_network(
+                            &net,
+                            NetworkConnectRequest {
+                                container: Some(c.id.clone()),
+                                endpoint_config: Some(EndpointSettings {
+                                    // Compose's DNS names: without them the service is
+                                    // unreachable by name after reconnecting.
+                                    aliases: Some(vec![
+                                        c.service.clone(),
+                                        c.id.chars().take(12).collect(),
+                                    ]),
+                                    ..Default::default()
+                                }),
+                            },
+                        )
+                        .await;
+                    if let Err(e) = r {
+                        errors.push(format!("reconnecting {} to {net}: {e}", c.name));
+                    }
+                }
+            }
+        }
+    }
+    let t = env.sink.clock().now_ns();
+    record.reverted_ns = Some(t);
+    if errors.is_empty() {
+        stage(env.sink, record, FaultStage::Reverted, None);
+    } else {
+        let e = errors.join("; ");
+        record.error = Some(e.clone());
+        stage(
+            env.sink,
+            record,
+            FaultStage::Failed,
+            Some(format!("reverting: {e}")),
+        );
+    }
+    touched
+}
+
+async fn remove_rules(rules: AppliedRules) -> (Option<RuleCounters>, Option<String>) {
+    tokio::task::spawn_blocking(move || {
+        let counters = rules.counters().ok();
+        let removal = rules.remove().err().map(|e| format!("removing rules: {e}"));
+        (counters, removal)
+    })
+    .await
+    .unwrap_or((None, Some("rule removal task failed".into())))
+}
