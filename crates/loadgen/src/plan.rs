@@ -17,7 +17,7 @@ use crate::template::{PreparedTemplate, RequestTemplate};
 pub const MAX_IN_FLIGHT: usize = 100_000;
 
 /// An open-model run: what to send, how often, for how long.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadPlan {
     pub requests: Vec<RequestTemplate>,
     pub rate: Rate,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::LoadError;
 
 /// How many requests per second the open model starts.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Rate {
     /// The same arrival rate for the whole run, per second.

@@ -102,7 +102,9 @@ impl Default for LatencyRecorder {
 }
 
 /// Percentiles of a latency distribution, in microseconds (all 0 when `count` is 0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct LatencySummary {
     pub count: u64,
     pub min_us: u64,

@@ -11,7 +11,7 @@ use crate::outcome::{ErrorKind, is_success};
 use crate::recorder::LatencyRecorder;
 
 /// The figures of one second of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SecondStats {
     /// Seconds since the run's start: of the intended start time in the open model, of the
     /// completion time in the closed model.

@@ -12,7 +12,7 @@ use crate::series::SecondStats;
 use crate::totals::RunTotals;
 
 /// How the load was driven.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadMode {
     /// Requests started on a schedule, whatever the responses do.
@@ -22,7 +22,7 @@ pub enum LoadMode {
 }
 
 /// The result of a load run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadSummary {
     pub mode: LoadMode,
     /// The planned rate (open model only).
@@ -118,5 +118,74 @@ impl LoadSummary {
     /// Requests that got no HTTP response, all kinds together.
     pub fn total_errors(&self) -> u64 {
         self.error_counts.values().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run_recorder::RunRecorder;
+
+    fn summary() -> LoadSummary {
+        let mut recorder = RunRecorder::new(Duration::from_secs(1));
+        recorder.record(
+            0,
+            &Ok(200),
+            Duration::from_millis(3),
+            Some(Duration::from_millis(2)),
+        );
+        recorder.record(1, &Err(ErrorKind::Dropped), Duration::ZERO, None);
+        let (totals, series) = recorder.finish();
+        let timing = RunTiming {
+            mode: LoadMode::Open,
+            rate: Some(Rate::Constant(1.0)),
+            concurrency: 10,
+            planned: Duration::from_secs(2),
+            elapsed: Duration::from_secs(2),
+            sending: Duration::from_secs(2),
+            cancelled: false,
+        };
+        LoadSummary::build(timing, &totals, series)
+    }
+
+    #[test]
+    fn figures_follow_from_the_outcomes() {
+        let s = summary();
+        assert_eq!((s.scheduled, s.sent, s.responses, s.ok), (2, 1, 1, 1));
+        assert_eq!(s.error_rate, 0.5);
+        assert_eq!(s.achieved_rate, 0.5);
+        assert_eq!(s.errors_of(ErrorKind::Dropped), 1);
+        assert_eq!(s.series.len(), 2);
+    }
+
+    #[test]
+    fn json_round_trips_with_stable_names() {
+        let s = summary();
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["mode"], "open");
+        assert_eq!(json["rate"], serde_json::json!({"constant": 1.0}));
+        assert_eq!(json["status_counts"]["200"], 1);
+        assert_eq!(json["error_counts"]["dropped"], 1);
+        assert_eq!(
+            json["series"][0]["p50_us"].as_u64().map(|p| p / 100),
+            Some(30)
+        );
+        let back: LoadSummary = serde_json::from_value(json).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn has_a_json_schema_naming_every_field() {
+        let schema = serde_json::to_value(schemars::schema_for!(LoadSummary)).unwrap();
+        let properties = schema["properties"].as_object().unwrap();
+        for field in [
+            "latency",
+            "service_latency",
+            "error_counts",
+            "series",
+            "achieved_rate",
+        ] {
+            assert!(properties.contains_key(field), "{field}");
+        }
     }
 }

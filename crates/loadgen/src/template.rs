@@ -14,7 +14,7 @@ use crate::outcome::ErrorKind;
 use crate::placeholder::IdText;
 
 /// The HTTP methods a template may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Method {
     Get,
@@ -65,7 +65,7 @@ impl FromStr for Method {
 
 /// One kind of request in the load. `{{id}}` in the URL, a header value or the body is
 /// replaced by the request's unique id (`LoadPlan::id_prefix` + sequence number).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestTemplate {
     pub method: Method,
     pub url: String,
