@@ -332,3 +332,34 @@ fn published_report_schema_is_current() {
         "schemas/report.schema.json is stale; regenerate with CHAOSGATE_UPDATE_SCHEMAS=1 cargo test -p chaosgate --test report_writers"
     );
 }
+
+#[test]
+fn compare_flags_regressions_beyond_tolerance() {
+    let old = fixture();
+    let mut new = fixture();
+    // p99 during the crash up 50 %, recovery 3 s slower, the p95 SLO now breached, and the
+    // whole-run p50 up by 0.3 ms (+9 %, below the tolerance and the noise floor).
+    new.phases[1].latency_ms.as_mut().unwrap().p99 = 720.0;
+    new.faults[0].recovery[0].recovery_time_ms = Some(4_537.6);
+    new.slos[0].verdict = Verdict::Breached;
+    new.phases[3].latency_ms.as_mut().unwrap().p50 = 3.6;
+    // The error rate during the crash halves: an improvement.
+    new.phases[1].error_rate = Some(0.035);
+    let cmp = report::compare(&old, &new, 0.10);
+    assert!(cmp.has_regressions());
+    let what: Vec<&str> = cmp.regressions.iter().map(|c| c.what.as_str()).collect();
+    assert_eq!(
+        what,
+        [
+            "SLO p95(latency, during=crash-primary) < 100ms",
+            "phase during:crash-primary p99",
+            "fault crash-primary recovery (marketdata-a)"
+        ]
+    );
+    assert_eq!(cmp.improvements.len(), 1);
+    insta::assert_snapshot!(cmp.to_string());
+    // A report compared with itself has nothing to say.
+    let same = report::compare(&old, &old, 0.0);
+    assert!(same.regressions.is_empty() && same.improvements.is_empty());
+    assert!(same.compared > 10);
+}

@@ -1,6 +1,7 @@
 //! Reports: the versioned JSON model and its writers (JSON, JUnit, Markdown, HTML, terminal).
 
 mod chart;
+mod compare;
 mod format;
 pub mod html;
 pub mod json;
@@ -12,6 +13,7 @@ mod terminal;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use compare::{Change, ReportComparison, compare};
 pub use model::{
     EvidenceReport, FailoverReport, FaultReport, LatencySummary, MeasuredValue, PhaseReport,
     ProbeReport, RecoveryReport, Report, SCHEMA_VERSION, ScenarioInfo, SecondPoint, ServiceInfo,

@@ -1,0 +1,259 @@
+//! Comparing a run with the previous release's report (`chaosgate compare old.json new.json`):
+//! which SLO verdicts got worse and which figures moved the wrong way beyond a tolerance.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use super::format::{ms, percent};
+use super::model::{MeasuredValue, Report};
+use crate::slo::Verdict;
+
+/// Changes smaller than these are noise whatever the relative tolerance says (a p50 going
+/// from 0.2 ms to 0.3 ms is +50 % and means nothing).
+const DURATION_FLOOR_MS: f64 = 1.0;
+const RATIO_FLOOR: f64 = 0.0005;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// What moved, e.g. `SLO p95(latency) < 100ms` or `phase during:crash-primary p99`.
+    pub what: String,
+    pub old: String,
+    pub new: String,
+    /// e.g. `+35%`, or `verdict` when the SLO's verdict changed.
+    pub change: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReportComparison {
+    pub regressions: Vec<Change>,
+    pub improvements: Vec<Change>,
+    /// Figures present in both reports and compared.
+    pub compared: usize,
+}
+
+impl ReportComparison {
+    pub fn has_regressions(&self) -> bool {
+        !self.regressions.is_empty()
+    }
+}
+
+impl fmt::Display for ReportComparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} figures compared: {} regression{}, {} improvement{}",
+            self.compared,
+            self.regressions.len(),
+            if self.regressions.len() == 1 { "" } else { "s" },
+            self.improvements.len(),
+            if self.improvements.len() == 1 {
+                ""
+            } else {
+                "s"
+            }
+        )?;
+        for c in &self.regressions {
+            writeln!(
+                f,
+                "  REGRESSED {}: {} → {} ({})",
+                c.what, c.old, c.new, c.change
+            )?;
+        }
+        for c in &self.improvements {
+            writeln!(
+                f,
+                "  improved  {}: {} → {} ({})",
+                c.what, c.old, c.new, c.change
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Better {
+    Lower,
+    Higher,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Duration,
+    Ratio,
+}
+
+struct Figure {
+    what: String,
+    old: f64,
+    new: f64,
+    kind: Kind,
+    better: Better,
+}
+
+fn show(kind: Kind, v: f64) -> String {
+    match kind {
+        Kind::Duration => ms(v),
+        Kind::Ratio => percent(Some(v)),
+    }
+}
+
+/// Classifies one figure: `Some(true)` regression, `Some(false)` improvement, `None` within
+/// tolerance.
+fn judge(fig: &Figure, tolerance: f64) -> Option<(bool, String)> {
+    let delta = fig.new - fig.old;
+    let floor = match fig.kind {
+        Kind::Duration => DURATION_FLOOR_MS,
+        Kind::Ratio => RATIO_FLOOR,
+    };
+    if !delta.is_finite() || delta.abs() < floor {
+        return None;
+    }
+    let relative = if fig.old.abs() > f64::EPSILON {
+        delta / fig.old.abs()
+    } else {
+        f64::INFINITY * delta.signum()
+    };
+    if relative.abs() <= tolerance {
+        return None;
+    }
+    let worse = match fig.better {
+        Better::Lower => delta > 0.0,
+        Better::Higher => delta < 0.0,
+    };
+    let change = if relative.is_finite() {
+        format!("{:+.0}%", relative * 100.0)
+    } else {
+        let sign = if delta > 0.0 { "+" } else { "-" };
+        format!("{sign}{}", show(fig.kind, delta.abs()))
+    };
+    Some((worse, change))
+}
+
+fn slo_better(expression: &str) -> Better {
+    if expression.starts_with("availability") || expression.starts_with("probe_success") {
+        Better::Higher
+    } else {
+        Better::Lower
+    }
+}
+
+fn measured_figure(m: &MeasuredValue) -> Option<(f64, Kind)> {
+    match m.unit.as_str() {
+        "ms" => Some((m.value, Kind::Duration)),
+        "ratio" => Some((m.value, Kind::Ratio)),
+        _ => None,
+    }
+}
+
+/// Compares `new` against `old`. `tolerance` is relative (0.1 = a figure may be 10 % worse).
+/// Any SLO whose verdict got worse is a regression regardless of tolerance.
+pub fn compare(old: &Report, new: &Report, tolerance: f64) -> ReportComparison {
+    let mut out = ReportComparison::default();
+    let mut figures = Vec::new();
+    for n in &new.slos {
+        let Some(o) = old.slos.iter().find(|o| o.expression == n.expression) else {
+            continue;
+        };
+        out.compared += 1;
+        if n.verdict != o.verdict {
+            let change = Change {
+                what: format!("SLO {}", n.expression),
+                old: o.verdict.to_string(),
+                new: n.verdict.to_string(),
+                change: "verdict".into(),
+            };
+            // Verdicts are ordered by severity: pass < inconclusive < breached.
+            if n.verdict > o.verdict {
+                out.regressions.push(change);
+            } else if n.verdict == Verdict::Pass {
+                out.improvements.push(change);
+            }
+            continue;
+        }
+        if let (Some(om), Some(nm)) = (&o.measured, &n.measured)
+            && let (Some((ov, kind)), Some((nv, _))) = (measured_figure(om), measured_figure(nm))
+            && om.unit == nm.unit
+        {
+            figures.push(Figure {
+                what: format!("SLO {}", n.expression),
+                old: ov,
+                new: nv,
+                kind,
+                better: slo_better(&n.expression),
+            });
+        }
+    }
+    for np in &new.phases {
+        let Some(op) = old.phases.iter().find(|o| o.name == np.name) else {
+            continue;
+        };
+        if let (Some(ol), Some(nl)) = (op.latency_ms, np.latency_ms) {
+            for (label, o, n) in [("p50", ol.p50, nl.p50), ("p99", ol.p99, nl.p99)] {
+                figures.push(Figure {
+                    what: format!("phase {} {label}", np.name),
+                    old: o,
+                    new: n,
+                    kind: Kind::Duration,
+                    better: Better::Lower,
+                });
+            }
+        }
+        if let (Some(o), Some(n)) = (op.error_rate, np.error_rate) {
+            figures.push(Figure {
+                what: format!("phase {} error rate", np.name),
+                old: o,
+                new: n,
+                kind: Kind::Ratio,
+                better: Better::Lower,
+            });
+        }
+    }
+    for nf in &new.faults {
+        let Some(of) = old.faults.iter().find(|o| o.name == nf.name) else {
+            continue;
+        };
+        for nr in &nf.recovery {
+            let old_time = of
+                .recovery
+                .iter()
+                .find(|o| o.probe == nr.probe)
+                .and_then(|o| o.recovery_time_ms);
+            if let (Some(o), Some(n)) = (old_time, nr.recovery_time_ms) {
+                figures.push(Figure {
+                    what: format!("fault {} recovery ({})", nf.name, nr.probe),
+                    old: o,
+                    new: n,
+                    kind: Kind::Duration,
+                    better: Better::Lower,
+                });
+            }
+        }
+        if let (Some(o), Some(n)) = (&of.failover, &nf.failover) {
+            figures.push(Figure {
+                what: format!("fault {} failover", nf.name),
+                old: o.longest_outage_ms,
+                new: n.longest_outage_ms,
+                kind: Kind::Duration,
+                better: Better::Lower,
+            });
+        }
+    }
+    for fig in figures {
+        out.compared += 1;
+        if let Some((worse, change)) = judge(&fig, tolerance) {
+            let c = Change {
+                what: fig.what.clone(),
+                old: show(fig.kind, fig.old),
+                new: show(fig.kind, fig.new),
+                change,
+            };
+            if worse {
+                out.regressions.push(c);
+            } else {
+                out.improvements.push(c);
+            }
+        }
+    }
+    out
+}
