@@ -138,6 +138,33 @@ impl TestNet {
         }
     }
 
+    /// A process in the server namespace (as a container's PID would be), killed on drop.
+    fn process_in_server_netns(&self) -> ChildGuard {
+        let child = ChildGuard(
+            Command::new("ip")
+                .args(["netns", "exec", &self.server_ns, "sleep", "60"])
+                .stdin(Stdio::null())
+                .spawn()
+                .expect("server sleeper"),
+        );
+        let wanted = std::fs::read_link(self.server_path()).ok();
+        let wanted = wanted.or_else(|| {
+            std::fs::metadata(self.server_path()).ok().map(|m| {
+                PathBuf::from(format!("net:[{}]", std::os::unix::fs::MetadataExt::ino(&m)))
+            })
+        });
+        let deadline = Instant::now() + IO_TIMEOUT;
+        while std::fs::read_link(format!("/proc/{}/ns/net", child.0.id())).ok() != wanted {
+            assert!(
+                Instant::now() < deadline,
+                "sleeper never entered {}",
+                self.server_ns
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child
+    }
+
     fn pid(&self) -> u32 {
         self.sleeper.id()
     }
@@ -365,6 +392,52 @@ async fn transparent_proxy_adds_latency_via_redirect() {
     );
 }
 
+/// The other recipe: REDIRECT incoming connections of the server's namespace to a proxy
+/// there (PREROUTING), which finds the real destination with SO_ORIGINAL_DST.
+#[tokio::test]
+async fn ingress_redirect_proxies_incoming_connections() {
+    require_root!();
+    let net = TestNet::new();
+    let _echo = NetnsEcho::start(net.server_path(), net.echo_addr());
+    let server_process = net.process_in_server_netns();
+    let server_pid = server_process.0.id();
+    let proxy = spawn_in_netns(
+        server_pid,
+        ProxyConfig {
+            listen: "0.0.0.0:0".parse().expect("literal"),
+            upstream: Upstream::OriginalDst { mark: PROXY_MARK },
+            seed: 3,
+        },
+    )
+    .expect("proxy in server netns");
+    let latency = Duration::from_millis(80);
+    proxy
+        .add_toxic(Toxic::new(
+            "lat",
+            ToxicKind::Latency {
+                latency,
+                jitter: Duration::ZERO,
+            },
+            Direction::Upstream,
+        ))
+        .expect("toxic");
+    let rules = RuleSet::new(Marker::new(&run_id("ingress"), "latency").expect("marker"))
+        .redirect_ingress(ECHO_PORT, proxy.local_addr().port())
+        .apply(runner(), server_pid)
+        .expect("apply ingress redirect");
+    let rtts = client_round_trips(net.client_path(), net.echo_addr(), b"in".to_vec(), 2);
+    assert!(rtts.iter().all(|r| *r >= latency), "{rtts:?}");
+    let counters = proxy.counters();
+    assert_eq!(
+        (counters.connections_accepted, counters.original_dst_errors),
+        (1, 0)
+    );
+    assert_eq!(rules.counters().expect("counters").rules[0].packets, 1);
+    rules.remove().expect("remove");
+    proxy.shutdown().await.expect("shutdown");
+    assert!(net.chaosgate_leftovers(&net.server_ns).is_empty());
+}
+
 #[test]
 fn loss_rule_drops_the_asked_fraction_and_counts_it() {
     require_root!();
@@ -459,18 +532,11 @@ fn tbf_caps_bandwidth_and_is_removed() {
     let _echo = NetnsEcho::start(net.server_path(), net.echo_addr());
     let rate: u64 = 250_000;
     // The server's egress is capped, so the echoed bytes come back at `rate`.
-    let server_pid = {
-        let child = Command::new("ip")
-            .args(["netns", "exec", &net.server_ns, "sleep", "60"])
-            .spawn()
-            .expect("server sleeper");
-        ChildGuard(child)
-    };
-    std::thread::sleep(Duration::from_millis(100));
+    let server_process = net.process_in_server_netns();
     let rules = RuleSet::new(Marker::new(&run_id("bw"), "bandwidth").expect("marker"))
         .bandwidth("eth0", rate)
         .expect("valid")
-        .apply(runner(), server_pid.0.id())
+        .apply(runner(), server_process.0.id())
         .expect("apply tbf");
     let payload = vec![5u8; 500_000];
     let elapsed = client_round_trips(net.client_path(), net.echo_addr(), payload.clone(), 1)[0];

@@ -415,3 +415,29 @@ async fn invalid_toxics_are_refused() {
     assert!(proxy.remove_toxic("nothing").is_err());
     assert!(proxy.toxics().is_empty());
 }
+
+#[tokio::test]
+async fn jitter_spreads_latency_within_its_band() {
+    let echo = echo_server().await;
+    let proxy = proxy_to(echo.addr, 5).await;
+    let (latency, jitter) = (Duration::from_millis(100), Duration::from_millis(40));
+    proxy
+        .add_toxic(Toxic::new(
+            "jit",
+            ToxicKind::Latency { latency, jitter },
+            Direction::Downstream,
+        ))
+        .expect("add");
+    let mut stream = connect(proxy.local_addr()).await;
+    let mut rtts = Vec::new();
+    for _ in 0..12 {
+        rtts.push(round_trip(&mut stream, b"j").await);
+    }
+    let (low, high) = (latency - jitter, latency + jitter + SLACK);
+    assert!(rtts.iter().all(|r| *r >= low && *r <= high), "{rtts:?}");
+    let spread = *rtts.iter().max().expect("samples") - *rtts.iter().min().expect("samples");
+    assert!(
+        spread >= Duration::from_millis(20),
+        "jitter had no effect: {rtts:?}"
+    );
+}
