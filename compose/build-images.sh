@@ -150,6 +150,14 @@ resolve_base() {
     echo "$SLIM_TAG"
     return
   fi
+  local n tag
+  n="$(printf '%s %s %s\n' minbase "$SUITE" "$BASE_PACKAGES" | sha256sum | cut -c1-12)"
+  tag="chaosgate/base:${SUITE}-${n}"
+  if image_exists "$tag"; then
+    log "base: ${tag} (present)"
+    echo "$tag"
+    return
+  fi
   if [ "${CHAOSGATE_NO_PULL:-0}" != "1" ]; then
     begin "trying docker pull ${SLIM_TAG}"
     if timeout 120 docker pull -q "$SLIM_TAG" >/dev/null 2>&1; then
@@ -159,14 +167,7 @@ resolve_base() {
     fi
     done_step "no registry reachable, making the base with debootstrap"
   fi
-  local n tag
-  n="$(printf '%s %s %s\n' minbase "$SUITE" "$BASE_PACKAGES" | sha256sum | cut -c1-12)"
-  tag="chaosgate/base:${SUITE}-${n}"
-  if image_exists "$tag"; then
-    log "base: ${tag} (present)"
-  else
-    debootstrap_base "$tag"
-  fi
+  debootstrap_base "$tag"
   echo "$tag"
 }
 
@@ -187,6 +188,8 @@ build_image() {
     die "docker build ${tag} failed"
   fi
   done_step "built ${tag} (inputs ${hash:0:12})"
+  # The image the tag pointed to before is now dangling; only ours are pruned (by label).
+  docker image prune -f --filter "label=${HASH_LABEL}" >/dev/null
 }
 
 # A context holding only what the Dockerfile copies keeps the classic builder from sending
