@@ -10,6 +10,7 @@ mod conn;
 mod counters;
 mod draw;
 mod error;
+mod intercept;
 mod netns;
 pub mod netns_rules;
 mod proxy;
@@ -22,6 +23,9 @@ mod upstream;
 
 pub use counters::{ProxyCounters, ToxicCounters};
 pub use error::ProxyError;
+pub use intercept::{
+    InterceptDirection, InterceptError, InterceptSpec, Interception, InterceptionReport,
+};
 pub use netns::{
     NetnsThread, enter_netns, netns_path_of, spawn_in_netns, spawn_in_netns_path,
     spawn_thread_in_netns,

@@ -120,7 +120,7 @@ impl<'a> Pump<'a> {
         let mut data = chunk.data;
         let limit_reached = self.apply_limits(&active, &mut data);
 
-        let release = self.release_time(chunk.arrived, &active, true);
+        let release = self.release_time(chunk.arrived, &active, Some(data.len()));
         self.wait_for_release(chunk.arrived, release).await?;
 
         let (pieces, gap) = self.slice(&active, data);
@@ -163,16 +163,23 @@ impl<'a> Pump<'a> {
         reached
     }
 
-    /// When a chunk that arrived at `arrived` may leave under the latency toxics of `active`.
-    fn release_time(&mut self, arrived: Instant, active: &[ActiveToxic], count: bool) -> Instant {
+    /// When a chunk that arrived at `arrived` may leave under the latency toxics of `active`;
+    /// counts the chunk (of `counted_len` bytes) against them when given.
+    fn release_time(
+        &mut self,
+        arrived: Instant,
+        active: &[ActiveToxic],
+        counted_len: Option<usize>,
+    ) -> Instant {
         let mut delay = Duration::ZERO;
         for toxic in active {
             let ToxicKind::Latency { latency, jitter } = toxic.installed.toxic.kind else {
                 continue;
             };
             delay += jittered(latency, jitter, &mut self.rng);
-            if count {
+            if let Some(len) = counted_len {
                 bump(&toxic.installed.stats.chunks_delayed, 1);
+                bump(&toxic.installed.stats.bytes_affected, len as u64);
             }
         }
         // A stream keeps its order whatever the jitter drew.
@@ -195,7 +202,7 @@ impl<'a> Pump<'a> {
                 changed = self.toxics.changed(), if self.registry_alive => {
                     self.registry_alive = changed.is_ok();
                     let active = self.active();
-                    release = self.release_time(arrived, &active, false);
+                    release = self.release_time(arrived, &active, None);
                 }
             }
         }

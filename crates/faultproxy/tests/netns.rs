@@ -20,7 +20,8 @@ use chaosgate_proxy::netns_rules::{
     sweep_leftovers,
 };
 use chaosgate_proxy::{
-    Direction, ProxyConfig, Toxic, ToxicKind, Upstream, spawn_in_netns, spawn_thread_in_netns,
+    Direction, InterceptDirection, InterceptSpec, Interception, ProxyConfig, ProxyError, Toxic,
+    ToxicKind, Upstream, spawn_in_netns, spawn_thread_in_netns,
 };
 
 const ECHO_PORT: u16 = 7000;
@@ -436,6 +437,79 @@ async fn ingress_redirect_proxies_incoming_connections() {
     rules.remove().expect("remove");
     proxy.shutdown().await.expect("shutdown");
     assert!(net.chaosgate_leftovers(&net.server_ns).is_empty());
+}
+
+/// Proxy and redirect as one fault: a reset_peer toxic makes the app's calls fail with a
+/// reset; stopping restores direct traffic and leaves nothing behind.
+#[tokio::test]
+async fn interception_resets_then_restores() {
+    require_root!();
+    let net = TestNet::new();
+    let _echo = NetnsEcho::start(net.server_path(), net.echo_addr());
+    let interception = Interception::start(
+        InterceptSpec {
+            pid: net.pid(),
+            port: ECHO_PORT,
+            direction: InterceptDirection::Egress {
+                dest: Some(net.server_ip),
+            },
+            mark: PROXY_MARK,
+            seed: 11,
+            marker: Marker::new(&run_id("icpt"), "reset").expect("marker"),
+        },
+        runner(),
+    )
+    .expect("start interception");
+    interception
+        .proxy()
+        .add_toxic(Toxic::new(
+            "rst",
+            ToxicKind::ResetPeer {
+                after: Duration::ZERO,
+            },
+            Direction::Downstream,
+        ))
+        .expect("toxic");
+    let to = net.echo_addr();
+    let outcome = spawn_thread_in_netns(net.client_path(), move || {
+        let mut stream = TcpStream::connect_timeout(&to, IO_TIMEOUT)?;
+        stream.set_read_timeout(Some(IO_TIMEOUT))?;
+        stream.write_all(b"hello")?;
+        let mut buf = [0u8; 5];
+        stream.read_exact(&mut buf)
+    })
+    .expect("enter client netns")
+    .join()
+    .expect("client");
+    let error = outcome.expect_err("the call must fail");
+    assert!(
+        matches!(
+            error.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+        ),
+        "{error:?}"
+    );
+    let report = interception.stop().await.expect("stop");
+    assert_eq!(report.proxy.toxics["rst"].resets_sent, 1, "{report:?}");
+    assert_eq!(report.rules.rules[0].packets, 1, "{report:?}");
+    assert!(can_connect(&net), "direct again after stop");
+    assert!(net.chaosgate_leftovers(&net.client_ns).is_empty());
+}
+
+#[test]
+fn a_missing_namespace_is_a_clear_error() {
+    let result = spawn_in_netns(
+        u32::MAX,
+        ProxyConfig {
+            listen: "127.0.0.1:0".parse().expect("literal"),
+            upstream: Upstream::OriginalDst { mark: PROXY_MARK },
+            seed: 0,
+        },
+    );
+    assert!(
+        matches!(result, Err(ProxyError::EnterNetns { .. })),
+        "{result:?}"
+    );
 }
 
 #[test]
