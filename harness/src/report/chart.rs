@@ -141,7 +141,7 @@ impl Frame {
                     y = TOP - 6.0
                 );
             }
-            for r in &f.recovery {
+            for (i, r) in f.recovery.iter().enumerate() {
                 if let Some(at) = r.recovered_at_ms {
                     let x = self.x(at / 1000.0);
                     let _ = write!(
@@ -155,7 +155,8 @@ impl Frame {
                             out,
                             r##"<text x="{tx:.1}" y="{ty}" font-size="10" fill="#15803d">{p} ✓</text>"##,
                             tx = x + 3.0,
-                            ty = TOP + 12.0,
+                            // Probes often recover within the same few ms: stack labels.
+                            ty = TOP + 12.0 + 12.0 * i as f64,
                             p = encode_text(&r.probe)
                         );
                     }

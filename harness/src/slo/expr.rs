@@ -218,7 +218,10 @@ impl fmt::Display for Quantity {
                 }
             }
             Self::Ratio(r) => {
-                f.write_str(&trimmed(r * 100.0, 3))?;
+                // Small rates need the decimals (0.05% vs a 0.1% target); large ones do not.
+                let pct = r * 100.0;
+                let decimals = if pct.abs() >= 1.0 { 2 } else { 3 };
+                f.write_str(&trimmed(pct, decimals))?;
                 f.write_str("%")
             }
             Self::Count(c) => write!(f, "{c}"),
@@ -281,6 +284,8 @@ mod tests {
         );
         assert_eq!(Quantity::Ratio(0.001).to_string(), "0.1%");
         assert_eq!(Quantity::Ratio(0.999).to_string(), "99.9%");
+        assert_eq!(Quantity::Ratio(0.23662).to_string(), "23.66%");
+        assert_eq!(Quantity::Ratio(0.00049).to_string(), "0.049%");
         assert_eq!(Quantity::Count(3).to_string(), "3");
     }
 
