@@ -1,15 +1,19 @@
 //! Failover time: the longest window in which client requests failed, inside a fault window.
+//!
+//! An outage starts at a failed request and ends at the first of N consecutive successful ones
+//! (N as for recovery): a lone success in the middle of an outage (a cache hit, one lucky
+//! retry) does not end it, so the figure is what a client retrying would have lived through.
 
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Failover {
-    /// Longest outage: from the first failed request of the run of failures to the next
-    /// successful request (intended send times). 0 when no request failed.
+    /// Longest outage: from its first failed request to the first of N consecutive
+    /// successful requests after it (intended send times). 0 when no request failed.
     pub duration_ns: u64,
     pub start_ns: Option<u64>,
     pub end_ns: Option<u64>,
-    /// Failed requests in that longest run.
+    /// Failed requests in that longest outage.
     pub failed_in_window: u64,
     /// Failed requests anywhere in the fault window.
     pub failed_total: u64,
@@ -22,7 +26,12 @@ pub struct Failover {
 
 /// `requests` are (intended time, ok), sorted by time, covering at least the fault window
 /// and ideally what follows it (so a run of failures at the window's end finds its end).
-pub fn failover(requests: &[(u64, bool)], window: (u64, u64)) -> Option<Failover> {
+pub fn failover(
+    requests: &[(u64, bool)],
+    window: (u64, u64),
+    consecutive: u32,
+) -> Option<Failover> {
+    let consecutive = consecutive.max(1) as usize;
     let (from, to) = window;
     let inside: Vec<usize> = (0..requests.len())
         .filter(|&i| requests[i].0 >= from && requests[i].0 <= to)
@@ -50,23 +59,35 @@ pub fn failover(requests: &[(u64, bool)], window: (u64, u64)) -> Option<Failover
             continue;
         }
         let start = requests[i].0;
+        // Walk until `consecutive` successes in a row; the outage ends at the first of them.
         let mut j = i;
-        while j < requests.len() && !requests[j].1 {
+        let mut failed = 0u64;
+        let mut streak = 0usize;
+        let mut streak_start = None;
+        while j < requests.len() && streak < consecutive {
+            if requests[j].1 {
+                streak += 1;
+                streak_start.get_or_insert(j);
+            } else {
+                failed += 1;
+                streak = 0;
+                streak_start = None;
+            }
             j += 1;
         }
-        let (end, unterminated) = match requests.get(j) {
-            Some(r) => (r.0, false),
-            // Failing until the load stopped: the outage lasted at least until the last one.
-            None => (requests[j - 1].0, true),
+        let (end, unterminated, next) = match (streak >= consecutive, streak_start) {
+            (true, Some(s)) => (requests[s].0, false, j),
+            // Failing (or flapping) until the load stopped: at least until the last request.
+            _ => (requests[requests.len() - 1].0, true, requests.len()),
         };
         if end - start > best.duration_ns || best.start_ns.is_none() {
             best.duration_ns = end - start;
             best.start_ns = Some(start);
             best.end_ns = Some(end);
-            best.failed_in_window = (j - i) as u64;
+            best.failed_in_window = failed;
             best.unterminated = unterminated;
         }
-        i = j;
+        i = next;
     }
     Some(best)
 }
@@ -86,7 +107,7 @@ mod tests {
     #[test]
     fn longest_run_of_failures_wins() {
         let r = reqs("++-+---++--+", 5);
-        let f = failover(&r, (0, 55)).unwrap();
+        let f = failover(&r, (0, 55), 1).unwrap();
         assert_eq!(f.start_ns, Some(20));
         assert_eq!(f.end_ns, Some(35));
         assert_eq!(f.duration_ns, 15);
@@ -96,29 +117,40 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_success_does_not_end_an_outage() {
+        // Failures from 10, a cache hit at 40, more failures, then three successes from 70.
+        let r = reqs("+---+--+++", 10);
+        let f = failover(&r, (0, 90), 3).unwrap();
+        assert_eq!((f.start_ns, f.end_ns), (Some(10), Some(70)));
+        assert_eq!(f.failed_in_window, 5);
+        // With N = 1 the same history reads as two short outages.
+        assert_eq!(failover(&r, (0, 90), 1).unwrap().duration_ns, 30);
+    }
+
+    #[test]
     fn a_run_crossing_the_window_end_is_measured_to_the_next_success() {
         let r = reqs("++++----++", 10);
-        let f = failover(&r, (0, 50)).unwrap();
+        let f = failover(&r, (0, 50), 1).unwrap();
         assert_eq!((f.start_ns, f.end_ns), (Some(40), Some(80)));
         assert!(!f.unterminated);
     }
 
     #[test]
     fn no_failures_is_zero() {
-        let f = failover(&reqs("+++++", 10), (0, 40)).unwrap();
+        let f = failover(&reqs("+++++", 10), (0, 40), 3).unwrap();
         assert_eq!(f.duration_ns, 0);
         assert_eq!(f.start_ns, None);
     }
 
     #[test]
     fn failing_to_the_end_is_flagged() {
-        let f = failover(&reqs("++---", 10), (0, 40)).unwrap();
+        let f = failover(&reqs("++---", 10), (0, 40), 3).unwrap();
         assert!(f.unterminated);
         assert_eq!(f.duration_ns, 20);
     }
 
     #[test]
     fn empty_window_is_no_data() {
-        assert!(failover(&reqs("+++", 10), (100, 200)).is_none());
+        assert!(failover(&reqs("+++", 10), (100, 200), 3).is_none());
     }
 }

@@ -3,6 +3,7 @@
 //! probe, failover per fault. Every figure here can be recomputed from that file alone.
 
 pub mod failover;
+pub mod lost_writes;
 mod phases;
 pub mod recovery;
 
@@ -13,6 +14,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 pub use failover::Failover;
+pub use lost_writes::WriteCheck;
 pub use phases::{PhaseStats, SecondStats};
 pub use recovery::Recovery;
 
@@ -144,7 +146,8 @@ pub fn analyze(
     let failover_map = faults
         .iter()
         .filter_map(|f| {
-            failover::failover(&outcomes, (f.applied_ns, f.end_ns)).map(|x| (f.fault.clone(), x))
+            failover::failover(&outcomes, (f.applied_ns, f.end_ns), recovery_consecutive)
+                .map(|x| (f.fault.clone(), x))
         })
         .collect();
     let probes = probe_checks

@@ -42,6 +42,8 @@ pub struct RunArtifacts {
     pub events_path: PathBuf,
     pub analysis: Analysis,
     pub faults: Vec<FaultRecord>,
+    /// The lost-writes check, when the load writes with unique ids.
+    pub writes: Option<crate::measure::WriteCheck>,
     pub containers: Vec<ContainerInfo>,
     pub load: Option<chaosgate_load::LoadSummary>,
     /// Stack up → all ready.
@@ -294,6 +296,25 @@ async fn run_with_stack(
     if interrupted {
         return Err(RunError::Interrupted);
     }
+    let writes = match write_template(spec) {
+        Some(url) => {
+            opts.progress.line("reading acknowledged writes back");
+            let rb = crate::measure::lost_writes::ReadBack {
+                base_url: crate::measure::lost_writes::read_base(url),
+                book: &book,
+                http: &reqwest::Client::new(),
+            };
+            Some(
+                crate::measure::lost_writes::check(&events_path, rb)
+                    .await
+                    .map_err(|source| RunError::Io {
+                        path: events_path.clone(),
+                        source,
+                    })?,
+            )
+        }
+        None => None,
+    };
     let analysis = measure::analyze(&events_path, run_end_ns, spec.recovery_consecutive).map_err(
         |source| RunError::Io {
             path: events_path.clone(),
@@ -307,6 +328,7 @@ async fn run_with_stack(
         events_path,
         analysis,
         faults,
+        writes,
         containers: final_containers,
         load,
         ready_after,
@@ -429,6 +451,22 @@ async fn fault_task(
     }
     state.set_fault(None);
     record
+}
+
+/// The URL of the first request template that writes with a unique id (POST/PUT with
+/// `{{id}}` in its body): its writes are read back for the lost-writes check.
+fn write_template(spec: &RunSpec) -> Option<&str> {
+    spec.load.as_ref()?.requests.iter().find_map(|r| {
+        let writes = matches!(
+            r.method,
+            chaosgate_load::Method::Post | chaosgate_load::Method::Put
+        );
+        let has_id = r
+            .body
+            .as_deref()
+            .is_some_and(|b| b.contains(chaosgate_load::ID_PLACEHOLDER));
+        (writes && has_id).then_some(r.url.as_str())
+    })
 }
 
 fn pick_targets(containers: &[ContainerInfo], service: &str, pick: Pick) -> Vec<ContainerInfo> {

@@ -46,6 +46,7 @@ pub fn judge(s: &Scenario, spec: &RunSpec, run: &RunArtifacts, wall: Duration) -
     let metrics = RunMetrics {
         analysis: &run.analysis,
         faults: &run.faults,
+        writes: run.writes.as_ref(),
     };
     let mut results = slo::evaluate(&s.slos, &metrics);
     for r in &mut results {

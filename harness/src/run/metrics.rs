@@ -6,12 +6,13 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::fault::FaultRecord;
-use crate::measure::{Analysis, PhaseStats};
+use crate::measure::{Analysis, PhaseStats, WriteCheck};
 use crate::slo::{Evidence, Measurement, Metric, MetricSource, Quantity, Scope};
 
 pub struct RunMetrics<'a> {
     pub analysis: &'a Analysis,
     pub faults: &'a [FaultRecord],
+    pub writes: Option<&'a WriteCheck>,
 }
 
 impl RunMetrics<'_> {
@@ -106,10 +107,7 @@ impl MetricSource for RunMetrics<'_> {
             Metric::RecoveryTime { fault, probe } => self.recovery(fault, probe.as_deref()),
             Metric::FailoverTime { fault } => self.failover(fault),
             Metric::ProbeSuccess { probe, during } => self.probe_success(probe, during.as_deref()),
-            Metric::LostWrites => Ok(Measurement::NoData {
-                reason: "lost-write checking is not part of this run (no write history kept)"
-                    .into(),
-            }),
+            Metric::LostWrites => self.lost_writes(),
         };
         r.unwrap_or_else(|m| m)
     }
@@ -176,6 +174,38 @@ impl RunMetrics<'_> {
         };
         Ok(Measurement::Value {
             value: Quantity::Duration(Duration::from_nanos(value)),
+            evidence: e,
+        })
+    }
+
+    fn lost_writes(&self) -> Result<Measurement, Measurement> {
+        let w = self.writes.ok_or_else(|| Measurement::NoData {
+            reason: "the load writes nothing with a unique id (POST/PUT with `{{id}}` in its body)"
+                .into(),
+        })?;
+        if w.acknowledged == 0 {
+            return Err(Measurement::NoData {
+                reason: "no write was acknowledged".into(),
+            });
+        }
+        if w.unconfirmed > 0 {
+            return Err(Measurement::Inconclusive {
+                reason: format!(
+                    "{} acknowledged write(s) could not be read back from {}",
+                    w.unconfirmed, w.read_url
+                ),
+            });
+        }
+        let mut e = Evidence::default();
+        e.details
+            .insert("acknowledged".into(), json!(w.acknowledged));
+        e.details.insert("lost".into(), json!(w.lost));
+        e.details.insert("read_url".into(), json!(w.read_url));
+        if !w.lost_ids.is_empty() {
+            e.details.insert("lost_ids".into(), json!(w.lost_ids));
+        }
+        Ok(Measurement::Value {
+            value: Quantity::Count(w.lost),
             evidence: e,
         })
     }
