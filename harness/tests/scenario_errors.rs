@@ -216,3 +216,41 @@ slos:
         "an error lost its position: {positions:?}\n{e}"
     );
 }
+
+#[test]
+fn structural_errors_point_at_the_place() {
+    let cases = [
+        ("missing-field", "name: t\nslos: []\n"),
+        (
+            "wrong-type",
+            "name: t\nstack:\n  compose: compose/trading.yml\n  ready_timeout: [1s]\n",
+        ),
+        (
+            "duplicate-key",
+            "name: t\nname: u\nstack: { compose: compose/trading.yml }\n",
+        ),
+        (
+            "bad-action",
+            "name: t\nstack: { compose: compose/trading.yml }\nfaults:\n  - { name: a, at: 1s, action: explode, target: { service: redis } }\n",
+        ),
+    ];
+    let mut all = String::new();
+    for (name, src) in cases {
+        let e = check(name, src);
+        assert_eq!(e.errors.len(), 1, "{e}");
+        all.push_str(&e.to_string());
+        all.push_str("\n\n");
+    }
+    insta::assert_snapshot!(all);
+}
+
+#[test]
+fn run_duration_shorter_than_the_load_is_rejected() {
+    let src = format!("{GOOD_HEAD}duration: 20s\nslos: [\"p95(latency) < 1s\"]\n");
+    let e = check("short-run", &src);
+    assert_eq!(e.errors.len(), 1, "{e}");
+    assert_eq!(
+        e.errors[0].span.as_ref().map(|s| (s.line, s.column)),
+        Some((8, 11))
+    );
+}

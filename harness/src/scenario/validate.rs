@@ -891,7 +891,22 @@ fn total_duration(
     faults: &[Option<FaultSpec>],
 ) -> Option<Duration> {
     if let Some(sp) = &raw.duration {
-        return cx.duration(sp);
+        let total = cx.duration(sp)?;
+        if let Some(load) = load
+            && total < load.duration
+        {
+            let span = cx.span(sp);
+            cx.error(
+                format!(
+                    "the run ({}) is shorter than its load ({}); the load would be cut off",
+                    units::format_duration(total),
+                    units::format_duration(load.duration)
+                ),
+                span,
+            );
+            return None;
+        }
+        return Some(total);
     }
     if let Some(load) = load {
         return Some(load.duration);
