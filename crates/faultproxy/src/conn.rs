@@ -177,7 +177,8 @@ pub(crate) async fn serve_connection(
         );
         conn.cancel.cancel();
     };
-    tokio::join!(streams, supervise(&conn, ctx.registry.subscribe()));
+    // The supervisor is polled first so a due reset or close wins over the first chunk.
+    tokio::join!(supervise(&conn, ctx.registry.subscribe()), streams);
 }
 
 fn upstream_failed(
@@ -247,6 +248,14 @@ async fn supervise(conn: &ConnShared, mut toxics: watch::Receiver<ToxicList>) {
                 Some((active.since + after, active.installed))
             })
             .min_by_key(|(deadline, _)| *deadline);
+        // A deadline already passed (e.g. reset_peer with no delay) acts before any byte moves:
+        // sleeping first would let the streams forward data for one more scheduler turn.
+        if let Some((deadline, toxic)) = &next
+            && *deadline <= Instant::now()
+        {
+            end_connection(conn, toxic);
+            return;
+        }
         tokio::select! {
             biased;
             _ = conn.cancel.cancelled() => return,

@@ -441,3 +441,35 @@ async fn jitter_spreads_latency_within_its_band() {
         "jitter had no effect: {rtts:?}"
     );
 }
+
+/// With no delay, a reset wins over the first byte on every connection.
+#[tokio::test]
+async fn immediate_reset_lets_no_byte_through() {
+    let echo = echo_server().await;
+    let proxy = proxy_to(echo.addr, 1).await;
+    proxy
+        .add_toxic(Toxic::new(
+            "rst",
+            ToxicKind::ResetPeer {
+                after: Duration::ZERO,
+            },
+            Direction::Both,
+        ))
+        .expect("add reset");
+    for _ in 0..5 {
+        let mut stream = connect(proxy.local_addr()).await;
+        let _ = stream.write_all(b"hello").await;
+        let mut buf = [0u8; 5];
+        let read = tokio::time::timeout(TEST_WAIT, stream.read(&mut buf))
+            .await
+            .expect("in time");
+        assert!(
+            matches!(read, Err(ref e) if e.kind() == std::io::ErrorKind::ConnectionReset),
+            "{read:?}"
+        );
+    }
+    let counters = proxy.counters();
+    assert_eq!(counters.bytes_upstream + counters.bytes_downstream, 0);
+    // Both sockets of each connection were reset.
+    assert_eq!(counters.toxics["rst"].resets_sent, 10);
+}
