@@ -6,6 +6,7 @@
 //! Commands go through [`CommandRunner`], so the rule logic is tested without root and the
 //! same code runs for real against the host's `iptables`, `tc` and `nsenter`.
 
+mod applied;
 mod command;
 mod error;
 mod listing;
@@ -15,13 +16,12 @@ mod rule;
 mod ruleset;
 mod sweep;
 
+pub use applied::{AppliedRules, QdiscCounter, RuleCounter, RuleCounters};
 pub use command::{CommandOutput, CommandRunner, SystemRunner};
 pub use error::RuleError;
 pub use marker::{MARKER_PREFIX, Marker};
 pub use netem::{NetemSupport, netem_available};
-pub use ruleset::{
-    AppliedRules, PacketDirection, QdiscCounter, RuleCounter, RuleCounters, RuleSet,
-};
+pub use ruleset::{PacketDirection, RuleSet};
 pub use sweep::{SweepReport, sweep_host, sweep_leftovers};
 
 #[cfg(test)]
