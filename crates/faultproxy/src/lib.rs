@@ -5,6 +5,16 @@
 //! the destination an iptables REDIRECT hid (SO_ORIGINAL_DST), applying the installed toxics
 //! per stream. Toxics change at run time without dropping connections; every random choice
 //! comes from the run's seed; counters prove what the toxics did.
+//!
+//! Per chunk, whatever order toxics were added in: a `timeout` swallows it; `limit_data`
+//! truncates it (and closes after); `latency` holds it until arrival + delay (pipelined);
+//! `slicer` cuts it; `bandwidth` paces the writes. `reset_peer` and the closing deadline of
+//! `timeout` act on the whole connection at `max(connection start, toxic added) + after`.
+//! Toxicity is drawn once per (connection, toxic) from the seed, the connection's accept
+//! number and the toxic's install number, so the same run replays the same choices.
+//!
+//! [`Interception`] bundles the usual fault: a proxy inside a container's network namespace
+//! plus the REDIRECT rule that feeds it.
 
 mod conn;
 mod counters;
@@ -33,3 +43,16 @@ pub use netns::{
 pub use proxy::{ProxyConfig, ProxyHandle, spawn};
 pub use toxic::{Direction, Toxic, ToxicKind};
 pub use upstream::Upstream;
+
+#[cfg(test)]
+mod tests {
+    /// The runner keeps handles in shared state and moves them across tasks.
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<crate::ProxyHandle>();
+        send_sync::<crate::Interception>();
+        send_sync::<crate::netns_rules::AppliedRules>();
+        send_sync::<crate::ProxyCounters>();
+    }
+}
