@@ -1,0 +1,402 @@
+//! `faults:`: timing, targets, the fields each action takes, and overlapping windows.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_saphyr::Spanned;
+
+use super::check_name;
+use super::context::Ctx;
+use crate::scenario::diagnostic::{ScenarioError, SourceSpan};
+use crate::scenario::model::{
+    AtSpec, FaultAction, FaultSpec, LinkSide, PartitionDirection, Pick, ProxyDirection, ProxyLink,
+    TargetSpec,
+};
+use crate::scenario::raw::{RawAction, RawDirection, RawFault, RawPick};
+use crate::scenario::shapes::{OneOrList, ScalarOr};
+use crate::scenario::units;
+
+pub(super) fn allowed_fields(action: RawAction) -> &'static [&'static str] {
+    use RawAction::*;
+    match action {
+        Crash | Kill | Stop | Restart | Pause | Isolate => &[],
+        Latency => &["latency", "jitter", "to", "port", "direction", "toxicity"],
+        Bandwidth => &["rate", "to", "port", "direction", "toxicity"],
+        ResetPeer | Timeout => &["to", "port", "direction", "toxicity"],
+        Loss => &["percent", "to"],
+        Partition => &["to", "direction"],
+    }
+}
+
+pub(super) fn action_name(action: RawAction) -> &'static str {
+    use RawAction::*;
+    match action {
+        Crash => "crash",
+        Kill => "kill",
+        Stop => "stop",
+        Restart => "restart",
+        Pause => "pause",
+        Latency => "latency",
+        Bandwidth => "bandwidth",
+        ResetPeer => "reset_peer",
+        Timeout => "timeout",
+        Loss => "loss",
+        Partition => "partition",
+        Isolate => "isolate",
+    }
+}
+
+pub(super) fn needs_duration(action: RawAction) -> bool {
+    !matches!(
+        action,
+        RawAction::Crash | RawAction::Kill | RawAction::Restart
+    )
+}
+
+pub(super) fn faults(cx: &mut Ctx<'_>, raw: &[RawFault]) -> Vec<Option<FaultSpec>> {
+    let mut seen = BTreeSet::new();
+    raw.iter().map(|f| fault(cx, f, &mut seen)).collect()
+}
+
+pub(super) fn fault(
+    cx: &mut Ctx<'_>,
+    f: &RawFault,
+    seen: &mut BTreeSet<String>,
+) -> Option<FaultSpec> {
+    let name_ok = check_name(cx, &f.name, "fault", seen);
+    let name = f.name.value.clone();
+    let action = f.action.value;
+    let at = match &f.at.value {
+        ScalarOr::Scalar(text) => match units::parse_duration(text) {
+            Ok(d) => Some(AtSpec::Fixed(d)),
+            Err(e) => {
+                let span = cx.span(&f.at);
+                cx.error(e, span);
+                None
+            }
+        },
+        ScalarOr::Map(b) => {
+            if b.between.len() != 2 {
+                let span = cx.span(&f.at);
+                cx.error("`between` takes two durations: [earliest, latest]", span);
+                None
+            } else {
+                let lo = cx.duration(&b.between[0]);
+                let hi = cx.duration(&b.between[1]);
+                match (lo, hi) {
+                    (Some(lo), Some(hi)) if lo <= hi => Some(AtSpec::Between(lo, hi)),
+                    (Some(_), Some(_)) => {
+                        let span = cx.span(&b.between[1]);
+                        cx.error("`between`: the latest start is before the earliest", span);
+                        None
+                    }
+                    _ => None,
+                }
+            }
+        }
+    };
+    let target_span = cx.span(&f.target.service);
+    let target_ok = cx.known_service(
+        &f.target.service.value,
+        target_span,
+        &format!("fault `{name}`"),
+    );
+    let duration = f.duration.as_ref().and_then(|d| cx.duration(d));
+    if f.duration.is_none() && needs_duration(action) {
+        let span = cx.span(&f.action);
+        cx.push(
+            ScenarioError::new(
+                format!(
+                    "fault `{name}`: action `{}` needs a `duration`",
+                    action_name(action)
+                ),
+                span,
+            )
+            .with_help("the fault is reverted after `duration` (e.g. `duration: 5s`)"),
+        );
+    }
+    if let Some(d) = &f.duration
+        && duration.is_some_and(|d| d.is_zero())
+    {
+        let span = cx.span(d);
+        cx.error("a fault's duration must be greater than zero", span);
+    }
+    // Fields present on this fault that its action does not take.
+    let present: [(&str, Option<Option<SourceSpan>>); 8] = [
+        ("latency", f.latency.as_ref().map(|s| cx.span(s))),
+        ("jitter", f.jitter.as_ref().map(|s| cx.span(s))),
+        ("rate", f.rate.as_ref().map(|s| cx.span(s))),
+        ("percent", f.percent.as_ref().map(|s| cx.span(s))),
+        ("to", f.to.as_ref().map(|s| cx.span(s))),
+        ("port", f.port.map(|_| cx.span(&f.action))),
+        ("direction", f.direction.as_ref().map(|s| cx.span(s))),
+        ("toxicity", f.toxicity.as_ref().map(|s| cx.span(s))),
+    ];
+    let allowed = allowed_fields(action);
+    let mut fields_ok = true;
+    for (field, span) in present {
+        if let Some(span) = span
+            && !allowed.contains(&field)
+        {
+            let takes = if allowed.is_empty() {
+                "no extra fields".to_string()
+            } else {
+                allowed.join(", ")
+            };
+            cx.push(
+                ScenarioError::new(
+                    format!(
+                        "`{field}` does not apply to action `{}`",
+                        action_name(action)
+                    ),
+                    span,
+                )
+                .with_help(format!("`{}` takes: {takes}", action_name(action))),
+            );
+            fields_ok = false;
+        }
+    }
+    let action_spec = if fields_ok { fault_action(cx, f) } else { None };
+    let pick = match f.target.pick.unwrap_or(RawPick::All) {
+        RawPick::All => Pick::All,
+        RawPick::Random => Pick::Random,
+        RawPick::First => Pick::First,
+    };
+    match (name_ok, at, target_ok, action_spec) {
+        (true, Some(at), true, Some(action)) => Some(FaultSpec {
+            name,
+            at,
+            duration,
+            action,
+            target: TargetSpec {
+                service: f.target.service.value.clone(),
+                pick,
+            },
+        }),
+        _ => None,
+    }
+}
+
+pub(super) fn peer_list(cx: &mut Ctx<'_>, f: &RawFault) -> Option<Vec<String>> {
+    let Some(to) = &f.to else {
+        return Some(Vec::new());
+    };
+    let items: Vec<(String, Option<SourceSpan>)> = match &to.value {
+        OneOrList::One(s) => vec![(s.clone(), cx.span(to))],
+        OneOrList::List(l) => l.iter().map(|s| (s.value.clone(), cx.span(s))).collect(),
+    };
+    let mut ok = true;
+    let mut out = Vec::new();
+    for (name, span) in items {
+        ok &= cx.known_service(&name, span, &format!("fault `{}`", f.name.value));
+        out.push(name);
+    }
+    ok.then_some(out)
+}
+
+pub(super) fn proxy_link(cx: &mut Ctx<'_>, f: &RawFault) -> Option<ProxyLink> {
+    let direction = match f.direction.as_ref().map(|d| d.value) {
+        None | Some(RawDirection::Both) => ProxyDirection::Both,
+        Some(RawDirection::Upstream) => ProxyDirection::Upstream,
+        Some(RawDirection::Downstream) => ProxyDirection::Downstream,
+        Some(RawDirection::OneWay) => {
+            let span = f.direction.as_ref().and_then(|d| cx.span(d));
+            cx.error(
+                "`one-way` is for partitions; use upstream, downstream or both",
+                span,
+            );
+            return None;
+        }
+    };
+    // Checked without returning early so that a bad `to` is reported as well.
+    let toxicity = match &f.toxicity {
+        Some(t) if !(0.0..=1.0).contains(&t.value) => {
+            let span = cx.span(t);
+            cx.error("toxicity is a share between 0.0 and 1.0", span);
+            None
+        }
+        Some(t) => Some(t.value),
+        None => Some(1.0),
+    };
+    let side = match (&f.to, f.port) {
+        (Some(to), None) => {
+            let OneOrList::One(text) = &to.value else {
+                let span = cx.span(to);
+                cx.error("`to` takes one `service:port` for this action", span);
+                return None;
+            };
+            let sp = Spanned {
+                value: text.clone(),
+                referenced: to.referenced,
+                defined: to.defined,
+            };
+            let (service, port) = cx.service_port(&sp, &format!("fault `{}`", f.name.value))?;
+            LinkSide::Egress { service, port }
+        }
+        (None, Some(port)) => LinkSide::Ingress { port },
+        _ => {
+            let span = cx.span(&f.action);
+            cx.push(
+                ScenarioError::new(
+                    format!(
+                        "fault `{}`: action `{}` needs exactly one of `to: service:port` (egress) or `port:` (ingress)",
+                        f.name.value,
+                        action_name(f.action.value)
+                    ),
+                    span,
+                ),
+            );
+            return None;
+        }
+    };
+    Some(ProxyLink {
+        side,
+        direction,
+        toxicity_permille: (toxicity? * 1000.0).round() as u16,
+    })
+}
+
+pub(super) fn required<'r>(
+    cx: &mut Ctx<'_>,
+    f: &RawFault,
+    field: &'r Option<Spanned<String>>,
+    what: &str,
+) -> Option<&'r Spanned<String>> {
+    if field.is_none() {
+        let span = cx.span(&f.action);
+        cx.error(
+            format!(
+                "fault `{}`: action `{}` needs `{what}`",
+                f.name.value,
+                action_name(f.action.value)
+            ),
+            span,
+        );
+    }
+    field.as_ref()
+}
+
+pub(super) fn fault_action(cx: &mut Ctx<'_>, f: &RawFault) -> Option<FaultAction> {
+    use RawAction as A;
+    Some(match f.action.value {
+        A::Crash => FaultAction::Crash,
+        A::Kill => FaultAction::Kill,
+        A::Stop => FaultAction::Stop,
+        A::Restart => FaultAction::Restart,
+        A::Pause => FaultAction::Pause,
+        A::Isolate => FaultAction::Isolate,
+        A::Latency => {
+            let latency = required(cx, f, &f.latency, "latency").and_then(|l| cx.duration(l));
+            let jitter = cx.duration_or(f.jitter.as_ref(), Duration::ZERO);
+            let link = proxy_link(cx, f);
+            FaultAction::Latency {
+                latency: latency?,
+                jitter,
+                link: link?,
+            }
+        }
+        A::Bandwidth => {
+            let rate = required(cx, f, &f.rate, "rate").and_then(|r| {
+                units::parse_byte_rate(&r.value)
+                    .map_err(|e| {
+                        let span = cx.span(r);
+                        cx.error(e, span);
+                    })
+                    .ok()
+            });
+            let link = proxy_link(cx, f);
+            FaultAction::Bandwidth {
+                bytes_per_second: rate?,
+                link: link?,
+            }
+        }
+        A::ResetPeer => FaultAction::ResetPeer {
+            link: proxy_link(cx, f)?,
+        },
+        A::Timeout => FaultAction::Timeout {
+            link: proxy_link(cx, f)?,
+        },
+        A::Loss => {
+            let ratio = required(cx, f, &f.percent, "percent").and_then(|p| {
+                units::parse_percent(&p.value)
+                    .map_err(|e| {
+                        let span = cx.span(p);
+                        cx.error(e, span);
+                    })
+                    .ok()
+            });
+            let peers = peer_list(cx, f);
+            FaultAction::Loss {
+                ratio: ratio?,
+                peers: peers?,
+            }
+        }
+        A::Partition => {
+            if f.to.is_none() {
+                let span = cx.span(&f.action);
+                cx.error(
+                    format!(
+                        "fault `{}`: action `partition` needs `to: [services]`",
+                        f.name.value
+                    ),
+                    span,
+                );
+                return None;
+            }
+            let direction = match f.direction.as_ref().map(|d| d.value) {
+                None | Some(RawDirection::Both) => PartitionDirection::Both,
+                Some(RawDirection::OneWay) => PartitionDirection::OneWay,
+                Some(_) => {
+                    let span = f.direction.as_ref().and_then(|d| cx.span(d));
+                    cx.error("a partition's direction is `both` or `one-way`", span);
+                    return None;
+                }
+            };
+            FaultAction::Partition {
+                peers: peer_list(cx, f)?,
+                direction,
+            }
+        }
+    })
+}
+
+/// Two faults on the same service whose possible windows intersect make the measurement of
+/// either meaningless (which one caused the errors?), so they are rejected.
+pub(super) fn check_overlaps(cx: &mut Ctx<'_>, raw: &[RawFault], faults: &[Option<FaultSpec>]) {
+    let window = |f: &FaultSpec| {
+        (
+            f.at.earliest(),
+            f.at.latest() + f.duration.unwrap_or(Duration::ZERO),
+        )
+    };
+    for (i, a) in faults.iter().enumerate() {
+        let Some(a) = a else { continue };
+        for (j, b) in faults.iter().enumerate().skip(i + 1) {
+            let Some(b) = b else { continue };
+            if a.target.service != b.target.service {
+                continue;
+            }
+            let (a0, a1) = window(a);
+            let (b0, b1) = window(b);
+            if a0 <= b1 && b0 <= a1 {
+                let span = cx.span(&raw[j].at);
+                cx.push(
+                    ScenarioError::new(
+                        format!(
+                            "faults `{}` and `{}` on service `{}` overlap ({}–{} and {}–{})",
+                            a.name,
+                            b.name,
+                            a.target.service,
+                            units::format_duration(a0),
+                            units::format_duration(a1),
+                            units::format_duration(b0),
+                            units::format_duration(b1)
+                        ),
+                        span,
+                    )
+                    .with_help("move one of them or target another service"),
+                );
+            }
+        }
+    }
+}

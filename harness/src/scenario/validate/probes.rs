@@ -1,0 +1,76 @@
+//! `probes:`: one kind each, names unique, services known.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use super::check_name;
+use super::context::Ctx;
+use crate::scenario::diagnostic::ScenarioError;
+use crate::scenario::model::{ProbeKind, ProbeSpec};
+use crate::scenario::raw::RawProbe;
+
+/// Recovery is measured at probe resolution; DESIGN asks for ≤ 50 ms.
+const DEFAULT_PROBE_EVERY: Duration = Duration::from_millis(50);
+const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+pub(super) fn probes(cx: &mut Ctx<'_>, raw: &[RawProbe]) -> Vec<Option<ProbeSpec>> {
+    let mut seen = BTreeSet::new();
+    raw.iter()
+        .map(|p| {
+            let name = &p.name.value;
+            let name_ok = check_name(cx, &p.name, "probe", &mut seen);
+            let kinds = [p.http.is_some(), p.tcp.is_some(), p.exec.is_some(), p.health.is_some()];
+            let count = kinds.iter().filter(|k| **k).count();
+            if count != 1 {
+                let span = cx.span(&p.name);
+                cx.push(
+                    ScenarioError::new(
+                        format!("probe `{name}` needs exactly one of http, tcp, exec, health (found {count})"),
+                        span,
+                    ),
+                );
+                return None;
+            }
+            let kind = if let Some(h) = &p.http {
+                cx.http_target(&h.url, &format!("probe `{name}`"))
+                    .map(|target| ProbeKind::Http { target, status: h.status })
+            } else if let Some(t) = &p.tcp {
+                cx.service_port(&t.address, &format!("probe `{name}`"))
+                    .map(|(service, port)| ProbeKind::Tcp { service, port })
+            } else if let Some(e) = &p.exec {
+                if e.command.is_empty() {
+                    let span = cx.span(&e.service);
+                    cx.error(format!("probe `{name}`: exec.command is empty"), span);
+                }
+                let span = cx.span(&e.service);
+                (cx.known_service(&e.service.value, span, &format!("probe `{name}`"))
+                    && !e.command.is_empty())
+                .then(|| ProbeKind::Exec {
+                    service: e.service.value.clone(),
+                    command: e.command.clone(),
+                })
+            } else if let Some(h) = &p.health {
+                let span = cx.span(&h.service);
+                cx.known_service(&h.service.value, span, &format!("probe `{name}`"))
+                    .then(|| ProbeKind::Health { service: h.service.value.clone() })
+            } else {
+                None
+            };
+            let every = cx.duration_or(p.every.as_ref(), DEFAULT_PROBE_EVERY);
+            let timeout = cx.duration_or(p.timeout.as_ref(), DEFAULT_PROBE_TIMEOUT);
+            if every.is_zero()
+                && let Some(sp) = &p.every
+            {
+                let span = cx.span(sp);
+                cx.error("a probe interval must be greater than zero", span);
+            }
+            let kind = kind?;
+            name_ok.then(|| ProbeSpec {
+                name: name.clone(),
+                kind,
+                every,
+                timeout,
+            })
+        })
+        .collect()
+}
