@@ -173,7 +173,7 @@ resolve_base() {
 
 # Builds one image from a context directory unless an image with the same inputs exists.
 build_image() {
-  local tag="$1" dockerfile="$2" context="$3" base="$4" base_id hash existing
+  local tag="$1" dockerfile="$2" context="$3" base="$4" base_id hash existing previous_id
   base_id="$(docker image inspect -f '{{.Id}}' "$base")"
   hash="$( { echo "$base_id"; cat "$dockerfile"; (cd "$context" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum); } | sha256sum | cut -c1-64)"
   existing="$(docker image inspect -f "{{ index .Config.Labels \"${HASH_LABEL}\" }}" "$tag" 2>/dev/null || true)"
@@ -181,6 +181,7 @@ build_image() {
     log "${tag}: up to date (inputs ${hash:0:12})"
     return
   fi
+  previous_id="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
   begin "docker build ${tag}"
   if ! docker build -q --build-arg "BASE=${base}" --label "${HASH_LABEL}=${hash}" \
       -f "$dockerfile" -t "$tag" "$context" >"${build_dir}/build-${tag//[\/:]/_}.log" 2>&1; then
@@ -188,8 +189,11 @@ build_image() {
     die "docker build ${tag} failed"
   fi
   done_step "built ${tag} (inputs ${hash:0:12})"
-  # The image the tag pointed to before is now dangling; only ours are pruned (by label).
-  docker image prune -f --filter "label=${HASH_LABEL}" >/dev/null
+  # The image the tag pointed to before is now untagged: remove it (fails harmlessly when a
+  # container still uses it).
+  if [ -n "$previous_id" ] && [ "$previous_id" != "$(docker image inspect -f '{{.Id}}' "$tag")" ]; then
+    docker rmi "$previous_id" >/dev/null 2>&1 || true
+  fi
 }
 
 # A context holding only what the Dockerfile copies keeps the classic builder from sending

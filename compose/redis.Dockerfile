@@ -8,5 +8,4 @@ RUN if ! command -v redis-server >/dev/null 2>&1; then \
     fi
 COPY redis.conf /etc/chaosgate/redis.conf
 USER redis
-EXPOSE 6379
 CMD ["redis-server", "/etc/chaosgate/redis.conf"]

@@ -5,4 +5,3 @@ FROM ${BASE}
 COPY trading /usr/local/bin/trading
 USER 65534:65534
 ENTRYPOINT ["/usr/local/bin/trading"]
-CMD ["--help"]
