@@ -55,7 +55,8 @@ fn a_stack_that_never_gets_healthy_is_an_infrastructure_error() {
     let scenario = dir.0.join("unhealthy.yaml");
     std::fs::write(
         &scenario,
-        "name: unhealthy\nstack:\n  compose: unhealthy.yml\n  ready_timeout: 5s\nduration: 2s\n",
+        "name: unhealthy\nstack:\n  compose: unhealthy.yml\n  ready_timeout: 5s\nduration: 2s\n\
+         probes:\n  - name: sick\n    health: { service: sick }\nslos:\n  - probe_success(sick) >= 99%\n",
     )
     .unwrap();
     let out = chaosgate()

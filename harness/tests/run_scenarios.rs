@@ -19,7 +19,7 @@ fn run_scenario(file: &str, extra: &[&str]) -> (std::process::Output, TempDir) {
     (out, reports)
 }
 
-fn assert_clean(report: &serde_json::Value) {
+pub fn assert_clean(report: &serde_json::Value) {
     let project = report["stack"]["project"]
         .as_str()
         .expect("report names its project");
@@ -31,7 +31,7 @@ fn assert_clean(report: &serde_json::Value) {
     );
 }
 
-fn slo<'a>(report: &'a serde_json::Value, starts_with: &str) -> &'a serde_json::Value {
+pub fn slo<'a>(report: &'a serde_json::Value, starts_with: &str) -> &'a serde_json::Value {
     report["slos"]
         .as_array()
         .and_then(|s| {

@@ -1,5 +1,6 @@
 //! Command-line definitions (clap derive) and the mapping of errors to exit codes.
 
+pub mod compare_cmd;
 pub mod exit_codes;
 pub mod load_cmd;
 pub mod run_cmd;
@@ -35,8 +36,26 @@ pub enum Command {
     List(scenario_cmds::ListArgs),
     /// Print the JSON Schema of the scenario format.
     Schema,
+    /// Compare two report.json files and flag regressions (exit 1 when any).
+    Compare(compare_cmd::CompareArgs),
     /// Drive open-model HTTP load at a URL and print latency percentiles.
     Load(load_cmd::LoadArgs),
+}
+
+/// Logs go to stderr; `RUST_LOG` wins over `-v`/`-q`.
+fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info,chaosgate=debug",
+        (false, _) => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Parses the process arguments, runs the command and returns the exit code.
@@ -52,11 +71,13 @@ pub fn main() -> i32 {
             };
         }
     };
+    init_logging(cli.verbose, cli.quiet);
     match cli.command {
         Command::Run(args) => run_cmd::run(args, cli.quiet),
         Command::Load(args) => load_cmd::run(args),
         Command::Validate(args) => scenario_cmds::validate(args, cli.quiet),
         Command::List(args) => scenario_cmds::list(args),
         Command::Schema => scenario_cmds::schema(),
+        Command::Compare(args) => compare_cmd::run(args),
     }
 }

@@ -1,0 +1,56 @@
+//! `chaosgate compare OLD NEW`: flags what regressed since the previous release's report.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::exit_codes;
+use crate::report;
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline report (e.g. the previous release's `report.json`).
+    pub old: PathBuf,
+    /// The report to judge.
+    pub new: PathBuf,
+    /// Relative change tolerated before a figure counts as regressed (0.1 = 10 %).
+    #[arg(long, default_value_t = 0.1)]
+    pub tolerance: f64,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Exit 0 when nothing regressed, 1 when something did, 2 for unreadable reports.
+pub fn run(args: CompareArgs) -> i32 {
+    if !(args.tolerance >= 0.0 && args.tolerance.is_finite()) {
+        eprintln!(
+            "error: --tolerance must be a non-negative number, got {}",
+            args.tolerance
+        );
+        return exit_codes::BAD_INPUT;
+    }
+    let read = |p: &PathBuf| {
+        report::json::read(p).map_err(|e| eprintln!("error: reading report {}: {e}", p.display()))
+    };
+    let (Ok(old), Ok(new)) = (read(&args.old), read(&args.new)) else {
+        return exit_codes::BAD_INPUT;
+    };
+    let cmp = report::compare(&old, &new, args.tolerance);
+    if args.json {
+        match serde_json::to_string_pretty(&cmp) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit_codes::INFRASTRUCTURE;
+            }
+        }
+    } else {
+        print!("{cmp}");
+    }
+    if cmp.has_regressions() {
+        exit_codes::SLO_BREACHED
+    } else {
+        exit_codes::PASS
+    }
+}
