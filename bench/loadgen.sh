@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Benchmarks chaosgate's load generator against oha and wrk on one local HTTP server.
 #
-#   bench/loadgen.sh [--duration 10s] [--connections 50] [--open-rate 5000]
+#   bench/loadgen.sh [--duration 10s] [--connections 50] [--rounds 2] [--open-rate 5000]
 #                    [--rss-minutes 0] [--rss-rate 2000] [--no-pin]
+#   (--rss-minutes: whole minutes, at least 1 to run the long check)
 #
 # 1. Closed mode (max rps): chaosgate --closed, oha and wrk, same connections and
-#    duration, one after the other; prints each one's rps and chaosgate's ratio to each.
+#    duration, taking turns for --rounds rounds (so a burst of load from elsewhere on the
+#    machine does not hit one tool only); prints each one's best rps and chaosgate's
+#    ratio to each.
 # 2. Open mode at --open-rate req/s: achieved-rate error and CPU use of chaosgate.
 # 3. With --rss-minutes N (N > 0): open mode at --rss-rate for N minutes, RSS at the
 #    start and at the end (bounded memory check). Run the long form once, not in loops.
@@ -17,6 +20,7 @@ set -euo pipefail
 
 DURATION=10s
 CONNECTIONS=50
+ROUNDS=2
 OPEN_RATE=5000
 RSS_MINUTES=0
 RSS_RATE=2000
@@ -25,11 +29,12 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
     --connections) CONNECTIONS="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
     --open-rate) OPEN_RATE="$2"; shift 2 ;;
     --rss-minutes) RSS_MINUTES="$2"; shift 2 ;;
     --rss-rate) RSS_RATE="$2"; shift 2 ;;
     --no-pin) PIN=0; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -52,29 +57,32 @@ CHAOSGATE="$TARGET_DIR/release/chaosgate"
 SERVER="$TARGET_DIR/release/examples/bench_server"
 
 CPUS=$(nproc)
+# Command prefixes rather than shell functions, so that `$!` is the server's own pid.
 if [[ $PIN == 1 && $CPUS -ge 2 ]]; then
-  SERVER_CPUS="$((CPUS - 1))"
-  TOOL_CPUS="0-$((CPUS - 2))"
   SERVER_THREADS=1
   TOOL_THREADS=$((CPUS - 1))
-  on_server() { taskset -c "$SERVER_CPUS" "$@"; }
-  on_tool() { taskset -c "$TOOL_CPUS" "$@"; }
+  ON_SERVER=(taskset -c "$((CPUS - 1))")
+  ON_TOOL=(taskset -c "0-$((CPUS - 2))")
 else
   SERVER_THREADS=$CPUS
   TOOL_THREADS=$CPUS
-  on_server() { "$@"; }
-  on_tool() { "$@"; }
+  ON_SERVER=()
+  ON_TOOL=()
 fi
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
+LOAD_PID=""
 cleanup() {
-  if [[ -n "$SERVER_PID" ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
+  for pid in "$LOAD_PID" "$SERVER_PID"; do
+    if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  done
   rm -rf "$WORK"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-on_server "$SERVER" 0 "$SERVER_THREADS" >"$WORK/server.out" &
+"${ON_SERVER[@]}" "$SERVER" 0 "$SERVER_THREADS" >"$WORK/server.out" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 50); do
   grep -q listening "$WORK/server.out" 2>/dev/null && break
@@ -85,25 +93,36 @@ ADDR="$(awk '/listening on/ {print $3}' "$WORK/server.out")"
 URL="http://$ADDR/"
 echo "== server $URL (pid $SERVER_PID); cpus $CPUS; pinned: $PIN; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-echo "== closed mode: $CONNECTIONS connections for $DURATION"
-on_tool "$CHAOSGATE" load "$URL" --closed -c "$CONNECTIONS" -z "$DURATION" --json >"$WORK/chaosgate.json"
-CG_RPS=$(jq '.throughput' "$WORK/chaosgate.json")
-CG_ERR=$(jq '.scheduled - .ok' "$WORK/chaosgate.json")
-sleep 1
-on_tool oha -c "$CONNECTIONS" -z "$DURATION" --no-tui --output-format json "$URL" >"$WORK/oha.json"
-OHA_RPS=$(jq '.summary.requestsPerSec' "$WORK/oha.json")
-sleep 1
-on_tool wrk -t "$TOOL_THREADS" -c "$CONNECTIONS" -d "$DURATION" "$URL" >"$WORK/wrk.txt"
-WRK_RPS=$(awk '/^Requests\/sec:/ {print $2}' "$WORK/wrk.txt")
+echo "== closed mode: $CONNECTIONS connections for $DURATION, $ROUNDS rounds"
+best() { sort -g | tail -1; }
+for round in $(seq 1 "$ROUNDS"); do
+  "${ON_TOOL[@]}" "$CHAOSGATE" load "$URL" --closed -c "$CONNECTIONS" -z "$DURATION" --json >"$WORK/chaosgate.json"
+  jq '.throughput' "$WORK/chaosgate.json" >>"$WORK/chaosgate.rps"
+  jq '.scheduled - .ok' "$WORK/chaosgate.json" >>"$WORK/chaosgate.failed"
+  sleep 1
+  "${ON_TOOL[@]}" oha -c "$CONNECTIONS" -z "$DURATION" --no-tui --output-format json "$URL" >"$WORK/oha.json"
+  jq '.summary.requestsPerSec' "$WORK/oha.json" >>"$WORK/oha.rps"
+  sleep 1
+  "${ON_TOOL[@]}" wrk -t "$TOOL_THREADS" -c "$CONNECTIONS" -d "$DURATION" "$URL" >"$WORK/wrk.txt"
+  awk '/^Requests\/sec:/ {print $2}' "$WORK/wrk.txt" >>"$WORK/wrk.rps"
+  sleep 1
+  printf '  round %s: chaosgate %.0f, oha %.0f, wrk %.0f req/s\n' "$round" \
+    "$(tail -1 "$WORK/chaosgate.rps")" "$(tail -1 "$WORK/oha.rps")" "$(tail -1 "$WORK/wrk.rps")"
+done
+CG_RPS=$(best <"$WORK/chaosgate.rps")
+OHA_RPS=$(best <"$WORK/oha.rps")
+WRK_RPS=$(best <"$WORK/wrk.rps")
+CG_FAILED=$(awk '{ n += $1 } END { print n }' "$WORK/chaosgate.failed")
 
-printf '  %-10s %12.0f req/s  (%s not 2xx)\n' chaosgate "$CG_RPS" "$CG_ERR"
+printf '  best of %s:\n' "$ROUNDS"
+printf '  %-10s %12.0f req/s  (%s requests not 2xx)\n' chaosgate "$CG_RPS" "$CG_FAILED"
 printf '  %-10s %12.0f req/s\n' oha "$OHA_RPS"
 printf '  %-10s %12.0f req/s\n' wrk "$WRK_RPS"
 awk -v c="$CG_RPS" -v o="$OHA_RPS" -v w="$WRK_RPS" \
   'BEGIN { printf "  chaosgate/oha = %.2fx (target >= 1.0)   chaosgate/wrk = %.2fx (target >= 0.8)\n", c/o, c/w }'
 
 echo "== open mode: $OPEN_RATE req/s for $DURATION"
-on_tool /usr/bin/time -v -o "$WORK/open.time" \
+"${ON_TOOL[@]}" /usr/bin/time -v -o "$WORK/open.time" \
   "$CHAOSGATE" load "$URL" --rate "$OPEN_RATE/s" -z "$DURATION" --json >"$WORK/open.json"
 jq -r --argjson rate "$OPEN_RATE" '
   "  achieved \(.achieved_rate | . * 10 | round / 10) req/s: error \(((.achieved_rate - $rate) / $rate * 100) | . * 1000 | round / 1000) %",
@@ -116,9 +135,9 @@ awk -F': ' '
     printf "  CPU: user %.2f s + sys %.2f s over %.2f s wall = %.1f %% of one core; max RSS %d KiB\n", u, s, secs, 100 * (u + s) / secs, r
   }' "$WORK/open.time"
 
-if [[ "$RSS_MINUTES" != 0 ]]; then
+if [[ "$RSS_MINUTES" =~ ^[1-9][0-9]*$ ]]; then
   echo "== long run: $RSS_RATE req/s for $RSS_MINUTES min (RSS at start and end)"
-  on_tool "$CHAOSGATE" load "$URL" --rate "$RSS_RATE/s" -z "${RSS_MINUTES}m" --json >"$WORK/long.json" &
+  "${ON_TOOL[@]}" "$CHAOSGATE" load "$URL" --rate "$RSS_RATE/s" -z "${RSS_MINUTES}m" --json >"$WORK/long.json" &
   LOAD_PID=$!
   rss() { awk '/VmRSS/ {print $2}' "/proc/$LOAD_PID/status" 2>/dev/null || echo 0; }
   sleep 10
@@ -127,6 +146,7 @@ if [[ "$RSS_MINUTES" != 0 ]]; then
   sleep $((TOTAL_S - 15))
   RSS_END=$(rss)
   wait "$LOAD_PID" || true
+  LOAD_PID=""
   echo "  RSS after 10 s: ${RSS_START} KiB; RSS 5 s before the end: ${RSS_END} KiB"
   jq -r '"  achieved \(.achieved_rate) req/s, \(.ok) ok of \(.scheduled), p99 \(.latency.p99_us) us, series of \(.series | length) s"' "$WORK/long.json"
 fi
