@@ -130,7 +130,12 @@ pub fn analyze(
     let mut probes_during: BTreeMap<String, BTreeMap<String, (u64, u64)>> = BTreeMap::new();
     for f in &faults {
         for (probe, checks) in &probe_checks {
-            if let Some(r) = recovery::recovery(checks, f.applied_ns, recovery_consecutive) {
+            if let Some(r) = recovery::recovery(
+                checks,
+                f.applied_ns,
+                f.verified_ns.unwrap_or(f.applied_ns),
+                recovery_consecutive,
+            ) {
                 recovery_map.insert((f.fault.clone(), probe.clone()), r);
             }
             let inside = checks

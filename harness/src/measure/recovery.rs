@@ -31,10 +31,14 @@ impl Recovery {
     }
 }
 
-/// `checks` must be sorted by time. Checks before `from` are ignored.
-pub fn recovery(checks: &[Check], from: u64, consecutive: u32) -> Option<Recovery> {
+/// `checks` must be sorted by time. Recovery is timed from `from` (the fault's start), but
+/// only checks made once the fault was in effect (`effective`, e.g. Docker's `die` after a
+/// SIGKILL) can count as recovered: a check that passed in the milliseconds before the
+/// process actually died says nothing about recovery.
+pub fn recovery(checks: &[Check], from: u64, effective: u64, consecutive: u32) -> Option<Recovery> {
     let consecutive = consecutive.max(1);
-    let after: Vec<&Check> = checks.iter().filter(|c| c.t >= from).collect();
+    let effective = effective.max(from);
+    let after: Vec<&Check> = checks.iter().filter(|c| c.t >= effective).collect();
     let last = after.last()?;
     let mut r = Recovery {
         from_ns: from,
@@ -88,7 +92,7 @@ mod tests {
     fn recovery_is_the_start_of_the_first_run_of_n_successes() {
         // fault at 100; failures at 100..300, a lone success at 400 does not count.
         let c = checks("+-----+--+++++", 50);
-        let r = recovery(&c, 100, 3).unwrap();
+        let r = recovery(&c, 100, 100, 3).unwrap();
         assert_eq!(r.recovered_ns, Some(450));
         assert_eq!(r.duration_ns(), Some(350));
         assert_eq!(r.first_failure_ns, Some(100));
@@ -98,20 +102,28 @@ mod tests {
 
     #[test]
     fn never_failing_probe_recovers_at_once() {
-        let r = recovery(&checks("++++++", 50), 120, 3).unwrap();
+        let r = recovery(&checks("++++++", 50), 120, 120, 3).unwrap();
         assert_eq!(r.recovered_ns, Some(150));
         assert_eq!(r.failed_checks, 0);
     }
 
     #[test]
+    fn checks_before_the_fault_took_effect_do_not_count() {
+        // Fault applied at 100, in effect (process died) at 150: the success at 100 is stale.
+        let r = recovery(&checks("+++-----+", 50), 100, 150, 1).unwrap();
+        assert_eq!(r.recovered_ns, Some(400));
+        assert_eq!(r.duration_ns(), Some(300));
+    }
+
+    #[test]
     fn no_run_of_n_means_not_recovered() {
-        let r = recovery(&checks("+--++-++", 10), 10, 3).unwrap();
+        let r = recovery(&checks("+--++-++", 10), 10, 10, 3).unwrap();
         assert_eq!(r.recovered_ns, None);
         assert_eq!(r.observed_until_ns, 70);
     }
 
     #[test]
     fn no_checks_after_the_fault_is_no_data() {
-        assert!(recovery(&checks("+++", 10), 100, 3).is_none());
+        assert!(recovery(&checks("+++", 10), 100, 100, 3).is_none());
     }
 }

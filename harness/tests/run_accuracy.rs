@@ -1,0 +1,80 @@
+//! Measurement accuracy against ground truth: a service that stays unhealthy for a known time
+//! after it starts is crashed; chaosgate's recovery time must match Docker's `start` event plus
+//! that known time within ±100 ms (the DESIGN's resolution target is ≤ 50 ms per probe).
+
+mod common;
+
+use common::*;
+
+const WARMUP_MS: f64 = 2000.0;
+
+#[test]
+fn recovery_time_matches_docker_ground_truth_within_100ms() {
+    require_images();
+    let dir = TempDir::new("accuracy");
+    std::fs::write(
+        dir.0.join("slow.yml"),
+        format!(
+            "services:\n  slow:\n    image: chaosgate/trading:0.1.0\n    command: [\"marketdata\"]\n    \
+             restart: always\n    environment:\n      MARKETDATA_WARMUP: \"{}ms\"\n    \
+             ports:\n      - \"127.0.0.1::8081\"\n",
+            WARMUP_MS as u64
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.0.join("accuracy.yaml"),
+        "name: accuracy\nstack:\n  compose: slow.yml\n  ready_timeout: 30s\nduration: 9s\n\
+         recovery: { consecutive: 1 }\nprobes:\n  - name: slow\n    \
+         http: { url: http://slow:8081/health, status: 200 }\n    every: 20ms\n    timeout: 200ms\n\
+         faults:\n  - name: crash-slow\n    at: 3s\n    action: crash\n    target: { service: slow }\n\
+         slos:\n  - recovery_time(crash-slow, probe=slow) < 30s\n",
+    )
+    .unwrap();
+    let out = chaosgate()
+        .arg("run")
+        .arg(dir.0.join("accuracy.yaml"))
+        .arg("--report-dir")
+        .arg(&dir.0)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = run_dir(&dir.0);
+    let report = report_json(&run);
+    let fault = &report["faults"][0];
+    let measured = fault["recovery"][0]["recovered_at_ms"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no recovery measured: {fault:#}"));
+
+    // Ground truth: the container's `start` event after the crash's `die`, plus the warm-up.
+    let events = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
+    let mut died = None;
+    let mut started = None;
+    for line in events.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["type"] != "docker" {
+            continue;
+        }
+        let t = e["t"].as_f64().unwrap_or(0.0) / 1e6;
+        match e["action"].as_str() {
+            Some("die") if died.is_none() => died = Some(t),
+            Some("start") if died.is_some() && started.is_none() => started = Some(t),
+            _ => {}
+        }
+    }
+    let started = started.unwrap_or_else(|| panic!("no start event after the crash:\n{events}"));
+    let truth = started + WARMUP_MS;
+    let error = measured - truth;
+    eprintln!(
+        "die {:.1} ms, start {started:.1} ms, true recovery {truth:.1} ms, measured {measured:.1} ms, error {error:+.1} ms",
+        died.unwrap_or(0.0)
+    );
+    assert!(
+        error.abs() <= 100.0,
+        "measured {measured} vs truth {truth}: error {error} ms"
+    );
+    assert_eq!(
+        leftovers(report["stack"]["project"].as_str().unwrap_or("-")),
+        Vec::<String>::new()
+    );
+}
