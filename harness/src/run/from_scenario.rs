@@ -242,6 +242,7 @@ pub fn describe_plan(spec: &RunSpec) -> String {
                 Pick::Random { draw } => format!(" (replica draw {draw})"),
             },
             f.duration
+                .filter(|_| f.action.holds())
                 .map(|d| format!(", held {d:?}"))
                 .unwrap_or_default()
         );

@@ -54,6 +54,15 @@ impl FaultAction {
             Self::Network { name, .. } => name,
         }
     }
+
+    /// Whether the fault is held for its `duration` and then reverted (crash and restart are
+    /// one-shot: the stack's own recovery ends them).
+    pub fn holds(&self) -> bool {
+        !matches!(
+            self,
+            Self::Container(ContainerAction::Crash | ContainerAction::Restart)
+        )
+    }
 }
 
 /// Which of a service's replicas a fault hits.
