@@ -128,3 +128,46 @@ fn db_partition_fails_fast_recovers_and_loses_nothing() {
         .unwrap_or_default();
     assert!(during["errors"].as_u64().unwrap_or(0) > 0, "{during:#}");
 }
+
+#[test]
+fn ingress_latency_adds_what_was_asked_at_the_client() {
+    require_images();
+    let dir = TempDir::new("ingress");
+    let compose = repo_root().join("compose/trading.yml");
+    std::fs::write(
+        dir.0.join("ingress.yaml"),
+        format!(
+            "name: ingress-latency\nstack:\n  compose: {}\nload:\n  \
+             target: http://gateway:8080/health\n  rate: 50/s\n  duration: 14s\n\
+             faults:\n  - name: slow-in\n    at: 4s\n    duration: 7s\n    action: latency\n    \
+             latency: 300ms\n    direction: downstream\n    target: {{ service: gateway }}\n    port: 8080\n\
+             slos:\n  - p50(latency, during=slow-in) < 400ms\n",
+            compose.display()
+        ),
+    )
+    .unwrap();
+    let out = chaosgate()
+        .arg("run")
+        .arg(dir.0.join("ingress.yaml"))
+        .arg("--report-dir")
+        .arg(&dir.0)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = report_json(&run_dir(&dir.0));
+    let phase = |name: &str| {
+        report["phases"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["name"] == name))
+            .map(|p| p["latency_ms"]["p50"].as_f64().unwrap_or(0.0))
+            .unwrap_or(0.0)
+    };
+    let (before, during) = (phase("before"), phase("during:slow-in"));
+    eprintln!("asked 300 ms downstream: p50 before {before:.1} ms, during {during:.1} ms");
+    assert!(
+        (300.0..360.0).contains(&during),
+        "p50 during the fault: {during} ms"
+    );
+    assert!(before < 50.0, "p50 before the fault: {before} ms");
+    assert_eq!(host_rules(), Vec::<String>::new());
+}

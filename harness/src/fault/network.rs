@@ -197,7 +197,7 @@ async fn apply(
                     }
                     Link::Ingress { port: dport } => {
                         rules = rules.redirect_ingress(*dport, port);
-                        rules = rules.reset_established_ingress(*dport);
+                        rules = rules.reset_established_ingress(*dport, PROXY_MARK);
                     }
                 }
                 let applied = apply_rules(env, rules, t.pid).await?;

@@ -126,10 +126,14 @@ impl RuleSet {
     }
 
     /// Resets incoming connections to `dport` established before an ingress REDIRECT, so
-    /// clients reconnect through the proxy (redirected ones arrive on the proxy's port).
-    pub fn reset_established_ingress(mut self, dport: u16) -> Self {
+    /// clients reconnect through the proxy (redirected ones arrive on the proxy's port). The
+    /// proxy's own connection to `dport` is delivered locally through INPUT too: it carries
+    /// `mark` and is let through.
+    pub fn reset_established_ingress(mut self, dport: u16, mark: u32) -> Self {
         let mut spec = words(&["-p", "tcp", "--dport"]);
         spec.push(dport.to_string());
+        spec.extend(words(&["-m", "mark", "!", "--mark"]));
+        spec.push(mark.to_string());
         spec.extend(words(&[
             "-m",
             "conntrack",
