@@ -2,7 +2,7 @@
 # Benchmarks chaosgate's load generator against oha and wrk on one local HTTP server.
 #
 #   bench/loadgen.sh [--duration 10s] [--connections 50] [--rounds 2] [--open-rate 5000]
-#                    [--rss-minutes 0] [--rss-rate 2000] [--no-pin]
+#                    [--rss-minutes 0] [--rss-rate 2000] [--no-pin] [--skip-closed]
 #   (--rss-minutes: whole minutes, at least 1 to run the long check)
 #
 # 1. Closed mode (max rps): chaosgate --closed, oha and wrk, same connections and
@@ -25,6 +25,7 @@ OPEN_RATE=5000
 RSS_MINUTES=0
 RSS_RATE=2000
 PIN=1
+SKIP_CLOSED=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
@@ -34,6 +35,7 @@ while [[ $# -gt 0 ]]; do
     --rss-minutes) RSS_MINUTES="$2"; shift 2 ;;
     --rss-rate) RSS_RATE="$2"; shift 2 ;;
     --no-pin) PIN=0; shift ;;
+    --skip-closed) SKIP_CLOSED=1; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -93,6 +95,7 @@ ADDR="$(awk '/listening on/ {print $3}' "$WORK/server.out")"
 URL="http://$ADDR/"
 echo "== server $URL (pid $SERVER_PID); cpus $CPUS; pinned: $PIN; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+if [[ $SKIP_CLOSED == 0 ]]; then
 echo "== closed mode: $CONNECTIONS connections for $DURATION, $ROUNDS rounds"
 best() { sort -g | tail -1; }
 for round in $(seq 1 "$ROUNDS"); do
@@ -120,6 +123,7 @@ printf '  %-10s %12.0f req/s\n' oha "$OHA_RPS"
 printf '  %-10s %12.0f req/s\n' wrk "$WRK_RPS"
 awk -v c="$CG_RPS" -v o="$OHA_RPS" -v w="$WRK_RPS" \
   'BEGIN { printf "  chaosgate/oha = %.2fx (target >= 1.0)   chaosgate/wrk = %.2fx (target >= 0.8)\n", c/o, c/w }'
+fi
 
 echo "== open mode: $OPEN_RATE req/s for $DURATION"
 "${ON_TOOL[@]}" /usr/bin/time -v -o "$WORK/open.time" \
@@ -127,7 +131,8 @@ echo "== open mode: $OPEN_RATE req/s for $DURATION"
 jq -r --argjson rate "$OPEN_RATE" '
   "  achieved \(.achieved_rate | . * 10 | round / 10) req/s: error \(((.achieved_rate - $rate) / $rate * 100) | . * 1000 | round / 1000) %",
   "  \(.ok) ok of \(.scheduled) scheduled; latency p50 \(.latency.p50_us) us, p99 \(.latency.p99_us) us, max \(.latency.max_us) us",
-  "  service time p50 \(.service_latency.p50_us) us, p99 \(.service_latency.p99_us) us"' "$WORK/open.json"
+  "  service time p50 \(.service_latency.p50_us) us, p99 \(.service_latency.p99_us) us",
+  "  errors: \(.error_counts | to_entries | map(select(.value > 0) | "\(.key) \(.value)") | join(", ") | if . == "" then "none" else . end)"' "$WORK/open.json"
 awk -F': ' '
   /User time/ {u=$2} /System time/ {s=$2} /Elapsed \(wall clock\)/ {e=$2} /Maximum resident/ {r=$2}
   END {
@@ -140,13 +145,22 @@ if [[ "$RSS_MINUTES" =~ ^[1-9][0-9]*$ ]]; then
   "${ON_TOOL[@]}" "$CHAOSGATE" load "$URL" --rate "$RSS_RATE/s" -z "${RSS_MINUTES}m" --json >"$WORK/long.json" &
   LOAD_PID=$!
   rss() { awk '/VmRSS/ {print $2}' "/proc/$LOAD_PID/status" 2>/dev/null || echo 0; }
+  # A sample every minute (the first after 10 s, the last 5 s before the end), to tell a
+  # plateau from a leak.
   sleep 10
   RSS_START=$(rss)
-  TOTAL_S=$((RSS_MINUTES * 60))
-  sleep $((TOTAL_S - 15))
+  SAMPLES="$RSS_START"
+  for _ in $(seq 2 "$RSS_MINUTES"); do
+    sleep 60
+    SAMPLES="$SAMPLES $(rss)"
+  done
+  sleep 45
   RSS_END=$(rss)
+  SAMPLES="$SAMPLES $RSS_END"
   wait "$LOAD_PID" || true
   LOAD_PID=""
+  echo "  RSS (KiB) each minute: $SAMPLES"
   echo "  RSS after 10 s: ${RSS_START} KiB; RSS 5 s before the end: ${RSS_END} KiB"
-  jq -r '"  achieved \(.achieved_rate) req/s, \(.ok) ok of \(.scheduled), p99 \(.latency.p99_us) us, series of \(.series | length) s"' "$WORK/long.json"
+  jq -r '"  achieved \(.achieved_rate) req/s, \(.ok) ok of \(.scheduled), p99 \(.latency.p99_us) us, series of \(.series | length) s",
+    "  errors: \(.error_counts | to_entries | map(select(.value > 0) | "\(.key) \(.value)") | join(", ") | if . == "" then "none" else . end)"' "$WORK/long.json"
 fi

@@ -13,7 +13,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -30,7 +30,13 @@ fn main() -> std::io::Result<()> {
 }
 
 async fn serve(address: SocketAddr) -> std::io::Result<()> {
-    let listener = TcpListener::bind(address).await?;
+    // A deep accept queue: a load generator that falls behind and catches up opens
+    // hundreds of connections at once, and overflowing tokio's default 1024 would turn
+    // them into SYN retransmits (1 s timeouts) that measure the kernel, not the tool.
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    let listener = socket.listen(4096)?;
     println!("listening on {}", listener.local_addr()?);
     loop {
         let (stream, _) = listener.accept().await?;

@@ -298,3 +298,47 @@ async fn cancelling_stops_the_schedule_and_reports_what_ran() {
     let off = (summary.achieved_rate - 100.0).abs() / 100.0;
     assert!(off < 0.05, "achieved {}", summary.achieved_rate);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_opened_for_a_burst_are_closed_once_idle() {
+    // For the first second every request takes 200 ms, so ~40 are in flight at 200/s and
+    // as many connections open; afterwards a handful suffice and the rest go idle.
+    let behaviour = Behaviour {
+        stall: Some(Stall {
+            epoch: Instant::now(),
+            from: Duration::ZERO,
+            length: Duration::from_secs(1),
+            delay: Duration::from_millis(200),
+        }),
+        ..Behaviour::default()
+    };
+    let server = TestServer::http(behaviour).await;
+    let run = tokio::spawn(run_open(
+        plan(server.url("/"), 200.0, Duration::from_secs(8)),
+        Arc::new(AsWritten),
+        Arc::new(IgnoreOutcomes),
+        CancellationToken::new(),
+    ));
+    // Late in the run, while the load still goes on (the pool closes everything at the
+    // end anyway).
+    tokio::time::sleep(Duration::from_millis(7500)).await;
+    let still_open = server
+        .seen
+        .open_connections
+        .load(std::sync::atomic::Ordering::SeqCst);
+    let summary = run.await.unwrap().unwrap();
+    assert_eq!(summary.ok, summary.scheduled);
+    let opened = server
+        .seen
+        .connections
+        .load(std::sync::atomic::Ordering::SeqCst);
+    eprintln!("{opened} connections opened, {still_open} open 7.5 s in");
+    assert!(
+        opened >= 30,
+        "the burst should have needed many connections: {opened}"
+    );
+    assert!(
+        still_open <= 10,
+        "{still_open} of {opened} connections still open"
+    );
+}

@@ -54,6 +54,8 @@ pub struct Seen {
     pub bodies: Mutex<Vec<String>>,
     pub paths: Mutex<Vec<String>>,
     pub connections: AtomicUsize,
+    /// Connections accepted and not yet closed (by either side).
+    pub open_connections: AtomicUsize,
     in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
 }
@@ -91,14 +93,17 @@ impl TestServer {
             let mut connections = Vec::new();
             while let Ok((stream, _)) = listener.accept().await {
                 shared.connections.fetch_add(1, Ordering::SeqCst);
+                shared.open_connections.fetch_add(1, Ordering::SeqCst);
                 let seen = shared.clone();
                 let behaviour = behaviour.clone();
                 connections.push(AbortOnDrop(tokio::spawn(async move {
+                    let counters = seen.clone();
                     let service =
                         service_fn(move |request| answer(request, behaviour.clone(), seen.clone()));
                     let _ = http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
+                    counters.open_connections.fetch_sub(1, Ordering::SeqCst);
                 })));
             }
         });
