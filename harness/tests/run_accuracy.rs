@@ -1,6 +1,10 @@
 //! Measurement accuracy against ground truth: a service that stays unhealthy for a known time
-//! after it starts is crashed; chaosgate's recovery time must match Docker's `start` event plus
-//! that known time within ±100 ms (the DESIGN's resolution target is ≤ 50 ms per probe).
+//! after it starts is crashed; chaosgate's recovery must match the moment the restarted
+//! process became healthy within ±100 ms (the DESIGN's resolution target is ≤ 50 ms per probe).
+//!
+//! The truth is the restarted process's own start-up log line (its clock is the host's) plus
+//! the known warm-up. Docker's `start` event is not used as truth: on a loaded machine it was
+//! seen ~280 ms after the process had started.
 
 mod common;
 
@@ -31,22 +35,30 @@ fn recovery_time_matches_docker_ground_truth_within_100ms() {
          slos:\n  - recovery_time(crash-slow, probe=slow) < 30s\n",
     )
     .unwrap();
+    // --keep: the restarted container's log is read after the run, then removed here.
     let out = chaosgate()
         .arg("run")
         .arg(dir.0.join("accuracy.yaml"))
         .arg("--report-dir")
         .arg(&dir.0)
+        .arg("--keep")
         .output()
         .expect("runs");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let run = run_dir(&dir.0);
     let report = report_json(&run);
+    let _stack = ProjectGuard(
+        report["stack"]["project"]
+            .as_str()
+            .unwrap_or("-")
+            .to_string(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let fault = &report["faults"][0];
     let measured = fault["recovery"][0]["recovered_at_ms"]
         .as_f64()
         .unwrap_or_else(|| panic!("no recovery measured: {fault:#}"));
 
-    // Ground truth: the container's `start` event after the crash's `die`, plus the warm-up.
+    // Docker's view, printed beside the truth (its `start` event can lag the process).
     let events = std::fs::read_to_string(run.join("events.jsonl")).unwrap();
     let mut died = None;
     let mut started = None;
@@ -63,18 +75,52 @@ fn recovery_time_matches_docker_ground_truth_within_100ms() {
         }
     }
     let started = started.unwrap_or_else(|| panic!("no start event after the crash:\n{events}"));
-    let truth = started + WARMUP_MS;
+
+    let container = fault["targets"][0]
+        .as_str()
+        .expect("the fault names its target");
+    let logs = std::process::Command::new("docker")
+        .args(["logs", container])
+        .output()
+        .expect("docker logs");
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&logs.stdout),
+        String::from_utf8_lossy(&logs.stderr)
+    );
+    let last_start = logs
+        .lines()
+        .rfind(|l| l.contains("market data listening"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no start-up line in the logs:\n{logs}"));
+    let process_start = unix_ns(last_start);
+    let origin = unix_ns(report["started_at"].as_str().expect("started_at"));
+    let process_start_ms = (process_start - origin) as f64 / 1e6;
+    let truth = process_start_ms + WARMUP_MS;
     let error = measured - truth;
     eprintln!(
-        "die {:.1} ms, start {started:.1} ms, true recovery {truth:.1} ms, measured {measured:.1} ms, error {error:+.1} ms",
+        "die {:.1} ms, process start {process_start_ms:.1} ms, docker start event {started:.1} ms, \
+         true recovery {truth:.1} ms, measured {measured:.1} ms, error {error:+.1} ms",
         died.unwrap_or(0.0)
     );
     assert!(
         error.abs() <= 100.0,
         "measured {measured} vs truth {truth}: error {error} ms"
     );
-    assert_eq!(
-        leftovers(report["stack"]["project"].as_str().unwrap_or("-")),
-        Vec::<String>::new()
-    );
+}
+
+fn unix_ns(rfc3339: &str) -> i128 {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{rfc3339}: {e}"))
+        .unix_timestamp_nanos()
+}
+
+/// Removes a stack left up with `--keep`, also when the test fails.
+struct ProjectGuard(String);
+
+impl Drop for ProjectGuard {
+    fn drop(&mut self) {
+        remove_project(&self.0);
+        assert_eq!(leftovers(&self.0), Vec::<String>::new());
+    }
 }

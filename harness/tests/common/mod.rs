@@ -111,3 +111,34 @@ pub fn leftovers(prefix: &str) -> Vec<String> {
     }
     left
 }
+
+/// Force-removes every container and network of a compose project (for `--keep` runs).
+pub fn remove_project(project: &str) {
+    let label = format!("label=com.docker.compose.project={project}");
+    for (list, remove) in [
+        (
+            vec!["ps", "-aq", "--filter", &label],
+            vec!["rm", "-f", "-v"],
+        ),
+        (
+            vec!["network", "ls", "-q", "--filter", &label],
+            vec!["network", "rm"],
+        ),
+        (
+            vec!["volume", "ls", "-q", "--filter", &label],
+            vec!["volume", "rm", "-f"],
+        ),
+    ] {
+        let out = Command::new("docker")
+            .args(&list)
+            .output()
+            .expect("docker runs");
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        if !ids.is_empty() {
+            let _ = Command::new("docker").args(&remove).args(&ids).output();
+        }
+    }
+}
