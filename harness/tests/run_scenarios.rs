@@ -96,7 +96,7 @@ fn replica_crash_passes_on_the_good_stack_and_fails_without_failover() {
 }
 
 #[test]
-fn db_restart_passes_and_orders_recover() {
+fn db_restart_passes_and_the_ack_before_commit_build_loses_writes() {
     let (out, reports) = run_scenario("db-restart.yaml", &["--seed", "3"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report = report_json(&run_dir(&reports.0));
@@ -104,6 +104,28 @@ fn db_restart_passes_and_orders_recover() {
         slo(&report, "recovery_time")["verdict"],
         "pass",
         "{report:#}"
+    );
+    let lost = slo(&report, "lost_writes");
+    assert_eq!(lost["verdict"], "pass", "{report:#}");
+    let acked = lost["evidence"]["details"]["acknowledged"]
+        .as_u64()
+        .unwrap_or(0);
+    assert!(acked > 500, "{lost:#}");
+    assert_clean(&report);
+
+    // Acknowledging orders before the commit (and dropping them on a DB error) loses
+    // acknowledged writes when the database restarts: the read-back finds them missing.
+    let (out, reports) = run_scenario(
+        "db-restart.yaml",
+        &["--seed", "3", "--set", "GATEWAY_ACK_BEFORE_COMMIT=1"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report = report_json(&run_dir(&reports.0));
+    let lost = slo(&report, "lost_writes");
+    assert_eq!(lost["verdict"], "breached", "{report:#}");
+    assert!(
+        lost["measured"]["value"].as_f64().unwrap_or(0.0) >= 1.0,
+        "{lost:#}"
     );
     assert_clean(&report);
 }
