@@ -38,13 +38,14 @@ pub fn api_error(doing: impl Into<String>) -> impl FnOnce(bollard::errors::Error
     move |source| StackError::Docker { doing, source }
 }
 
-/// Every container (running or not) of a compose project.
-pub async fn project_containers(
+/// Every container (running or not) carrying `label` (`key` or `key=value`).
+pub async fn labelled_containers(
     docker: &Docker,
-    project: &str,
-) -> Result<Vec<ContainerInfo>, StackError> {
-    let filters = HashMap::from([("label", vec![format!("{PROJECT_LABEL}={project}")])]);
-    let list = docker
+    label: String,
+    doing: String,
+) -> Result<Vec<bollard::models::ContainerSummary>, StackError> {
+    let filters = HashMap::from([("label", vec![label])]);
+    docker
         .list_containers(Some(
             ListContainersOptionsBuilder::new()
                 .all(true)
@@ -52,7 +53,20 @@ pub async fn project_containers(
                 .build(),
         ))
         .await
-        .map_err(api_error(format!("listing the containers of {project}")))?;
+        .map_err(api_error(doing))
+}
+
+/// Every container (running or not) of a compose project.
+pub async fn project_containers(
+    docker: &Docker,
+    project: &str,
+) -> Result<Vec<ContainerInfo>, StackError> {
+    let list = labelled_containers(
+        docker,
+        format!("{PROJECT_LABEL}={project}"),
+        format!("listing the containers of {project}"),
+    )
+    .await?;
     let mut out = Vec::with_capacity(list.len());
     for summary in list {
         let Some(id) = summary.id else { continue };

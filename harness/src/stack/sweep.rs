@@ -5,26 +5,20 @@ use std::collections::{BTreeSet, HashMap};
 
 use bollard::Docker;
 use bollard::query_parameters::{
-    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 
 use super::StackError;
-use super::docker::{OWNER_PID_LABEL, PROJECT_LABEL, RUN_LABEL, api_error, is_not_found};
+use super::docker::{
+    OWNER_PID_LABEL, PROJECT_LABEL, RUN_LABEL, api_error, is_not_found, labelled_containers,
+};
 
 /// Force-removes every container, network and volume labelled with `project`.
 pub async fn remove_project(docker: &Docker, project: &str) -> Result<(), StackError> {
     let label = format!("{PROJECT_LABEL}={project}");
     let filters = HashMap::from([("label", vec![label.clone()])]);
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::new()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .map_err(api_error("listing leftover containers"))?;
+    let containers =
+        labelled_containers(docker, label, "listing leftover containers".into()).await?;
     for c in containers.into_iter().filter_map(|c| c.id) {
         match docker
             .remove_container(
@@ -80,16 +74,12 @@ pub async fn remove_project(docker: &Docker, project: &str) -> Result<(), StackE
 /// Finds projects left by chaosgate runs whose process is gone, and removes them.
 /// Runs of live processes (parallel runs, parallel tests) are left alone.
 pub async fn sweep_leftovers(docker: &Docker) -> Result<Vec<String>, StackError> {
-    let filters = HashMap::from([("label", vec![RUN_LABEL.to_string()])]);
-    let containers = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::new()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .map_err(api_error("listing chaosgate containers"))?;
+    let containers = labelled_containers(
+        docker,
+        RUN_LABEL.to_string(),
+        "listing chaosgate containers".into(),
+    )
+    .await?;
     let mut dead_projects = BTreeSet::new();
     for c in containers {
         let labels = c.labels.unwrap_or_default();

@@ -104,23 +104,7 @@ impl RuleSet {
         dest: Option<Ipv4Addr>,
         mark: u32,
     ) -> Self {
-        let mut spec = words(&["-p", "tcp", "--dport"]);
-        spec.push(dport.to_string());
-        if let Some(dest) = dest {
-            spec.extend(["-d".to_owned(), dest.to_string()]);
-        }
-        spec.extend(words(&["-m", "mark", "!", "--mark"]));
-        spec.push(mark.to_string());
-        spec.extend(words(&[
-            "-m",
-            "conntrack",
-            "--ctstate",
-            "ESTABLISHED",
-            "-j",
-            "REJECT",
-            "--reject-with",
-            "tcp-reset",
-        ]));
+        let spec = reset_established_spec(dport, dest, mark);
         self.push_iptables("filter", "OUTPUT", spec);
         self
     }
@@ -130,20 +114,7 @@ impl RuleSet {
     /// proxy's own connection to `dport` is delivered locally through INPUT too: it carries
     /// `mark` and is let through.
     pub fn reset_established_ingress(mut self, dport: u16, mark: u32) -> Self {
-        let mut spec = words(&["-p", "tcp", "--dport"]);
-        spec.push(dport.to_string());
-        spec.extend(words(&["-m", "mark", "!", "--mark"]));
-        spec.push(mark.to_string());
-        spec.extend(words(&[
-            "-m",
-            "conntrack",
-            "--ctstate",
-            "ESTABLISHED",
-            "-j",
-            "REJECT",
-            "--reject-with",
-            "tcp-reset",
-        ]));
+        let spec = reset_established_spec(dport, None, mark);
         self.push_iptables("filter", "INPUT", spec);
         self
     }
@@ -272,6 +243,28 @@ impl RuleSet {
         }
         Ok(applied)
     }
+}
+
+/// TCP to `dport` (and `dest`), not marked `mark`, already ESTABLISHED: answered with a RST.
+fn reset_established_spec(dport: u16, dest: Option<Ipv4Addr>, mark: u32) -> Vec<String> {
+    let mut spec = words(&["-p", "tcp", "--dport"]);
+    spec.push(dport.to_string());
+    if let Some(dest) = dest {
+        spec.extend(["-d".to_owned(), dest.to_string()]);
+    }
+    spec.extend(words(&["-m", "mark", "!", "--mark"]));
+    spec.push(mark.to_string());
+    spec.extend(words(&[
+        "-m",
+        "conntrack",
+        "--ctstate",
+        "ESTABLISHED",
+        "-j",
+        "REJECT",
+        "--reject-with",
+        "tcp-reset",
+    ]));
+    spec
 }
 
 fn add_command(rule: &NetRule) -> (String, Vec<String>) {
