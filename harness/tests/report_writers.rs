@@ -41,6 +41,7 @@ fn phase(
         error_rate: Some(errors as f64 / scheduled as f64),
         availability: Some((scheduled - errors) as f64 / scheduled as f64),
         latency_ms: Some(l),
+        harness_lag_ms: None,
         errors_by_kind: if errors > 0 {
             BTreeMap::from([("status_5xx".into(), errors - 3), ("timeout".into(), 3)])
         } else {

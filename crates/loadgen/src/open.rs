@@ -173,6 +173,7 @@ impl Scheduler {
                         id: self.run.id_for(template, seq),
                         intended,
                         latency: Duration::ZERO,
+                        send_lag: Instant::now().saturating_duration_since(intended),
                         result: Err(ErrorKind::Dropped),
                     };
                     self.run.finish(&outcome, None);
@@ -225,6 +226,7 @@ async fn send_one(
         id,
         intended,
         latency: finished.saturating_duration_since(intended),
+        send_lag: started.saturating_duration_since(intended),
         result,
     };
     run.finish(&outcome, Some(finished.saturating_duration_since(started)));

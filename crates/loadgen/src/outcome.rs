@@ -93,6 +93,11 @@ pub struct RequestOutcome {
     /// From `intended` to the complete response or to the error being known; zero for
     /// Dropped requests, which are decided at their intended time.
     pub latency: Duration,
+    /// From `intended` to the moment the generator itself began the request (or decided to
+    /// drop it): the generator's own lateness, never the system's. Near zero when the
+    /// machine keeps up; large when the scheduler thread or the runtime was starved of
+    /// CPU, and then `latency` overstates what the system did.
+    pub send_lag: Duration,
     /// The HTTP status, or why there was none.
     pub result: Result<u16, ErrorKind>,
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 pub use failover::Failover;
 pub use lost_writes::WriteCheck;
-pub use phases::{PhaseStats, SecondStats};
+pub use phases::{PhaseStats, RequestRecord, SecondStats};
 pub use recovery::Recovery;
 
 use crate::timeline::{DockerAction, EventKind, FaultStage, read_events};
@@ -111,13 +111,21 @@ pub fn analyze(
         let e = event?;
         if let EventKind::Request {
             latency_ns,
+            lag_ns,
             status,
             error,
             ..
         } = e.kind
         {
             let ok = error.is_none() && status.is_some_and(|s| (200..300).contains(&s));
-            phase_set.record(e.t, latency_ns, status, error.as_deref(), ok);
+            phase_set.record(&RequestRecord {
+                t: e.t,
+                latency_ns,
+                lag_ns,
+                status,
+                error: error.as_deref(),
+                ok,
+            });
             if earliest_fault.is_some_and(|f| e.t >= f) {
                 outcomes.push((e.t, ok));
             }

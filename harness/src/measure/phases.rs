@@ -26,6 +26,13 @@ pub struct PhaseStats {
     pub status_counts: BTreeMap<u16, u64>,
     #[serde(skip)]
     pub latency: Histogram<u64>,
+    /// The same requests timed from when the harness actually began each one: the latency
+    /// with the harness's own lateness taken out.
+    #[serde(skip)]
+    pub from_send: Histogram<u64>,
+    /// How late the harness began each request (intended → actual start).
+    #[serde(skip)]
+    pub lag: Histogram<u64>,
 }
 
 impl PhaseStats {
@@ -40,6 +47,8 @@ impl PhaseStats {
             errors_by_kind: BTreeMap::new(),
             status_counts: BTreeMap::new(),
             latency: histogram(3),
+            from_send: histogram(3),
+            lag: histogram(3),
         }
     }
 
@@ -47,7 +56,15 @@ impl PhaseStats {
         t >= self.start_ns && t < self.end_ns
     }
 
-    fn record(&mut self, latency_ns: u64, status: Option<u16>, error: Option<&str>, ok: bool) {
+    fn record(&mut self, r: &RequestRecord<'_>) {
+        let RequestRecord {
+            latency_ns,
+            lag_ns,
+            status,
+            error,
+            ok,
+            ..
+        } = *r;
         self.scheduled += 1;
         if ok {
             self.ok += 1;
@@ -65,6 +82,9 @@ impl PhaseStats {
         }
         // Errors keep their latency too: a timeout is a 1 s request, not a missing sample.
         self.latency.saturating_record(latency_ns.max(1_000));
+        self.from_send
+            .saturating_record(latency_ns.saturating_sub(lag_ns).max(1_000));
+        self.lag.saturating_record(lag_ns.max(1_000));
     }
 
     pub fn error_rate(&self) -> Option<f64> {
@@ -78,6 +98,28 @@ impl PhaseStats {
     pub fn percentile_ns(&self, p: f64) -> Option<u64> {
         percentile_ns(&self.latency, p)
     }
+
+    /// The latency percentile timed from the harness's actual sends.
+    pub fn from_send_percentile_ns(&self, p: f64) -> Option<u64> {
+        percentile_ns(&self.from_send, p)
+    }
+
+    /// The harness's lateness at percentile `p` (1 µs resolution floor).
+    pub fn lag_percentile_ns(&self, p: f64) -> Option<u64> {
+        percentile_ns(&self.lag, p)
+    }
+}
+
+/// One request as read back from the event log.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestRecord<'a> {
+    /// Intended send time on the run clock.
+    pub t: u64,
+    pub latency_ns: u64,
+    pub lag_ns: u64,
+    pub status: Option<u16>,
+    pub error: Option<&'a str>,
+    pub ok: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -130,16 +172,12 @@ impl PhaseSet {
         }
     }
 
-    pub fn record(
-        &mut self,
-        t: u64,
-        latency_ns: u64,
-        status: Option<u16>,
-        error: Option<&str>,
-        ok: bool,
-    ) {
+    pub fn record(&mut self, r: &RequestRecord<'_>) {
+        let RequestRecord {
+            t, latency_ns, ok, ..
+        } = *r;
         for p in self.phases.iter_mut().filter(|p| p.contains(t)) {
-            p.record(latency_ns, status, error, ok);
+            p.record(r);
         }
         let second = t / 1_000_000_000;
         let s = self
@@ -192,9 +230,9 @@ mod tests {
     #[test]
     fn requests_land_in_their_phases() {
         let mut set = PhaseSet::new(Some((0, 10_000)), &[window("f", 4_000, 6_000)]);
-        set.record(1_000, 2_000_000, Some(200), None, true);
-        set.record(5_000, 900_000_000, None, Some("timeout"), false);
-        set.record(7_000, 3_000_000, Some(503), None, false);
+        set.record(&req(1_000, 2_000_000, 0, Some(200), None));
+        set.record(&req(5_000, 900_000_000, 0, None, Some("timeout")));
+        set.record(&req(7_000, 3_000_000, 0, Some(503), None));
         let (phases, series) = set.finish();
         let get = |n: &str| phases.iter().find(|p| p.name == n).unwrap();
         assert_eq!(get("whole").scheduled, 3);
@@ -207,5 +245,39 @@ mod tests {
         assert_eq!(get("after").error_rate(), Some(1.0));
         assert_eq!(series.len(), 1);
         assert_eq!(series[0].sent, 3);
+    }
+
+    fn req<'a>(
+        t: u64,
+        latency_ns: u64,
+        lag_ns: u64,
+        status: Option<u16>,
+        error: Option<&'a str>,
+    ) -> RequestRecord<'a> {
+        RequestRecord {
+            t,
+            latency_ns,
+            lag_ns,
+            status,
+            error,
+            ok: error.is_none() && status.is_some_and(|s| (200..300).contains(&s)),
+        }
+    }
+
+    #[test]
+    fn the_harness_lateness_is_kept_apart_from_the_latency() {
+        let mut set = PhaseSet::new(Some((0, 10_000)), &[]);
+        // 100 requests of 2 ms, the last 10 begun 400 ms late by a starved harness.
+        for i in 0..100u64 {
+            let lag = if i >= 90 { 400_000_000 } else { 20_000 };
+            set.record(&req(i, 2_000_000 + lag, lag, Some(200), None));
+        }
+        let (phases, _) = set.finish();
+        let whole = &phases[0];
+        assert!(whole.percentile_ns(95.0).unwrap() >= 400_000_000);
+        let from_send = whole.from_send_percentile_ns(95.0).unwrap();
+        assert!((1_990_000..=2_010_000).contains(&from_send), "{from_send}");
+        assert!(whole.lag_percentile_ns(99.0).unwrap() >= 399_000_000);
+        assert!(whole.lag_percentile_ns(50.0).unwrap() <= 21_000);
     }
 }

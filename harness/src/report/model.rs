@@ -83,6 +83,11 @@ pub struct PhaseReport {
     pub availability: Option<f64>,
     /// From intended send time (corrected for coordinated omission); absent without samples.
     pub latency_ms: Option<LatencySummary>,
+    /// How late the harness itself began the requests (intended → actual start). Near zero
+    /// on a machine with CPU to spare; large values mean the figures above include the
+    /// harness's own delay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness_lag_ms: Option<LatencySummary>,
     /// e.g. `timeout`, `connect`, `status_5xx`.
     pub errors_by_kind: BTreeMap<String, u64>,
     /// HTTP status → count.

@@ -363,6 +363,7 @@ impl chaosgate_load::Observer for RequestRecorder {
                 seq: o.seq,
                 id: o.id.clone(),
                 latency_ns: o.latency.as_nanos() as u64,
+                lag_ns: o.send_lag.as_nanos() as u64,
                 status,
                 error,
             },

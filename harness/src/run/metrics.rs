@@ -83,17 +83,37 @@ fn phase_evidence(p: &PhaseStats) -> Evidence {
         e.details
             .insert("errors_by_kind".into(), json!(p.errors_by_kind));
     }
+    add_harness_lag(&mut e, p);
     e
 }
+
+/// How late the harness itself began the window's requests: the judge will not pin a timing
+/// breach on the system when the harness was this far behind its own schedule.
+fn add_harness_lag(e: &mut Evidence, p: &PhaseStats) {
+    if let Some(lag) = p.lag_percentile_ns(99.0) {
+        e.details.insert(HARNESS_LAG_P99_NS.into(), json!(lag));
+    }
+}
+
+/// Evidence key: p99 of the harness's lateness in the metric's window (ns).
+pub const HARNESS_LAG_P99_NS: &str = "harness_lag_p99_ns";
+/// Evidence key: the latency percentile timed from the actual sends (ns).
+pub const LATENCY_FROM_SEND_NS: &str = "latency_from_send_ns";
 
 impl MetricSource for RunMetrics<'_> {
     fn measure(&self, metric: &Metric) -> Measurement {
         let r = match metric {
             Metric::Latency { percentile, scope } => self.phase(scope).map(|p| {
                 let ns = p.percentile_ns(*percentile).unwrap_or(0);
+                let mut evidence = phase_evidence(p);
+                if let Some(from_send) = p.from_send_percentile_ns(*percentile) {
+                    evidence
+                        .details
+                        .insert(LATENCY_FROM_SEND_NS.into(), json!(from_send));
+                }
                 Measurement::Value {
                     value: Quantity::Duration(Duration::from_nanos(ns)),
-                    evidence: phase_evidence(p),
+                    evidence,
                 }
             }),
             Metric::ErrorRate { scope } => self.phase(scope).map(|p| Measurement::Value {
@@ -114,6 +134,17 @@ impl MetricSource for RunMetrics<'_> {
 }
 
 impl RunMetrics<'_> {
+    /// The harness's lateness while the fault was in effect, when load ran then.
+    fn add_fault_window_lag(&self, e: &mut Evidence, fault: &str) {
+        if let Some(p) = self
+            .analysis
+            .phase(&format!("during:{fault}"))
+            .filter(|p| p.scheduled > 0)
+        {
+            add_harness_lag(e, p);
+        }
+    }
+
     fn recovery(&self, fault: &str, probe: Option<&str>) -> Result<Measurement, Measurement> {
         self.fault(fault)?;
         let probes: Vec<&String> = match probe {
@@ -166,6 +197,7 @@ impl RunMetrics<'_> {
         e.details.insert("consecutive".into(), json!(r.consecutive));
         e.details
             .insert("recovered".into(), json!(r.recovered_ns.is_some()));
+        self.add_fault_window_lag(&mut e, fault);
         let value = match r.duration_ns() {
             Some(ns) => ns,
             // Not recovered: all we know is it took at least this long. The judge turns a
@@ -236,6 +268,7 @@ impl RunMetrics<'_> {
         e.details
             .insert("resolution_ns".into(), json!(f.resolution_ns));
         e.details.insert("recovered".into(), json!(!f.unterminated));
+        self.add_fault_window_lag(&mut e, fault);
         Ok(Measurement::Value {
             value: Quantity::Duration(Duration::from_nanos(f.duration_ns)),
             evidence: e,

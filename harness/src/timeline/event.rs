@@ -20,6 +20,10 @@ pub enum EventKind {
         id: Option<String>,
         /// From the intended send time to the response (or the error).
         latency_ns: u64,
+        /// From the intended send time to when the harness actually began the request: its
+        /// own lateness (a starved machine), which `latency_ns` includes. Absent when zero.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        lag_ns: u64,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         status: Option<u16>,
         #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -54,6 +58,10 @@ pub enum EventKind {
     Load { started: bool },
     /// Something worth keeping in the record (a warning, a decision).
     Note { message: String },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +125,7 @@ mod tests {
                 seq: 1,
                 id: None,
                 latency_ns: 10,
+                lag_ns: 0,
                 status: Some(200),
                 error: None,
             },
@@ -127,6 +136,11 @@ mod tests {
             r#"{"t":5,"type":"request","seq":1,"latency_ns":10,"status":200}"#
         );
         assert_eq!(serde_json::from_str::<Event>(&line).unwrap(), e);
+        let late = r#"{"t":5,"type":"request","seq":2,"latency_ns":90,"lag_ns":80,"status":200}"#;
+        match serde_json::from_str::<Event>(late).unwrap().kind {
+            EventKind::Request { lag_ns, .. } => assert_eq!(lag_ns, 80),
+            other => panic!("not a request: {other:?}"),
+        }
     }
 
     #[test]
