@@ -8,7 +8,7 @@
 # 1. Closed mode (max rps): chaosgate --closed, oha and wrk, same connections and
 #    duration, taking turns for --rounds rounds (so a burst of load from elsewhere on the
 #    machine does not hit one tool only); prints each one's best rps and chaosgate's
-#    ratio to each.
+#    ratio to each, and requests per CPU-second of each tool (steadier under noise).
 # 2. Open mode at --open-rate req/s: achieved-rate error and CPU use of chaosgate.
 # 3. With --rss-minutes N (N > 0): open mode at --rss-rate for N minutes, RSS at the
 #    start and at the end (bounded memory check). Run the long form once, not in loops.
@@ -98,16 +98,24 @@ echo "== server $URL (pid $SERVER_PID); cpus $CPUS; pinned: $PIN; load average: 
 if [[ $SKIP_CLOSED == 0 ]]; then
 echo "== closed mode: $CONNECTIONS connections for $DURATION, $ROUNDS rounds"
 best() { sort -g | tail -1; }
+# CPU seconds (user + sys) a command used, from /usr/bin/time's "%U %S".
+cpu_of() { awk '{ print $1 + $2 }' "$1"; }
 for round in $(seq 1 "$ROUNDS"); do
-  "${ON_TOOL[@]}" "$CHAOSGATE" load "$URL" --closed -c "$CONNECTIONS" -z "$DURATION" --json >"$WORK/chaosgate.json"
+  "${ON_TOOL[@]}" /usr/bin/time -f '%U %S' -o "$WORK/cg.time" \
+    "$CHAOSGATE" load "$URL" --closed -c "$CONNECTIONS" -z "$DURATION" --json >"$WORK/chaosgate.json"
   jq '.throughput' "$WORK/chaosgate.json" >>"$WORK/chaosgate.rps"
   jq '.scheduled - .ok' "$WORK/chaosgate.json" >>"$WORK/chaosgate.failed"
+  echo "$(cpu_of "$WORK/cg.time") $(jq '.responses' "$WORK/chaosgate.json")" >>"$WORK/chaosgate.cpu"
   sleep 1
-  "${ON_TOOL[@]}" oha -c "$CONNECTIONS" -z "$DURATION" --no-tui --output-format json "$URL" >"$WORK/oha.json"
+  "${ON_TOOL[@]}" /usr/bin/time -f '%U %S' -o "$WORK/oha.time" \
+    oha -c "$CONNECTIONS" -z "$DURATION" --no-tui --output-format json "$URL" >"$WORK/oha.json"
   jq '.summary.requestsPerSec' "$WORK/oha.json" >>"$WORK/oha.rps"
+  echo "$(cpu_of "$WORK/oha.time") $(jq '[.statusCodeDistribution[]] | add' "$WORK/oha.json")" >>"$WORK/oha.cpu"
   sleep 1
-  "${ON_TOOL[@]}" wrk -t "$TOOL_THREADS" -c "$CONNECTIONS" -d "$DURATION" "$URL" >"$WORK/wrk.txt"
+  "${ON_TOOL[@]}" /usr/bin/time -f '%U %S' -o "$WORK/wrk.time" \
+    wrk -t "$TOOL_THREADS" -c "$CONNECTIONS" -d "$DURATION" "$URL" >"$WORK/wrk.txt"
   awk '/^Requests\/sec:/ {print $2}' "$WORK/wrk.txt" >>"$WORK/wrk.rps"
+  echo "$(cpu_of "$WORK/wrk.time") $(awk '/requests in/ {print $1}' "$WORK/wrk.txt")" >>"$WORK/wrk.cpu"
   sleep 1
   printf '  round %s: chaosgate %.0f, oha %.0f, wrk %.0f req/s\n' "$round" \
     "$(tail -1 "$WORK/chaosgate.rps")" "$(tail -1 "$WORK/oha.rps")" "$(tail -1 "$WORK/wrk.rps")"
@@ -123,6 +131,16 @@ printf '  %-10s %12.0f req/s\n' oha "$OHA_RPS"
 printf '  %-10s %12.0f req/s\n' wrk "$WRK_RPS"
 awk -v c="$CG_RPS" -v o="$OHA_RPS" -v w="$WRK_RPS" \
   'BEGIN { printf "  chaosgate/oha = %.2fx (target >= 1.0)   chaosgate/wrk = %.2fx (target >= 0.8)\n", c/o, c/w }'
+# Requests per second of CPU each tool spent, over all rounds: the tool's own efficiency,
+# much steadier than max rps on a shared machine (where a round's rps swings by 20 %).
+per_cpu() { awk '{ cpu += $1; n += $2 } END { if (cpu > 0) printf "%.0f", n / cpu; else print 0 }' "$1"; }
+CG_EFF=$(per_cpu "$WORK/chaosgate.cpu")
+OHA_EFF=$(per_cpu "$WORK/oha.cpu")
+WRK_EFF=$(per_cpu "$WORK/wrk.cpu")
+printf '  requests per CPU-second (user + sys, all rounds): chaosgate %s, oha %s, wrk %s\n' \
+  "$CG_EFF" "$OHA_EFF" "$WRK_EFF"
+awk -v c="$CG_EFF" -v o="$OHA_EFF" -v w="$WRK_EFF" \
+  'BEGIN { if (o > 0 && w > 0) printf "  per CPU: chaosgate/oha = %.2fx   chaosgate/wrk = %.2fx\n", c/o, c/w }'
 fi
 
 echo "== open mode: $OPEN_RATE req/s for $DURATION"
