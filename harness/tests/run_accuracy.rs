@@ -109,6 +109,108 @@ fn recovery_time_matches_docker_ground_truth_within_100ms() {
     );
 }
 
+/// The harness itself is stalled (SIGSTOP for a known time) while the system stays healthy.
+/// Naively measured, the open-model latency shows the stall and the latency SLO breaches;
+/// chaosgate must see that the harness, not the system, was late: the stall shows in the
+/// phase's `harness_lag_ms` (truth: the stop's length) and the verdict is inconclusive.
+#[test]
+fn a_stalled_harness_is_measured_and_not_blamed_on_the_system() {
+    const STALL_MS: u64 = 600;
+    require_images();
+    let dir = TempDir::new("stall");
+    std::fs::write(
+        dir.0.join("md.yml"),
+        "services:\n  md:\n    image: chaosgate/trading:0.1.0\n    command: [\"marketdata\"]\n    \
+         ports:\n      - \"127.0.0.1::8081\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.0.join("stall.yaml"),
+        "name: stall\nstack:\n  compose: md.yml\n  ready_timeout: 30s\n\
+         load:\n  target: http://md:8081/health\n  rate: 100/s\n  duration: 8s\n  timeout: 2s\n\
+         slos:\n  - p99(latency) < 100ms\n  - error_rate() < 1%\n",
+    )
+    .unwrap();
+    let mut child = chaosgate()
+        .arg("run")
+        .arg(dir.0.join("stall.yaml"))
+        .arg("--report-dir")
+        .arg(&dir.0)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starts");
+    // Stall once the load has been running for 2 s (the event log says when it started).
+    let waited = std::time::Instant::now();
+    loop {
+        let started = std::fs::read_dir(&dir.0)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .any(|e| {
+                std::fs::read_to_string(e.path().join("events.jsonl"))
+                    .is_ok_and(|log| log.contains(r#""type":"load","started":true"#))
+            });
+        if started {
+            break;
+        }
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(120),
+            "the load never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let pid = child.id().to_string();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([name, &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {name} {pid}");
+    };
+    signal("-STOP");
+    std::thread::sleep(std::time::Duration::from_millis(STALL_MS));
+    signal("-CONT");
+    let out = child.wait_with_output().expect("finishes");
+    let report = report_json(&run_dir(&dir.0));
+    assert_eq!(
+        leftovers(report["stack"]["project"].as_str().unwrap_or("-")),
+        Vec::<String>::new()
+    );
+
+    let whole = report["phases"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "whole"))
+        .unwrap_or_else(|| panic!("no whole phase: {report:#}"));
+    let lag_max = whole["harness_lag_ms"]["max"].as_f64().unwrap_or(0.0);
+    let latency_p99 = whole["latency_ms"]["p99"].as_f64().unwrap_or(0.0);
+    eprintln!(
+        "stall {STALL_MS} ms: harness lag max {lag_max:.1} ms, p99 {:.1} ms; latency p99 {latency_p99:.1} ms; verdict {}",
+        whole["harness_lag_ms"]["p99"], report["verdict"]
+    );
+    // The first request due after the stop began was sent when the process resumed.
+    assert!(
+        (STALL_MS as f64 - 100.0..=STALL_MS as f64 + 300.0).contains(&lag_max),
+        "harness lag max {lag_max} ms for a {STALL_MS} ms stall: {whole:#}"
+    );
+    assert!(
+        latency_p99 >= 100.0,
+        "the stall must show in the intended-time latency: {whole:#}"
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    let latency_slo = &report["slos"][0];
+    assert_eq!(latency_slo["verdict"], "inconclusive", "{latency_slo:#}");
+    let reason = latency_slo["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("harness"), "{reason}");
+    assert_eq!(
+        report["slos"][1]["verdict"], "pass",
+        "{:#}",
+        report["slos"][1]
+    );
+}
+
 fn unix_ns(rfc3339: &str) -> i128 {
     time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|e| panic!("{rfc3339}: {e}"))

@@ -57,6 +57,11 @@ impl EventLog {
                 serde_json::to_writer(&mut out, &event)?;
                 out.write_all(b"\n")?;
                 written += 1;
+                // Flushed whenever the writer has caught up, so the log can be followed live
+                // (`tail -f events.jsonl`) while busy stretches still write in large batches.
+                if rx.is_empty() {
+                    out.flush()?;
+                }
             }
             out.flush()?;
             Ok(written)
