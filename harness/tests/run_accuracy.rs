@@ -131,7 +131,7 @@ fn a_stalled_harness_is_measured_and_not_blamed_on_the_system() {
          slos:\n  - p99(latency) < 100ms\n  - error_rate() < 1%\n",
     )
     .unwrap();
-    let mut child = chaosgate()
+    let child = chaosgate()
         .arg("run")
         .arg(dir.0.join("stall.yaml"))
         .arg("--report-dir")
