@@ -97,14 +97,14 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "\n### Phases\n");
         let _ = writeln!(
             out,
-            "| Phase | Requests | OK | Errors | Error rate | p50 | p95 | p99 | max |"
+            "| Phase | Requests | OK | Errors | Error rate | p50 | p95 | p99 | max | harness lag p99 |"
         );
-        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         for p in &report.phases {
             let l = p.latency_ms;
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 cell(&p.name),
                 p.scheduled,
                 p.ok,
@@ -114,6 +114,7 @@ pub fn render(report: &Report) -> String {
                 opt_ms(l.map(|l| l.p95)),
                 opt_ms(l.map(|l| l.p99)),
                 opt_ms(l.map(|l| l.max)),
+                opt_ms(p.harness_lag_ms.map(|l| l.p99)),
             );
         }
     }

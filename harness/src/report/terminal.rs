@@ -85,12 +85,13 @@ pub fn render_terminal(report: &Report) -> String {
     if let Some(whole) = report.phases.iter().find(|p| p.name == "whole") {
         let _ = writeln!(
             out,
-            "Load: {} scheduled, {} ok, {} errors ({}), p99 {}",
+            "Load: {} scheduled, {} ok, {} errors ({}), p99 {}, harness lag p99 {}",
             whole.scheduled,
             whole.ok,
             whole.errors,
             percent(whole.error_rate),
-            whole.latency_ms.map_or("—".to_string(), |l| ms(l.p99))
+            whole.latency_ms.map_or("—".to_string(), |l| ms(l.p99)),
+            whole.harness_lag_ms.map_or("—".to_string(), |l| ms(l.p99))
         );
     }
     for n in &report.notes {
