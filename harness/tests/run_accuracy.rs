@@ -128,6 +128,7 @@ fn a_stalled_harness_is_measured_and_not_blamed_on_the_system() {
         dir.0.join("stall.yaml"),
         "name: stall\nstack:\n  compose: md.yml\n  ready_timeout: 30s\n\
          load:\n  target: http://md:8081/health\n  rate: 100/s\n  duration: 8s\n  timeout: 2s\n\
+         probes:\n  - name: md\n    http: { url: http://md:8081/health, status: 200 }\n    every: 50ms\n\
          slos:\n  - p99(latency) < 100ms\n  - error_rate() < 1%\n",
     )
     .unwrap();
@@ -174,11 +175,21 @@ fn a_stalled_harness_is_measured_and_not_blamed_on_the_system() {
     std::thread::sleep(std::time::Duration::from_millis(STALL_MS));
     signal("-CONT");
     let out = child.wait_with_output().expect("finishes");
-    let report = report_json(&run_dir(&dir.0));
+    let run = run_dir(&dir.0);
+    let report = report_json(&run);
     assert_eq!(
         leftovers(report["stack"]["project"].as_str().unwrap_or("-")),
         Vec::<String>::new()
     );
+    // The probe's check due during the stall ran when the process resumed, and says so.
+    let probe_lag_ms = std::fs::read_to_string(run.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["type"] == "probe")
+        .filter_map(|e| e["lag_ns"].as_f64())
+        .fold(0.0f64, f64::max)
+        / 1e6;
 
     let whole = report["phases"]
         .as_array()
@@ -187,7 +198,7 @@ fn a_stalled_harness_is_measured_and_not_blamed_on_the_system() {
     let lag_max = whole["harness_lag_ms"]["max"].as_f64().unwrap_or(0.0);
     let latency_p99 = whole["latency_ms"]["p99"].as_f64().unwrap_or(0.0);
     eprintln!(
-        "stall {STALL_MS} ms: harness lag max {lag_max:.1} ms, p99 {:.1} ms; latency p99 {latency_p99:.1} ms; verdict {}",
+        "stall {STALL_MS} ms: harness lag max {lag_max:.1} ms, p99 {:.1} ms; probe lag max {probe_lag_ms:.1} ms; latency p99 {latency_p99:.1} ms; verdict {}",
         whole["harness_lag_ms"]["p99"], report["verdict"]
     );
     // The first request due after the stop began was sent when the process resumed.

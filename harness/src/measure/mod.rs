@@ -79,10 +79,12 @@ pub fn analyze(
         match e.kind {
             EventKind::Load { started: true } => load_start = Some(e.t),
             EventKind::Load { started: false } => load_end = Some(e.t),
-            EventKind::Probe { probe, ok, .. } => probe_checks
+            EventKind::Probe {
+                probe, ok, lag_ns, ..
+            } => probe_checks
                 .entry(probe)
                 .or_default()
-                .push(recovery::Check { t: e.t, ok }),
+                .push(recovery::Check { t: e.t, ok, lag_ns }),
             EventKind::Fault {
                 fault,
                 stage,

@@ -7,6 +7,8 @@ use serde::Serialize;
 pub struct Check {
     pub t: u64,
     pub ok: bool,
+    /// How late the harness began the check (its due time on the probe's grid → `t`).
+    pub lag_ns: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -23,11 +25,25 @@ pub struct Recovery {
     pub failed_checks: u64,
     pub checks: u64,
     pub consecutive: u32,
+    /// How late the harness began the check that opened the successful run, and when the
+    /// check before it ran: together they bound what a punctual harness would have measured.
+    pub recovered_check_lag_ns: u64,
+    pub check_before_ns: Option<u64>,
 }
 
 impl Recovery {
     pub fn duration_ns(&self) -> Option<u64> {
         self.recovered_ns.map(|r| r - self.from_ns)
+    }
+
+    /// The shortest recovery a punctual harness could have measured: the check that first
+    /// saw the service back was due `recovered_check_lag_ns` earlier, but the service was not
+    /// back before the check preceding it. Equal to `duration_ns` when the harness was on time.
+    pub fn punctual_duration_ns(&self) -> Option<u64> {
+        let recovered = self.recovered_ns?;
+        let due = recovered.saturating_sub(self.recovered_check_lag_ns);
+        let earliest = self.check_before_ns.map_or(due, |before| due.max(before));
+        Some(earliest.max(self.from_ns).min(recovered) - self.from_ns)
     }
 }
 
@@ -49,16 +65,26 @@ pub fn recovery(checks: &[Check], from: u64, effective: u64, consecutive: u32) -
         failed_checks: 0,
         checks: 0,
         consecutive,
+        recovered_check_lag_ns: 0,
+        check_before_ns: None,
     };
-    let mut run_start: Option<u64> = None;
+    let mut run_start: Option<&Check> = None;
+    let mut before_run: Option<u64> = None;
+    let mut previous: Option<u64> = None;
     let mut run_len = 0u32;
     for c in after {
         r.checks += 1;
         if c.ok {
-            run_start.get_or_insert(c.t);
+            if run_start.is_none() {
+                run_start = Some(c);
+                before_run = previous;
+            }
             run_len += 1;
             if run_len >= consecutive {
-                r.recovered_ns = run_start;
+                let opened = run_start.unwrap_or(c);
+                r.recovered_ns = Some(opened.t);
+                r.recovered_check_lag_ns = opened.lag_ns;
+                r.check_before_ns = before_run;
                 r.observed_until_ns = c.t;
                 return Some(r);
             }
@@ -69,6 +95,7 @@ pub fn recovery(checks: &[Check], from: u64, effective: u64, consecutive: u32) -
             run_start = None;
             run_len = 0;
         }
+        previous = Some(c.t);
     }
     Some(r)
 }
@@ -84,6 +111,7 @@ mod tests {
             .map(|(i, ch)| Check {
                 t: i as u64 * every,
                 ok: ch == '+',
+                lag_ns: 0,
             })
             .collect()
     }
@@ -120,6 +148,23 @@ mod tests {
         let r = recovery(&checks("+--++-++", 10), 10, 10, 3).unwrap();
         assert_eq!(r.recovered_ns, None);
         assert_eq!(r.observed_until_ns, 70);
+    }
+
+    #[test]
+    fn a_late_check_bounds_what_a_punctual_harness_would_have_seen() {
+        // Checks every 50 on time, failing until 300; the next one, due at 350, ran 400 late.
+        let mut c = checks("-------", 50);
+        c.push(Check {
+            t: 750,
+            ok: true,
+            lag_ns: 400,
+        });
+        let r = recovery(&c, 0, 0, 1).unwrap();
+        assert_eq!(r.duration_ns(), Some(750));
+        assert_eq!(r.punctual_duration_ns(), Some(350));
+        // On time, the two agree.
+        let r = recovery(&checks("---+", 50), 0, 0, 1).unwrap();
+        assert_eq!(r.punctual_duration_ns(), r.duration_ns());
     }
 
     #[test]

@@ -52,12 +52,13 @@ pub async fn run_probe(probe: Probe, env: ProbeEnv, cancel: CancellationToken) {
     let mut ticker = tokio::time::interval(probe.every);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
-        tokio::select! {
+        let due = tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
+            due = ticker.tick() => due,
+        };
         let t = env.sink.clock().now_ns();
         let started = Instant::now();
+        let lag = started.saturating_duration_since(due.into_std());
         let result = tokio::time::timeout(probe.timeout, check_once(&probe.check, &env)).await;
         let (ok, detail) = match result {
             Ok(Ok(())) => (true, None),
@@ -70,6 +71,7 @@ pub async fn run_probe(probe: Probe, env: ProbeEnv, cancel: CancellationToken) {
                 probe: probe.name.clone(),
                 ok,
                 latency_ns: started.elapsed().as_nanos() as u64,
+                lag_ns: lag.as_nanos() as u64,
                 detail,
             },
         );

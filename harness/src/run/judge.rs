@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::metrics::{HARNESS_LAG_P99_NS, LATENCY_FROM_SEND_NS};
+use super::metrics::{HARNESS_LAG_P99_NS, LATENCY_FROM_SEND_NS, RECOVERY_IF_PUNCTUAL_NS};
 use super::{RunArtifacts, RunMetrics, RunSpec};
 use crate::cli::exit_codes;
 use crate::measure::PhaseStats;
@@ -150,6 +150,8 @@ fn demote_unrecovered_pass(r: &mut SloResult) {
 /// A timing breach the harness may have caused itself is not a verdict on the system:
 /// - a latency percentile that breaches from the intended send times but holds from the
 ///   actual sends was made by the harness beginning requests late;
+/// - a recovery time that breaches but would hold had the probe check that saw the service
+///   back begun on time;
 /// - any timing figure breached in a window where the harness ran more than
 ///   [`STARVED_LAG_P99`] behind its schedule was taken on a CPU-starved machine, which slows
 ///   the system under test as much as the harness.
@@ -177,6 +179,19 @@ fn demote_breach_of_a_late_harness(slo: &Slo, r: &mut SloResult) {
                 "measured {measured} from the intended send times but {from_send} from the actual \
                  sends: the harness began requests late{}, so the breach is not the system's",
                 lag_text.unwrap_or_default()
+            ));
+            return;
+        }
+    }
+    if let (Metric::RecoveryTime { .. }, Some(ns)) = (&slo.metric, detail(RECOVERY_IF_PUNCTUAL_NS))
+    {
+        let punctual = Quantity::Duration(Duration::from_nanos(ns));
+        if slo.op.holds(punctual.as_f64(), slo.threshold.as_f64()) {
+            r.verdict = Verdict::Inconclusive;
+            r.reason = Some(format!(
+                "measured {measured}, but the probe check that saw the recovery began late: \
+                 a punctual harness could have measured as little as {punctual}, within the \
+                 target, so the breach is not the system's"
             ));
             return;
         }
@@ -460,6 +475,25 @@ mod tests {
         // No lateness recorded (an older event log): nothing to excuse the breach.
         let slo = parse("failover_time(crash) < 100ms").unwrap();
         let mut r = breached(&slo, Duration::from_millis(900), &[]);
+        demote_breach_of_a_late_harness(&slo, &mut r);
+        assert_eq!(r.verdict, Verdict::Breached);
+    }
+
+    #[test]
+    fn a_recovery_breach_made_of_a_late_probe_check_is_inconclusive() {
+        let slo = parse("recovery_time(crash, probe=md) < 1s").unwrap();
+        let mut r = breached(
+            &slo,
+            Duration::from_millis(1400),
+            &[(RECOVERY_IF_PUNCTUAL_NS, 900 * MS)],
+        );
+        demote_breach_of_a_late_harness(&slo, &mut r);
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+        let mut r = breached(
+            &slo,
+            Duration::from_millis(1400),
+            &[(RECOVERY_IF_PUNCTUAL_NS, 1390 * MS)],
+        );
         demote_breach_of_a_late_harness(&slo, &mut r);
         assert_eq!(r.verdict, Verdict::Breached);
     }

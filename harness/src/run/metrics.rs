@@ -97,6 +97,8 @@ fn add_harness_lag(e: &mut Evidence, p: &PhaseStats) {
 
 /// Evidence key: p99 of the harness's lateness in the metric's window (ns).
 pub const HARNESS_LAG_P99_NS: &str = "harness_lag_p99_ns";
+/// Evidence key: the shortest recovery a punctual harness could have measured (ns).
+pub const RECOVERY_IF_PUNCTUAL_NS: &str = "recovery_if_punctual_ns";
 /// Evidence key: the latency percentile timed from the actual sends (ns).
 pub const LATENCY_FROM_SEND_NS: &str = "latency_from_send_ns";
 
@@ -197,6 +199,10 @@ impl RunMetrics<'_> {
         e.details.insert("consecutive".into(), json!(r.consecutive));
         e.details
             .insert("recovered".into(), json!(r.recovered_ns.is_some()));
+        if let Some(punctual) = r.punctual_duration_ns() {
+            e.details
+                .insert(RECOVERY_IF_PUNCTUAL_NS.into(), json!(punctual));
+        }
         self.add_fault_window_lag(&mut e, fault);
         let value = match r.duration_ns() {
             Some(ns) => ns,

@@ -34,6 +34,9 @@ pub enum EventKind {
         probe: String,
         ok: bool,
         latency_ns: u64,
+        /// How late the harness began the check after its due time on the probe's grid.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        lag_ns: u64,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         detail: Option<String>,
     },
