@@ -20,8 +20,8 @@ use chaosgate_proxy::netns_rules::{
     sweep_leftovers,
 };
 use chaosgate_proxy::{
-    Direction, InterceptDirection, InterceptSpec, Interception, ProxyConfig, ProxyError, Toxic,
-    ToxicKind, Upstream, spawn_in_netns, spawn_thread_in_netns,
+    Direction, InterceptDirection, InterceptSpec, Interception, ProxyConfig, ProxyError,
+    ProxyHandle, Toxic, ToxicKind, Upstream, spawn_in_netns, spawn_thread_in_netns,
 };
 
 const ECHO_PORT: u16 = 7000;
@@ -312,6 +312,30 @@ fn run_id(test: &str) -> String {
     format!("t{}-{test}", std::process::id())
 }
 
+/// A transparent proxy in `pid`'s netns with one latency toxic named `lat`.
+fn latency_proxy(pid: u32, listen: &str, latency: Duration, direction: Direction) -> ProxyHandle {
+    let proxy = spawn_in_netns(
+        pid,
+        ProxyConfig {
+            listen: listen.parse().expect("literal"),
+            upstream: Upstream::OriginalDst { mark: PROXY_MARK },
+            seed: 7,
+        },
+    )
+    .expect("proxy in netns");
+    proxy
+        .add_toxic(Toxic::new(
+            "lat",
+            ToxicKind::Latency {
+                latency,
+                jitter: Duration::ZERO,
+            },
+            direction,
+        ))
+        .expect("toxic");
+    proxy
+}
+
 #[tokio::test]
 async fn transparent_proxy_adds_latency_via_redirect() {
     require_root!();
@@ -320,26 +344,8 @@ async fn transparent_proxy_adds_latency_via_redirect() {
     let direct = client_round_trips(net.client_path(), net.echo_addr(), b"ping".to_vec(), 3);
     let base = *direct.iter().max().expect("samples");
 
-    let proxy = spawn_in_netns(
-        net.pid(),
-        ProxyConfig {
-            listen: "127.0.0.1:0".parse().expect("literal"),
-            upstream: Upstream::OriginalDst { mark: PROXY_MARK },
-            seed: 7,
-        },
-    )
-    .expect("proxy in netns");
     let latency = Duration::from_millis(100);
-    proxy
-        .add_toxic(Toxic::new(
-            "lat",
-            ToxicKind::Latency {
-                latency,
-                jitter: Duration::ZERO,
-            },
-            Direction::Downstream,
-        ))
-        .expect("toxic");
+    let proxy = latency_proxy(net.pid(), "127.0.0.1:0", latency, Direction::Downstream);
     let rules = RuleSet::new(Marker::new(&run_id("lat"), "latency").expect("marker"))
         .redirect_egress(
             ECHO_PORT,
@@ -402,26 +408,8 @@ async fn ingress_redirect_proxies_incoming_connections() {
     let _echo = NetnsEcho::start(net.server_path(), net.echo_addr());
     let server_process = net.process_in_server_netns();
     let server_pid = server_process.0.id();
-    let proxy = spawn_in_netns(
-        server_pid,
-        ProxyConfig {
-            listen: "0.0.0.0:0".parse().expect("literal"),
-            upstream: Upstream::OriginalDst { mark: PROXY_MARK },
-            seed: 3,
-        },
-    )
-    .expect("proxy in server netns");
     let latency = Duration::from_millis(80);
-    proxy
-        .add_toxic(Toxic::new(
-            "lat",
-            ToxicKind::Latency {
-                latency,
-                jitter: Duration::ZERO,
-            },
-            Direction::Upstream,
-        ))
-        .expect("toxic");
+    let proxy = latency_proxy(server_pid, "0.0.0.0:0", latency, Direction::Upstream);
     let rules = RuleSet::new(Marker::new(&run_id("ingress"), "latency").expect("marker"))
         .redirect_ingress(ECHO_PORT, proxy.local_addr().port())
         .apply(runner(), server_pid)
