@@ -62,9 +62,44 @@ fn verdict_of(report: &serde_json::Value, prefix: &str) -> String {
         .to_string()
 }
 
+/// One line per SLO: expression, verdict, measured value.
+fn slo_lines(report: &serde_json::Value) -> String {
+    report["slos"]
+        .as_array()
+        .map(|slos| {
+            slos.iter()
+                .map(|s| {
+                    format!(
+                        "  {} -> {} (measured {})",
+                        s["expression"].as_str().unwrap_or("?"),
+                        s["verdict"].as_str().unwrap_or("?"),
+                        s["measured"]
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+/// The p95 latency of a phase of the report, in ms (0 when absent).
+fn phase_p95(report: &serde_json::Value, phase: &str) -> f64 {
+    report["phases"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == phase))
+        .and_then(|p| p["latency_ms"]["p95"].as_f64())
+        .unwrap_or(0.0)
+}
+
 #[test]
 fn redis_latency_goes_through_the_proxy_and_the_good_gateway_degrades_gracefully() {
     let (out, report, _dir) = run("redis-latency.yaml", &["--seed", "11"]);
+    eprintln!(
+        "good build: exit {:?}, p95 during slow-redis {:.1} ms\n{}",
+        out.status.code(),
+        phase_p95(&report, "during:slow-redis"),
+        slo_lines(&report)
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let evidence = &report["faults"][0]["evidence"];
     let toxic = &evidence["proxy"]["toxics"]["slow-redis"];
@@ -77,6 +112,30 @@ fn redis_latency_goes_through_the_proxy_and_the_good_gateway_degrades_gracefully
         "{evidence:#}"
     );
     assert!(report["faults"][0]["reverted_at_ms"].is_number());
+}
+
+/// The bad build that waits on its cache (no Redis timeout, a slow Redis never marked down):
+/// every quote during the fault waits on the slowed Redis and the p95 SLO catches it.
+#[test]
+fn redis_latency_breaches_p95_on_the_cache_blocking_build() {
+    let (out, report, _dir) = run(
+        "redis-latency.yaml",
+        &["--seed", "11", "--set", "GATEWAY_CACHE_BLOCKING=1"],
+    );
+    eprintln!(
+        "cache-blocking build: exit {:?}, p95 during slow-redis {:.1} ms\n{}",
+        out.status.code(),
+        phase_p95(&report, "during:slow-redis"),
+        slo_lines(&report)
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(report["verdict"], "breached", "{report:#}");
+    assert_eq!(
+        verdict_of(&report, "p95(latency, during=slow-redis)"),
+        "breached",
+        "{report:#}"
+    );
+    assert_eq!(report["faults"][0]["applied"], true, "{report:#}");
 }
 
 #[test]
