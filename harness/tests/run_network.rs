@@ -6,47 +6,6 @@ mod common;
 
 use common::*;
 
-fn run(file: &str, extra: &[&str]) -> (std::process::Output, serde_json::Value, TempDir) {
-    require_images();
-    let reports = TempDir::new(file.trim_end_matches(".yaml"));
-    let out = chaosgate()
-        .arg("run")
-        .arg(format!("scenarios/{file}"))
-        .arg("--report-dir")
-        .arg(&reports.0)
-        .args(extra)
-        .output()
-        .expect("chaosgate runs");
-    let report = report_json(&run_dir(&reports.0));
-    let project = report["stack"]["project"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(
-        leftovers(&project),
-        Vec::<String>::new(),
-        "left behind by {project}"
-    );
-    assert_eq!(
-        host_rules(),
-        Vec::<String>::new(),
-        "chaosgate iptables rules left on the host"
-    );
-    (out, report, reports)
-}
-
-fn host_rules() -> Vec<String> {
-    let out = std::process::Command::new("iptables-save").output();
-    match out {
-        Ok(o) => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .filter(|l| l.contains("chaosgate:"))
-            .map(String::from)
-            .collect(),
-        Err(_) => vec![],
-    }
-}
-
 fn verdict_of(report: &serde_json::Value, prefix: &str) -> String {
     report["slos"]
         .as_array()

@@ -5,20 +5,6 @@ mod common;
 
 use common::*;
 
-fn run_scenario(file: &str, extra: &[&str]) -> (std::process::Output, TempDir) {
-    require_images();
-    let reports = TempDir::new(file.trim_end_matches(".yaml"));
-    let out = chaosgate()
-        .arg("run")
-        .arg(format!("scenarios/{file}"))
-        .arg("--report-dir")
-        .arg(&reports.0)
-        .args(extra)
-        .output()
-        .expect("chaosgate runs");
-    (out, reports)
-}
-
 pub fn assert_clean(report: &serde_json::Value) {
     let project = report["stack"]["project"]
         .as_str()

@@ -54,6 +54,57 @@ pub fn require_images() {
     );
 }
 
+/// Runs `scenarios/FILE` (with `extra` arguments) through the real binary; its reports go to
+/// a fresh directory that is removed when the returned `TempDir` is dropped.
+pub fn run_scenario(file: &str, extra: &[&str]) -> (Output, TempDir) {
+    require_images();
+    let reports = TempDir::new(file.trim_end_matches(".yaml"));
+    let out = chaosgate()
+        .arg("run")
+        .arg(format!("scenarios/{file}"))
+        .arg("--report-dir")
+        .arg(&reports.0)
+        .args(extra)
+        .output()
+        .expect("chaosgate runs");
+    (out, reports)
+}
+
+/// [`run_scenario`], then its `report.json`, after checking that the run left no container,
+/// network or chaosgate iptables rule on the host.
+pub fn run(file: &str, extra: &[&str]) -> (Output, serde_json::Value, TempDir) {
+    let (out, reports) = run_scenario(file, extra);
+    let report = report_json(&run_dir(&reports.0));
+    let project = report["stack"]["project"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        leftovers(&project),
+        Vec::<String>::new(),
+        "left behind by {project}"
+    );
+    assert_eq!(
+        host_rules(),
+        Vec::<String>::new(),
+        "chaosgate iptables rules left on the host"
+    );
+    (out, report, reports)
+}
+
+/// The host's iptables rules carrying chaosgate's comment.
+pub fn host_rules() -> Vec<String> {
+    let out = Command::new("iptables-save").output();
+    match out {
+        Ok(o) => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter(|l| l.contains("chaosgate:"))
+            .map(String::from)
+            .collect(),
+        Err(_) => vec![],
+    }
+}
+
 pub fn text(out: &Output) -> String {
     format!(
         "--- stdout\n{}\n--- stderr\n{}",
