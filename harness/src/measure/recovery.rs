@@ -68,23 +68,16 @@ pub fn recovery(checks: &[Check], from: u64, effective: u64, consecutive: u32) -
         recovered_check_lag_ns: 0,
         check_before_ns: None,
     };
-    let mut run_start: Option<&Check> = None;
-    let mut before_run: Option<u64> = None;
-    let mut previous: Option<u64> = None;
-    let mut run_len = 0u32;
-    for c in after {
+    // Index in `after` of the first check of the current run of successes.
+    let mut run_start: Option<usize> = None;
+    for (i, c) in after.iter().enumerate() {
         r.checks += 1;
         if c.ok {
-            if run_start.is_none() {
-                run_start = Some(c);
-                before_run = previous;
-            }
-            run_len += 1;
-            if run_len >= consecutive {
-                let opened = run_start.unwrap_or(c);
-                r.recovered_ns = Some(opened.t);
-                r.recovered_check_lag_ns = opened.lag_ns;
-                r.check_before_ns = before_run;
+            let opened = *run_start.get_or_insert(i);
+            if i - opened + 1 >= consecutive as usize {
+                r.recovered_ns = Some(after[opened].t);
+                r.recovered_check_lag_ns = after[opened].lag_ns;
+                r.check_before_ns = opened.checked_sub(1).map(|before| after[before].t);
                 r.observed_until_ns = c.t;
                 return Some(r);
             }
@@ -93,9 +86,7 @@ pub fn recovery(checks: &[Check], from: u64, effective: u64, consecutive: u32) -
             r.first_failure_ns.get_or_insert(c.t);
             r.last_failure_ns = Some(c.t);
             run_start = None;
-            run_len = 0;
         }
-        previous = Some(c.t);
     }
     Some(r)
 }
