@@ -6,21 +6,6 @@ mod common;
 
 use common::*;
 
-fn verdict_of(report: &serde_json::Value, prefix: &str) -> String {
-    report["slos"]
-        .as_array()
-        .and_then(|s| {
-            s.iter().find(|s| {
-                s["expression"]
-                    .as_str()
-                    .is_some_and(|e| e.starts_with(prefix))
-            })
-        })
-        .and_then(|s| s["verdict"].as_str())
-        .unwrap_or("missing")
-        .to_string()
-}
-
 /// One line per SLO: expression, verdict, measured value.
 fn slo_lines(report: &serde_json::Value) -> String {
     report["slos"]
@@ -90,7 +75,7 @@ fn redis_latency_breaches_p95_on_the_cache_blocking_build() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(report["verdict"], "breached", "{report:#}");
     assert_eq!(
-        verdict_of(&report, "p95(latency, during=slow-redis)"),
+        slo(&report, "p95(latency, during=slow-redis)")["verdict"],
         "breached",
         "{report:#}"
     );
@@ -114,7 +99,7 @@ fn marketdata_loss_is_hidden_by_failover_and_exposed_without_it() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(
-        verdict_of(&report, "error_rate(during=lossy-primary)"),
+        slo(&report, "error_rate(during=lossy-primary)")["verdict"],
         "breached"
     );
 }
@@ -123,8 +108,12 @@ fn marketdata_loss_is_hidden_by_failover_and_exposed_without_it() {
 fn db_partition_fails_fast_recovers_and_loses_nothing() {
     let (out, report, _dir) = run("db-partition.yaml", &["--seed", "13"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    for slo in ["p99", "recovery_time", "lost_writes"] {
-        assert_eq!(verdict_of(&report, slo), "pass", "{slo}: {report:#}");
+    for expression in ["p99", "recovery_time", "lost_writes"] {
+        assert_eq!(
+            slo(&report, expression)["verdict"],
+            "pass",
+            "{expression}: {report:#}"
+        );
     }
     // Orders failed while cut off (proving the partition bit), then came back.
     let during = report["phases"]

@@ -17,19 +17,6 @@ pub fn assert_clean(report: &serde_json::Value) {
     );
 }
 
-pub fn slo<'a>(report: &'a serde_json::Value, starts_with: &str) -> &'a serde_json::Value {
-    report["slos"]
-        .as_array()
-        .and_then(|s| {
-            s.iter().find(|s| {
-                s["expression"]
-                    .as_str()
-                    .is_some_and(|e| e.starts_with(starts_with))
-            })
-        })
-        .unwrap_or_else(|| panic!("no SLO starting with {starts_with} in {report:#}"))
-}
-
 #[test]
 fn smoke_passes_on_the_good_stack() {
     let (out, reports) = run_scenario("smoke.yaml", &["--seed", "1"]);

@@ -193,3 +193,17 @@ pub fn remove_project(project: &str) {
         }
     }
 }
+
+/// The report's SLO whose expression starts with `starts_with`.
+pub fn slo<'a>(report: &'a serde_json::Value, starts_with: &str) -> &'a serde_json::Value {
+    report["slos"]
+        .as_array()
+        .and_then(|s| {
+            s.iter().find(|s| {
+                s["expression"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with(starts_with))
+            })
+        })
+        .unwrap_or_else(|| panic!("no SLO starting with {starts_with} in {report:#}"))
+}
