@@ -4,7 +4,7 @@
 //! The binary is a thin shell over this library (see `cli`); everything else is usable and
 //! testable without a process. Data flows one way:
 //! scenario → plan → stack → (load ‖ probes ‖ faults ‖ docker events) → timeline → measure →
-//! slo → report.
+//! verdict → report.
 
 pub mod cli;
 pub mod fault;
@@ -16,3 +16,4 @@ pub mod scenario;
 pub mod slo;
 pub mod stack;
 pub mod timeline;
+pub mod verdict;

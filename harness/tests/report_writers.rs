@@ -9,7 +9,7 @@ use chaosgate::report::{
     ProbeReport, RecoveryReport, Report, ScenarioInfo, SecondPoint, ServiceInfo, SloReport,
     StackInfo,
 };
-use chaosgate::slo::Verdict;
+use chaosgate::verdict::Verdict;
 use serde_json::json;
 
 fn latency(p50: f64, p99: f64) -> LatencySummary {
@@ -104,6 +104,7 @@ fn fixture() -> Report {
         duration_ms: 52_310.0,
         verdict: Verdict::Breached,
         exit_code: 1,
+        not_judged: None,
         stack: StackInfo {
             project: "cg-replica-crash-1234".into(),
             compose_files: vec!["compose/trading.yml".into()],
@@ -371,4 +372,50 @@ fn compare_flags_regressions_beyond_tolerance() {
     let same = report::compare(&old, &old, 0.0);
     assert!(same.regressions.is_empty() && same.improvements.is_empty());
     assert!(same.compared > 10);
+}
+
+/// An inconclusive run whose SLOs all passed (a fault proven to have touched nothing): no
+/// report may read green. JUnit carries the fault as an error testcase.
+#[test]
+fn every_report_tells_the_same_verdict() {
+    let mut r = fixture();
+    for s in &mut r.slos {
+        s.verdict = Verdict::Pass;
+        s.reason = None;
+    }
+    r.verdict = Verdict::Inconclusive;
+    r.exit_code = 4;
+    let junit = report::junit::render(&r).unwrap();
+    assert!(junit.contains("errors=\"1\""), "{junit}");
+    assert!(junit.contains("could not be proven applied"), "{junit}");
+    // Every fault proven, every SLO green, yet not a pass (e.g. never answered, exit 3): a
+    // `verdict` testcase says so.
+    for f in &mut r.faults {
+        f.applied = true;
+    }
+    r.exit_code = 3;
+    r.not_judged = Some("never answered: the load target".into());
+    let junit = report::junit::render(&r).unwrap();
+    assert!(junit.contains(r#"<testcase name="verdict""#), "{junit}");
+    assert!(junit.contains("exit code 3"), "{junit}");
+    let md = report::markdown::render(&r);
+    assert!(md.contains("NOT JUDGED (exit 3)"), "{md}");
+    let html = report::html::render(&r);
+    assert!(html.contains("NOT JUDGED (exit 3)"));
+    let term = report::render_terminal(&r);
+    assert!(term.contains("NOT JUDGED (exit 3)"), "{term}");
+}
+
+#[test]
+fn user_text_is_escaped_in_markdown_and_html() {
+    let mut r = fixture();
+    r.scenario.description = "<script>alert('x')</script> & <img src=x onerror=y>".into();
+    r.scenario.name = "a<b>c".into();
+    let md = report::markdown::render(&r);
+    assert!(!md.contains("<script>"), "{md}");
+    assert!(!md.contains("<img"), "{md}");
+    assert!(!md.contains("<b>"), "{md}");
+    let html = report::html::render(&r);
+    assert!(!html.contains("<script>alert"));
+    assert!(!html.contains("<img src=x"));
 }

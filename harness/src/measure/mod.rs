@@ -49,6 +49,9 @@ pub struct Analysis {
     pub probes: BTreeMap<String, (u64, u64)>,
     /// probe → (fault → (checks, ok)) inside the fault's window.
     pub probes_during: BTreeMap<String, BTreeMap<String, (u64, u64)>>,
+    /// probe → (checks, ok) before the first fault was applied (the whole run without
+    /// faults): a probe that never succeeded here points at a wrong address, not the system.
+    pub probes_before: BTreeMap<String, (u64, u64)>,
 }
 
 impl Analysis {
@@ -165,6 +168,14 @@ pub fn analyze(
                 .map(|x| (f.fault.clone(), x))
         })
         .collect();
+    let probes_before = probe_checks
+        .iter()
+        .map(|(name, c)| {
+            let before = c.iter().filter(|c| earliest_fault.is_none_or(|f| c.t < f));
+            let (n, ok) = before.fold((0, 0), |(n, ok), c| (n + 1, ok + c.ok as u64));
+            (name.clone(), (n, ok))
+        })
+        .collect();
     let probes = probe_checks
         .iter()
         .map(|(name, c)| {
@@ -184,6 +195,7 @@ pub fn analyze(
         failover: failover_map,
         probes,
         probes_during,
+        probes_before,
     })
 }
 

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::format::{ms, percent};
 use super::model::{MeasuredValue, Report};
-use crate::slo::Verdict;
+use crate::verdict::Verdict;
 
 /// Changes smaller than these are noise whatever the relative tolerance says (a p50 going
 /// from 0.2 ms to 0.3 ms is +50 % and means nothing).

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::slo::{Quantity, Verdict};
+use crate::slo::Quantity;
+use crate::verdict::Verdict;
 
 /// Milliseconds as `87.3ms` / `1.42s`.
 pub fn ms(value: f64) -> String {
@@ -46,4 +47,13 @@ pub fn verdict_icon(v: Verdict) -> &'static str {
         Verdict::Breached => "❌",
         Verdict::Inconclusive => "⚠️",
     }
+}
+
+/// The run's verdict as every report states it: the verdict word, or — when the run measured
+/// the wiring rather than the system (exit 3) — that, so no report reads as a verdict then.
+pub fn headline(report: &super::Report) -> String {
+    if report.not_judged.is_some() {
+        return format!("NOT JUDGED (exit {})", report.exit_code);
+    }
+    verdict_word(report.verdict).to_string()
 }

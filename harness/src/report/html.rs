@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use html_escape::encode_text;
 
 use super::chart::{errors_svg, latency_svg};
-use super::format::{at, ms, opt_ms, percent, verdict_word};
+use super::format::{at, headline, ms, opt_ms, percent, verdict_word};
 use super::model::Report;
-use crate::slo::Verdict;
+use crate::verdict::Verdict;
 
 pub const FILE_NAME: &str = "report.html";
 
@@ -41,13 +41,20 @@ pub fn render(report: &Report) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>chaosgate: {name} — {verdict}</title><style>{STYLE}</style></head><body>\n",
         name = esc(&report.scenario.name),
-        verdict = verdict_word(report.verdict)
+        verdict = headline(report)
     );
     let _ = writeln!(
         out,
         "<h1>{} {}</h1>",
         esc(&report.scenario.name),
-        badge(report.verdict)
+        if report.not_judged.is_some() {
+            format!(
+                r#"<span class="v inconclusive">{}</span>"#,
+                headline(report)
+            )
+        } else {
+            badge(report.verdict)
+        }
     );
     if !report.scenario.description.is_empty() {
         let _ = writeln!(out, "<p>{}</p>", esc(&report.scenario.description));

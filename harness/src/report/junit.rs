@@ -1,6 +1,8 @@
-//! `junit.xml`: one testsuite per scenario, one testcase per SLO, so CI systems show each
-//! SLO as a test. Breached → failure with measured vs target; inconclusive → error of type
-//! `inconclusive` with the reason (CI must not read "no data" as a pass).
+//! `junit.xml`: one testsuite per scenario, one testcase per SLO and one per fault, so CI
+//! systems show each as a test. Breached → failure with measured vs target; inconclusive →
+//! error of type `inconclusive` with the reason (CI must not read "no data" as a pass); a fault
+//! not proven applied → error. The file never reads greener than the run: when the run did
+//! not pass but every testcase would, a `verdict` testcase carries the run's reason.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -9,7 +11,7 @@ use std::time::Duration;
 use quick_junit::{NonSuccessKind, Report as JunitReport, TestCase, TestCaseStatus, TestSuite};
 
 use super::model::Report;
-use crate::slo::Verdict;
+use crate::verdict::Verdict;
 
 pub const FILE_NAME: &str = "junit.xml";
 
@@ -44,6 +46,47 @@ pub fn render(report: &Report) -> io::Result<String> {
             case.add_property(("measured", m.text.as_str()));
         }
         case.add_property(("target", slo.target.as_str()));
+        suite.add_test_case(case);
+    }
+    for f in &report.faults {
+        let status = if f.applied {
+            TestCaseStatus::success()
+        } else {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            let why = f
+                .evidence
+                .get("error")
+                .and_then(|e| e.as_str())
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            s.set_message(format!(
+                "fault `{}` could not be proven applied{why}; the run cannot pass",
+                f.name
+            ));
+            s.set_type("inconclusive");
+            s
+        };
+        let mut case = TestCase::new(format!("fault {} applied", f.name), status);
+        case.set_classname(format!("chaosgate.{}.faults", report.scenario.name));
+        suite.add_test_case(case);
+    }
+    let all_green = report.slos.iter().all(|s| s.verdict == Verdict::Pass)
+        && report.faults.iter().all(|f| f.applied);
+    let passed = report.verdict == Verdict::Pass && report.exit_code == 0;
+    if all_green && !passed {
+        let mut s = TestCaseStatus::non_success(match report.verdict {
+            Verdict::Breached => NonSuccessKind::Failure,
+            _ => NonSuccessKind::Error,
+        });
+        let why = if report.notes.is_empty() {
+            format!("the run's verdict is {}", report.verdict)
+        } else {
+            report.notes.join("; ")
+        };
+        s.set_message(format!("exit code {}: {why}", report.exit_code));
+        s.set_type(report.verdict.as_str());
+        let mut case = TestCase::new("verdict", s);
+        case.set_classname(format!("chaosgate.{}", report.scenario.name));
         suite.add_test_case(case);
     }
     if !report.notes.is_empty() {

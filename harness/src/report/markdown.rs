@@ -5,14 +5,49 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::format::{at, ms, opt_ms, percent, verdict_icon, verdict_word};
+use super::format::{at, headline, ms, opt_ms, percent, verdict_icon};
 use super::model::Report;
 
 pub const FILE_NAME: &str = "summary.md";
 
-/// Table cells cannot hold `|` or line breaks.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+/// User text (names, descriptions, reasons) as Markdown text: HTML in it is shown, never
+/// rendered (GitHub renders inline HTML in a step summary). Only a `<` that could open a tag
+/// or comment (and `&` that could open an entity) is escaped, so `p95 < 100ms` stays readable.
+fn text(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    let mut chars = t.chars().peekable();
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied().unwrap_or(' ');
+        match c {
+            '<' if next.is_ascii_alphabetic() || matches!(next, '/' | '!' | '?') => {
+                out.push_str("&lt;")
+            }
+            '&' if next.is_ascii_alphanumeric() || next == '#' => out.push_str("&amp;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Table cells cannot hold `|` or line breaks; the text is escaped as [`text`].
+fn cell(t: &str) -> String {
+    text(t).replace('|', "\\|").replace('\n', " ")
+}
+
+/// User text in a code span: fenced with one more backtick than the longest run inside, so
+/// a backtick cannot end it early; `|` escaped for tables.
+fn code(t: &str) -> String {
+    let longest = t.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if t.starts_with('`') || t.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!(
+        "{fence}{pad}{}{pad}{fence}",
+        t.replace('|', "\\|").replace('\n', " ")
+    )
 }
 
 pub fn render(report: &Report) -> String {
@@ -22,11 +57,11 @@ pub fn render(report: &Report) -> String {
         out,
         "## {} {}: {}\n",
         verdict_icon(report.verdict),
-        report.scenario.name,
-        verdict_word(report.verdict)
+        text(&report.scenario.name),
+        headline(report)
     );
     if !report.scenario.description.is_empty() {
-        let _ = writeln!(out, "{}\n", report.scenario.description);
+        let _ = writeln!(out, "{}\n", text(&report.scenario.description));
     }
     let _ = writeln!(
         out,
@@ -43,9 +78,9 @@ pub fn render(report: &Report) -> String {
     for slo in &report.slos {
         let _ = writeln!(
             out,
-            "| {} | `{}` | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} |",
             verdict_icon(slo.verdict),
-            cell(&slo.expression),
+            code(&slo.expression),
             cell(&slo.target),
             slo.measured.as_ref().map_or("—", |m| m.text.as_str()),
             cell(slo.reason.as_deref().unwrap_or(""))
@@ -84,7 +119,7 @@ pub fn render(report: &Report) -> String {
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} |",
                 cell(&f.name),
-                f.action,
+                cell(&f.action),
                 cell(&f.targets.join(", ")),
                 applied,
                 at(f.reverted_at_ms),
@@ -121,7 +156,7 @@ pub fn render(report: &Report) -> String {
     if !report.notes.is_empty() {
         let _ = writeln!(out, "\n### Notes\n");
         for n in &report.notes {
-            let _ = writeln!(out, "- {n}");
+            let _ = writeln!(out, "- {}", text(n));
         }
     }
     out
@@ -131,4 +166,26 @@ pub fn write(report: &Report, dir: &Path) -> io::Result<PathBuf> {
     let path = dir.join(FILE_NAME);
     std::fs::write(&path, render(report))?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_text_cannot_become_html() {
+        assert_eq!(
+            text("<script>alert(1)</script> & &amp; p95 < 100ms"),
+            "&lt;script>alert(1)&lt;/script> & &amp;amp; p95 < 100ms"
+        );
+        assert_eq!(text("<!-- hidden -->"), "&lt;!-- hidden -->");
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+
+    #[test]
+    fn a_backtick_cannot_end_a_code_span_early() {
+        assert_eq!(code("p95(latency) < 1s"), "`p95(latency) < 1s`");
+        assert_eq!(code("a`b"), "``a`b``");
+        assert_eq!(code("`x`"), "`` `x` ``");
+    }
 }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::slo::{Quantity, SloResult, Verdict};
+use crate::slo::Quantity;
+use crate::verdict::{SloResult, Verdict};
 
 /// Bumped on any change a consumer could notice.
 pub const SCHEMA_VERSION: &str = "1";
@@ -30,6 +31,10 @@ pub struct Report {
     pub verdict: Verdict,
     /// 0 pass, 1 breached, 2 bad input, 3 infrastructure, 4 inconclusive.
     pub exit_code: i32,
+    /// Set when no SLO was judged because the run measured the wiring, not the system (the
+    /// load or a probe never answered before the first fault; exit 3): why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_judged: Option<String>,
     pub stack: StackInfo,
     pub phases: Vec<PhaseReport>,
     pub faults: Vec<FaultReport>,
@@ -203,7 +208,7 @@ impl From<&SloResult> for SloReport {
             reason: r.reason.clone(),
             evidence: r.evidence.as_ref().map(|e| EvidenceReport {
                 window_ms: e.window_ns.map(|(a, b)| (a as f64 / 1e6, b as f64 / 1e6)),
-                details: e.details.clone(),
+                details: e.report_details(),
             }),
         }
     }

@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::format::{at, ms, percent, verdict_word};
+use super::format::{at, headline, ms, percent};
 use super::model::Report;
-use crate::slo::Verdict;
+use crate::verdict::Verdict;
 
 fn mark(v: Verdict) -> &'static str {
     match v {
@@ -22,7 +22,7 @@ pub fn render_terminal(report: &Report) -> String {
         out,
         "{} — {} (exit {})  seed {}  {}",
         report.scenario.name,
-        verdict_word(report.verdict),
+        headline(report),
         report.exit_code,
         report.seed,
         ms(report.duration_ms)

@@ -4,14 +4,12 @@
 mod execute;
 mod from_scenario;
 mod judge;
-mod metrics;
 mod progress;
 mod spec;
 
 pub use execute::{RunArtifacts, RunOptions, execute};
 pub use from_scenario::{PlanError, describe_plan, from_scenario};
 pub use judge::{Judgement, exit_code_for, judge};
-pub use metrics::RunMetrics;
 pub use progress::Progress;
 pub use spec::{FaultAction, Pick, PlannedFault, RunSpec};
 

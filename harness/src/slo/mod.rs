@@ -1,9 +1,8 @@
-//! SLO expressions: parsing with column-precise errors, and evaluation into verdicts.
+//! SLO expressions: the language (metrics, scopes, targets) and its parser with
+//! column-precise errors. Judging them is `verdict`'s job.
 
-mod evaluate;
 mod expr;
 mod parse;
 
-pub use evaluate::{Evidence, Measurement, MetricSource, SloResult, Verdict, evaluate, overall};
 pub use expr::{Comparison, Metric, NameRef, Quantity, RefKind, Scope, Slo, Unit};
 pub use parse::{SloParseError, parse};

@@ -1,12 +1,14 @@
-//! Judging SLOs against measurements. Measurement is behind `MetricSource`, so this logic is
-//! tested without a run, and "no data" can never turn into a pass.
+//! Comparing each SLO with its measurement. Measurement is behind [`MetricSource`], so this is
+//! tested without a run, and "no data" can never turn into a pass. The demotions that follow
+//! the comparison (late harness, coarse resolution, ...) are in `rules`.
 
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::expr::{Metric, Quantity, Slo};
+use super::facts::Facts;
+use crate::slo::{Metric, Quantity, Slo};
 
 /// Where the measured figures come from (the runner's timeline in production).
 pub trait MetricSource {
@@ -17,24 +19,35 @@ pub trait MetricSource {
 pub enum Measurement {
     Value {
         value: Quantity,
-        evidence: Evidence,
+        /// Boxed: the typed facts make it large, and measurements travel in `Result`s.
+        evidence: Box<Evidence>,
     },
     /// Nothing to measure (no requests in the window, probe never ran, fault never applied).
-    NoData {
-        reason: String,
-    },
+    NoData { reason: String },
     /// Something was measured but cannot be trusted (fault not proven applied, ...).
-    Inconclusive {
-        reason: String,
-    },
+    Inconclusive { reason: String },
 }
 
 /// What a figure was computed from, so a reader can check it against the event log.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Evidence {
     /// The window on the run clock (ns) the figure covers.
     pub window_ns: Option<(u64, u64)>,
+    /// What the rules read (typed).
+    pub facts: Facts,
+    /// Everything else a reader may want (counts, timestamps), for the report only.
     pub details: BTreeMap<String, serde_json::Value>,
+}
+
+impl Evidence {
+    /// The details with the facts merged in under their report keys.
+    pub fn report_details(&self) -> BTreeMap<String, serde_json::Value> {
+        let mut d = self.details.clone();
+        for (k, v) in self.facts.to_details() {
+            d.insert(k.to_string(), v);
+        }
+        d
+    }
 }
 
 /// Ordered by severity, so the worst of several verdicts is their maximum.
@@ -65,7 +78,7 @@ impl std::fmt::Display for Verdict {
 }
 
 /// One SLO judged.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SloResult {
     pub expression: String,
     pub verdict: Verdict,
@@ -74,7 +87,7 @@ pub struct SloResult {
     pub measured: Option<Quantity>,
     /// Why the verdict is not a plain comparison (no data, inconclusive), or what was breached.
     pub reason: Option<String>,
-    pub evidence: Option<Evidence>,
+    pub evidence: Option<Box<Evidence>>,
 }
 
 pub fn evaluate(slos: &[Slo], source: &dyn MetricSource) -> Vec<SloResult> {
@@ -170,7 +183,7 @@ mod tests {
     fn value(q: Quantity) -> Measurement {
         Measurement::Value {
             value: q,
-            evidence: Evidence::default(),
+            evidence: Box::default(),
         }
     }
 

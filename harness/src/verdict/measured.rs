@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::{Evidence, Facts, Measurement, MetricSource};
 use crate::fault::FaultRecord;
 use crate::measure::{Analysis, PhaseStats, WriteCheck};
-use crate::slo::{Evidence, Measurement, Metric, MetricSource, Quantity, Scope};
+use crate::slo::{Metric, Quantity, Scope};
 
+/// Answers metrics from a finished run's analysis.
 pub struct RunMetrics<'a> {
     pub analysis: &'a Analysis,
     pub faults: &'a [FaultRecord],
@@ -83,24 +85,17 @@ fn phase_evidence(p: &PhaseStats) -> Evidence {
         e.details
             .insert("errors_by_kind".into(), json!(p.errors_by_kind));
     }
-    add_harness_lag(&mut e, p);
+    e.facts.harness_lag_p99 = harness_lag(p);
+    e.facts.samples = Some(p.scheduled);
+    e.facts.dropped = p.errors_by_kind.get("dropped").copied();
     e
 }
 
-/// How late the harness itself began the window's requests: the judge will not pin a timing
-/// breach on the system when the harness was this far behind its own schedule.
-fn add_harness_lag(e: &mut Evidence, p: &PhaseStats) {
-    if let Some(lag) = p.lag_percentile_ns(99.0) {
-        e.details.insert(HARNESS_LAG_P99_NS.into(), json!(lag));
-    }
+/// How late the harness itself began the window's requests (p99): the rules will not pin a
+/// timing breach on the system when the harness was far behind its own schedule.
+fn harness_lag(p: &PhaseStats) -> Option<Duration> {
+    p.lag_percentile_ns(99.0).map(Duration::from_nanos)
 }
-
-/// Evidence key: p99 of the harness's lateness in the metric's window (ns).
-pub const HARNESS_LAG_P99_NS: &str = "harness_lag_p99_ns";
-/// Evidence key: the shortest recovery a punctual harness could have measured (ns).
-pub const RECOVERY_IF_PUNCTUAL_NS: &str = "recovery_if_punctual_ns";
-/// Evidence key: the latency percentile timed from the actual sends (ns).
-pub const LATENCY_FROM_SEND_NS: &str = "latency_from_send_ns";
 
 impl MetricSource for RunMetrics<'_> {
     fn measure(&self, metric: &Metric) -> Measurement {
@@ -108,23 +103,21 @@ impl MetricSource for RunMetrics<'_> {
             Metric::Latency { percentile, scope } => self.phase(scope).map(|p| {
                 let ns = p.percentile_ns(*percentile).unwrap_or(0);
                 let mut evidence = phase_evidence(p);
-                if let Some(from_send) = p.from_send_percentile_ns(*percentile) {
-                    evidence
-                        .details
-                        .insert(LATENCY_FROM_SEND_NS.into(), json!(from_send));
-                }
+                evidence.facts.latency_from_send = p
+                    .from_send_percentile_ns(*percentile)
+                    .map(Duration::from_nanos);
                 Measurement::Value {
                     value: Quantity::Duration(Duration::from_nanos(ns)),
-                    evidence,
+                    evidence: Box::new(evidence),
                 }
             }),
             Metric::ErrorRate { scope } => self.phase(scope).map(|p| Measurement::Value {
                 value: Quantity::Ratio(p.error_rate().unwrap_or(0.0)),
-                evidence: phase_evidence(p),
+                evidence: Box::new(phase_evidence(p)),
             }),
             Metric::Availability { scope } => self.phase(scope).map(|p| Measurement::Value {
                 value: Quantity::Ratio(p.availability().unwrap_or(0.0)),
-                evidence: phase_evidence(p),
+                evidence: Box::new(phase_evidence(p)),
             }),
             Metric::RecoveryTime { fault, probe } => self.recovery(fault, probe.as_deref()),
             Metric::FailoverTime { fault } => self.failover(fault),
@@ -137,14 +130,11 @@ impl MetricSource for RunMetrics<'_> {
 
 impl RunMetrics<'_> {
     /// The harness's lateness while the fault was in effect, when load ran then.
-    fn add_fault_window_lag(&self, e: &mut Evidence, fault: &str) {
-        if let Some(p) = self
-            .analysis
+    fn fault_window_lag(&self, fault: &str) -> Option<Duration> {
+        self.analysis
             .phase(&format!("during:{fault}"))
             .filter(|p| p.scheduled > 0)
-        {
-            add_harness_lag(e, p);
-        }
+            .and_then(harness_lag)
     }
 
     fn recovery(&self, fault: &str, probe: Option<&str>) -> Result<Measurement, Measurement> {
@@ -197,13 +187,20 @@ impl RunMetrics<'_> {
         e.details
             .insert("failed_checks".into(), json!(r.failed_checks));
         e.details.insert("consecutive".into(), json!(r.consecutive));
-        e.details
-            .insert("recovered".into(), json!(r.recovered_ns.is_some()));
-        if let Some(punctual) = r.punctual_duration_ns() {
-            e.details
-                .insert(RECOVERY_IF_PUNCTUAL_NS.into(), json!(punctual));
-        }
-        self.add_fault_window_lag(&mut e, fault);
+        e.details.insert("checks".into(), json!(r.checks));
+        e.facts = Facts {
+            recovered: Some(r.recovered_ns.is_some()),
+            recovery_if_punctual: r.punctual_duration_ns().map(Duration::from_nanos),
+            harness_lag_p99: self.fault_window_lag(fault),
+            samples: Some(r.checks),
+            // The check before the successful run still saw the fault (none: the first
+            // check after the fault took effect already saw the service back, so the truth
+            // may be anywhere from the fault's start).
+            lower_bound: r.recovered_ns.map(|_| {
+                Duration::from_nanos(r.check_before_ns.map_or(0, |b| b.saturating_sub(r.from_ns)))
+            }),
+            ..Facts::default()
+        };
         let value = match r.duration_ns() {
             Some(ns) => ns,
             // Not recovered: all we know is it took at least this long. The judge turns a
@@ -212,7 +209,7 @@ impl RunMetrics<'_> {
         };
         Ok(Measurement::Value {
             value: Quantity::Duration(Duration::from_nanos(value)),
-            evidence: e,
+            evidence: Box::new(e),
         })
     }
 
@@ -244,7 +241,7 @@ impl RunMetrics<'_> {
         }
         Ok(Measurement::Value {
             value: Quantity::Count(w.lost),
-            evidence: e,
+            evidence: Box::new(e),
         })
     }
 
@@ -271,13 +268,23 @@ impl RunMetrics<'_> {
             .insert("failed_in_window".into(), json!(f.failed_total));
         e.details
             .insert("requests_in_window".into(), json!(f.requests));
-        e.details
-            .insert("resolution_ns".into(), json!(f.resolution_ns));
-        e.details.insert("recovered".into(), json!(!f.unterminated));
-        self.add_fault_window_lag(&mut e, fault);
+        // With fewer than two requests in the window there is no gap to speak of: an outage
+        // could have been anywhere in it.
+        let resolution_ns = if f.requests >= 2 {
+            f.resolution_ns
+        } else {
+            w.map_or(u64::MAX, |w| w.end_ns.saturating_sub(w.applied_ns))
+        };
+        e.facts = Facts {
+            recovered: Some(!f.unterminated),
+            resolution: Some(Duration::from_nanos(resolution_ns)),
+            samples: Some(f.requests),
+            harness_lag_p99: self.fault_window_lag(fault),
+            ..Facts::default()
+        };
         Ok(Measurement::Value {
             value: Quantity::Duration(Duration::from_nanos(f.duration_ns)),
-            evidence: e,
+            evidence: Box::new(e),
         })
     }
 
@@ -304,7 +311,7 @@ impl RunMetrics<'_> {
         e.details.insert("ok".into(), json!(ok));
         Ok(Measurement::Value {
             value: Quantity::Ratio(ok as f64 / checks as f64),
-            evidence: e,
+            evidence: Box::new(e),
         })
     }
 }
