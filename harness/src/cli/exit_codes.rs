@@ -13,11 +13,66 @@ pub const INFRASTRUCTURE: i32 = 3;
 /// applied, or an SLO had no data. Never reported as a pass.
 pub const INCONCLUSIVE: i32 = 4;
 
-/// The table printed at the end of `--help`.
-pub const HELP_TABLE: &str = "\
-Exit codes:
-  0  every SLO passed
-  1  an SLO was breached
-  2  bad scenario file or usage (nothing was started)
-  3  harness or infrastructure error (docker unreachable, stack never healthy)
-  4  inconclusive (a fault could not be proven applied, or an SLO had no data)";
+/// What each code means, as `--help` prints it and the README's table states it (a test
+/// keeps the two equal).
+pub const MEANINGS: [(i32, &str); 5] = [
+    (PASS, "every SLO passed and every fault was proven applied"),
+    (SLO_BREACHED, "an SLO was breached"),
+    (
+        BAD_INPUT,
+        "bad scenario file or usage (nothing was started)",
+    ),
+    (
+        INFRASTRUCTURE,
+        "harness or infrastructure error (docker unreachable, stack never healthy, interrupted, \
+         or the load target or a probe never answered before the first fault)",
+    ),
+    (
+        INCONCLUSIVE,
+        "inconclusive: a fault could not be proven applied, an SLO had no data or too coarse a \
+         resolution, or a timing breach happened while the harness itself ran late \
+         (CPU-starved machine; rerun)",
+    ),
+];
+
+/// The table printed at the end of `--help`, made from [`MEANINGS`].
+pub fn help_table() -> String {
+    let mut out = String::from("Exit codes:");
+    for (code, meaning) in MEANINGS {
+        out.push_str(&format!("\n  {code}  {meaning}"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's exit-code table says exactly what `--help` says.
+    #[test]
+    fn the_readme_table_matches_the_codes() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+        let rows: Vec<(i32, String)> = readme
+            .lines()
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.trim().trim_matches('|').split('|').collect();
+                let [code, meaning] = cells.as_slice() else {
+                    return None;
+                };
+                Some((code.trim().parse().ok()?, meaning.trim().to_string()))
+            })
+            .collect();
+        let expected: Vec<(i32, String)> =
+            MEANINGS.iter().map(|(c, m)| (*c, m.to_string())).collect();
+        assert_eq!(rows, expected);
+    }
+
+    #[test]
+    fn help_lists_every_code_once() {
+        let help = help_table();
+        for (code, _) in MEANINGS {
+            assert_eq!(help.matches(&format!("\n  {code}  ")).count(), 1);
+        }
+    }
+}

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
     name = "chaosgate",
     version,
     about = "Chaos and validation harness that gates releases on client-observed SLOs",
-    after_help = exit_codes::HELP_TABLE
+    after_help = exit_codes::help_table()
 )]
 pub struct Cli {
     /// More log output (repeat for more).
