@@ -115,12 +115,7 @@ fn never_answered(a: &Analysis) -> Option<String> {
         let kinds: Vec<String> = p
             .errors_by_kind
             .iter()
-            .map(|(k, n)| format!("{n} {k}"))
-            .chain(
-                p.status_counts
-                    .iter()
-                    .map(|(s, n)| format!("{n} × HTTP {s}")),
-            )
+            .map(|(k, n)| format!("{n} × {k}"))
             .collect();
         silent.push(format!(
             "the load target: 0 of {} request(s) succeeded{} ({})",

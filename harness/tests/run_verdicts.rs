@@ -1,0 +1,65 @@
+//! Verdicts of whole runs against the real reference stack, for the kinds of wrong verdict
+//! a unit test cannot show on its own: a scenario that points at the wrong place is not a
+//! verdict on the system (exit 3, every report agrees).
+
+mod common;
+
+use common::*;
+
+/// Writes a scenario next to a fresh report directory; `compose:` points at the bundled stack.
+fn scenario(dir: &TempDir, name: &str, body: &str) -> std::path::PathBuf {
+    let compose = repo_root().join("compose/trading.yml");
+    let file = dir.0.join(format!("{name}.yaml"));
+    std::fs::write(
+        &file,
+        format!(
+            "name: {name}\nstack:\n  compose: {}\n  ready_timeout: 90s\n{body}",
+            compose.display()
+        ),
+    )
+    .unwrap();
+    file
+}
+
+#[test]
+fn a_load_target_that_never_answered_is_an_infrastructure_error_in_every_report() {
+    require_images();
+    let dir = TempDir::new("never-answered");
+    // The service is right, the path is not: every request gets a 404. Before, this run
+    // exited 1 with "error_rate 100 %", a verdict on a system that was never measured.
+    let file = scenario(
+        &dir,
+        "never-answered",
+        "load:\n  target: http://gateway:8080/no-such-path\n  rate: 50/s\n  duration: 3s\n  \
+         timeout: 1s\nslos:\n  - error_rate() < 0.1%\n  - p95(latency) < 100ms\n",
+    );
+    let reports = dir.0.join("reports");
+    let out = chaosgate()
+        .arg("run")
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(&reports)
+        .output()
+        .expect("chaosgate runs");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let all = text(&out);
+    assert!(all.contains("never answered"), "{all}");
+    let run = run_dir(&reports);
+    let report = report_json(&run);
+    assert_eq!(report["exit_code"], 3);
+    assert!(
+        report["not_judged"]
+            .as_str()
+            .is_some_and(|w| w.contains("the load target: 0 of ") && w.contains("status_404")),
+        "{report:#}"
+    );
+    for s in report["slos"].as_array().unwrap() {
+        assert_eq!(s["verdict"], "inconclusive", "{s:#}");
+    }
+    let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
+    assert!(!junit.contains("errors=\"0\""), "{junit}");
+    let md = std::fs::read_to_string(run.join("summary.md")).unwrap();
+    assert!(md.contains("NOT JUDGED (exit 3)"), "{md}");
+    let project = report["stack"]["project"].as_str().unwrap();
+    assert_eq!(leftovers(project), Vec::<String>::new());
+}
