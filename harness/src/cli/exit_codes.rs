@@ -13,6 +13,31 @@ pub const INFRASTRUCTURE: i32 = 3;
 /// applied, or an SLO had no data. Never reported as a pass.
 pub const INCONCLUSIVE: i32 = 4;
 
+/// The exit code of a decided run: the verdict's, unless the run measured the wiring rather
+/// than the system (a target that never answered), which is an infrastructure error.
+pub fn of_decision(d: &crate::verdict::Decision) -> i32 {
+    if d.never_answered.is_some() {
+        return INFRASTRUCTURE;
+    }
+    of_verdict(d.verdict)
+}
+
+/// The exit code of a verdict.
+pub fn of_verdict(v: crate::verdict::Verdict) -> i32 {
+    use crate::verdict::Verdict;
+    match v {
+        Verdict::Pass => PASS,
+        Verdict::Breached => SLO_BREACHED,
+        Verdict::Inconclusive => INCONCLUSIVE,
+    }
+}
+
+/// Every way a run can fail around the system under test (Docker, the stack, files, a
+/// signal, a panic) is an infrastructure error.
+pub fn of_run_error(_: &crate::run::RunError) -> i32 {
+    INFRASTRUCTURE
+}
+
 /// What each code means, as `--help` prints it and the README's table states it (a test
 /// keeps the two equal).
 pub const MEANINGS: [(i32, &str); 5] = [

@@ -154,8 +154,22 @@ async fn run_one(
     let started = std::time::Instant::now();
     match run::execute(&spec, opts).await {
         Ok(artifacts) => {
-            let outcome = run::judge(s, &spec, &artifacts, started.elapsed());
-            match run::write_reports(&outcome.report, &dir) {
+            let decision = crate::verdict::decide(&crate::verdict::Inputs {
+                slos: &s.slos,
+                analysis: &artifacts.analysis,
+                faults: &artifacts.faults,
+                writes: artifacts.writes.as_ref(),
+            });
+            let exit_code = exit_codes::of_decision(&decision);
+            let report = crate::report::assemble(
+                s,
+                &spec,
+                &artifacts,
+                started.elapsed(),
+                decision,
+                exit_code,
+            );
+            match run::write_reports(&report, &dir) {
                 Ok(()) => {}
                 Err(e) => {
                     eprintln!("error: writing reports to {}: {e}", dir.display());
@@ -163,17 +177,22 @@ async fn run_one(
                 }
             }
             if !quiet {
-                eprintln!("{}", crate::report::render_terminal(&outcome.report));
+                eprintln!("{}", crate::report::render_terminal(&report));
             }
             if let Some(cmd) = &artifacts.kept_stack {
                 eprintln!("chaosgate: the stack is still up (--keep); remove it with:\n  {cmd}");
             }
-            println!("{} {} → {}", outcome.verdict_word(), s.name, dir.display());
-            outcome.exit_code
+            println!(
+                "{} {} → {}",
+                crate::report::format::headline(&report),
+                s.name,
+                dir.display()
+            );
+            exit_code
         }
         Err(e) => {
             eprintln!("error: {}: {e}", s.name);
-            e.exit_code()
+            exit_codes::of_run_error(&e)
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Reports: the versioned JSON model and its writers (JSON, JUnit, Markdown, HTML, terminal).
 
+mod assemble;
 mod chart;
 mod compare;
-mod format;
+pub mod format;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -13,6 +14,7 @@ mod terminal;
 use std::io;
 use std::path::{Path, PathBuf};
 
+pub use assemble::assemble;
 pub use compare::{Change, ReportComparison, compare};
 pub use model::{
     EvidenceReport, FailoverReport, FaultReport, LatencySummary, MeasuredValue, PhaseReport,

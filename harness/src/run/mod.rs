@@ -3,17 +3,13 @@
 
 mod execute;
 mod from_scenario;
-mod judge;
 mod progress;
 mod spec;
 
 pub use execute::{RunArtifacts, RunOptions, execute};
 pub use from_scenario::{PlanError, describe_plan, from_scenario};
-pub use judge::{Judgement, exit_code_for, judge};
 pub use progress::Progress;
 pub use spec::{FaultAction, Pick, PlannedFault, RunSpec};
-
-use crate::cli::exit_codes;
 
 /// Writes every report file of a judged run into its directory.
 pub fn write_reports(report: &crate::report::Report, dir: &std::path::Path) -> std::io::Result<()> {
@@ -36,10 +32,4 @@ pub enum RunError {
     Interrupted,
     #[error("the run panicked: {0} (the stack was torn down)")]
     Panicked(String),
-}
-
-impl RunError {
-    pub fn exit_code(&self) -> i32 {
-        exit_codes::INFRASTRUCTURE
-    }
 }

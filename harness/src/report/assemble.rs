@@ -1,80 +1,48 @@
-//! From a finished run to its report: the verdict decided by `verdict`, assembled with the
-//! run's figures into the report model.
+//! From a finished run and its decided verdict to the report model: the run's figures, the
+//! SLO results and the notes, in the shape every writer renders.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::{RunArtifacts, RunSpec};
-use crate::cli::exit_codes;
-use crate::measure::{PhaseStats, percentile_ns};
-use crate::report::{
+use super::{
     FailoverReport, FaultReport, LatencySummary, PhaseReport, ProbeReport, RecoveryReport, Report,
     SCHEMA_VERSION, ScenarioInfo, SecondPoint, ServiceInfo, SloReport, StackInfo,
 };
+use crate::measure::{PhaseStats, percentile_ns};
+use crate::run::{RunArtifacts, RunSpec};
 use crate::scenario::Scenario;
-use crate::verdict::{self, Verdict};
-
-pub struct Judgement {
-    pub report: Report,
-    pub verdict: Verdict,
-    pub exit_code: i32,
-    /// Set when the load or a probe never answered before the first fault (exit 3).
-    pub never_answered: Option<String>,
-}
-
-impl Judgement {
-    pub fn verdict_word(&self) -> &'static str {
-        if self.never_answered.is_some() {
-            return "NEVER ANSWERED";
-        }
-        match self.verdict {
-            Verdict::Pass => "PASS",
-            Verdict::Breached => "BREACHED",
-            Verdict::Inconclusive => "INCONCLUSIVE",
-        }
-    }
-}
-
-pub fn exit_code_for(verdict: Verdict) -> i32 {
-    match verdict {
-        Verdict::Pass => exit_codes::PASS,
-        Verdict::Breached => exit_codes::SLO_BREACHED,
-        Verdict::Inconclusive => exit_codes::INCONCLUSIVE,
-    }
-}
+use crate::verdict::{Decision, Verdict};
 
 fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
 }
 
-pub fn judge(s: &Scenario, spec: &RunSpec, run: &RunArtifacts, wall: Duration) -> Judgement {
-    let decision = verdict::decide(&verdict::Inputs {
-        slos: &s.slos,
-        analysis: &run.analysis,
-        faults: &run.faults,
-        writes: run.writes.as_ref(),
-    });
+/// The report of a run. `exit_code` is the CLI's mapping of `decision` (the report records
+/// it; it does not decide it). When the run measured the wiring, not the system
+/// (`decision.never_answered`), no SLO is judged and every report says so.
+pub fn assemble(
+    s: &Scenario,
+    spec: &RunSpec,
+    run: &RunArtifacts,
+    wall: Duration,
+    decision: Decision,
+    exit_code: i32,
+) -> Report {
     let mut notes = run.notes.clone();
     notes.extend(decision.notes);
     let mut verdict = decision.verdict;
     let mut results = decision.results;
-    let exit_code = match &decision.never_answered {
-        Some(why) => {
-            // The figures measured the wiring, not the system: no SLO is judged, and every
-            // report says so (the run is an infrastructure error, exit 3).
-            notes.insert(0, format!("{why} (exit {})", exit_codes::INFRASTRUCTURE));
-            for r in &mut results {
-                r.verdict = Verdict::Inconclusive;
-                r.reason = Some(format!("not judged: {why}"));
-            }
-            verdict = Verdict::Inconclusive;
-            exit_codes::INFRASTRUCTURE
+    if let Some(why) = &decision.never_answered {
+        notes.insert(0, format!("{why} (exit {exit_code})"));
+        for r in &mut results {
+            r.verdict = Verdict::Inconclusive;
+            r.reason = Some(format!("not judged: {why}"));
         }
-        None => exit_code_for(verdict),
-    };
-    let report = Report {
+        verdict = Verdict::Inconclusive;
+    }
+    Report {
         schema_version: SCHEMA_VERSION.into(),
         scenario: ScenarioInfo {
             name: s.name.clone(),
@@ -107,12 +75,6 @@ pub fn judge(s: &Scenario, spec: &RunSpec, run: &RunArtifacts, wall: Duration) -
             })
             .collect(),
         notes,
-    };
-    Judgement {
-        report,
-        verdict,
-        exit_code,
-        never_answered: decision.never_answered,
     }
 }
 
