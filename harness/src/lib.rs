@@ -10,6 +10,7 @@ pub mod cli;
 pub mod fault;
 pub mod measure;
 pub mod probe;
+pub mod provenance;
 pub mod report;
 pub mod run;
 pub mod scenario;

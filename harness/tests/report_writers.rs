@@ -105,6 +105,9 @@ fn fixture() -> Report {
         verdict: Verdict::Breached,
         exit_code: 1,
         not_judged: None,
+        provenance: Some(provenance(
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        )),
         stack: StackInfo {
             project: "cg-replica-crash-1234".into(),
             compose_files: vec!["compose/trading.yml".into()],
@@ -418,4 +421,57 @@ fn user_text_is_escaped_in_markdown_and_html() {
     let html = report::html::render(&r);
     assert!(!html.contains("<script>alert"));
     assert!(!html.contains("<img src=x"));
+}
+
+fn provenance(scenario_sha: &str) -> chaosgate::provenance::Provenance {
+    use chaosgate::provenance::*;
+    Provenance {
+        harness_version: "0.1.0".into(),
+        scenario: FileProvenance {
+            path: "scenarios/replica-crash.yaml".into(),
+            sha256: Some(scenario_sha.into()),
+            git_commit: Some("2d5fbf3e0e4c6a8b1f0d9c7b5a3e1f0d2c4b6a8e".into()),
+            git_dirty: Some(false),
+        },
+        compose_files: vec![FileProvenance {
+            path: "compose/trading.yml".into(),
+            sha256: Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into()),
+            git_commit: Some("2d5fbf3e0e4c6a8b1f0d9c7b5a3e1f0d2c4b6a8e".into()),
+            git_dirty: Some(true),
+        }],
+        images: [(
+            "gateway".to_string(),
+            ImageProvenance {
+                tag: "chaosgate/trading:0.1.0".into(),
+                id: Some("sha256:4a5b6c".into()),
+            },
+        )]
+        .into(),
+        set: vec!["GATEWAY_FAILOVER=off".into()],
+        host: HostProvenance {
+            kernel: "6.1.0-28-amd64".into(),
+            cores: 2,
+            docker_version: Some("28.2.2".into()),
+        },
+    }
+}
+
+#[test]
+fn compare_warns_when_the_scenarios_differ() {
+    let old = fixture();
+    let mut new = fixture();
+    assert!(report::compare(&old, &new, 0.1).warnings.is_empty());
+    new.provenance = Some(provenance("0000000000000000"));
+    let cmp = report::compare(&old, &new, 0.1);
+    assert_eq!(cmp.warnings.len(), 1, "{cmp}");
+    assert!(
+        cmp.to_string().contains("different scenario files"),
+        "{cmp}"
+    );
+    new.provenance = None;
+    assert!(
+        report::compare(&old, &new, 0.1)
+            .to_string()
+            .contains("no provenance")
+    );
 }

@@ -60,6 +60,22 @@ fn a_load_target_that_never_answered_is_an_infrastructure_error_in_every_report(
     assert!(!junit.contains("errors=\"0\""), "{junit}");
     let md = std::fs::read_to_string(run.join("summary.md")).unwrap();
     assert!(md.contains("NOT JUDGED (exit 3)"), "{md}");
+    // What was tested is recorded whatever the verdict: image IDs, file hashes, host.
+    let prov = &report["provenance"];
+    assert!(
+        prov["images"]["gateway"]["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("sha256:")),
+        "{prov:#}"
+    );
+    assert_eq!(prov["images"]["gateway"]["tag"], "chaosgate/trading:0.1.0");
+    assert_eq!(prov["scenario"]["sha256"].as_str().map(str::len), Some(64));
+    assert_eq!(
+        prov["compose_files"][0]["sha256"].as_str().map(str::len),
+        Some(64)
+    );
+    assert!(prov["host"]["docker_version"].is_string(), "{prov:#}");
+    assert!(prov["host"]["cores"].as_u64().is_some_and(|n| n >= 1));
     let project = report["stack"]["project"].as_str().unwrap();
     assert_eq!(leftovers(project), Vec::<String>::new());
 }

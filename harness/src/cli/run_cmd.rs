@@ -161,7 +161,7 @@ async fn run_one(
                 writes: artifacts.writes.as_ref(),
             });
             let exit_code = exit_codes::of_decision(&decision);
-            let report = crate::report::assemble(
+            let mut report = crate::report::assemble(
                 s,
                 &spec,
                 &artifacts,
@@ -169,6 +169,7 @@ async fn run_one(
                 decision,
                 exit_code,
             );
+            report.provenance = Some(provenance(s, &spec, &artifacts, &args.set).await);
             match run::write_reports(&report, &dir) {
                 Ok(()) => {}
                 Err(e) => {
@@ -194,6 +195,27 @@ async fn run_one(
             eprintln!("error: {}: {e}", s.name);
             exit_codes::of_run_error(&e)
         }
+    }
+}
+
+/// What this run tested, for the report (best effort: what cannot be read is left out).
+async fn provenance(
+    s: &crate::scenario::Scenario,
+    spec: &run::RunSpec,
+    artifacts: &run::RunArtifacts,
+    set: &[(String, String)],
+) -> crate::provenance::Provenance {
+    let images: BTreeMap<String, String> = artifacts
+        .containers
+        .iter()
+        .map(|c| (c.service.clone(), c.image.clone()))
+        .collect();
+    let images: Vec<(String, String)> = images.into_iter().collect();
+    let set: Vec<String> = set.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let p = crate::provenance::gather(&s.path, &spec.compose_files, &images, &set);
+    match crate::stack::docker::connect().await {
+        Ok(docker) => crate::provenance::with_docker(p, &docker).await,
+        Err(_) => p,
     }
 }
 

@@ -56,6 +56,7 @@ pub fn assemble(
         verdict,
         exit_code,
         not_judged: decision.never_answered.clone(),
+        provenance: None,
         stack: stack_info(spec, run),
         phases: run.analysis.phases.iter().map(phase_report).collect(),
         faults: fault_reports(spec, run),

@@ -30,6 +30,8 @@ pub struct ReportComparison {
     pub improvements: Vec<Change>,
     /// Figures present in both reports and compared.
     pub compared: usize,
+    /// Why the two runs may not be comparable (different scenario files, ...).
+    pub warnings: Vec<String>,
 }
 
 impl ReportComparison {
@@ -53,6 +55,9 @@ impl fmt::Display for ReportComparison {
                 "s"
             }
         )?;
+        for w in &self.warnings {
+            writeln!(f, "  warning: {w}")?;
+        }
         for c in &self.regressions {
             writeln!(
                 f,
@@ -146,10 +151,44 @@ fn measured_figure(m: &MeasuredValue) -> Option<(f64, Kind)> {
     }
 }
 
+/// Differences in what was tested that make a comparison of figures questionable.
+pub fn comparability_warnings(old: &Report, new: &Report) -> Vec<String> {
+    let mut w = Vec::new();
+    let (Some(op), Some(np)) = (&old.provenance, &new.provenance) else {
+        if old.provenance.is_none() || new.provenance.is_none() {
+            w.push(
+                "a report carries no provenance: it cannot be told whether both runs ran the \
+                 same scenario"
+                    .into(),
+            );
+        }
+        return w;
+    };
+    if let (Some(o), Some(n)) = (&op.scenario.sha256, &np.scenario.sha256)
+        && o != n
+    {
+        w.push(format!(
+            "the runs used different scenario files (sha256 {} vs {}): figures may not be comparable",
+            &o[..12.min(o.len())],
+            &n[..12.min(n.len())]
+        ));
+    }
+    if op.host.cores != np.host.cores {
+        w.push(format!(
+            "the runs had different CPU counts ({} vs {})",
+            op.host.cores, np.host.cores
+        ));
+    }
+    w
+}
+
 /// Compares `new` against `old`. `tolerance` is relative (0.1 = a figure may be 10 % worse).
 /// Any SLO whose verdict got worse is a regression regardless of tolerance.
 pub fn compare(old: &Report, new: &Report, tolerance: f64) -> ReportComparison {
-    let mut out = ReportComparison::default();
+    let mut out = ReportComparison {
+        warnings: comparability_warnings(old, new),
+        ..Default::default()
+    };
     let mut figures = Vec::new();
     for n in &new.slos {
         let Some(o) = old.slos.iter().find(|o| o.expression == n.expression) else {

@@ -57,3 +57,45 @@ pub fn headline(report: &super::Report) -> String {
     }
     verdict_word(report.verdict).to_string()
 }
+
+/// Provenance as lines of plain text, for the Markdown and HTML reports.
+pub fn provenance_lines(p: &crate::provenance::Provenance) -> Vec<String> {
+    let file = |f: &crate::provenance::FileProvenance| {
+        let mut s = format!(
+            "{} sha256 {}",
+            f.path,
+            f.sha256.as_deref().unwrap_or("unreadable")
+        );
+        if let Some(c) = &f.git_commit {
+            s.push_str(&format!(" at git commit {c}"));
+            if f.git_dirty == Some(true) {
+                s.push_str(" (with uncommitted changes)");
+            }
+        }
+        s
+    };
+    let mut out = vec![format!("scenario {}", file(&p.scenario))];
+    out.extend(
+        p.compose_files
+            .iter()
+            .map(|f| format!("compose {}", file(f))),
+    );
+    for (service, image) in &p.images {
+        out.push(format!(
+            "service {service}: image {} ({})",
+            image.tag,
+            image.id.as_deref().unwrap_or("ID unknown")
+        ));
+    }
+    if !p.set.is_empty() {
+        out.push(format!("--set {}", p.set.join(" ")));
+    }
+    out.push(format!(
+        "chaosgate {} on kernel {}, {} cores, Docker {}",
+        p.harness_version,
+        p.host.kernel,
+        p.host.cores,
+        p.host.docker_version.as_deref().unwrap_or("unknown")
+    ));
+    out
+}

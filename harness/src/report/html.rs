@@ -194,6 +194,13 @@ pub fn render(report: &Report) -> String {
         }
         let _ = writeln!(out, "</ul>");
     }
+    if let Some(p) = &report.provenance {
+        let _ = writeln!(out, "<h2>Provenance</h2>\n<ul>");
+        for line in super::format::provenance_lines(p) {
+            let _ = writeln!(out, "<li>{}</li>", esc(&line));
+        }
+        let _ = writeln!(out, "</ul>");
+    }
     let _ = writeln!(
         out,
         "<p class=\"meta\">Stack: project <code>{}</code>, compose {}.</p>\n</body></html>",

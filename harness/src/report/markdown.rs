@@ -159,6 +159,12 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(out, "- {}", text(n));
         }
     }
+    if let Some(p) = &report.provenance {
+        let _ = writeln!(out, "\n### Provenance\n");
+        for line in super::format::provenance_lines(p) {
+            let _ = writeln!(out, "- {}", text(&line));
+        }
+    }
     out
 }
 

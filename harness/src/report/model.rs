@@ -35,6 +35,9 @@ pub struct Report {
     /// load or a probe never answered before the first fault; exit 3): why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_judged: Option<String>,
+    /// What exactly was tested: image IDs, file hashes, git commit, harness version, host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<crate::provenance::Provenance>,
     pub stack: StackInfo,
     pub phases: Vec<PhaseReport>,
     pub faults: Vec<FaultReport>,
