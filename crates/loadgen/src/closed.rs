@@ -112,6 +112,7 @@ pub async fn run_closed_until(
         elapsed,
         sending: if cancelled { elapsed } else { duration },
         cancelled,
+        peak_waiting: 0,
     };
     Ok(LoadSummary::build(timing, &totals, series))
 }
@@ -137,12 +138,12 @@ struct ThreadRecords {
 
 impl ThreadRecords {
     fn record(&mut self, second: u64, result: &Result<u16, ErrorKind>, latency: Duration) {
-        self.totals.record(result, latency, None);
+        self.totals.record(result, latency, None, true);
         if second != self.second {
             self.flush();
             self.second = second;
         }
-        self.partial.record(result, latency);
+        self.partial.record(result, latency, true);
     }
 
     fn flush(&mut self) {

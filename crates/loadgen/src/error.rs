@@ -22,8 +22,6 @@ pub enum LoadError {
         url: String,
         scheme: String,
     },
-    #[error("unknown HTTP method {0:?}; expected GET, POST, PUT or DELETE")]
-    InvalidMethod(String),
     #[error("request template {index}: header {name:?} is not valid: {reason}")]
     InvalidHeader {
         index: usize,
@@ -38,6 +36,10 @@ pub enum LoadError {
     ZeroTimeout,
     #[error("max_in_flight (or connections) must be between 1 and {max}, got {got}")]
     InFlightOutOfRange { got: usize, max: usize },
+    #[error(
+        "max_queued (requests waiting for an in-flight slot) must be between 1 and {max}, got {got}"
+    )]
+    QueueOutOfRange { got: usize, max: usize },
     #[error("id prefix {0:?} may only hold ASCII letters, digits and . _ ~ -")]
     InvalidIdPrefix(String),
     #[error("the schedule of {requests} requests in {duration:?} is too large to run")]

@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 )]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
-    /// No complete response within the per-request timeout (connecting included).
+    /// No complete response within the per-request timeout, counted from when the generator
+    /// got to the request: waiting for an in-flight slot and connecting use it up. Recorded
+    /// at the timeout (latency = timeout, plus the generator's own lateness), sent or not.
     Timeout,
     /// The TCP connect was actively refused: nothing listens on the port.
     ConnectRefused,
@@ -31,7 +33,9 @@ pub enum ErrorKind {
     Connect,
     /// The connection was reset or closed before the response was complete.
     Reset,
-    /// Never sent: the in-flight bound was reached at the request's intended time.
+    /// Never sent: the in-flight bound was reached and the queue of requests waiting for a
+    /// slot was full (`LoadPlan::max_queued`). Recorded with the timeout as its latency, so
+    /// a drop never lowers a percentile.
     Dropped,
     /// Anything else (malformed response, request could not be built, ...).
     Other,
@@ -90,14 +94,23 @@ pub struct RequestOutcome {
     pub id: Option<String>,
     /// When the schedule meant the request to start.
     pub intended: Instant,
-    /// From `intended` to the complete response or to the error being known; zero for
-    /// Dropped requests, which are decided at their intended time.
+    /// From `intended` to the complete response or to the error being known, for every
+    /// outcome: a wait for an in-flight slot is included, and a timeout or a Dropped request
+    /// is recorded at the timeout (`send_lag` + the timeout).
     pub latency: Duration,
-    /// From `intended` to the moment the generator itself began the request (or decided to
-    /// drop it): the generator's own lateness, never the system's. Near zero when the
+    /// The generator's own lateness, never the system's: from `intended` to the moment the
+    /// scheduler got to the request, plus, once it had a slot, the runtime's delay in
+    /// starting it. Waiting for a slot is not in it (see `queued`). Near zero when the
     /// machine keeps up; large when the scheduler thread or the runtime was starved of
     /// CPU, and then `latency` overstates what the system did.
     pub send_lag: Duration,
+    /// How long it waited for an in-flight slot, all of them held by earlier requests the
+    /// system had not answered yet: the system's slowness, part of `latency`. Zero when a
+    /// slot was free; the timeout when it waited until its timeout without one.
+    pub queued: Duration,
+    /// Whether it was handed to a connection (false for Dropped requests and for those
+    /// whose timeout passed while they waited for a slot).
+    pub sent: bool,
     /// The HTTP status, or why there was none.
     pub result: Result<u16, ErrorKind>,
 }
@@ -120,8 +133,8 @@ pub trait Resolver: Send + Sync + 'static {
     fn resolve(&self, host: &str, port: u16) -> Option<SocketAddr>;
 }
 
-/// Called once per scheduled request (including Dropped ones), from the task that finished
-/// it; must be cheap. The harness uses it to split outcomes into phases and write events.
+/// Called once per scheduled request (including Dropped ones and those that timed out
+/// waiting for a slot), from the thread or task that decided it; must be cheap. The harness uses it to split outcomes into phases and write events.
 pub trait Observer: Send + Sync + 'static {
     fn on_outcome(&self, outcome: &RequestOutcome);
 }

@@ -16,6 +16,16 @@ use crate::template::{PreparedTemplate, RequestTemplate};
 /// The most requests that may be in flight (each holds a connection and a socket).
 pub const MAX_IN_FLIGHT: usize = 100_000;
 
+/// How many requests may wait for an in-flight slot unless the plan says otherwise. A
+/// waiting request costs ~40 bytes (its intended time, not a built request) and leaves the
+/// queue at its timeout at the latest, so the queue never holds more than about
+/// rate × timeout: this bound is only reached above 1,000,000 requests per timeout (e.g.
+/// 100,000/s with a 10 s timeout), where it caps the memory at ~40 MB.
+pub const DEFAULT_MAX_QUEUED: usize = 1_000_000;
+
+/// The largest `max_queued` accepted (~400 MB of waiting requests).
+pub const MAX_QUEUED: usize = 10_000_000;
+
 /// An open-model run: what to send, how often, for how long.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadPlan {
@@ -24,14 +34,21 @@ pub struct LoadPlan {
     pub duration: Duration,
     /// Per request, from its actual start (connecting included).
     pub timeout: Duration,
-    /// Requests in flight at once; one scheduled while at the bound is recorded as Dropped.
+    /// Requests in flight at once. One scheduled while at the bound waits for a slot (its
+    /// latency still counts from its intended time; waiting uses up its timeout).
     pub max_in_flight: usize,
+    /// How many requests may wait for an in-flight slot at once ([`DEFAULT_MAX_QUEUED`]);
+    /// one scheduled while the queue is full is recorded as Dropped, with the timeout as
+    /// its latency. 1 ..= [`MAX_QUEUED`].
+    #[serde(default = "default_max_queued")]
+    pub max_queued: usize,
     /// Ids are this prefix followed by the request's sequence number.
     pub id_prefix: String,
 }
 
 impl LoadPlan {
-    /// A plan of one GET at a constant rate, with a 1 s timeout and 1000 in flight at most.
+    /// A plan of one GET at a constant rate, with a 1 s timeout, 1000 in flight at most and
+    /// [`DEFAULT_MAX_QUEUED`] waiting.
     pub fn get(url: impl Into<String>, rate_per_second: f64, duration: Duration) -> Self {
         LoadPlan {
             requests: vec![RequestTemplate::get(url)],
@@ -39,6 +56,7 @@ impl LoadPlan {
             duration,
             timeout: Duration::from_secs(1),
             max_in_flight: 1000,
+            max_queued: DEFAULT_MAX_QUEUED,
             id_prefix: String::new(),
         }
     }
@@ -47,6 +65,10 @@ impl LoadPlan {
     pub fn validate(&self) -> Result<(), LoadError> {
         PreparedPlan::new(self).map(|_| ())
     }
+}
+
+fn default_max_queued() -> usize {
+    DEFAULT_MAX_QUEUED
 }
 
 pub(crate) fn check_in_flight(got: usize) -> Result<(), LoadError> {
@@ -137,6 +159,12 @@ pub(crate) struct PreparedPlan {
 impl PreparedPlan {
     pub fn new(plan: &LoadPlan) -> Result<Self, LoadError> {
         check_in_flight(plan.max_in_flight)?;
+        if !(1..=MAX_QUEUED).contains(&plan.max_queued) {
+            return Err(LoadError::QueueOutOfRange {
+                got: plan.max_queued,
+                max: MAX_QUEUED,
+            });
+        }
         check_timeout(plan.timeout)?;
         if !is_valid_id_prefix(&plan.id_prefix) {
             return Err(LoadError::InvalidIdPrefix(plan.id_prefix.clone()));
@@ -184,6 +212,13 @@ mod tests {
         ));
 
         let mut p = plan();
+        p.max_queued = 0;
+        assert!(matches!(
+            p.validate(),
+            Err(LoadError::QueueOutOfRange { got: 0, .. })
+        ));
+
+        let mut p = plan();
         p.timeout = Duration::ZERO;
         assert!(matches!(p.validate(), Err(LoadError::ZeroTimeout)));
 
@@ -205,6 +240,14 @@ mod tests {
             p.validate(),
             Err(LoadError::UnsupportedScheme { .. })
         ));
+    }
+
+    #[test]
+    fn a_plan_written_before_max_queued_still_reads() {
+        let mut json = serde_json::to_value(plan()).unwrap();
+        json.as_object_mut().unwrap().remove("max_queued");
+        let back: LoadPlan = serde_json::from_value(json).unwrap();
+        assert_eq!(back.max_queued, DEFAULT_MAX_QUEUED);
     }
 
     #[test]

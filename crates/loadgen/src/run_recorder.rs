@@ -25,7 +25,8 @@ impl RunRecorder {
     }
 
     /// One outcome: `second` of the run it belongs to, its result, its latency from the
-    /// intended start and, when different, from the actual send.
+    /// intended start and its latency from the actual send (`None`: it was never sent,
+    /// being Dropped or timed out while waiting for an in-flight slot).
     pub fn record(
         &mut self,
         second: u64,
@@ -33,8 +34,9 @@ impl RunRecorder {
         latency: Duration,
         service: Option<Duration>,
     ) {
-        self.totals.record(result, latency, service);
-        self.series.record(second, result, latency);
+        let sent = service.is_some();
+        self.totals.record(result, latency, service, sent);
+        self.series.record(second, result, latency, sent);
     }
 
     pub(crate) fn finish(self) -> (RunTotals, Vec<SecondStats>) {

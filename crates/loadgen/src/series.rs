@@ -16,13 +16,15 @@ pub struct SecondStats {
     /// Seconds since the run's start: of the intended start time in the open model, of the
     /// completion time in the closed model.
     pub second: u64,
-    /// Requests actually sent (Dropped ones are not).
+    /// Requests actually handed to a connection (not the Dropped ones, nor those whose
+    /// timeout passed while they waited for an in-flight slot).
     pub sent: u64,
     /// 2xx responses.
     pub ok: u64,
     /// Everything else: non-2xx responses and errors of every kind, Dropped included.
     pub errors: u64,
-    /// Median latency of the second's responses (any status); `None` without responses.
+    /// Median latency of the second's requests, every outcome at its latency (errors,
+    /// timeouts and Dropped requests at the timeout); `None` when the second had none.
     pub p50_us: Option<u64>,
     pub p99_us: Option<u64>,
 }
@@ -49,8 +51,8 @@ impl SecondPartial {
         }
     }
 
-    pub fn record(&mut self, result: &Result<u16, ErrorKind>, latency: Duration) {
-        if result != &Err(ErrorKind::Dropped) {
+    pub fn record(&mut self, result: &Result<u16, ErrorKind>, latency: Duration, sent: bool) {
+        if sent {
             self.sent += 1;
         }
         if is_success(result) {
@@ -58,9 +60,7 @@ impl SecondPartial {
         } else {
             self.errors += 1;
         }
-        if result.is_ok() {
-            self.latency.record(latency);
-        }
+        self.latency.record(latency);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -123,12 +123,19 @@ impl SecondSeries {
             .saturating_add(3)
     }
 
-    pub fn record(&mut self, second: u64, result: &Result<u16, ErrorKind>, latency: Duration) {
+    /// One outcome of `second`; `sent` whether it reached a connection.
+    pub fn record(
+        &mut self,
+        second: u64,
+        result: &Result<u16, ErrorKind>,
+        latency: Duration,
+        sent: bool,
+    ) {
         match self.slot(second) {
-            Some(partial) => partial.record(result, latency),
+            Some(partial) => partial.record(result, latency, sent),
             None => {
                 let mut late = SecondPartial::new();
-                late.record(result, latency);
+                late.record(result, latency, sent);
                 self.add_to_closed(second, &late);
             }
         }
@@ -201,11 +208,11 @@ mod tests {
     #[test]
     fn one_entry_per_second_with_its_percentiles() {
         let mut s = SecondSeries::new(3);
-        s.record(0, &OK, Duration::from_millis(1));
-        s.record(1, &OK, Duration::from_millis(10));
-        s.record(1, &Ok(503), Duration::from_millis(30));
-        s.record(3, &Err(ErrorKind::Timeout), Duration::from_secs(1));
-        s.record(3, &Err(ErrorKind::Dropped), Duration::ZERO);
+        s.record(0, &OK, Duration::from_millis(1), true);
+        s.record(1, &OK, Duration::from_millis(10), true);
+        s.record(1, &Ok(503), Duration::from_millis(30), true);
+        s.record(3, &Err(ErrorKind::Timeout), Duration::from_secs(1), true);
+        s.record(3, &Err(ErrorKind::Dropped), Duration::from_secs(1), false);
         let series = s.finish();
         assert_eq!(series.len(), 4);
         assert_eq!(
@@ -219,18 +226,23 @@ mod tests {
                 .is_some_and(|p| (29_000..=31_000).contains(&p))
         );
         assert_eq!(series[2].p50_us, None);
-        // A timeout is an error without a latency sample; a dropped request was not sent.
-        assert_eq!(
-            (series[3].sent, series[3].errors, series[3].p50_us),
-            (1, 2, None)
+        // A timeout and a dropped request are errors at the timeout, not missing samples
+        // (nor ~0 ones); the dropped one was not sent.
+        assert_eq!((series[3].sent, series[3].errors), (1, 2));
+        assert!(
+            series[3]
+                .p50_us
+                .is_some_and(|p| (990_000..=1_010_000).contains(&p)),
+            "{:?}",
+            series[3]
         );
     }
 
     #[test]
     fn late_outcomes_inside_the_window_keep_their_percentiles() {
         let mut s = SecondSeries::new(3);
-        s.record(5, &OK, Duration::from_millis(1));
-        s.record(3, &OK, Duration::from_millis(700));
+        s.record(5, &OK, Duration::from_millis(1), true);
+        s.record(3, &OK, Duration::from_millis(700), true);
         let series = s.finish();
         assert_eq!(series[3].p50_us.map(|p| p / 10_000), Some(70));
     }
@@ -238,9 +250,9 @@ mod tests {
     #[test]
     fn outcomes_older_than_the_window_still_count() {
         let mut s = SecondSeries::new(2);
-        s.record(0, &OK, Duration::from_millis(1));
-        s.record(9, &OK, Duration::from_millis(1));
-        s.record(0, &Ok(500), Duration::from_millis(900));
+        s.record(0, &OK, Duration::from_millis(1), true);
+        s.record(9, &OK, Duration::from_millis(1), true);
+        s.record(0, &Ok(500), Duration::from_millis(900), true);
         let series = s.finish();
         assert_eq!(series.len(), 10);
         assert_eq!((series[0].ok, series[0].errors), (1, 1));
@@ -252,7 +264,7 @@ mod tests {
     fn memory_is_bounded_by_the_window() {
         let mut s = SecondSeries::new(4);
         for second in 0..10_000 {
-            s.record(second, &OK, Duration::from_millis(1));
+            s.record(second, &OK, Duration::from_millis(1), true);
             assert!(s.open.len() + s.spare.len() <= 5);
         }
         assert_eq!(s.finish().len(), 10_000);
@@ -262,9 +274,9 @@ mod tests {
     fn merged_partials_add_up() {
         let mut s = SecondSeries::new(3);
         let mut a = SecondPartial::new();
-        a.record(&OK, Duration::from_millis(2));
+        a.record(&OK, Duration::from_millis(2), true);
         let mut b = SecondPartial::new();
-        b.record(&Err(ErrorKind::Reset), Duration::from_millis(2));
+        b.record(&Err(ErrorKind::Reset), Duration::from_millis(2), true);
         s.merge(0, &a);
         s.merge(0, &b);
         let series = s.finish();

@@ -37,7 +37,8 @@ pub struct LoadSummary {
     pub cancelled: bool,
     /// Requests the schedule started (open) or attempted (closed), Dropped ones included.
     pub scheduled: u64,
-    /// Requests handed to a connection (all but the Dropped ones).
+    /// Requests handed to a connection: not the Dropped ones, nor those whose timeout
+    /// passed while they waited for an in-flight slot.
     pub sent: u64,
     /// Requests that got an HTTP response, whatever its status.
     pub responses: u64,
@@ -50,13 +51,18 @@ pub struct LoadSummary {
     pub achieved_rate: f64,
     /// Responses per second of `elapsed_s`.
     pub throughput: f64,
-    /// From each request's intended start to its complete response (responses of any
-    /// status; errors are counted, not sampled).
+    /// From each request's intended start to its complete response or its error: every
+    /// scheduled request exactly once (`latency.count == scheduled`), responses of any
+    /// status, errors with their latency, timeouts and Dropped requests at the timeout.
     pub latency: LatencySummary,
-    /// From the actual send to the response: what a closed-loop tool would report. Only in
-    /// the open model, where a gap between the two shows the generator or the connection
-    /// setup falling behind.
+    /// From the actual send to the response or error, requests that were sent only: what a
+    /// closed-loop tool would report. Only in the open model, where a gap between the two
+    /// shows requests waiting for an in-flight slot, or the generator falling behind.
     pub service_latency: Option<LatencySummary>,
+    /// The most requests that waited for an in-flight slot at once (open model; 0 when the
+    /// bound was never reached).
+    #[serde(default)]
+    pub peak_waiting: u64,
     pub status_counts: BTreeMap<u16, u64>,
     pub error_counts: BTreeMap<ErrorKind, u64>,
     pub series: Vec<SecondStats>,
@@ -72,6 +78,8 @@ pub(crate) struct RunTiming {
     /// From start until sending stopped (the last scheduled send, or the deadline).
     pub sending: Duration,
     pub cancelled: bool,
+    /// The most requests waiting for an in-flight slot at once.
+    pub peak_waiting: u64,
 }
 
 impl LoadSummary {
@@ -104,6 +112,7 @@ impl LoadSummary {
             throughput: per_second(totals.responses, timing.elapsed),
             latency: totals.latency.summary(),
             service_latency: (timing.mode == LoadMode::Open).then(|| totals.service.summary()),
+            peak_waiting: timing.peak_waiting,
             status_counts: totals.status_counts(),
             error_counts: totals.error_counts(),
             series,
@@ -134,7 +143,7 @@ mod tests {
             Duration::from_millis(3),
             Some(Duration::from_millis(2)),
         );
-        recorder.record(1, &Err(ErrorKind::Dropped), Duration::ZERO, None);
+        recorder.record(1, &Err(ErrorKind::Dropped), Duration::from_secs(1), None);
         let (totals, series) = recorder.finish();
         let timing = RunTiming {
             mode: LoadMode::Open,
@@ -144,6 +153,7 @@ mod tests {
             elapsed: Duration::from_secs(2),
             sending: Duration::from_secs(2),
             cancelled: false,
+            peak_waiting: 7,
         };
         LoadSummary::build(timing, &totals, series)
     }
@@ -156,6 +166,11 @@ mod tests {
         assert_eq!(s.achieved_rate, 0.5);
         assert_eq!(s.errors_of(ErrorKind::Dropped), 1);
         assert_eq!(s.series.len(), 2);
+        // The dropped request is in the latency, at the 1 s timeout.
+        assert_eq!(s.latency.count, s.scheduled);
+        assert!(s.latency.max_us >= 999_000, "{:?}", s.latency);
+        assert_eq!(s.service_latency.map(|l| l.count), Some(1));
+        assert_eq!(s.peak_waiting, 7);
     }
 
     #[test]

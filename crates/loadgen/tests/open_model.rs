@@ -157,6 +157,76 @@ async fn a_stall_shows_in_the_open_model_percentiles_but_not_in_a_closed_loop() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stall_with_a_small_in_flight_bound_keeps_the_percentiles_at_the_stall() {
+    // From 1 s to 3 s every request the server receives takes 500 ms, and only 4 may be in
+    // flight: 4 are answered per 500 ms while 100 are scheduled. The rest wait for a slot
+    // (formerly: dropped at ~0 latency, so p50 and p90 of the stall looked fast).
+    let epoch = Instant::now();
+    let (from, length, delay) = (
+        Duration::from_secs(1),
+        Duration::from_secs(2),
+        Duration::from_millis(500),
+    );
+    let server = TestServer::http(Behaviour {
+        stall: Some(Stall {
+            epoch,
+            from,
+            length,
+            delay,
+        }),
+        ..Behaviour::default()
+    })
+    .await;
+    let outcomes = Arc::new(Outcomes::default());
+    let mut p = plan(server.url("/"), 200.0, Duration::from_secs(4));
+    p.max_in_flight = 4;
+    p.timeout = Duration::from_secs(5);
+    let summary = run_open(
+        p,
+        Arc::new(AsWritten),
+        outcomes.clone(),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+
+    // Every scheduled request is in the latency once, and none was dropped or lost.
+    assert_eq!(summary.scheduled, 800);
+    assert_eq!(summary.latency.count, summary.scheduled);
+    assert_eq!((summary.sent, summary.ok), (800, 800), "{summary:#?}");
+    let all = outcomes.take();
+    assert_eq!(all.len(), 800);
+
+    let stall_end = epoch + from + length;
+    let mut during = chaosgate_load::LatencyRecorder::new();
+    for o in all
+        .iter()
+        .filter(|o| o.intended >= epoch + from && o.intended < stall_end)
+    {
+        during.record(o.latency);
+        // Sent inside the stall, it took the stall's delay; waiting behind the stalled
+        // requests, it could not finish before the stall ended: at least the lesser.
+        let floor = delay.min(stall_end.saturating_duration_since(o.intended));
+        assert!(
+            o.latency + Duration::from_millis(30) >= floor,
+            "{o:?}: faster than the stall allows ({floor:?})"
+        );
+    }
+    let (p50, p90) = (during.quantile(0.5), during.quantile(0.9));
+    eprintln!(
+        "during the stall: {} requests, p50 {p50:?}, p90 {p90:?}; whole run p50 {} us p90 {} us; {} waited at most",
+        during.count(),
+        summary.latency.p50_us,
+        summary.latency.p90_us,
+        summary.peak_waiting
+    );
+    assert!(during.count() >= 390, "{}", during.count());
+    assert!(p50 >= delay, "p50 during the stall {p50:?}");
+    assert!(p90 >= delay, "p90 during the stall {p90:?}");
+    assert!(summary.peak_waiting >= 300, "{}", summary.peak_waiting);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ramp_starts_more_requests_as_it_goes() {
     let server = TestServer::http(Behaviour::default()).await;
     let mut p = plan(server.url("/"), 1.0, Duration::from_secs(2));

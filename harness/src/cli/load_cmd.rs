@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chaosgate_load::{
-    AsWritten, ErrorKind, IgnoreOutcomes, LatencySummary, LoadError, LoadMode, LoadPlan,
-    LoadSummary, Method, Rate, RequestTemplate, parse_duration, parse_header, run_closed_until,
-    run_open,
+    AsWritten, DEFAULT_MAX_QUEUED, ErrorKind, IgnoreOutcomes, LatencySummary, LoadError, LoadMode,
+    LoadPlan, LoadSummary, Method, Rate, RequestTemplate, UnknownMethod, parse_duration,
+    parse_header, run_closed_until, run_open,
 };
 use clap::Args;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +25,12 @@ counts from the request's intended start, so a stall shows in the percentiles (c
 for coordinated omission). --closed: --connections connections each send their next request
 as soon as the last one ended, as fast as the server answers (for benchmarks; its latency
 hides stalls).
+
+Every scheduled request is in the latency exactly once: errors with their latency, and a
+request that waited for an in-flight slot (--connections) or ran past --timeout is a timeout
+recorded at the timeout; --json's `latency.count` equals `scheduled`. A request is dropped
+only when more than --max-queued wait for a slot, and is recorded at the timeout too.
+The --json output follows schemas/load.schema.json.
 
 `{{id}}` in the URL, a --header value or --body is replaced by a unique id per request
 (--id-prefix followed by its sequence number).
@@ -49,13 +55,19 @@ pub struct LoadArgs {
     #[arg(long, short = 'z', default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,
     /// Closed mode: how many connections [default: 50]. Open mode: the most requests in
-    /// flight at once; one scheduled beyond it is recorded as dropped [default: 1000].
+    /// flight at once; one scheduled beyond it waits for a slot, its latency still counted
+    /// from its intended start and the wait using up its timeout [default: 1000].
     #[arg(long, short = 'c')]
     pub connections: Option<usize>,
+    /// Open mode: how many requests may wait for an in-flight slot; one scheduled while the
+    /// queue is full is recorded as dropped, at the timeout (the queue never holds more than
+    /// about rate × timeout).
+    #[arg(long, default_value_t = DEFAULT_MAX_QUEUED, conflicts_with = "closed")]
+    pub max_queued: usize,
     /// Per-request timeout, connecting included.
     #[arg(long, short = 't', default_value = "1s", value_parser = parse_duration)]
     pub timeout: Duration,
-    /// HTTP method: GET, POST, PUT or DELETE.
+    /// HTTP method: GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS.
     #[arg(long, short = 'm', default_value = "GET", value_parser = parse_method)]
     pub method: Method,
     /// Request body (sent as application/json unless a Content-Type header is given).
@@ -80,7 +92,7 @@ fn parse_rate(text: &str) -> Result<Rate, String> {
 }
 
 fn parse_method(text: &str) -> Result<Method, String> {
-    text.parse().map_err(|e: LoadError| e.to_string())
+    text.parse().map_err(|e: UnknownMethod| e.to_string())
 }
 
 /// Runs the load, prints the summary and returns the exit code.
@@ -124,6 +136,7 @@ async fn drive(args: LoadArgs) -> i32 {
             duration: args.duration,
             timeout: args.timeout,
             max_in_flight: args.connections.unwrap_or(DEFAULT_OPEN_IN_FLIGHT),
+            max_queued: args.max_queued,
             id_prefix: args.id_prefix.clone(),
         };
         run_open(plan, Arc::new(AsWritten), Arc::new(IgnoreOutcomes), cancel).await
@@ -196,12 +209,21 @@ fn render_summary(url: &str, s: &LoadSummary) -> String {
         "  Requests:      {} scheduled, {} sent, {} responses, {} ok",
         s.scheduled, s.sent, s.responses, s.ok
     );
+    if s.peak_waiting > 0 {
+        let _ = writeln!(
+            out,
+            "  Waited:        up to {} requests at once for an in-flight slot",
+            s.peak_waiting
+        );
+    }
     let _ = writeln!(out, "  Requests/sec:  {:.1} sent", s.achieved_rate);
     let _ = writeln!(out, "  Throughput:    {:.1} responses/s", s.throughput);
     let _ = writeln!(out);
     let heading = match s.mode {
-        LoadMode::Open => "Latency (from each request's intended start):",
-        LoadMode::Closed => "Latency (from the actual send):",
+        LoadMode::Open => {
+            "Latency (from each request's intended start; every request, timeouts at the timeout):"
+        }
+        LoadMode::Closed => "Latency (from the actual send; every request):",
     };
     let _ = writeln!(out, "{heading}");
     render_latency(&mut out, &s.latency);
@@ -209,7 +231,7 @@ fn render_summary(url: &str, s: &LoadSummary) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "Service time (from the actual send, as a closed loop sees it):"
+            "Service time (from the actual send, as a closed loop sees it; sent requests):"
         );
         render_latency(&mut out, service);
     }
@@ -239,7 +261,7 @@ fn render_summary(url: &str, s: &LoadSummary) -> String {
 
 fn render_latency(out: &mut String, l: &LatencySummary) {
     if l.count == 0 {
-        let _ = writeln!(out, "  (no responses)");
+        let _ = writeln!(out, "  (no requests)");
         return;
     }
     for (label, micros) in [
@@ -270,7 +292,7 @@ mod tests {
 
     fn latency(scale: u64) -> LatencySummary {
         LatencySummary {
-            count: 2990,
+            count: 3000,
             min_us: 100 * scale,
             mean_us: 900 * scale,
             p50_us: 500 * scale,
@@ -299,6 +321,7 @@ mod tests {
             throughput: 99.66,
             latency: latency(2),
             service_latency: Some(latency(1)),
+            peak_waiting: 12,
             status_counts: BTreeMap::from([(200, 2985), (503, 5)]),
             error_counts: ErrorKind::ALL
                 .iter()
@@ -330,10 +353,11 @@ mod tests {
       Success rate:  99.50 % (2xx)
       Elapsed:       30.001 s
       Requests:      3000 scheduled, 2998 sent, 2990 responses, 2985 ok
+      Waited:        up to 12 requests at once for an in-flight slot
       Requests/sec:  99.9 sent
       Throughput:    99.7 responses/s
 
-    Latency (from each request's intended start):
+    Latency (from each request's intended start; every request, timeouts at the timeout):
       p50         1.000 ms
       p90         3.000 ms
       p95         4.000 ms
@@ -342,7 +366,7 @@ mod tests {
       max        30.000 ms
       mean        1.800 ms
 
-    Service time (from the actual send, as a closed loop sees it):
+    Service time (from the actual send, as a closed loop sees it; sent requests):
       p50         0.500 ms
       p90         1.500 ms
       p95         2.000 ms
@@ -411,7 +435,7 @@ mod tests {
         for bad in [
             vec!["load", "http://x/", "--rate", "fast"],
             vec!["load", "http://x/", "--duration", "10"],
-            vec!["load", "http://x/", "--method", "PATCH"],
+            vec!["load", "http://x/", "--method", "BREW"],
             vec!["load", "http://x/", "--header", "novalue"],
             vec!["load", "http://x/", "--closed", "--rate", "5/s"],
         ] {

@@ -7,6 +7,9 @@ use serde::Serialize;
 
 use super::{FaultWindow, percentile_ns};
 
+/// The `error` of a request the load generator dropped (`chaosgate_load::ErrorKind`).
+const DROPPED: &str = "dropped";
+
 /// Latency histogram bounds: 1 µs .. 60 s at 3 significant digits.
 fn histogram(sigfig: u8) -> Histogram<u64> {
     Histogram::new_with_bounds(1_000, 60_000_000_000, sigfig)
@@ -22,12 +25,19 @@ pub struct PhaseStats {
     pub scheduled: u64,
     pub ok: u64,
     pub errors: u64,
+    /// Requests the load generator dropped (its queue of requests waiting for an in-flight
+    /// slot overflowed). They are errors and in `latency` at the timeout, but how long they
+    /// would have taken is unknown, so no latency figure of this phase can pass with any.
+    pub dropped: u64,
     pub errors_by_kind: BTreeMap<String, u64>,
     pub status_counts: BTreeMap<u16, u64>,
+    /// Every request of the phase exactly once, from its intended send time to its response
+    /// or error (errors, timeouts and drops included, each at its latency).
     #[serde(skip)]
     pub latency: Histogram<u64>,
     /// The same requests timed from when the harness actually began each one: the latency
-    /// with the harness's own lateness taken out.
+    /// with the harness's own lateness taken out (a wait for an in-flight slot, which
+    /// unanswered requests of the system hold, stays in).
     #[serde(skip)]
     pub from_send: Histogram<u64>,
     /// How late the harness began each request (intended → actual start).
@@ -44,6 +54,7 @@ impl PhaseStats {
             scheduled: 0,
             ok: 0,
             errors: 0,
+            dropped: 0,
             errors_by_kind: BTreeMap::new(),
             status_counts: BTreeMap::new(),
             latency: histogram(3),
@@ -77,10 +88,14 @@ impl PhaseStats {
             };
             *self.errors_by_kind.entry(kind).or_default() += 1;
         }
+        if error == Some(DROPPED) {
+            self.dropped += 1;
+        }
         if let Some(s) = status {
             *self.status_counts.entry(s).or_default() += 1;
         }
         // Errors keep their latency too: a timeout is a 1 s request, not a missing sample.
+        // The load generator records timeouts and drops at the timeout, never at ~0.
         self.latency.saturating_record(latency_ns.max(1_000));
         self.from_send
             .saturating_record(latency_ns.saturating_sub(lag_ns).max(1_000));
@@ -262,6 +277,30 @@ mod tests {
             error,
             ok: error.is_none() && status.is_some_and(|s| (200..300).contains(&s)),
         }
+    }
+
+    #[test]
+    fn every_request_is_in_the_latency_once_and_drops_are_counted() {
+        let mut set = PhaseSet::new(Some((0, 10_000)), &[window("f", 4_000, 6_000)]);
+        let s = 1_000_000_000;
+        // During the fault: one answered, one refused quickly, one timed out after waiting
+        // for an in-flight slot, one dropped; all but the first at the 2 s timeout.
+        set.record(&req(4_100, 3_000_000, 0, Some(200), None));
+        set.record(&req(4_200, 4_000_000, 0, None, Some("connect_refused")));
+        set.record(&req(4_300, 2 * s, 0, None, Some("timeout")));
+        set.record(&req(4_400, 2 * s, 0, None, Some(DROPPED)));
+        set.record(&req(7_000, 1_000_000, 0, Some(200), None));
+        let (phases, _) = set.finish();
+        let get = |n: &str| phases.iter().find(|p| p.name == n).unwrap();
+        let during = get("during:f");
+        assert_eq!(during.latency.len(), during.scheduled);
+        assert_eq!(during.from_send.len(), during.scheduled);
+        assert_eq!((during.dropped, during.errors), (1, 3));
+        assert_eq!(get("whole").dropped, 1);
+        assert_eq!(get("after").dropped, 0);
+        // Half of the phase took 2 s: its p50 cannot look fast.
+        assert!(during.percentile_ns(90.0).unwrap() >= 1_990_000_000);
+        assert!(during.from_send_percentile_ns(90.0).unwrap() >= 1_990_000_000);
     }
 
     #[test]

@@ -13,8 +13,11 @@ use crate::scenario::{self, ProbeKind, RateSpec, Scenario};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("request {index}: unsupported method `{method}` (GET, POST, PUT or DELETE)")]
-    Method { index: usize, method: String },
+    #[error("request {index}: {source}")]
+    Method {
+        index: usize,
+        source: chaosgate_load::UnknownMethod,
+    },
 }
 
 /// Resolves the seeded plan (fault times, replica picks) and every name the runner needs.
@@ -37,10 +40,10 @@ pub fn from_scenario(
                 .enumerate()
                 .map(|(index, r)| {
                     Ok(RequestTemplate {
-                        method: method(&r.method).ok_or_else(|| PlanError::Method {
-                            index,
-                            method: r.method.clone(),
-                        })?,
+                        method: r
+                            .method
+                            .parse::<Method>()
+                            .map_err(|source| PlanError::Method { index, source })?,
                         url: r.target.url.clone(),
                         headers: r
                             .headers
@@ -61,6 +64,7 @@ pub fn from_scenario(
                 duration: l.duration,
                 timeout: l.timeout,
                 max_in_flight: l.max_in_flight as usize,
+                max_queued: chaosgate_load::DEFAULT_MAX_QUEUED,
                 id_prefix: format!("{}-{seed:x}-", s.name),
             })
         })
@@ -192,16 +196,6 @@ fn network_action(a: &scenario::FaultAction) -> NetworkAction {
         // Container actions never reach here (matched above); isolation is the remaining one.
         _ => NetworkAction::Isolate,
     }
-}
-
-fn method(m: &str) -> Option<Method> {
-    Some(match m.to_ascii_uppercase().as_str() {
-        "GET" => Method::Get,
-        "POST" => Method::Post,
-        "PUT" => Method::Put,
-        "DELETE" => Method::Delete,
-        _ => return None,
-    })
 }
 
 /// The `--dry-run` view: what would run, when, against what.

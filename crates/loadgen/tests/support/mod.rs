@@ -53,6 +53,7 @@ pub struct Seen {
     pub arrivals: Mutex<Vec<Instant>>,
     pub bodies: Mutex<Vec<String>>,
     pub paths: Mutex<Vec<String>>,
+    pub methods: Mutex<Vec<String>>,
     pub connections: AtomicUsize,
     /// Connections accepted and not yet closed (by either side).
     pub open_connections: AtomicUsize,
@@ -159,6 +160,10 @@ async fn answer(
     seen.arrivals.lock().unwrap().push(arrived);
     let now = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     seen.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    seen.methods
+        .lock()
+        .unwrap()
+        .push(request.method().as_str().to_string());
     seen.paths.lock().unwrap().push(
         request
             .uri()
@@ -191,7 +196,8 @@ async fn answer(
     Ok(response)
 }
 
-/// Keeps every outcome's essentials, as the harness's observer does.
+/// Keeps every outcome and its latency (errors included, at their latency), as the
+/// harness's observer does.
 #[derive(Default)]
 pub struct Outcomes {
     pub all: Mutex<Vec<RequestOutcome>>,
@@ -200,9 +206,7 @@ pub struct Outcomes {
 
 impl Observer for Outcomes {
     fn on_outcome(&self, outcome: &RequestOutcome) {
-        if outcome.result.is_ok() {
-            self.latency.lock().unwrap().record(outcome.latency);
-        }
+        self.latency.lock().unwrap().record(outcome.latency);
         self.all.lock().unwrap().push(outcome.clone());
     }
 }

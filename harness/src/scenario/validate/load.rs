@@ -45,16 +45,9 @@ pub(super) fn load(cx: &mut Ctx<'_>, raw: &RawLoad) -> Option<LoadSpec> {
             }
             for r in list {
                 let method = r.method.clone().unwrap_or_else(|| "GET".into());
-                let known = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
-                if !known.contains(&method.as_str()) {
+                if let Err(e) = method.parse::<chaosgate_load::Method>() {
                     let span = cx.span(&r.url);
-                    cx.error(
-                        format!(
-                            "unsupported method `{method}` (expected one of {})",
-                            known.join(", ")
-                        ),
-                        span,
-                    );
+                    cx.error(e.to_string(), span);
                     ok = false;
                 }
                 if r.weight == Some(0) {
