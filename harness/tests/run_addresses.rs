@@ -173,8 +173,8 @@ slos:
 }
 
 /// One fault that changes the gateway's address: load (through the gateway) and probes of it
-/// must find it again. Returns the run's notes.
-fn gateway_comes_back_after(action: &str, extra: &str) -> Vec<String> {
+/// must find it again. Returns the run's notes and events.
+fn gateway_comes_back_after(action: &str, extra: &str) -> (Vec<String>, Vec<serde_json::Value>) {
     let dir = TempDir::new(&format!("addr-{action}"));
     let name = format!("addresses-{action}");
     let (code, report, events) = run_inline(
@@ -194,6 +194,11 @@ probes:
   - name: gateway-tcp
     tcp: {{ address: gateway:8080 }}
     every: 100ms
+  # Other services find the gateway by its compose name again (its aliases are restored).
+  - name: gateway-dns
+    exec: {{ service: postgres, command: [getent, hosts, gateway] }}
+    every: 500ms
+    timeout: 2s
 faults:
   - name: hit-gateway
     at: 5s
@@ -202,6 +207,7 @@ faults:
 {extra}slos:
   - recovery_time(hit-gateway, probe=gateway-http) < 15s
   - recovery_time(hit-gateway, probe=gateway-tcp) < 15s
+  - recovery_time(hit-gateway, probe=gateway-dns) < 15s
 "#
         ),
     );
@@ -217,10 +223,12 @@ faults:
     let (requests, failed) = requests_between(&events, end - 5000.0, end - 1000.0);
     let (http_checks, http_failed) = checks_between(&events, "gateway-http", end - 4000.0, end);
     let (tcp_checks, tcp_failed) = checks_between(&events, "gateway-tcp", end - 4000.0, end);
+    let (dns_checks, dns_failed) = checks_between(&events, "gateway-dns", end - 4000.0, end);
     eprintln!(
         "{action}: exit {code:?}, recovery http {http:.0} ms, tcp {tcp:.0} ms; last 4 s: \
          {failed}/{requests} requests, {http_failed}/{http_checks} http and \
-         {tcp_failed}/{tcp_checks} tcp checks failed\n  notes: {notes:?}"
+         {tcp_failed}/{tcp_checks} tcp and {dns_failed}/{dns_checks} name checks failed\n  \
+         notes: {notes:?}"
     );
     assert!(requests > 100, "{requests} requests in the last 4 s");
     assert_eq!(failed, 0, "load did not recover after {action}");
@@ -232,13 +240,17 @@ faults:
         tcp_checks > 20 && tcp_failed == 0,
         "tcp probe after {action}"
     );
+    assert!(
+        dns_checks >= 3 && dns_failed == 0,
+        "the gateway's name after {action}"
+    );
     assert_eq!(code, Some(0), "{report:#}");
-    notes
+    (notes, events)
 }
 
 #[test]
 fn probes_and_load_follow_the_gateway_after_a_crash() {
-    let notes = gateway_comes_back_after("crash", "");
+    let (notes, _) = gateway_comes_back_after("crash", "");
     assert!(
         notes.iter().any(|n| n.contains("new address")),
         "the crash changed no address (nothing tested): {notes:?}"
@@ -247,7 +259,7 @@ fn probes_and_load_follow_the_gateway_after_a_crash() {
 
 #[test]
 fn probes_and_load_follow_the_gateway_after_a_restart() {
-    let notes = gateway_comes_back_after("restart", "");
+    let (notes, _) = gateway_comes_back_after("restart", "");
     assert!(
         notes.iter().any(|n| n.contains("new address")),
         "the restart changed no address (nothing tested): {notes:?}"
@@ -261,7 +273,18 @@ fn probes_and_load_follow_the_gateway_after_a_stop_and_start() {
 
 #[test]
 fn probes_and_load_follow_the_gateway_after_isolate_and_reconnect() {
-    let notes = gateway_comes_back_after("isolate", "    duration: 3s\n");
+    let (notes, events) = gateway_comes_back_after("isolate", "    duration: 3s\n");
+    // While disconnected its name is gone, so the name check above tested the restore.
+    let (checks, failed) = checks_between(
+        &events,
+        "gateway-dns",
+        fault_stage_ms(&events, "verified"),
+        fault_stage_ms(&events, "reverted"),
+    );
+    assert!(
+        failed > 0,
+        "{failed} of {checks} name checks failed while isolated"
+    );
     assert!(
         notes
             .iter()
