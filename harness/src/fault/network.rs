@@ -341,12 +341,20 @@ async fn revert(env: &NetworkFaultEnv<'_>, record: &mut FaultRecord, applied: Ap
                             NetworkConnectRequest {
                                 container: Some(c.id.clone()),
                                 endpoint_config: Some(EndpointSettings {
-                                    // Compose's DNS names: without them the service is
-                                    // unreachable by name after reconnecting.
-                                    aliases: Some(vec![
-                                        c.service.clone(),
-                                        c.id.chars().take(12).collect(),
-                                    ]),
+                                    // Compose's DNS names, as they were before: without
+                                    // them the service is unreachable by name afterwards.
+                                    aliases: Some(
+                                        c.aliases
+                                            .iter()
+                                            .find(|(n, a)| *n == net && !a.is_empty())
+                                            .map(|(_, a)| a.clone())
+                                            .unwrap_or_else(|| {
+                                                vec![
+                                                    c.service.clone(),
+                                                    c.id.chars().take(12).collect(),
+                                                ]
+                                            }),
+                                    ),
                                     ..Default::default()
                                 }),
                             },

@@ -1,5 +1,12 @@
 //! Probes: small checks run at their own interval all through a run (http, tcp, exec in a
 //! container, container health), each result placed on the timeline.
+//!
+//! A check decides recovery, so it must reach the service itself and nothing that answers in
+//! its place: `http` and `tcp` connect to the container's own address (see
+//! [`AddressBook`]), not to Docker's proxy on the published port; a `tcp` check also proves the
+//! service *accepted* the connection, since the kernel completes the handshake for a frozen
+//! (paused) process; a `health` check does not trust Docker's `healthy` until Docker has run
+//! a health check since the container was last seen paused or stopped.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::stack::AddressBook;
 use crate::timeline::{EventKind, EventSink};
+
+mod accepted;
 
 /// A probe ready to run: names resolved against the stack.
 #[derive(Debug, Clone)]
@@ -25,14 +34,15 @@ pub enum Check {
     /// GET `url` (`http://service:port/...`, resolved through the address book on every
     /// check) and expect `status` (any 2xx when `None`).
     Http { url: String, status: Option<u16> },
-    /// Connect to `service:port`.
+    /// Connect to `service:port`, and see the service accept the connection.
     Tcp { service: String, port: u16 },
     /// Run `command` in the service's first container; exit 0 is success.
     Exec {
         service: String,
         command: Vec<String>,
     },
-    /// The service's first container reports `healthy`.
+    /// The service's first container reports `healthy`, from a health check Docker ran since
+    /// the probe last saw it paused or not running.
     Health { service: String },
 }
 
@@ -51,19 +61,30 @@ pub struct ProbeEnv {
 pub async fn run_probe(probe: Probe, env: ProbeEnv, cancel: CancellationToken) {
     let mut ticker = tokio::time::interval(probe.every);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut seen = Seen::default();
     loop {
         let due = tokio::select! {
             _ = cancel.cancelled() => return,
             due = ticker.tick() => due,
         };
-        let t = env.sink.clock().now_ns();
+        let t_started = env.sink.clock().now_ns();
         let started = Instant::now();
         let lag = started.saturating_duration_since(due.into_std());
-        let result = tokio::time::timeout(probe.timeout, check_once(&probe.check, &env)).await;
+        let result =
+            tokio::time::timeout(probe.timeout, check_once(&probe.check, &env, &mut seen)).await;
         let (ok, detail) = match result {
             Ok(Ok(())) => (true, None),
             Ok(Err(e)) => (false, Some(e)),
             Err(_) => (false, Some(format!("timed out after {:?}", probe.timeout))),
+        };
+        // A success is placed when its answer came back, a failure when the check began. A
+        // check begun while the service was still down can succeed once it is back (a
+        // connection queued by a paused container's kernel is accepted on unpause): placed
+        // at its start it would end the outage up to a probe timeout too early.
+        let t = if ok {
+            env.sink.clock().now_ns()
+        } else {
+            t_started
         };
         env.sink.record_at(
             t,
@@ -78,7 +99,62 @@ pub async fn run_probe(probe: Probe, env: ProbeEnv, cancel: CancellationToken) {
     }
 }
 
-async fn check_once(check: &Check, env: &ProbeEnv) -> Result<(), String> {
+/// What a probe remembers between its checks.
+#[derive(Debug, Default)]
+struct Seen {
+    /// The container a `health` probe looked at last, and the last time (ns since the Unix
+    /// epoch) it saw it paused, stopped or replaced.
+    container: Option<String>,
+    down_unix_ns: Option<i128>,
+}
+
+fn unix_now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0)
+}
+
+/// Judges one `health` check of `c` made at `now_unix_ns`.
+fn judge_health(
+    c: &crate::stack::ContainerInfo,
+    seen: &mut Seen,
+    now_unix_ns: i128,
+) -> Result<(), String> {
+    let replaced = seen.container.as_deref().is_some_and(|id| id != c.id);
+    seen.container = Some(c.id.clone());
+    if !c.running || c.paused || replaced {
+        seen.down_unix_ns = Some(now_unix_ns);
+    }
+    if !c.running {
+        return Err(format!("{} is not running", c.name));
+    }
+    if c.paused {
+        return Err(format!("{} is paused", c.name));
+    }
+    match c.health.as_deref() {
+        Some("healthy") => {}
+        Some(h) => return Err(format!("{} is {h}", c.name)),
+        None => return Err(format!("{} has no healthcheck", c.name)),
+    }
+    // Docker stops health checks while a container is paused and keeps its last status, so
+    // right after an unpause "healthy" is a leftover; only a check begun since is evidence.
+    if let Some(down) = seen.down_unix_ns {
+        match c.last_health_check {
+            Some(h) if h.started_unix_ns >= down && h.exit_code == 0 => {}
+            _ => {
+                return Err(format!(
+                    "{} reports healthy, but Docker has not run a passing health check since \
+                     it was last seen down",
+                    c.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn check_once(check: &Check, env: &ProbeEnv, seen: &mut Seen) -> Result<(), String> {
     match check {
         Check::Http { url, status } => {
             let resolved = env.book.rewrite_url(url);
@@ -100,24 +176,24 @@ async fn check_once(check: &Check, env: &ProbeEnv) -> Result<(), String> {
             }
         }
         Check::Tcp { service, port } => {
-            let addr = env
+            let target = env
                 .book
-                .lookup(service, *port)
-                .ok_or_else(|| format!("{service}:{port} is not published on 127.0.0.1"))?;
-            tokio::net::TcpStream::connect(addr)
+                .target(service, *port)
+                .ok_or_else(|| format!("{service}:{port} has no known address"))?;
+            let stream = tokio::net::TcpStream::connect(target.addr)
                 .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            if target.direct && target.pid != 0 {
+                accepted::wait(&stream, target.pid).await
+            } else {
+                // A published port: all we can know is that Docker's proxy accepted it.
+                Ok(())
+            }
         }
         Check::Exec { service, command } => exec::run(env, service, command).await,
         Check::Health { service } => {
             let c = first_container(env, service).await?;
-            match c.health.as_deref() {
-                Some("healthy") if c.running && !c.paused => Ok(()),
-                Some(h) => Err(format!("{} is {h}", c.name)),
-                None if c.running => Err(format!("{} has no healthcheck", c.name)),
-                None => Err(format!("{} is not running", c.name)),
-            }
+            judge_health(&c, seen, unix_now_ns())
         }
     }
 }
@@ -202,5 +278,72 @@ mod exec {
                 output.trim()
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stack::{ContainerInfo, HealthCheck};
+
+    fn redis(paused: bool, health: &str, last_check_ns: Option<i128>) -> ContainerInfo {
+        ContainerInfo {
+            id: "abc".into(),
+            name: "p-redis-1".into(),
+            service: "redis".into(),
+            number: 1,
+            running: true,
+            paused,
+            health: Some(health.into()),
+            last_health_check: last_check_ns.map(|t| HealthCheck {
+                started_unix_ns: t,
+                exit_code: 0,
+            }),
+            pid: 7,
+            restart_count: 0,
+            published: vec![],
+            networks: vec![],
+            aliases: vec![],
+            image: "redis".into(),
+        }
+    }
+
+    #[test]
+    fn healthy_left_over_from_before_a_pause_is_not_trusted() {
+        let mut seen = Seen::default();
+        assert_eq!(
+            judge_health(&redis(false, "healthy", Some(100)), &mut seen, 1_000),
+            Ok(())
+        );
+        // Paused: Docker stops checking and keeps saying healthy.
+        assert!(judge_health(&redis(true, "healthy", Some(100)), &mut seen, 2_000).is_err());
+        // Unpaused, but the newest check is the one from before the pause.
+        let r = judge_health(&redis(false, "healthy", Some(100)), &mut seen, 3_000);
+        assert!(r.is_err_and(|e| e.contains("has not run a passing health check")));
+        // A check begun after the pause was seen passes.
+        assert_eq!(
+            judge_health(&redis(false, "healthy", Some(2_500)), &mut seen, 4_000),
+            Ok(())
+        );
+        // A failing newest check does not count, whatever the status says.
+        let mut failing = redis(false, "healthy", Some(3_500));
+        if let Some(h) = failing.last_health_check.as_mut() {
+            h.exit_code = 1;
+        }
+        assert!(judge_health(&failing, &mut seen, 5_000).is_err());
+    }
+
+    #[test]
+    fn a_replaced_container_needs_a_fresh_check_too() {
+        let mut seen = Seen::default();
+        assert!(judge_health(&redis(false, "healthy", Some(100)), &mut seen, 1_000).is_ok());
+        let mut other = redis(false, "healthy", Some(100));
+        other.id = "def".into();
+        assert!(judge_health(&other, &mut seen, 2_000).is_err());
+        other.last_health_check = Some(HealthCheck {
+            started_unix_ns: 2_100,
+            exit_code: 0,
+        });
+        assert!(judge_health(&other, &mut seen, 3_000).is_ok());
     }
 }

@@ -179,6 +179,9 @@ async fn run_with_stack(
     })?;
     let book = Arc::new(AddressBook::new());
     book.refresh(&containers);
+    if let Some(note) = book.check_direct(Duration::from_millis(500)).await {
+        sink.note(note);
+    }
 
     // The recorder outlives the work: reverting faults at the end still needs its events.
     let recorder_cancel = CancellationToken::new();
@@ -199,8 +202,10 @@ async fn run_with_stack(
         .spawn(state.clone(), clock, spec.duration, work.clone());
 
     let probe_env = ProbeEnv {
+        // An HTTP_PROXY from the environment would stand between the probe and the service.
         http: reqwest::Client::builder()
             .pool_max_idle_per_host(1)
+            .no_proxy()
             .build()
             .map_err(|e| RunError::Load(e.to_string()))?,
         docker: docker.clone(),
@@ -302,7 +307,10 @@ async fn run_with_stack(
             let rb = crate::measure::lost_writes::ReadBack {
                 base_url: crate::measure::lost_writes::read_base(url),
                 book: &book,
-                http: &reqwest::Client::new(),
+                http: &reqwest::Client::builder()
+                    .no_proxy()
+                    .build()
+                    .map_err(|e| RunError::Load(e.to_string()))?,
             };
             Some(
                 crate::measure::lost_writes::check(&events_path, rb)

@@ -7,7 +7,7 @@ use bollard::Docker;
 use bollard::models::{ContainerInspectResponse, HealthStatusEnum};
 use bollard::query_parameters::ListContainersOptionsBuilder;
 
-use super::{ContainerInfo, StackError};
+use super::{ContainerInfo, HealthCheck, StackError};
 
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
 pub const SERVICE_LABEL: &str = "com.docker.compose.service";
@@ -115,8 +115,26 @@ pub fn container_info(r: ContainerInspectResponse) -> ContainerInfo {
         Some(HealthStatusEnum::STARTING) => Some("starting".to_string()),
         _ => None,
     });
+    let last_health_check = state
+        .health
+        .as_ref()
+        .and_then(|h| h.log.as_ref())
+        .and_then(|log| log.last())
+        .and_then(|entry| {
+            let started = entry.start.as_deref()?;
+            let started = time::OffsetDateTime::parse(
+                started,
+                &time::format_description::well_known::Rfc3339,
+            )
+            .ok()?;
+            Some(HealthCheck {
+                started_unix_ns: started.unix_timestamp_nanos(),
+                exit_code: entry.exit_code?,
+            })
+        });
     let mut published = Vec::new();
     let mut networks = Vec::new();
+    let mut aliases = Vec::new();
     if let Some(ns) = r.network_settings {
         for (key, bindings) in ns.ports.unwrap_or_default() {
             let Some(port) = key.strip_suffix("/tcp").and_then(|p| p.parse::<u16>().ok()) else {
@@ -141,6 +159,7 @@ pub fn container_info(r: ContainerInspectResponse) -> ContainerInfo {
             }
         }
         for (name, ep) in ns.networks.unwrap_or_default() {
+            aliases.push((name.clone(), ep.aliases.unwrap_or_default()));
             if let Some(ip) = ep.ip_address.filter(|ip| !ip.is_empty()) {
                 networks.push((name, ip));
             }
@@ -148,6 +167,7 @@ pub fn container_info(r: ContainerInspectResponse) -> ContainerInfo {
     }
     published.sort();
     networks.sort();
+    aliases.sort();
     ContainerInfo {
         id: r.id.unwrap_or_default(),
         name: r
@@ -163,10 +183,12 @@ pub fn container_info(r: ContainerInspectResponse) -> ContainerInfo {
         running: state.running.unwrap_or(false),
         paused: state.paused.unwrap_or(false),
         health,
+        last_health_check,
         pid: state.pid.unwrap_or(0).max(0) as u32,
         restart_count: r.restart_count.unwrap_or(0),
         published,
         networks,
+        aliases,
         image: r.config.and_then(|c| c.image).unwrap_or_default(),
     }
 }

@@ -1,5 +1,6 @@
 //! Records the stack's container events from the Docker daemon onto the run's timeline, and
-//! re-resolves published ports when a container starts again.
+//! keeps the address book current: a container's IP and published ports change when it starts
+//! again, and its IP when it is reconnected to a network (`isolate`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::AddressBook;
-use super::docker::{PROJECT_LABEL, SERVICE_LABEL, inspect};
+use super::docker::{PROJECT_LABEL, SERVICE_LABEL, container_info, inspect};
 use crate::timeline::{DockerAction, EventKind, EventSink};
 
 /// One container event, as fault executors wait for them.
@@ -44,13 +45,37 @@ pub async fn start_recorder(
     ]);
     let mut stream =
         Box::pin(docker.events(Some(EventsOptionsBuilder::new().filters(&filters).build())));
+    // Network events carry the network's name and the container's id, not the container's
+    // labels, so they cannot be filtered by project here; `handle_network` checks the project.
+    let network_filters = HashMap::from([
+        ("type", vec!["network".to_string()]),
+        (
+            "event",
+            vec!["connect".to_string(), "disconnect".to_string()],
+        ),
+    ]);
+    let mut network_stream = Box::pin(
+        docker.events(Some(
+            EventsOptionsBuilder::new()
+                .filters(&network_filters)
+                .build(),
+        )),
+    );
     // The daemon sends the response headers when the subscription is registered; polling once
     // with a short timeout makes sure we are subscribed before the first fault.
-    let first = tokio::time::timeout(std::time::Duration::from_millis(200), stream.next()).await;
+    let wait = std::time::Duration::from_millis(200);
+    let (first, first_network) = tokio::join!(
+        tokio::time::timeout(wait, stream.next()),
+        tokio::time::timeout(wait, network_stream.next()),
+    );
     let handle = tokio::spawn(async move {
         if let Ok(Some(item)) = first {
             handle_item(item, &docker, &sink, &book, &out).await;
         }
+        if let Ok(Some(item)) = first_network {
+            handle_network(item, &docker, &project, &sink, &book).await;
+        }
+        let mut networks_open = true;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -60,7 +85,14 @@ pub async fn start_recorder(
                         sink.note("docker event stream ended early");
                         break;
                     }
-                }
+                },
+                item = network_stream.next(), if networks_open => match item {
+                    Some(item) => handle_network(item, &docker, &project, &sink, &book).await,
+                    None => {
+                        sink.note("docker network event stream ended early");
+                        networks_open = false;
+                    }
+                },
             }
         }
     });
@@ -104,10 +136,15 @@ async fn handle_item(
             exit_code,
         },
     );
-    if action == DockerAction::Start
+    // `start`: new IP and published ports; `die`: no longer running, so a running replica of
+    // the same service is preferred.
+    if matches!(action, DockerAction::Start | DockerAction::Die)
         && let Ok(info) = inspect(docker, &id).await
+        && let Some(change) = book.update_container(&info)
     {
-        book.update_container(&info);
+        sink.note(format!(
+            "{container} is now reached at a new address: {change}"
+        ));
     }
     // No receiver is fine: nobody is waiting for this container right now.
     let _ = out.send(ContainerEvent {
@@ -117,4 +154,51 @@ async fn handle_item(
         service,
         action,
     });
+}
+
+/// A container of the project joined or left a network: its address changed.
+async fn handle_network(
+    item: Result<bollard::models::EventMessage, bollard::errors::Error>,
+    docker: &Docker,
+    project: &str,
+    sink: &EventSink,
+    book: &AddressBook,
+) {
+    let msg = match item {
+        Ok(m) => m,
+        Err(e) => {
+            sink.note(format!("docker network event stream error: {e}"));
+            return;
+        }
+    };
+    let attrs = msg.actor.and_then(|a| a.attributes).unwrap_or_default();
+    let Some(id) = attrs.get("container") else {
+        return;
+    };
+    let Ok(raw) = docker
+        .inspect_container(
+            id,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await
+    else {
+        return;
+    };
+    let ours = raw
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.as_ref())
+        .and_then(|l| l.get(PROJECT_LABEL))
+        .is_some_and(|p| p == project);
+    if !ours {
+        return;
+    }
+    let info = container_info(raw);
+    if let Some(change) = book.update_container(&info) {
+        let action = msg.action.as_deref().unwrap_or("network change");
+        sink.note(format!(
+            "{} is now reached at a new address after a network {action}: {change}",
+            info.name
+        ));
+    }
 }

@@ -24,6 +24,10 @@ pub struct ContainerInfo {
     pub paused: bool,
     /// `None` when the image has no healthcheck.
     pub health: Option<String>,
+    /// Docker's most recent health check. `health` is not re-evaluated while a container is
+    /// paused and stays `healthy` after unpausing until a check fails, so a check that
+    /// decides "back" needs one that ran after the container was last seen down.
+    pub last_health_check: Option<HealthCheck>,
     /// Host PID of the container's init process (0 when not running).
     pub pid: u32,
     pub restart_count: i64,
@@ -31,7 +35,18 @@ pub struct ContainerInfo {
     pub published: Vec<(u16, SocketAddr)>,
     /// Network name → container IP on it.
     pub networks: Vec<(String, String)>,
+    /// Network name → the container's DNS aliases on it (compose's service name among them),
+    /// to be restored when it is reconnected.
+    pub aliases: Vec<(String, Vec<String>)>,
     pub image: String,
+}
+
+/// One run of a container's Docker health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// When it began, in ns since the Unix epoch (Docker's clock: this host's).
+    pub started_unix_ns: i128,
+    pub exit_code: i64,
 }
 
 impl ContainerInfo {

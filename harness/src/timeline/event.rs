@@ -29,7 +29,8 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         error: Option<String>,
     },
-    /// One probe check; `t` is when it started.
+    /// One probe check; `t` is when it began if it failed, when its answer came back if it
+    /// succeeded (the moment the service was seen up).
     Probe {
         probe: String,
         ok: bool,
