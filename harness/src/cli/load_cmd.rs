@@ -428,6 +428,9 @@ mod tests {
         assert_eq!(w.load.method, Method::Post);
         assert_eq!(w.load.headers, vec![("X-Key".to_string(), "a".to_string())]);
         assert!(w.load.json && !w.load.closed);
+        assert_eq!(w.load.max_queued, DEFAULT_MAX_QUEUED);
+        let w = Wrapper::try_parse_from(["load", "http://x/", "--max-queued", "64"]).unwrap();
+        assert_eq!(w.load.max_queued, 64);
     }
 
     #[test]
@@ -438,6 +441,7 @@ mod tests {
             vec!["load", "http://x/", "--method", "BREW"],
             vec!["load", "http://x/", "--header", "novalue"],
             vec!["load", "http://x/", "--closed", "--rate", "5/s"],
+            vec!["load", "http://x/", "--closed", "--max-queued", "5"],
         ] {
             assert!(Wrapper::try_parse_from(&bad).is_err(), "{bad:?}");
         }

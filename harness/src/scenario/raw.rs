@@ -80,7 +80,8 @@ pub struct RawLoad {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub timeout: Option<Spanned<String>>,
-    /// Cap on concurrent requests (default 512); arrivals beyond it count as errors.
+    /// Cap on concurrent requests (default 512); arrivals beyond it wait for a slot, timed
+    /// from their intended start (a wait past `timeout` is a timeout).
     #[serde(default)]
     pub max_in_flight: Option<u32>,
 }
