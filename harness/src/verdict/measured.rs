@@ -87,7 +87,7 @@ fn phase_evidence(p: &PhaseStats) -> Evidence {
     }
     e.facts.harness_lag_p99 = harness_lag(p);
     e.facts.samples = Some(p.scheduled);
-    e.facts.dropped = p.errors_by_kind.get("dropped").copied();
+    e.facts.dropped = Some(p.dropped);
     e
 }
 

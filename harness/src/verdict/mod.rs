@@ -85,8 +85,8 @@ pub fn decide(input: &Inputs<'_>) -> Decision {
     if let Some(dropped) = input
         .analysis
         .phase("whole")
-        .and_then(|p| p.errors_by_kind.get("dropped"))
-        .filter(|n| **n > 0)
+        .map(|p| p.dropped)
+        .filter(|n| *n > 0)
     {
         notes.push(format!(
             "{dropped} scheduled request(s) were never sent (the load generator's queue \
