@@ -391,14 +391,47 @@ async fn fault_task(
         ..Default::default()
     };
     let fire_at = tokio::time::Instant::from_std(clock.instant_at(record.scheduled_ns));
-    tokio::select! {
-        _ = tokio::time::sleep_until(fire_at) => {}
-        _ = cancel.cancelled() => {
-            record.error = Some("the run ended before the fault was due".into());
-            return record;
+    let due = |at| {
+        let cancel = cancel.clone();
+        async move {
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => true,
+                _ = cancel.cancelled() => false,
+            }
         }
+    };
+    // Targets are looked up ahead, so that at the planned time only a check that they still
+    // run the same processes (a /proc read) stands between the timer and the fault.
+    let look_up_at = fire_at
+        .checked_sub(crate::fault::RESOLVE_AHEAD)
+        .unwrap_or(fire_at);
+    let looked_up = if due(look_up_at).await {
+        Some(project_containers(&docker, &project).await)
+    } else {
+        None
+    };
+    if !due(fire_at).await {
+        record.error = Some("the run ended before the fault was due".into());
+        return record;
     }
-    let containers = match project_containers(&docker, &project).await {
+    let still_current = |containers: &[ContainerInfo]| match f.action {
+        FaultAction::Container(_) => {
+            crate::fault::still_current(&pick_targets(containers, &f.service, f.pick))
+        }
+        // Peers' addresses come from the listing too.
+        FaultAction::Network { .. } => crate::fault::still_current(containers),
+    };
+    let looked_up = match looked_up {
+        Some(Ok(containers)) if still_current(&containers) => Ok(containers),
+        _ => {
+            // A target restarted since (new PID), or was down: look again, and fire that late.
+            record
+                .evidence
+                .insert("targets_looked_up_again".into(), true.into());
+            project_containers(&docker, &project).await
+        }
+    };
+    let containers = match looked_up {
         Ok(c) => c,
         Err(e) => {
             record.error = Some(e.to_string());
