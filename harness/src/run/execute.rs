@@ -85,7 +85,7 @@ pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, R
             .await;
     let down_started = Instant::now();
     let kept = if opts.keep && !matches!(body, Err(_) | Ok(Err(_))) {
-        Some(stack.down_command())
+        Some(stack.keep())
     } else {
         if let Err(e) = stack.down().await {
             tracing::error!("tearing the stack down: {e}");
