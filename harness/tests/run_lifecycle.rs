@@ -393,6 +393,26 @@ fn sigkill_of_the_process_group_leaves_the_stack_to_the_reaper() {
     assert!(log.contains("removed"), "reaper log:\n{log}");
 }
 
+/// Ctrl-C while compose is still creating the stack: `up` is stopped, whatever it created is
+/// removed, exit 3.
+#[test]
+fn sigint_while_the_stack_comes_up_leaves_nothing() {
+    let mut h = Harness::start("up", &loaded(300, "", "error_rate() < 100%"), &[]);
+    h.wait_for("a first container", Duration::from_secs(240), |p| {
+        !container_states(p).is_empty()
+    });
+    let sent = Instant::now();
+    kill(Pid::from_raw(-h.pid().as_raw()), Signal::SIGINT).expect("signal sent");
+    let status = h.wait_exit(Duration::from_secs(90));
+    let left = wait_gone(&h.prefix, sent + GONE_WITHIN);
+    eprintln!(
+        "SIGINT during up: {status} after {:.1} s",
+        sent.elapsed().as_secs_f64()
+    );
+    assert_eq!(status.code(), Some(3), "{}", h.output());
+    assert_eq!(left, Vec::<String>::new(), "{}", h.output());
+}
+
 #[test]
 fn a_normal_run_leaves_its_reaper_nothing_to_do() {
     let mut h = Harness::start("normal", &loaded(4, "", "error_rate() < 50%"), &[]);
@@ -469,11 +489,13 @@ fn container_faults_fire_within_50ms_of_their_planned_time() {
     eprintln!("applied - planned: {late:?}");
     for f in report["faults"].as_array().into_iter().flatten() {
         eprintln!(
-            "{}: planned {} ms, applied {} ms, proven (docker event) {} ms, looked up again: {}",
+            "{}: planned {} ms, applied {} ms, proven (docker event) {} ms, look-up took {} ms, \
+             looked up again: {}",
             f["action"],
             f["scheduled_at_ms"],
             f["applied_at_ms"],
             f["verified_at_ms"],
+            f["evidence"]["targets_lookup_took_ms"],
             f["evidence"]["targets_looked_up_again"]
         );
     }

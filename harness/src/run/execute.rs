@@ -406,7 +406,14 @@ async fn fault_task(
         .checked_sub(crate::fault::RESOLVE_AHEAD)
         .unwrap_or(fire_at);
     let looked_up = if due(look_up_at).await {
-        Some(project_containers(&docker, &project).await)
+        let started = std::time::Instant::now();
+        let r = project_containers(&docker, &project).await;
+        // A look-up slower than the lead time makes the fault late: the report should say so.
+        record.evidence.insert(
+            "targets_lookup_took_ms".into(),
+            (started.elapsed().as_secs_f64() * 1e3).into(),
+        );
+        Some(r)
     } else {
         None
     };
