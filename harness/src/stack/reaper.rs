@@ -44,9 +44,12 @@ impl Reaper {
     /// Errors: the harness's own executable cannot be found or started.
     pub fn spawn(project: &str, log: &Path) -> Result<Self, StackError> {
         use std::os::unix::process::CommandExt;
-        let exe = std::env::current_exe()?;
-        let mut cmd = Command::new(exe);
-        cmd.arg(SUBCOMMAND)
+        // /proc/self/exe still runs when the file was replaced since (a rebuild mid-run).
+        let shown = std::env::current_exe()?;
+        let exe = Path::new("/proc/self/exe");
+        let mut cmd = Command::new(if exe.exists() { exe } else { &shown });
+        cmd.arg0(&shown)
+            .arg(SUBCOMMAND)
             .arg("--project")
             .arg(project)
             .arg("--log")
