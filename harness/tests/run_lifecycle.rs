@@ -413,6 +413,29 @@ fn sigint_while_the_stack_comes_up_leaves_nothing() {
     assert_eq!(left, Vec::<String>::new(), "{}", h.output());
 }
 
+/// `kill -9` of chaosgate alone (not its group) while compose is creating the stack: compose
+/// dies with it instead of creating containers behind the reaper's back, and the reaper
+/// removes what exists.
+#[test]
+fn sigkill_of_the_harness_alone_while_the_stack_comes_up_leaves_nothing() {
+    let mut h = Harness::start("upkill", &loaded(300, "", "error_rate() < 100%"), &[]);
+    h.wait_for("a first container", Duration::from_secs(240), |p| {
+        !container_states(p).is_empty()
+    });
+    let sent = Instant::now();
+    kill(h.pid(), Signal::SIGKILL).expect("signal sent");
+    h.wait_exit(Duration::from_secs(10));
+    let left = wait_gone(&h.prefix, sent + GONE_WITHIN);
+    eprintln!(
+        "SIGKILL during up: gone after {:.1} s",
+        sent.elapsed().as_secs_f64()
+    );
+    assert_eq!(left, Vec::<String>::new(), "{}", h.output());
+    // Nothing comes back: no compose process outlived the harness to finish `up`.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(everything_left(&h.prefix), Vec::<String>::new());
+}
+
 #[test]
 fn a_normal_run_leaves_its_reaper_nothing_to_do() {
     let mut h = Harness::start("normal", &loaded(4, "", "error_rate() < 50%"), &[]);
