@@ -40,6 +40,19 @@ pub enum Command {
     Compare(compare_cmd::CompareArgs),
     /// Drive open-model HTTP load at a URL and print latency percentiles.
     Load(load_cmd::LoadArgs),
+    /// Internal: started by `run`; removes the run's stack if `run` dies without doing so.
+    #[command(name = crate::stack::reaper::SUBCOMMAND, hide = true)]
+    Reaper(ReaperArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReaperArgs {
+    /// The compose project to remove.
+    #[arg(long)]
+    pub project: String,
+    /// Where to write what was removed.
+    #[arg(long)]
+    pub log: std::path::PathBuf,
 }
 
 /// Logs go to stderr; `RUST_LOG` wins over `-v`/`-q`.
@@ -73,6 +86,8 @@ pub fn main() -> i32 {
     };
     init_logging(cli.verbose, cli.quiet);
     match cli.command {
+        // Still single-threaded here (logging starts no thread), as the reaper's fork needs.
+        Command::Reaper(args) => crate::stack::reaper::watch(&args.project, &args.log),
         Command::Run(args) => run_cmd::run(args, cli.quiet),
         Command::Load(args) => load_cmd::run(args),
         Command::Validate(args) => scenario_cmds::validate(args, cli.quiet),

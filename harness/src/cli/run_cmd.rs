@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 use super::exit_codes;
@@ -70,7 +71,16 @@ pub fn run(args: RunArgs, quiet: bool) -> i32 {
     let overrides: BTreeMap<String, String> = args.set.iter().cloned().collect();
     rt.block_on(async move {
         let cancel = CancellationToken::new();
-        spawn_signal_handler(cancel.clone());
+        // Installed before anything starts: from here on no terminating signal takes the
+        // default action (dying with the stack still up).
+        let signals = match TerminationSignals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: installing signal handlers: {e}");
+                return exit_codes::INFRASTRUCTURE;
+            }
+        };
+        tokio::spawn(signals.cancel_on_first(cancel.clone()));
         let mut worst = exit_codes::PASS;
         for s in scenarios {
             let code = run_one(&s, &args, &overrides, quiet, cancel.clone()).await;
@@ -79,7 +89,13 @@ pub fn run(args: RunArgs, quiet: bool) -> i32 {
                 break;
             }
         }
-        worst
+        // A signal that came after a scenario's verdict (while its reports were written or its
+        // stack removed) still stopped the batch: the run as a whole was interrupted.
+        if cancel.is_cancelled() {
+            worse(worst, exit_codes::INFRASTRUCTURE)
+        } else {
+            worst
+        }
     })
 }
 
@@ -96,22 +112,86 @@ fn worse(a: i32, b: i32) -> i32 {
     if rank(b) > rank(a) { b } else { a }
 }
 
-fn spawn_signal_handler(cancel: CancellationToken) {
-    tokio::spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return;
-        };
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        eprintln!("\nchaosgate: interrupted; reverting faults and tearing the stack down");
+/// The signals that end a run from outside: Ctrl-C, a supervisor's or CI runner's stop, a
+/// closed terminal or SSH session, Ctrl-\\. Each one makes the run revert its faults, remove
+/// its stack and exit 3. SIGKILL cannot be caught: the stack's reaper handles that.
+const TERMINATING: [(SignalKind, &str); 4] = [
+    (SignalKind::interrupt(), "SIGINT"),
+    (SignalKind::terminate(), "SIGTERM"),
+    (SignalKind::hangup(), "SIGHUP"),
+    (SignalKind::quit(), "SIGQUIT"),
+];
+
+struct TerminationSignals(Vec<(Signal, &'static str)>);
+
+impl TerminationSignals {
+    fn install() -> std::io::Result<Self> {
+        TERMINATING
+            .iter()
+            .map(|(kind, name)| signal(*kind).map(|s| (s, *name)))
+            .collect::<std::io::Result<_>>()
+            .map(Self)
+    }
+
+    /// The name of the next signal that arrives.
+    async fn next(&mut self) -> &'static str {
+        let waits = self.0.iter_mut().map(|(s, name)| {
+            Box::pin(async move {
+                s.recv().await;
+                *name
+            })
+        });
+        futures::future::select_all(waits).await.0
+    }
+
+    /// Cancels the run on the first signal. Later ones cannot make it stop sooner (half-removed
+    /// faults help nobody); they are answered with what is going on.
+    async fn cancel_on_first(mut self, cancel: CancellationToken) {
+        let first = self.next().await;
+        // Cancel before printing: nothing may delay or prevent the teardown.
         cancel.cancel();
-    });
+        if first == "SIGHUP" {
+            detach_dead_terminal();
+        }
+        say(&format!(
+            "\nchaosgate: {first}: interrupted; reverting faults and tearing the stack down"
+        ));
+        loop {
+            let again = self.next().await;
+            if again == "SIGHUP" {
+                detach_dead_terminal();
+            }
+            say(&format!(
+                "chaosgate: {again}: still reverting faults and tearing the stack down \
+                 (`kill -9` is safe too: the run's reaper then removes the stack)"
+            ));
+        }
+    }
+}
+
+/// A line on stderr that cannot panic: stderr may be a terminal that is gone.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// After a hangup the terminal is gone, and every later write to it fails (EIO), which
+/// `println!`/`eprintln!` turn into a panic (exit 101, not 3). Output that has nowhere to go
+/// goes to /dev/null instead; pipes and files (CI logs) are left alone.
+fn detach_dead_terminal() {
+    use std::io::IsTerminal;
+    use std::os::fd::AsRawFd;
+    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
+        return;
+    };
+    let ttys = [
+        (libc::STDOUT_FILENO, std::io::stdout().is_terminal()),
+        (libc::STDERR_FILENO, std::io::stderr().is_terminal()),
+    ];
+    for (fd, _) in ttys.into_iter().filter(|(_, tty)| *tty) {
+        // SAFETY: dup2 onto a standard descriptor; both descriptors are valid and open.
+        unsafe { libc::dup2(null.as_raw_fd(), fd) };
+    }
 }
 
 async fn run_one(

@@ -1,6 +1,7 @@
 //! Container faults: crash (SIGKILL of the host PID, so the restart policy fires), kill,
 //! stop, restart and pause, each verified from Docker's events.
 
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -15,7 +16,7 @@ use super::{FaultError, FaultRecord, VERIFY_TIMEOUT};
 use crate::stack::ContainerInfo;
 use crate::stack::docker::api_error;
 use crate::stack::events::ContainerEvent;
-use crate::timeline::{DockerAction, EventKind, EventSink, FaultStage};
+use crate::timeline::{DockerAction, EventKind, EventSink, FaultStage, RunClock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContainerAction {
@@ -76,28 +77,60 @@ pub async fn run_container_fault(
     record.targets = targets.iter().map(|c| c.name.clone()).collect();
     // Subscribe before acting so the proving event cannot slip past.
     let mut rx = env.events.subscribe();
-    let applied = env.sink.clock().now_ns();
-    record.applied_ns = Some(applied);
-    env.sink.record_at(
-        applied,
-        EventKind::Fault {
-            fault: record.name.clone(),
-            stage: FaultStage::Applied,
-            targets: record.targets.clone(),
-            detail: None,
-        },
-    );
-    for c in targets {
-        if let Err(e) = apply_one(env.docker, action, c).await {
-            fail(env.sink, record, format!("{e}"));
-            return;
-        }
-        if action == ContainerAction::Crash {
-            record
-                .evidence
-                .insert(format!("{}.pid_killed", c.name), json!(c.pid));
+    // All targets at once: one after another, a `stop` (which returns when the container has
+    // stopped) would delay the next target by seconds.
+    let clock = *env.sink.clock();
+    let issued = futures::future::join_all(
+        targets
+            .iter()
+            .map(|c| apply_one(env.docker, clock, action, c)),
+    )
+    .await;
+    // Applied = when the first target was acted on; what came before (looking up, checking
+    // the PID) is the harness's own lateness and shows as applied - scheduled.
+    let first = issued
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|i| i.at_ns)
+        .min();
+    if let Some(applied) = first {
+        record.applied_ns = Some(applied);
+        env.sink.record_at(
+            applied,
+            EventKind::Fault {
+                fault: record.name.clone(),
+                stage: FaultStage::Applied,
+                targets: record.targets.clone(),
+                detail: None,
+            },
+        );
+    }
+    let mut failure = None;
+    let mut acted = Vec::new();
+    for (c, r) in targets.iter().zip(issued) {
+        match r {
+            Ok(i) => {
+                if let Some(pid) = i.pid {
+                    record
+                        .evidence
+                        .insert(format!("{}.pid_killed", c.name), json!(pid));
+                }
+                acted.push(c.clone());
+            }
+            Err(e) => {
+                failure.get_or_insert(e.to_string());
+            }
         }
     }
+    if let Some(message) = failure {
+        fail(env.sink, record, message);
+        // The targets that were acted on are put back; a failed fault holds nothing.
+        if !acted.is_empty() {
+            revert(env, record, action, &acted).await;
+        }
+        return;
+    }
+    let applied = first.unwrap_or_else(|| clock.now_ns());
     let proofs = wait_for_each(&mut rx, targets, action.proof(), applied, VERIFY_TIMEOUT).await;
     for (c, t) in targets.iter().zip(&proofs) {
         if let Some(t) = t {
@@ -227,46 +260,88 @@ fn fail(sink: &EventSink, record: &mut FaultRecord, message: String) {
     record.error = Some(message);
 }
 
+/// When a target was acted on, and (for a crash) which process was killed.
+struct Issued {
+    /// Run-clock ns just before the signal or the Docker request went out.
+    at_ns: u64,
+    pid: Option<u32>,
+}
+
 async fn apply_one(
     docker: &Docker,
+    clock: RunClock,
     action: ContainerAction,
     c: &ContainerInfo,
-) -> Result<(), FaultError> {
+) -> Result<Issued, FaultError> {
+    let api = |at_ns| Issued { at_ns, pid: None };
     match action {
-        ContainerAction::Crash => crash(docker, c).await,
-        ContainerAction::Kill => docker
-            .kill_container(
-                &c.id,
-                Some(KillContainerOptionsBuilder::new().signal("SIGKILL").build()),
-            )
-            .await
-            .map_err(|e| api_error(format!("killing {}", c.name))(e).into()),
-        ContainerAction::Stop => docker
-            .stop_container(
-                &c.id,
-                Some(StopContainerOptionsBuilder::new().t(10).build()),
-            )
-            .await
-            .map_err(|e| api_error(format!("stopping {}", c.name))(e).into()),
-        ContainerAction::Restart => docker
-            .restart_container(
-                &c.id,
-                Some(RestartContainerOptionsBuilder::new().t(10).build()),
-            )
-            .await
-            .map_err(|e| api_error(format!("restarting {}", c.name))(e).into()),
-        ContainerAction::Pause => docker
-            .pause_container(&c.id)
-            .await
-            .map_err(|e| api_error(format!("pausing {}", c.name))(e).into()),
+        ContainerAction::Crash => crash(docker, clock, c).await,
+        ContainerAction::Kill => {
+            let at = clock.now_ns();
+            docker
+                .kill_container(
+                    &c.id,
+                    Some(KillContainerOptionsBuilder::new().signal("SIGKILL").build()),
+                )
+                .await
+                .map_err(api_error(format!("killing {}", c.name)))?;
+            Ok(api(at))
+        }
+        ContainerAction::Stop => {
+            let at = clock.now_ns();
+            docker
+                .stop_container(
+                    &c.id,
+                    Some(StopContainerOptionsBuilder::new().t(10).build()),
+                )
+                .await
+                .map_err(api_error(format!("stopping {}", c.name)))?;
+            Ok(api(at))
+        }
+        ContainerAction::Restart => {
+            let at = clock.now_ns();
+            docker
+                .restart_container(
+                    &c.id,
+                    Some(RestartContainerOptionsBuilder::new().t(10).build()),
+                )
+                .await
+                .map_err(api_error(format!("restarting {}", c.name)))?;
+            Ok(api(at))
+        }
+        ContainerAction::Pause => {
+            let at = clock.now_ns();
+            docker
+                .pause_container(&c.id)
+                .await
+                .map_err(api_error(format!("pausing {}", c.name)))?;
+            Ok(api(at))
+        }
     }
 }
 
-/// SIGKILL of the container's host PID. As root on the host this is a direct kill(2);
-/// otherwise a short-lived helper container with `--pid=host` (from the target's own image,
-/// the only image we know is present) sends it.
-async fn crash(docker: &Docker, c: &ContainerInfo) -> Result<(), FaultError> {
-    // Re-read the PID: it changed if the container restarted since the last listing.
+/// SIGKILL of the container's host PID. As root on the host this is a direct signal to the PID
+/// looked up ahead of time, when it is still the container's (a restart since gives it a new
+/// one: then it is looked up again); otherwise a short-lived helper container with
+/// `--pid=host` (from the target's own image, the only image we know is present) sends it.
+async fn crash(docker: &Docker, clock: RunClock, c: &ContainerInfo) -> Result<Issued, FaultError> {
+    let signal_error = |pid: u32, reason: String| FaultError::Signal {
+        container: c.name.clone(),
+        pid,
+        reason,
+    };
+    if nix::unistd::geteuid().is_root() {
+        match kill_container_process(c.pid, &c.id, clock) {
+            Ok(at_ns) => {
+                return Ok(Issued {
+                    at_ns,
+                    pid: Some(c.pid),
+                });
+            }
+            Err(KillError::NotItsProcess) => {}
+            Err(KillError::Failed(e)) => return Err(signal_error(c.pid, e.to_string())),
+        }
+    }
     let fresh = crate::stack::docker::inspect(docker, &c.id).await?;
     if !fresh.running || fresh.pid == 0 {
         return Err(FaultError::NotRunning {
@@ -274,18 +349,89 @@ async fn crash(docker: &Docker, c: &ContainerInfo) -> Result<(), FaultError> {
         });
     }
     if nix::unistd::geteuid().is_root() {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(fresh.pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .map_err(|e| FaultError::Signal {
-            container: c.name.clone(),
-            pid: fresh.pid,
-            reason: e.to_string(),
-        })
+        match kill_container_process(fresh.pid, &c.id, clock) {
+            Ok(at_ns) => Ok(Issued {
+                at_ns,
+                pid: Some(fresh.pid),
+            }),
+            // Its process vanished again within the lookup: it is not running now.
+            Err(KillError::NotItsProcess) => Err(FaultError::NotRunning {
+                container: c.name.clone(),
+            }),
+            Err(KillError::Failed(e)) => Err(signal_error(fresh.pid, e.to_string())),
+        }
     } else {
-        crash_via_helper(docker, &fresh).await
+        let at_ns = clock.now_ns();
+        crash_via_helper(docker, &fresh).await?;
+        Ok(Issued {
+            at_ns,
+            pid: Some(fresh.pid),
+        })
     }
+}
+
+#[derive(Debug)]
+enum KillError {
+    /// The PID is gone or belongs to something else now.
+    NotItsProcess,
+    Failed(nix::Error),
+}
+
+/// SIGKILL to `pid` only if it is a process of container `id`; returns the run time just
+/// before the signal. A pidfd pins the process from the check to the signal, so a PID that is
+/// freed and reused in between is never hit (kill(2) with the bare PID could hit a stranger).
+fn kill_container_process(pid: u32, id: &str, clock: RunClock) -> Result<u64, KillError> {
+    use nix::errno::Errno;
+    if pid == 0 {
+        return Err(KillError::NotItsProcess);
+    }
+    // SAFETY: pidfd_open(2) takes a PID and flags, and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return match Errno::last() {
+            Errno::ESRCH => Err(KillError::NotItsProcess),
+            // A kernel older than 5.3: check, then signal the bare PID.
+            Errno::ENOSYS => {
+                if !super::is_process_of(std::path::Path::new("/proc"), pid, id) {
+                    return Err(KillError::NotItsProcess);
+                }
+                let at = clock.now_ns();
+                nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                )
+                .map_err(|e| match e {
+                    Errno::ESRCH => KillError::NotItsProcess,
+                    e => KillError::Failed(e),
+                })?;
+                Ok(at)
+            }
+            e => Err(KillError::Failed(e)),
+        };
+    }
+    // SAFETY: a descriptor pidfd_open just returned, owned by nothing else.
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) };
+    if !super::is_process_of(std::path::Path::new("/proc"), pid, id) {
+        return Err(KillError::NotItsProcess);
+    }
+    let at = clock.now_ns();
+    // SAFETY: pidfd_send_signal(2) with a valid pidfd, no siginfo, no flags.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(match Errno::last() {
+            Errno::ESRCH => KillError::NotItsProcess,
+            e => KillError::Failed(e),
+        });
+    }
+    Ok(at)
 }
 
 async fn crash_via_helper(docker: &Docker, c: &ContainerInfo) -> Result<(), FaultError> {
@@ -355,4 +501,30 @@ async fn wait_for_each(
         }
     }
     seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_outside_the_container_is_never_signalled() {
+        // A PID that is not (or no longer) the container's: a restarted container's old PID
+        // reused by a host process looks exactly like this.
+        let mut stranger = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("sleep starts");
+        let id = "3f4e1c0b9a8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
+        let r = kill_container_process(stranger.id(), id, RunClock::start());
+        let alive = stranger.try_wait().expect("try_wait").is_none();
+        let _ = stranger.kill();
+        let _ = stranger.wait();
+        assert!(matches!(r, Err(KillError::NotItsProcess)), "{r:?}");
+        assert!(alive, "the stranger was killed");
+        assert!(matches!(
+            kill_container_process(0, id, RunClock::start()),
+            Err(KillError::NotItsProcess)
+        ));
+    }
 }

@@ -85,7 +85,7 @@ pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, R
             .await;
     let down_started = Instant::now();
     let kept = if opts.keep && !matches!(body, Err(_) | Ok(Err(_))) {
-        Some(stack.down_command())
+        Some(stack.keep())
     } else {
         if let Err(e) = stack.down().await {
             tracing::error!("tearing the stack down: {e}");
@@ -399,14 +399,54 @@ async fn fault_task(
         ..Default::default()
     };
     let fire_at = tokio::time::Instant::from_std(clock.instant_at(record.scheduled_ns));
-    tokio::select! {
-        _ = tokio::time::sleep_until(fire_at) => {}
-        _ = cancel.cancelled() => {
-            record.error = Some("the run ended before the fault was due".into());
-            return record;
+    let due = |at| {
+        let cancel = cancel.clone();
+        async move {
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => true,
+                _ = cancel.cancelled() => false,
+            }
         }
+    };
+    // Targets are looked up ahead, so that at the planned time only a check that they still
+    // run the same processes (a /proc read) stands between the timer and the fault.
+    let look_up_at = fire_at
+        .checked_sub(crate::fault::RESOLVE_AHEAD)
+        .unwrap_or(fire_at);
+    let looked_up = if due(look_up_at).await {
+        let started = std::time::Instant::now();
+        let r = project_containers(&docker, &project).await;
+        // A look-up slower than the lead time makes the fault late: the report should say so.
+        record.evidence.insert(
+            "targets_lookup_took_ms".into(),
+            (started.elapsed().as_secs_f64() * 1e3).into(),
+        );
+        Some(r)
+    } else {
+        None
+    };
+    if !due(fire_at).await {
+        record.error = Some("the run ended before the fault was due".into());
+        return record;
     }
-    let containers = match project_containers(&docker, &project).await {
+    let still_current = |containers: &[ContainerInfo]| match f.action {
+        FaultAction::Container(_) => {
+            crate::fault::still_current(&pick_targets(containers, &f.service, f.pick))
+        }
+        // Peers' addresses come from the listing too.
+        FaultAction::Network { .. } => crate::fault::still_current(containers),
+    };
+    let looked_up = match looked_up {
+        Some(Ok(containers)) if still_current(&containers) => Ok(containers),
+        _ => {
+            // A target restarted since (new PID), or was down: look again, and fire that late.
+            record
+                .evidence
+                .insert("targets_looked_up_again".into(), true.into());
+            project_containers(&docker, &project).await
+        }
+    };
+    let containers = match looked_up {
         Ok(c) => c,
         Err(e) => {
             record.error = Some(e.to_string());

@@ -5,6 +5,7 @@ pub mod address_book;
 pub mod compose;
 pub mod docker;
 pub mod events;
+pub mod reaper;
 pub mod sweep;
 
 use std::net::SocketAddr;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use bollard::Docker;
 
 use super::docker::{OWNER_PID_LABEL, RUN_LABEL, project_containers};
+use super::reaper::Reaper;
 use super::{ContainerInfo, Stack, StackError};
 pub use tool::ComposeTool;
 
@@ -25,6 +26,9 @@ pub struct ComposeStack {
     /// Our own override file (run labels), kept in the run's work dir.
     labels_file: PathBuf,
     up_called: bool,
+    /// Removes the stack if this process dies before [`Stack::down`] or [`Self::keep`].
+    reaper: Option<Reaper>,
+    reaper_log: PathBuf,
 }
 
 impl ComposeStack {
@@ -53,6 +57,8 @@ impl ComposeStack {
             services,
             labels_file,
             up_called: false,
+            reaper: None,
+            reaper_log: super::reaper::log_path(work_dir),
         })
     }
 
@@ -71,6 +77,15 @@ impl ComposeStack {
         parts.extend(self.file_args());
         parts.extend(["down", "-v", "--remove-orphans"].map(String::from));
         parts.join(" ")
+    }
+
+    /// Leaves the stack up for the user (`--keep`): its reaper is told to stand down, and the
+    /// command that removes the stack is returned.
+    pub fn keep(&mut self) -> String {
+        if let Some(r) = self.reaper.take() {
+            r.disarm();
+        }
+        self.down_command()
     }
 
     pub fn docker(&self) -> &Docker {
@@ -112,6 +127,10 @@ impl Stack for ComposeStack {
     }
 
     async fn up(&mut self) -> Result<(), StackError> {
+        // Armed before anything exists, so a harness killed during `up` leaves nothing either.
+        if self.reaper.is_none() {
+            self.reaper = Some(Reaper::spawn(&self.project, &self.reaper_log)?);
+        }
         self.up_called = true;
         let mut args = self.file_args();
         args.extend(["up", "-d", "--no-build"].map(String::from));
@@ -175,9 +194,13 @@ impl Stack for ComposeStack {
             .tool
             .run(&args, &self.env, Duration::from_secs(120))
             .await;
-        // Whatever compose managed, make sure nothing of the project is left.
+        // Whatever compose managed, make sure nothing of the project is left. Should that fail,
+        // the reaper stays armed and tries again when this handle goes.
         super::sweep::remove_project(&self.docker, &self.project).await?;
         self.up_called = false;
+        if let Some(r) = self.reaper.take() {
+            r.disarm();
+        }
         result
     }
 }

@@ -70,6 +70,7 @@ impl ComposeTool {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        detach_from_terminal_signals(&mut cmd);
         tracing::debug!(tool = %self.display(), ?args, "compose");
         let shown = format!("{} {}", self.display(), args.join(" "));
         let child = cmd.spawn().map_err(|e| StackError::ComposeFailed {
@@ -96,6 +97,30 @@ impl ComposeTool {
                 stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
             })
         }
+    }
+}
+
+/// Compose runs in its own process group, so a Ctrl-C (which the terminal sends to the whole
+/// foreground group) reaches only chaosgate, which then lets `up` stop and `down` finish;
+/// killing `down` half-way would leave the stack to the API sweep. And it dies with chaosgate:
+/// a `compose up` outliving a killed harness would create containers behind the reaper's back.
+/// (The death signal follows the spawning *thread*; compose is started from the run's own task,
+/// on the main or a runtime worker thread, which live as long as the process.)
+fn detach_from_terminal_signals(cmd: &mut Command) {
+    let parent = std::process::id() as i32;
+    cmd.process_group(0);
+    // SAFETY: prctl(2) and getppid(2) are async-signal-safe and allocate nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The harness died before the request took effect: nobody would kill us later.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("chaosgate exited"));
+            }
+            Ok(())
+        });
     }
 }
 
