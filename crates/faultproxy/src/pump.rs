@@ -264,6 +264,7 @@ impl<'a> Pump<'a> {
     }
 
     async fn write_paced(&mut self, mut piece: &[u8]) -> Result<(), Stop> {
+        let mut first = true;
         while !piece.is_empty() {
             let Some((rate, toxic)) = self.bandwidth_limit() else {
                 return self.write(piece).await;
@@ -272,9 +273,16 @@ impl<'a> Pump<'a> {
             let take = piece.len().min(usize::try_from(step).unwrap_or(usize::MAX));
             // Each slice leaves when its last byte would have passed at `rate` (as toxiproxy
             // sleeps before writing): n bytes take n / rate, a small response included. The
-            // budget does not accumulate while the stream idles: no burst after a pause.
-            let due = self.bandwidth_next.max(Instant::now())
-                + Duration::from_secs_f64(take as f64 / rate as f64);
+            // budget does not accumulate while the stream idles (no burst after a pause), and
+            // the slices of one piece follow each other's schedule, not the late wake-ups of
+            // a busy machine.
+            let start = if first {
+                self.bandwidth_next.max(Instant::now())
+            } else {
+                self.bandwidth_next
+            };
+            first = false;
+            let due = start + Duration::from_secs_f64(take as f64 / rate as f64);
             bump(&toxic.installed.stats.chunks_delayed, 1);
             tokio::select! {
                 biased;
