@@ -28,11 +28,12 @@ const ORDER_LOAD: &str = r#"load:
   timeout: 3s
 "#;
 
+// 2 s: on this shared machine a 1 s timeout now and then fails a quote that nothing faulted.
 const QUOTE_LOAD: &str = r#"load:
   target: http://gateway:8080/quote?symbol=BTCUSD
   rate: 50/s
   duration: 30s
-  timeout: 1s
+  timeout: 2s
 "#;
 
 /// A scenario on the reference stack: `body` holds load, probes, faults and SLOs.
@@ -83,13 +84,18 @@ fn latency(report: &serde_json::Value, name: &str, pct: &str) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// `errors/scheduled` of before, the fault's window and after, for the test's output.
+/// `errors/scheduled {kinds}` of before, the fault's window and after, for the test's output.
 fn error_line(report: &serde_json::Value, fault: &str) -> String {
     ["before", &format!("during:{fault}"), "after"]
         .iter()
         .map(|p| {
             let ph = phase(report, p);
-            format!("{p} {}/{}", count(ph, "errors"), count(ph, "scheduled"))
+            format!(
+                "{p} {}/{} {}",
+                count(ph, "errors"),
+                count(ph, "scheduled"),
+                ph["errors_by_kind"]
+            )
         })
         .collect::<Vec<_>>()
         .join(", ")

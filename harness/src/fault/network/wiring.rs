@@ -25,7 +25,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::{Link, NetworkAction, PROXY_MARK, peer_ips};
-use crate::run::{FaultAction, RunSpec};
+use crate::run::{FaultAction, PlannedFault, RunSpec};
 use crate::stack::ContainerInfo;
 use crate::stack::docker::{PROJECT_LABEL, inspect};
 
@@ -101,43 +101,20 @@ pub async fn wire_interceptions(
     containers: &[ContainerInfo],
     run_id: &str,
 ) -> Interceptions {
-    let mut wanted: Vec<(String, Link)> = Vec::new();
-    for f in &spec.faults {
-        if let FaultAction::Network {
-            action: NetworkAction::Proxy { link, .. },
-            ..
-        } = &f.action
-            && !wanted.contains(&(f.service.clone(), link.clone()))
-        {
-            wanted.push((f.service.clone(), link.clone()));
-        }
-    }
-    let mut paths = Vec::new();
-    for (service, link) in wanted {
-        let peers: Vec<ContainerInfo> = match &link {
-            Link::Egress { service: peer, .. } => containers
-                .iter()
-                .filter(|c| &c.service == peer)
-                .cloned()
-                .collect(),
-            Link::Ingress { .. } => vec![],
-        };
-        for target in containers
-            .iter()
-            .filter(|c| c.service == service && c.running)
-        {
-            paths.push(WiredPath {
-                target: target.clone(),
-                link: link.clone(),
-                peers: peers.clone(),
-                number: paths.len(),
-                generation: 0,
-                live: None,
-                retired: vec![],
-                log: vec![],
-            });
-        }
-    }
+    let paths = paths_to_wire(&spec.faults, containers)
+        .into_iter()
+        .enumerate()
+        .map(|(number, (target, link, peers))| WiredPath {
+            target,
+            link,
+            peers,
+            number,
+            generation: 0,
+            live: None,
+            retired: vec![],
+            log: vec![],
+        })
+        .collect();
     let wiring = Arc::new(Wiring {
         run_id: run_id.to_string(),
         seed: spec.seed,
@@ -169,6 +146,43 @@ pub async fn wire_interceptions(
         wiring,
         watcher,
     }
+}
+
+/// (target container, link, the link's peer containers) for every running container of a
+/// service a proxy fault names, once per distinct link: two faults on one path share it.
+fn paths_to_wire(
+    faults: &[PlannedFault],
+    containers: &[ContainerInfo],
+) -> Vec<(ContainerInfo, Link, Vec<ContainerInfo>)> {
+    let mut wanted: Vec<(&str, &Link)> = Vec::new();
+    for f in faults {
+        if let FaultAction::Network {
+            action: NetworkAction::Proxy { link, .. },
+            ..
+        } = &f.action
+            && !wanted.contains(&(f.service.as_str(), link))
+        {
+            wanted.push((f.service.as_str(), link));
+        }
+    }
+    let mut paths = Vec::new();
+    for (service, link) in wanted {
+        let peers: Vec<ContainerInfo> = match link {
+            Link::Egress { service: peer, .. } => containers
+                .iter()
+                .filter(|c| &c.service == peer)
+                .cloned()
+                .collect(),
+            Link::Ingress { .. } => vec![],
+        };
+        for target in containers
+            .iter()
+            .filter(|c| c.service == service && c.running)
+        {
+            paths.push((target.clone(), link.clone(), peers.clone()));
+        }
+    }
+    paths
 }
 
 /// The wiring of run `run_id`, if it wired any path.
@@ -575,5 +589,102 @@ async fn rewire_on_start(wiring: Arc<Wiring>, docker: Docker, project: String) {
         if let Some(id) = msg.actor.and_then(|a| a.id) {
             wiring.container_started(&docker, &id).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::container::ContainerAction;
+    use crate::run::Pick;
+
+    fn container(service: &str, number: u32, running: bool) -> ContainerInfo {
+        ContainerInfo {
+            id: format!("{service}-{number}"),
+            name: format!("p_{service}_{number}"),
+            service: service.into(),
+            number,
+            running,
+            paused: false,
+            health: None,
+            pid: 100 + number,
+            restart_count: 0,
+            published: vec![],
+            networks: vec![("net".into(), format!("10.0.0.{number}"))],
+            image: "i".into(),
+        }
+    }
+
+    fn fault(name: &str, service: &str, action: FaultAction) -> PlannedFault {
+        PlannedFault {
+            name: name.into(),
+            at: Duration::from_secs(1),
+            duration: Some(Duration::from_secs(1)),
+            action,
+            service: service.into(),
+            pick: Pick::All,
+        }
+    }
+
+    fn proxy(link: Link) -> FaultAction {
+        FaultAction::Network {
+            name: "latency",
+            action: NetworkAction::Proxy {
+                link,
+                toxic: chaosgate_proxy::ToxicKind::Latency {
+                    latency: Duration::from_millis(1),
+                    jitter: Duration::ZERO,
+                },
+                direction: chaosgate_proxy::Direction::Both,
+                toxicity: 1.0,
+            },
+        }
+    }
+
+    #[test]
+    fn every_running_replica_of_a_proxy_faults_path_is_wired_once() {
+        let to_db = Link::Egress {
+            service: "postgres".into(),
+            port: 5432,
+        };
+        let faults = [
+            fault("a", "gateway", proxy(to_db.clone())),
+            fault("b", "gateway", proxy(to_db.clone())),
+            fault("c", "gateway", proxy(Link::Ingress { port: 8080 })),
+            fault(
+                "d",
+                "postgres",
+                FaultAction::Network {
+                    name: "loss",
+                    action: NetworkAction::Loss {
+                        ratio: 0.3,
+                        peers: vec![],
+                    },
+                },
+            ),
+            fault("e", "redis", FaultAction::Container(ContainerAction::Crash)),
+        ];
+        let containers = [
+            container("gateway", 1, true),
+            container("gateway", 2, true),
+            container("gateway", 3, false),
+            container("postgres", 4, true),
+            container("redis", 5, true),
+        ];
+        let paths = paths_to_wire(&faults, &containers);
+        let got: Vec<(&str, &Link, Vec<&str>)> = paths
+            .iter()
+            .map(|(t, l, p)| (t.id.as_str(), l, p.iter().map(|c| c.id.as_str()).collect()))
+            .collect();
+        let ingress = Link::Ingress { port: 8080 };
+        assert_eq!(
+            got,
+            [
+                ("gateway-1", &to_db, vec!["postgres-4"]),
+                ("gateway-2", &to_db, vec!["postgres-4"]),
+                ("gateway-1", &ingress, vec![]),
+                ("gateway-2", &ingress, vec![]),
+            ]
+        );
     }
 }
