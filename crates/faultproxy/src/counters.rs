@@ -80,6 +80,41 @@ pub struct ToxicCounters {
     pub connections_closed: u64,
 }
 
+impl ProxyCounters {
+    /// Adds `other`'s counts into these: the total of several proxies on one path (a
+    /// container restarted and its interception was wired again). `connections_active` is
+    /// taken as is: `other` is a proxy that stopped.
+    pub fn absorb(&mut self, other: &ProxyCounters) {
+        self.connections_accepted += other.connections_accepted;
+        self.upstream_connect_errors += other.upstream_connect_errors;
+        self.original_dst_errors += other.original_dst_errors;
+        self.bytes_upstream += other.bytes_upstream;
+        self.bytes_downstream += other.bytes_downstream;
+        for (name, theirs) in &other.toxics {
+            match self.toxics.get_mut(name) {
+                Some(ours) => ours.absorb(theirs),
+                None => {
+                    self.toxics.insert(name.clone(), theirs.clone());
+                }
+            }
+        }
+    }
+}
+
+impl ToxicCounters {
+    fn absorb(&mut self, other: &ToxicCounters) {
+        self.connections_affected += other.connections_affected;
+        self.connections_spared += other.connections_spared;
+        self.chunks_delayed += other.chunks_delayed;
+        self.bytes_affected += other.bytes_affected;
+        self.slices += other.slices;
+        self.resets_sent += other.resets_sent;
+        self.timeouts_held += other.timeouts_held;
+        self.bytes_held += other.bytes_held;
+        self.connections_closed += other.connections_closed;
+    }
+}
+
 impl ToxicStats {
     pub(crate) fn snapshot(&self, kind: &str) -> ToxicCounters {
         ToxicCounters {
@@ -108,5 +143,52 @@ impl ProxyStats {
             bytes_downstream: read(&self.bytes_downstream),
             toxics,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toxic(affected: u64) -> ToxicCounters {
+        ToxicCounters {
+            kind: "latency".into(),
+            connections_affected: affected,
+            connections_spared: 0,
+            chunks_delayed: affected * 2,
+            bytes_affected: 10,
+            slices: 0,
+            resets_sent: 0,
+            timeouts_held: 0,
+            bytes_held: 0,
+            connections_closed: 0,
+        }
+    }
+
+    fn proxy(accepted: u64, toxics: &[(&str, u64)]) -> ProxyCounters {
+        ProxyCounters {
+            connections_accepted: accepted,
+            connections_active: 1,
+            upstream_connect_errors: 0,
+            original_dst_errors: 0,
+            bytes_upstream: 5,
+            bytes_downstream: 7,
+            toxics: toxics
+                .iter()
+                .map(|(n, a)| ((*n).to_owned(), toxic(*a)))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn absorbing_sums_per_toxic_name() {
+        let mut live = proxy(2, &[("slow", 1)]);
+        live.absorb(&proxy(3, &[("slow", 4), ("gone", 1)]));
+        assert_eq!(live.connections_accepted, 5);
+        assert_eq!(live.connections_active, 1);
+        assert_eq!(live.bytes_downstream, 14);
+        assert_eq!(live.toxics["slow"].connections_affected, 5);
+        assert_eq!(live.toxics["slow"].chunks_delayed, 10);
+        assert_eq!(live.toxics["gone"].connections_affected, 1);
     }
 }

@@ -22,7 +22,7 @@ use crate::draw::flow_rng;
 use crate::registry::ToxicList;
 use crate::slicer::piece_lengths;
 use crate::socket_io::{close_write, write_all};
-use crate::toxic::{Flow, ToxicKind};
+use crate::toxic::{Direction, Flow, ToxicKind};
 
 /// Bandwidth pacing writes this share of a second's worth of bytes at a time.
 const PACING_SLICES_PER_SEC: u64 = 20;
@@ -176,6 +176,8 @@ impl<'a> Pump<'a> {
             let ToxicKind::Latency { latency, jitter } = toxic.installed.toxic.kind else {
                 continue;
             };
+            let (latency, jitter) =
+                stream_share(latency, jitter, toxic.installed.toxic.direction, self.flow);
             delay += jittered(latency, jitter, &mut self.rng);
             if let Some(len) = counted_len {
                 bump(&toxic.installed.stats.chunks_delayed, 1);
@@ -262,28 +264,35 @@ impl<'a> Pump<'a> {
     }
 
     async fn write_paced(&mut self, mut piece: &[u8]) -> Result<(), Stop> {
+        let mut first = true;
         while !piece.is_empty() {
             let Some((rate, toxic)) = self.bandwidth_limit() else {
                 return self.write(piece).await;
             };
             let step = (rate / PACING_SLICES_PER_SEC).max(1);
             let take = piece.len().min(usize::try_from(step).unwrap_or(usize::MAX));
-            let now = Instant::now();
-            if self.bandwidth_next > now {
-                bump(&toxic.installed.stats.chunks_delayed, 1);
-                let until = self.bandwidth_next;
-                tokio::select! {
-                    biased;
-                    _ = self.conn.cancel.cancelled() => return Err(Stop::Cancelled),
-                    _ = tokio::time::sleep_until(until) => {}
-                }
+            // Each slice leaves when its last byte would have passed at `rate` (as toxiproxy
+            // sleeps before writing): n bytes take n / rate, a small response included. The
+            // budget does not accumulate while the stream idles (no burst after a pause), and
+            // the slices of one piece follow each other's schedule, not the late wake-ups of
+            // a busy machine.
+            let start = if first {
+                self.bandwidth_next.max(Instant::now())
+            } else {
+                self.bandwidth_next
+            };
+            first = false;
+            let due = start + Duration::from_secs_f64(take as f64 / rate as f64);
+            bump(&toxic.installed.stats.chunks_delayed, 1);
+            tokio::select! {
+                biased;
+                _ = self.conn.cancel.cancelled() => return Err(Stop::Cancelled),
+                _ = tokio::time::sleep_until(due) => {}
             }
             let (now_part, rest) = piece.split_at(take);
             self.write(now_part).await?;
             bump(&toxic.installed.stats.bytes_affected, take as u64);
-            // The budget does not accumulate while the stream idles: no burst after a pause.
-            self.bandwidth_next =
-                self.bandwidth_next.max(now) + Duration::from_secs_f64(take as f64 / rate as f64);
+            self.bandwidth_next = due;
             piece = rest;
         }
         Ok(())
@@ -309,6 +318,24 @@ impl<'a> Pump<'a> {
     }
 }
 
+/// The part of a latency toxic's `latency ± jitter` that `flow` carries. A toxic on one
+/// stream delays it by the whole amount; on both streams the round trip still gains
+/// `latency` (half each way) and the jitter is drawn once, on the way back: `latency: 100ms`
+/// adds 100 ms to a request/response whatever the direction, as netem on egress and
+/// toxiproxy's downstream toxic do.
+fn stream_share(
+    latency: Duration,
+    jitter: Duration,
+    direction: Direction,
+    flow: Flow,
+) -> (Duration, Duration) {
+    match (direction, flow) {
+        (Direction::Both, Flow::Upstream) => (latency / 2, Duration::ZERO),
+        (Direction::Both, Flow::Downstream) => (latency - latency / 2, jitter),
+        _ => (latency, jitter),
+    }
+}
+
 /// `latency ± jitter`, uniformly drawn, never negative.
 fn jittered(latency: Duration, jitter: Duration, rng: &mut impl Rng) -> Duration {
     if jitter.is_zero() {
@@ -317,4 +344,29 @@ fn jittered(latency: Duration, jitter: Duration, rng: &mut impl Rng) -> Duration
     let spread = jitter.as_secs_f64();
     let seconds = latency.as_secs_f64() + rng.random_range(-spread..=spread);
     Duration::from_secs_f64(seconds.max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_directions_add_the_asked_latency_once_per_round_trip() {
+        let ms = Duration::from_millis;
+        let (up, down) = (
+            stream_share(ms(101), ms(20), Direction::Both, Flow::Upstream),
+            stream_share(ms(101), ms(20), Direction::Both, Flow::Downstream),
+        );
+        assert_eq!(up.0 + down.0, ms(101));
+        assert_eq!((up.1, down.1), (Duration::ZERO, ms(20)));
+        for (direction, flow) in [
+            (Direction::Upstream, Flow::Upstream),
+            (Direction::Downstream, Flow::Downstream),
+        ] {
+            assert_eq!(
+                stream_share(ms(100), ms(20), direction, flow),
+                (ms(100), ms(20))
+            );
+        }
+    }
 }

@@ -48,7 +48,9 @@ impl Flow {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ToxicKind {
-    /// Each chunk leaves `latency ± jitter` after it arrived (pipelined, order kept).
+    /// Each chunk leaves `latency ± jitter` after it arrived (pipelined, order kept). With
+    /// [`Direction::Both`] each way carries half the latency and the way back the jitter, so
+    /// a request/response round trip gains `latency ± jitter` whatever the direction.
     Latency { latency: Duration, jitter: Duration },
     /// Caps the stream to `bytes_per_sec`.
     Bandwidth { bytes_per_sec: u64 },

@@ -4,6 +4,11 @@
 //! partitions as iptables rules, and isolation as a network disconnect. Each is verified after
 //! applying, reverted at the end (also on Ctrl-C), and leaves counters as evidence; a fault
 //! whose counters show it touched no traffic is not counted as applied.
+//!
+//! A proxy fault touches only what it names: the interception of its path is wired when the
+//! stack comes up ([`wire_interceptions`]), and the fault only adds and removes its toxic on
+//! live connections. Loss and partition rules match only the fault's peers and drop packets
+//! without closing anything.
 
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -17,6 +22,10 @@ use chaosgate_proxy::netns_rules::{
 use chaosgate_proxy::{ProxyConfig, ProxyCounters, ProxyHandle, Toxic, ToxicKind, Upstream};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
+
+mod wiring;
+
+pub use wiring::{Interceptions, wire_interceptions};
 
 use super::FaultRecord;
 use crate::stack::ContainerInfo;
@@ -66,7 +75,12 @@ pub struct NetworkFaultEnv<'a> {
 
 /// What must be undone at the end.
 enum Applied {
-    Proxied(Vec<(ProxyHandle, AppliedRules)>),
+    Proxied {
+        /// Toxics installed on interceptions wired at stack start: (wiring, container id, link).
+        wired: Vec<(Arc<wiring::Wiring>, String, Link)>,
+        /// Proxies started for this fault alone (the path was not wired at stack start).
+        own: Vec<(ProxyHandle, AppliedRules)>,
+    },
     Rules(Vec<AppliedRules>),
     Isolated(Vec<(ContainerInfo, Vec<String>)>),
 }
@@ -125,15 +139,15 @@ fn stage(sink: &EventSink, record: &FaultRecord, stage: FaultStage, detail: Opti
     });
 }
 
-/// IPv4 addresses of `services`' containers on networks the target is attached to.
+/// IPv4 addresses of `services`' containers (among `containers`) on networks `target` is
+/// attached to.
 fn peer_ips(
-    env: &NetworkFaultEnv<'_>,
     target: &ContainerInfo,
+    containers: &[ContainerInfo],
     services: &[String],
 ) -> Vec<Ipv4Addr> {
     let nets: Vec<&String> = target.networks.iter().map(|(n, _)| n).collect();
-    let mut ips: Vec<Ipv4Addr> = env
-        .containers
+    let mut ips: Vec<Ipv4Addr> = containers
         .iter()
         .filter(|c| services.contains(&c.service) && c.id != target.id)
         .flat_map(|c| c.networks.iter())
@@ -143,6 +157,130 @@ fn peer_ips(
     ips.sort();
     ips.dedup();
     ips
+}
+
+/// Installs the fault's toxic on each target's interception wired at stack start; a target
+/// whose path was not wired gets a proxy of its own now (see [`proxy_at_fault_time`]). On an
+/// error every toxic already installed is removed again.
+async fn apply_proxy(
+    env: &NetworkFaultEnv<'_>,
+    record: &mut FaultRecord,
+    marker: &Marker,
+    link: &Link,
+    toxic: Toxic,
+    targets: &[ContainerInfo],
+) -> Result<Applied, String> {
+    let wiring = wiring::wiring_of(env.run_id);
+    let mut wired = Vec::new();
+    let mut own = Vec::new();
+    let mut result = Ok(());
+    for t in targets {
+        if let Some(w) = &wiring {
+            let (w2, id, l, x) = (w.clone(), t.id.clone(), link.clone(), toxic.clone());
+            let added = tokio::task::spawn_blocking(move || w2.add_toxic(&id, &l, x))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|r| r);
+            match added {
+                Ok(Some(evidence)) => {
+                    record
+                        .evidence
+                        .insert(format!("{}.interception", t.name), evidence);
+                    wired.push((w.clone(), t.id.clone(), link.clone()));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    result = Err(format!("{}: {e}", t.name));
+                    break;
+                }
+            }
+        }
+        match proxy_at_fault_time(env, record, marker, link, &toxic, t).await {
+            Ok(p) => own.push(p),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    if let Err(e) = result {
+        for (w, id, l) in wired {
+            let name = toxic.name.clone();
+            let _ = tokio::task::spawn_blocking(move || w.remove_toxic(&id, &l, &name)).await;
+        }
+        return Err(e);
+    }
+    Ok(Applied::Proxied { wired, own })
+}
+
+/// A proxy and redirect for this fault alone, for a path not wired at stack start (its
+/// target was not running then, or wiring failed). NAT only steers new connections, so the
+/// connections established before are reset to make them reconnect through the proxy — a
+/// side effect outside the fault's toxic, named in the evidence.
+async fn proxy_at_fault_time(
+    env: &NetworkFaultEnv<'_>,
+    record: &mut FaultRecord,
+    marker: &Marker,
+    link: &Link,
+    toxic: &Toxic,
+    t: &ContainerInfo,
+) -> Result<(ProxyHandle, AppliedRules), String> {
+    let handle = chaosgate_proxy::spawn_in_netns(
+        t.pid,
+        ProxyConfig {
+            listen: "0.0.0.0:0".parse().map_err(|e| format!("{e}"))?,
+            upstream: Upstream::OriginalDst { mark: PROXY_MARK },
+            seed: env.seed,
+        },
+    )
+    .map_err(|e| format!("starting the fault proxy in {}'s namespace: {e}", t.name))?;
+    let port = handle.local_addr().port();
+    let mut rules = RuleSet::new(marker.clone());
+    let reset = match link {
+        Link::Egress {
+            service,
+            port: dport,
+        } => {
+            let ips = peer_ips(t, env.containers, std::slice::from_ref(service));
+            if ips.is_empty() {
+                return Err(format!(
+                    "{service} has no address reachable from {}",
+                    t.name
+                ));
+            }
+            for ip in &ips {
+                rules = rules.redirect_egress(*dport, Some(*ip), PROXY_MARK, port);
+                rules = rules.reset_established_egress(*dport, Some(*ip), PROXY_MARK);
+            }
+            record
+                .evidence
+                .insert(format!("{}.peer_ips", t.name), json!(ips));
+            format!("{}'s connections to {service}:{dport}", t.name)
+        }
+        Link::Ingress { port: dport } => {
+            rules = rules.redirect_ingress(*dport, port);
+            rules = rules.reset_established_ingress(*dport, PROXY_MARK);
+            format!("connections to {}:{dport}", t.name)
+        }
+    };
+    let applied = apply_rules(env, rules, t.pid).await?;
+    handle.add_toxic(toxic.clone()).map_err(|e| e.to_string())?;
+    record
+        .evidence
+        .insert(format!("{}.proxy_port", t.name), json!(port));
+    let why = wiring::wiring_of(env.run_id)
+        .and_then(|w| w.log_of(&t.id, link))
+        .unwrap_or_else(|| "its path was not wired at stack start".into());
+    let effect = format!(
+        "side effect: {reset} established before the fault were reset (RST) so they reconnect \
+         through the proxy, and the proxy's connections are closed when the fault ends ({why})"
+    );
+    env.sink.note(format!("fault {}: {effect}", record.name));
+    record
+        .evidence
+        .insert(format!("{}.side_effects", t.name), json!(effect));
+    Ok((handle, applied))
 }
 
 async fn apply(
@@ -159,62 +297,13 @@ async fn apply(
             direction,
             toxicity,
         } => {
-            let mut out = Vec::new();
-            for t in targets {
-                let handle = chaosgate_proxy::spawn_in_netns(
-                    t.pid,
-                    ProxyConfig {
-                        listen: "0.0.0.0:0".parse().map_err(|e| format!("{e}"))?,
-                        upstream: Upstream::OriginalDst { mark: PROXY_MARK },
-                        seed: env.seed,
-                    },
-                )
-                .map_err(|e| format!("starting the fault proxy in {}'s namespace: {e}", t.name))?;
-                let port = handle.local_addr().port();
-                let mut rules = RuleSet::new(marker.clone());
-                match link {
-                    Link::Egress {
-                        service,
-                        port: dport,
-                    } => {
-                        let ips = peer_ips(env, t, std::slice::from_ref(service));
-                        if ips.is_empty() {
-                            return Err(format!(
-                                "{service} has no address reachable from {}",
-                                t.name
-                            ));
-                        }
-                        for ip in &ips {
-                            rules = rules.redirect_egress(*dport, Some(*ip), PROXY_MARK, port);
-                            // Connections opened before the fault (pooled, keep-alive) are not
-                            // redirected by NAT; resetting them makes the client reconnect,
-                            // through the proxy.
-                            rules = rules.reset_established_egress(*dport, Some(*ip), PROXY_MARK);
-                        }
-                        record
-                            .evidence
-                            .insert(format!("{}.peer_ips", t.name), json!(ips));
-                    }
-                    Link::Ingress { port: dport } => {
-                        rules = rules.redirect_ingress(*dport, port);
-                        rules = rules.reset_established_ingress(*dport, PROXY_MARK);
-                    }
-                }
-                let applied = apply_rules(env, rules, t.pid).await?;
-                handle
-                    .add_toxic(Toxic {
-                        name: record.name.clone(),
-                        kind: toxic.clone(),
-                        direction: *direction,
-                        toxicity: *toxicity,
-                    })
-                    .map_err(|e| e.to_string())?;
-                record
-                    .evidence
-                    .insert(format!("{}.proxy_port", t.name), json!(port));
-                out.push((handle, applied));
-            }
-            Ok(Applied::Proxied(out))
+            let toxic = Toxic {
+                name: record.name.clone(),
+                kind: toxic.clone(),
+                direction: *direction,
+                toxicity: *toxicity,
+            };
+            apply_proxy(env, record, &marker, link, toxic, targets).await
         }
         NetworkAction::Loss { ratio, peers } => {
             let mut out = Vec::new();
@@ -222,13 +311,15 @@ async fn apply(
                 let ips = if peers.is_empty() {
                     vec![]
                 } else {
-                    peer_ips(env, t, peers)
+                    peer_ips(t, env.containers, peers)
                 };
                 if !peers.is_empty() && ips.is_empty() {
                     return Err(format!("none of {peers:?} is reachable from {}", t.name));
                 }
+                // Egress only, as netem does: `percent: 30%` loses 30 % of request/response
+                // round trips. Dropping both ways would lose 1 - 0.7² = 51 % of them.
                 let rules = RuleSet::new(marker.clone())
-                    .loss(*ratio, PacketDirection::Both, &ips)
+                    .loss(*ratio, PacketDirection::Egress, &ips)
                     .map_err(|e| e.to_string())?;
                 out.push(apply_rules(env, rules, t.pid).await?);
             }
@@ -237,7 +328,7 @@ async fn apply(
         NetworkAction::Partition { peers, one_way } => {
             let mut out = Vec::new();
             for t in targets {
-                let ips = peer_ips(env, t, peers);
+                let ips = peer_ips(t, env.containers, peers);
                 if ips.is_empty() {
                     return Err(format!("none of {peers:?} is reachable from {}", t.name));
                 }
@@ -299,8 +390,37 @@ async fn revert(env: &NetworkFaultEnv<'_>, record: &mut FaultRecord, applied: Ap
     let mut touched = false;
     let mut errors = Vec::new();
     match applied {
-        Applied::Proxied(list) => {
-            for (handle, rules) in list {
+        Applied::Proxied { wired, own } => {
+            let mut proxy: Option<ProxyCounters> = None;
+            for (w, id, link) in wired {
+                let name = record.name.clone();
+                let outcome =
+                    tokio::task::spawn_blocking(move || w.remove_toxic(&id, &link, &name))
+                        .await
+                        .ok()
+                        .flatten();
+                let Some(o) = outcome else {
+                    errors.push("the wired interception was gone".into());
+                    continue;
+                };
+                touched |= o
+                    .proxy
+                    .toxics
+                    .get(&record.name)
+                    .is_some_and(|t| t.connections_affected > 0);
+                match &mut proxy {
+                    Some(p) => p.absorb(&o.proxy),
+                    None => proxy = Some(o.proxy),
+                }
+                if let Some(c) = o.rules {
+                    record.evidence.insert("rules".into(), json!(c));
+                }
+                errors.extend(o.error);
+            }
+            if let Some(p) = proxy {
+                record.evidence.insert("proxy".into(), json!(p));
+            }
+            for (handle, rules) in own {
                 let (counters, removal) = remove_rules(rules).await;
                 // A snapshot first: it is the evidence if stopping fails.
                 let before = handle.counters();

@@ -171,6 +171,17 @@ async fn run_with_stack(
         containers.len()
     ));
 
+    // Proxy faults' paths go through their interception from now until the end of this
+    // function (fault/network/wiring.rs): a fault then only adds and removes its toxic.
+    let _interceptions = crate::fault::network::wire_interceptions(
+        spec,
+        docker,
+        stack.project(),
+        &containers,
+        &run_id,
+    )
+    .await;
+
     let events_path = opts.dir.join("events.jsonl");
     let clock = RunClock::start();
     let (log, sink) = EventLog::create(&events_path, clock).map_err(|source| RunError::Io {

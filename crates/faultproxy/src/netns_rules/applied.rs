@@ -191,6 +191,12 @@ impl AppliedRules {
         }
     }
 
+    /// Forgets the rules without running a command: for a namespace that went away with its
+    /// process (a container restarted), where the rules went too and the pid names no one.
+    pub fn abandon(mut self) {
+        self.removed = true;
+    }
+
     /// Removes the rules. Idempotent: rules already gone (e.g. swept) are skipped.
     pub fn remove(mut self) -> Result<(), RuleError> {
         self.remove_all()

@@ -7,6 +7,7 @@
 //! same code runs for real against the host's `iptables`, `tc` and `nsenter`.
 
 mod applied;
+mod close;
 mod command;
 mod error;
 mod listing;
@@ -17,6 +18,7 @@ mod ruleset;
 mod sweep;
 
 pub use applied::{AppliedRules, QdiscCounter, RuleCounter, RuleCounters};
+pub use close::{ConnectionsOn, close_established};
 pub use command::{CommandOutput, CommandRunner, SystemRunner};
 pub use error::RuleError;
 pub use marker::{MARKER_PREFIX, Marker};
