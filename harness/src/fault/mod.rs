@@ -143,6 +143,8 @@ mod tests {
             restart_count: 0,
             published: vec![],
             networks: vec![],
+            last_health_check: None,
+            aliases: vec![],
             image: String::new(),
         };
         assert!(!still_current(&[stopped]));

@@ -611,6 +611,8 @@ mod tests {
             restart_count: 0,
             published: vec![],
             networks: vec![("net".into(), format!("10.0.0.{number}"))],
+            last_health_check: None,
+            aliases: vec![],
             image: "i".into(),
         }
     }
