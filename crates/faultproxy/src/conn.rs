@@ -1,9 +1,8 @@
 //! One proxied connection: the two sockets, the per-connection toxicity decisions, and the
 //! tasks that move its bytes (a reader and a pump per stream) and enforce its deadlines.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -12,10 +11,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::conn_state::{ConnShared, ProxyContext};
 use crate::counters::{ProxyStats, bump};
-use crate::draw::toxicity_applies;
 use crate::pump::{Chunk, Pump};
-use crate::registry::{InstalledToxic, ToxicList, ToxicRegistry};
+use crate::registry::{InstalledToxic, ToxicList};
 use crate::socket_io::{arm_reset, read_some};
 use crate::toxic::{Direction, Flow, ToxicKind};
 use crate::upstream::{Upstream, connect, original_destination};
@@ -27,77 +26,6 @@ const READ_CHUNK: usize = 32 * 1024;
 const QUEUE_CHUNKS: usize = 128;
 /// How long the proxy tries to reach the server before resetting the client.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// What every connection of one proxy shares.
-#[derive(Debug)]
-pub(crate) struct ProxyContext {
-    pub upstream: Upstream,
-    pub seed: u64,
-    pub registry: ToxicRegistry,
-    pub stats: ProxyStats,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Decision {
-    applies: bool,
-    since: Instant,
-}
-
-/// A toxic that applies to this connection, and since when.
-pub(crate) struct ActiveToxic {
-    pub installed: Arc<InstalledToxic>,
-    pub since: Instant,
-}
-
-#[derive(Debug)]
-pub(crate) struct ConnShared {
-    pub id: u64,
-    seed: u64,
-    pub client: Arc<TcpStream>,
-    pub server: Arc<TcpStream>,
-    pub cancel: CancellationToken,
-    started: Instant,
-    decisions: Mutex<HashMap<u64, Decision>>,
-}
-
-impl ConnShared {
-    fn decide(&self, toxic: &InstalledToxic) -> Decision {
-        let mut decisions = self
-            .decisions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *decisions.entry(toxic.id).or_insert_with(|| {
-            let applies = toxicity_applies(self.seed, self.id, toxic.id, toxic.toxic.toxicity);
-            let counter = if applies {
-                &toxic.stats.connections_affected
-            } else {
-                &toxic.stats.connections_spared
-            };
-            bump(counter, 1);
-            if applies && matches!(toxic.toxic.kind, ToxicKind::Timeout { .. }) {
-                bump(&toxic.stats.timeouts_held, 1);
-            }
-            Decision {
-                applies,
-                since: self.started.max(toxic.installed_at),
-            }
-        })
-    }
-
-    /// The toxics of `list` that apply to this connection, restricted to `flow` if given.
-    pub fn applicable(&self, list: &ToxicList, flow: Option<Flow>) -> Vec<ActiveToxic> {
-        list.iter()
-            .filter_map(|installed| {
-                let decision = self.decide(installed);
-                let in_flow = flow.is_none_or(|f| installed.toxic.direction.covers(f));
-                (decision.applies && in_flow).then(|| ActiveToxic {
-                    installed: installed.clone(),
-                    since: decision.since,
-                })
-            })
-            .collect()
-    }
-}
 
 /// Decrements the active-connection gauge however the connection ends.
 struct ActiveGuard<'a>(&'a ProxyStats);
@@ -143,15 +71,7 @@ pub(crate) async fn serve_connection(
         Ok(Err(error)) => return upstream_failed(&ctx, &client, conn_id, target, &error),
         Err(elapsed) => return upstream_failed(&ctx, &client, conn_id, target, &elapsed),
     };
-    let conn = Arc::new(ConnShared {
-        id: conn_id,
-        seed: ctx.seed,
-        client: Arc::new(client),
-        server: Arc::new(server),
-        cancel,
-        started: Instant::now(),
-        decisions: Mutex::new(HashMap::new()),
-    });
+    let conn = Arc::new(ConnShared::new(conn_id, ctx.seed, client, server, cancel));
     let (up_tx, up_rx) = mpsc::channel(QUEUE_CHUNKS);
     let (down_tx, down_rx) = mpsc::channel(QUEUE_CHUNKS);
     let up = Pump::new(

@@ -17,6 +17,7 @@
 //! plus the REDIRECT rule that feeds it.
 
 mod conn;
+mod conn_state;
 mod counters;
 mod draw;
 mod error;

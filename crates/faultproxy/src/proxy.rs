@@ -11,7 +11,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::conn::{ProxyContext, serve_connection};
+use crate::conn::serve_connection;
+use crate::conn_state::ProxyContext;
 use crate::counters::{ProxyCounters, ProxyStats};
 use crate::error::ProxyError;
 use crate::registry::ToxicRegistry;

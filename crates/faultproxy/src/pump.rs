@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::conn::{ActiveToxic, ConnShared, ProxyContext};
+use crate::conn_state::{ActiveToxic, ConnShared, ProxyContext};
 use crate::counters::{ProxyStats, bump};
 use crate::draw::flow_rng;
 use crate::registry::ToxicList;
