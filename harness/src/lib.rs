@@ -16,3 +16,4 @@ pub mod scenario;
 pub mod slo;
 pub mod stack;
 pub mod timeline;
+pub mod units;

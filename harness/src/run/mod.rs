@@ -13,7 +13,7 @@ pub use from_scenario::{PlanError, describe_plan, from_scenario};
 pub use judge::{Judgement, exit_code_for, judge};
 pub use metrics::RunMetrics;
 pub use progress::Progress;
-pub use spec::{FaultAction, Pick, PlannedFault, RunSpec};
+pub use spec::{FaultAction, Pick, PlannedFault, RunSpec, WriteReadBack};
 
 use crate::cli::exit_codes;
 
