@@ -31,7 +31,10 @@ pub(super) fn load(cx: &mut Ctx<'_>, raw: &RawLoad) -> Option<LoadSpec> {
             cx.error("load needs exactly one of `target` or `requests`", span);
             ok = false;
         }
-        (Some(target), None) => match cx.http_target(target, "load.target") {
+        (Some(target), None) => match cx
+            .http_target(target, "load.target")
+            .filter(|_| request_is_sendable(cx, target, &BTreeMap::new(), None))
+        {
             Some(t) => requests.push(RequestSpec {
                 method: "GET".into(),
                 target: t,
@@ -70,7 +73,7 @@ pub(super) fn load(cx: &mut Ctx<'_>, raw: &RawLoad) -> Option<LoadSpec> {
                     ok = false;
                     continue;
                 };
-                ok &= request_is_sendable(cx, r);
+                ok &= request_is_sendable(cx, &r.url, &r.headers, r.body.as_ref());
                 let write = r.write.unwrap_or(matches!(
                     method.to_ascii_uppercase().as_str(),
                     "POST" | "PUT" | "PATCH" | "DELETE"
@@ -148,17 +151,21 @@ pub(super) fn load(cx: &mut Ctx<'_>, raw: &RawLoad) -> Option<LoadSpec> {
 /// The checks the load generator makes before it sends anything (URL, `{{id}}` placement,
 /// header names and values, with a sample id filled in), so that a file `validate` accepts
 /// never fails when the run starts. The method is not the generator's to judge here.
-fn request_is_sendable(cx: &mut Ctx<'_>, r: &RawRequest) -> bool {
+fn request_is_sendable(
+    cx: &mut Ctx<'_>,
+    url: &Spanned<String>,
+    headers: &BTreeMap<String, String>,
+    body: Option<&String>,
+) -> bool {
     let plan = chaosgate_load::LoadPlan {
         requests: vec![chaosgate_load::RequestTemplate {
             method: chaosgate_load::Method::Get,
-            url: r.url.value.trim().to_string(),
-            headers: r
-                .headers
+            url: url.value.trim().to_string(),
+            headers: headers
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            body: r.body.clone(),
+            body: body.cloned(),
             weight: 1,
         }],
         ..chaosgate_load::LoadPlan::get("http://localhost/", 1.0, Duration::from_secs(1))
@@ -166,7 +173,7 @@ fn request_is_sendable(cx: &mut Ctx<'_>, r: &RawRequest) -> bool {
     match plan.validate() {
         Ok(()) => true,
         Err(e) => {
-            let span = cx.span(&r.url);
+            let span = cx.span(url);
             let message = e.to_string();
             let message = message
                 .strip_prefix("request template 0: ")
