@@ -5,7 +5,10 @@
 //! Inputs are generated from the scenario grammar with values drawn from pools that mix
 //! sound values with absurd ones (huge numbers, zero, NaN, unknown units, months), plus
 //! byte-level mutations of the bundled scenarios. Seeded (ChaCha8), so a failure replays.
-//! By default a short run (CI); `CHAOSGATE_FUZZ_SECS=600` runs for ten minutes.
+//! By default a short run (3000 cases, seconds; CI); for a long one use cargo test, whose
+//! runner has no timeout (nextest's profile stops a test at 10 minutes):
+//! `CHAOSGATE_FUZZ_SECS=610 CHAOSGATE_FUZZ_SEED=42 nice -n 10 cargo test -p chaosgate --test
+//! fuzz_parsers -- --nocapture`.
 //! Inputs that once failed live in `tests/data/fuzz/` and are replayed first on every run;
 //! a new failure writes its input to `target/fuzz-failures/` to be added there.
 
