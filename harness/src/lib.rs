@@ -17,4 +17,5 @@ pub mod scenario;
 pub mod slo;
 pub mod stack;
 pub mod timeline;
+pub mod units;
 pub mod verdict;

@@ -254,3 +254,153 @@ fn run_duration_shorter_than_the_load_is_rejected() {
         Some((8, 11))
     );
 }
+
+/// Issue 11, kind 8: every numeric field has a range, checked with its position. The first
+/// fault is the input that made `validate` and `run --dry-run` panic with "overflow when
+/// adding durations" (exit 101); `duration: 1M` was read as a month.
+#[test]
+fn absurd_numbers_are_range_errors_with_positions() {
+    let src = "\
+name: t
+stack:
+  compose: compose/trading.yml
+  ready_timeout: 0s
+load:
+  requests:
+    - { url: http://gateway:8080/quote, weight: 0 }
+  rate: 1e300/s
+  duration: 1M
+  timeout: 0ms
+  max_in_flight: 1000000
+recovery: { consecutive: 100000 }
+probes:
+  - name: gw
+    http: { url: http://gateway:8080/health, status: 42 }
+    every: 0s
+    timeout: 2h
+faults:
+  - name: far
+    at: 18446744073709551615s
+    action: crash
+    target: { service: gateway }
+  - name: late
+    at: 25h
+    action: stop
+    target: { service: redis }
+    duration: 100000h
+  - name: slow
+    at: 1s
+    action: latency
+    latency: 1h
+    toxicity: .nan
+    to: redis:0
+    target: { service: gateway }
+    duration: 1s
+slos:
+  - p95(latency) < 18446744073709551615s
+  - error_rate() < 0.01
+";
+    let e = check("absurd", src);
+    let positions: Vec<(u32, u32)> = e
+        .errors
+        .iter()
+        .map(|x| x.span.as_ref().map_or((0, 0), |s| (s.line, s.column)))
+        .collect();
+    assert!(
+        !positions.contains(&(0, 0)),
+        "an error lost its position: {positions:?}\n{e}"
+    );
+    insta::assert_snapshot!(e.to_string());
+}
+
+/// The exact input of the panic, with no load: an error (exit 2), not exit 101.
+#[test]
+fn a_fault_at_the_end_of_time_is_an_error_not_a_panic() {
+    let e = check(
+        "overflow",
+        "name: t\nstack: { compose: compose/trading.yml }\nprobes:\n  - { name: gw, http: { url: http://gateway:8080/health } }\nfaults:\n  - { name: f, at: 18446744073709551615s, action: crash, target: { service: gateway } }\nslos: [\"recovery_time(f) < 30s\"]\n",
+    );
+    assert_eq!(e.errors.len(), 1, "{e}");
+    let span = e.errors[0].span.clone().expect("a position");
+    assert_eq!((span.line, span.column), (6, 20), "{e}");
+}
+
+/// Issue 11, kind 6: a URL, address or fault port the service neither publishes nor
+/// exposes in the compose file is rejected with the ports it has. (`gateway:9090` used to
+/// validate and then fail the run with a 100 % error rate.)
+#[test]
+fn ports_the_service_does_not_listen_on_are_rejected() {
+    let src = "\
+name: t
+stack:
+  compose: compose/trading.yml
+load:
+  target: http://gateway:9090/quote?symbol=BTCUSD
+  rate: 10/s
+  duration: 10s
+probes:
+  - name: md-b
+    http: { url: http://marketdata-b:8081/health }
+  - name: redis
+    tcp: { address: redis:6380 }
+  - name: db
+    tcp: { address: postgres:5432 }
+  - name: nothing
+    http: { url: http://marketdata-a/health }
+faults:
+  - name: slow-db
+    at: 1s
+    action: latency
+    latency: 100ms
+    to: postgres:5433
+    target: { service: gateway }
+    duration: 2s
+  - name: reset-in
+    at: 1s
+    action: reset_peer
+    port: 9999
+    target: { service: marketdata-a }
+    duration: 2s
+slos:
+  - p95(latency) < 100ms
+";
+    let e = check("ports", src);
+    let messages: Vec<&str> = e.errors.iter().map(|x| x.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "`gateway` does not listen on port 9090 (in load.target)",
+            "`redis` does not listen on port 6380 (in probe `redis`)",
+            "`marketdata-a` does not listen on port 80 (in probe `nothing`)",
+            "`postgres` does not listen on port 5433 (in fault `slow-db`)",
+            "`marketdata-a` does not listen on port 9999 (in fault `reset-in`)",
+        ],
+        "{e}"
+    );
+    insta::assert_snapshot!(e.to_string());
+}
+
+/// Issue 11, kind 2: which requests are writes, and how they are read back, is checked.
+#[test]
+fn writes_and_their_read_back_are_checked() {
+    let src = "\
+name: t
+stack:
+  compose: compose/trading.yml
+load:
+  requests:
+    - { method: GET, url: http://gateway:8080/quote, headers: { x-request-id: '{{id}}' }, read_back: 'http://gateway:8080/orders/{id}' }
+    - { method: DELETE, url: 'http://gateway:8080/orders/{{id}}' }
+    - { method: POST, url: http://gateway:8080/orders, body: '{\"id\":\"{{id}}\"}', read_back: http://gateway:8080/orders }
+    - { method: POST, url: http://gateway:8080/orders, body: '{}', read_back: 'http://gateway:8080/orders/{id}' }
+    - { method: POST, url: http://gateway:8080/orders, body: '{{id}}', read_back: 'http://gateway:9999/orders/{id}' }
+    - { method: POST, url: 'http://gateway:8080/a b', headers: { 'bad header': x } }
+  rate: 10/s
+  duration: 10s
+slos:
+  - lost_writes() <= 0
+";
+    let e = check("writes", src);
+    assert_eq!(e.errors.len(), 6, "{e}");
+    insta::assert_snapshot!(e.to_string());
+}

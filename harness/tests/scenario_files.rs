@@ -229,3 +229,20 @@ fn bundled_scenarios_satisfy_the_published_schema() {
         serde_saphyr::from_str("name: x\nstack: { compose: a.yml }\nslo: []\n").unwrap();
     assert!(!validator.is_valid(&typo));
 }
+
+/// The bundled write workload: its POST is a write read back by the REST convention; the
+/// probe's GET is not a load request at all. (Issue 11, kind 2.)
+#[test]
+fn db_restart_orders_are_the_writes_read_back() {
+    let s = scenario::load(&repo().join("scenarios/db-restart.yaml")).unwrap();
+    let load = s.load.as_ref().unwrap();
+    assert_eq!(load.requests.len(), 1);
+    assert!(load.requests[0].write);
+    assert_eq!(
+        load.requests[0].read_back.as_deref(),
+        Some("http://gateway:8080/orders/{id}")
+    );
+    let smoke = scenario::load(&repo().join("scenarios/smoke.yaml")).unwrap();
+    let reads = &smoke.load.as_ref().unwrap().requests;
+    assert!(reads.iter().all(|r| !r.write && r.read_back.is_none()));
+}

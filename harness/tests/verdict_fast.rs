@@ -65,6 +65,7 @@ impl Run {
                 t,
                 kind: EventKind::Request {
                     seq,
+                    template: 0,
                     id: None,
                     latency_ns: lat * MS,
                     lag_ns: lag * MS,

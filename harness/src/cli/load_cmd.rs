@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chaosgate_load::{
     AsWritten, DEFAULT_MAX_QUEUED, ErrorKind, IgnoreOutcomes, LatencySummary, LoadError, LoadMode,
-    LoadPlan, LoadSummary, Method, Rate, RequestTemplate, UnknownMethod, parse_duration,
-    parse_header, run_closed_until, run_open,
+    LoadPlan, LoadSummary, Method, Rate, RequestTemplate, UnknownMethod, parse_header,
+    run_closed_until, run_open,
 };
 use clap::Args;
 use tokio_util::sync::CancellationToken;
@@ -48,10 +48,11 @@ Exit codes:
 pub struct LoadArgs {
     /// The URL to send requests to (http only).
     pub url: String,
-    /// Arrival rate of the open model: 500/s, 30000/m, or a linear ramp 100/s..1000/s.
+    /// Arrival rate of the open model: 500/s, 30000/m, or a linear ramp 100/s..1000/s (the
+    /// unit is required, as in scenario files).
     #[arg(long, short = 'r', default_value = "100/s", value_parser = parse_rate, conflicts_with = "closed")]
     pub rate: Rate,
-    /// How long to send: 30s, 2m, 1m30s.
+    /// How long to send: 30s, 2m, 1m30s (at most 24h).
     #[arg(long, short = 'z', default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,
     /// Closed mode: how many connections [default: 50]. Open mode: the most requests in
@@ -87,8 +88,32 @@ pub struct LoadArgs {
     pub json: bool,
 }
 
+/// `500/s`, or a ramp `100/s..1000/s`: the units module's rate, so `--rate 200` is refused
+/// (with the fix, `200/s`) exactly as `rate: 200` is in a scenario.
 fn parse_rate(text: &str) -> Result<Rate, String> {
-    text.parse().map_err(|e: LoadError| e.to_string())
+    let rate = match text.split_once("..") {
+        Some((from, to)) => Rate::Ramp {
+            from: crate::units::parse_rate(from)?,
+            to: crate::units::parse_rate(to)?,
+        },
+        None => Rate::Constant(crate::units::parse_rate(text)?),
+    };
+    rate.validate().map_err(|e: LoadError| e.to_string())?;
+    Ok(rate)
+}
+
+/// A duration flag (`--duration`, `--timeout`): the units module's duration, above zero and
+/// at most a day.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = crate::units::parse_duration(text)?;
+    if d.is_zero() || d > crate::units::MAX_DURATION {
+        return Err(format!(
+            "`{}` is out of range: between 1ns and {}",
+            text.trim(),
+            crate::units::format_duration(crate::units::MAX_DURATION)
+        ));
+    }
+    Ok(d)
 }
 
 fn parse_method(text: &str) -> Result<Method, String> {
@@ -445,5 +470,30 @@ mod tests {
         ] {
             assert!(Wrapper::try_parse_from(&bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// One rule for a bare number, the scenario's: `--rate 200` was accepted as 200/s while
+    /// `rate: 200` in a scenario was refused. Now both are refused with the fix named.
+    #[test]
+    fn flag_values_follow_the_units_module() {
+        let err = |args: &[&str]| {
+            let mut all = vec!["load", "http://x/"];
+            all.extend_from_slice(args);
+            Wrapper::try_parse_from(&all).unwrap_err().to_string()
+        };
+        let bare = err(&["--rate", "200"]);
+        assert!(bare.contains("`200/s`"), "{bare}");
+        let month = err(&["--duration", "1M"]);
+        assert!(
+            month.contains("no day, week, month or year units"),
+            "{month}"
+        );
+        assert!(err(&["--timeout", "0s"]).contains("out of range"));
+        assert!(err(&["--duration", "25h"]).contains("out of range"));
+        assert!(err(&["--rate", "100/s..200"]).contains("`200/s`"));
+        let w = Wrapper::try_parse_from(["load", "http://x/", "--rate", "120/m", "-t", "1.5s"])
+            .unwrap();
+        assert_eq!(w.load.rate, Rate::Constant(2.0));
+        assert_eq!(w.load.timeout, Duration::from_millis(1500));
     }
 }

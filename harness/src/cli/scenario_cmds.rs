@@ -28,6 +28,13 @@ pub fn validate(args: ValidateArgs, quiet: bool) -> i32 {
     for f in &args.files {
         match scenario::load(f) {
             Ok(s) => {
+                // The planning `run` does, so that whatever `validate` accepts also runs.
+                let seed = s.seed.unwrap_or(0);
+                if let Err(e) = crate::run::from_scenario(&s, seed, &Default::default()) {
+                    eprintln!("error: {}: {e}", f.display());
+                    code = exit_codes::BAD_INPUT;
+                    continue;
+                }
                 if !quiet {
                     println!(
                         "ok  {}  ({}: {} probe(s), {} fault(s), {} SLO(s))",

@@ -312,27 +312,26 @@ async fn run_with_stack(
     if interrupted {
         return Err(RunError::Interrupted);
     }
-    let writes = match write_template(spec) {
-        Some(url) => {
-            opts.progress.line("reading acknowledged writes back");
-            let rb = crate::measure::lost_writes::ReadBack {
-                base_url: crate::measure::lost_writes::read_base(url),
-                book: &book,
-                http: &reqwest::Client::builder()
-                    .no_proxy()
-                    .build()
-                    .map_err(|e| RunError::Load(e.to_string()))?,
-            };
-            Some(
-                crate::measure::lost_writes::check(&events_path, rb)
-                    .await
-                    .map_err(|source| RunError::Io {
-                        path: events_path.clone(),
-                        source,
-                    })?,
-            )
-        }
-        None => None,
+    let writes = if spec.writes.is_empty() {
+        None
+    } else {
+        opts.progress.line("reading acknowledged writes back");
+        let rb = crate::measure::lost_writes::ReadBack {
+            writes: &spec.writes,
+            book: &book,
+            http: &reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .map_err(|e| RunError::Load(e.to_string()))?,
+        };
+        Some(
+            crate::measure::lost_writes::check(&events_path, rb)
+                .await
+                .map_err(|source| RunError::Io {
+                    path: events_path.clone(),
+                    source,
+                })?,
+        )
     };
     let analysis = measure::analyze(&events_path, run_end_ns, spec.recovery_consecutive).map_err(
         |source| RunError::Io {
@@ -380,6 +379,7 @@ impl chaosgate_load::Observer for RequestRecorder {
             t,
             EventKind::Request {
                 seq: o.seq,
+                template: o.template,
                 id: o.id.clone(),
                 latency_ns: o.latency.as_nanos() as u64,
                 lag_ns: o.send_lag.as_nanos() as u64,
@@ -515,20 +515,6 @@ async fn fault_task(
 
 /// The URL of the first request template that writes with a unique id (POST/PUT with
 /// `{{id}}` in its body): its writes are read back for the lost-writes check.
-fn write_template(spec: &RunSpec) -> Option<&str> {
-    spec.load.as_ref()?.requests.iter().find_map(|r| {
-        let writes = matches!(
-            r.method,
-            chaosgate_load::Method::Post | chaosgate_load::Method::Put
-        );
-        let has_id = r
-            .body
-            .as_deref()
-            .is_some_and(|b| b.contains(chaosgate_load::ID_PLACEHOLDER));
-        (writes && has_id).then_some(r.url.as_str())
-    })
-}
-
 fn pick_targets(containers: &[ContainerInfo], service: &str, pick: Pick) -> Vec<ContainerInfo> {
     let mut of_service: Vec<ContainerInfo> = containers
         .iter()

@@ -5,12 +5,15 @@ use std::fmt::Write;
 
 use chaosgate_load::{LoadPlan, Method, Rate, RequestTemplate};
 
-use super::{FaultAction, Pick, PlannedFault, RunSpec};
+use super::{FaultAction, Pick, PlannedFault, RunSpec, WriteReadBack};
 use crate::fault::container::ContainerAction;
 use crate::fault::network::{Link, NetworkAction};
 use crate::probe::{Check, Probe};
 use crate::scenario::{self, ProbeKind, RateSpec, Scenario};
 
+/// Why a validated scenario could not be planned. Validation checks everything planning
+/// does, so these are bugs in that agreement (the fuzz test `fuzz_parsers` looks for them),
+/// reported as bad input rather than a panic.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     #[error("request {index}: {source}")]
@@ -18,10 +21,14 @@ pub enum PlanError {
         index: usize,
         source: chaosgate_load::UnknownMethod,
     },
+    #[error("the load cannot run: {0}")]
+    Load(#[from] chaosgate_load::LoadError),
 }
 
-/// Resolves the seeded plan (fault times, replica picks) and every name the runner needs.
-/// `overrides` are `--set KEY=VALUE` compose variables, applied over the file's `stack.env`.
+/// Resolves the seeded plan (fault times, replica picks) and every name the runner needs, and
+/// runs the load generator's own checks on the load plan, so that `validate` (which calls
+/// this too) and `run` accept exactly the same files. `overrides` are `--set KEY=VALUE`
+/// compose variables, applied over the file's `stack.env`.
 pub fn from_scenario(
     s: &Scenario,
     seed: u64,
@@ -69,6 +76,18 @@ pub fn from_scenario(
             })
         })
         .transpose()?;
+    if let Some(plan) = &load {
+        plan.validate()?;
+    }
+    let writes = s
+        .load
+        .iter()
+        .flat_map(|l| l.requests.iter().enumerate())
+        .filter_map(|(template, r)| {
+            let url = r.read_back.clone()?;
+            r.write.then_some(WriteReadBack { template, url })
+        })
+        .collect();
     let probes = s
         .probes
         .iter()
@@ -132,6 +151,7 @@ pub fn from_scenario(
         services: s.stack.services.clone(),
         ready_timeout: s.stack.ready_timeout,
         load,
+        writes,
         duration: s.duration,
         probes,
         faults,
@@ -242,4 +262,55 @@ pub fn describe_plan(spec: &RunSpec) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(load: &str) -> Scenario {
+        let origin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/scenario/writes.yaml");
+        let src = format!(
+            "name: w\nstack: {{ compose: compose/trading.yml }}\nload:\n{load}  rate: 40/s\n  duration: 10s\nslos: [\"lost_writes() <= 0\"]\n"
+        );
+        scenario::parse_str(&src, &origin).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Issue 11, kind 2: orders mixed 1:3 with quotes that carry `{{id}}` in a header. Only
+    /// the orders are read back (the quotes were, and counted as 450 lost writes).
+    #[test]
+    fn only_writes_are_read_back() {
+        let s = scenario(
+            "  requests:\n    - { method: GET, url: 'http://gateway:8080/quote?symbol=BTCUSD', headers: { x-request-id: '{{id}}' }, weight: 3 }\n    - { method: POST, url: 'http://gateway:8080/orders?src=load', body: '{\"id\":\"{{id}}\"}', weight: 1 }\n    - { method: PUT, url: 'http://gateway:8080/orders/{{id}}', body: '{}', write: false }\n",
+        );
+        let spec = from_scenario(&s, 1, &BTreeMap::new()).unwrap();
+        assert_eq!(
+            spec.writes,
+            [WriteReadBack {
+                template: 1,
+                url: "http://gateway:8080/orders/{id}".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn a_read_back_can_be_given_and_an_id_in_the_url_is_its_own_read_back() {
+        let s = scenario(
+            "  requests:\n    - { method: PUT, url: 'http://gateway:8080/orders/{{id}}', body: '{}' }\n    - { method: POST, url: 'http://gateway:8080/orders', body: '{{id}}', read_back: 'http://gateway:8080/ledger?entry={id}' }\n    - { method: GET, url: 'http://gateway:8080/quote', write: true }\n",
+        );
+        let spec = from_scenario(&s, 1, &BTreeMap::new()).unwrap();
+        let urls: Vec<(usize, &str)> = spec
+            .writes
+            .iter()
+            .map(|w| (w.template, w.url.as_str()))
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                (0, "http://gateway:8080/orders/{id}"),
+                (1, "http://gateway:8080/ledger?entry={id}")
+            ]
+        );
+    }
 }

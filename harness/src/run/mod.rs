@@ -9,7 +9,7 @@ mod spec;
 pub use execute::{RunArtifacts, RunOptions, execute};
 pub use from_scenario::{PlanError, describe_plan, from_scenario};
 pub use progress::Progress;
-pub use spec::{FaultAction, Pick, PlannedFault, RunSpec};
+pub use spec::{FaultAction, Pick, PlannedFault, RunSpec, WriteReadBack};
 
 /// Writes every report file of a judged run into its directory.
 pub fn write_reports(report: &crate::report::Report, dir: &std::path::Path) -> std::io::Result<()> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::fault::container::ContainerAction;
 use crate::fault::network::NetworkAction;
+pub use crate::measure::lost_writes::WriteReadBack;
 use crate::probe::Probe;
 
 #[derive(Debug, Clone)]
@@ -18,6 +19,9 @@ pub struct RunSpec {
     pub services: Vec<String>,
     pub ready_timeout: Duration,
     pub load: Option<chaosgate_load::LoadPlan>,
+    /// The load's writes that are read back after the run (`lost_writes()`); reads never
+    /// are.
+    pub writes: Vec<WriteReadBack>,
     /// How long the run lasts from the load's start.
     pub duration: Duration,
     pub probes: Vec<Probe>,

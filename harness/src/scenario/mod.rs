@@ -7,7 +7,6 @@ mod model;
 mod plan;
 mod raw;
 mod shapes;
-pub mod units;
 mod validate;
 
 use std::path::Path;

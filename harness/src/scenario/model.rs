@@ -65,6 +65,12 @@ pub struct RequestSpec {
     pub body: Option<String>,
     pub headers: BTreeMap<String, String>,
     pub weight: u32,
+    /// Whether the request changes state (POST, PUT, PATCH, DELETE unless the file says).
+    pub write: bool,
+    /// For a write carrying `{{id}}`: the URL its id is read back from after the run, `{id}`
+    /// standing for the id (2xx = kept, 404 = lost). `None` for every other request: reads
+    /// are never read back.
+    pub read_back: Option<String>,
 }
 
 /// Arrival rate in requests per second.

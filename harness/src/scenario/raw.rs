@@ -80,10 +80,11 @@ pub struct RawLoad {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub timeout: Option<Spanned<String>>,
-    /// Cap on concurrent requests (default 512); arrivals beyond it wait for a slot, timed
-    /// from their intended start (a wait past `timeout` is a timeout).
+    /// Cap on concurrent requests (default 512, 1 to 100000); arrivals beyond it wait for a
+    /// slot, timed from their intended start (a wait past `timeout` is a timeout).
     #[serde(default)]
-    pub max_in_flight: Option<u32>,
+    #[schemars(with = "Option<u32>", range(min = 1, max = 100000))]
+    pub max_in_flight: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -97,10 +98,25 @@ pub struct RawRequest {
     /// Body template; `{{id}}` is replaced by a unique id per request.
     #[serde(default)]
     pub body: Option<String>,
+    /// Header values may hold `{{id}}` too.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Share of the mix relative to the other requests' weights (default 1, 1 to 1000000).
     #[serde(default)]
-    pub weight: Option<u32>,
+    #[schemars(with = "Option<u32>", range(min = 1, max = 1000000))]
+    pub weight: Option<Spanned<u32>>,
+    /// Whether the request changes state, so that `lost_writes()` reads it back. Default:
+    /// true for POST, PUT, PATCH and DELETE, false otherwise. Only writes carrying `{{id}}`
+    /// are read back.
+    #[serde(default)]
+    pub write: Option<bool>,
+    /// Where a write's id is read back after the run, `{id}` standing for the id, e.g.
+    /// `http://gateway:8080/orders/{id}` (2xx = kept, 404 = lost). Default for POST, PUT and
+    /// PATCH: the request's URL without its query, `/{id}` appended (or with `{{id}}` in the
+    /// URL, that URL).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub read_back: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -121,8 +137,8 @@ impl Expecting for RawRamp {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Recovery")]
 pub struct RawRecovery {
-    /// N consecutive successful probe checks mean "recovered" (default 3).
-    #[schemars(with = "u32", range(min = 1))]
+    /// N consecutive successful probe checks mean "recovered" (default 3, 1 to 1000).
+    #[schemars(with = "u32", range(min = 1, max = 1000))]
     pub consecutive: Spanned<u32>,
 }
 
@@ -156,9 +172,10 @@ pub struct RawProbe {
 pub struct RawHttpProbe {
     #[schemars(with = "String")]
     pub url: Spanned<String>,
-    /// Expected status; any 2xx when absent.
+    /// Expected status (100 to 599); any 2xx when absent.
     #[serde(default)]
-    pub status: Option<u16>,
+    #[schemars(with = "Option<u16>", range(min = 100, max = 599))]
+    pub status: Option<Spanned<u16>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -277,7 +294,8 @@ pub struct RawFault {
     pub to: Option<Spanned<OneOrList<Spanned<String>>>>,
     /// Ingress port of the target (instead of `to`).
     #[serde(default)]
-    pub port: Option<u16>,
+    #[schemars(with = "Option<u16>", range(min = 1, max = 65535))]
+    pub port: Option<Spanned<u16>>,
     #[serde(default)]
     #[schemars(with = "Option<RawDirection>")]
     pub direction: Option<Spanned<RawDirection>>,

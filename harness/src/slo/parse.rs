@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use super::expr::{Comparison, Metric, NameRef, Quantity, RefKind, Scope, Slo, Unit};
+use crate::units;
 
 const METRICS: &str = "pNN (p50, p90, p95, p99, p99.9), error_rate, availability, recovery_time, failover_time, \
      lost_writes, probe_success";
@@ -527,28 +528,31 @@ fn parse_threshold(
     };
     let number_part = text.trim_end_matches(|c: char| !(c.is_ascii_digit() || c == '.'));
     let suffix = &text[number_part.len()..];
+    let unit_error = |e: String| SloParseError::new(e, at.clone());
     match unit {
         Unit::Duration => {
-            if suffix.is_empty() || suffix == "%" {
+            if suffix == "%" {
                 return Err(wrong_unit());
             }
-            crate::scenario::units::parse_duration(text)
-                .map(Quantity::Duration)
-                .map_err(|e| SloParseError::new(e, at.clone()))
+            let d = units::parse_duration(text).map_err(unit_error)?;
+            if d > units::MAX_DURATION {
+                return Err(SloParseError::new(
+                    format!(
+                        "threshold `{text}` is longer than any run (at most {})",
+                        units::format_duration(units::MAX_DURATION)
+                    ),
+                    at.clone(),
+                ));
+            }
+            Ok(Quantity::Duration(d))
         }
         Unit::Ratio => {
-            let value: f64 = number_part
-                .parse()
-                .map_err(|_| SloParseError::new(format!("`{text}` is not a number"), at.clone()))?;
-            match suffix {
-                "%" if value <= 100.0 => Ok(Quantity::Ratio(value / 100.0)),
-                "" if value <= 1.0 => Ok(Quantity::Ratio(value)),
-                "%" | "" => Err(SloParseError::new(
-                    format!("`{text}` is not a ratio between 0 and 1 (0% and 100%)"),
-                    at.clone(),
-                )),
-                _ => Err(wrong_unit()),
+            if !(suffix.is_empty() || suffix == "%") {
+                return Err(wrong_unit());
             }
+            units::parse_percent(text)
+                .map(Quantity::Ratio)
+                .map_err(unit_error)
         }
         Unit::Count => {
             if !suffix.is_empty() {
@@ -618,7 +622,7 @@ mod tests {
             parse("lost_writes() <= 0").unwrap().threshold,
             Quantity::Count(0)
         );
-        let s = parse("probe_success(db, during=f) >= 0.99").unwrap();
+        let s = parse("probe_success(db, during=f) >= 99%").unwrap();
         assert_eq!(s.threshold, Quantity::Ratio(0.99));
         assert_eq!(s.references.len(), 2);
     }
@@ -651,12 +655,31 @@ mod tests {
         assert_eq!(err("failover_time(a, probe=b) < 2s").1, 18);
         assert_eq!(
             err("p95(latency) < 100").0,
-            "`p95` is measured as a duration (e.g. `100ms`), not `100`"
+            "duration `100` has no unit; write e.g. `100s` or `100ms` (units: ns, us (or µs), ms, s, m (minutes), h)"
         );
         assert_eq!(err("lost_writes() < 1.5").0, "`1.5` is not a whole number");
         assert_eq!(
             err("error_rate() < 2").0,
-            "`2` is not a ratio between 0 and 1 (0% and 100%)"
+            "percentage `2` has no unit; write `2%`"
+        );
+        assert_eq!(
+            err("error_rate() < 200%").0,
+            "percentage `200%` must be between 0% and 100%"
+        );
+        assert_eq!(
+            err("probe_success(p) >= 0.99").0,
+            "percentage `0.99` has no unit; write `0.99%`, or `99%` if you meant the fraction 0.99"
+        );
+        assert!(
+            err("p95(latency) < 18446744073709551615s")
+                .0
+                .contains("too long")
+        );
+        assert!(err("p95(latency) < 25h").0.contains("longer than any run"));
+        assert!(
+            err("p95(latency) < 1M")
+                .0
+                .contains("no day, week, month or year units")
         );
         assert_eq!(
             err("p95(latency) < 1s extra").0,

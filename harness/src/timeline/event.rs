@@ -16,6 +16,10 @@ pub enum EventKind {
     /// One scheduled client request (the load generator's), successful or not.
     Request {
         seq: u64,
+        /// Index of the request template (in the load plan) it was built from: which kind
+        /// of request it was (a write to read back, or a read). Absent when 0.
+        #[serde(default, skip_serializing_if = "is_zero_index")]
+        template: usize,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         id: Option<String>,
         /// From the intended send time to the response (or the error).
@@ -65,6 +69,10 @@ pub enum EventKind {
 }
 
 fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_zero_index(n: &usize) -> bool {
     *n == 0
 }
 
@@ -127,6 +135,7 @@ mod tests {
             t: 5,
             kind: EventKind::Request {
                 seq: 1,
+                template: 0,
                 id: None,
                 latency_ns: 10,
                 lag_ns: 0,

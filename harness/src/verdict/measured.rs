@@ -215,8 +215,7 @@ impl RunMetrics<'_> {
 
     fn lost_writes(&self) -> Result<Measurement, Measurement> {
         let w = self.writes.ok_or_else(|| Measurement::NoData {
-            reason: "the load writes nothing with a unique id (POST/PUT with `{{id}}` in its body)"
-                .into(),
+            reason: "the load has no write carrying a unique `{{id}}` to read back".into(),
         })?;
         if w.acknowledged == 0 {
             return Err(Measurement::NoData {

@@ -1,16 +1,17 @@
 //! What every validation step shares: the source (to turn parser positions into spans), the
 //! collected errors and the compose services names are checked against.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
+use crate::scenario::compose::ServicePorts;
 use crate::scenario::diagnostic::{ScenarioError, SourceSpan};
 use crate::scenario::model::HttpTarget;
-use crate::scenario::units;
+use crate::units;
 
 pub(super) struct Ctx<'a> {
     pub(super) src: &'a str,
@@ -18,8 +19,11 @@ pub(super) struct Ctx<'a> {
     pub(super) errors: Vec<ScenarioError>,
     /// `None` when the compose files could not be read (then names are not checked, to avoid
     /// a cascade of errors caused by one missing file).
-    pub(super) services: Option<BTreeSet<String>>,
+    pub(super) services: Option<BTreeMap<String, ServicePorts>>,
 }
+
+/// The inclusive range a duration field takes.
+pub(super) type Bounds = (Duration, Duration);
 
 impl Ctx<'_> {
     pub(super) fn span_of(&self, loc: &Location) -> Option<SourceSpan> {
@@ -68,8 +72,26 @@ impl Ctx<'_> {
         self.push(ScenarioError::new(message, span));
     }
 
-    pub(super) fn duration(&mut self, sp: &Spanned<String>) -> Option<Duration> {
-        match units::parse_duration(&sp.value) {
+    /// A duration within `bounds` (inclusive); `field` names it in the message.
+    pub(super) fn duration(
+        &mut self,
+        sp: &Spanned<String>,
+        field: &str,
+        (min, max): Bounds,
+    ) -> Option<Duration> {
+        let parsed = units::parse_duration(&sp.value).and_then(|d| {
+            if d < min || d > max {
+                Err(format!(
+                    "{field} must be between {} and {}, found `{}`",
+                    units::format_duration(min),
+                    units::format_duration(max),
+                    sp.value.trim()
+                ))
+            } else {
+                Ok(d)
+            }
+        });
+        match parsed {
             Ok(d) => Some(d),
             Err(e) => {
                 let span = self.span(sp);
@@ -83,8 +105,68 @@ impl Ctx<'_> {
         &mut self,
         sp: Option<&Spanned<String>>,
         default: Duration,
+        field: &str,
+        bounds: Bounds,
     ) -> Duration {
-        sp.and_then(|sp| self.duration(sp)).unwrap_or(default)
+        sp.and_then(|sp| self.duration(sp, field, bounds))
+            .unwrap_or(default)
+    }
+
+    /// A whole number within `min..=max` (inclusive); `field` names it in the message.
+    pub(super) fn number_in<T>(&mut self, sp: &Spanned<T>, field: &str, min: T, max: T) -> bool
+    where
+        T: PartialOrd + Copy + std::fmt::Display,
+    {
+        if sp.value < min || sp.value > max {
+            let span = self.span(sp);
+            self.error(
+                format!(
+                    "{field} must be between {min} and {max}, found {}",
+                    sp.value
+                ),
+                span,
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Checks that `service` can be reached on `port`: a container port its compose
+    /// definition publishes or exposes. `span` points at the port.
+    pub(super) fn known_port(
+        &mut self,
+        service: &str,
+        port: u16,
+        span: Option<SourceSpan>,
+        used_as: &str,
+    ) -> bool {
+        if port == 0 {
+            self.error(
+                format!("port 0 in {used_as}: ports go from 1 to 65535"),
+                span,
+            );
+            return false;
+        }
+        let Some(ports) = self.services.as_ref().and_then(|s| s.get(service)) else {
+            // Unknown services are reported by `known_service`.
+            return true;
+        };
+        if ports.admits(port) {
+            return true;
+        }
+        let ports = ports.to_string();
+        self.push(
+            ScenarioError::new(
+                format!("`{service}` does not listen on port {port} (in {used_as})"),
+                span,
+            )
+            .with_label(format!("not a port of {service}"))
+            .with_help(format!(
+                "the compose files give `{service}` these ports: {ports}; a port the service \
+                 listens on but does not declare goes in its `expose:` list"
+            )),
+        );
+        false
     }
 
     /// Checks that `name` is a service of the stack; `span` points at it.
@@ -97,10 +179,10 @@ impl Ctx<'_> {
         let Some(services) = &self.services else {
             return true;
         };
-        if services.contains(name) {
+        if services.contains_key(name) {
             return true;
         }
-        let list = services.iter().cloned().collect::<Vec<_>>().join(", ");
+        let list = services.keys().cloned().collect::<Vec<_>>().join(", ");
         self.push(
             ScenarioError::new(format!("unknown service `{name}` in {used_as}"), span)
                 .with_label("not a service of the compose files")
@@ -145,15 +227,30 @@ impl Ctx<'_> {
             Some(r) => self.inner_span(sp, r),
             None => self.span(sp),
         };
-        let known = self.known_service(host, span, used_as);
+        let known = self.known_service(host, span.clone(), used_as);
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let port_ok = !known || {
+            // The port as written, or the host when it is the scheme's default.
+            let port_span = match parsed.port() {
+                Some(p) => {
+                    let written = format!(":{p}");
+                    sp.value
+                        .find(&written)
+                        .map(|i| self.inner_span(sp, i + 1..i + written.len()))
+                        .unwrap_or_else(|| self.span(sp))
+                }
+                None => span.clone(),
+            };
+            self.known_port(host, port, port_span, used_as)
+        };
         let path_and_query = match parsed.query() {
             Some(q) => format!("{}?{q}", parsed.path()),
             None => parsed.path().to_string(),
         };
-        known.then(|| HttpTarget {
+        (known && port_ok).then(|| HttpTarget {
             url: text.to_string(),
             service: host.to_string(),
-            port: parsed.port_or_known_default().unwrap_or(80),
+            port,
             path_and_query,
         })
     }
@@ -169,13 +266,21 @@ impl Ctx<'_> {
             .rsplit_once(':')
             .and_then(|(s, p)| Some((s, p.parse::<u16>().ok()?)))
             .filter(|(s, _)| !s.is_empty());
-        let Some((service, port)) = parsed else {
+        let Some((service, port)) = parsed.filter(|(_, p)| *p != 0) else {
             let span = self.span(sp);
-            self.error(format!("expected `service:port`, found `{text}`"), span);
+            self.error(
+                format!("expected `service:port` with a port from 1 to 65535, found `{text}`"),
+                span,
+            );
             return None;
         };
         let span = self.inner_span(sp, 0..service.len());
-        self.known_service(service, span, used_as)
+        if !self.known_service(service, span, used_as) {
+            return None;
+        }
+        let at = sp.value.rfind(':').map_or(0, |i| i + 1);
+        let port_span = self.inner_span(sp, at..sp.value.len());
+        self.known_port(service, port, port_span, used_as)
             .then(|| (service.to_string(), port))
     }
 }

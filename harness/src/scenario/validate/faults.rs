@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_saphyr::Spanned;
 
 use super::check_name;
-use super::context::Ctx;
+use super::context::{Bounds, Ctx};
 use crate::scenario::diagnostic::{ScenarioError, SourceSpan};
 use crate::scenario::model::{
     AtSpec, FaultAction, FaultSpec, LinkSide, PartitionDirection, Pick, ProxyDirection, ProxyLink,
@@ -14,7 +14,7 @@ use crate::scenario::model::{
 };
 use crate::scenario::raw::{RawAction, RawDirection, RawFault, RawPick};
 use crate::scenario::shapes::{OneOrList, ScalarOr};
-use crate::scenario::units;
+use crate::units;
 
 pub(super) fn allowed_fields(action: RawAction) -> &'static [&'static str] {
     use RawAction::*;
@@ -46,6 +46,12 @@ pub(super) fn action_name(action: RawAction) -> &'static str {
     }
 }
 
+/// When a fault may start (from the load's start) and how long it may last.
+const AT_BOUNDS: Bounds = (Duration::ZERO, units::MAX_DURATION);
+const FAULT_DURATION_BOUNDS: Bounds = (Duration::from_millis(1), units::MAX_DURATION);
+/// A proxy delay beyond this is a timeout, which has its own action.
+const LATENCY_BOUNDS: Bounds = (Duration::ZERO, Duration::from_secs(600));
+
 pub(super) fn needs_duration(action: RawAction) -> bool {
     !matches!(
         action,
@@ -67,22 +73,23 @@ pub(super) fn fault(
     let name = f.name.value.clone();
     let action = f.action.value;
     let at = match &f.at.value {
-        ScalarOr::Scalar(text) => match units::parse_duration(text) {
-            Ok(d) => Some(AtSpec::Fixed(d)),
-            Err(e) => {
-                let span = cx.span(&f.at);
-                cx.error(e, span);
-                None
-            }
-        },
+        ScalarOr::Scalar(text) => {
+            let sp = Spanned {
+                value: text.clone(),
+                referenced: f.at.referenced,
+                defined: f.at.defined,
+            };
+            cx.duration(&sp, "a fault's `at`", AT_BOUNDS)
+                .map(AtSpec::Fixed)
+        }
         ScalarOr::Map(b) => {
             if b.between.len() != 2 {
                 let span = cx.span(&f.at);
                 cx.error("`between` takes two durations: [earliest, latest]", span);
                 None
             } else {
-                let lo = cx.duration(&b.between[0]);
-                let hi = cx.duration(&b.between[1]);
+                let lo = cx.duration(&b.between[0], "`between`", AT_BOUNDS);
+                let hi = cx.duration(&b.between[1], "`between`", AT_BOUNDS);
                 match (lo, hi) {
                     (Some(lo), Some(hi)) if lo <= hi => Some(AtSpec::Between(lo, hi)),
                     (Some(_), Some(_)) => {
@@ -101,7 +108,10 @@ pub(super) fn fault(
         target_span,
         &format!("fault `{name}`"),
     );
-    let duration = f.duration.as_ref().and_then(|d| cx.duration(d));
+    let duration = f
+        .duration
+        .as_ref()
+        .and_then(|d| cx.duration(d, "a fault's duration", FAULT_DURATION_BOUNDS));
     if f.duration.is_none() && needs_duration(action) {
         let span = cx.span(&f.action);
         cx.push(
@@ -115,12 +125,6 @@ pub(super) fn fault(
             .with_help("the fault is reverted after `duration` (e.g. `duration: 5s`)"),
         );
     }
-    if let Some(d) = &f.duration
-        && duration.is_some_and(|d| d.is_zero())
-    {
-        let span = cx.span(d);
-        cx.error("a fault's duration must be greater than zero", span);
-    }
     // Fields present on this fault that its action does not take.
     let present: [(&str, Option<Option<SourceSpan>>); 8] = [
         ("latency", f.latency.as_ref().map(|s| cx.span(s))),
@@ -128,7 +132,7 @@ pub(super) fn fault(
         ("rate", f.rate.as_ref().map(|s| cx.span(s))),
         ("percent", f.percent.as_ref().map(|s| cx.span(s))),
         ("to", f.to.as_ref().map(|s| cx.span(s))),
-        ("port", f.port.map(|_| cx.span(&f.action))),
+        ("port", f.port.as_ref().map(|p| cx.span(p))),
         ("direction", f.direction.as_ref().map(|s| cx.span(s))),
         ("toxicity", f.toxicity.as_ref().map(|s| cx.span(s))),
     ];
@@ -218,7 +222,7 @@ pub(super) fn proxy_link(cx: &mut Ctx<'_>, f: &RawFault) -> Option<ProxyLink> {
         Some(t) => Some(t.value),
         None => Some(1.0),
     };
-    let side = match (&f.to, f.port) {
+    let side = match (&f.to, &f.port) {
         (Some(to), None) => {
             let OneOrList::One(text) = &to.value else {
                 let span = cx.span(to);
@@ -233,7 +237,15 @@ pub(super) fn proxy_link(cx: &mut Ctx<'_>, f: &RawFault) -> Option<ProxyLink> {
             let (service, port) = cx.service_port(&sp, &format!("fault `{}`", f.name.value))?;
             LinkSide::Egress { service, port }
         }
-        (None, Some(port)) => LinkSide::Ingress { port },
+        (None, Some(port)) => {
+            let span = cx.span(port);
+            let used_as = format!("fault `{}`", f.name.value);
+            let service = f.target.service.value.as_str();
+            if !cx.known_port(service, port.value, span, &used_as) {
+                return None;
+            }
+            LinkSide::Ingress { port: port.value }
+        }
         _ => {
             let span = cx.span(&f.action);
             cx.push(
@@ -286,8 +298,10 @@ pub(super) fn fault_action(cx: &mut Ctx<'_>, f: &RawFault) -> Option<FaultAction
         A::Pause => FaultAction::Pause,
         A::Isolate => FaultAction::Isolate,
         A::Latency => {
-            let latency = required(cx, f, &f.latency, "latency").and_then(|l| cx.duration(l));
-            let jitter = cx.duration_or(f.jitter.as_ref(), Duration::ZERO);
+            let latency = required(cx, f, &f.latency, "latency")
+                .and_then(|l| cx.duration(l, "latency", LATENCY_BOUNDS));
+            let jitter =
+                cx.duration_or(f.jitter.as_ref(), Duration::ZERO, "jitter", LATENCY_BOUNDS);
             let link = proxy_link(cx, f);
             FaultAction::Latency {
                 latency: latency?,

@@ -18,10 +18,14 @@ use serde_saphyr::Spanned;
 use super::diagnostic::ScenarioError;
 use super::model::{FaultSpec, LoadSpec, Scenario};
 use super::raw::RawScenario;
-use super::units;
+use crate::units;
 use context::Ctx;
 
 const DEFAULT_RECOVERY_CONSECUTIVE: u32 = 3;
+/// More checks in a row than a run can hold at any sensible probe interval.
+const MAX_CONSECUTIVE: u32 = 1000;
+/// The run's total length, from the load's start.
+const RUN_BOUNDS: context::Bounds = (Duration::from_millis(1), units::MAX_DURATION);
 /// Without a load or an explicit duration, the run lasts until this long after the last fault
 /// ends, so recovery has time to show.
 const TAIL_AFTER_LAST_FAULT: Duration = Duration::from_secs(10);
@@ -52,9 +56,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
     let stack = stack::stack(&mut cx, &raw.stack);
     let load = raw.load.as_ref().and_then(|l| load::load(&mut cx, l));
     let recovery_consecutive = match &raw.recovery {
-        Some(r) if r.consecutive.value == 0 => {
-            let span = cx.span(&r.consecutive);
-            cx.error("recovery.consecutive must be at least 1", span);
+        Some(r) if !cx.number_in(&r.consecutive, "recovery.consecutive", 1, MAX_CONSECUTIVE) => {
             DEFAULT_RECOVERY_CONSECUTIVE
         }
         Some(r) => r.consecutive.value,
@@ -132,7 +134,7 @@ fn total_duration(
     faults: &[Option<FaultSpec>],
 ) -> Option<Duration> {
     if let Some(sp) = &raw.duration {
-        let total = cx.duration(sp)?;
+        let total = cx.duration(sp, "the run's duration", RUN_BOUNDS)?;
         if let Some(load) = load
             && total < load.duration
         {

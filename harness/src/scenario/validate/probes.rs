@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::check_name;
-use super::context::Ctx;
+use super::context::{Bounds, Ctx};
 use crate::scenario::diagnostic::ScenarioError;
 use crate::scenario::model::{ProbeKind, ProbeSpec};
 use crate::scenario::raw::RawProbe;
@@ -12,6 +12,8 @@ use crate::scenario::raw::RawProbe;
 /// Recovery is measured at probe resolution; DESIGN asks for ≤ 50 ms.
 const DEFAULT_PROBE_EVERY: Duration = Duration::from_millis(50);
 const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+const EVERY_BOUNDS: Bounds = (Duration::from_millis(1), Duration::from_secs(3600));
+const TIMEOUT_BOUNDS: Bounds = (Duration::from_millis(1), Duration::from_secs(3600));
 
 pub(super) fn probes(cx: &mut Ctx<'_>, raw: &[RawProbe]) -> Vec<Option<ProbeSpec>> {
     let mut seen = BTreeSet::new();
@@ -32,8 +34,13 @@ pub(super) fn probes(cx: &mut Ctx<'_>, raw: &[RawProbe]) -> Vec<Option<ProbeSpec
                 return None;
             }
             let kind = if let Some(h) = &p.http {
+                let status_ok = h
+                    .status
+                    .as_ref()
+                    .is_none_or(|s| cx.number_in(s, "an HTTP status", 100, 599));
                 cx.http_target(&h.url, &format!("probe `{name}`"))
-                    .map(|target| ProbeKind::Http { target, status: h.status })
+                    .filter(|_| status_ok)
+                    .map(|target| ProbeKind::Http { target, status: h.status.as_ref().map(|s| s.value) })
             } else if let Some(t) = &p.tcp {
                 cx.service_port(&t.address, &format!("probe `{name}`"))
                     .map(|(service, port)| ProbeKind::Tcp { service, port })
@@ -56,14 +63,8 @@ pub(super) fn probes(cx: &mut Ctx<'_>, raw: &[RawProbe]) -> Vec<Option<ProbeSpec
             } else {
                 None
             };
-            let every = cx.duration_or(p.every.as_ref(), DEFAULT_PROBE_EVERY);
-            let timeout = cx.duration_or(p.timeout.as_ref(), DEFAULT_PROBE_TIMEOUT);
-            if every.is_zero()
-                && let Some(sp) = &p.every
-            {
-                let span = cx.span(sp);
-                cx.error("a probe interval must be greater than zero", span);
-            }
+            let every = cx.duration_or(p.every.as_ref(), DEFAULT_PROBE_EVERY, "a probe's `every`", EVERY_BOUNDS);
+            let timeout = cx.duration_or(p.timeout.as_ref(), DEFAULT_PROBE_TIMEOUT, "a probe's `timeout`", TIMEOUT_BOUNDS);
             let kind = kind?;
             name_ok.then(|| ProbeSpec {
                 name: name.clone(),

@@ -1,6 +1,6 @@
 //! `stack:`: compose files found (relative to the scenario) and their services read.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,6 +11,8 @@ use crate::scenario::raw::RawStack;
 use crate::scenario::shapes::OneOrList;
 
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
+const READY_TIMEOUT_RANGE: (Duration, Duration) =
+    (Duration::from_secs(1), Duration::from_secs(3600));
 
 pub(super) fn stack(cx: &mut Ctx<'_>, raw: &RawStack) -> Option<StackSpec> {
     let entries: Vec<(String, Option<SourceSpan>)> = match &raw.compose.value {
@@ -30,7 +32,7 @@ pub(super) fn stack(cx: &mut Ctx<'_>, raw: &RawStack) -> Option<StackSpec> {
         cx.error("stack.compose names no file", span);
     }
     let mut files = Vec::new();
-    let mut services = BTreeSet::new();
+    let mut services = BTreeMap::new();
     let mut all_read = !entries.is_empty();
     for (rel, span) in entries {
         let file: PathBuf = cx.base_dir.join(&rel);
@@ -44,8 +46,8 @@ pub(super) fn stack(cx: &mut Ctx<'_>, raw: &RawStack) -> Option<StackSpec> {
             all_read = false;
             continue;
         }
-        match crate::scenario::compose::service_names(&file) {
-            Ok(names) => services.extend(names),
+        match crate::scenario::compose::services(&file) {
+            Ok(found) => crate::scenario::compose::merge(&mut services, found),
             Err(e) => {
                 cx.error(e, span);
                 all_read = false;
@@ -60,11 +62,16 @@ pub(super) fn stack(cx: &mut Ctx<'_>, raw: &RawStack) -> Option<StackSpec> {
         }
         cx.services = Some(services.clone());
     }
-    let ready_timeout = cx.duration_or(raw.ready_timeout.as_ref(), DEFAULT_READY_TIMEOUT);
+    let ready_timeout = cx.duration_or(
+        raw.ready_timeout.as_ref(),
+        DEFAULT_READY_TIMEOUT,
+        "stack.ready_timeout",
+        READY_TIMEOUT_RANGE,
+    );
     all_read.then(|| StackSpec {
         compose_files: files,
         env: raw.env.clone(),
         ready_timeout,
-        services: services.into_iter().collect(),
+        services: services.into_keys().collect(),
     })
 }
