@@ -404,3 +404,51 @@ slos:
     assert_eq!(e.errors.len(), 6, "{e}");
     insta::assert_snapshot!(e.to_string());
 }
+
+/// A scenario that cannot resolve its own SLOs is valid, but `validate` says which SLOs can
+/// only ever be inconclusive, and why.
+#[test]
+fn slos_the_plan_cannot_resolve_are_warned_about() {
+    let src = "\
+name: t
+stack:
+  compose: compose/trading.yml
+load:
+  target: http://gateway:8080/quote?symbol=BTCUSD
+  rate: 2/s
+  duration: 10s
+probes:
+  - name: gw
+    http: { url: http://gateway:8080/health }
+    every: 2s
+faults:
+  - name: cut
+    at: 3s
+    duration: 2s
+    action: pause
+    target: { service: marketdata-a }
+slos:
+  - failover_time(cut) < 100ms
+  - recovery_time(cut, probe=gw) < 1s
+  - p99(latency, during=cut) < 100ms
+  - p99(latency) < 100ms
+  - p50(latency) < 100ms
+";
+    let origin = Path::new("tests/data/scenario").join("coarse.yaml");
+    let s = scenario::parse_str(src, &origin).expect("valid");
+    let spec = chaosgate::run::from_scenario(&s, 1, &Default::default()).expect("plans");
+    let w = chaosgate::verdict::resolution::warnings(&spec, &s.slos);
+    insta::assert_snapshot!(w.join("\n"));
+    // The bundled scenarios resolve every SLO they state.
+    for entry in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")).unwrap()
+    {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let s = scenario::load(&path).expect("bundled scenario is valid");
+            let spec = chaosgate::run::from_scenario(&s, 1, &Default::default()).unwrap();
+            let w = chaosgate::verdict::resolution::warnings(&spec, &s.slos);
+            assert!(w.is_empty(), "{}: {w:?}", path.display());
+        }
+    }
+}

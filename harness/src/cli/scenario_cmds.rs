@@ -30,10 +30,17 @@ pub fn validate(args: ValidateArgs, quiet: bool) -> i32 {
             Ok(s) => {
                 // The planning `run` does, so that whatever `validate` accepts also runs.
                 let seed = s.seed.unwrap_or(0);
-                if let Err(e) = crate::run::from_scenario(&s, seed, &Default::default()) {
-                    eprintln!("error: {}: {e}", f.display());
-                    code = exit_codes::BAD_INPUT;
-                    continue;
+                let spec = match crate::run::from_scenario(&s, seed, &Default::default()) {
+                    Ok(spec) => spec,
+                    Err(e) => {
+                        eprintln!("error: {}: {e}", f.display());
+                        code = exit_codes::BAD_INPUT;
+                        continue;
+                    }
+                };
+                // Not errors: the run is valid, but these SLOs can never be decided.
+                for w in crate::verdict::resolution::warnings(&spec, &s.slos) {
+                    eprintln!("warning: {}: {w}", f.display());
                 }
                 if !quiet {
                     println!(

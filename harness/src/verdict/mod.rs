@@ -17,6 +17,7 @@
 mod evaluate;
 mod facts;
 mod measured;
+pub mod resolution;
 pub mod rules;
 
 use std::time::Duration;
