@@ -145,8 +145,11 @@ faults:
     target: { service: redis }
     duration: 6s
 slos:
-  - recovery_time(pause-redis, probe=redis) >= 6s
-  - recovery_time(pause-redis, probe=redis-health) >= 6s
+  # 5 s, not 6 s: a check that hangs on the paused service until its timeout places the true
+  # recovery only between that check's start and the next success, which straddles 6 s
+  # (inconclusive by design); the measured figures are asserted against 6 s below.
+  - recovery_time(pause-redis, probe=redis) >= 5s
+  - recovery_time(pause-redis, probe=redis-health) >= 5s
 "#,
     );
     // Between Docker's pause event and the unpause: `during=` also covers the time until
