@@ -59,7 +59,7 @@ fn a_load_target_that_never_answered_is_an_infrastructure_error_in_every_report(
     let junit = std::fs::read_to_string(run.join("junit.xml")).unwrap();
     assert!(!junit.contains("errors=\"0\""), "{junit}");
     let md = std::fs::read_to_string(run.join("summary.md")).unwrap();
-    assert!(md.contains("NOT JUDGED (exit 3)"), "{md}");
+    assert!(md.contains("NOT JUDGED"), "{md}");
     // What was tested is recorded whatever the verdict: image IDs, file hashes, host.
     let prov = &report["provenance"];
     assert!(

@@ -53,7 +53,7 @@ pub fn verdict_icon(v: Verdict) -> &'static str {
 /// the wiring rather than the system (exit 3) — that, so no report reads as a verdict then.
 pub fn headline(report: &super::Report) -> String {
     if report.not_judged.is_some() {
-        return format!("NOT JUDGED (exit {})", report.exit_code);
+        return "NOT JUDGED".to_string();
     }
     verdict_word(report.verdict).to_string()
 }
