@@ -9,43 +9,17 @@ use std::path::Path;
 
 use common::*;
 
-/// Writes `body` (a scenario without its `stack:`) to a scenario file in `dir`, pointing at the
-/// reference stack, and runs it; returns the exit code, the report and the run's events.
+/// Runs `body` (a scenario without its `stack:`) against the reference stack from `dir`;
+/// returns the exit code, the report and the run's events (nothing left behind is checked).
 fn run_inline(
     dir: &TempDir,
     name: &str,
     body: &str,
 ) -> (Option<i32>, serde_json::Value, Vec<serde_json::Value>) {
-    require_images();
-    let compose = repo_root().join("compose/trading.yml");
-    let file = dir.0.join(format!("{name}.yaml"));
-    let scenario = format!(
-        "name: {name}\nseed: 5\nstack:\n  compose: {}\n  ready_timeout: 90s\n{body}",
-        compose.display()
-    );
-    std::fs::write(&file, scenario).expect("write the scenario");
-    let reports = dir.0.join("reports");
-    let out = chaosgate()
-        .arg("run")
-        .arg(&file)
-        .arg("--report-dir")
-        .arg(&reports)
-        .output()
-        .expect("chaosgate runs");
-    let run = run_dir(&reports);
-    let report: serde_json::Value = std::fs::read_to_string(run.join("report.json"))
-        .map(|raw| serde_json::from_str(&raw).expect("report.json parses"))
-        .unwrap_or_else(|e| panic!("no report ({e}):\n{}", text(&out)));
-    let project = report["stack"]["project"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let yaml = inline_scenario(name, Some(5), body);
+    let (out, run, report) = run_yaml_in(dir, name, &yaml, &[]);
+    let project = report["stack"]["project"].as_str().unwrap_or_default();
     assert!(project.starts_with("cg-"), "{report:#}");
-    assert_eq!(
-        leftovers(&project),
-        Vec::<String>::new(),
-        "left behind by {project}"
-    );
     (out.status.code(), report, events(&run.join("events.jsonl")))
 }
 

@@ -38,32 +38,14 @@ const QUOTE_LOAD: &str = r#"load:
 
 /// A scenario on the reference stack: `body` holds load, probes, faults and SLOs.
 fn scenario(name: &str, body: &str) -> String {
-    format!(
-        "name: {name}\nseed: 7\nstack:\n  compose: {}\n  ready_timeout: 90s\n{body}",
-        repo_root().join("compose/trading.yml").display()
-    )
+    inline_scenario(name, Some(7), body)
 }
 
 /// Runs the scenario text through the real binary; returns its report after checking that
 /// nothing (container, network, host rule) was left behind.
 fn run_yaml(name: &str, yaml: &str) -> (Output, serde_json::Value, TempDir) {
-    require_images();
     let dir = TempDir::new(name);
-    let file = dir.0.join(format!("{name}.yaml"));
-    std::fs::write(&file, yaml).expect("write the scenario");
-    let reports = dir.0.join("reports");
-    std::fs::create_dir_all(&reports).expect("report dir");
-    let out = chaosgate()
-        .arg("run")
-        .arg(&file)
-        .arg("--report-dir")
-        .arg(&reports)
-        .output()
-        .expect("chaosgate runs");
-    let report = report_json(&run_dir(&reports));
-    let project = report["stack"]["project"].as_str().unwrap_or_default();
-    assert_eq!(leftovers(project), Vec::<String>::new(), "left behind");
-    assert_eq!(host_rules(), Vec::<String>::new(), "host rules left");
+    let (out, _, report) = run_yaml_in(&dir, name, yaml, &[]);
     (out, report, dir)
 }
 

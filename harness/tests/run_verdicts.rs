@@ -6,46 +6,21 @@ mod common;
 
 use common::*;
 
-/// Writes a scenario next to a fresh report directory; `compose:` points at the bundled stack.
-fn scenario(dir: &TempDir, name: &str, body: &str) -> std::path::PathBuf {
-    let compose = repo_root().join("compose/trading.yml");
-    let file = dir.0.join(format!("{name}.yaml"));
-    std::fs::write(
-        &file,
-        format!(
-            "name: {name}\nstack:\n  compose: {}\n  ready_timeout: 90s\n{body}",
-            compose.display()
-        ),
-    )
-    .unwrap();
-    file
-}
-
 #[test]
 fn a_load_target_that_never_answered_is_an_infrastructure_error_in_every_report() {
-    require_images();
     let dir = TempDir::new("never-answered");
     // The service is right, the path is not: every request gets a 404. Before, this run
     // exited 1 with "error_rate 100 %", a verdict on a system that was never measured.
-    let file = scenario(
-        &dir,
+    let yaml = inline_scenario(
         "never-answered",
+        None,
         "load:\n  target: http://gateway:8080/no-such-path\n  rate: 50/s\n  duration: 3s\n  \
          timeout: 1s\nslos:\n  - error_rate() < 0.1%\n  - p95(latency) < 100ms\n",
     );
-    let reports = dir.0.join("reports");
-    let out = chaosgate()
-        .arg("run")
-        .arg(&file)
-        .arg("--report-dir")
-        .arg(&reports)
-        .output()
-        .expect("chaosgate runs");
+    let (out, run, report) = run_yaml_in(&dir, "never-answered", &yaml, &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let all = text(&out);
     assert!(all.contains("never answered"), "{all}");
-    let run = run_dir(&reports);
-    let report = report_json(&run);
     assert_eq!(report["exit_code"], 3);
     assert!(
         report["not_judged"]
@@ -76,6 +51,4 @@ fn a_load_target_that_never_answered_is_an_infrastructure_error_in_every_report(
     );
     assert!(prov["host"]["docker_version"].is_string(), "{prov:#}");
     assert!(prov["host"]["cores"].as_u64().is_some_and(|n| n >= 1));
-    let project = report["stack"]["project"].as_str().unwrap();
-    assert_eq!(leftovers(project), Vec::<String>::new());
 }

@@ -9,27 +9,20 @@ use common::*;
 
 #[test]
 fn quotes_carrying_an_id_are_not_read_back_as_lost_orders() {
-    require_images();
     let dir = TempDir::new("writes-mixed");
-    let compose = repo_root().join("compose/trading.yml");
-    let scenario = dir.0.join("mixed-writes.yaml");
-    std::fs::write(
-        &scenario,
-        format!(
-            r#"name: mixed-writes
-stack:
-  compose: {compose}
-  ready_timeout: 90s
-load:
+    let yaml = inline_scenario(
+        "mixed-writes",
+        None,
+        r#"load:
   requests:
     - method: POST
       url: http://gateway:8080/orders
-      headers: {{ content-type: application/json }}
-      body: '{{"id":"{{{{id}}}}","symbol":"BTCUSD","qty":1,"side":"buy"}}'
+      headers: { content-type: application/json }
+      body: '{"id":"{{id}}","symbol":"BTCUSD","qty":1,"side":"buy"}'
       weight: 1
     - method: GET
       url: http://gateway:8080/quote?symbol=BTCUSD
-      headers: {{ x-request-id: "{{{{id}}}}" }}
+      headers: { x-request-id: "{{id}}" }
       weight: 3
   rate: 40/s
   duration: 15s
@@ -37,28 +30,8 @@ load:
 slos:
   - lost_writes() <= 0
 "#,
-            compose = compose.display()
-        ),
-    )
-    .expect("write the scenario");
-    let reports = dir.0.join("reports");
-    let out = chaosgate()
-        .arg("run")
-        .arg(&scenario)
-        .args(["--seed", "11", "--report-dir"])
-        .arg(&reports)
-        .output()
-        .expect("chaosgate runs");
-    let report = report_json(&run_dir(&reports));
-    let project = report["stack"]["project"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(
-        leftovers(&project),
-        Vec::<String>::new(),
-        "left behind by {project}"
     );
+    let (out, _, report) = run_yaml_in(&dir, "mixed-writes", &yaml, &["--seed", "11"]);
     assert_eq!(out.status.code(), Some(0), "{}\n{report:#}", text(&out));
     let lost = slo(&report, "lost_writes");
     assert_eq!(lost["verdict"], "pass", "{lost:#}");

@@ -207,3 +207,55 @@ pub fn slo<'a>(report: &'a serde_json::Value, starts_with: &str) -> &'a serde_js
         })
         .unwrap_or_else(|| panic!("no SLO starting with {starts_with} in {report:#}"))
 }
+
+/// A scenario against the bundled reference stack: `body` is everything after `stack:`.
+pub fn inline_scenario(name: &str, seed: Option<u64>, body: &str) -> String {
+    let seed = seed.map(|s| format!("seed: {s}\n")).unwrap_or_default();
+    format!(
+        "name: {name}\n{seed}stack:\n  compose: {}\n  ready_timeout: 90s\n{body}",
+        repo_root().join("compose/trading.yml").display()
+    )
+}
+
+/// Writes `yaml` to `<dir>/<name>.yaml` and runs it (with `extra` arguments) through the real
+/// binary, its reports under `<dir>/reports`. Returns the output, the run's directory and its
+/// report, after checking that the run left no container, network or chaosgate host rule.
+pub fn run_yaml_in(
+    dir: &TempDir,
+    name: &str,
+    yaml: &str,
+    extra: &[&str],
+) -> (Output, PathBuf, serde_json::Value) {
+    require_images();
+    let file = dir.0.join(format!("{name}.yaml"));
+    std::fs::write(&file, yaml).expect("write the scenario");
+    let reports = dir.0.join("reports");
+    std::fs::create_dir_all(&reports).expect("report dir");
+    let out = chaosgate()
+        .arg("run")
+        .arg(&file)
+        .args(extra)
+        .arg("--report-dir")
+        .arg(&reports)
+        .output()
+        .expect("chaosgate runs");
+    let run = run_dir(&reports);
+    let report: serde_json::Value = std::fs::read_to_string(run.join("report.json"))
+        .map(|raw| serde_json::from_str(&raw).expect("report.json parses"))
+        .unwrap_or_else(|e| panic!("no report ({e}):\n{}", text(&out)));
+    let project = report["stack"]["project"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        leftovers(&project),
+        Vec::<String>::new(),
+        "left behind by {project}"
+    );
+    assert_eq!(
+        host_rules(),
+        Vec::<String>::new(),
+        "chaosgate iptables rules left on the host"
+    );
+    (out, run, report)
+}
