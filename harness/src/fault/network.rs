@@ -159,6 +159,23 @@ fn peer_ips(
     ips
 }
 
+/// The addresses of the one `service` a proxied path leads to, as [`peer_ips`]; none is an
+/// error naming the service and the target (nothing to redirect).
+fn path_peer_ips(
+    target: &ContainerInfo,
+    containers: &[ContainerInfo],
+    service: &String,
+) -> Result<Vec<Ipv4Addr>, String> {
+    let ips = peer_ips(target, containers, std::slice::from_ref(service));
+    if ips.is_empty() {
+        return Err(format!(
+            "{service} has no address reachable from {}",
+            target.name
+        ));
+    }
+    Ok(ips)
+}
+
 /// Installs the fault's toxic on each target's interception wired at stack start; a target
 /// whose path was not wired gets a proxy of its own now (see [`proxy_at_fault_time`]). On an
 /// error every toxic already installed is removed again.
@@ -242,13 +259,7 @@ async fn proxy_at_fault_time(
             service,
             port: dport,
         } => {
-            let ips = peer_ips(t, env.containers, std::slice::from_ref(service));
-            if ips.is_empty() {
-                return Err(format!(
-                    "{service} has no address reachable from {}",
-                    t.name
-                ));
-            }
+            let ips = path_peer_ips(t, env.containers, service)?;
             for ip in &ips {
                 rules = rules.redirect_egress(*dport, Some(*ip), PROXY_MARK, port);
                 rules = rules.reset_established_egress(*dport, Some(*ip), PROXY_MARK);

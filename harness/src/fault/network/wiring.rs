@@ -24,7 +24,7 @@ use chaosgate_proxy::{ProxyConfig, ProxyCounters, ProxyHandle, Toxic, Upstream};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::{Link, NetworkAction, PROXY_MARK, peer_ips};
+use super::{Link, NetworkAction, PROXY_MARK, path_peer_ips, peer_ips};
 use crate::run::{FaultAction, PlannedFault, RunSpec};
 use crate::stack::ContainerInfo;
 use crate::stack::docker::{PROJECT_LABEL, inspect};
@@ -302,13 +302,7 @@ impl Wiring {
                 service,
                 port: dport,
             } => {
-                let ips = peer_ips(t, &path.peers, std::slice::from_ref(service));
-                if ips.is_empty() {
-                    return Err(format!(
-                        "{service} has no address reachable from {}",
-                        t.name
-                    ));
-                }
+                let ips = path_peer_ips(t, &path.peers, service)?;
                 for ip in &ips {
                     rules = rules.redirect_egress(*dport, Some(*ip), PROXY_MARK, port);
                     closing.push(ConnectionsOn::Egress {
