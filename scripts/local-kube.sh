@@ -19,7 +19,8 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 KUBE_DIR="$SCRIPT_DIR/kube"
-PATCH="$KUBE_DIR/kubelet-oom-score-adj.patch"
+# Patches to the upstream tree, applied in this order; their hash is part of the cache key.
+PATCHES=("$KUBE_DIR/kubelet-oom-score-adj.patch" "$KUBE_DIR/reflect2-go118.patch")
 CACHE_ROOT=${CHAOSGATE_KUBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/chaosgate/kube}
 STATE=${CHAOSGATE_KUBE_STATE:-/run/chaosgate-kube}
 READY_TIMEOUT=${CHAOSGATE_KUBE_READY_TIMEOUT:-120}
@@ -44,7 +45,8 @@ need_root() { [[ $(id -u) -eq 0 ]] || die "must run as root (it runs a kubelet a
 
 # ---------------------------------------------------------------------------------------- build
 
-# apt packages: name -> a file that proves it is installed (so nothing is installed twice).
+# apt packages: name -> a file (or a command in PATH) that proves it is installed, so nothing is
+# installed twice. kubernetes-client is Debian's kubectl 1.20; any kubectl in PATH will do.
 declare -A APT_PROVIDES=(
   [golang-1.19-go]=$GO_BIN/go
   [rsync]=/usr/bin/rsync
@@ -60,6 +62,9 @@ declare -A APT_PROVIDES=(
   [make]=/usr/bin/make
   [patch]=/usr/bin/patch
   [dpkg-dev]=/usr/bin/dpkg-source
+  [curl]=curl
+  [iproute2]=ip
+  [kubernetes-client]=kubectl
 )
 
 apt_updated=0
@@ -74,7 +79,7 @@ apt_update() {
 install_packages() {
   local missing=() p
   for p in "${!APT_PROVIDES[@]}"; do
-    [[ -e ${APT_PROVIDES[$p]} ]] || missing+=("$p")
+    [[ -e ${APT_PROVIDES[$p]} ]] || command -v "${APT_PROVIDES[$p]}" >/dev/null || missing+=("$p")
   done
   [[ ${#missing[@]} -eq 0 ]] && return 0
   log "installing ${missing[*]}"
@@ -114,7 +119,7 @@ fetch_source() {
 }
 
 source_version() { awk '/^Version:/ { print $2; exit }' "$1"; }
-patch_hash() { sha256sum "$PATCH" | cut -c1-12; }
+patch_hash() { cat "${PATCHES[@]}" | sha256sum | cut -c1-12; }
 
 # The build directory for the cached source: <source-version>-<patch-hash>.
 build_dir_for() { echo "$CACHE_ROOT/$(source_version "$1" | tr ':~' '__')-$(patch_hash)"; }
@@ -133,7 +138,9 @@ find_build() {
 check_patch_applied() {
   local tree=$1
   grep -qE '^\s*defaultSandboxOOMAdj int = 0$' "$tree/pkg/kubelet/dockershim/docker_sandbox.go" &&
-    grep -qE '^\s*guaranteedOOMScoreAdj int = 0$' "$tree/pkg/kubelet/qos/policy.go"
+    grep -qE '^\s*guaranteedOOMScoreAdj int = 0$' "$tree/pkg/kubelet/qos/policy.go" &&
+    grep -qF 'func mapiterinit(rtype unsafe.Pointer, m unsafe.Pointer, it *hiter)' \
+      "$tree/vendor/github.com/modern-go/reflect2/unsafe_link.go"
 }
 
 build_pause_image() {
@@ -154,7 +161,7 @@ build_pause_image() {
 
 cmd_build() {
   need_root
-  local t0 t dsc b tree upstream
+  local t0 t dsc b tree upstream p
   t0=$(now)
   install_packages
   dsc=$(fetch_source)
@@ -177,12 +184,14 @@ cmd_build() {
     tar -C "$b/unpack" -xzf "$(ls "$CACHE_ROOT"/dl/kubernetes_*.orig.tar.gz | sort -V | tail -1)"
     mv "$b/unpack"/kubernetes-* "$tree"
     rmdir "$b/unpack"
-    patch -d "$tree" -p1 --forward --quiet <"$PATCH"
-    check_patch_applied "$tree" || die "the kubelet oom_score_adj patch did not apply"
+    for p in "${PATCHES[@]}"; do
+      patch -d "$tree" -p1 --forward --quiet <"$p" || die "$(basename "$p") did not apply"
+    done
+    check_patch_applied "$tree" || die "the patches did not apply (${PATCHES[*]})"
     touch "$b/unpacked"
     log "unpacked and patched ($(since "$t") s)"
   fi
-  check_patch_applied "$tree" || die "the kubelet oom_score_adj patch is not in $tree (remove $b)"
+  check_patch_applied "$tree" || die "the patches are not in $tree (remove $b)"
   upstream=$(basename "$(tar -tzf "$(ls "$CACHE_ROOT"/dl/kubernetes_*.orig.tar.gz | sort -V | tail -1)" | head -1)")
   upstream=v${upstream#kubernetes-}
   export PATH="$GO_BIN:$PATH" GOCACHE="$CACHE_ROOT/go-build" GOFLAGS='' GOTOOLCHAIN=local
@@ -316,7 +325,8 @@ pid_ours() {
   [[ -f $f ]] || return 1
   pid=$(<"$f")
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  [[ -r /proc/$pid/cmdline ]] || return 1
+  cmd=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
   case $1 in
   etcd) [[ $cmd == /usr/bin/etcd\ *--data-dir\ $STATE/* ]] ;;
   dnsmasq) [[ $cmd == /usr/sbin/dnsmasq\ *$STATE/* ]] ;;
@@ -326,7 +336,7 @@ pid_ours() {
 }
 
 api() { # GET $1 from the API server as admin
-  curl -sf --max-time 2 --cacert "$STATE/pki/ca.crt" --cert "$STATE/pki/admin.crt" \
+  curl -sf --max-time 2 -A chaosgate-local-kube --cacert "$STATE/pki/ca.crt" --cert "$STATE/pki/admin.crt" \
     --key "$STATE/pki/admin.key" "https://127.0.0.1:$API_PORT$1"
 }
 
@@ -387,6 +397,10 @@ cmd_up() {
   for s in "${SAVED_SYSCTLS[@]}"; do
     sysctl -n "$s" >"$STATE/sysctl.$s" 2>/dev/null || rm -f "$STATE/sysctl.$s"
   done
+  local cmd
+  for cmd in iptables ip6tables; do
+    "$cmd-save" 2>/dev/null | sed -n 's/^\*//p' >"$STATE/tables.$cmd" || true
+  done
   # kubelet/dockershim paths it hard-codes: record which exist so down removes only what it made
   for d in /var/log/pods /var/log/containers /var/lib/dockershim; do
     [[ -e $d ]] || echo "$d" >>"$STATE/created-paths"
@@ -437,6 +451,10 @@ cmd_up() {
     --profiling=false --event-ttl 1h --v 1
   wait_for "etcd" 20 curl -sf --max-time 1 "http://127.0.0.1:$ETCD_CLIENT_PORT/health" ||
     component_alive_or_die etcd
+  wait_for "the API server" 60 api /readyz || component_alive_or_die etcd kube-apiserver
+  wait_for "the API server" 5 api /readyz
+  log "API server ready ($(since "$t0") s)"
+  # after /readyz (RBAC bootstrap done): started earlier they exit on a forbidden configmap read
   start kube-controller-manager "$b/bin/kube-controller-manager" \
     --kubeconfig "$STATE/config/controller-manager.kubeconfig" \
     --authentication-kubeconfig "$STATE/config/controller-manager.kubeconfig" \
@@ -451,9 +469,6 @@ cmd_up() {
     --authentication-kubeconfig "$STATE/config/scheduler.kubeconfig" \
     --authorization-kubeconfig "$STATE/config/scheduler.kubeconfig" \
     --leader-elect=false --bind-address 127.0.0.1 --port 0 --v 1
-  wait_for "the API server" 60 api /readyz || component_alive_or_die etcd kube-apiserver
-  wait_for "the API server" 5 api /readyz
-  log "API server ready ($(since "$t0") s)"
 
   t_kubelet=$(now)
   start kubelet "$b/bin/kubelet" \
@@ -580,6 +595,7 @@ remove_kube_iptables() {
     command -v "$cmd-save" >/dev/null || continue
     for t in filter nat mangle raw; do
       "$cmd-save" -t "$t" >/dev/null 2>&1 || continue
+      exec 3>&2 2>/dev/null # iptables-nft warns about legacy tables on every save
       while read -r rule; do
         eval "$cmd -w -t $t -D ${rule#-A }" 2>/dev/null || true
       done < <("$cmd-save" -t "$t" | grep -E '^-A ' | grep -vE '^-A KUBE-' | grep -E ' -[jg] KUBE-')
@@ -589,6 +605,13 @@ remove_kube_iptables() {
       for chain in $("$cmd-save" -t "$t" | sed -n 's/^:\(KUBE-[^ ]*\) .*/\1/p'); do
         "$cmd" -w -t "$t" -X "$chain" 2>/dev/null || true
       done
+      exec 2>&3 3>&-
+      # a table the kubelet's canary chains brought into being, now empty: remove it again
+      if [[ -f $STATE/tables.$cmd ]] && ! grep -qx "$t" "$STATE/tables.$cmd" &&
+        command -v nft >/dev/null && ! "$cmd-save" -t "$t" 2>/dev/null | grep -q '^-A' &&
+        ! "$cmd-save" -t "$t" 2>/dev/null | grep -E '^:' | grep -qvE '^:(PREROUTING|INPUT|FORWARD|OUTPUT|POSTROUTING) '; then
+        nft delete table "$([[ $cmd == iptables ]] && echo ip || echo ip6)" "$t" 2>/dev/null || true
+      fi
     done
   done
 }
