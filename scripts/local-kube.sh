@@ -524,30 +524,33 @@ loop_dns() {
 # Sets hairpin_mode on the docker0 ports of pod sandboxes (no CNI does it), so a pod can reach
 # itself through its own Service.
 loop_hairpin() {
-  declare -A seen=() tries=()
-  local port idx pid lnk
+  declare -A tries=()
+  local port idx pid lnk pending peers p
   while true; do
+    pending=()
     for port in /sys/class/net/docker0/brif/*; do
-      [[ -e $port/hairpin_mode ]] || continue
+      [[ -e $port/hairpin_mode && $(<"$port/hairpin_mode") == 0 ]] || continue
       lnk=$(basename "$port")
       idx=$(<"/sys/class/net/$lnk/ifindex") || continue
-      [[ -n ${seen[$idx]:-} ]] && continue
-      [[ $(<"$port/hairpin_mode") == 1 ]] && {
-        seen[$idx]=1
-        continue
-      }
-      # the veth's peer ifindex in a pod sandbox's netns
+      # another project's container gets 20 looks, then is left alone
+      [[ ${tries[$idx]:-0} -lt 20 ]] && pending+=("$idx:$port")
+    done
+    if [[ ${#pending[@]} -gt 0 ]]; then
+      # host-side ifindexes of the pod sandboxes' eth0 peers ("eth0@if<N>" in their netns)
+      peers=" "
       for pid in $(docker ps -q --filter name=^/k8s_POD_ | xargs -r docker inspect -f '{{.State.Pid}}' 2>/dev/null); do
-        if [[ $(nsenter -t "$pid" -n cat /sys/class/net/eth0/iflink 2>/dev/null) == "$idx" ]]; then
-          echo 1 >"$port/hairpin_mode"
-          seen[$idx]=1
-          break
+        peers+="$(nsenter -t "$pid" -n ip -o link show dev eth0 2>/dev/null |
+          sed -n 's/^[0-9]*: eth0@if\([0-9]*\):.*/\1/p') "
+      done
+      for p in "${pending[@]}"; do
+        idx=${p%%:*}
+        if [[ $peers == *" $idx "* ]]; then
+          echo 1 >"${p#*:}/hairpin_mode" || true
+        else
+          tries[$idx]=$((${tries[$idx]:-0} + 1))
         fi
       done
-      # not a sandbox (yet): look again next round; another project's container after 20 s
-      tries[$idx]=$((${tries[$idx]:-0} + 1))
-      [[ ${tries[$idx]} -ge 20 ]] && seen[$idx]=1
-    done
+    fi
     sleep 1
   done
 }

@@ -44,7 +44,7 @@ snapshot() {
   awk '{ print $5 }' /proc/self/mountinfo | grep -E 'kubelet|kubepods|/var/log/pods|chaosgate-kube' |
     sort >"$d/mounts" || true
   # read-only look at process names: nothing is signalled here
-  pgrep -a -x 'etcd|kube-apiserver|kube-controller|kube-scheduler|kubelet|kube-proxy|dnsmasq' |
+  ps -eo pid=,comm=,args= | awk '$2 ~ /^(etcd|kube-apiserver|kube-controller|kube-scheduler|kubelet|kube-proxy|dnsmasq)$/' |
     sort >"$d/procs" || true
   pgrep -a -f 'local-kube.sh _' | grep -v pgrep | sort >"$d/loops" || true
   { ip route show; ip link show; } | grep -E '10\.96\.|cgkube' >"$d/net" || true
@@ -94,6 +94,14 @@ say "up: $(since "$t") s (kubeconfig $KUBECONFIG)"
 kubectl get nodes -o wide 2>/dev/null
 rss=$(for f in /run/chaosgate-kube/pids/*; do ps -o rss= -p "$(<"$f")"; done | awk '{ s += $1 } END { printf "%.0f", s / 1024 }')
 say "RSS of the cluster's processes: $rss MiB"
+# the API server encodes maps with json-iterator for ?pretty and YAML: faulted before the reflect2 patch
+if kubectl get --raw "/api/v1/nodes?pretty=true" >/dev/null 2>&1 && curl -sf --max-time 5 \
+  --cacert /run/chaosgate-kube/pki/ca.crt --cert /run/chaosgate-kube/pki/admin.crt \
+  --key /run/chaosgate-kube/pki/admin.key https://127.0.0.1:6443/api/v1/nodes >/dev/null; then
+  say "API server answers pretty-printed lists (curl's user agent too)"
+else
+  fail "API server did not answer a pretty-printed list"
+fi
 
 t=$(now)
 kubectl apply -f - >/dev/null 2>&1 <<EOF
@@ -153,7 +161,7 @@ say "Deployment of 2 replicas Available $(since "$t") s after apply"
 port=$(kubectl -n "$NS" get service marketdata -o jsonpath='{.spec.ports[0].nodePort}' 2>/dev/null)
 declare -A answered=()
 for _ in $(seq 1 30); do
-  body=$(curl -sf --max-time 2 "http://127.0.0.1:$port/quote" || true)
+  body=$(curl -sf --max-time 2 "http://127.0.0.1:$port/quote?symbol=CGATE" || true)
   for p in $(kubectl -n "$NS" get pods -o jsonpath='{.items[*].metadata.name}' 2>/dev/null); do
     [[ $body == *"$p"* ]] && answered[$p]=1
   done
@@ -197,6 +205,6 @@ if [[ $replaced -eq 1 ]]; then
 else
   fail "no replacement pod Ready 60 s after deleting $victim"
 fi
-body=$(curl -sf --max-time 2 "http://127.0.0.1:$port/quote" || true)
+body=$(curl -sf --max-time 2 "http://127.0.0.1:$port/quote?symbol=CGATE" || true)
 [[ -n $body ]] || fail "NodePort did not answer after the pod replacement"
 exit "$failed"
