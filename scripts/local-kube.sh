@@ -502,6 +502,7 @@ cmd_up() {
 
 # Rewrites the dnsmasq hosts file from the Services on every Service event; SIGHUPs dnsmasq.
 loop_dns() {
+  set +eo pipefail # a loop must outlive any one failed kubectl or a vanished dnsmasq
   local hosts="$STATE/dns/hosts" new
   export KUBECONFIG="$STATE/kubeconfig"
   regen() {
@@ -524,6 +525,7 @@ loop_dns() {
 # Sets hairpin_mode on the docker0 ports of pod sandboxes (no CNI does it), so a pod can reach
 # itself through its own Service.
 loop_hairpin() {
+  set +eo pipefail # sandboxes vanish between the listing and nsenter: never exit on that
   declare -A tries=()
   local port idx pid lnk pending peers p
   while true; do
@@ -573,7 +575,7 @@ stop_components() {
       pids+=("$c:$pid")
     fi
   done
-  for ((i = 0; i < 50; i++)); do
+  for ((i = 0; i < 30; i++)); do # 6 s, then SIGKILL (all state is wiped anyway)
     local alive=0
     for c in "${pids[@]}"; do kill -0 "${c#*:}" 2>/dev/null && alive=1; done
     [[ $alive -eq 0 ]] && break
