@@ -234,6 +234,13 @@ cmd_build() {
   # 4. the pause image (pod sandboxes): images cannot be pulled here
   build_pause_image "$b"
   touch "$b/complete"
+  # builds under an older key (another source version or patch set) are dead weight now
+  local old
+  for old in "$CACHE_ROOT"/*-[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]; do
+    [[ -d $old && $old != "$b" ]] || continue
+    log "removing the outdated build $old"
+    rm -rf "$old"
+  done
   log "build: done in $b ($(since "$t0") s); $("$b/bin/kube-apiserver" --version)"
 }
 
