@@ -632,7 +632,7 @@ cmd_down() {
   need_root
   local t0 m d s
   t0=$(now)
-  [[ -d $STATE ]] && stop_components
+  [[ -d $STATE ]] && stop_components && log "processes stopped ($(since "$t0") s)"
   # pods are plain Docker containers named k8s_<container>_<pod>_<ns>_<uid>_<n>; nothing else
   local ids
   ids=$(docker ps -aq --filter 'name=^/k8s_' 2>/dev/null || true)

@@ -160,10 +160,11 @@ say "Deployment of 2 replicas Available $(since "$t") s after apply"
 
 port=$(kubectl -n "$NS" get service marketdata -o jsonpath='{.spec.ports[0].nodePort}' 2>/dev/null)
 declare -A answered=()
+pods=$(kubectl -n "$NS" get pods -o jsonpath='{.items[*].metadata.name}' 2>/dev/null)
 for _ in $(seq 1 30); do
   body=$(curl -sf --max-time 2 "http://127.0.0.1:$port/quote?symbol=CGATE" || true)
-  for p in $(kubectl -n "$NS" get pods -o jsonpath='{.items[*].metadata.name}' 2>/dev/null); do
-    [[ $body == *"$p"* ]] && answered[$p]=1
+  for p in $pods; do
+    [[ $body == *"\"replica\":\"$p\""* ]] && answered[$p]=1
   done
 done
 if [[ ${#answered[@]} -eq 2 ]]; then
@@ -183,6 +184,18 @@ if [[ $ok -eq 8 ]]; then
   say "pod $pod reached http://marketdata:8081 by name 8/8 times (DNS, ClusterIP, hairpin)"
 else
   fail "pod $pod reached http://marketdata:8081 by name $ok/8 times"
+fi
+
+# from the pod's network namespace (its k8s_POD_ sandbox), the API through the kubernetes
+# Service's ClusterIP with the pod's service-account token: what an in-cluster agent needs
+token=$(kubectl -n "$NS" exec "$pod" -- cat /var/run/secrets/kubernetes.io/serviceaccount/token 2>/dev/null || true)
+spid=$(docker inspect -f '{{.State.Pid}}' "$(docker ps -q --filter "name=^/k8s_POD_${pod}_" | head -1)" 2>/dev/null || true)
+kind=$(nsenter -t "${spid:-0}" -n curl -s --max-time 3 --cacert /run/chaosgate-kube/pki/ca.crt \
+  -H "Authorization: Bearer $token" https://10.96.0.1/api 2>/dev/null | jq -r .kind 2>/dev/null || true)
+if [[ $kind == APIVersions ]]; then
+  say "pod network namespace → https://10.96.0.1 with the pod's service-account token: answered"
+else
+  fail "the API was not reachable from the pod's network namespace with its token (got: ${kind:-nothing})"
 fi
 
 # delete a pod; time until a replacement is Ready (2 Ready pods, none of them the deleted one)
