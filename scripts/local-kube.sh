@@ -353,7 +353,7 @@ wait_for() { # $1 what, $2 timeout s, rest: command
   shift 2
   until "$@" >/dev/null 2>&1; do
     if [[ $(date +%s) -ge $deadline ]]; then
-      log "timed out waiting for $what; logs in $STATE/logs"
+      log "timed out waiting for $what"
       return 1
     fi
     sleep 0.2
@@ -379,6 +379,15 @@ node_ready_with_fresh_lease() { # $1: epoch the kubelet was started
   [[ $renew -ge ${1%.*} ]]
 }
 
+up_failed() {
+  local rc=$?
+  trap - EXIT
+  [[ $rc -eq 0 ]] && return 0
+  log "up failed: tearing down; the logs will be in $CACHE_ROOT/last-logs"
+  cmd_down || true
+  exit "$rc"
+}
+
 cmd_up() {
   need_root
   local t0 b ip cidr t_kubelet
@@ -397,6 +406,8 @@ cmd_up() {
   ip=$(docker0_ip)
   cidr=$(docker0_cidr)
   [[ -n $ip && -n $cidr ]] || die "no docker0 address: is Docker running?"
+  # `up` gives a Ready node or leaves nothing (the logs are kept in <cache>/last-logs)
+  trap up_failed EXIT
   mkdir -p "$STATE"/{pids,logs,config,dns} "$KUBELET_ROOT"
   chmod 700 "$STATE"
   echo "$b" >"$STATE/build"
@@ -503,6 +514,7 @@ cmd_up() {
   # pods can be created in the default namespace only once its ServiceAccount exists
   wait_for "the default ServiceAccount" 30 api /api/v1/namespaces/default/serviceaccounts/default
   component_alive_or_die etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy dnsmasq dns-loop hairpin-loop
+  trap - EXIT
   log "node $NODE_NAME Ready (up in $(since "$t0") s); kubeconfig:"
   echo "$STATE/kubeconfig"
 }
