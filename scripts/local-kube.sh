@@ -14,6 +14,9 @@
 #   CHAOSGATE_KUBE_STATE  runtime state: certs, configs, etcd data, logs, PIDs
 #                         (default /run/chaosgate-kube)
 #   CHAOSGATE_KUBE_READY_TIMEOUT  seconds `up` waits for the node to be Ready (default 120)
+#   CHAOSGATE_KUBE_ETCD_PORT      etcd's client port on 127.0.0.1 (default 12379; peer port + 1)
+#   CHAOSGATE_KUBE_NODE_NAME      the node's name (default: the host name, lower-cased)
+# Exit codes: 0 done (status: up), 1 status: down, 2 failed (up tears down what it started).
 # Needs root and a running Docker daemon (docker0 is the node's network). See scripts/kube/README.md.
 set -euo pipefail
 
@@ -715,7 +718,7 @@ cmd_status() {
 # ------------------------------------------------------------------------------------------ main
 
 usage() {
-  sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   exit 2
 }
 

@@ -13,6 +13,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LK="$HERE/../local-kube.sh"
 IMAGE=${CHAOSGATE_SMOKE_IMAGE:-chaosgate/trading:0.1.0}
 NS=chaosgate-smoke
+STATE=${CHAOSGATE_KUBE_STATE:-/run/chaosgate-kube}
 SNAP=$(mktemp -d)
 failed=0
 
@@ -49,7 +50,7 @@ snapshot() {
   pgrep -a -f 'local-kube.sh _' | grep -v pgrep | sort >"$d/loops" || true
   { ip route show; ip link show; } | grep -E '10\.96\.|cgkube' >"$d/net" || true
   ls -d /var/log/pods /var/log/containers /var/lib/dockershim /var/lib/chaosgate-kube \
-    /run/chaosgate-kube /sys/fs/cgroup/*/kubepods >"$d/paths" 2>/dev/null || true
+    "$STATE" /sys/fs/cgroup/*/kubepods >"$d/paths" 2>/dev/null || true
   sysctl vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops \
     net.ipv4.conf.all.route_localnet >"$d/sysctl" 2>/dev/null || true
 }
@@ -92,12 +93,12 @@ KUBECONFIG=$(bash "$LK" up)
 export KUBECONFIG
 say "up: $(since "$t") s (kubeconfig $KUBECONFIG)"
 kubectl get nodes -o wide 2>/dev/null
-rss=$(for f in /run/chaosgate-kube/pids/*; do ps -o rss= -p "$(<"$f")"; done | awk '{ s += $1 } END { printf "%.0f", s / 1024 }')
+rss=$(for f in "$STATE"/pids/*; do ps -o rss= -p "$(<"$f")"; done | awk '{ s += $1 } END { printf "%.0f", s / 1024 }')
 say "RSS of the cluster's processes: $rss MiB"
 # the API server encodes maps with json-iterator for ?pretty and YAML: faulted before the reflect2 patch
 if kubectl get --raw "/api/v1/nodes?pretty=true" >/dev/null 2>&1 && curl -sf --max-time 5 \
-  --cacert /run/chaosgate-kube/pki/ca.crt --cert /run/chaosgate-kube/pki/admin.crt \
-  --key /run/chaosgate-kube/pki/admin.key https://127.0.0.1:6443/api/v1/nodes >/dev/null; then
+  --cacert "$STATE/pki/ca.crt" --cert "$STATE/pki/admin.crt" \
+  --key "$STATE/pki/admin.key" https://127.0.0.1:6443/api/v1/nodes >/dev/null; then
   say "API server answers pretty-printed lists (curl's user agent too)"
 else
   fail "API server did not answer a pretty-printed list"
@@ -190,7 +191,7 @@ fi
 # Service's ClusterIP with the pod's service-account token: what an in-cluster agent needs
 token=$(kubectl -n "$NS" exec "$pod" -- cat /var/run/secrets/kubernetes.io/serviceaccount/token 2>/dev/null || true)
 spid=$(docker inspect -f '{{.State.Pid}}' "$(docker ps -q --filter "name=^/k8s_POD_${pod}_" | head -1)" 2>/dev/null || true)
-kind=$(nsenter -t "${spid:-0}" -n curl -s --max-time 3 --cacert /run/chaosgate-kube/pki/ca.crt \
+kind=$(nsenter -t "${spid:-0}" -n curl -s --max-time 3 --cacert "$STATE/pki/ca.crt" \
   -H "Authorization: Bearer $token" https://10.96.0.1/api 2>/dev/null | jq -r .kind 2>/dev/null || true)
 if [[ $kind == APIVersions ]]; then
   say "pod network namespace → https://10.96.0.1 with the pod's service-account token: answered"
