@@ -393,7 +393,7 @@ up_failed() {
 
 cmd_up() {
   need_root
-  local t0 b ip cidr t_kubelet
+  local t0 b ip cidr t_kubelet s d
   t0=$(now)
   if cmd_status >/dev/null 2>&1; then
     log "already up"
@@ -443,9 +443,12 @@ cmd_up() {
   log "certs and configs ($(since "$t0") s)"
 
   # service CIDR: routed to a port-less bridge, so an un-DNAT-ed ClusterIP is dropped here
-  ip link add "$CLUSTER_CIDR_BRIDGE" type bridge
+  local r
+  r=$(ip route show "$SERVICE_CIDR" 2>/dev/null)
+  [[ -z $r || $r == *"dev $CLUSTER_CIDR_BRIDGE "* ]] || die "the host already routes $SERVICE_CIDR ($r)"
+  ip link show "$CLUSTER_CIDR_BRIDGE" >/dev/null 2>&1 || ip link add "$CLUSTER_CIDR_BRIDGE" type bridge
   ip link set "$CLUSTER_CIDR_BRIDGE" up
-  ip route add "$SERVICE_CIDR" dev "$CLUSTER_CIDR_BRIDGE"
+  ip route replace "$SERVICE_CIDR" dev "$CLUSTER_CIDR_BRIDGE"
 
   start etcd /usr/bin/etcd --name chaosgate-local --data-dir "$STATE/etcd" \
     --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
@@ -584,9 +587,17 @@ loop_hairpin() {
 COMPONENTS=(hairpin-loop dns-loop kube-proxy kubelet kube-scheduler kube-controller-manager
   dnsmasq kube-apiserver etcd)
 
-stop_components() {
-  local c pid pids=() i
-  for c in "${COMPONENTS[@]}"; do
+# True while a PID runs (a zombie has exited: whoever adopted it reaps it in its own time).
+running() {
+  local st
+  st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+  [[ -n $st && $st != Z ]]
+}
+
+# SIGTERM to a set of components, SIGKILL to those still there after 6 s (state is wiped anyway).
+stop_set() {
+  local c pid pids=() i alive
+  for c in "$@"; do
     if pid_ours "$c"; then
       pid=$(<"$STATE/pids/$c")
       # the loops run children (kubectl, docker, sleep) in their own session: signal the group
@@ -597,9 +608,9 @@ stop_components() {
       pids+=("$c:$pid")
     fi
   done
-  for ((i = 0; i < 30; i++)); do # 6 s, then SIGKILL (all state is wiped anyway)
-    local alive=0
-    for c in "${pids[@]}"; do kill -0 "${c#*:}" 2>/dev/null && alive=1; done
+  for ((i = 0; i < 30; i++)); do
+    alive=0
+    for c in "${pids[@]}"; do running "${c#*:}" && alive=1; done
     [[ $alive -eq 0 ]] && break
     sleep 0.2
   done
@@ -612,6 +623,12 @@ stop_components() {
       esac
     fi
   done
+}
+
+# etcd last: an API server whose etcd is gone hangs in its graceful shutdown
+stop_components() {
+  stop_set hairpin-loop dns-loop kube-proxy kubelet kube-scheduler kube-controller-manager dnsmasq kube-apiserver
+  stop_set etcd
 }
 
 # Deletes every rule that jumps to a KUBE-* chain from another chain, then the KUBE-* chains.
