@@ -162,16 +162,21 @@ say "Deployment of 2 replicas Available $(since "$t") s after apply"
 port=$(kubectl -n "$NS" get service marketdata -o jsonpath='{.spec.ports[0].nodePort}' 2>/dev/null)
 declare -A answered=()
 pods=$(kubectl -n "$NS" get pods -o jsonpath='{.items[*].metadata.name}' 2>/dev/null)
-for _ in $(seq 1 30); do
+# kube-proxy programs the second endpoint a moment after the Deployment reads Available
+t=$(now)
+tries=0
+while [[ ${#answered[@]} -lt 2 && $tries -lt 150 ]]; do
   body=$(curl -sf --max-time 2 "http://127.0.0.1:$port/quote?symbol=CGATE" || true)
   for p in $pods; do
     [[ $body == *"\"replica\":\"$p\""* ]] && answered[$p]=1
   done
+  tries=$((tries + 1))
+  sleep 0.1
 done
 if [[ ${#answered[@]} -eq 2 ]]; then
-  say "NodePort 127.0.0.1:$port: both pods answered (${!answered[*]})"
+  say "NodePort 127.0.0.1:$port: both pods answered within $tries requests ($(since "$t") s after Available)"
 else
-  fail "NodePort 127.0.0.1:$port: ${#answered[@]} of 2 pods answered (last body: ${body:-none})"
+  fail "NodePort 127.0.0.1:$port: ${#answered[@]} of 2 pods answered in $tries requests (last body: ${body:-none})"
 fi
 
 # a pod calls its own Service by name: cluster DNS (dnsmasq), ClusterIP, hairpin when it is itself
@@ -219,6 +224,11 @@ if [[ $replaced -eq 1 ]]; then
 else
   fail "no replacement pod Ready 60 s after deleting $victim"
 fi
-body=$(curl -sf --max-time 2 "http://127.0.0.1:$port/quote?symbol=CGATE" || true)
-[[ -n $body ]] || fail "NodePort did not answer after the pod replacement"
+body=""
+for _ in $(seq 1 50); do
+  body=$(curl -sf --max-time 2 "http://127.0.0.1:$port/quote?symbol=CGATE" || true)
+  [[ -n $body ]] && break
+  sleep 0.1
+done
+[[ -n $body ]] || fail "NodePort did not answer within 5 s after the pod replacement"
 exit "$failed"
