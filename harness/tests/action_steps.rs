@@ -286,6 +286,41 @@ fn wrong_inputs_and_bad_scenarios_fail_with_outputs_and_one_error() {
     assert!(!dir.0.join("env").exists(), "GITHUB_ENV is not written");
 }
 
+/// The install step with `path:` (an installed binary): the output names it; a path that does
+/// not run fails the step. (`build: true` is cargo building this checkout, which these tests
+/// have just done.)
+#[test]
+fn install_uses_a_given_binary_and_refuses_one_that_does_not_run() {
+    let dir = TempDir::new("action-install");
+    let install = |path: &str| {
+        Command::new("bash")
+            .arg(repo_root().join("scripts/action/install.sh"))
+            .current_dir(&dir.0)
+            .env("GITHUB_OUTPUT", dir.0.join("output"))
+            .env("INPUT_PATH", path)
+            .env_remove("INPUT_VERSION")
+            .output()
+            .expect("bash runs")
+    };
+    let out = install(env!("CARGO_BIN_EXE_chaosgate"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        stdout(&out).contains(env!("CARGO_PKG_VERSION")),
+        "{}",
+        text(&out)
+    );
+    let bin = PathBuf::from(env!("CARGO_BIN_EXE_chaosgate"));
+    assert_eq!(
+        outputs(&dir.0.join("output"))["chaosgate"],
+        bin.canonicalize().unwrap().display().to_string()
+    );
+    let _ = std::fs::remove_file(dir.0.join("output"));
+    let out = install("no-such-chaosgate");
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(stdout(&out).contains("::error "), "{}", text(&out));
+    assert!(outputs(&dir.0.join("output")).is_empty());
+}
+
 #[test]
 fn annotate_refuses_what_is_not_a_run_report() {
     let dir = TempDir::new("annotate-bad");

@@ -145,9 +145,12 @@ fi
 
 # --- the run ----------------------------------------------------------------------------------
 mkdir -p "$report_dir"
-# Run directories holding a report before the run: only the new ones are this step's.
+# Run directories holding a report before the run: only the new ones are this step's. A run
+# writes <report-dir>/<scenario>-<time>/report.json; deeper reports (runs nested inside an
+# aggregate's directory) are the aggregate's to annotate, not this step's.
+report_files() { find "$report_dir" -mindepth 2 -maxdepth 2 -name report.json -print0; }
 declare -A before=()
-while IFS= read -r -d '' f; do before["$f"]=1; done < <(find "$report_dir" -name report.json -print0)
+while IFS= read -r -d '' f; do before["$f"]=1; done < <(report_files)
 
 echo "::group::chaosgate ${args[*]}"
 code=0
@@ -156,7 +159,7 @@ echo "::endgroup::"
 
 while IFS= read -r -d '' f; do
   if [[ -z "${before[$f]:-}" ]]; then new_reports+=("$f"); fi
-done < <(find "$report_dir" -name report.json -print0 | sort -z)
+done < <(report_files | sort -z)
 
 # --- step summary -----------------------------------------------------------------------------
 summary="${GITHUB_STEP_SUMMARY:-/dev/null}"
