@@ -175,11 +175,18 @@ impl Place {
     }
 }
 
-/// The 1-based line of the first line of `source` holding `expression`.
+/// The 1-based line of the first line of `source` holding `expression` outside a comment.
 fn line_of(source: &str, expression: &str) -> Option<usize> {
     source
         .lines()
-        .position(|l| l.contains(expression))
+        .position(|l| {
+            let code = if l.trim_start().starts_with('#') {
+                ""
+            } else {
+                l.split_once(" #").map_or(l, |(code, _)| code)
+            };
+            code.contains(expression)
+        })
         .map(|i| i + 1)
 }
 
@@ -365,6 +372,7 @@ mod tests {
         std::fs::write(
             &file,
             "name: replica-crash\nslos:\n  - p95(latency, during=crash-primary) < 100ms\n  \
+             # was error_rate(during=crash-primary) < 0.1%\n  \
              - error_rate(during=crash-primary) < 0.1%\n",
         )
         .unwrap();
@@ -377,12 +385,13 @@ mod tests {
         let a = annotations(&g, &place);
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(a[0].file.as_deref(), Some("scenarios/replica-crash.yaml"));
-        assert_eq!(a[0].line, Some(4));
+        // The SLO's own line, not a comment mentioning it.
+        assert_eq!(a[0].line, Some(5));
         // Not in the file: no line rather than a wrong one.
         assert_eq!(a[1].line, None);
         assert!(
             a[0].to_string()
-                .starts_with("::error file=scenarios/replica-crash.yaml,line=4,title=")
+                .starts_with("::error file=scenarios/replica-crash.yaml,line=5,title=")
         );
         // Outside the workspace, the path is kept as the run named it.
         let outside = Place {
