@@ -1,5 +1,6 @@
 //! Command-line definitions (clap derive) and the mapping of errors to exit codes.
 
+pub mod annotate_cmd;
 pub mod compare_cmd;
 pub mod exit_codes;
 pub mod load_cmd;
@@ -38,6 +39,9 @@ pub enum Command {
     Schema,
     /// Compare two report.json files and flag regressions (exit 1 when any).
     Compare(compare_cmd::CompareArgs),
+    /// Print GitHub Actions annotations for reports (::error per breached SLO, ::warning per
+    /// inconclusive one).
+    Annotate(annotate_cmd::AnnotateArgs),
     /// Drive open-model HTTP load at a URL and print latency percentiles.
     Load(load_cmd::LoadArgs),
     /// Internal: started by `run`; removes the run's stack if `run` dies without doing so.
@@ -94,5 +98,6 @@ pub fn main() -> i32 {
         Command::List(args) => scenario_cmds::list(args),
         Command::Schema => scenario_cmds::schema(),
         Command::Compare(args) => compare_cmd::run(args),
+        Command::Annotate(args) => annotate_cmd::run(args),
     }
 }

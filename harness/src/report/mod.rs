@@ -4,6 +4,7 @@ mod assemble;
 mod chart;
 mod compare;
 pub mod format;
+pub mod github;
 pub mod html;
 pub mod json;
 pub mod junit;

@@ -1,0 +1,42 @@
+//! `chaosgate annotate REPORT...`: prints GitHub Actions workflow commands for reports, one
+//! `::error` per breached SLO and one `::warning` per inconclusive SLO (the composite action
+//! runs it after each run; see README "GitHub Action").
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::exit_codes;
+use crate::report::github;
+
+#[derive(Debug, Args)]
+pub struct AnnotateArgs {
+    /// `report.json` files, or run directories holding one.
+    #[arg(required = true, value_name = "REPORT")]
+    pub reports: Vec<PathBuf>,
+    /// Annotation paths are made relative to this directory (the repository root); defaults
+    /// to `$GITHUB_WORKSPACE`, else the paths are kept as the runs named them.
+    #[arg(long, value_name = "DIR", env = "GITHUB_WORKSPACE")]
+    pub workspace: Option<PathBuf>,
+}
+
+/// Prints the annotations of every readable report; exit 0, or 2 when any report could not be
+/// read (the others are still annotated). The verdict is not an exit code here: `run` gave it.
+pub fn run(args: AnnotateArgs) -> i32 {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let place = github::Place {
+        workspace: args.workspace.map(|w| cwd.join(w)),
+        cwd,
+    };
+    let mut code = exit_codes::PASS;
+    for path in &args.reports {
+        match github::read(path) {
+            Ok(gate) => print!("{}", github::render(&gate, &place)),
+            Err(e) => {
+                eprintln!("error: reading report {}: {e}", path.display());
+                code = exit_codes::BAD_INPUT;
+            }
+        }
+    }
+    code
+}

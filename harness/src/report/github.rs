@@ -1,0 +1,406 @@
+//! GitHub Actions workflow commands for a report: one `::error` annotation per breached SLO and
+//! one `::warning` per inconclusive SLO, pointing at the scenario file (and the SLO's line in it
+//! when it can be found). `chaosgate annotate` prints them; the composite action
+//! (`action.yml`, `scripts/action/gate.sh`) runs it after each run.
+//!
+//! Reports come in through [`Gate`], the part of a report the annotations need. A run's
+//! `report.json` becomes one with [`Gate::from_run`]; another report shape (e.g. an aggregate of
+//! repeated runs carrying a list of SLO results) needs one more `from_*` function and one more
+//! arm in [`read`].
+//!
+//! Escaping follows GitHub's workflow-command rules: in the message `%`, `\r`, `\n` become
+//! `%25`, `%0D`, `%0A`; in property values (`file=`, `title=`) also `:` and `,` become `%3A`
+//! and `%2C`.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::model::{Report, SloReport};
+use crate::verdict::Verdict;
+
+/// What the annotations of one report are made from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gate {
+    /// The scenario's name, for the annotation titles.
+    pub scenario: String,
+    /// The scenario file as the run named it.
+    pub file: String,
+    /// Set when no SLO was judged (the run measured the wiring, not the system): why.
+    pub not_judged: Option<String>,
+    pub slos: Vec<GateSlo>,
+}
+
+/// One judged SLO.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateSlo {
+    pub expression: String,
+    pub verdict: Verdict,
+    /// e.g. `< 100ms`.
+    pub target: String,
+    /// As shown to people, e.g. `87.3ms`; absent when nothing was measured.
+    pub measured: Option<String>,
+    pub reason: Option<String>,
+}
+
+impl From<&SloReport> for GateSlo {
+    fn from(s: &SloReport) -> Self {
+        Self {
+            expression: s.expression.clone(),
+            verdict: s.verdict,
+            target: s.target.clone(),
+            measured: s.measured.as_ref().map(|m| m.text.clone()),
+            reason: s.reason.clone(),
+        }
+    }
+}
+
+impl Gate {
+    /// A single run's report.
+    pub fn from_run(r: &Report) -> Self {
+        Self {
+            scenario: r.scenario.name.clone(),
+            file: r.scenario.file.clone(),
+            not_judged: r.not_judged.clone(),
+            slos: r.slos.iter().map(GateSlo::from).collect(),
+        }
+    }
+}
+
+/// Reads a report file (or the `report.json` in a run directory).
+pub fn read(path: &Path) -> io::Result<Gate> {
+    let path = if path.is_dir() {
+        path.join(super::json::FILE_NAME)
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&path)?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    // A run report has its scenario and SLO list at the top; any other shape is named in the
+    // error rather than half-read.
+    if value.get("scenario").is_some() && value.get("slos").is_some() {
+        let report: Report = serde_json::from_value(value)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        return Ok(Gate::from_run(&report));
+    }
+    Err(io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "{} is not a chaosgate run report (no top-level `scenario` and `slos`)",
+            path.display()
+        ),
+    ))
+}
+
+/// The level of a workflow command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+}
+
+/// One `::error` or `::warning` workflow command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Annotation {
+    pub level: Level,
+    pub file: Option<String>,
+    pub line: Option<usize>,
+    pub title: String,
+    pub message: String,
+}
+
+impl fmt::Display for Annotation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        };
+        let mut props = Vec::new();
+        if let Some(file) = &self.file {
+            props.push(format!("file={}", escape_property(file)));
+            if let Some(line) = self.line {
+                props.push(format!("line={line}"));
+            }
+        }
+        props.push(format!("title={}", escape_property(&self.title)));
+        write!(
+            f,
+            "::{level} {}::{}",
+            props.join(","),
+            escape_data(&self.message)
+        )
+    }
+}
+
+/// A workflow command's message: `%`, `\r` and `\n` escaped.
+pub fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: as [`escape_data`], and `:` and `,` too.
+pub fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Where the annotations point: the scenario file relative to `workspace` (GitHub resolves
+/// annotation paths from the repository root), and the SLO's line in it when the file can be
+/// read from `cwd`.
+#[derive(Debug, Clone)]
+pub struct Place {
+    pub workspace: Option<PathBuf>,
+    pub cwd: PathBuf,
+}
+
+impl Place {
+    fn file(&self, file: &str) -> String {
+        let path = Path::new(file);
+        let absolute = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.cwd.join(path)
+        };
+        let relative = self
+            .workspace
+            .as_ref()
+            .and_then(|w| absolute.strip_prefix(w).ok())
+            .map(|p| p.to_string_lossy().into_owned());
+        relative.unwrap_or_else(|| file.to_string())
+    }
+
+    fn source(&self, file: &str) -> Option<String> {
+        std::fs::read_to_string(self.cwd.join(file)).ok()
+    }
+}
+
+/// The 1-based line of the first line of `source` holding `expression` outside a comment.
+fn line_of(source: &str, expression: &str) -> Option<usize> {
+    source
+        .lines()
+        .position(|l| {
+            let code = if l.trim_start().starts_with('#') {
+                ""
+            } else {
+                l.split_once(" #").map_or(l, |(code, _)| code)
+            };
+            code.contains(expression)
+        })
+        .map(|i| i + 1)
+}
+
+/// One annotation per breached SLO (error) and per inconclusive SLO (warning), in the report's
+/// order; a passing SLO has none.
+pub fn annotations(gate: &Gate, place: &Place) -> Vec<Annotation> {
+    let file = place.file(&gate.file);
+    let source = place.source(&gate.file);
+    gate.slos
+        .iter()
+        .filter_map(|s| {
+            let (level, word) = match s.verdict {
+                Verdict::Pass => return None,
+                Verdict::Breached => (Level::Error, "breached"),
+                Verdict::Inconclusive => (Level::Warning, "inconclusive"),
+            };
+            let measured = s
+                .measured
+                .as_deref()
+                .map(|m| format!("measured {m}"))
+                .unwrap_or_else(|| "not measured".into());
+            let mut message = format!(
+                "SLO {word}: {} ({measured}, target {})",
+                s.expression, s.target
+            );
+            // A breach's reason restates the figures (left out); any other reason says why a
+            // figure could not be judged (kept whole, on its own line).
+            let restated = s
+                .measured
+                .as_deref()
+                .map(|m| format!("measured {m}, target {}", s.target));
+            let reason = s
+                .reason
+                .as_ref()
+                .filter(|r| Some(r.as_str()) != restated.as_deref())
+                .or(gate.not_judged.as_ref());
+            if let Some(reason) = reason {
+                message.push_str(&format!("\n{reason}"));
+            }
+            Some(Annotation {
+                level,
+                file: Some(file.clone()),
+                line: source
+                    .as_deref()
+                    .and_then(|src| line_of(src, &s.expression)),
+                title: format!("chaosgate {}: SLO {word}", gate.scenario),
+                message,
+            })
+        })
+        .collect()
+}
+
+/// The workflow commands for a report, one per line.
+pub fn render(gate: &Gate, place: &Place) -> String {
+    annotations(gate, place)
+        .iter()
+        .map(|a| format!("{a}\n"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slo(
+        expression: &str,
+        verdict: Verdict,
+        measured: Option<&str>,
+        reason: Option<&str>,
+    ) -> GateSlo {
+        GateSlo {
+            expression: expression.into(),
+            verdict,
+            target: expression
+                .rsplit_once(')')
+                .map(|(_, t)| t.trim().to_string())
+                .unwrap_or_default(),
+            measured: measured.map(String::from),
+            reason: reason.map(String::from),
+        }
+    }
+
+    fn gate() -> Gate {
+        Gate {
+            scenario: "replica-crash".into(),
+            file: "scenarios/replica-crash.yaml".into(),
+            not_judged: None,
+            slos: vec![
+                slo(
+                    "p95(latency, during=crash-primary) < 100ms",
+                    Verdict::Pass,
+                    Some("19.6ms"),
+                    None,
+                ),
+                slo(
+                    "error_rate(during=crash-primary) < 0.1%",
+                    Verdict::Breached,
+                    Some("7%"),
+                    Some("measured 7%, target < 0.1%"),
+                ),
+                slo(
+                    "failover_time(pause-redis) < 2s",
+                    Verdict::Inconclusive,
+                    None,
+                    Some("fault pause-redis was not proven applied:\r\nno container"),
+                ),
+            ],
+        }
+    }
+
+    fn nowhere() -> Place {
+        Place {
+            workspace: None,
+            cwd: PathBuf::from("/nonexistent-chaosgate-dir"),
+        }
+    }
+
+    #[test]
+    fn escapes_follow_the_workflow_command_rules() {
+        assert_eq!(escape_data("50% a\r\nb"), "50%25 a%0D%0Ab");
+        assert_eq!(escape_property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+        // `%` first: an already escaped sequence is escaped again, not passed through.
+        assert_eq!(escape_data("%0A"), "%250A");
+    }
+
+    #[test]
+    fn one_error_per_breach_and_one_warning_per_inconclusive() {
+        let a = annotations(&gate(), &nowhere());
+        let levels: Vec<Level> = a.iter().map(|a| a.level).collect();
+        assert_eq!(levels, [Level::Error, Level::Warning]);
+        assert!(
+            a[0].message
+                .contains("error_rate(during=crash-primary) < 0.1%")
+        );
+        assert!(a[0].message.contains("measured 7%"));
+        assert!(a[1].message.contains("not measured"));
+        // Every annotation is one line, whatever the reasons hold.
+        for line in render(&gate(), &nowhere()).lines() {
+            assert!(
+                line.starts_with("::error ") || line.starts_with("::warning "),
+                "{line}"
+            );
+        }
+        assert_eq!(render(&gate(), &nowhere()).lines().count(), 2);
+    }
+
+    #[test]
+    fn workflow_commands() {
+        insta::assert_snapshot!(render(&gate(), &nowhere()), @r"
+        ::error file=scenarios/replica-crash.yaml,title=chaosgate replica-crash%3A SLO breached::SLO breached: error_rate(during=crash-primary) < 0.1%25 (measured 7%25, target < 0.1%25)
+        ::warning file=scenarios/replica-crash.yaml,title=chaosgate replica-crash%3A SLO inconclusive::SLO inconclusive: failover_time(pause-redis) < 2s (not measured, target < 2s)%0Afault pause-redis was not proven applied:%0D%0Ano container
+        ");
+    }
+
+    #[test]
+    fn a_passing_run_has_no_annotation() {
+        let mut g = gate();
+        for s in &mut g.slos {
+            s.verdict = Verdict::Pass;
+        }
+        assert_eq!(render(&g, &nowhere()), "");
+    }
+
+    #[test]
+    fn a_run_not_judged_says_why_on_each_warning() {
+        let mut g = gate();
+        for s in &mut g.slos {
+            s.verdict = Verdict::Inconclusive;
+            s.reason = None;
+        }
+        g.not_judged = Some("never answered: the load target".into());
+        let a = annotations(&g, &nowhere());
+        assert_eq!(a.len(), 3);
+        assert!(a.iter().all(|a| a.level == Level::Warning
+            && a.message.ends_with("\nnever answered: the load target")));
+    }
+
+    #[test]
+    fn paths_are_relative_to_the_workspace_and_lines_are_found() {
+        let dir = std::env::temp_dir().join(format!("chaosgate-github-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+        let file = dir.join("scenarios/replica-crash.yaml");
+        std::fs::write(
+            &file,
+            "name: replica-crash\nslos:\n  - p95(latency, during=crash-primary) < 100ms\n  \
+             # was error_rate(during=crash-primary) < 0.1%\n  \
+             - error_rate(during=crash-primary) < 0.1%\n",
+        )
+        .unwrap();
+        let mut g = gate();
+        g.file = file.display().to_string();
+        let place = Place {
+            workspace: Some(dir.clone()),
+            cwd: PathBuf::from("/"),
+        };
+        let a = annotations(&g, &place);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(a[0].file.as_deref(), Some("scenarios/replica-crash.yaml"));
+        // The SLO's own line, not a comment mentioning it.
+        assert_eq!(a[0].line, Some(5));
+        // Not in the file: no line rather than a wrong one.
+        assert_eq!(a[1].line, None);
+        assert!(
+            a[0].to_string()
+                .starts_with("::error file=scenarios/replica-crash.yaml,line=5,title=")
+        );
+        // Outside the workspace, the path is kept as the run named it.
+        let outside = Place {
+            workspace: Some(PathBuf::from("/elsewhere")),
+            cwd: PathBuf::from("/"),
+        };
+        assert_eq!(
+            annotations(&g, &outside)[0].file.as_deref(),
+            Some(g.file.as_str())
+        );
+    }
+}
