@@ -35,10 +35,15 @@ fn a_breaching_run_stops_early_and_says_when_and_why() {
     let wall = started.elapsed().as_secs_f64();
     let all = text(&out);
     if out.status.code() == Some(4) {
-        // A starved machine: the late-harness rule keeps fail-fast from pinning anything on
-        // the system. Never a pass, never a stop on an uncertain breach.
-        assert!(report["stopped_early"].is_null(), "{report:#}");
-        eprintln!("inconclusive on a busy machine; fail-fast rightly did not fire:\n{all}");
+        // A starved machine: the late-harness rule keeps the breach from being pinned on the
+        // system — on the whole window (fail-fast then never fires) or on requests begun
+        // after the decision (the cut run's verdict says so). Never a pass.
+        assert_eq!(report["verdict"], "inconclusive", "{report:#}");
+        assert!(
+            report["stopped_early"].is_null() || all.contains("judged on the cut run"),
+            "{all}"
+        );
+        eprintln!("inconclusive on a busy machine (late-harness rule):\n{all}");
         return;
     }
     assert_eq!(out.status.code(), Some(1), "{all}");
@@ -108,5 +113,13 @@ fn a_good_run_with_fail_fast_runs_to_its_end_and_passes() {
         .as_array()
         .and_then(|p| p.iter().find(|p| p["name"] == "whole"))
         .expect("a whole phase");
-    assert_eq!(whole["scheduled"], 300, "{whole:#}");
+    // Ran to its planned end (6 s of load from the run's start).
+    assert!(
+        whole["end_ms"].as_f64().is_some_and(|e| e >= 5_900.0),
+        "{whole:#}"
+    );
+    assert!(
+        whole["scheduled"].as_u64().is_some_and(|n| n >= 250),
+        "{whole:#}"
+    );
 }

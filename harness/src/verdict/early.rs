@@ -560,6 +560,24 @@ pub fn settle(decision: &mut Decision, stop: &EarlyStop) {
         }
     }
     decision.verdict = overall(&decision.results).max(Verdict::Inconclusive);
+    // The cut run's window holds requests begun after the decision: a harness starved in
+    // that last stretch makes the breach inconclusive after all (late-harness rule). Said,
+    // never overridden.
+    if let Some(r) = decision
+        .results
+        .iter()
+        .find(|r| r.expression == stop.slo && r.verdict != Verdict::Breached)
+    {
+        decision.notes.push(format!(
+            "fail-fast stopped the run on `{}`, but judged on the cut run it is {}{}",
+            stop.slo,
+            r.verdict,
+            r.reason
+                .as_deref()
+                .map(|w| format!(": {w}"))
+                .unwrap_or_default()
+        ));
+    }
 }
 
 #[cfg(test)]
@@ -739,8 +757,8 @@ mod tests {
 
         // The same errors, the harness 80 ms behind its schedule: not the system's, maybe.
         let mut late = Run::crashed(&["error_rate(during=crash) < 0.1%"]);
-        let mut seq = 2000;
         for i in 0..200u64 {
+            let seq = 2000 + i;
             late.push(
                 10 * S + i * 5 * MS,
                 EventKind::Request {
@@ -753,7 +771,6 @@ mod tests {
                     error: Some("timeout".into()),
                 },
             );
-            seq += 1;
         }
         assert_eq!(late.check(14 * S), None);
     }
@@ -785,8 +802,8 @@ mod tests {
         assert!(stop.reason.contains("204 request(s)"), "{}", stop.reason);
         // Slow only because the harness began them late: never.
         let mut late = Run::crashed(&["p95(latency, during=crash) < 100ms"]);
-        let mut seq = 2000;
         for i in 0..400u64 {
+            let seq = 2000 + i;
             late.push(
                 10 * S + i * 5 * MS,
                 EventKind::Request {
@@ -799,7 +816,6 @@ mod tests {
                     error: None,
                 },
             );
-            seq += 1;
         }
         assert_eq!(late.check(14 * S), None);
     }
@@ -867,5 +883,57 @@ mod tests {
         for h in [11, 15, 20, 28, 30] {
             assert_eq!(r.check(h * S), None);
         }
+    }
+    #[test]
+    fn a_stopped_run_keeps_only_the_certain_breach_and_never_passes() {
+        use crate::verdict::SloResult;
+        let result = |e: &str, verdict| SloResult {
+            expression: e.into(),
+            verdict,
+            target: String::new(),
+            measured: Some(Quantity::Ratio(0.5)),
+            reason: None,
+            evidence: None,
+        };
+        let mut d = Decision {
+            results: vec![
+                result("a", Verdict::Pass),
+                result("b", Verdict::Breached),
+                result("c", Verdict::Breached),
+            ],
+            verdict: Verdict::Breached,
+            notes: vec![],
+            never_answered: None,
+        };
+        let stop = EarlyStop {
+            at_ns: 12 * S,
+            slo: "b".into(),
+            reason: "spent".into(),
+        };
+        settle(&mut d, &stop);
+        let verdicts: Vec<Verdict> = d.results.iter().map(|r| r.verdict).collect();
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Inconclusive,
+                Verdict::Breached,
+                Verdict::Inconclusive
+            ]
+        );
+        assert!(
+            d.results[0]
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("stopped early")
+        );
+        assert_eq!(d.verdict, Verdict::Breached);
+        assert!(d.notes.is_empty());
+        // Demoted on the cut run (a late harness): said, and the run is inconclusive.
+        d.results[1].verdict = Verdict::Inconclusive;
+        d.results[1].reason = Some("late".into());
+        settle(&mut d, &stop);
+        assert_eq!(d.verdict, Verdict::Inconclusive);
+        assert!(d.notes[0].contains("judged on the cut run it is inconclusive: late"));
     }
 }
