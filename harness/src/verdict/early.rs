@@ -23,8 +23,11 @@
 //!   whatever the system does, so a window from `a` can hold at most the schedule's requests
 //!   from `a` on ([`Plan::schedule`], with 1 ms of slack for clock rounding).
 //! - **The harness was on time.** A breach in a window whose requests the harness began more
-//!   than [`STARVED_LAG_P99`] late (p99 so far) is demoted by the late-harness rule: no rule
-//!   fires then. Lateness after the stop cannot undo failures that a punctual harness saw.
+//!   than [`STARVED_LAG_P99`] late (p99 over every request seen from the window's start) is
+//!   demoted by the late-harness rule: no rule fires then. Lateness after the stop cannot undo
+//!   failures that a punctual harness saw; requests begun late between the decision and the
+//!   stop can still make the cut run's breach inconclusive, which the report then says
+//!   ([`settle`]).
 //! - **Unproven faults decide nothing.** A `during=f` SLO, a recovery or a failover of a
 //!   fault not yet verified applied is never certain (the verdict would be inconclusive).
 //! - **The run answered.** No stop before the load and every probe have had a success before
@@ -281,9 +284,20 @@ impl<'a> Context<'a> {
             .filter(|r| r.t >= from && r.t < to)
             .copied()
             .collect();
+        // The harness's lateness is read over every request seen from the window's start
+        // (up to its end when it has one): the cut run's window will hold those too, and a
+        // harness late after the certain part would make the cut run's breach inconclusive.
+        let lag_until = if to < self.horizon { to } else { u64::MAX };
+        let lag_over: Vec<Req> = self
+            .seen
+            .requests
+            .iter()
+            .filter(|r| r.t >= from && r.t < lag_until)
+            .copied()
+            .collect();
         Some(PhaseSoFar {
             name: scope.to_string(),
-            lag_p99: lag_p99(&requests),
+            lag_p99: lag_p99(&lag_over),
             max_requests: self.schedule_from(from)?,
             requests,
         })
@@ -773,6 +787,27 @@ mod tests {
             );
         }
         assert_eq!(late.check(14 * S), None);
+
+        // Punctual errors before the horizon, a starved harness after it: the cut run would
+        // hold both and call the breach the harness's, so no stop.
+        let mut r = Run::crashed(&["error_rate(during=crash) < 0.1%"]);
+        r.requests(10 * S, 11 * S, |_| true, MS);
+        assert!(r.check(11 * S).is_some());
+        for i in 0..100u64 {
+            r.push(
+                11 * S + i * 5 * MS,
+                EventKind::Request {
+                    seq: 2200 + i,
+                    template: 0,
+                    id: None,
+                    latency_ns: 90 * MS,
+                    lag_ns: 80 * MS,
+                    status: None,
+                    error: Some("timeout".into()),
+                },
+            );
+        }
+        assert_eq!(r.check(11 * S), None);
     }
 
     #[test]
