@@ -105,6 +105,7 @@ fn fixture() -> Report {
         verdict: Verdict::Breached,
         exit_code: 1,
         not_judged: None,
+        stopped_early: None,
         provenance: Some(provenance(
             "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
         )),

@@ -33,6 +33,11 @@ pub struct RunArgs {
     /// `--set GATEWAY_FAILOVER=off` to run a deliberately bad build.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub set: Vec<(String, String)>,
+    /// Stop a run as soon as an SLO is certainly breached, whatever the rest of the run would
+    /// bring (revert faults, tear down, report when and why; exit 1). Also `fail_fast: true`
+    /// in a scenario file.
+    #[arg(long)]
+    pub fail_fast: bool,
 }
 
 fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -202,13 +207,16 @@ async fn run_one(
     cancel: CancellationToken,
 ) -> i32 {
     let seed = args.seed.or(s.seed).unwrap_or_else(rand::random);
-    let spec = match run::from_scenario(s, seed, overrides) {
+    let mut spec = match run::from_scenario(s, seed, overrides) {
         Ok(spec) => spec,
         Err(e) => {
             eprintln!("error: {}: {e}", s.path.display());
             return exit_codes::BAD_INPUT;
         }
     };
+    if args.fail_fast && spec.fail_fast.is_none() {
+        spec.fail_fast = Some(s.slos.clone());
+    }
     let progress = Progress::detect(quiet);
     if args.dry_run {
         println!("{}", run::describe_plan(&spec));
@@ -234,12 +242,15 @@ async fn run_one(
     let started = std::time::Instant::now();
     match run::execute(&spec, opts).await {
         Ok(artifacts) => {
-            let decision = crate::verdict::decide(&crate::verdict::Inputs {
+            let mut decision = crate::verdict::decide(&crate::verdict::Inputs {
                 slos: &s.slos,
                 analysis: &artifacts.analysis,
                 faults: &artifacts.faults,
                 writes: artifacts.writes.as_ref(),
             });
+            if let Some(stop) = &artifacts.stopped_early {
+                crate::verdict::early::settle(&mut decision, stop);
+            }
             let exit_code = exit_codes::of_decision(&decision);
             let mut report = crate::report::assemble(
                 s,
@@ -250,6 +261,16 @@ async fn run_one(
                 exit_code,
             );
             report.provenance = Some(provenance(s, &spec, &artifacts, &args.set).await);
+            report.stopped_early =
+                artifacts
+                    .stopped_early
+                    .as_ref()
+                    .map(|stop| crate::report::StoppedEarly {
+                        at_ms: stop.at_ns as f64 / 1e6,
+                        planned_ms: spec.duration.as_secs_f64() * 1e3,
+                        slo: stop.slo.clone(),
+                        reason: stop.reason.clone(),
+                    });
             match run::write_reports(&report, &dir) {
                 Ok(()) => {}
                 Err(e) => {

@@ -199,9 +199,9 @@ pub fn analyze(
     })
 }
 
-type FaultEvent = (u64, String, FaultStage, Vec<String>, Option<String>);
+pub(crate) type FaultEvent = (u64, String, FaultStage, Vec<String>, Option<String>);
 
-fn fault_windows(
+pub(crate) fn fault_windows(
     events: &[FaultEvent],
     docker: &[(u64, String, DockerAction)],
     run_end_ns: u64,

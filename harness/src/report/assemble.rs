@@ -57,6 +57,7 @@ pub fn assemble(
         exit_code,
         not_judged: decision.never_answered.clone(),
         provenance: None,
+        stopped_early: None,
         stack: stack_info(spec, run),
         phases: run.analysis.phases.iter().map(phase_report).collect(),
         faults: fault_reports(spec, run),

@@ -58,6 +58,20 @@ pub fn headline(report: &super::Report) -> String {
     verdict_word(report.verdict).to_string()
 }
 
+/// "stopped early (fail-fast) at 11.2s of 30s: `SLO` was certainly breached: why", when
+/// fail-fast stopped the run.
+pub fn stopped_early_line(report: &super::Report) -> Option<String> {
+    report.stopped_early.as_ref().map(|s| {
+        format!(
+            "stopped early (fail-fast) at {:.1}s of {:.0}s: `{}` was certainly breached: {}",
+            s.at_ms / 1e3,
+            s.planned_ms / 1e3,
+            s.slo,
+            s.reason
+        )
+    })
+}
+
 /// Provenance as lines of plain text, for the Markdown and HTML reports.
 pub fn provenance_lines(p: &crate::provenance::Provenance) -> Vec<String> {
     let file = |f: &crate::provenance::FileProvenance| {

@@ -69,6 +69,13 @@ pub fn render(report: &Report) -> String {
         report.exit_code,
         esc(&report.scenario.file)
     );
+    if let Some(line) = super::format::stopped_early_line(report) {
+        let _ = writeln!(
+            out,
+            "<p class=\"stopped\"><strong>{}</strong></p>",
+            esc(&line)
+        );
+    }
 
     let _ = writeln!(
         out,

@@ -89,8 +89,20 @@ pub fn render(report: &Report) -> io::Result<String> {
         case.set_classname(format!("chaosgate.{}", report.scenario.name));
         suite.add_test_case(case);
     }
-    if !report.notes.is_empty() {
-        suite.set_system_out(report.notes.join("\n"));
+    let stopped = super::format::stopped_early_line(report);
+    if let Some(s) = &report.stopped_early {
+        suite.add_property(quick_junit::Property::new(
+            "chaosgate.stopped_early_at_ms",
+            format!("{:.0}", s.at_ms),
+        ));
+    }
+    let out: Vec<&str> = stopped
+        .iter()
+        .map(String::as_str)
+        .chain(report.notes.iter().map(String::as_str))
+        .collect();
+    if !out.is_empty() {
+        suite.set_system_out(out.join("\n"));
     }
     junit.add_test_suite(suite);
     junit.to_string().map_err(io::Error::other)

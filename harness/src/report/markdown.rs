@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::format::{at, headline, ms, opt_ms, percent, verdict_icon};
+use super::format::{at, headline, ms, opt_ms, percent, stopped_early_line, verdict_icon};
 use super::model::Report;
 
 pub const FILE_NAME: &str = "summary.md";
@@ -72,6 +72,9 @@ pub fn render(report: &Report) -> String {
         ms(report.duration_ms),
         report.exit_code
     );
+    if let Some(line) = stopped_early_line(report) {
+        let _ = writeln!(out, "**{}**\n", text(&line));
+    }
     let _ = writeln!(out, "### SLOs\n");
     let _ = writeln!(out, "| | SLO | Target | Measured | Note |");
     let _ = writeln!(out, "|---|---|---|---|---|");

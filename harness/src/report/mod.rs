@@ -20,7 +20,7 @@ pub use compare::{Change, ReportComparison, compare};
 pub use model::{
     EvidenceReport, FailoverReport, FaultReport, LatencySummary, MeasuredValue, PhaseReport,
     ProbeReport, RecoveryReport, Report, SCHEMA_VERSION, ScenarioInfo, SecondPoint, ServiceInfo,
-    SloReport, StackInfo, json_schema,
+    SloReport, StackInfo, StoppedEarly, json_schema,
 };
 pub use terminal::render_terminal;
 

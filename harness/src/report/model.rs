@@ -38,6 +38,9 @@ pub struct Report {
     /// What exactly was tested: image IDs, file hashes, git commit, harness version, host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<crate::provenance::Provenance>,
+    /// Set when `--fail-fast` stopped the run before its planned end: when and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<StoppedEarly>,
     pub stack: StackInfo,
     pub phases: Vec<PhaseReport>,
     pub faults: Vec<FaultReport>,
@@ -47,6 +50,20 @@ pub struct Report {
     pub series: Vec<SecondPoint>,
     /// Anything a reader should know (e.g. a fault that could not be verified).
     pub notes: Vec<String>,
+}
+
+/// A run fail-fast stopped because an SLO could no longer pass.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StoppedEarly {
+    /// When the run was stopped, from the load's start.
+    pub at_ms: f64,
+    /// The run's planned length.
+    pub planned_ms: f64,
+    /// The SLO certainly breached.
+    pub slo: String,
+    /// Why it could no longer pass.
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::format::{at, headline, ms, percent};
+use super::format::{at, headline, ms, percent, stopped_early_line};
 use super::model::Report;
 use crate::verdict::Verdict;
 
@@ -27,6 +27,9 @@ pub fn render_terminal(report: &Report) -> String {
         report.seed,
         ms(report.duration_ms)
     );
+    if let Some(line) = stopped_early_line(report) {
+        let _ = writeln!(out, "{line}");
+    }
     let width = report
         .slos
         .iter()

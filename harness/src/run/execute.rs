@@ -54,6 +54,8 @@ pub struct RunArtifacts {
     /// Set with `keep`: the command that removes the stack.
     pub kept_stack: Option<String>,
     pub notes: Vec<String>,
+    /// Set when `--fail-fast` stopped the run early: when and why.
+    pub stopped_early: Option<crate::verdict::early::EarlyStop>,
 }
 
 /// Brings the stack up, runs everything, and tears the stack down whatever happens: a
@@ -265,10 +267,30 @@ async fn run_with_stack(
         })
         .collect();
 
-    let interrupted = tokio::select! {
-        _ = tokio::time::sleep_until(run_end) => false,
-        _ = opts.cancel.cancelled() => true,
+    let monitor = spec.fail_fast.as_ref().map(|slos| {
+        super::fail_fast::spawn(
+            super::fail_fast::plan(spec, slos),
+            events_path.clone(),
+            clock,
+            work.clone(),
+        )
+    });
+    let (interrupted, stopped_early) = tokio::select! {
+        _ = tokio::time::sleep_until(run_end) => (false, None),
+        _ = opts.cancel.cancelled() => (true, None),
+        stop = super::fail_fast::stopped(monitor) => (false, Some(stop)),
     };
+    if let Some(stop) = &stopped_early {
+        let line = format!(
+            "fail-fast: stopping at {:.1}s of {:.0}s: `{}` is certainly breached: {}",
+            stop.at_ns as f64 / 1e9,
+            spec.duration.as_secs_f64(),
+            stop.slo,
+            stop.reason
+        );
+        sink.note(line.clone());
+        opts.progress.line(&line);
+    }
     work.cancel();
     let mut faults = Vec::new();
     for t in fault_tasks {
@@ -354,6 +376,7 @@ async fn run_with_stack(
         teardown_took: Duration::ZERO,
         kept_stack: None,
         notes: Vec::new(),
+        stopped_early,
     })
 }
 

@@ -156,6 +156,7 @@ pub fn from_scenario(
         probes,
         faults,
         recovery_consecutive: s.recovery_consecutive,
+        fail_fast: s.fail_fast.then(|| s.slos.clone()),
     })
 }
 

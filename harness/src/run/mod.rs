@@ -2,6 +2,7 @@
 //! then teardown (always: on success, error, Ctrl-C and panic) and measurement.
 
 mod execute;
+mod fail_fast;
 mod from_scenario;
 mod progress;
 mod spec;

@@ -28,6 +28,9 @@ pub struct RunSpec {
     pub faults: Vec<PlannedFault>,
     /// N in "recovered = first of N consecutive successful probe checks".
     pub recovery_consecutive: u32,
+    /// `--fail-fast` / `fail_fast: true`: the SLOs watched while the run goes, to stop it as
+    /// soon as one is certainly breached (`verdict::early`). `None`: run to the end.
+    pub fail_fast: Option<Vec<crate::slo::Slo>>,
 }
 
 #[derive(Debug, Clone)]

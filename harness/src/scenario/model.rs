@@ -23,6 +23,8 @@ pub struct Scenario {
     pub probes: Vec<ProbeSpec>,
     pub faults: Vec<FaultSpec>,
     pub slos: Vec<Slo>,
+    /// Stop as soon as an SLO is certainly breached (`fail_fast: true` or `--fail-fast`).
+    pub fail_fast: bool,
     /// The scenario file (absolute).
     pub path: PathBuf,
 }

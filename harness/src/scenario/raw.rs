@@ -42,6 +42,10 @@ pub struct RawScenario {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub slos: Vec<Spanned<String>>,
+    /// Stop the run as soon as an SLO is certainly breached, whatever the rest of the run
+    /// brings (as `chaosgate run --fail-fast`).
+    #[serde(default)]
+    pub fail_fast: bool,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -14,6 +14,7 @@
 //!    too few samples, a late harness, coarse resolution) to *inconclusive*;
 //! 4. the run is the worst of its SLOs, and inconclusive when any fault was not proven.
 
+pub mod early;
 mod evaluate;
 mod facts;
 mod measured;

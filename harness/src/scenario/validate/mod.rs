@@ -92,6 +92,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
             name: raw.name.value,
             description: raw.description.unwrap_or_default(),
             seed: raw.seed,
+            fail_fast: raw.fail_fast,
             stack,
             load,
             duration,

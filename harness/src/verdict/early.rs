@@ -1,0 +1,974 @@
+//! Fail fast: deciding, while the run is still going, that an SLO is **certainly** breached
+//! whatever the rest of the run brings, so the run can stop early (`--fail-fast`).
+//!
+//! Pure: [`Seen`] takes the run's events as they are written, [`certain_breach`] reads them
+//! with the [`Plan`] known in advance (the SLOs, the load's seeded open-model schedule, N
+//! consecutive). Each rule below is one function with a proof sketch: it fires only when
+//! the SLO's final figure is on the breach side of its target *for every possible rest of the
+//! run*, and when the demotion rules (`rules`) cannot make that breach inconclusive — neither
+//! on the whole run nor on the run cut short at the stop. A rule that cannot prove both
+//! stays silent; silence costs minutes, a wrong stop would cost a release.
+//!
+//! Common ground for every rule:
+//! - **Horizon.** An event timed before `horizon` (now − [`HORIZON_MARGIN`]) is assumed to be
+//!   in the log already (Docker's events arrive with some delay; the harness's own events are
+//!   sent within microseconds of their time). A fault window's end is only taken as known
+//!   when the log shows it; otherwise the window is only known to reach the horizon.
+//! - **Windows only grow or are known.** A `during=f` window is `[applied, end)` where `end`
+//!   is when the targets settled, else when the fault was reverted, else the run's end
+//!   (`measure::fault_windows`, the same code). `end` is at least the revert time once there
+//!   is one; before that, at least the settle time seen so far (a later crash can only push it
+//!   later) or the horizon. Requests before that bound are certainly in the final window.
+//! - **The schedule is known.** The open model starts request `i` at `load start + offset(i)`
+//!   whatever the system does, so a window from `a` can hold at most the schedule's requests
+//!   from `a` on ([`Plan::schedule`], with 1 ms of slack for clock rounding).
+//! - **The harness was on time.** A breach in a window whose requests the harness began more
+//!   than [`STARVED_LAG_P99`] late (p99 over every request seen from the window's start) is
+//!   demoted by the late-harness rule: no rule fires then. Lateness after the stop cannot undo
+//!   failures that a punctual harness saw; requests begun late between the decision and the
+//!   stop can still make the cut run's breach inconclusive, which the report then says
+//!   ([`settle`]).
+//! - **Unproven faults decide nothing.** A `during=f` SLO, a recovery or a failover of a
+//!   fault not yet verified applied is never certain (the verdict would be inconclusive).
+//! - **The run answered.** No stop before the load and every probe have had a success before
+//!   the first fault: a run that never answered is "not judged" (exit 3), never a breach.
+//!
+//! Not covered, on purpose: `lost_writes()` (the read-back needs the system healed, after the
+//! run), `probe_success`, and `before`/`after` scopes (their windows are fixed only once every
+//! fault has run); a recovery with several probes and none named (the slowest decides).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chaosgate_load::Schedule;
+use hdrhistogram::Histogram;
+
+use super::rules::{STARVED_LAG_P99, samples_needed};
+use super::{Decision, Verdict, overall};
+use crate::measure::{FaultEvent, FaultWindow, failover, fault_windows, percentile_ns, recovery};
+use crate::slo::{Comparison, Metric, Quantity, Scope, Slo};
+use crate::timeline::{DockerAction, Event, EventKind};
+
+/// How far behind "now" an event may still be on its way into the log.
+pub const HORIZON_MARGIN: Duration = Duration::from_secs(2);
+
+/// Slack when mapping run-clock times onto the schedule (rounding of instants to ns).
+const SCHEDULE_SLACK_NS: u64 = 1_000_000;
+
+/// Why and when a run was stopped early.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EarlyStop {
+    /// Run-clock time of the decision (ns).
+    pub at_ns: u64,
+    /// The SLO expression certainly breached.
+    pub slo: String,
+    /// Why it cannot pass any more, in words.
+    pub reason: String,
+}
+
+/// What is known before the run starts.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub slos: Vec<Slo>,
+    /// The load's open-model schedule (`None` without a load).
+    pub schedule: Option<Schedule>,
+    /// N in "first of N consecutive successes".
+    pub consecutive: u32,
+    /// Every probe's name.
+    pub probes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Req {
+    t: u64,
+    ok: bool,
+    latency_ns: u64,
+    lag_ns: u64,
+}
+
+/// The run's events so far, as the log has them.
+#[derive(Debug, Default)]
+pub struct Seen {
+    requests: Vec<Req>,
+    /// Run-clock time of the schedule's offset 0 (from any request: `t - offset(seq)`).
+    load_origin_ns: Option<i128>,
+    /// Requests are complete up to (not including) this sequence number...
+    next_seq: u64,
+    /// ...whose predecessor was scheduled at this time.
+    complete_until_ns: Option<u64>,
+    early_seqs: BTreeMap<u64, u64>,
+    probes: BTreeMap<String, Vec<recovery::Check>>,
+    faults: Vec<FaultEvent>,
+    docker: Vec<(u64, String, DockerAction)>,
+}
+
+impl Seen {
+    /// Takes one event of the log (in the log's order).
+    pub fn push(&mut self, e: Event, schedule: Option<&Schedule>) {
+        match e.kind {
+            EventKind::Request {
+                seq,
+                latency_ns,
+                lag_ns,
+                status,
+                error,
+                ..
+            } => {
+                let ok = error.is_none() && status.is_some_and(|s| (200..300).contains(&s));
+                self.requests.push(Req {
+                    t: e.t,
+                    ok,
+                    latency_ns,
+                    lag_ns,
+                });
+                if self.load_origin_ns.is_none()
+                    && let Some(s) = schedule
+                {
+                    self.load_origin_ns = Some(e.t as i128 - s.offset(seq).as_nanos() as i128);
+                }
+                self.early_seqs.insert(seq, e.t);
+                while let Some(t) = self.early_seqs.remove(&self.next_seq) {
+                    self.complete_until_ns = Some(t);
+                    self.next_seq += 1;
+                }
+            }
+            EventKind::Probe {
+                probe, ok, lag_ns, ..
+            } => self
+                .probes
+                .entry(probe)
+                .or_default()
+                .push(recovery::Check { t: e.t, ok, lag_ns }),
+            EventKind::Fault {
+                fault,
+                stage,
+                targets,
+                detail,
+            } => self.faults.push((e.t, fault, stage, targets, detail)),
+            EventKind::Docker {
+                container, action, ..
+            } => self.docker.push((e.t, container, action)),
+            EventKind::Load { .. } | EventKind::Note { .. } => {}
+        }
+    }
+}
+
+/// The first SLO (in the scenario's order) certainly breached by what `seen` holds, with
+/// everything timed before `horizon` assumed logged.
+pub fn certain_breach(plan: &Plan, seen: &Seen, horizon: u64) -> Option<EarlyStop> {
+    let ctx = Context::new(plan, seen, horizon);
+    if !ctx.answered() {
+        return None;
+    }
+    for slo in &plan.slos {
+        let rule = match slo.metric {
+            Metric::ErrorRate { .. } | Metric::Availability { .. } => error_budget,
+            Metric::Latency { .. } => latency_budget,
+            Metric::RecoveryTime { .. } => recovery_deadline,
+            Metric::FailoverTime { .. } => failover_outage,
+            Metric::LostWrites | Metric::ProbeSuccess { .. } => continue,
+        };
+        if let Some(reason) = rule(slo, &ctx) {
+            return Some(EarlyStop {
+                at_ns: horizon + HORIZON_MARGIN.as_nanos() as u64,
+                slo: slo.expression.clone(),
+                reason,
+            });
+        }
+    }
+    None
+}
+
+/// A fault's window as far as it is certain.
+struct Window {
+    applied: u64,
+    verified: Option<u64>,
+    /// The final window certainly reaches (at least) this far.
+    certain_end: u64,
+}
+
+/// The requests certainly inside a scope's final window, and the most it can hold.
+struct PhaseSoFar {
+    name: String,
+    requests: Vec<Req>,
+    /// Upper bound of the requests the final window can hold.
+    max_requests: u64,
+    lag_p99: Option<Duration>,
+}
+
+struct Context<'a> {
+    plan: &'a Plan,
+    seen: &'a Seen,
+    horizon: u64,
+    windows: BTreeMap<String, Window>,
+}
+
+impl<'a> Context<'a> {
+    fn new(plan: &'a Plan, seen: &'a Seen, horizon: u64) -> Self {
+        let mut docker = seen.docker.clone();
+        docker.sort_by_key(|d| d.0);
+        let windows = fault_windows(&seen.faults, &docker, horizon)
+            .into_iter()
+            .map(|w: FaultWindow| {
+                let certain_end = match w.reverted_ns {
+                    // Settled, reverted and the run's end are each at least the revert.
+                    Some(r) => r,
+                    // A later crash can only delay the settle time, never advance it.
+                    None => w.settled_ns.unwrap_or(horizon),
+                }
+                .min(horizon);
+                (
+                    w.fault,
+                    Window {
+                        applied: w.applied_ns,
+                        verified: w.verified_ns,
+                        certain_end,
+                    },
+                )
+            })
+            .collect();
+        Self {
+            plan,
+            seen,
+            horizon,
+            windows,
+        }
+    }
+
+    /// Whether the load and every probe have already succeeded before the first fault, so
+    /// that the final run cannot be "never answered" (exit 3, not judged).
+    fn answered(&self) -> bool {
+        let first_fault = self
+            .windows
+            .values()
+            .map(|w| w.applied)
+            .min()
+            .unwrap_or(self.horizon)
+            .min(self.horizon);
+        let load = self.plan.schedule.is_none()
+            || self.seen.requests.iter().any(|r| r.ok && r.t < first_fault);
+        load && self.plan.probes.iter().all(|p| {
+            self.seen
+                .probes
+                .get(p)
+                .is_some_and(|c| c.iter().any(|c| c.ok && c.t < first_fault))
+        })
+    }
+
+    /// A verified fault's window.
+    fn verified(&self, fault: &str) -> Option<&Window> {
+        self.windows.get(fault).filter(|w| w.verified.is_some())
+    }
+
+    /// How many of the schedule's requests start at or after run-clock time `from`.
+    fn schedule_from(&self, from: u64) -> Option<u64> {
+        let s = self.plan.schedule.as_ref()?;
+        let origin = self.seen.load_origin_ns?;
+        let first = first_at_or_after(s, from as i128 - origin - SCHEDULE_SLACK_NS as i128);
+        Some(s.total() - first)
+    }
+
+    fn phase(&self, scope: &Scope) -> Option<PhaseSoFar> {
+        let (from, to) = match scope {
+            Scope::Whole => (0, u64::MAX),
+            Scope::During(fault) => {
+                let w = self.verified(fault)?;
+                (w.applied, w.certain_end)
+            }
+            Scope::Before | Scope::After => return None,
+        };
+        let requests: Vec<Req> = self
+            .seen
+            .requests
+            .iter()
+            .filter(|r| r.t >= from && r.t < to)
+            .copied()
+            .collect();
+        // The harness's lateness is read over every request seen from the window's start
+        // (up to its end when it has one): the cut run's window will hold those too, and a
+        // harness late after the certain part would make the cut run's breach inconclusive.
+        let lag_until = if to < self.horizon { to } else { u64::MAX };
+        let lag_over: Vec<Req> = self
+            .seen
+            .requests
+            .iter()
+            .filter(|r| r.t >= from && r.t < lag_until)
+            .copied()
+            .collect();
+        Some(PhaseSoFar {
+            name: scope.to_string(),
+            lag_p99: lag_p99(&lag_over),
+            max_requests: self.schedule_from(from)?,
+            requests,
+        })
+    }
+
+    /// The harness's lateness (p99 so far) in a fault's window, when load ran in it.
+    fn fault_lag(&self, fault: &str) -> Option<Duration> {
+        self.phase(&Scope::During(fault.to_string()))
+            .and_then(|p| p.lag_p99)
+    }
+}
+
+/// The first request index whose offset is at least `at_ns` (schedule offsets never fall).
+fn first_at_or_after(s: &Schedule, at_ns: i128) -> u64 {
+    let (mut lo, mut hi) = (0u64, s.total());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if (s.offset(mid).as_nanos() as i128) < at_ns {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+fn lag_p99(requests: &[Req]) -> Option<Duration> {
+    let mut h = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)
+        .expect("static histogram bounds are valid");
+    for r in requests {
+        h.saturating_record(r.lag_ns.max(1_000));
+    }
+    percentile_ns(&h, 99.0).map(Duration::from_nanos)
+}
+
+fn starved(lag: Option<Duration>) -> bool {
+    lag.is_some_and(|l| l > STARVED_LAG_P99)
+}
+
+fn is_upper_limit(op: Comparison) -> bool {
+    matches!(op, Comparison::Less | Comparison::LessOrEqual)
+}
+
+fn duration_target(slo: &Slo) -> Option<Duration> {
+    match slo.threshold {
+        Quantity::Duration(d) if is_upper_limit(slo.op) => Some(d),
+        _ => None,
+    }
+}
+
+/// `error_rate(W) < x` and `availability(W) >= y`.
+///
+/// Proof sketch: the final window holds N ≤ `max_requests` requests (the schedule) and at
+/// least the E errors already seen in its certain part, so its error rate is ≥ E / max and
+/// its availability ≤ 1 − E / max. With an upper limit on the error rate (a lower one on
+/// availability), a bound already on the wrong side puts the final figure there too; the cut
+/// run's window holds fewer requests and the same errors, so it breaches as well. Only the
+/// late-harness rule demotes an error-rate breach: it is checked on the window so far.
+fn error_budget(slo: &Slo, ctx: &Context<'_>) -> Option<String> {
+    let (scope, availability) = match &slo.metric {
+        Metric::ErrorRate { scope } if is_upper_limit(slo.op) => (scope, false),
+        Metric::Availability { scope } if !is_upper_limit(slo.op) => (scope, true),
+        _ => return None,
+    };
+    let p = ctx.phase(scope)?;
+    if starved(p.lag_p99) || p.max_requests == 0 {
+        return None;
+    }
+    let errors = p.requests.iter().filter(|r| !r.ok).count() as u64;
+    let error_bound = errors as f64 / p.max_requests as f64;
+    let bound = if availability {
+        1.0 - error_bound
+    } else {
+        error_bound
+    };
+    if errors == 0 || slo.op.holds(bound, slo.threshold.as_f64()) {
+        return None;
+    }
+    Some(format!(
+        "{errors} request(s) failed in `{}` already, and it can hold at most {} requests: \
+         {} is {} {} whatever the rest of the run brings (target {})",
+        p.name,
+        p.max_requests,
+        slo.metric.name(),
+        if availability { "at most" } else { "at least" },
+        Quantity::Ratio(bound),
+        slo.target_text()
+    ))
+}
+
+/// `pQ(latency, W) < T` (or `<=`).
+///
+/// Proof sketch: every request of the window counts in the percentile at its latency (errors
+/// and timeouts included). If B requests already took at least T *from their actual send*
+/// (so the harness's own lateness is not in it) and B > (1 − Q)·max + 1, fewer than Q·N of the
+/// final N ≤ max requests are below T, so the Q-quantile (HdrHistogram: the first bucket
+/// whose cumulative count reaches ⌈Q·N⌉, reported at its highest value) is ≥ T — from the
+/// intended and from the actual sends alike, so the late-harness rule's "punctual" exception
+/// cannot apply. The cut run has N' ≤ max, the same B; it must hold enough samples for the
+/// percentile (too-few-samples rule) and a punctual harness so far.
+fn latency_budget(slo: &Slo, ctx: &Context<'_>) -> Option<String> {
+    let Metric::Latency { percentile, scope } = &slo.metric else {
+        return None;
+    };
+    let target = duration_target(slo)?;
+    let p = ctx.phase(scope)?;
+    if starved(p.lag_p99) || (p.requests.len() as u64) < samples_needed(*percentile) {
+        return None;
+    }
+    let t = target.as_nanos() as u64;
+    let slow = p
+        .requests
+        .iter()
+        .filter(|r| {
+            let from_send = r.latency_ns.saturating_sub(r.lag_ns);
+            match slo.op {
+                Comparison::Less => from_send >= t,
+                _ => from_send > t,
+            }
+        })
+        .count() as u64;
+    let allowed = (1.0 - percentile / 100.0) * p.max_requests as f64 + 1.0;
+    ((slow as f64) > allowed).then(|| {
+        format!(
+            "{slow} request(s) in `{}` already took {} or more, more than the {:.0}% the \
+             percentile allows of the at most {} requests the window can hold: p{percentile} \
+             cannot be {} any more",
+            p.name,
+            Quantity::Duration(target),
+            100.0 - percentile,
+            p.max_requests,
+            slo.target_text()
+        )
+    })
+}
+
+/// `recovery_time(f, probe=p) < T` (or `<=`).
+///
+/// Proof sketch (`measure::recovery`, the same code): the figure is the start of the first
+/// run of N successful checks after the fault took effect, or, never recovered, the last check
+/// (a lower bound). A probe runs one check at a time and logs them in order, so a failed check
+/// seen at `t_f` with nothing unseen before it means any recovery starts after `t_f`: the
+/// figure is ≥ `t_f − start` whatever comes next. The coarse-resolution rule bounds the truth
+/// from below by the check before the recovery, itself ≥ `t_f`; the late-harness rule's
+/// punctual figure is ≥ that check too; so with `t_f − start` past the target every bound is.
+/// The fault must be verified, the lateness in its window so far within the limit.
+fn recovery_deadline(slo: &Slo, ctx: &Context<'_>) -> Option<String> {
+    let Metric::RecoveryTime { fault, probe } = &slo.metric else {
+        return None;
+    };
+    duration_target(slo)?;
+    let probe = match (probe, ctx.plan.probes.as_slice()) {
+        (Some(p), _) => p,
+        (None, [only]) => only,
+        _ => return None,
+    };
+    let w = ctx.verified(fault)?;
+    if starved(ctx.fault_lag(fault)) {
+        return None;
+    }
+    let checks = ctx.seen.probes.get(probe)?;
+    let r = recovery::recovery(
+        checks,
+        w.applied,
+        w.verified.unwrap_or(w.applied),
+        ctx.plan.consecutive,
+    )?;
+    let failed_after = Duration::from_nanos(r.last_failure_ns?.saturating_sub(w.applied));
+    (!slo.op.holds(
+        Quantity::Duration(failed_after).as_f64(),
+        slo.threshold.as_f64(),
+    ))
+    .then(|| {
+        format!(
+            "probe `{probe}` still failed {} after `{fault}` started: recovery cannot be {} \
+             any more",
+            Quantity::Duration(failed_after),
+            slo.target_text()
+        )
+    })
+}
+
+/// `failover_time(f) < T` (or `<=`).
+///
+/// Proof sketch (`measure::failover`, the same code, on the requests known complete — every
+/// sequence number up to the last one seen in order): an outage starting inside the window
+/// ends only at the first of N consecutive successes, so its length is at least from its
+/// first failure to its last failure seen; later requests can only lengthen outages or add
+/// new ones, and the figure is the longest. The coarse-resolution rule reads the truth as the
+/// figure ± one request gap (the window's median gap, at most the schedule's widest gap from
+/// the fault on): a lower bound minus that gap still past the target is a breach under the
+/// rule too. A zero target reads as "no failure": any failure in the window breaches it.
+fn failover_outage(slo: &Slo, ctx: &Context<'_>) -> Option<String> {
+    let Metric::FailoverTime { fault } = &slo.metric else {
+        return None;
+    };
+    let target = duration_target(slo)?;
+    let w = ctx.verified(fault)?;
+    if starved(ctx.fault_lag(fault)) {
+        return None;
+    }
+    let complete = ctx.seen.complete_until_ns?;
+    let mut outcomes: Vec<(u64, bool)> = ctx
+        .seen
+        .requests
+        .iter()
+        .filter(|r| r.t >= w.applied && r.t <= complete)
+        .map(|r| (r.t, r.ok))
+        .collect();
+    outcomes.sort_by_key(|o| o.0);
+    let to = w.certain_end.min(complete);
+    let f = failover::failover(&outcomes, (w.applied, to), ctx.plan.consecutive)?;
+    let start = f.start_ns.filter(|_| f.failed_total > 0)?;
+    let at_least = if f.unterminated {
+        let last_failure = outcomes.iter().rev().find(|o| !o.1)?.0;
+        last_failure.saturating_sub(start)
+    } else {
+        f.duration_ns
+    };
+    let gap = widest_gap_from(ctx, w.applied)?;
+    // The final figure ends at a success after the last failure: strictly longer.
+    let certain = if target.is_zero() {
+        Duration::from_nanos(at_least + 1)
+    } else {
+        Duration::from_nanos(at_least.saturating_sub(gap))
+    };
+    (!slo
+        .op
+        .holds(Quantity::Duration(certain).as_f64(), slo.threshold.as_f64()))
+    .then(|| {
+        format!(
+            "clients already saw an outage of at least {} in `{fault}` (requests {} apart): \
+             failover cannot be {} any more",
+            Quantity::Duration(Duration::from_nanos(at_least)),
+            Quantity::Duration(Duration::from_nanos(gap)),
+            slo.target_text()
+        )
+    })
+}
+
+/// The widest gap between two scheduled requests from run-clock time `from` on (ns), 1 µs
+/// of slack included. A rate is constant or linear, so the gaps only grow or only shrink:
+/// the widest is at one end.
+fn widest_gap_from(ctx: &Context<'_>, from: u64) -> Option<u64> {
+    let s = ctx.plan.schedule.as_ref()?;
+    let origin = ctx.seen.load_origin_ns?;
+    let first = first_at_or_after(s, from as i128 - origin).saturating_sub(1);
+    let last = s.total().checked_sub(1)?;
+    if last <= first {
+        return None;
+    }
+    let gap = |i: u64| s.offset(i + 1).saturating_sub(s.offset(i)).as_nanos() as u64;
+    Some(gap(first).max(gap(last - 1)) + 1_000)
+}
+
+/// The verdict of a run that fail-fast stopped: the SLO found certainly breached keeps its
+/// breach (judged on the cut run by the same code as ever, which the rule's proof guarantees);
+/// every other figure covers only part of its window, so it is neither a pass nor a breach.
+/// A stopped run never passes.
+pub fn settle(decision: &mut Decision, stop: &EarlyStop) {
+    let at = Quantity::Duration(Duration::from_nanos(stop.at_ns));
+    for r in &mut decision.results {
+        if r.expression == stop.slo && r.verdict == Verdict::Breached {
+            continue;
+        }
+        if r.verdict != Verdict::Inconclusive {
+            r.reason = Some(format!(
+                "not judged: the run was stopped early (fail-fast) at {at}{}",
+                r.measured
+                    .map(|m| format!("; {m} measured until then"))
+                    .unwrap_or_default()
+            ));
+            r.verdict = Verdict::Inconclusive;
+        }
+    }
+    decision.verdict = overall(&decision.results).max(Verdict::Inconclusive);
+    // The cut run's window holds requests begun after the decision: a harness starved in
+    // that last stretch makes the breach inconclusive after all (late-harness rule). Said,
+    // never overridden.
+    if let Some(r) = decision
+        .results
+        .iter()
+        .find(|r| r.expression == stop.slo && r.verdict != Verdict::Breached)
+    {
+        decision.notes.push(format!(
+            "fail-fast stopped the run on `{}`, but judged on the cut run it is {}{}",
+            stop.slo,
+            r.verdict,
+            r.reason
+                .as_deref()
+                .map(|w| format!(": {w}"))
+                .unwrap_or_default()
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slo::parse;
+    use crate::timeline::FaultStage;
+    use chaosgate_load::Rate;
+
+    const MS: u64 = 1_000_000;
+    const S: u64 = 1_000_000_000;
+
+    /// 200/s for 30 s, a probe every 50 ms, a crash at 10 s verified at once; the replica is
+    /// healthy again at `healthy_at` (if given).
+    struct Run {
+        plan: Plan,
+        seen: Seen,
+    }
+
+    impl Run {
+        fn new(slos: &[&str]) -> Self {
+            Self {
+                plan: Plan {
+                    slos: slos.iter().map(|s| parse(s).unwrap()).collect(),
+                    schedule: Some(
+                        Schedule::new(Rate::Constant(200.0), Duration::from_secs(30)).unwrap(),
+                    ),
+                    consecutive: 3,
+                    probes: vec!["replica".into()],
+                },
+                seen: Seen::default(),
+            }
+        }
+
+        fn push(&mut self, t: u64, kind: EventKind) {
+            let schedule = self.plan.schedule;
+            self.seen.push(Event { t, kind }, schedule.as_ref());
+        }
+
+        /// Requests from `from` until `to` (run-clock seconds), 5 ms apart, failing where
+        /// `fails(t)`, each taking `latency`.
+        fn requests(&mut self, from: u64, to: u64, fails: impl Fn(u64) -> bool, latency: u64) {
+            let mut seq = from / (5 * MS);
+            let mut t = from;
+            while t < to {
+                let failed = fails(t);
+                self.push(
+                    t,
+                    EventKind::Request {
+                        seq,
+                        template: 0,
+                        id: None,
+                        latency_ns: latency,
+                        lag_ns: 20_000,
+                        status: (!failed).then_some(200),
+                        error: failed.then(|| "connect_refused".to_string()),
+                    },
+                );
+                seq += 1;
+                t += 5 * MS;
+            }
+        }
+
+        fn probes(&mut self, from: u64, to: u64, down: impl Fn(u64) -> bool) {
+            let mut t = from;
+            while t < to {
+                self.push(
+                    t,
+                    EventKind::Probe {
+                        probe: "replica".into(),
+                        ok: !down(t),
+                        latency_ns: MS,
+                        lag_ns: 0,
+                        detail: None,
+                    },
+                );
+                t += 50 * MS;
+            }
+        }
+
+        fn fault(&mut self, t: u64, stage: FaultStage) {
+            self.push(
+                t,
+                EventKind::Fault {
+                    fault: "crash".into(),
+                    stage,
+                    targets: vec!["replica-1".into()],
+                    detail: None,
+                },
+            );
+        }
+
+        fn docker(&mut self, t: u64, action: DockerAction) {
+            self.push(
+                t,
+                EventKind::Docker {
+                    container: "replica-1".into(),
+                    service: "replica".into(),
+                    action,
+                    exit_code: None,
+                },
+            );
+        }
+
+        /// A quiet first 10 s, then the crash (applied, died, verified).
+        fn crashed(slos: &[&str]) -> Self {
+            let mut r = Self::new(slos);
+            r.requests(0, 10 * S, |_| false, 2 * MS);
+            r.probes(0, 10 * S, |_| false);
+            r.fault(10 * S, FaultStage::Applied);
+            r.docker(10 * S + MS, DockerAction::Die);
+            r.fault(10 * S + 2 * MS, FaultStage::Verified);
+            r
+        }
+
+        fn check(&self, horizon: u64) -> Option<EarlyStop> {
+            certain_breach(&self.plan, &self.seen, horizon)
+        }
+    }
+
+    #[test]
+    fn an_error_budget_spent_for_the_rest_of_the_run_stops_it() {
+        // 0.1% of the 4000 requests from 10 s to 30 s is 4: four errors are enough (the
+        // rate can only be 0.1% or more, never under it)...
+        let mut r = Run::crashed(&["error_rate(during=crash) < 0.1%"]);
+        r.requests(10 * S, 10 * S + 15 * MS, |_| true, MS);
+        assert_eq!(
+            r.check(10 * S + 100 * MS),
+            None,
+            "3 errors fit in the budget"
+        );
+        r.requests(10 * S + 15 * MS, 10 * S + 50 * MS, |_| true, MS);
+        let stop = r
+            .check(10 * S + 100 * MS)
+            .expect("10 errors of at most 4000");
+        assert_eq!(stop.slo, "error_rate(during=crash) < 0.1%");
+        assert!(
+            stop.reason.contains("10 request(s) failed"),
+            "{}",
+            stop.reason
+        );
+        // ...but only those before the horizon, where the window certainly still ran.
+        assert_eq!(r.check(10 * S + 12 * MS), None);
+    }
+
+    #[test]
+    fn errors_after_the_window_settled_do_not_count() {
+        let mut r = Run::crashed(&["error_rate(during=crash) < 0.1%"]);
+        r.docker(10 * S + 500 * MS, DockerAction::Start);
+        r.docker(11 * S, DockerAction::Healthy);
+        r.requests(10 * S, 11 * S, |_| false, MS);
+        r.requests(11 * S, 12 * S, |_| true, MS);
+        assert_eq!(r.check(14 * S), None, "the window ended at 11 s");
+        // The whole run's budget sees them: 200 errors of at most 6000 > 0.1%.
+        let mut r2 = Run::crashed(&["error_rate() < 0.1%"]);
+        r2.requests(10 * S, 11 * S, |_| true, MS);
+        assert!(r2.check(14 * S).is_some());
+        // A large enough budget is never certain to be spent.
+        let mut r3 = Run::crashed(&["availability() >= 90%"]);
+        r3.requests(10 * S, 11 * S, |_| true, MS);
+        assert_eq!(r3.check(14 * S), None, "200 of 6000 is 3.3%, < 10%");
+        let mut r4 = Run::crashed(&["availability() >= 99%"]);
+        r4.requests(10 * S, 11 * S, |_| true, MS);
+        assert!(r4.check(14 * S).unwrap().reason.contains("at most"));
+    }
+
+    #[test]
+    fn an_unverified_fault_or_a_late_harness_never_stops_a_run() {
+        let mut r = Run::new(&["error_rate(during=crash) < 0.1%"]);
+        r.requests(0, 10 * S, |_| false, 2 * MS);
+        r.probes(0, 10 * S, |_| false);
+        r.fault(10 * S, FaultStage::Applied);
+        r.requests(10 * S, 11 * S, |_| true, MS);
+        assert_eq!(r.check(14 * S), None, "not verified");
+        r.fault(10 * S + 2 * MS, FaultStage::Verified);
+        assert!(r.check(14 * S).is_some());
+
+        // The same errors, the harness 80 ms behind its schedule: not the system's, maybe.
+        let mut late = Run::crashed(&["error_rate(during=crash) < 0.1%"]);
+        for i in 0..200u64 {
+            let seq = 2000 + i;
+            late.push(
+                10 * S + i * 5 * MS,
+                EventKind::Request {
+                    seq,
+                    template: 0,
+                    id: None,
+                    latency_ns: 90 * MS,
+                    lag_ns: 80 * MS,
+                    status: None,
+                    error: Some("timeout".into()),
+                },
+            );
+        }
+        assert_eq!(late.check(14 * S), None);
+
+        // Punctual errors before the horizon, a starved harness after it: the cut run would
+        // hold both and call the breach the harness's, so no stop.
+        let mut r = Run::crashed(&["error_rate(during=crash) < 0.1%"]);
+        r.requests(10 * S, 11 * S, |_| true, MS);
+        assert!(r.check(11 * S).is_some());
+        for i in 0..100u64 {
+            r.push(
+                11 * S + i * 5 * MS,
+                EventKind::Request {
+                    seq: 2200 + i,
+                    template: 0,
+                    id: None,
+                    latency_ns: 90 * MS,
+                    lag_ns: 80 * MS,
+                    status: None,
+                    error: Some("timeout".into()),
+                },
+            );
+        }
+        assert_eq!(r.check(11 * S), None);
+    }
+
+    #[test]
+    fn a_run_that_never_answered_is_never_stopped() {
+        let mut r = Run::new(&["error_rate() < 0.1%"]);
+        r.requests(0, 5 * S, |_| true, MS);
+        r.probes(0, 5 * S, |_| true);
+        assert_eq!(r.check(6 * S), None, "no success yet: exit 3, not a breach");
+        r.requests(5 * S, 6 * S, |_| false, MS);
+        assert_eq!(r.check(7 * S), None, "the probe has not answered yet");
+        r.probes(5 * S, 6 * S, |_| false);
+        assert!(r.check(7 * S).is_some());
+    }
+
+    #[test]
+    fn a_latency_percentile_stops_when_too_many_requests_were_slow() {
+        // p95 < 100ms over the crash window (at most 4000 requests): 5% is 200.
+        let mut r = Run::crashed(&["p95(latency, during=crash) < 100ms"]);
+        r.requests(10 * S, 11 * S, |_| false, 150 * MS);
+        assert_eq!(
+            r.check(14 * S),
+            None,
+            "200 slow requests are just within 5%"
+        );
+        r.requests(11 * S, 11 * S + 20 * MS, |_| false, 150 * MS);
+        let stop = r.check(14 * S).expect("204 slow of at most 4000");
+        assert!(stop.reason.contains("204 request(s)"), "{}", stop.reason);
+        // Slow only because the harness began them late: never.
+        let mut late = Run::crashed(&["p95(latency, during=crash) < 100ms"]);
+        for i in 0..400u64 {
+            let seq = 2000 + i;
+            late.push(
+                10 * S + i * 5 * MS,
+                EventKind::Request {
+                    seq,
+                    template: 0,
+                    id: None,
+                    latency_ns: 150 * MS,
+                    lag_ns: if i % 10 == 0 { 140 * MS } else { 10 * MS },
+                    status: Some(200),
+                    error: None,
+                },
+            );
+        }
+        assert_eq!(late.check(14 * S), None);
+    }
+
+    #[test]
+    fn a_recovery_deadline_is_passed_only_by_a_failed_check_after_it() {
+        let mut r = Run::crashed(&["recovery_time(crash, probe=replica) < 2s"]);
+        r.requests(10 * S, 13 * S, |_| false, MS);
+        // Down since the crash; the check at 11.95 s failed, still under 2 s.
+        r.probes(10 * S, 12 * S, |_| true);
+        assert_eq!(r.check(13 * S), None);
+        r.probes(12 * S, 12 * S + 100 * MS, |_| true);
+        let stop = r
+            .check(13 * S)
+            .expect("failed at 12.05 s, 2.05 s after the crash");
+        assert!(stop.reason.contains("still failed"), "{}", stop.reason);
+        // Back at 11 s: a recovery of 1 s, final, never a breach.
+        let mut ok = Run::crashed(&["recovery_time(crash, probe=replica) < 2s"]);
+        ok.requests(10 * S, 13 * S, |_| false, MS);
+        ok.probes(10 * S, 13 * S, |t| t < 11 * S);
+        assert_eq!(ok.check(13 * S), None);
+    }
+
+    #[test]
+    fn a_failover_outage_stops_once_longer_than_the_target_and_a_gap() {
+        let mut r = Run::crashed(&["failover_time(crash) < 100ms"]);
+        let outage = |ms: u64| move |t: u64| (10 * S..10 * S + ms * MS).contains(&t);
+        // 100 ms of failures (last one at 95 ms): within 100 ms + one gap, not certain.
+        r.requests(10 * S, 10 * S + 400 * MS, outage(100), MS);
+        assert_eq!(r.check(11 * S), None);
+        let mut r = Run::crashed(&["failover_time(crash) < 100ms"]);
+        r.requests(10 * S, 10 * S + 400 * MS, outage(300), MS);
+        let stop = r.check(11 * S).expect("a 300 ms outage");
+        assert!(stop.reason.contains("at least 300ms"), "{}", stop.reason);
+        // Still failing (unterminated) counts from its first to its last failure.
+        let mut r = Run::crashed(&["failover_time(crash) < 100ms"]);
+        r.requests(10 * S, 10 * S + 200 * MS, |_| true, MS);
+        assert!(r.check(11 * S).is_some());
+        // Requests still missing in the middle: nothing is known past the gap.
+        let mut r = Run::crashed(&["failover_time(crash) < 100ms"]);
+        r.requests(10 * S, 10 * S + 50 * MS, |_| true, MS);
+        r.requests(10 * S + 55 * MS, 10 * S + 300 * MS, |_| true, MS);
+        assert_eq!(r.check(11 * S), None);
+        // A zero target: any failure in the window.
+        let mut r = Run::crashed(&["failover_time(crash) <= 0ms"]);
+        r.requests(10 * S, 10 * S + 50 * MS, |t| t == 10 * S + 10 * MS, MS);
+        assert!(r.check(11 * S).is_some());
+    }
+
+    #[test]
+    fn a_good_run_never_stops() {
+        let mut r = Run::crashed(&[
+            "p95(latency, during=crash) < 100ms",
+            "error_rate(during=crash) < 0.1%",
+            "recovery_time(crash, probe=replica) < 30s",
+            "failover_time(crash) < 100ms",
+            "availability() >= 99.9%",
+            "lost_writes() <= 0",
+        ]);
+        r.probes(10 * S, 11 * S, |t| t < 10 * S + 800 * MS);
+        r.docker(10 * S + 600 * MS, DockerAction::Start);
+        r.docker(10 * S + 900 * MS, DockerAction::Healthy);
+        r.requests(10 * S, 30 * S, |_| false, 3 * MS);
+        r.probes(11 * S, 30 * S, |_| false);
+        for h in [11, 15, 20, 28, 30] {
+            assert_eq!(r.check(h * S), None);
+        }
+    }
+    #[test]
+    fn a_stopped_run_keeps_only_the_certain_breach_and_never_passes() {
+        use crate::verdict::SloResult;
+        let result = |e: &str, verdict| SloResult {
+            expression: e.into(),
+            verdict,
+            target: String::new(),
+            measured: Some(Quantity::Ratio(0.5)),
+            reason: None,
+            evidence: None,
+        };
+        let mut d = Decision {
+            results: vec![
+                result("a", Verdict::Pass),
+                result("b", Verdict::Breached),
+                result("c", Verdict::Breached),
+            ],
+            verdict: Verdict::Breached,
+            notes: vec![],
+            never_answered: None,
+        };
+        let stop = EarlyStop {
+            at_ns: 12 * S,
+            slo: "b".into(),
+            reason: "spent".into(),
+        };
+        settle(&mut d, &stop);
+        let verdicts: Vec<Verdict> = d.results.iter().map(|r| r.verdict).collect();
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Inconclusive,
+                Verdict::Breached,
+                Verdict::Inconclusive
+            ]
+        );
+        assert!(
+            d.results[0]
+                .reason
+                .as_deref()
+                .unwrap()
+                .contains("stopped early")
+        );
+        assert_eq!(d.verdict, Verdict::Breached);
+        assert!(d.notes.is_empty());
+        // Demoted on the cut run (a late harness): said, and the run is inconclusive.
+        d.results[1].verdict = Verdict::Inconclusive;
+        d.results[1].reason = Some("late".into());
+        settle(&mut d, &stop);
+        assert_eq!(d.verdict, Verdict::Inconclusive);
+        assert!(d.notes[0].contains("judged on the cut run it is inconclusive: late"));
+    }
+}
