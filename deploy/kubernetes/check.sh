@@ -10,13 +10,16 @@
 #
 # Needs root, Docker, kubectl and the images of compose/build-images.sh. Refuses to run (exit 2)
 # when the local cluster is already up: it belongs to someone else and `down` would end it.
-# CHAOSGATE_CHECK_MAX_ERRORS (default 0): gateway-pod-delete errors tolerated.
+# CHAOSGATE_CHECK_MAX_ERRORS (default 0): errors tolerated while a gateway pod is deleted and
+# during the gateway's rolling update; CHAOSGATE_CHECK_LOOPS (default 4, at most 9): concurrent
+# request loops while a gateway pod is deleted (the other checks use one).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LK="$HERE/../../scripts/local-kube.sh"
 NS=chaosgate-check-$$-$(date +%s)
 MAX_ERRORS=${CHAOSGATE_CHECK_MAX_ERRORS:-0}
+LOOPS=${CHAOSGATE_CHECK_LOOPS:-4}
 WORK=$(mktemp -d)
 failed=0
 started=0
@@ -53,8 +56,8 @@ teardown() {
   wait 2>/dev/null
   if [[ $started -eq 1 ]]; then
     t=$(now)
-    kubectl delete namespace "$NS" --wait=true --timeout=90s >/dev/null 2>&1 ||
-      fail "namespace $NS not deleted within 90 s"
+    kubectl delete namespace "$NS" --wait=true --timeout=180s >/dev/null 2>&1 ||
+      fail "namespace $NS not deleted within 180 s"
     say "namespace deleted in $(since "$t") s"
   fi
   t=$(now)
@@ -105,6 +108,21 @@ for _ in $(seq 1 150); do
   sleep 0.1
 done
 [[ $n -eq 2 ]] || fail "gateway-nodeport has $n ready endpoints, not 2"
+# Ready gateways are not yet a usable stack: /health is 2xx ("degraded") as soon as market data
+# can serve, before the gateway's first Postgres connection. Wait for "ok" (every dependency up)
+# from 6 requests in a row (both gateway pods, most likely).
+oks=0
+for _ in $(seq 1 300); do
+  status=$(curl -s --max-time 2 "$base/health" | jq -r .status 2>/dev/null || true)
+  if [[ $status == ok ]]; then oks=$((oks + 1)); else oks=0; fi
+  [[ $oks -ge 6 ]] && break
+  sleep 0.1
+done
+if [[ $oks -ge 6 ]]; then
+  say "gateway /health \"ok\" (every dependency up) through the NodePort $(since "$t") s after apply"
+else
+  fail "gateway /health not \"ok\" 30 s after Ready (last: ${status:-no answer})"
+fi
 body=""
 for _ in $(seq 1 50); do
   body=$(curl -sf --max-time 2 "$base/quote?symbol=BTCUSD" || true)
@@ -121,12 +139,15 @@ id=check-$$-$RANDOM
 order="{\"id\":\"$id\",\"symbol\":\"BTCUSD\",\"qty\":3,\"side\":\"buy\"}"
 code=$(curl -s -o "$WORK/order" -w '%{http_code}' --max-time 5 -H 'content-type: application/json' \
   -d "$order" "$base/orders" || true)
-[[ $code == 201 ]] && say "POST /orders → 201 $(<"$WORK/order")" || fail "POST /orders → $code $(cat "$WORK/order" 2>/dev/null)"
+expect() { # expect WANT GOT WHAT
+  if [[ $2 == "$1" ]]; then say "$3 → $2 $(cat "$WORK/order" 2>/dev/null)"; else fail "$3 → $2 $(cat "$WORK/order" 2>/dev/null)"; fi
+}
+expect 201 "$code" "POST /orders"
 code=$(curl -s -o "$WORK/order" -w '%{http_code}' --max-time 5 -H 'content-type: application/json' \
   -d "$order" "$base/orders" || true)
-[[ $code == 200 ]] && say "POST /orders again (same id) → 200" || fail "repeated POST /orders → $code"
+expect 200 "$code" "POST /orders again (same id)"
 code=$(curl -s -o "$WORK/order" -w '%{http_code}' --max-time 5 "$base/orders/$id" || true)
-[[ $code == 200 ]] && say "GET /orders/$id → 200" || fail "GET /orders/$id → $code"
+expect 200 "$code" "GET /orders/$id"
 
 # Sequential requests for $2 seconds into file $1: one line per request, "<code> <body>".
 loop() {
@@ -135,16 +156,20 @@ loop() {
   while awk -v u="$until" -v n="$(now)" 'BEGIN { exit !(n < u) }'; do
     rm -f "$out.body"
     curl -s -o "$out.body" -w '%{http_code}' --max-time 2 "$base/quote?symbol=BTCUSD" >"$out.code" 2>/dev/null || true
-    printf '%s %s\n' "$(<"$out.code")" "$(tr -d '\n' <"$out.body" 2>/dev/null)" >>"$out"
+    body=""
+    [[ -f $out.body ]] && body=$(tr -d '\n' <"$out.body")
+    printf '%s %s\n' "$(<"$out.code")" "$body" >>"$out"
   done
 }
 summary() {
-  local total ok sources
+  local total ok bad sources
   total=$(wc -l <"$1")
   ok=$(grep -c '^200 ' "$1" || true)
-  sources=$(grep '^200 ' "$1" | grep -o '"source":"[^"]*"' | sort | uniq -c | awk '{ printf "%s%s×%s", s, $1, $2; s = ", " }')
-  printf '%s requests, %s not 200 (%s); 200 answers by source: %s' "$total" "$((total - ok))" \
-    "$(grep -v '^200 ' "$1" | cut -d' ' -f1 | sort | uniq -c | awk '{ printf "%s%s×%s", s, $1, $2; s = " " }')" "$sources"
+  bad=$(grep -v '^200 ' "$1" | cut -d' ' -f1 | sort | uniq -c | awk '{ printf "%s%s× %s", s, $1, $2; s = ", " }')
+  sources=$(grep '^200 ' "$1" | grep -o '"source":"[^"]*"' | cut -d'"' -f4 | sort | uniq -c |
+    awk '{ printf "%s%s× %s", s, $1, $2; s = ", " }')
+  printf '%s requests, %s not 200%s; the 200s by source: %s' "$total" "$((total - ok))" \
+    "${bad:+ ($bad)}" "${sources:-none}"
 }
 
 # marketdata-a's pod deleted: the gateway must fail over to marketdata-b, every quote a 200
@@ -174,7 +199,7 @@ for _ in $(seq 1 150); do
   sleep 0.1
 done
 victim=$(kubectl -n "$NS" get pods -l app.kubernetes.io/name=gateway -o jsonpath='{.items[0].metadata.name}')
-loop "$WORK/gw" 14 &
+for i in $(seq 1 "$LOOPS"); do loop "$WORK/gw.$i" 14 & done
 sleep 2
 t=$(now)
 kubectl -n "$NS" delete pod "$victim" --wait=false >/dev/null
@@ -187,7 +212,58 @@ for _ in $(seq 1 300); do
 done
 say "gateway pod deleted: replacement Ready in $(since "$t") s"
 wait
-say "gateway pod delete under load: $(summary "$WORK/gw")"
+cat "$WORK"/gw.? >"$WORK/gw"
+say "gateway pod delete under load ($LOOPS request loops): $(summary "$WORK/gw")"
 gw_bad=$(grep -vc '^200 ' "$WORK/gw" || true)
 [[ $gw_bad -le $MAX_ERRORS ]] || fail "$gw_bad requests failed while a gateway pod was deleted (tolerated: $MAX_ERRORS)"
+
+# a crash of postgres (SIGKILL of its container): the kubelet restarts it on the same emptyDir,
+# so the order written above is still there
+pg=$(kubectl -n "$NS" get pods -l app.kubernetes.io/name=postgres -o jsonpath='{.items[0].metadata.name}')
+cid=$(docker ps -q --filter "name=^/k8s_postgres_${pg}_${NS}_")
+t=$(now)
+docker kill --signal KILL "$cid" >/dev/null
+for _ in $(seq 1 600); do
+  restarts=$(kubectl -n "$NS" get pod "$pg" -o jsonpath='{.status.containerStatuses[0].restartCount}')
+  ready=$(kubectl -n "$NS" get pod "$pg" -o jsonpath='{.status.containerStatuses[0].ready}')
+  [[ $restarts -ge 1 && $ready == true ]] && break
+  sleep 0.1
+done
+say "postgres container SIGKILLed: restarted (restartCount $restarts) and Ready in $(since "$t") s"
+code=000
+for _ in $(seq 1 50); do
+  code=$(curl -s -o "$WORK/order" -w '%{http_code}' --max-time 2 "$base/orders/$id" || true)
+  [[ $code == 200 ]] && break
+  sleep 0.2
+done
+expect 200 "$code" "GET /orders/$id after the postgres crash (emptyDir kept)"
+
+# a bad build switched on: the gateway Deployment's env (what `--set KEY=VALUE` will patch)
+loop "$WORK/roll" 1000 &
+looper=$!
+sleep 1
+t=$(now)
+kubectl -n "$NS" set env deployment/gateway GATEWAY_FAILOVER=off >/dev/null
+kubectl -n "$NS" rollout status deployment/gateway --timeout=120s >/dev/null ||
+  fail "the gateway rollout did not finish"
+say "kubectl set env GATEWAY_FAILOVER=off: rollout complete in $(since "$t") s"
+sleep 1
+kill "$looper" 2>/dev/null
+wait "$looper" 2>/dev/null || true
+say "rolling update under load: $(summary "$WORK/roll")"
+roll_bad=$(grep -vc '^200 ' "$WORK/roll" || true)
+[[ $roll_bad -le $MAX_ERRORS ]] || fail "$roll_bad requests failed during the gateway rolling update"
+envs=$(kubectl -n "$NS" get pods -l app.kubernetes.io/name=gateway -o json | jq -r \
+  '[.items[] | select(.metadata.deletionTimestamp == null) | .spec.containers[0].env[] |
+    select(.name == "GATEWAY_FAILOVER") | .value] | join(",")')
+[[ $envs == off,off ]] || fail "gateway pods' GATEWAY_FAILOVER: $envs (expected off,off)"
+# ... and caught: without failover, losing marketdata-a costs quotes
+victim=$(kubectl -n "$NS" get pods -l app.kubernetes.io/name=marketdata-a -o jsonpath='{.items[0].metadata.name}')
+loop "$WORK/nofo" 8 &
+sleep 1
+kubectl -n "$NS" delete pod "$victim" --wait=false >/dev/null
+wait
+say "marketdata-a delete with GATEWAY_FAILOVER=off: $(summary "$WORK/nofo")"
+nofo_bad=$(grep -vc '^200 ' "$WORK/nofo" || true)
+[[ $nofo_bad -gt 0 ]] || fail "the no-failover build lost no quote when marketdata-a was deleted"
 exit "$failed"
