@@ -286,6 +286,7 @@ done
 expect 200 "$code" "GET /orders/$id after the postgres crash (emptyDir kept)"
 
 # a bad build switched on: the gateway Deployment's env (what `--set KEY=VALUE` will patch)
+t_loop=$(now)
 loop "$WORK/roll" 1000 &
 looper=$!
 sleep 1
@@ -297,7 +298,7 @@ say "kubectl set env GATEWAY_FAILOVER=off: rollout complete in $(since "$t") s"
 sleep 1
 touch "$WORK/roll.stop"
 wait "$looper"
-say "rolling update under load: $(summary "$WORK/roll" "$(since "$t")")"
+say "rolling update under load: $(summary "$WORK/roll" "$(since "$t_loop")")"
 roll_bad=$(bad_count "$WORK/roll")
 [[ $roll_bad -le $MAX_ERRORS ]] || fail "$roll_bad requests failed during the gateway rolling update"
 envs=$(kubectl -n "$NS" get pods -l app.kubernetes.io/name=gateway -o json | jq -r \
