@@ -235,6 +235,7 @@ build_image "$REDIS_TAG" "${compose_dir}/redis.Dockerfile" \
   "$(stage_context redis "${compose_dir}/redis.conf")" "$base"
 # The edge (compose/edge.yml): HAProxy apt-installed over the base when the image is built.
 build_image "$EDGE_TAG" "${compose_dir}/edge.Dockerfile" \
-  "$(stage_context edge "${compose_dir}/haproxy.cfg" "${compose_dir}/edge-health")" "$base"
+  "$(stage_context edge "${compose_dir}/haproxy.cfg" "${compose_dir}/edge-health" \
+  "${compose_dir}/edge-controller" "${compose_dir}/edge-entrypoint")" "$base"
 
 log "images ready: ${TRADING_TAG} ${POSTGRES_TAG} ${REDIS_TAG} ${EDGE_TAG} (base ${base}), total $(awk -v a="$script_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')"

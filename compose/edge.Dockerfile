@@ -7,7 +7,7 @@ RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb
 COPY haproxy.cfg /etc/haproxy/haproxy.cfg
-COPY edge-health /usr/local/bin/edge-health
+COPY edge-health edge-controller edge-entrypoint /usr/local/bin/
 USER haproxy
-# Foreground, no daemon: SIGTERM/SIGUSR1 reach haproxy itself as PID 1.
-ENTRYPOINT ["/usr/sbin/haproxy", "-db", "-f", "/etc/haproxy/haproxy.cfg"]
+# The endpoint controller in the background, HAProxy in the foreground as PID 1.
+ENTRYPOINT ["/usr/local/bin/edge-entrypoint"]
