@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds every image the reference trading stack needs, with no container registry.
 #
-#   compose/build-images.sh              base image (if needed), trading binary, three images
+#   compose/build-images.sh              base image (if needed), trading binary, four images
 #   compose/build-images.sh --base-only  only make sure the base image exists
-#   compose/build-images.sh --force      rebuild the three images even if their inputs match
+#   compose/build-images.sh --force      rebuild the four images even if their inputs match
 #
 # Environment:
 #   CHAOSGATE_BASE_IMAGE   use this image as the base instead of looking for one
@@ -20,6 +20,7 @@ readonly VERSION="0.1.0"
 readonly TRADING_TAG="chaosgate/trading:${VERSION}"
 readonly POSTGRES_TAG="chaosgate/postgres:15-${VERSION}"
 readonly REDIS_TAG="chaosgate/redis:7-${VERSION}"
+readonly EDGE_TAG="chaosgate/edge:${VERSION}"
 readonly SLIM_TAG="debian:bookworm-slim"
 readonly SUITE="bookworm"
 readonly BASE_PACKAGES="redis-server,postgresql-15,iproute2,iptables,procps,ca-certificates"
@@ -232,5 +233,9 @@ build_image "$POSTGRES_TAG" "${compose_dir}/postgres.Dockerfile" \
   "$(stage_context postgres)" "$base"
 build_image "$REDIS_TAG" "${compose_dir}/redis.Dockerfile" \
   "$(stage_context redis "${compose_dir}/redis.conf")" "$base"
+# The edge (compose/edge.yml): HAProxy apt-installed over the base when the image is built.
+build_image "$EDGE_TAG" "${compose_dir}/edge.Dockerfile" \
+  "$(stage_context edge "${compose_dir}/haproxy.cfg" "${compose_dir}/edge-health" \
+  "${compose_dir}/edge-controller" "${compose_dir}/edge-entrypoint")" "$base"
 
-log "images ready: ${TRADING_TAG} ${POSTGRES_TAG} ${REDIS_TAG} (base ${base}), total $(awk -v a="$script_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')"
+log "images ready: ${TRADING_TAG} ${POSTGRES_TAG} ${REDIS_TAG} ${EDGE_TAG} (base ${base}), total $(awk -v a="$script_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')"

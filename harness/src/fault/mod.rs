@@ -2,6 +2,7 @@
 
 pub mod container;
 pub mod network;
+pub mod rollout;
 
 use std::path::Path;
 use std::time::Duration;

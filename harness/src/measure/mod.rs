@@ -228,6 +228,8 @@ pub(crate) fn fault_windows(
             FaultStage::Reverted => w.reverted_ns = Some(*t),
             FaultStage::Failed => w.failed = detail.clone(),
             FaultStage::Unverified => {}
+            // Ends the window like a revert does (a deploy is never reverted).
+            FaultStage::Completed => w.reverted_ns = Some(*t),
         }
     }
     let mut out = Vec::new();

@@ -263,6 +263,7 @@ async fn run_with_stack(
                 work.clone(),
                 state.clone(),
                 (run_id.clone(), spec.seed),
+                stack.scaler(),
             ))
         })
         .collect();
@@ -425,6 +426,7 @@ async fn fault_task(
     cancel: CancellationToken,
     state: Arc<ProgressState>,
     (run_id, seed): (String, u64),
+    scaler: crate::stack::compose::ComposeScaler,
 ) -> FaultRecord {
     let mut record = FaultRecord {
         name: f.name.clone(),
@@ -464,7 +466,7 @@ async fn fault_task(
         return record;
     }
     let still_current = |containers: &[ContainerInfo]| match f.action {
-        FaultAction::Container(_) => {
+        FaultAction::Container(_) | FaultAction::Rollout { .. } => {
             crate::fault::still_current(&pick_targets(containers, &f.service, f.pick))
         }
         // Peers' addresses come from the listing too.
@@ -530,6 +532,24 @@ async fn fault_task(
                 .duration
                 .unwrap_or_else(|| run_end.saturating_duration_since(tokio::time::Instant::now()));
             run_network_fault(&env, &mut record, &action, &targets, hold, run_end, &cancel).await;
+        }
+        FaultAction::Rollout { strategy, set } => {
+            let env = crate::fault::rollout::RolloutEnv {
+                docker: &docker,
+                project: &project,
+                sink: &sink,
+                events: &events,
+                scaler: &scaler,
+            };
+            crate::fault::rollout::run_rollout(
+                &env,
+                &mut record,
+                strategy,
+                &set,
+                &targets,
+                &cancel,
+            )
+            .await;
         }
     }
     state.set_fault(None);

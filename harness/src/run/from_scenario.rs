@@ -8,6 +8,7 @@ use chaosgate_load::{LoadPlan, Method, Rate, RequestTemplate};
 use super::{FaultAction, Pick, PlannedFault, RunSpec, WriteReadBack};
 use crate::fault::container::ContainerAction;
 use crate::fault::network::{Link, NetworkAction};
+use crate::fault::rollout::Strategy as RolloutStrategy;
 use crate::probe::{Check, Probe};
 use crate::scenario::{self, ProbeKind, RateSpec, Scenario};
 
@@ -123,6 +124,14 @@ pub fn from_scenario(
             scenario::FaultAction::Stop => FaultAction::Container(ContainerAction::Stop),
             scenario::FaultAction::Restart => FaultAction::Container(ContainerAction::Restart),
             scenario::FaultAction::Pause => FaultAction::Container(ContainerAction::Pause),
+            scenario::FaultAction::Rollout { strategy, set } => FaultAction::Rollout {
+                strategy: match strategy {
+                    scenario::RolloutStrategy::Recreate => RolloutStrategy::Recreate,
+                    scenario::RolloutStrategy::Rolling => RolloutStrategy::Rolling,
+                    scenario::RolloutStrategy::BlueGreen => RolloutStrategy::BlueGreen,
+                },
+                set: set.clone(),
+            },
             other => FaultAction::Network {
                 name: other.name(),
                 action: network_action(other),

@@ -52,6 +52,11 @@ pub enum FaultAction {
         name: &'static str,
         action: NetworkAction,
     },
+    /// A deploy under load (fault/rollout.rs): one-shot, never reverted.
+    Rollout {
+        strategy: crate::fault::rollout::Strategy,
+        set: BTreeMap<String, String>,
+    },
 }
 
 impl FaultAction {
@@ -59,6 +64,7 @@ impl FaultAction {
         match self {
             Self::Container(a) => a.name(),
             Self::Network { name, .. } => name,
+            Self::Rollout { .. } => "rollout",
         }
     }
 
@@ -68,6 +74,7 @@ impl FaultAction {
         !matches!(
             self,
             Self::Container(ContainerAction::Crash | ContainerAction::Restart)
+                | Self::Rollout { .. }
         )
     }
 }

@@ -17,8 +17,8 @@ pub use diagnostic::{ScenarioError, ScenarioErrors, SourceSpan};
 pub use discover::discover;
 pub use model::{
     AtSpec, FaultAction, FaultSpec, HttpTarget, LinkSide, LoadSpec, PartitionDirection, Pick,
-    ProbeKind, ProbeSpec, ProxyDirection, ProxyLink, RateSpec, RequestSpec, Scenario, StackSpec,
-    TargetSpec,
+    ProbeKind, ProbeSpec, ProxyDirection, ProxyLink, RateSpec, RequestSpec, RolloutStrategy,
+    Scenario, StackSpec, TargetSpec,
 };
 pub use plan::{Plan, PlannedFault, resolve};
 

@@ -212,6 +212,19 @@ pub enum FaultAction {
     },
     /// Disconnect the target from the stack's network.
     Isolate,
+    /// Replace the service's containers with a new version (the compose variables in `set`
+    /// changed) under load. One-shot: a deploy is never reverted.
+    Rollout {
+        strategy: RolloutStrategy,
+        set: BTreeMap<String, String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum RolloutStrategy {
+    Recreate,
+    Rolling,
+    BlueGreen,
 }
 
 impl FaultAction {
@@ -230,6 +243,27 @@ impl FaultAction {
             Self::Loss { .. } => "loss",
             Self::Partition { .. } => "partition",
             Self::Isolate => "isolate",
+            Self::Rollout { .. } => "rollout",
+        }
+    }
+
+    /// Services whose network paths a network fault intercepts or rewires: the target and
+    /// its peers. Empty for container faults and rollouts.
+    pub fn network_services<'a>(&'a self, target: &'a str) -> Vec<&'a str> {
+        let link_peer = |link: &'a ProxyLink| match &link.side {
+            LinkSide::Egress { service, .. } => vec![target, service.as_str()],
+            LinkSide::Ingress { .. } => vec![target],
+        };
+        match self {
+            Self::Latency { link, .. }
+            | Self::Bandwidth { link, .. }
+            | Self::ResetPeer { link }
+            | Self::Timeout { link } => link_peer(link),
+            Self::Loss { peers, .. } | Self::Partition { peers, .. } => std::iter::once(target)
+                .chain(peers.iter().map(String::as_str))
+                .collect(),
+            Self::Isolate => vec![target],
+            _ => vec![],
         }
     }
 

@@ -225,6 +225,8 @@ pub enum RawAction {
     Loss,
     Partition,
     Isolate,
+    /// Deploy a new version of the target service under load (`strategy`, `set`).
+    Rollout,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -257,6 +259,19 @@ pub struct RawTarget {
     /// Which replicas: all (default), one at random (seeded), or the first.
     #[serde(default)]
     pub pick: Option<RawPick>,
+}
+
+/// How a rollout replaces the service's containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[schemars(rename = "RolloutStrategy")]
+pub enum RawStrategy {
+    /// Stop every old container, then start the new ones.
+    Recreate,
+    /// One replica at a time: start a new one, wait until healthy, stop an old one.
+    Rolling,
+    /// Start a full new set, wait until all are healthy, then drain and stop the old set.
+    BlueGreen,
 }
 
 /// One fault. Network-only fields are rejected on container faults by validation.
@@ -307,6 +322,14 @@ pub struct RawFault {
     #[serde(default)]
     #[schemars(with = "Option<f64>")]
     pub toxicity: Option<Spanned<f64>>,
+    /// rollout: `recreate`, `rolling` (default) or `blue-green`.
+    #[serde(default)]
+    #[schemars(with = "Option<RawStrategy>")]
+    pub strategy: Option<Spanned<RawStrategy>>,
+    /// rollout: compose variables of the new version, e.g. `{ GATEWAY_VERSION: "2" }`.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
+    pub set: Option<Spanned<BTreeMap<String, String>>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -89,6 +89,9 @@ pub enum FaultStage {
     Reverted,
     /// Applying or reverting failed.
     Failed,
+    /// A one-shot fault that runs its course finished (a rollout: the last old container is
+    /// gone). Its `during=` window ends here; nothing is reverted.
+    Completed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

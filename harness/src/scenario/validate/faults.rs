@@ -10,9 +10,9 @@ use super::context::{Bounds, Ctx};
 use crate::scenario::diagnostic::{ScenarioError, SourceSpan};
 use crate::scenario::model::{
     AtSpec, FaultAction, FaultSpec, LinkSide, PartitionDirection, Pick, ProxyDirection, ProxyLink,
-    TargetSpec,
+    RolloutStrategy, TargetSpec,
 };
-use crate::scenario::raw::{RawAction, RawDirection, RawFault, RawPick};
+use crate::scenario::raw::{RawAction, RawDirection, RawFault, RawPick, RawStrategy};
 use crate::scenario::shapes::{OneOrList, ScalarOr};
 use crate::units;
 
@@ -25,6 +25,7 @@ pub(super) fn allowed_fields(action: RawAction) -> &'static [&'static str] {
         ResetPeer | Timeout => &["to", "port", "direction", "toxicity"],
         Loss => &["percent", "to"],
         Partition => &["to", "direction"],
+        Rollout => &["strategy", "set"],
     }
 }
 
@@ -43,6 +44,7 @@ pub(super) fn action_name(action: RawAction) -> &'static str {
         Loss => "loss",
         Partition => "partition",
         Isolate => "isolate",
+        Rollout => "rollout",
     }
 }
 
@@ -55,7 +57,7 @@ const LATENCY_BOUNDS: Bounds = (Duration::ZERO, Duration::from_secs(600));
 pub(super) fn needs_duration(action: RawAction) -> bool {
     !matches!(
         action,
-        RawAction::Crash | RawAction::Kill | RawAction::Restart
+        RawAction::Crash | RawAction::Kill | RawAction::Restart | RawAction::Rollout
     )
 }
 
@@ -126,7 +128,7 @@ pub(super) fn fault(
         );
     }
     // Fields present on this fault that its action does not take.
-    let present: [(&str, Option<Option<SourceSpan>>); 8] = [
+    let present: [(&str, Option<Option<SourceSpan>>); 10] = [
         ("latency", f.latency.as_ref().map(|s| cx.span(s))),
         ("jitter", f.jitter.as_ref().map(|s| cx.span(s))),
         ("rate", f.rate.as_ref().map(|s| cx.span(s))),
@@ -135,6 +137,8 @@ pub(super) fn fault(
         ("port", f.port.as_ref().map(|p| cx.span(p))),
         ("direction", f.direction.as_ref().map(|s| cx.span(s))),
         ("toxicity", f.toxicity.as_ref().map(|s| cx.span(s))),
+        ("strategy", f.strategy.as_ref().map(|s| cx.span(s))),
+        ("set", f.set.as_ref().map(|s| cx.span(s))),
     ];
     let allowed = allowed_fields(action);
     let mut fields_ok = true;
@@ -161,6 +165,28 @@ pub(super) fn fault(
         }
     }
     let action_spec = if fields_ok { fault_action(cx, f) } else { None };
+    if action == RawAction::Rollout
+        && let Some(d) = &f.duration
+    {
+        let span = cx.span(d);
+        cx.push(
+            ScenarioError::new(
+                format!("fault `{name}`: a rollout takes no `duration`"),
+                span,
+            )
+            .with_help("a deploy runs its course and is never reverted; its `during=` window ends when the last old container is gone"),
+        );
+    }
+    if action == RawAction::Rollout && f.target.pick.is_some_and(|p| p != RawPick::All) {
+        let span = cx.span(&f.target.service);
+        cx.push(
+            ScenarioError::new(
+                format!("fault `{name}`: a rollout replaces every replica; `pick` must be `all`"),
+                span,
+            )
+            .with_help("remove `pick`"),
+        );
+    }
     let pick = match f.target.pick.unwrap_or(RawPick::All) {
         RawPick::All => Pick::All,
         RawPick::Random => Pick::Random,
@@ -297,6 +323,14 @@ pub(super) fn fault_action(cx: &mut Ctx<'_>, f: &RawFault) -> Option<FaultAction
         A::Restart => FaultAction::Restart,
         A::Pause => FaultAction::Pause,
         A::Isolate => FaultAction::Isolate,
+        A::Rollout => FaultAction::Rollout {
+            strategy: match f.strategy.as_ref().map(|s| s.value) {
+                None | Some(RawStrategy::Rolling) => RolloutStrategy::Rolling,
+                Some(RawStrategy::Recreate) => RolloutStrategy::Recreate,
+                Some(RawStrategy::BlueGreen) => RolloutStrategy::BlueGreen,
+            },
+            set: f.set.as_ref().map(|s| s.value.clone()).unwrap_or_default(),
+        },
         A::Latency => {
             let latency = required(cx, f, &f.latency, "latency")
                 .and_then(|l| cx.duration(l, "latency", LATENCY_BOUNDS));
@@ -412,5 +446,44 @@ pub(super) fn check_overlaps(cx: &mut Ctx<'_>, raw: &[RawFault], faults: &[Optio
                 );
             }
         }
+    }
+}
+
+/// Containers a rollout creates have none of the network-interception wiring made when the
+/// stack starts (fault/network/wiring.rs), so a network fault on a path through a rolled-out
+/// service would silently miss the new version: refused.
+pub(super) fn check_rollout_paths(
+    cx: &mut Ctx<'_>,
+    raw: &[RawFault],
+    faults: &[Option<FaultSpec>],
+) {
+    let rolled: Vec<(&str, &str)> = faults
+        .iter()
+        .flatten()
+        .filter(|f| matches!(f.action, FaultAction::Rollout { .. }))
+        .map(|f| (f.target.service.as_str(), f.name.as_str()))
+        .collect();
+    if rolled.is_empty() {
+        return;
+    }
+    for (i, f) in faults.iter().enumerate() {
+        let Some(f) = f else { continue };
+        let through = f.action.network_services(&f.target.service);
+        let Some((service, rollout)) = rolled.iter().find(|(service, _)| through.contains(service))
+        else {
+            continue;
+        };
+        let span = cx.span(&raw[i].action);
+        cx.push(
+            ScenarioError::new(
+                format!(
+                    "fault `{}`: network fault `{}` on a path through `{service}`, which rollout `{rollout}` replaces",
+                    f.name,
+                    f.action.name()
+                ),
+                span,
+            )
+            .with_help("containers a rollout creates are not wired for network faults; put the network fault in another scenario"),
+        );
     }
 }

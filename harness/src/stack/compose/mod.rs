@@ -91,6 +91,63 @@ impl ComposeStack {
     pub fn docker(&self) -> &Docker {
         &self.docker
     }
+
+    /// What a rollout needs to add containers to this project with compose (the same files,
+    /// labels and variables as `up`).
+    pub fn scaler(&self) -> ComposeScaler {
+        ComposeScaler {
+            tool: self.tool.clone(),
+            file_args: self.file_args(),
+            env: self.env.clone(),
+        }
+    }
+}
+
+/// Runs `up --no-deps --no-recreate --scale` for one service of a project, with variables
+/// changed (a new version): compose creates the missing containers from the changed
+/// configuration and leaves the existing ones alone.
+#[derive(Debug, Clone)]
+pub struct ComposeScaler {
+    tool: ComposeTool,
+    file_args: Vec<String>,
+    env: BTreeMap<String, String>,
+}
+
+impl ComposeScaler {
+    /// The arguments of the scale-up (for the record).
+    pub fn scale_args(&self, service: &str, replicas: usize) -> Vec<String> {
+        let mut args = self.file_args.clone();
+        args.extend(["up", "-d", "--no-build", "--no-deps", "--no-recreate"].map(String::from));
+        if self.tool.is_v2() {
+            args.extend(["--pull", "never"].map(String::from));
+        }
+        args.extend(["--scale".to_string(), format!("{service}={replicas}")]);
+        args.push(service.to_string());
+        args
+    }
+
+    /// Brings `service` to `replicas` containers, creating new ones with `set` applied over
+    /// the stack's variables.
+    pub async fn scale_to(
+        &self,
+        service: &str,
+        replicas: usize,
+        set: &BTreeMap<String, String>,
+    ) -> Result<(), StackError> {
+        let mut env = self.env.clone();
+        env.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.tool
+            .run(
+                &self.scale_args(service, replicas),
+                &env,
+                Duration::from_secs(120),
+            )
+            .await
+    }
+
+    pub fn display(&self) -> String {
+        self.tool.display()
+    }
 }
 
 /// An override file that adds chaosgate's labels to every service: compose merges labels,
