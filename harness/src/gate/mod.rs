@@ -254,6 +254,7 @@ pub fn gate_sample(side: &str, unit: Unit, figures: &[RunFigure]) -> GateSample 
 
 fn summary(unit: Unit, m: Option<&MedianInterval>, runs: usize) -> String {
     match m {
+        Some(m) if m.n == 1 && runs == 1 => format!("{} (one run)", show(unit, m.median)),
         Some(m) => format!(
             "median {} [{}, {}] ({}{})",
             show(unit, m.median),

@@ -184,14 +184,13 @@ pub struct Judged {
 pub fn untrusted_list(runs: &[RunFigure]) -> String {
     runs.iter()
         .enumerate()
-        .filter_map(|(i, r)| {
-            (!r.is_trusted()).then(|| {
-                format!(
-                    "run {}: {}",
-                    i + 1,
-                    r.untrusted.as_deref().unwrap_or("nothing measured")
-                )
-            })
+        .filter(|(_, r)| !r.is_trusted())
+        .map(|(i, r)| {
+            format!(
+                "run {}: {}",
+                i + 1,
+                r.untrusted.as_deref().unwrap_or("nothing measured")
+            )
         })
         .collect::<Vec<_>>()
         .join("; ")

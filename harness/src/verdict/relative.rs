@@ -81,6 +81,26 @@ pub fn figure(slo: &Slo, r: &SloResult) -> RunFigure {
             format!("did not recover before the run ended; {m} is only a lower bound"),
         );
     }
+    // A timing figure from a window where the harness itself ran late was taken on a
+    // starved machine: on the baseline side it would loosen the bound, so it decides nothing.
+    let timing = matches!(
+        slo.metric,
+        Metric::Latency { .. } | Metric::RecoveryTime { .. } | Metric::FailoverTime { .. }
+    );
+    if let Some(lag) = facts
+        .harness_lag_p99
+        .filter(|l| timing && *l > rules::STARVED_LAG_P99)
+    {
+        return RunFigure::untrusted(
+            Some(value),
+            format!(
+                "the harness ran up to {} behind its own schedule in this window (p99; limit \
+                 {}): a figure from a CPU-starved machine",
+                Quantity::Duration(lag),
+                Quantity::Duration(rules::STARVED_LAG_P99)
+            ),
+        );
+    }
     if let Metric::Latency { percentile, .. } = slo.metric {
         if facts.dropped.is_some_and(|d| d > 0) {
             return RunFigure::untrusted(
@@ -394,5 +414,15 @@ mod tests {
         };
         assert!(figure(&slo, &r).is_trusted());
         assert_eq!(recheck(&slo, &r, 0.05), None);
+        let mut starved = r.clone();
+        starved.evidence = Some(Box::new(crate::verdict::Evidence {
+            facts: crate::verdict::Facts {
+                harness_lag_p99: Some(std::time::Duration::from_millis(83)),
+                ..Default::default()
+            },
+            ..Default::default()
+        }));
+        let f = figure(&slo, &starved);
+        assert!(f.untrusted.unwrap().contains("83ms behind"));
     }
 }
