@@ -58,7 +58,7 @@ pub fn judge(plan: &Plan<'_>, baseline: &[Done], candidate: &[Done], report: &mu
         let b: Vec<RunFigure> = baseline
             .iter()
             .map(|d| match relative_result(d, k) {
-                Some(r) => relative::figure(slo, r),
+                Some(r) => relative::baseline_figure(slo, r),
                 None => failed(d),
             })
             .collect();

@@ -81,26 +81,6 @@ pub fn figure(slo: &Slo, r: &SloResult) -> RunFigure {
             format!("did not recover before the run ended; {m} is only a lower bound"),
         );
     }
-    // A timing figure from a window where the harness itself ran late was taken on a
-    // starved machine: on the baseline side it would loosen the bound, so it decides nothing.
-    let timing = matches!(
-        slo.metric,
-        Metric::Latency { .. } | Metric::RecoveryTime { .. } | Metric::FailoverTime { .. }
-    );
-    if let Some(lag) = facts
-        .harness_lag_p99
-        .filter(|l| timing && *l > rules::STARVED_LAG_P99)
-    {
-        return RunFigure::untrusted(
-            Some(value),
-            format!(
-                "the harness ran up to {} behind its own schedule in this window (p99; limit \
-                 {}): a figure from a CPU-starved machine",
-                Quantity::Duration(lag),
-                Quantity::Duration(rules::STARVED_LAG_P99)
-            ),
-        );
-    }
     if let Metric::Latency { percentile, .. } = slo.metric {
         if facts.dropped.is_some_and(|d| d > 0) {
             return RunFigure::untrusted(
@@ -121,6 +101,42 @@ pub fn figure(slo: &Slo, r: &SloResult) -> RunFigure {
         return RunFigure::untrusted(None, "the measured value is not a number");
     }
     RunFigure::trusted(value)
+}
+
+/// A baseline run's figure: as [`figure`], and a timing figure from a window where the
+/// harness itself ran late is untrusted unless it is 0. Lateness only ever adds to latency
+/// and outage times, so a starved baseline looks worse than it is and would loosen the
+/// bound (a candidate's starved figure only looks worse, which [`recheck`] handles: a
+/// breach it caused is demoted, a pass stands).
+pub fn baseline_figure(slo: &Slo, r: &SloResult) -> RunFigure {
+    let f = figure(slo, r);
+    let Some(value) = f.value.filter(|v| f.is_trusted() && *v > 0.0) else {
+        return f;
+    };
+    let timing = matches!(
+        slo.metric,
+        Metric::Latency { .. } | Metric::RecoveryTime { .. } | Metric::FailoverTime { .. }
+    );
+    let facts = r
+        .evidence
+        .as_ref()
+        .map(|e| e.facts.clone())
+        .unwrap_or_default();
+    match facts
+        .harness_lag_p99
+        .filter(|l| timing && *l > rules::STARVED_LAG_P99)
+    {
+        Some(lag) => RunFigure::untrusted(
+            Some(value),
+            format!(
+                "the harness ran up to {} behind its own schedule in this window (p99; limit \
+                 {}): a CPU-starved baseline figure would loosen the bound",
+                Quantity::Duration(lag),
+                Quantity::Duration(rules::STARVED_LAG_P99)
+            ),
+        ),
+        None => f,
+    }
 }
 
 /// A candidate run's figure compared with a bound through the demotion rules (late
@@ -422,7 +438,17 @@ mod tests {
             },
             ..Default::default()
         }));
-        let f = figure(&slo, &starved);
+        assert!(
+            figure(&slo, &starved).is_trusted(),
+            "a late candidate only looks worse"
+        );
+        let f = baseline_figure(&slo, &starved);
         assert!(f.untrusted.unwrap().contains("83ms behind"));
+        let mut zero = starved.clone();
+        zero.measured = Some(Quantity::Duration(std::time::Duration::ZERO));
+        assert!(
+            baseline_figure(&slo, &zero).is_trusted(),
+            "0 cannot be lower"
+        );
     }
 }
