@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod fault;
+pub mod gate;
 pub mod measure;
 pub mod probe;
 pub mod provenance;

@@ -75,7 +75,9 @@ fn replica_crash_parses_into_the_model() {
             scope: Scope::During("crash-primary".into())
         }
     );
-    assert_eq!(s.slos.len(), 5);
+    // Five absolute SLOs for `run`, three relative ones for `chaosgate ab`.
+    assert_eq!(s.slos.len(), 8);
+    assert_eq!(s.slos.iter().filter(|x| x.is_relative()).count(), 3);
 }
 
 fn with_compose(src: &str, test: &str) -> Result<scenario::Scenario, scenario::ScenarioErrors> {

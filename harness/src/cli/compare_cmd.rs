@@ -36,6 +36,9 @@ pub fn run(args: CompareArgs) -> i32 {
     let (Ok(old), Ok(new)) = (read(&args.old), read(&args.new)) else {
         return exit_codes::BAD_INPUT;
     };
+    if let Some(w) = scenario_hash_warning(&old, &new) {
+        eprintln!("chaosgate: warning: {w}");
+    }
     let cmp = report::compare(&old, &new, args.tolerance);
     if args.json {
         match serde_json::to_string_pretty(&cmp) {
@@ -52,5 +55,20 @@ pub fn run(args: CompareArgs) -> i32 {
         exit_codes::SLO_BREACHED
     } else {
         exit_codes::PASS
+    }
+}
+
+/// Two reports of different scenario files (by their recorded SHA-256) compare different
+/// experiments: worth a warning, not a refusal (a comment edit changes the hash too).
+fn scenario_hash_warning(old: &report::Report, new: &report::Report) -> Option<String> {
+    let hash = |r: &report::Report| r.provenance.as_ref()?.scenario.sha256.clone();
+    match (hash(old), hash(new)) {
+        (Some(a), Some(b)) if a != b => Some(format!(
+            "the reports ran different scenario files (sha256 {} vs {}): the comparison may \
+             not be like for like",
+            &a[..a.len().min(12)],
+            &b[..b.len().min(12)]
+        )),
+        _ => None,
     }
 }

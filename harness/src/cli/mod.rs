@@ -1,5 +1,6 @@
 //! Command-line definitions (clap derive) and the mapping of errors to exit codes.
 
+pub mod ab_cmd;
 pub mod annotate_cmd;
 pub mod compare_cmd;
 pub mod exit_codes;
@@ -37,6 +38,9 @@ pub enum Command {
     List(scenario_cmds::ListArgs),
     /// Print the JSON Schema of the scenario format.
     Schema,
+    /// A/B release gate: run a candidate and a baseline build (compose variables) under the
+    /// same seeded fault schedule and judge relative SLOs (`<= baseline * 1.2`).
+    Ab(ab_cmd::AbArgs),
     /// Compare two report.json files and flag regressions (exit 1 when any).
     Compare(compare_cmd::CompareArgs),
     /// Print GitHub Actions annotations for reports (::error per breached SLO, ::warning per
@@ -99,5 +103,6 @@ pub fn main() -> i32 {
         Command::Schema => scenario_cmds::schema(),
         Command::Compare(args) => compare_cmd::run(args),
         Command::Annotate(args) => annotate_cmd::run(args),
+        Command::Ab(args) => ab_cmd::run(args, cli.quiet),
     }
 }

@@ -35,12 +35,18 @@ pub struct RunArgs {
     pub set: Vec<(String, String)>,
     /// Stop a run as soon as an SLO is certainly breached, whatever the rest of the run would
     /// bring (revert faults, tear down, report when and why; exit 1). Also `fail_fast: true`
-    /// in a scenario file.
-    #[arg(long)]
+    /// in a scenario file. Not with `--repeat`, which judges the runs' interval (there
+    /// `fail_fast: true` in the file is ignored).
+    #[arg(long, conflicts_with = "repeat")]
     pub fail_fast: bool,
+    /// Run each scenario N times (seeds derived from the seed, recorded per run; each run
+    /// a fresh stack with its own reports) and judge every SLO on the median's confidence
+    /// interval over the N runs (one aggregate report beside the runs').
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: Option<u32>,
 }
 
-fn parse_key_value(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_key_value(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
         _ => Err(format!("expected KEY=VALUE, got `{s}`")),
@@ -106,7 +112,7 @@ pub fn run(args: RunArgs, quiet: bool) -> i32 {
 
 /// Combining exit codes of several scenarios: bad input and infrastructure errors first, then a
 /// breach, then inconclusive.
-fn worse(a: i32, b: i32) -> i32 {
+pub(crate) fn worse(a: i32, b: i32) -> i32 {
     let rank = |c: i32| match c {
         exit_codes::BAD_INPUT => 4,
         exit_codes::INFRASTRUCTURE => 3,
@@ -127,10 +133,10 @@ const TERMINATING: [(SignalKind, &str); 4] = [
     (SignalKind::quit(), "SIGQUIT"),
 ];
 
-struct TerminationSignals(Vec<(Signal, &'static str)>);
+pub(crate) struct TerminationSignals(Vec<(Signal, &'static str)>);
 
 impl TerminationSignals {
-    fn install() -> std::io::Result<Self> {
+    pub(crate) fn install() -> std::io::Result<Self> {
         TERMINATING
             .iter()
             .map(|(kind, name)| signal(*kind).map(|s| (s, *name)))
@@ -151,7 +157,7 @@ impl TerminationSignals {
 
     /// Cancels the run on the first signal. Later ones cannot make it stop sooner (half-removed
     /// faults help nobody); they are answered with what is going on.
-    async fn cancel_on_first(mut self, cancel: CancellationToken) {
+    pub(crate) async fn cancel_on_first(mut self, cancel: CancellationToken) {
         let first = self.next().await;
         // Cancel before printing: nothing may delay or prevent the teardown.
         cancel.cancel();
@@ -215,12 +221,36 @@ async fn run_one(
         }
     };
     if args.fail_fast && spec.fail_fast.is_none() {
-        spec.fail_fast = Some(s.slos.clone());
+        spec.fail_fast = Some(
+            s.slos
+                .iter()
+                .filter(|x| !x.is_relative())
+                .cloned()
+                .collect(),
+        );
     }
     let progress = Progress::detect(quiet);
     if args.dry_run {
         println!("{}", run::describe_plan(&spec));
         return exit_codes::PASS;
+    }
+    if let Some(n) = args.repeat {
+        let sides = vec![crate::gate::Side {
+            name: crate::gate::repeat::SIDE.into(),
+            set: Vec::new(),
+        }];
+        return super::ab_cmd::run_gate(
+            s,
+            crate::report::gate::GateKind::Repeat,
+            seed,
+            n as usize,
+            &args.set,
+            sides,
+            &args.report_dir,
+            cancel,
+            quiet,
+        )
+        .await;
     }
     let dir = match create_run_dir(&args.report_dir, &s.name) {
         Ok(d) => d,
@@ -233,34 +263,95 @@ async fn run_one(
         }
     };
     progress.line(&format!("run {} (seed {seed}) → {}", s.name, dir.display()));
+    let single = run_single(
+        s, &spec, &dir, &args.set, args.keep, cancel, progress, quiet,
+    )
+    .await;
+    if let Some(report) = &single.report {
+        println!(
+            "{} {} → {}",
+            crate::report::format::headline(report),
+            s.name,
+            dir.display()
+        );
+    }
+    single.exit_code
+}
+
+/// One finished run of one scenario, for `run` and for the gate (`--repeat`, `ab`).
+pub struct SingleRun {
+    pub exit_code: i32,
+    /// The written report; `None` when the run failed before a verdict.
+    pub report: Option<crate::report::Report>,
+    /// Each relative SLO's figure (its index in the scenario's `slos`, and the unjudged
+    /// measurement), for `ab`.
+    pub relative: Vec<(usize, crate::verdict::SloResult)>,
+    /// Why there is no report.
+    pub error: Option<String>,
+}
+
+/// Runs `spec` once into `dir`: executes it, decides the absolute SLOs (relative ones are
+/// listed as needing a baseline and do not change the verdict), writes the reports.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_single(
+    s: &scenario::Scenario,
+    spec: &run::RunSpec,
+    dir: &Path,
+    set: &[(String, String)],
+    keep: bool,
+    cancel: CancellationToken,
+    progress: Progress,
+    quiet: bool,
+) -> SingleRun {
+    let failed = |exit_code, e: String| SingleRun {
+        exit_code,
+        report: None,
+        relative: Vec::new(),
+        error: Some(e),
+    };
     let opts = RunOptions {
-        dir: dir.clone(),
-        keep: args.keep,
+        dir: dir.to_path_buf(),
+        keep,
         cancel,
         progress,
     };
     let started = std::time::Instant::now();
-    match run::execute(&spec, opts).await {
+    match run::execute(spec, opts).await {
         Ok(artifacts) => {
-            let mut decision = crate::verdict::decide(&crate::verdict::Inputs {
-                slos: &s.slos,
+            let absolute: Vec<crate::slo::Slo> = s
+                .slos
+                .iter()
+                .filter(|x| !x.is_relative())
+                .cloned()
+                .collect();
+            let inputs = |slos| crate::verdict::Inputs {
+                slos,
                 analysis: &artifacts.analysis,
                 faults: &artifacts.faults,
                 writes: artifacts.writes.as_ref(),
-            });
+            };
+            let mut decision = crate::verdict::decide(&inputs(&absolute));
             if let Some(stop) = &artifacts.stopped_early {
                 crate::verdict::early::settle(&mut decision, stop);
             }
+            let relative = crate::verdict::relative::measure(&inputs(&s.slos));
             let exit_code = exit_codes::of_decision(&decision);
             let mut report = crate::report::assemble(
                 s,
-                &spec,
+                spec,
                 &artifacts,
                 started.elapsed(),
                 decision,
                 exit_code,
             );
-            report.provenance = Some(provenance(s, &spec, &artifacts, &args.set).await);
+            for slo in s.slos.iter().filter(|x| x.is_relative()) {
+                report.notes.push(format!(
+                    "`{}` {}: not judged by a single run",
+                    slo.expression,
+                    crate::verdict::NEEDS_BASELINE
+                ));
+            }
+            report.provenance = Some(provenance(s, spec, &artifacts, set).await);
             report.stopped_early =
                 artifacts
                     .stopped_early
@@ -271,12 +362,9 @@ async fn run_one(
                         slo: stop.slo.clone(),
                         reason: stop.reason.clone(),
                     });
-            match run::write_reports(&report, &dir) {
-                Ok(()) => {}
-                Err(e) => {
-                    eprintln!("error: writing reports to {}: {e}", dir.display());
-                    return exit_codes::INFRASTRUCTURE;
-                }
+            if let Err(e) = run::write_reports(&report, dir) {
+                eprintln!("error: writing reports to {}: {e}", dir.display());
+                return failed(exit_codes::INFRASTRUCTURE, e.to_string());
             }
             if !quiet {
                 eprintln!("{}", crate::report::render_terminal(&report));
@@ -284,17 +372,16 @@ async fn run_one(
             if let Some(cmd) = &artifacts.kept_stack {
                 eprintln!("chaosgate: the stack is still up (--keep); remove it with:\n  {cmd}");
             }
-            println!(
-                "{} {} → {}",
-                crate::report::format::headline(&report),
-                s.name,
-                dir.display()
-            );
-            exit_code
+            SingleRun {
+                exit_code,
+                report: Some(report),
+                relative,
+                error: None,
+            }
         }
         Err(e) => {
             eprintln!("error: {}: {e}", s.name);
-            exit_codes::of_run_error(&e)
+            failed(exit_codes::of_run_error(&e), e.to_string())
         }
     }
 }
@@ -320,7 +407,7 @@ async fn provenance(
     }
 }
 
-fn create_run_dir(root: &Path, scenario: &str) -> std::io::Result<PathBuf> {
+pub(crate) fn create_run_dir(root: &Path, scenario: &str) -> std::io::Result<PathBuf> {
     let now = time::OffsetDateTime::now_utc();
     let stamp = now
         .format(time::macros::format_description!(

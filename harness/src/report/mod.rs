@@ -4,6 +4,8 @@ mod assemble;
 mod chart;
 mod compare;
 pub mod format;
+pub mod gate;
+pub mod gate_render;
 pub mod github;
 pub mod html;
 pub mod json;

@@ -165,7 +165,13 @@ pub fn from_scenario(
         probes,
         faults,
         recovery_consecutive: s.recovery_consecutive,
-        fail_fast: s.fail_fast.then(|| s.slos.clone()),
+        fail_fast: s.fail_fast.then(|| {
+            s.slos
+                .iter()
+                .filter(|x| !x.is_relative())
+                .cloned()
+                .collect()
+        }),
     })
 }
 

@@ -14,7 +14,13 @@ pub struct Slo {
     pub expression: String,
     pub metric: Metric,
     pub op: Comparison,
+    /// The absolute target; for a relative SLO (`relative` set) the offset, or zero of the
+    /// metric's unit, and never compared with on its own.
     pub threshold: Quantity,
+    /// Set when the target is relative to a baseline build (`<= baseline * 1.2`,
+    /// `<= baseline + 20ms`): judged only by `chaosgate ab`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative: Option<Relative>,
     /// Names of faults and probes the expression refers to, with their byte range in
     /// `expression`.
     #[serde(skip)]
@@ -24,7 +30,51 @@ pub struct Slo {
 impl Slo {
     /// `< 100ms`: the target as shown in reports.
     pub fn target_text(&self) -> String {
-        format!("{} {}", self.op, self.threshold)
+        match &self.relative {
+            Some(r) => format!("{} {r}", self.op),
+            None => format!("{} {}", self.op, self.threshold),
+        }
+    }
+
+    pub fn is_relative(&self) -> bool {
+        self.relative.is_some()
+    }
+}
+
+/// A target relative to the baseline build's figure.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Relative {
+    /// `baseline`: no worse than the baseline.
+    Same,
+    /// `baseline * k` (k > 0).
+    Scaled { factor: f64 },
+    /// `baseline + q` or `baseline - q`, `q` in the metric's unit.
+    Offset { by: Quantity, minus: bool },
+}
+
+impl Relative {
+    /// The bound the candidate's figure is compared with, from the baseline's figure (both
+    /// in the unit's base: seconds, ratio, count).
+    pub fn bound(&self, baseline: f64) -> f64 {
+        match *self {
+            Self::Same => baseline,
+            Self::Scaled { factor } => baseline * factor,
+            Self::Offset { by, minus: false } => baseline + by.as_f64(),
+            Self::Offset { by, minus: true } => baseline - by.as_f64(),
+        }
+    }
+}
+
+impl fmt::Display for Relative {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Same => f.write_str("baseline"),
+            Self::Scaled { factor } => write!(f, "baseline * {factor}"),
+            Self::Offset { by, minus } => {
+                write!(f, "baseline {} {by}", if *minus { '-' } else { '+' })
+            }
+        }
     }
 }
 
@@ -186,6 +236,27 @@ pub enum Quantity {
 }
 
 impl Quantity {
+    /// Zero in `unit`.
+    pub fn zero(unit: Unit) -> Self {
+        match unit {
+            Unit::Duration => Self::Duration(Duration::ZERO),
+            Unit::Ratio => Self::Ratio(0.0),
+            Unit::Count => Self::Count(0),
+        }
+    }
+
+    /// A value in the unit's base (seconds, ratio, count) back as a quantity of `unit`; a
+    /// negative or non-finite value is clamped to zero (a bound below zero cannot be met by
+    /// a duration, ratio or count anyway).
+    pub fn from_f64(unit: Unit, v: f64) -> Self {
+        let v = if v.is_finite() { v.max(0.0) } else { 0.0 };
+        match unit {
+            Unit::Duration => Self::Duration(Duration::from_secs_f64(v.min(1e9))),
+            Unit::Ratio => Self::Ratio(v),
+            Unit::Count => Self::Count(v.round() as u64),
+        }
+    }
+
     pub fn unit(&self) -> Unit {
         match self {
             Self::Duration(_) => Unit::Duration,

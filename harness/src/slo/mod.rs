@@ -4,5 +4,5 @@
 mod expr;
 mod parse;
 
-pub use expr::{Comparison, Metric, NameRef, Quantity, RefKind, Scope, Slo, Unit};
+pub use expr::{Comparison, Metric, NameRef, Quantity, RefKind, Relative, Scope, Slo, Unit};
 pub use parse::{SloParseError, parse};

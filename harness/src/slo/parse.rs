@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::expr::{Comparison, Metric, NameRef, Quantity, RefKind, Scope, Slo, Unit};
+use super::expr::{Comparison, Metric, NameRef, Quantity, RefKind, Relative, Scope, Slo, Unit};
 use crate::units;
 
 const METRICS: &str = "pNN (p50, p90, p95, p99, p99.9), error_rate, availability, recovery_time, failover_time, \
@@ -50,6 +50,8 @@ enum Tok {
     Comma,
     Equals,
     Op(Comparison),
+    Star,
+    Plus,
     End,
 }
 
@@ -63,6 +65,8 @@ impl Tok {
             Tok::Comma => "`,`".into(),
             Tok::Equals => "`=`".into(),
             Tok::Op(op) => format!("`{op}`"),
+            Tok::Star => "`*`".into(),
+            Tok::Plus => "`+`".into(),
             Tok::End => "the end of the expression".into(),
         }
     }
@@ -85,6 +89,8 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, Range<usize>)>, SloParseError> {
             '(' => out.push(single(Tok::LParen)),
             ')' => out.push(single(Tok::RParen)),
             ',' => out.push(single(Tok::Comma)),
+            '*' => out.push(single(Tok::Star)),
+            '+' => out.push(single(Tok::Plus)),
             '<' | '>' | '=' | '!' => {
                 chars.next();
                 let eq = matches!(chars.peek(), Some(&(_, '=')));
@@ -270,6 +276,22 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
             op_at,
         ));
     };
+    let mut refs = Vec::new();
+    if matches!(&p.peek().0, Tok::Word(w) if w.starts_with("baseline")) {
+        let metric = build_metric(&name, name_at, args, close_at, &mut refs)?;
+        let relative = relative_target(&mut p, &metric)?;
+        return Ok(Slo {
+            expression: expression.to_string(),
+            threshold: match relative {
+                Relative::Offset { by, .. } => by,
+                _ => Quantity::zero(metric.unit()),
+            },
+            metric,
+            op,
+            relative: Some(relative),
+            references: refs,
+        });
+    }
     let (tok, value_at) = p.next();
     let value_text = match tok {
         Tok::Number(n) => n,
@@ -280,7 +302,8 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
                     other.describe()
                 ),
                 value_at,
-            ));
+            )
+            .help("a number with its unit (`100ms`, `0.1%`, `0`), or `baseline`, `baseline * 1.2`, `baseline + 20ms` (judged by `chaosgate ab`)"));
         }
     };
     let (tok, end_at) = p.next();
@@ -290,7 +313,6 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
             end_at,
         ));
     }
-    let mut refs = Vec::new();
     let metric = build_metric(&name, name_at, args, close_at, &mut refs)?;
     let threshold = parse_threshold(&value_text, value_at, metric.unit(), &metric)?;
     Ok(Slo {
@@ -298,8 +320,95 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
         metric,
         op,
         threshold,
+        relative: None,
         references: refs,
     })
+}
+
+/// `baseline`, `baseline * K`, `baseline + Q` or `baseline - Q` (Q in the metric's unit).
+fn relative_target(p: &mut Parser, metric: &Metric) -> Result<Relative, SloParseError> {
+    let (tok, at) = p.next();
+    if tok != Tok::Word("baseline".into()) {
+        return Err(SloParseError::new(
+            format!("expected `baseline`, found {}", tok.describe()),
+            at,
+        )
+        .help("leave spaces around the operator: `baseline - 20ms`, `baseline * 1.2`"));
+    }
+    let (tok, op_at) = p.next();
+    let relative = match tok {
+        Tok::End => return Ok(Relative::Same),
+        Tok::Star => {
+            let (tok, at) = p.next();
+            let factor = match &tok {
+                Tok::Number(n) => n.parse::<f64>().ok().filter(|f| f.is_finite() && *f > 0.0),
+                _ => None,
+            };
+            match factor {
+                Some(factor) => Relative::Scaled { factor },
+                None => {
+                    return Err(SloParseError::new(
+                        format!(
+                            "expected a positive factor after `*`, found {}",
+                            tok.describe()
+                        ),
+                        at,
+                    )
+                    .help("a plain number, e.g. `baseline * 1.2`"));
+                }
+            }
+        }
+        Tok::Plus => {
+            let (tok, at) = p.next();
+            let Tok::Number(text) = tok else {
+                return Err(SloParseError::new(
+                    format!("expected a quantity after `+`, found {}", tok.describe()),
+                    at,
+                ));
+            };
+            Relative::Offset {
+                by: parse_threshold(&text, at, metric.unit(), metric)?,
+                minus: false,
+            }
+        }
+        // `-` is a word character (fault names have dashes): `- 20ms` or `-20ms`.
+        Tok::Word(w) if w.starts_with('-') => {
+            let (text, at) = if w == "-" {
+                match p.next() {
+                    (Tok::Number(n), at) => (n, at),
+                    (other, at) => {
+                        return Err(SloParseError::new(
+                            format!("expected a quantity after `-`, found {}", other.describe()),
+                            at,
+                        ));
+                    }
+                }
+            } else {
+                (w[1..].to_string(), op_at.start + 1..op_at.end)
+            };
+            Relative::Offset {
+                by: parse_threshold(&text, at, metric.unit(), metric)?,
+                minus: true,
+            }
+        }
+        other => {
+            return Err(SloParseError::new(
+                format!(
+                    "expected `*`, `+` or `-` after `baseline`, found {}",
+                    other.describe()
+                ),
+                op_at,
+            ));
+        }
+    };
+    let (tok, end_at) = p.next();
+    if tok != Tok::End {
+        return Err(SloParseError::new(
+            format!("unexpected {} after the target", tok.describe()),
+            end_at,
+        ));
+    }
+    Ok(relative)
 }
 
 /// Splits arguments into positionals and `key=value` pairs, rejecting keys the metric does
@@ -625,6 +734,89 @@ mod tests {
         let s = parse("probe_success(db, during=f) >= 99%").unwrap();
         assert_eq!(s.threshold, Quantity::Ratio(0.99));
         assert_eq!(s.references.len(), 2);
+    }
+
+    #[test]
+    fn relative_targets() {
+        let s = parse("recovery_time(crash-primary) <= baseline * 1.2").unwrap();
+        assert_eq!(s.relative, Some(Relative::Scaled { factor: 1.2 }));
+        assert_eq!(s.target_text(), "<= baseline * 1.2");
+        let s = parse("p99(latency, during=f) <= baseline + 20ms").unwrap();
+        assert_eq!(
+            s.relative,
+            Some(Relative::Offset {
+                by: Quantity::Duration(Duration::from_millis(20)),
+                minus: false
+            })
+        );
+        assert_eq!(s.target_text(), "<= baseline + 20ms");
+        assert!((s.relative.unwrap().bound(0.1) - 0.12).abs() < 1e-12);
+        let s = parse("error_rate(during=f) <= baseline + 0.1%").unwrap();
+        assert_eq!(
+            s.relative.unwrap().bound(0.002),
+            0.002 + 0.001,
+            "units as the left side"
+        );
+        assert_eq!(
+            parse("error_rate() <= baseline").unwrap().relative,
+            Some(Relative::Same)
+        );
+        for minus in [
+            "failover_time(f) < baseline - 5ms",
+            "failover_time(f) < baseline -5ms",
+        ] {
+            let s = parse(minus).unwrap();
+            assert_eq!(
+                s.relative,
+                Some(Relative::Offset {
+                    by: Quantity::Duration(Duration::from_millis(5)),
+                    minus: true
+                }),
+                "{minus}"
+            );
+            assert_eq!(s.target_text(), "< baseline - 5ms");
+        }
+        assert_eq!(
+            parse("lost_writes() <= baseline + 0").unwrap().threshold,
+            Quantity::Count(0)
+        );
+        assert_eq!(parse("p95(latency) < 100ms").unwrap().relative, None);
+    }
+
+    #[test]
+    fn relative_target_errors_point_at_the_problem() {
+        assert_eq!(
+            err("p95(latency) < baseline + 5%"),
+            (
+                "`p95` is measured as a duration (e.g. `100ms`), not `5%`".into(),
+                27
+            )
+        );
+        assert_eq!(
+            err("error_rate() < baseline + 5ms").0,
+            "`error_rate` is measured as a percentage (e.g. `0.1%`), not `5ms`"
+        );
+        assert_eq!(
+            err("p95(latency) < baseline * 0").0,
+            "expected a positive factor after `*`, found `0`"
+        );
+        assert_eq!(err("p95(latency) < baseline * x").1, 27);
+        assert_eq!(
+            err("p95(latency) < baseline-5ms").0,
+            "expected `baseline`, found `baseline-5ms`"
+        );
+        assert_eq!(
+            err("p95(latency) < baseline / 2").0,
+            "unexpected character `/`"
+        );
+        assert_eq!(
+            err("p95(latency) < baseline + 5ms extra").0,
+            "unexpected `extra` after the target"
+        );
+        assert_eq!(
+            err("p95(latency) < baseline 5ms").0,
+            "expected `*`, `+` or `-` after `baseline`, found `5ms`"
+        );
     }
 
     #[test]

@@ -90,6 +90,9 @@ pub struct SloResult {
     pub evidence: Option<Box<Evidence>>,
 }
 
+/// Why a relative SLO (`<= baseline * 1.2`) is not judged by a single run.
+pub const NEEDS_BASELINE: &str = "needs a baseline (chaosgate ab)";
+
 pub fn evaluate(slos: &[Slo], source: &dyn MetricSource) -> Vec<SloResult> {
     slos.iter().map(|slo| evaluate_one(slo, source)).collect()
 }
@@ -104,6 +107,15 @@ fn evaluate_one(slo: &Slo, source: &dyn MetricSource) -> SloResult {
         reason,
         evidence,
     };
+    if slo.is_relative() {
+        // A relative target has no meaning without a baseline's figure: never judged here.
+        return result(
+            Verdict::Inconclusive,
+            None,
+            Some(NEEDS_BASELINE.into()),
+            None,
+        );
+    }
     match source.measure(&slo.metric) {
         Measurement::NoData { reason } => result(
             Verdict::Inconclusive,

@@ -17,13 +17,17 @@
 pub mod early;
 mod evaluate;
 mod facts;
+pub mod interval;
 mod measured;
+pub mod relative;
 pub mod resolution;
 pub mod rules;
 
 use std::time::Duration;
 
-pub use evaluate::{Evidence, Measurement, MetricSource, SloResult, Verdict, evaluate, overall};
+pub use evaluate::{
+    Evidence, Measurement, MetricSource, NEEDS_BASELINE, SloResult, Verdict, evaluate, overall,
+};
 pub use facts::Facts;
 pub use measured::RunMetrics;
 pub use rules::STARVED_LAG_P99;
