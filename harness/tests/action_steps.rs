@@ -329,7 +329,7 @@ fn annotate_refuses_what_is_not_a_run_report() {
     let out = chaosgate().arg("annotate").arg(&file).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        text(&out).contains("not a chaosgate run report"),
+        text(&out).contains("not a chaosgate run or gate report"),
         "{}",
         text(&out)
     );

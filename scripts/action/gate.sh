@@ -146,9 +146,11 @@ fi
 # --- the run ----------------------------------------------------------------------------------
 mkdir -p "$report_dir"
 # Run directories holding a report before the run: only the new ones are this step's. A run
-# writes <report-dir>/<scenario>-<time>/report.json; deeper reports (runs nested inside an
-# aggregate's directory) are the aggregate's to annotate, not this step's.
-report_files() { find "$report_dir" -mindepth 2 -maxdepth 2 -name report.json -print0; }
+# writes <report-dir>/<scenario>-<time>/report.json, `--repeat` and `ab` write gate.json there;
+# deeper reports (runs nested inside a gate's directory) are the gate's, not annotated again.
+report_files() {
+  find "$report_dir" -mindepth 2 -maxdepth 2 \( -name report.json -o -name gate.json \) -print0
+}
 declare -A before=()
 while IFS= read -r -d '' f; do before["$f"]=1; done < <(report_files)
 

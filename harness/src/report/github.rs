@@ -4,9 +4,9 @@
 //! (`action.yml`, `scripts/action/gate.sh`) runs it after each run.
 //!
 //! Reports come in through [`Gate`], the part of a report the annotations need. A run's
-//! `report.json` becomes one with [`Gate::from_run`]; another report shape (e.g. an aggregate of
-//! repeated runs carrying a list of SLO results) needs one more `from_*` function and one more
-//! arm in [`read`].
+//! `report.json` becomes one with [`Gate::from_run`], the aggregate `gate.json` of `run --repeat`
+//! or `ab` with [`Gate::from_aggregate`] (its SLOs are judged on the runs' intervals; the runs'
+//! own reports, nested in its directory, are not annotated again).
 //!
 //! Escaping follows GitHub's workflow-command rules: in the message `%`, `\r`, `\n` become
 //! `%25`, `%0D`, `%0A`; in property values (`file=`, `title=`) also `:` and `,` become `%3A`
@@ -67,18 +67,58 @@ impl Gate {
     }
 }
 
-/// Reads a report file (or the `report.json` in a run directory).
+impl Gate {
+    /// The aggregate of `run --repeat N` or `ab`: each SLO as judged on the runs' interval,
+    /// its figure the per-side summary (median and interval).
+    pub fn from_aggregate(g: &super::gate::GateReport) -> Self {
+        Self {
+            scenario: g.scenario.name.clone(),
+            file: g.scenario.file.clone(),
+            not_judged: None,
+            slos: g
+                .slos
+                .iter()
+                .map(|s| GateSlo {
+                    expression: s.expression.clone(),
+                    verdict: s.verdict,
+                    target: s.target.clone(),
+                    measured: (!s.samples.is_empty()).then(|| {
+                        s.samples
+                            .iter()
+                            .map(|x| format!("{}: {}", x.side, x.summary))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    }),
+                    reason: s.reason.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Reads a report file: a run's `report.json` or a gate's `gate.json` (or the one in a
+/// directory, the gate's first).
 pub fn read(path: &Path) -> io::Result<Gate> {
     let path = if path.is_dir() {
-        path.join(super::json::FILE_NAME)
+        let gate = path.join(super::gate::FILE_NAME);
+        if gate.is_file() {
+            gate
+        } else {
+            path.join(super::json::FILE_NAME)
+        }
     } else {
         path.to_path_buf()
     };
     let text = std::fs::read_to_string(&path)?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-    // A run report has its scenario and SLO list at the top; any other shape is named in the
-    // error rather than half-read.
+    // A run report has its scenario and SLO list at the top, a gate report also its sides;
+    // any other shape is named in the error rather than half-read.
+    if value.get("sides").is_some() && value.get("slos").is_some() {
+        let report: super::gate::GateReport = serde_json::from_value(value)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        return Ok(Gate::from_aggregate(&report));
+    }
     if value.get("scenario").is_some() && value.get("slos").is_some() {
         let report: Report = serde_json::from_value(value)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
@@ -87,7 +127,7 @@ pub fn read(path: &Path) -> io::Result<Gate> {
     Err(io::Error::new(
         io::ErrorKind::InvalidData,
         format!(
-            "{} is not a chaosgate run report (no top-level `scenario` and `slos`)",
+            "{} is not a chaosgate run or gate report (no top-level `scenario` and `slos`)",
             path.display()
         ),
     ))
@@ -402,5 +442,57 @@ mod tests {
             annotations(&g, &outside)[0].file.as_deref(),
             Some(g.file.as_str())
         );
+    }
+
+    #[test]
+    fn a_gate_report_is_read_and_annotated_per_slo_on_its_intervals() {
+        let dir = std::env::temp_dir().join(format!("cg-github-gate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let sample = |side: &str, summary: &str| {
+            serde_json::json!({
+                "side": side, "values": [0.0], "texts": ["0ms"], "untrusted": [null],
+                "median": 0.0, "low": 0.0, "high": 0.0, "coverage": 0.0, "summary": summary
+            })
+        };
+        let gate = serde_json::json!({
+            "schema_version": "1", "kind": "ab",
+            "scenario": {"name": "replica-crash", "file": "scenarios/replica-crash.yaml",
+                         "description": ""},
+            "seed": 42, "repeat": 1, "started_at": "2026-11-30T00:00:00Z", "duration_ms": 1.0,
+            "verdict": "breached", "exit_code": 1, "interval_method": "order statistics",
+            "sides": [], "notes": [],
+            "slos": [
+                {"expression": "failover_time(crash-primary) <= baseline + 50ms",
+                 "target": "<= baseline + 50ms", "relative": true, "verdict": "breached",
+                 "reason": "even the candidate's best end 135ms violates the bound",
+                 "unit": "ms", "judged_on": "candidate vs baseline",
+                 "samples": [sample("baseline", "median 0ms"), sample("candidate", "median 135ms")],
+                 "strict_bound": 50.0, "loose_bound": 50.0},
+                {"expression": "p95(latency) < 100ms", "target": "< 100ms", "relative": false,
+                 "verdict": "inconclusive", "reason": "straddles", "unit": "ms",
+                 "judged_on": "candidate", "samples": [], "strict_bound": null,
+                 "loose_bound": null},
+                {"expression": "error_rate() < 1%", "target": "< 1%", "relative": false,
+                 "verdict": "pass", "reason": null, "unit": "ratio", "judged_on": "candidate",
+                 "samples": [], "strict_bound": null, "loose_bound": null}
+            ]
+        });
+        std::fs::write(dir.join("gate.json"), gate.to_string()).unwrap();
+        // A run report beside it is the gate's run, not what the directory stands for.
+        std::fs::write(dir.join("report.json"), "{}").unwrap();
+        let g = read(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(g.slos.len(), 3);
+        assert_eq!(
+            g.slos[0].measured.as_deref(),
+            Some("baseline: median 0ms; candidate: median 135ms")
+        );
+        let place = Place {
+            workspace: None,
+            cwd: std::env::temp_dir(),
+        };
+        let a = annotations(&g, &place);
+        let levels: Vec<Level> = a.iter().map(|x| x.level).collect();
+        assert_eq!(levels, vec![Level::Error, Level::Warning]);
     }
 }
