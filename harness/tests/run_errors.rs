@@ -42,6 +42,27 @@ fn a_broken_scenario_is_bad_input_and_starts_nothing() {
 }
 
 #[test]
+fn an_ab_gate_missing_a_side_is_bad_input_and_starts_nothing() {
+    // A forgotten `--candidate` used to run the scenario's defaults as the candidate: a whole
+    // gate spent comparing the baseline with something nobody asked for.
+    for (given, missing) in [("--baseline", "--candidate"), ("--candidate", "--baseline")] {
+        let out = chaosgate()
+            .env("DOCKER_HOST", "unix:///nonexistent/chaosgate-test.sock")
+            .args([
+                "ab",
+                "scenarios/replica-crash.yaml",
+                given,
+                "GATEWAY_FAILOVER=on",
+            ])
+            .output()
+            .expect("chaosgate runs");
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(missing), "names {missing}: {err}");
+    }
+}
+
+#[test]
 fn a_stack_that_never_gets_healthy_is_an_infrastructure_error() {
     require_images();
     let dir = TempDir::new("unhealthy");

@@ -18,12 +18,14 @@ pub struct AbArgs {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// A compose variable of the baseline build (repeatable), e.g.
-    /// `--baseline GATEWAY_FAILOVER_DELAY=0s`.
-    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    /// `--baseline GATEWAY_FAILOVER_DELAY=0s`. Required: a forgotten side would silently run
+    /// the scenario's defaults and cost a whole gate (give `--baseline KEY=` with the
+    /// default value to compare against the defaults).
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value, required = true)]
     pub baseline: Vec<(String, String)>,
     /// A compose variable of the candidate build (repeatable), e.g.
-    /// `--candidate GATEWAY_FAILOVER_DELAY=5s`.
-    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    /// `--candidate GATEWAY_FAILOVER_DELAY=5s`. Required, as `--baseline`.
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value, required = true)]
     pub candidate: Vec<(String, String)>,
     /// A compose variable for both builds (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
