@@ -16,7 +16,9 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-LK="$HERE/../../scripts/local-kube.sh"
+LOG_TAG=check
+# shellcheck source=SCRIPTDIR/../../scripts/kube/lib.sh
+source "$HERE/../../scripts/kube/lib.sh"
 NS=chaosgate-check-$$-$(date +%s)
 MAX_ERRORS=${CHAOSGATE_CHECK_MAX_ERRORS:-0}
 LOOPS=${CHAOSGATE_CHECK_LOOPS:-4}
@@ -25,24 +27,8 @@ failed=0
 started=0
 finished=0
 
-say() { printf '[check %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-fail() {
-  say "FAIL: $*"
-  failed=1
-}
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-
-[[ $(id -u) -eq 0 ]] || {
-  say "must run as root"
-  exit 2
-}
-for image in chaosgate/trading:0.1.0 chaosgate/postgres:15-0.1.0 chaosgate/redis:7-0.1.0; do
-  docker image inspect "$image" >/dev/null 2>&1 || {
-    say "no image $image: run compose/build-images.sh"
-    exit 2
-  }
-done
+require_root
+require_images chaosgate/trading:0.1.0 chaosgate/postgres:15-0.1.0 chaosgate/redis:7-0.1.0
 if bash "$LK" status >/dev/null 2>&1; then
   say "the local cluster is already up (someone else's): not touching it"
   exit 2
@@ -74,29 +60,19 @@ teardown() {
       fail "namespace $NS not deleted within 120 s"
     say "namespace deleted in $(since "$t") s"
   fi
-  t=$(now)
-  bash "$LK" down
-  say "down: $(since "$t") s"
+  kube_down
   if docker ps -a --format '{{.Names}}' | grep -q '^k8s_'; then
     fail "k8s_ containers left after down"
   fi
   rm -rf "$WORK"
   if [[ $rc -eq 2 ]]; then exit 2; fi
-  if [[ $failed -ne 0 ]]; then
-    say "check: FAILED"
-    exit 1
-  fi
-  say "check: passed"
-  exit 0
+  exit_verdict
 }
 trap teardown EXIT
 trap 'say "command failed (exit $?) at line $LINENO: $BASH_COMMAND"' ERR
 
 bash "$LK" build >/dev/null
-t=$(now)
-KUBECONFIG=$(bash "$LK" up)
-export KUBECONFIG
-say "up: $(since "$t") s"
+kube_up
 
 kubectl create namespace "$NS" >/dev/null
 started=1
@@ -116,12 +92,7 @@ kubectl -n "$NS" get pods -o wide >&2
 port=$(kubectl -n "$NS" get service gateway-nodeport -o jsonpath='{.spec.ports[0].nodePort}')
 base=http://127.0.0.1:$port
 # kube-proxy programs the endpoints a moment after Available: wait for both gateway endpoints
-for _ in $(seq 1 150); do
-  n=$(kubectl -n "$NS" get endpoints gateway-nodeport -o json |
-    jq '[.subsets[]?.addresses[]?] | length')
-  [[ $n -eq 2 ]] && break
-  sleep 0.1
-done
+n=$(wait_endpoints "$NS" gateway-nodeport 2)
 [[ $n -eq 2 ]] || fail "gateway-nodeport has $n ready endpoints, not 2"
 # Ready gateways are not yet a usable stack: /health is 2xx ("degraded") as soon as market data
 # can serve, before the gateway's first Postgres connection. Wait for "ok" (every dependency up)
@@ -138,12 +109,7 @@ if [[ $oks -ge 6 ]]; then
 else
   fail "gateway /health not \"ok\" 30 s after Ready (last: ${status:-no answer})"
 fi
-body=""
-for _ in $(seq 1 50); do
-  body=$(curl -sf --max-time 2 "$base/quote?symbol=BTCUSD" || true)
-  [[ -n $body ]] && break
-  sleep 0.1
-done
+body=$(first_body "$base/quote?symbol=BTCUSD")
 if [[ $(jq -r .symbol <<<"${body:-null}" 2>/dev/null) == BTCUSD ]]; then
   say "GET $base/quote?symbol=BTCUSD → $body"
 else
@@ -163,20 +129,6 @@ code=$(curl -s -o "$WORK/order" -w '%{http_code}' --max-time 5 -H 'content-type:
 expect 200 "$code" "POST /orders again (same id)"
 code=$(curl -s -o "$WORK/order" -w '%{http_code}' --max-time 5 "$base/orders/$id" || true)
 expect 200 "$code" "GET /orders/$id"
-
-# Waits (up to 60 s) until N pods named $1 (app.kubernetes.io/name), not being deleted, are
-# Ready; `kubectl wait` would also wait on pods still Terminating, which linger in the API here.
-wait_ready() {
-  local ready
-  for _ in $(seq 1 600); do
-    ready=$(kubectl -n "$NS" get pods -l "app.kubernetes.io/name=$1" -o json | jq -r \
-      '[.items[] | select(.metadata.deletionTimestamp == null) |
-        select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length')
-    [[ $ready -ge $2 ]] && return 0
-    sleep 0.1
-  done
-  fail "$1: fewer than $2 pods Ready after 60 s"
-}
 
 # Sequential requests for $2 seconds (or until file $1.stop exists), appended to file $1: one line per request,
 # "<body> <code>" (code 000: no HTTP answer). Only curl is forked per request, so the rate is
@@ -208,12 +160,8 @@ sleep 2
 t=$(now)
 kubectl -n "$NS" delete pod "$victim" --wait=false >/dev/null
 kubectl -n "$NS" wait --for=condition=Available deployment/marketdata-a --timeout=60s >/dev/null
-for _ in $(seq 1 300); do
-  ready=$(kubectl -n "$NS" get pods -l app.kubernetes.io/name=marketdata-a -o json | jq -r --arg v "$victim" \
-    '[.items[] | select(.metadata.name != $v) | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length')
-  [[ $ready -ge 1 ]] && break
-  sleep 0.1
-done
+wait_pods_ready "$NS" app.kubernetes.io/name=marketdata-a 1 "$victim" 300 ||
+  say "marketdata-a: no replacement pod Ready 30 s after the deletion (the quotes below decide)"
 say "marketdata-a pod deleted: replacement Ready in $(since "$t") s"
 wait
 say "marketdata-a delete under load: $(summary "$WORK/md" 12)"
@@ -222,23 +170,14 @@ md_bad=$(bad_count "$WORK/md")
 grep -q '"source":"marketdata-b"' "$WORK/md" || fail "no quote came from marketdata-b during the failover"
 
 # a gateway pod deleted: the Service must route around it (preStop sleep, graceful drain)
-for _ in $(seq 1 150); do
-  n=$(kubectl -n "$NS" get endpoints gateway-nodeport -o json | jq '[.subsets[]?.addresses[]?] | length')
-  [[ $n -eq 2 ]] && break
-  sleep 0.1
-done
+wait_endpoints "$NS" gateway-nodeport 2 >/dev/null
 victim=$(kubectl -n "$NS" get pods -l app.kubernetes.io/name=gateway -o jsonpath='{.items[0].metadata.name}')
 for i in $(seq 1 "$LOOPS"); do loop "$WORK/gw.$i" 14 & done
 sleep 2
 t=$(now)
 kubectl -n "$NS" delete pod "$victim" --wait=false >/dev/null
-for _ in $(seq 1 300); do
-  ready=$(kubectl -n "$NS" get pods -l app.kubernetes.io/name=gateway -o json | jq -r --arg v "$victim" \
-    '[.items[] | select(.metadata.name != $v and .metadata.deletionTimestamp == null) |
-      select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length')
-  [[ $ready -ge 2 ]] && break
-  sleep 0.1
-done
+wait_pods_ready "$NS" app.kubernetes.io/name=gateway 2 "$victim" 300 ||
+  say "gateway: 2 pods not Ready 30 s after the deletion (the errors below decide)"
 say "gateway pod deleted: replacement Ready in $(since "$t") s"
 wait
 cat "$WORK"/gw.? >"$WORK/gw"
@@ -257,7 +196,8 @@ outage() {
   kubectl -n "$NS" scale deployment/marketdata-a --replicas=1 >/dev/null
   wait "$looper"
   kubectl -n "$NS" wait --for=condition=Available deployment/marketdata-a --timeout=60s >/dev/null
-  wait_ready marketdata-a 1
+  wait_pods_ready "$NS" app.kubernetes.io/name=marketdata-a 1 ||
+    fail "marketdata-a: fewer than 1 pods Ready after 60 s"
 }
 outage "$WORK/fo"
 say "marketdata-a down 4 s (scaled to 0), good build: $(summary "$WORK/fo" 9)"

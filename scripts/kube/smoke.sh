@@ -10,29 +10,17 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-LK="$HERE/../local-kube.sh"
+LOG_TAG=smoke
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$HERE/lib.sh"
 IMAGE=${CHAOSGATE_SMOKE_IMAGE:-chaosgate/trading:0.1.0}
 NS=chaosgate-smoke
 STATE=${CHAOSGATE_KUBE_STATE:-/run/chaosgate-kube}
 SNAP=$(mktemp -d)
 failed=0
 
-say() { printf '[smoke %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-fail() {
-  say "FAIL: $*"
-  failed=1
-}
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
-
-[[ $(id -u) -eq 0 ]] || {
-  say "must run as root"
-  exit 2
-}
-docker image inspect "$IMAGE" >/dev/null 2>&1 || {
-  say "no image $IMAGE: run compose/build-images.sh"
-  exit 2
-}
+require_root
+require_images "$IMAGE"
 
 # What the host looks like; taken before up and after down. Other helpers' Docker projects come
 # and go meanwhile, so only what Kubernetes could have made is compared.
@@ -57,11 +45,9 @@ snapshot() {
 
 # shellcheck disable=SC2317 # run by the EXIT trap
 teardown() {
-  local rc=$? t
+  local rc=$?
   set +e
-  t=$(now)
-  bash "$LK" down
-  say "down: $(since "$t") s"
+  kube_down
   snapshot after
   local f
   for f in iptables containers mounts procs loops net paths sysctl; do
@@ -73,12 +59,7 @@ teardown() {
   [[ $failed -eq 0 ]] && say "nothing left behind (iptables, k8s_ containers, mounts, processes, route, bridge, paths, sysctls)"
   rm -rf "$SNAP"
   if [[ $rc -ne 0 && $rc -ne 1 ]]; then exit "$rc"; fi
-  if [[ $failed -ne 0 ]]; then
-    say "smoke: FAILED"
-    exit 1
-  fi
-  say "smoke: passed"
-  exit 0
+  exit_verdict
 }
 
 t=$(now)
@@ -88,10 +69,7 @@ bash "$LK" down >/dev/null 2>&1 || true # leftovers of an earlier, killed run
 snapshot before
 trap teardown EXIT
 
-t=$(now)
-KUBECONFIG=$(bash "$LK" up)
-export KUBECONFIG
-say "up: $(since "$t") s (kubeconfig $KUBECONFIG)"
+kube_up
 kubectl get nodes -o wide 2>/dev/null
 rss=$(for f in "$STATE"/pids/*; do ps -o rss= -p "$(<"$f")"; done | awk '{ s += $1 } END { printf "%.0f", s / 1024 }')
 say "RSS of the cluster's processes: $rss MiB"
@@ -208,27 +186,11 @@ fi
 victim=$pod
 t=$(now)
 kubectl -n "$NS" delete pod "$victim" --wait=false >/dev/null 2>&1
-replaced=0
-for _ in $(seq 1 600); do
-  ready=$(kubectl -n "$NS" get pods -o json 2>/dev/null | jq -r --arg v "$victim" '[.items[] |
-    select(.metadata.name != $v and .metadata.deletionTimestamp == null) |
-    select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length')
-  if [[ $ready -eq 2 ]]; then
-    replaced=1
-    break
-  fi
-  sleep 0.1
-done
-if [[ $replaced -eq 1 ]]; then
+if wait_pods_ready "$NS" "" 2 "$victim"; then
   say "kubectl delete pod → replacement Ready in $(since "$t") s"
 else
   fail "no replacement pod Ready 60 s after deleting $victim"
 fi
-body=""
-for _ in $(seq 1 50); do
-  body=$(curl -sf --max-time 2 "http://127.0.0.1:$port/quote?symbol=CGATE" || true)
-  [[ -n $body ]] && break
-  sleep 0.1
-done
+body=$(first_body "http://127.0.0.1:$port/quote?symbol=CGATE")
 [[ -n $body ]] || fail "NodePort did not answer within 5 s after the pod replacement"
 exit "$failed"
