@@ -89,11 +89,12 @@ kubectl -n "$NS" wait --for=condition=Ready pod --all --timeout=60s >/dev/null |
 say "all Deployments Available $available s after apply, all pods Ready $(since "$t") s"
 kubectl -n "$NS" get pods -o wide >&2
 
-port=$(kubectl -n "$NS" get service gateway-nodeport -o jsonpath='{.spec.ports[0].nodePort}')
+# the gateway Service is a NodePort Service: the node's port, assigned by the cluster
+port=$(kubectl -n "$NS" get service gateway -o jsonpath='{.spec.ports[0].nodePort}')
 base=http://127.0.0.1:$port
 # kube-proxy programs the endpoints a moment after Available: wait for both gateway endpoints
-n=$(wait_endpoints "$NS" gateway-nodeport 2)
-[[ $n -eq 2 ]] || fail "gateway-nodeport has $n ready endpoints, not 2"
+n=$(wait_endpoints "$NS" gateway 2)
+[[ $n -eq 2 ]] || fail "the gateway Service has $n ready endpoints, not 2"
 # Ready gateways are not yet a usable stack: /health is 2xx ("degraded") as soon as market data
 # can serve, before the gateway's first Postgres connection. Wait for "ok" (every dependency up)
 # from 6 requests in a row (both gateway pods, most likely).
@@ -170,7 +171,7 @@ md_bad=$(bad_count "$WORK/md")
 grep -q '"source":"marketdata-b"' "$WORK/md" || fail "no quote came from marketdata-b during the failover"
 
 # a gateway pod deleted: the Service must route around it (preStop sleep, graceful drain)
-wait_endpoints "$NS" gateway-nodeport 2 >/dev/null
+wait_endpoints "$NS" gateway 2 >/dev/null
 victim=$(kubectl -n "$NS" get pods -l app.kubernetes.io/name=gateway -o jsonpath='{.items[0].metadata.name}')
 for i in $(seq 1 "$LOOPS"); do loop "$WORK/gw.$i" 14 & done
 sleep 2
