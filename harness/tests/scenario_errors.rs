@@ -452,3 +452,39 @@ slos:
         }
     }
 }
+
+/// Issue 12: on a Kubernetes stack, what only compose can do (network faults, exec and health
+/// probes) and Kubernetes knobs nobody declares are refused with positions, and the Kubernetes
+/// actions and probe are refused on compose: a scenario never runs half of what it says.
+#[test]
+fn backend_specific_faults_probes_and_settings_are_refused_on_the_other_backend() {
+    let kube = "\
+name: t
+stack:
+  kubernetes: { manifests: ../../../../deploy/kubernetes }
+  env: { GATEWAY_FAILOVR: \"off\" }
+probes:
+  - { name: gw, http: { url: http://gateway:8080/health } }
+  - { name: h, health: { service: redis } }
+  - { name: k, kubernetes: { workload: nothere } }
+faults:
+  - { name: slow, at: 1s, duration: 2s, action: latency, latency: 100ms, to: \"redis:6379\", target: { service: gateway } }
+  - { name: del, at: 5s, action: pod-delete, target: { service: gateway } }
+  - { name: down, at: 9s, action: scale, target: { service: marketdata-a } }
+slos: [\"recovery_time(del) < 30s\"]
+";
+    insta::assert_snapshot!("kube_refusals", check("kube-refusals", kube).to_string());
+    let compose = "\
+name: t
+stack: { compose: compose/trading.yml }
+probes:
+  - { name: k, kubernetes: { workload: gateway, ready: 2 } }
+faults:
+  - { name: del, at: 5s, action: pod-delete, target: { service: gateway } }
+slos: [\"recovery_time(del, probe=k) < 30s\"]
+";
+    insta::assert_snapshot!(
+        "compose_refuses_kube",
+        check("compose-kube", compose).to_string()
+    );
+}

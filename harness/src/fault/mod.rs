@@ -1,6 +1,7 @@
 //! Faults: applying them on schedule, proving they took effect, and always reverting them.
 
 pub mod container;
+pub mod kube;
 pub mod network;
 pub mod rollout;
 

@@ -97,7 +97,7 @@ pub fn analyze(
             EventKind::Docker {
                 container, action, ..
             } => docker.push((e.t, container, action)),
-            EventKind::Request { .. } | EventKind::Note { .. } => {}
+            EventKind::Request { .. } | EventKind::Note { .. } | EventKind::Pod { .. } => {}
         }
     }
     for checks in probe_checks.values_mut() {

@@ -44,6 +44,12 @@ pub enum Check {
     /// The service's first container reports `healthy`, from a health check Docker ran since
     /// the probe last saw it paused or not running.
     Health { service: String },
+    /// Kubernetes: the workload (Deployment or StatefulSet) has at least `ready` Ready
+    /// replicas (its desired count when `None`), as the API reports it.
+    Kubernetes {
+        workload: String,
+        ready: Option<u32>,
+    },
 }
 
 /// What a probe needs from the run.
@@ -54,6 +60,8 @@ pub struct ProbeEnv {
     pub project: String,
     pub book: Arc<AddressBook>,
     pub sink: EventSink,
+    /// The API client and namespace of a Kubernetes stack (`kubernetes` checks).
+    pub kube: Option<(kube::Client, String)>,
 }
 
 /// Runs `probe` until `cancel`; one check at a time, started on a fixed grid (a slow check
@@ -154,6 +162,15 @@ fn judge_health(
     Ok(())
 }
 
+/// One check of `probe` now, outside the timeline (the steady-state wait before a run's load).
+pub async fn check_now(probe: &Probe, env: &ProbeEnv) -> Result<(), String> {
+    let mut seen = Seen::default();
+    match tokio::time::timeout(probe.timeout, check_once(&probe.check, env, &mut seen)).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("timed out after {:?}", probe.timeout)),
+    }
+}
+
 async fn check_once(check: &Check, env: &ProbeEnv, seen: &mut Seen) -> Result<(), String> {
     match check {
         Check::Http { url, status } => {
@@ -195,6 +212,41 @@ async fn check_once(check: &Check, env: &ProbeEnv, seen: &mut Seen) -> Result<()
             let c = first_container(env, service).await?;
             judge_health(&c, seen, unix_now_ns())
         }
+        Check::Kubernetes { workload, ready } => {
+            let Some((client, namespace)) = &env.kube else {
+                return Err("a kubernetes probe needs a Kubernetes stack".into());
+            };
+            let (have, want) = workload_ready(client, namespace, workload).await?;
+            let want = ready.map_or(want, i64::from);
+            if have >= want {
+                Ok(())
+            } else {
+                Err(format!("{workload}: {have} of {want} replicas Ready"))
+            }
+        }
+    }
+}
+
+/// Ready and desired replicas of a Deployment or StatefulSet named `name`.
+async fn workload_ready(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<(i64, i64), String> {
+    use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+    let deployments: kube::Api<Deployment> = kube::Api::namespaced(client.clone(), namespace);
+    if let Some(d) = deployments.get_opt(name).await.map_err(|e| e.to_string())? {
+        let want = d.spec.and_then(|s| s.replicas).unwrap_or(1);
+        let have = d.status.and_then(|s| s.ready_replicas).unwrap_or(0);
+        return Ok((i64::from(have), i64::from(want)));
+    }
+    let sets: kube::Api<StatefulSet> = kube::Api::namespaced(client.clone(), namespace);
+    match sets.get_opt(name).await.map_err(|e| e.to_string())? {
+        Some(s) => Ok((
+            i64::from(s.status.and_then(|s| s.ready_replicas).unwrap_or(0)),
+            i64::from(s.spec.and_then(|s| s.replicas).unwrap_or(1)),
+        )),
+        None => Err(format!("no Deployment or StatefulSet `{name}`")),
     }
 }
 

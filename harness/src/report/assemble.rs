@@ -213,6 +213,7 @@ fn probe_reports(s: &Scenario, run: &RunArtifacts) -> Vec<ProbeReport> {
                     crate::scenario::ProbeKind::Tcp { .. } => "tcp",
                     crate::scenario::ProbeKind::Exec { .. } => "exec",
                     crate::scenario::ProbeKind::Health { .. } => "health",
+                    crate::scenario::ProbeKind::Kubernetes { .. } => "kubernetes",
                 }
                 .into(),
                 service: p.kind.service().to_string(),

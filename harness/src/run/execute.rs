@@ -20,6 +20,7 @@ use crate::probe::{ProbeEnv, run_probe};
 use crate::stack::compose::{ComposeStack, ComposeTool};
 use crate::stack::docker::{connect, project_containers};
 use crate::stack::events::{ContainerEvent, start_recorder};
+use crate::stack::kube::KubeStack;
 use crate::stack::{AddressBook, ContainerInfo, Stack, sweep};
 use crate::timeline::{EventKind, EventLog, EventSink, RunClock};
 use chaosgate_proxy::netns_rules::SystemRunner;
@@ -61,33 +62,51 @@ pub struct RunArtifacts {
 /// Brings the stack up, runs everything, and tears the stack down whatever happens: a
 /// returned error, a Ctrl-C (`opts.cancel`) or a panic inside the run.
 pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, RunError> {
-    let docker = connect().await?;
-    let tool = ComposeTool::detect().await?;
     let mut notes = Vec::new();
-    for p in sweep::sweep_leftovers(&docker).await? {
-        notes.push(format!(
-            "removed leftovers of an earlier run that did not clean up: {p}"
-        ));
-    }
     let run_id = run_id(spec.seed);
     let project = project_name(&spec.name, &run_id);
-    let mut stack = ComposeStack::new(
-        docker.clone(),
-        tool,
-        project.clone(),
-        &run_id,
-        spec.compose_files.clone(),
-        spec.env.clone(),
-        spec.services.clone(),
-        &opts.dir,
-    )?;
+    let (docker, mut stack) = match &spec.kube {
+        None => {
+            let docker = connect().await?;
+            let tool = ComposeTool::detect().await?;
+            for p in sweep::sweep_leftovers(&docker).await? {
+                notes.push(format!(
+                    "removed leftovers of an earlier run that did not clean up: {p}"
+                ));
+            }
+            let stack = ComposeStack::new(
+                docker.clone(),
+                tool,
+                project.clone(),
+                &run_id,
+                spec.compose_files.clone(),
+                spec.env.clone(),
+                spec.services.clone(),
+                &opts.dir,
+            )?;
+            (docker, Backend::Compose(stack))
+        }
+        Some(kube) => {
+            // Docker only serves `crash` (the node's runtime, on the local cluster); a cluster
+            // elsewhere runs without it.
+            let docker = Docker::connect_with_local_defaults()
+                .map_err(|e| crate::stack::StackError::DockerUnreachable(e.to_string()))?;
+            let stack = KubeStack::new(kube, &spec.env, &project, &run_id).await?;
+            for ns in crate::stack::kube::sweep(stack.client(), stack.namespace()).await? {
+                notes.push(format!(
+                    "deleting namespace {ns}, left by an earlier run that did not clean up"
+                ));
+            }
+            (docker, Backend::Kube(stack))
+        }
+    };
     let body =
         std::panic::AssertUnwindSafe(run_with_stack(spec, &opts, &docker, &mut stack, &run_id))
             .catch_unwind()
             .await;
     let down_started = Instant::now();
     let kept = if opts.keep && !matches!(body, Err(_) | Ok(Err(_))) {
-        Some(stack.keep())
+        Some(stack.keep().await)
     } else {
         if let Err(e) = stack.down().await {
             tracing::error!("tearing the stack down: {e}");
@@ -153,11 +172,108 @@ async fn cancellable<T>(
     }
 }
 
+/// The stack of a run: a compose project or a Kubernetes namespace.
+enum Backend {
+    Compose(ComposeStack),
+    Kube(KubeStack),
+}
+
+impl Backend {
+    /// The compose project, or the namespace.
+    fn project(&self) -> &str {
+        match self {
+            Self::Compose(s) => s.project(),
+            Self::Kube(s) => s.namespace(),
+        }
+    }
+
+    async fn up(&mut self) -> Result<(), crate::stack::StackError> {
+        match self {
+            Self::Compose(s) => s.up().await,
+            Self::Kube(s) => s.up().await,
+        }
+    }
+
+    async fn wait_ready(
+        &self,
+        timeout: Duration,
+    ) -> Result<Vec<ContainerInfo>, crate::stack::StackError> {
+        match self {
+            Self::Compose(s) => s.wait_ready(timeout).await,
+            Self::Kube(s) => s.wait_ready(timeout).await,
+        }
+    }
+
+    async fn containers(
+        &self,
+        docker: &Docker,
+    ) -> Result<Vec<ContainerInfo>, crate::stack::StackError> {
+        match self {
+            Self::Compose(s) => project_containers(docker, s.project()).await,
+            Self::Kube(s) => s.containers().await,
+        }
+    }
+
+    async fn down(&mut self) -> Result<(), crate::stack::StackError> {
+        match self {
+            Self::Compose(s) => s.down().await,
+            Self::Kube(s) => s.down().await,
+        }
+    }
+
+    async fn keep(&mut self) -> String {
+        match self {
+            Self::Compose(s) => s.keep(),
+            Self::Kube(s) => s.keep().await,
+        }
+    }
+}
+
+/// On Kubernetes, Ready pods are not yet a usable stack (the reference gateway is Ready
+/// before its first database connection): the load starts once every http/tcp probe has
+/// passed [`STEADY_CHECKS`] times in a row (the steady state), or after `bound` with a note.
+const STEADY_CHECKS: u32 = 3;
+
+async fn wait_steady(
+    spec: &RunSpec,
+    probe_env: &ProbeEnv,
+    bound: Duration,
+) -> Result<Duration, String> {
+    let started = Instant::now();
+    let mut streak = 0;
+    let mut last = String::new();
+    let checks: Vec<_> = spec
+        .probes
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.check,
+                crate::probe::Check::Http { .. } | crate::probe::Check::Tcp { .. }
+            )
+        })
+        .collect();
+    while streak < STEADY_CHECKS {
+        let mut all = true;
+        for p in &checks {
+            if let Err(e) = crate::probe::check_now(p, probe_env).await {
+                all = false;
+                last = format!("probe `{}`: {e}", p.name);
+            }
+        }
+        streak = if all { streak + 1 } else { 0 };
+        if started.elapsed() >= bound {
+            return Err(last);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(started.elapsed())
+}
+
 async fn run_with_stack(
     spec: &RunSpec,
     opts: &RunOptions,
     docker: &Docker,
-    stack: &mut ComposeStack,
+    stack: &mut Backend,
     run_id: &str,
 ) -> Result<RunArtifacts, RunError> {
     let run_id = run_id.to_string();
@@ -175,14 +291,19 @@ async fn run_with_stack(
 
     // Proxy faults' paths go through their interception from now until the end of this
     // function (fault/network/wiring.rs): a fault then only adds and removes its toxic.
-    let _interceptions = crate::fault::network::wire_interceptions(
-        spec,
-        docker,
-        stack.project(),
-        &containers,
-        &run_id,
-    )
-    .await;
+    let _interceptions = match stack {
+        Backend::Compose(_) => Some(
+            crate::fault::network::wire_interceptions(
+                spec,
+                docker,
+                stack.project(),
+                &containers,
+                &run_id,
+            )
+            .await,
+        ),
+        Backend::Kube(_) => None,
+    };
 
     let events_path = opts.dir.join("events.jsonl");
     let clock = RunClock::start();
@@ -192,20 +313,42 @@ async fn run_with_stack(
     })?;
     let book = Arc::new(AddressBook::new());
     book.refresh(&containers);
+    let kube = match &*stack {
+        Backend::Kube(k) => {
+            for (service, port, addr) in k.service_addresses().await? {
+                book.set_fixed(&service, port, addr);
+            }
+            Some((k.client().clone(), k.namespace().to_string()))
+        }
+        Backend::Compose(_) => None,
+    };
     if let Some(note) = book.check_direct(Duration::from_millis(500)).await {
         sink.note(note);
     }
 
     // The recorder outlives the work: reverting faults at the end still needs its events.
     let recorder_cancel = CancellationToken::new();
-    let (events_tx, recorder) = start_recorder(
-        docker.clone(),
-        stack.project().to_string(),
-        sink.clone(),
-        book.clone(),
-        recorder_cancel.clone(),
-    )
-    .await;
+    let (events_tx, recorder) = match &kube {
+        None => {
+            start_recorder(
+                docker.clone(),
+                stack.project().to_string(),
+                sink.clone(),
+                book.clone(),
+                recorder_cancel.clone(),
+            )
+            .await
+        }
+        Some((client, namespace)) => (
+            broadcast::channel(16).0,
+            crate::stack::kube::watch::start(
+                client.clone(),
+                namespace.clone(),
+                sink.clone(),
+                recorder_cancel.clone(),
+            ),
+        ),
+    };
 
     let work = opts.cancel.child_token();
     let run_end = tokio::time::Instant::from_std(clock.instant_at(0)) + spec.duration;
@@ -225,7 +368,25 @@ async fn run_with_stack(
         project: stack.project().to_string(),
         book: book.clone(),
         sink: sink.clone(),
+        kube: kube.clone(),
     };
+    if kube.is_some() {
+        let bound = spec.ready_timeout.saturating_sub(ready_after);
+        match cancellable(&opts.cancel, wait_steady(spec, &probe_env, bound)).await? {
+            Ok(took) => opts.progress.line(&format!(
+                "steady state after {:.1}s more (every http/tcp probe passed {STEADY_CHECKS} times in a row)",
+                took.as_secs_f64()
+            )),
+            Err(last) => {
+                return Err(RunError::Stack(crate::stack::StackError::NeverHealthy {
+                    timeout: spec.ready_timeout,
+                    detail: format!(
+                        "  pods Ready, but the probes never passed {STEADY_CHECKS} times in a row; last failure: {last}"
+                    ),
+                }));
+            }
+        }
+    }
     let probe_tasks: Vec<_> = spec
         .probes
         .iter()
@@ -251,11 +412,11 @@ async fn run_with_stack(
     let fault_tasks: Vec<_> = spec
         .faults
         .iter()
-        .map(|f| {
-            tokio::spawn(fault_task(
+        .map(|f| match &*stack {
+            Backend::Compose(compose) => tokio::spawn(fault_task(
                 f.clone(),
                 docker.clone(),
-                stack.project().to_string(),
+                compose.project().to_string(),
                 sink.clone(),
                 events_tx.clone(),
                 clock,
@@ -263,8 +424,18 @@ async fn run_with_stack(
                 work.clone(),
                 state.clone(),
                 (run_id.clone(), spec.seed),
-                stack.scaler(),
-            ))
+                compose.scaler(),
+            )),
+            Backend::Kube(kube) => tokio::spawn(kube_fault_task(
+                f.clone(),
+                kube.clone(),
+                docker.clone(),
+                sink.clone(),
+                clock,
+                run_end,
+                work.clone(),
+                state.clone(),
+            )),
         })
         .collect();
 
@@ -322,9 +493,7 @@ async fn run_with_stack(
     tokio::time::sleep(Duration::from_millis(300)).await;
     recorder_cancel.cancel();
     let _ = recorder.await;
-    let final_containers = project_containers(docker, stack.project())
-        .await
-        .unwrap_or(containers);
+    let final_containers = stack.containers(docker).await.unwrap_or(containers);
     drop(probe_env);
     drop(events_tx);
     drop(sink);
@@ -466,7 +635,7 @@ async fn fault_task(
         return record;
     }
     let still_current = |containers: &[ContainerInfo]| match f.action {
-        FaultAction::Container(_) | FaultAction::Rollout { .. } => {
+        FaultAction::Container(_) | FaultAction::Rollout { .. } | FaultAction::Kube(_) => {
             crate::fault::still_current(&pick_targets(containers, &f.service, f.pick))
         }
         // Peers' addresses come from the listing too.
@@ -533,6 +702,12 @@ async fn fault_task(
                 .unwrap_or_else(|| run_end.saturating_duration_since(tokio::time::Instant::now()));
             run_network_fault(&env, &mut record, &action, &targets, hold, run_end, &cancel).await;
         }
+        FaultAction::Kube(_) => {
+            record.error = Some(format!(
+                "action `{}` needs a Kubernetes stack",
+                f.action.name()
+            ));
+        }
         FaultAction::Rollout { strategy, set } => {
             let env = crate::fault::rollout::RolloutEnv {
                 docker: &docker,
@@ -552,6 +727,95 @@ async fn fault_task(
             .await;
         }
     }
+    state.set_fault(None);
+    record
+}
+
+/// One fault on a Kubernetes stack: its targets looked up [`crate::fault::RESOLVE_AHEAD`]
+/// before its time (an API list), then applied, proven and ended by `fault/kube.rs`.
+#[allow(clippy::too_many_arguments)]
+async fn kube_fault_task(
+    f: PlannedFault,
+    stack: KubeStack,
+    docker: Docker,
+    sink: EventSink,
+    clock: RunClock,
+    run_end: tokio::time::Instant,
+    cancel: CancellationToken,
+    state: Arc<ProgressState>,
+) -> FaultRecord {
+    let mut record = FaultRecord {
+        name: f.name.clone(),
+        action: f.action.name().to_string(),
+        scheduled_ns: f.at.as_nanos() as u64,
+        ..Default::default()
+    };
+    let FaultAction::Kube(action) = f.action else {
+        record.error = Some(format!(
+            "action `{}` does not run on Kubernetes",
+            f.action.name()
+        ));
+        return record;
+    };
+    let fire_at = tokio::time::Instant::from_std(clock.instant_at(record.scheduled_ns));
+    let look_up_at = fire_at
+        .checked_sub(crate::fault::RESOLVE_AHEAD)
+        .unwrap_or(fire_at);
+    let due = |at| {
+        let cancel = cancel.clone();
+        async move {
+            tokio::select! {
+                _ = tokio::time::sleep_until(at) => true,
+                _ = cancel.cancelled() => false,
+            }
+        }
+    };
+    let looked_up = if due(look_up_at).await {
+        stack.containers().await
+    } else {
+        Ok(Vec::new())
+    };
+    if !due(fire_at).await {
+        record.error = Some("the run ended before the fault was due".into());
+        return record;
+    }
+    let targets = match looked_up {
+        Ok(pods) => pick_targets(&pods, &f.service, f.pick),
+        Err(e) => {
+            record.error = Some(e.to_string());
+            return record;
+        }
+    };
+    if targets.is_empty() && !action.on_workload() {
+        record.error = Some(format!("workload `{}` has no running pod", f.service));
+        sink.record(EventKind::Fault {
+            fault: f.name.clone(),
+            stage: crate::timeline::FaultStage::Failed,
+            targets: vec![],
+            detail: record.error.clone(),
+        });
+        return record;
+    }
+    state.set_fault(Some(f.name.clone()));
+    let env = crate::fault::kube::KubeFaultEnv {
+        stack: &stack,
+        docker: &docker,
+        sink: &sink,
+    };
+    let hold = f
+        .duration
+        .unwrap_or_else(|| run_end.saturating_duration_since(tokio::time::Instant::now()));
+    crate::fault::kube::run_kube_fault(
+        &env,
+        &mut record,
+        action,
+        &f.service,
+        &targets,
+        hold,
+        run_end,
+        &cancel,
+    )
+    .await;
     state.set_fault(None);
     record
 }

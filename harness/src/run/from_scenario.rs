@@ -24,6 +24,10 @@ pub enum PlanError {
     },
     #[error("the load cannot run: {0}")]
     Load(#[from] chaosgate_load::LoadError),
+    #[error("--set {keys}: no container of the manifests declares {them}", them = if keys.contains(',') { "them" } else { "it" })]
+    UnknownSetting { keys: String },
+    #[error("the manifests: {0}")]
+    Manifests(String),
 }
 
 /// Resolves the seeded plan (fault times, replica picks) and every name the runner needs, and
@@ -38,6 +42,25 @@ pub fn from_scenario(
     let plan = scenario::resolve(s, seed);
     let mut env = s.stack.env.clone();
     env.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // On Kubernetes a setting is a container's declared variable: a misspelt one would run
+    // the default build and pass, so it is refused here (compose ignores unknown variables
+    // the same way its own tool does).
+    if let Some(k) = s.stack.kubernetes.as_ref().filter(|k| !k.existing) {
+        let docs =
+            crate::stack::kube::manifests::read(&k.manifests).map_err(PlanError::Manifests)?;
+        let declared = crate::stack::kube::manifests::declared(&docs);
+        let unknown: Vec<&str> = overrides
+            .keys()
+            .filter(|key| !declared.env.contains(*key))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(PlanError::UnknownSetting {
+                keys: unknown.join(", "),
+            });
+        }
+    }
+    let kube = s.stack.kubernetes.is_some();
     let load = s
         .load
         .as_ref()
@@ -110,6 +133,10 @@ pub fn from_scenario(
                 ProbeKind::Health { service } => Check::Health {
                     service: service.clone(),
                 },
+                ProbeKind::Kubernetes { workload, ready } => Check::Kubernetes {
+                    workload: workload.clone(),
+                    ready: *ready,
+                },
             },
             every: p.every,
             timeout: p.timeout,
@@ -118,7 +145,16 @@ pub fn from_scenario(
     let mut faults = Vec::new();
     for planned in &plan.faults {
         let spec = &s.faults[planned.spec_index];
+        use crate::fault::kube::KubeAction;
         let action = match &spec.action {
+            scenario::FaultAction::Crash if kube => FaultAction::Kube(KubeAction::Crash),
+            scenario::FaultAction::PodDelete { force } => {
+                FaultAction::Kube(KubeAction::PodDelete { force: *force })
+            }
+            scenario::FaultAction::Scale { replicas } => FaultAction::Kube(KubeAction::Scale {
+                replicas: *replicas,
+            }),
+            scenario::FaultAction::RolloutRestart => FaultAction::Kube(KubeAction::RolloutRestart),
             scenario::FaultAction::Crash => FaultAction::Container(ContainerAction::Crash),
             scenario::FaultAction::Kill => FaultAction::Container(ContainerAction::Kill),
             scenario::FaultAction::Stop => FaultAction::Container(ContainerAction::Stop),
@@ -156,6 +192,7 @@ pub fn from_scenario(
         name: s.name.clone(),
         seed,
         compose_files: s.stack.compose_files.clone(),
+        kube: s.stack.kubernetes.clone(),
         env,
         services: s.stack.services.clone(),
         ready_timeout: s.stack.ready_timeout,

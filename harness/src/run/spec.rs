@@ -15,6 +15,8 @@ pub struct RunSpec {
     pub name: String,
     pub seed: u64,
     pub compose_files: Vec<PathBuf>,
+    /// Set for a Kubernetes stack (then `compose_files` is empty).
+    pub kube: Option<crate::scenario::KubeStackSpec>,
     pub env: BTreeMap<String, String>,
     pub services: Vec<String>,
     pub ready_timeout: Duration,
@@ -52,6 +54,8 @@ pub enum FaultAction {
         name: &'static str,
         action: NetworkAction,
     },
+    /// A fault on a Kubernetes stack (fault/kube.rs).
+    Kube(crate::fault::kube::KubeAction),
     /// A deploy under load (fault/rollout.rs): one-shot, never reverted.
     Rollout {
         strategy: crate::fault::rollout::Strategy,
@@ -65,12 +69,16 @@ impl FaultAction {
             Self::Container(a) => a.name(),
             Self::Network { name, .. } => name,
             Self::Rollout { .. } => "rollout",
+            Self::Kube(a) => a.name(),
         }
     }
 
     /// Whether the fault is held for its `duration` and then reverted (crash and restart are
     /// one-shot: the stack's own recovery ends them).
     pub fn holds(&self) -> bool {
+        if let Self::Kube(a) = self {
+            return a.holds();
+        }
         !matches!(
             self,
             Self::Container(ContainerAction::Crash | ContainerAction::Restart)

@@ -16,9 +16,9 @@ use serde_saphyr::MessageFormatter;
 pub use diagnostic::{ScenarioError, ScenarioErrors, SourceSpan};
 pub use discover::discover;
 pub use model::{
-    AtSpec, FaultAction, FaultSpec, HttpTarget, LinkSide, LoadSpec, PartitionDirection, Pick,
-    ProbeKind, ProbeSpec, ProxyDirection, ProxyLink, RateSpec, RequestSpec, RolloutStrategy,
-    Scenario, StackSpec, TargetSpec,
+    AtSpec, FaultAction, FaultSpec, HttpTarget, KubeStackSpec, LinkSide, LoadSpec,
+    PartitionDirection, Pick, ProbeKind, ProbeSpec, ProxyDirection, ProxyLink, RateSpec,
+    RequestSpec, RolloutStrategy, Scenario, StackSpec, TargetSpec,
 };
 pub use plan::{Plan, PlannedFault, resolve};
 

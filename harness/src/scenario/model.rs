@@ -31,12 +31,29 @@ pub struct Scenario {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StackSpec {
-    /// Absolute paths, in the order given.
+    /// Absolute paths, in the order given (empty for a Kubernetes stack).
     pub compose_files: Vec<PathBuf>,
+    /// Set for a Kubernetes stack (then `services` are its Services and workloads).
+    pub kubernetes: Option<KubeStackSpec>,
     pub env: BTreeMap<String, String>,
     pub ready_timeout: Duration,
     /// Service names declared by the compose files (sorted, deduplicated).
     pub services: Vec<String>,
+}
+
+/// `stack.kubernetes`, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KubeStackSpec {
+    /// Manifest files (absolute; folders expanded in name order), applied in this order.
+    pub manifests: Vec<PathBuf>,
+    /// `None`: a fresh namespace per run.
+    pub namespace: Option<String>,
+    /// Attach to `namespace`: nothing applied, nothing deleted.
+    pub existing: bool,
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    /// Where NodePort Services are reached from the harness.
+    pub node_address: String,
 }
 
 /// `http://SERVICE:PORT/path?query`, split so the runner can map service:port to an address.
@@ -112,6 +129,12 @@ pub enum ProbeKind {
     Health {
         service: String,
     },
+    /// Kubernetes: ok while `workload` has at least `ready` Ready replicas (its desired count
+    /// when `None`).
+    Kubernetes {
+        workload: String,
+        ready: Option<u32>,
+    },
 }
 
 impl ProbeKind {
@@ -122,6 +145,7 @@ impl ProbeKind {
             Self::Tcp { service, .. } | Self::Exec { service, .. } | Self::Health { service } => {
                 service
             }
+            Self::Kubernetes { workload, .. } => workload,
         }
     }
 }
@@ -212,6 +236,16 @@ pub enum FaultAction {
     },
     /// Disconnect the target from the stack's network.
     Isolate,
+    /// Kubernetes: delete the target's pods; `force` = grace period 0.
+    PodDelete {
+        force: bool,
+    },
+    /// Kubernetes: scale the target workload to `replicas`, held for the fault's duration.
+    Scale {
+        replicas: u32,
+    },
+    /// Kubernetes: restart the workload's pods by a rolling update (`kubectl rollout restart`).
+    RolloutRestart,
     /// Replace the service's containers with a new version (the compose variables in `set`
     /// changed) under load. One-shot: a deploy is never reverted.
     Rollout {
@@ -244,6 +278,9 @@ impl FaultAction {
             Self::Partition { .. } => "partition",
             Self::Isolate => "isolate",
             Self::Rollout { .. } => "rollout",
+            Self::PodDelete { .. } => "pod-delete",
+            Self::Scale { .. } => "scale",
+            Self::RolloutRestart => "rollout-restart",
         }
     }
 

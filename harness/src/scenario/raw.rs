@@ -25,7 +25,8 @@ pub struct RawScenario {
     /// Seed of the fault schedule; `--seed` overrides it; the same seed replays the same schedule.
     #[serde(default)]
     pub seed: Option<u64>,
-    pub stack: RawStack,
+    #[schemars(with = "RawStack")]
+    pub stack: Spanned<RawStack>,
     #[serde(default)]
     pub load: Option<RawLoad>,
     /// Total run time (e.g. `40s`); defaults to the load's duration, else last fault end + 10s.
@@ -52,16 +53,52 @@ pub struct RawScenario {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Stack")]
 pub struct RawStack {
-    /// Compose file(s), relative to the scenario file.
-    #[schemars(with = "OneOrList<String>")]
-    pub compose: Spanned<OneOrList<Spanned<String>>>,
-    /// Variables for compose's `${VAR}` substitution.
+    /// Compose file(s), relative to the scenario file (or `kubernetes`).
+    #[serde(default)]
+    #[schemars(with = "Option<OneOrList<String>>")]
+    pub compose: Option<Spanned<OneOrList<Spanned<String>>>>,
+    /// A Kubernetes stack (instead of `compose`).
+    #[serde(default)]
+    pub kubernetes: Option<RawKubernetes>,
+    /// Variables for compose's `${VAR}` substitution; on Kubernetes, values for the
+    /// environment variables the manifests' containers declare.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// How long the stack may take to become healthy (default 60s).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub ready_timeout: Option<Spanned<String>>,
+}
+
+/// `stack.kubernetes`: manifests applied into a fresh namespace per run, or an existing one.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Kubernetes")]
+pub struct RawKubernetes {
+    /// Manifest files or folders (their `.yaml`/`.yml`/`.json` files in name order), relative
+    /// to the scenario file, applied in this order.
+    #[serde(default)]
+    #[schemars(with = "Option<OneOrList<String>>")]
+    pub manifests: Option<Spanned<OneOrList<Spanned<String>>>>,
+    /// The namespace; by default a fresh one per run, deleted at its end.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub namespace: Option<Spanned<String>>,
+    /// Attach to `namespace` on a running cluster: nothing applied, nothing deleted.
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub existing: Option<Spanned<bool>>,
+    /// kubeconfig file (default `$KUBECONFIG`, then `~/.kube/config`), relative to the scenario.
+    #[serde(default)]
+    pub kubeconfig: Option<String>,
+    /// kubeconfig context (default its current one).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Where the harness reaches NodePort Services (default 127.0.0.1; the environment
+    /// variable `CHAOSGATE_KUBE_NODE_ADDRESS` overrides it).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub node_address: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -160,6 +197,8 @@ pub struct RawProbe {
     pub exec: Option<RawExecProbe>,
     #[serde(default)]
     pub health: Option<RawHealthProbe>,
+    #[serde(default)]
+    pub kubernetes: Option<RawKubeProbe>,
     /// Check interval (default 100ms).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -180,6 +219,19 @@ pub struct RawHttpProbe {
     #[serde(default)]
     #[schemars(with = "Option<u16>", range(min = 100, max = 599))]
     pub status: Option<Spanned<u16>>,
+}
+
+/// Kubernetes stacks: ok while the workload (Deployment or StatefulSet) has at least `ready`
+/// Ready replicas (default: its desired count).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "KubernetesProbe")]
+pub struct RawKubeProbe {
+    #[schemars(with = "String")]
+    pub workload: Spanned<String>,
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub ready: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -227,6 +279,14 @@ pub enum RawAction {
     Isolate,
     /// Deploy a new version of the target service under load (`strategy`, `set`).
     Rollout,
+    /// Kubernetes: delete the target's pods (graceful; `force: true` = no grace period).
+    #[serde(rename = "pod-delete")]
+    PodDelete,
+    /// Kubernetes: scale the target workload to `replicas` for `duration`, then back.
+    Scale,
+    /// Kubernetes: `kubectl rollout restart` of the target workload.
+    #[serde(rename = "rollout-restart")]
+    RolloutRestart,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -330,6 +390,14 @@ pub struct RawFault {
     #[serde(default)]
     #[schemars(with = "Option<BTreeMap<String, String>>")]
     pub set: Option<Spanned<BTreeMap<String, String>>>,
+    /// pod-delete: no grace period (the pod's processes are killed at once).
+    #[serde(default)]
+    #[schemars(with = "Option<bool>")]
+    pub force: Option<Spanned<bool>>,
+    /// scale: the replica count held for `duration` (0 takes the workload down).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub replicas: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -52,6 +52,9 @@ pub struct Target {
 pub struct AddressBook {
     /// service → its containers, by replica number.
     services: RwLock<HashMap<String, Vec<Replica>>>,
+    /// `(service, port)` → a fixed address that balances over the service's replicas (a
+    /// Kubernetes Service's NodePort or ClusterIP), consulted before the containers.
+    fixed: RwLock<HashMap<(String, u16), SocketAddr>>,
     /// Cleared when the host turned out not to route to container addresses.
     direct: AtomicBool,
 }
@@ -60,6 +63,7 @@ impl Default for AddressBook {
     fn default() -> Self {
         Self {
             services: RwLock::default(),
+            fixed: RwLock::default(),
             direct: AtomicBool::new(true),
         }
     }
@@ -154,9 +158,31 @@ impl AddressBook {
         (!changes.is_empty()).then(|| changes.join(", "))
     }
 
-    /// Where to connect for `service:port`: the lowest-numbered running replica that can be
-    /// reached on that port, else the lowest-numbered one at all (last known address).
+    /// Sets where `service:port` is reached whatever its replicas do: a Kubernetes Service's
+    /// address (kube-proxy sends each connection to a Ready endpoint, and refuses or drops it
+    /// when there is none, as a real client sees it).
+    pub fn set_fixed(&self, service: &str, port: u16, addr: SocketAddr) {
+        if let Ok(mut fixed) = self.fixed.write() {
+            fixed.insert((service.to_string(), port), addr);
+        }
+    }
+
+    /// Where to connect for `service:port`: a fixed address if one is set, else the
+    /// lowest-numbered running replica that can be reached on that port, else the
+    /// lowest-numbered one at all (last known address).
     pub fn target(&self, service: &str, port: u16) -> Option<Target> {
+        if let Some(addr) = self
+            .fixed
+            .read()
+            .ok()
+            .and_then(|f| f.get(&(service.to_string(), port)).copied())
+        {
+            return Some(Target {
+                addr,
+                direct: true,
+                pid: 0,
+            });
+        }
         let direct = self.direct.load(Ordering::Relaxed);
         let services = self.services.read().ok()?;
         let replicas = services.get(service)?;

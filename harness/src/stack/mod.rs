@@ -5,6 +5,7 @@ pub mod address_book;
 pub mod compose;
 pub mod docker;
 pub mod events;
+pub mod kube;
 pub mod reaper;
 pub mod sweep;
 
@@ -79,6 +80,16 @@ pub enum StackError {
         #[source]
         source: bollard::errors::Error,
     },
+    #[error("Kubernetes API error while {doing}: {detail}")]
+    Kube { doing: String, detail: String },
+    #[error("cannot load the kubeconfig: {0}")]
+    KubeConfig(String),
+    #[error(
+        "cannot reach the Kubernetes API server: {0}\n  hint: is the cluster up? (the local one: `sudo bash scripts/local-kube.sh status`)"
+    )]
+    KubeUnreachable(String),
+    #[error("the manifests: {0}")]
+    Manifests(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }

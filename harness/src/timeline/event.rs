@@ -62,6 +62,14 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         exit_code: Option<i64>,
     },
+    /// A change of a Kubernetes pod of the stack, seen by the harness's watch (placed at the
+    /// time the harness received it: the API's own timestamps have whole-second resolution).
+    Pod {
+        pod: String,
+        change: PodChange,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        detail: Option<String>,
+    },
     /// The load generator started or stopped.
     Load { started: bool },
     /// Something worth keeping in the record (a warning, a decision).
@@ -92,6 +100,26 @@ pub enum FaultStage {
     /// A one-shot fault that runs its course finished (a rollout: the last old container is
     /// gone). Its `during=` window ends here; nothing is reverted.
     Completed,
+}
+
+/// What happened to a pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PodChange {
+    /// First seen (created).
+    Added,
+    /// Bound to a node.
+    Scheduled,
+    /// Its Ready condition became True.
+    Ready,
+    /// Its Ready condition became False.
+    Unready,
+    /// A container of it restarted (the restart count went up).
+    Restarted,
+    /// Marked for deletion (graceful termination began).
+    Terminating,
+    /// Gone from the API.
+    Deleted,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -148,7 +148,7 @@ impl Seen {
             EventKind::Docker {
                 container, action, ..
             } => self.docker.push((e.t, container, action)),
-            EventKind::Load { .. } | EventKind::Note { .. } => {}
+            EventKind::Load { .. } | EventKind::Note { .. } | EventKind::Pod { .. } => {}
         }
     }
 }

@@ -20,6 +20,8 @@ pub(super) struct Ctx<'a> {
     /// `None` when the compose files could not be read (then names are not checked, to avoid
     /// a cascade of errors caused by one missing file).
     pub(super) services: Option<BTreeMap<String, ServicePorts>>,
+    /// The stack is a Kubernetes one (other fault actions and probes apply).
+    pub(super) kube: bool,
 }
 
 /// The inclusive range a duration field takes.
@@ -185,8 +187,19 @@ impl Ctx<'_> {
         let list = services.keys().cloned().collect::<Vec<_>>().join(", ");
         self.push(
             ScenarioError::new(format!("unknown service `{name}` in {used_as}"), span)
-                .with_label("not a service of the compose files")
-                .with_help(format!("the compose files declare: {list}")),
+                .with_label(if self.kube {
+                    "not a Service or workload of the manifests"
+                } else {
+                    "not a service of the compose files"
+                })
+                .with_help(format!(
+                    "the {} declare: {list}",
+                    if self.kube {
+                        "manifests"
+                    } else {
+                        "compose files"
+                    }
+                )),
         );
         false
     }

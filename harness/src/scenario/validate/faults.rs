@@ -26,6 +26,21 @@ pub(super) fn allowed_fields(action: RawAction) -> &'static [&'static str] {
         Loss => &["percent", "to"],
         Partition => &["to", "direction"],
         Rollout => &["strategy", "set"],
+        PodDelete => &["force"],
+        Scale => &["replicas"],
+        RolloutRestart => &[],
+    }
+}
+
+/// Whether a Kubernetes stack (`kube`) or a compose one supports `action`: pod-delete, scale
+/// and rollout-restart act on Kubernetes workloads; the others but crash act on Docker
+/// containers and networks of a compose project; crash is on both.
+pub(super) fn supported(action: RawAction, kube: bool) -> bool {
+    use RawAction::*;
+    match action {
+        Crash => true,
+        PodDelete | Scale | RolloutRestart => kube,
+        _ => !kube,
     }
 }
 
@@ -45,6 +60,9 @@ pub(super) fn action_name(action: RawAction) -> &'static str {
         Partition => "partition",
         Isolate => "isolate",
         Rollout => "rollout",
+        PodDelete => "pod-delete",
+        Scale => "scale",
+        RolloutRestart => "rollout-restart",
     }
 }
 
@@ -57,7 +75,12 @@ const LATENCY_BOUNDS: Bounds = (Duration::ZERO, Duration::from_secs(600));
 pub(super) fn needs_duration(action: RawAction) -> bool {
     !matches!(
         action,
-        RawAction::Crash | RawAction::Kill | RawAction::Restart | RawAction::Rollout
+        RawAction::Crash
+            | RawAction::Kill
+            | RawAction::Restart
+            | RawAction::Rollout
+            | RawAction::PodDelete
+            | RawAction::RolloutRestart
     )
 }
 
@@ -74,6 +97,31 @@ pub(super) fn fault(
     let name_ok = check_name(cx, &f.name, "fault", seen);
     let name = f.name.value.clone();
     let action = f.action.value;
+    if !supported(action, cx.kube) {
+        let span = cx.span(&f.action);
+        let (stack, help) = if cx.kube {
+            (
+                "a Kubernetes stack",
+                "on Kubernetes: crash, pod-delete, scale, rollout-restart (network faults are not supported there yet)",
+            )
+        } else {
+            (
+                "a compose stack",
+                "pod-delete, scale and rollout-restart act on Kubernetes workloads; on compose use kill, stop, restart or rollout",
+            )
+        };
+        cx.push(
+            ScenarioError::new(
+                format!(
+                    "fault `{name}`: action `{}` is not supported on {stack}",
+                    action_name(action)
+                ),
+                span,
+            )
+            .with_help(help),
+        );
+        return None;
+    }
     let at = match &f.at.value {
         ScalarOr::Scalar(text) => {
             let sp = Spanned {
@@ -128,7 +176,7 @@ pub(super) fn fault(
         );
     }
     // Fields present on this fault that its action does not take.
-    let present: [(&str, Option<Option<SourceSpan>>); 10] = [
+    let present: [(&str, Option<Option<SourceSpan>>); 12] = [
         ("latency", f.latency.as_ref().map(|s| cx.span(s))),
         ("jitter", f.jitter.as_ref().map(|s| cx.span(s))),
         ("rate", f.rate.as_ref().map(|s| cx.span(s))),
@@ -139,6 +187,8 @@ pub(super) fn fault(
         ("toxicity", f.toxicity.as_ref().map(|s| cx.span(s))),
         ("strategy", f.strategy.as_ref().map(|s| cx.span(s))),
         ("set", f.set.as_ref().map(|s| cx.span(s))),
+        ("force", f.force.as_ref().map(|s| cx.span(s))),
+        ("replicas", f.replicas.as_ref().map(|s| cx.span(s))),
     ];
     let allowed = allowed_fields(action);
     let mut fields_ok = true;
@@ -331,6 +381,24 @@ pub(super) fn fault_action(cx: &mut Ctx<'_>, f: &RawFault) -> Option<FaultAction
             },
             set: f.set.as_ref().map(|s| s.value.clone()).unwrap_or_default(),
         },
+        A::PodDelete => FaultAction::PodDelete {
+            force: f.force.as_ref().is_some_and(|f| f.value),
+        },
+        A::RolloutRestart => FaultAction::RolloutRestart,
+        A::Scale => {
+            let Some(r) = &f.replicas else {
+                let span = cx.span(&f.action);
+                cx.error(
+                    format!("fault `{}`: action `scale` needs `replicas`", f.name.value),
+                    span,
+                );
+                return None;
+            };
+            if !cx.number_in(r, "replicas", 0, 1000) {
+                return None;
+            }
+            FaultAction::Scale { replicas: r.value }
+        }
         A::Latency => {
             let latency = required(cx, f, &f.latency, "latency")
                 .and_then(|l| cx.duration(l, "latency", LATENCY_BOUNDS));

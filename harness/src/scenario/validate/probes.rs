@@ -21,13 +21,13 @@ pub(super) fn probes(cx: &mut Ctx<'_>, raw: &[RawProbe]) -> Vec<Option<ProbeSpec
         .map(|p| {
             let name = &p.name.value;
             let name_ok = check_name(cx, &p.name, "probe", &mut seen);
-            let kinds = [p.http.is_some(), p.tcp.is_some(), p.exec.is_some(), p.health.is_some()];
+            let kinds = [p.http.is_some(), p.tcp.is_some(), p.exec.is_some(), p.health.is_some(), p.kubernetes.is_some()];
             let count = kinds.iter().filter(|k| **k).count();
             if count != 1 {
                 let span = cx.span(&p.name);
                 cx.push(
                     ScenarioError::new(
-                        format!("probe `{name}` needs exactly one of http, tcp, exec, health (found {count})"),
+                        format!("probe `{name}` needs exactly one of http, tcp, exec, health, kubernetes (found {count})"),
                         span,
                     ),
                 );
@@ -56,6 +56,15 @@ pub(super) fn probes(cx: &mut Ctx<'_>, raw: &[RawProbe]) -> Vec<Option<ProbeSpec
                     service: e.service.value.clone(),
                     command: e.command.clone(),
                 })
+            } else if let Some(k) = &p.kubernetes {
+                let span = cx.span(&k.workload);
+                if !cx.kube {
+                    cx.error(format!("probe `{name}`: a kubernetes probe needs a `stack.kubernetes`"), span);
+                    None
+                } else {
+                    cx.known_service(&k.workload.value, span, &format!("probe `{name}`"))
+                        .then(|| ProbeKind::Kubernetes { workload: k.workload.value.clone(), ready: k.ready.as_ref().map(|r| r.value) })
+                }
             } else if let Some(h) = &p.health {
                 let span = cx.span(&h.service);
                 cx.known_service(&h.service.value, span, &format!("probe `{name}`"))
@@ -65,6 +74,14 @@ pub(super) fn probes(cx: &mut Ctx<'_>, raw: &[RawProbe]) -> Vec<Option<ProbeSpec
             };
             let every = cx.duration_or(p.every.as_ref(), DEFAULT_PROBE_EVERY, "a probe's `every`", EVERY_BOUNDS);
             let timeout = cx.duration_or(p.timeout.as_ref(), DEFAULT_PROBE_TIMEOUT, "a probe's `timeout`", TIMEOUT_BOUNDS);
+            if cx.kube && (p.exec.is_some() || p.health.is_some()) {
+                let span = cx.span(&p.name);
+                cx.push(
+                    ScenarioError::new(format!("probe `{name}`: exec and health probes need a compose stack"), span)
+                        .with_help("on Kubernetes use http, tcp or kubernetes: { workload: NAME, ready: N }"),
+                );
+                return None;
+            }
             let kind = kind?;
             name_ok.then(|| ProbeSpec {
                 name: name.clone(),

@@ -1,34 +1,77 @@
-//! `stack:`: compose files found (relative to the scenario) and their services read.
+//! `stack:`: compose files found (relative to the scenario) and their services read, or a
+//! Kubernetes stack's manifests read (their Services, workloads and environment knobs).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde_saphyr::Spanned;
+
 use super::context::Ctx;
+use crate::scenario::compose::ServicePorts;
 use crate::scenario::diagnostic::{ScenarioError, SourceSpan};
-use crate::scenario::model::StackSpec;
-use crate::scenario::raw::RawStack;
+use crate::scenario::model::{KubeStackSpec, StackSpec};
+use crate::scenario::raw::{RawKubernetes, RawStack};
 use crate::scenario::shapes::OneOrList;
+use crate::stack::kube::manifests;
 
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
 const READY_TIMEOUT_RANGE: (Duration, Duration) =
     (Duration::from_secs(1), Duration::from_secs(3600));
+/// Where NodePort Services are reached when the scenario does not say.
+pub const DEFAULT_NODE_ADDRESS: &str = "127.0.0.1";
 
-pub(super) fn stack(cx: &mut Ctx<'_>, raw: &RawStack) -> Option<StackSpec> {
-    let entries: Vec<(String, Option<SourceSpan>)> = match &raw.compose.value {
-        OneOrList::One(p) => vec![(p.clone(), cx.span(&raw.compose))],
-        OneOrList::List(list) => list
+pub(super) fn stack(cx: &mut Ctx<'_>, raw: &Spanned<RawStack>) -> Option<StackSpec> {
+    let whole = cx.span(raw);
+    let raw = &raw.value;
+    let ready_timeout = cx.duration_or(
+        raw.ready_timeout.as_ref(),
+        DEFAULT_READY_TIMEOUT,
+        "stack.ready_timeout",
+        READY_TIMEOUT_RANGE,
+    );
+    match (&raw.compose, &raw.kubernetes) {
+        (Some(compose), None) => compose_stack(cx, compose, raw, ready_timeout),
+        (None, Some(kube)) => kube_stack(cx, kube, raw, ready_timeout),
+        (Some(_), Some(_)) => {
+            cx.error(
+                "`stack` takes one of `compose` and `kubernetes`, not both",
+                whole,
+            );
+            None
+        }
+        (None, None) => {
+            cx.push(
+                ScenarioError::new("`stack` needs `compose` or `kubernetes`", whole)
+                    .with_help("e.g. `compose: ../compose/trading.yml` or `kubernetes: { manifests: ../deploy/kubernetes }`"),
+            );
+            None
+        }
+    }
+}
+
+fn entries(
+    cx: &Ctx<'_>,
+    list: &Spanned<OneOrList<Spanned<String>>>,
+) -> Vec<(String, Option<SourceSpan>)> {
+    match &list.value {
+        OneOrList::One(p) => vec![(p.clone(), cx.span(list))],
+        OneOrList::List(items) => items
             .iter()
-            .map(|p| {
-                (
-                    p.value.clone(),
-                    cx.span(p).or_else(|| cx.span(&raw.compose)),
-                )
-            })
+            .map(|p| (p.value.clone(), cx.span(p).or_else(|| cx.span(list))))
             .collect(),
-    };
+    }
+}
+
+fn compose_stack(
+    cx: &mut Ctx<'_>,
+    compose: &Spanned<OneOrList<Spanned<String>>>,
+    raw: &RawStack,
+    ready_timeout: Duration,
+) -> Option<StackSpec> {
+    let entries = entries(cx, compose);
     if entries.is_empty() {
-        let span = cx.span(&raw.compose);
+        let span = cx.span(compose);
         cx.error("stack.compose names no file", span);
     }
     let mut files = Vec::new();
@@ -57,21 +100,184 @@ pub(super) fn stack(cx: &mut Ctx<'_>, raw: &RawStack) -> Option<StackSpec> {
     }
     if all_read {
         if services.is_empty() {
-            let span = cx.span(&raw.compose);
+            let span = cx.span(compose);
             cx.error("the compose files declare no services", span);
         }
         cx.services = Some(services.clone());
     }
-    let ready_timeout = cx.duration_or(
-        raw.ready_timeout.as_ref(),
-        DEFAULT_READY_TIMEOUT,
-        "stack.ready_timeout",
-        READY_TIMEOUT_RANGE,
-    );
     all_read.then(|| StackSpec {
         compose_files: files,
+        kubernetes: None,
         env: raw.env.clone(),
         ready_timeout,
         services: services.into_keys().collect(),
     })
+}
+
+fn kube_stack(
+    cx: &mut Ctx<'_>,
+    kube: &RawKubernetes,
+    raw: &RawStack,
+    ready_timeout: Duration,
+) -> Option<StackSpec> {
+    let existing = kube.existing.as_ref().is_some_and(|e| e.value);
+    let mut ok = true;
+    let namespace = kube.namespace.as_ref().map(|n| n.value.trim().to_string());
+    if let (Some(ns), Some(sp)) = (&namespace, &kube.namespace)
+        && !is_dns_label(ns)
+    {
+        let span = cx.span(sp);
+        cx.push(
+            ScenarioError::new(format!("invalid namespace `{ns}`"), span)
+                .with_help("a namespace is a DNS label: lowercase letters, digits and `-`, at most 63, starting and ending with a letter or digit"),
+        );
+        ok = false;
+    }
+    if existing && namespace.is_none() {
+        let span = kube.existing.as_ref().and_then(|e| cx.span(e));
+        cx.push(
+            ScenarioError::new("`existing: true` needs the `namespace` to attach to", span)
+                .with_help("add `namespace: NAME`"),
+        );
+        ok = false;
+    }
+    let mut files = Vec::new();
+    let mut declared = None;
+    match (&kube.manifests, existing) {
+        (Some(m), true) => {
+            let span = cx.span(m);
+            cx.push(
+                ScenarioError::new("`existing: true` applies nothing; remove `manifests`", span)
+                    .with_help("an existing namespace is attached to as it is"),
+            );
+            ok = false;
+        }
+        (None, false) => {
+            cx.push(
+                ScenarioError::new(
+                    "`stack.kubernetes` needs `manifests` (or `existing: true`)",
+                    None,
+                )
+                .with_help("e.g. `manifests: ../deploy/kubernetes`"),
+            );
+            ok = false;
+        }
+        (Some(m), false) => {
+            let mut read_all = true;
+            for (rel, span) in entries(cx, m) {
+                let path = cx.base_dir.join(&rel);
+                let path = std::path::absolute(&path).unwrap_or(path);
+                match manifests::expand(&path) {
+                    Ok(found) => files.extend(found),
+                    Err(e) => {
+                        cx.push(
+                            ScenarioError::new(format!("manifests `{rel}`: {e}"), span).with_help(
+                                "manifest paths are relative to the scenario file's directory",
+                            ),
+                        );
+                        read_all = false;
+                    }
+                }
+            }
+            if read_all {
+                match manifests::read(&files) {
+                    Ok(docs) => declared = Some(manifests::declared(&docs)),
+                    Err(e) => {
+                        let span = cx.span(m);
+                        cx.error(e, span);
+                    }
+                }
+            }
+            ok &= declared.is_some();
+        }
+        (None, true) => {}
+    }
+    if let Some(d) = &declared {
+        let unknown: Vec<&String> = raw.env.keys().filter(|k| !d.env.contains(*k)).collect();
+        if !unknown.is_empty() {
+            cx.push(
+                ScenarioError::new(
+                    format!(
+                        "stack.env sets {} that no container of the manifests declares",
+                        unknown
+                            .iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    None,
+                )
+                .with_help(format!(
+                    "on Kubernetes, env sets the containers' declared variables: {}",
+                    d.env.iter().cloned().collect::<Vec<_>>().join(", ")
+                )),
+            );
+            ok = false;
+        }
+        let mut services: BTreeMap<String, ServicePorts> = BTreeMap::new();
+        for (name, ports) in &d.services {
+            services
+                .entry(name.clone())
+                .or_default()
+                .published
+                .extend(ports);
+        }
+        for (name, ports) in &d.workloads {
+            services
+                .entry(name.clone())
+                .or_default()
+                .exposed
+                .extend(ports);
+        }
+        if d.workloads.is_empty() {
+            cx.error("the manifests declare no Deployment or StatefulSet", None);
+            ok = false;
+        }
+        cx.services = Some(services);
+    }
+    let node_address = match &kube.node_address {
+        Some(sp) if sp.value.trim().parse::<std::net::IpAddr>().is_err() => {
+            let span = cx.span(sp);
+            cx.error(
+                format!("node_address `{}` is not an IP address", sp.value.trim()),
+                span,
+            );
+            ok = false;
+            String::new()
+        }
+        Some(sp) => sp.value.trim().to_string(),
+        None => DEFAULT_NODE_ADDRESS.to_string(),
+    };
+    let services: BTreeSet<String> = cx
+        .services
+        .as_ref()
+        .map(|s| s.keys().cloned().collect())
+        .unwrap_or_default();
+    ok.then(|| StackSpec {
+        compose_files: Vec::new(),
+        kubernetes: Some(KubeStackSpec {
+            manifests: files,
+            namespace,
+            existing,
+            kubeconfig: kube.kubeconfig.as_ref().map(|k| {
+                let p = cx.base_dir.join(k);
+                std::path::absolute(&p).unwrap_or(p)
+            }),
+            context: kube.context.clone(),
+            node_address,
+        }),
+        env: raw.env.clone(),
+        ready_timeout,
+        services: services.into_iter().collect(),
+    })
+}
+
+/// RFC 1123 label, what Kubernetes requires of a namespace name.
+pub(crate) fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
 }

@@ -1,0 +1,559 @@
+//! A Kubernetes stack (kube-rs): manifests server-side applied into a namespace of the run's
+//! own (labelled with the run id, deleted at the end, swept after a killed run), or an
+//! existing namespace attached to as it is. Pods stand in for containers ([`ContainerInfo`]):
+//! a workload (Deployment or StatefulSet) is a "service", its pods the replicas. Services are
+//! reached at their NodePort on the node address, or at their ClusterIP (only from a node),
+//! never through the API server's port-forward (it caps throughput and adds its own latency).
+
+pub mod manifests;
+pub mod watch;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::Scope;
+use kube::{Client, Config, ResourceExt};
+use serde_json::Value;
+
+use super::{ContainerInfo, StackError};
+use crate::scenario::KubeStackSpec;
+
+/// The label every namespace chaosgate creates carries: the run id.
+pub const RUN_LABEL: &str = "chaosgate.io/run";
+/// The PID of the chaosgate process that created the namespace: a namespace whose process is
+/// gone (killed before its teardown) is swept by the next run on this host.
+pub const PID_LABEL: &str = "chaosgate.io/pid";
+/// Set on a namespace left up with `--keep`: never swept.
+pub const KEPT_LABEL: &str = "chaosgate.io/kept";
+/// Field manager of chaosgate's server-side applies and patches.
+pub const FIELD_MANAGER: &str = "chaosgate";
+/// How long teardown waits for the namespace's pods to go and then for the namespace itself.
+/// The 1.20 kubelet leaves deleted pods Terminating 10-70 s (measured on the local cluster),
+/// and a namespace deleted while pods remain is retried with a doubling backoff.
+pub const TEARDOWN_BOUND: Duration = Duration::from_secs(120);
+
+/// A Kubernetes stack of one run. Clones share the client and act on the same namespace.
+#[derive(Clone)]
+pub struct KubeStack {
+    client: Client,
+    namespace: String,
+    /// Created by this run (and so deleted by it).
+    owned: bool,
+    run_id: String,
+    docs: Vec<Value>,
+    node_address: IpAddr,
+}
+
+/// A workload's selector and desired replica count, read from the API.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub kind: &'static str,
+    pub name: String,
+    pub selector: BTreeMap<String, String>,
+    pub replicas: i32,
+    pub ready: i32,
+    pub available: i32,
+    pub updated: i32,
+    /// Pods the workload owns, counting terminating ones (`status.replicas`).
+    pub current: i32,
+    pub generation: i64,
+    pub observed_generation: i64,
+}
+
+impl Workload {
+    /// Its rollout is done: the spec observed, every replica updated, available, no old one
+    /// left.
+    pub fn rolled_out(&self) -> bool {
+        self.observed_generation >= self.generation
+            && self.updated == self.replicas
+            && self.available >= self.replicas
+            && self.current == self.replicas
+            && self.ready >= self.replicas
+    }
+}
+
+fn kube_err(doing: impl Into<String>) -> impl FnOnce(kube::Error) -> StackError {
+    let doing = doing.into();
+    move |e| StackError::Kube {
+        doing,
+        detail: e.to_string(),
+    }
+}
+
+/// A client for the kubeconfig (file or `$KUBECONFIG` / `~/.kube/config`) and context.
+pub async fn client(spec: &KubeStackSpec) -> Result<Client, StackError> {
+    let options = KubeConfigOptions {
+        context: spec.context.clone(),
+        ..Default::default()
+    };
+    let config = match &spec.kubeconfig {
+        Some(path) => {
+            let kc = Kubeconfig::read_from(path).map_err(|e| StackError::KubeConfig(format!(
+                "{}: {e}",
+                path.display()
+            )))?;
+            Config::from_custom_kubeconfig(kc, &options).await
+        }
+        None => Config::from_kubeconfig(&options).await,
+    }
+    .map_err(|e| {
+        StackError::KubeConfig(format!(
+            "{e}\n  hint: set KUBECONFIG (the local cluster: `export KUBECONFIG=$(sudo bash scripts/local-kube.sh up)`) or `stack.kubernetes.kubeconfig`"
+        ))
+    })?;
+    let client = Client::try_from(config).map_err(|e| StackError::KubeConfig(e.to_string()))?;
+    // One cheap call, so an unreachable cluster is reported before anything is planned on it.
+    client
+        .apiserver_version()
+        .await
+        .map_err(|e| StackError::KubeUnreachable(e.to_string()))?;
+    Ok(client)
+}
+
+impl KubeStack {
+    /// Reads the manifests (with `env` applied to the containers' declared variables) and
+    /// connects. `namespace`: the scenario's, else `cg-<scenario>-<run id>`.
+    pub async fn new(
+        spec: &KubeStackSpec,
+        env: &BTreeMap<String, String>,
+        project: &str,
+        run_id: &str,
+    ) -> Result<Self, StackError> {
+        let mut docs = manifests::read(&spec.manifests).map_err(StackError::Manifests)?;
+        let unknown = manifests::apply_env(&mut docs, env);
+        if !spec.existing && !unknown.is_empty() {
+            return Err(StackError::Manifests(format!(
+                "no container of the manifests declares {}",
+                unknown.join(", ")
+            )));
+        }
+        let node_address = std::env::var("CHAOSGATE_KUBE_NODE_ADDRESS")
+            .ok()
+            .unwrap_or_else(|| spec.node_address.clone());
+        let node_address: IpAddr = node_address.trim().parse().map_err(|_| {
+            StackError::KubeConfig(format!(
+                "node address `{node_address}` is not an IP address"
+            ))
+        })?;
+        let client = client(spec).await?;
+        let namespace = spec
+            .namespace
+            .clone()
+            .unwrap_or_else(|| project.chars().take(63).collect::<String>());
+        Ok(Self {
+            client,
+            namespace: namespace.trim_end_matches('-').to_string(),
+            owned: !spec.existing,
+            run_id: run_id.to_string(),
+            docs,
+            node_address,
+        })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// Creates the namespace (unless attached to an existing one) and server-side applies
+    /// every manifest into it, in order.
+    pub async fn up(&mut self) -> Result<(), StackError> {
+        if !self.owned {
+            let ns: Api<Namespace> = Api::all(self.client.clone());
+            ns.get(&self.namespace).await.map_err(kube_err(format!(
+                "looking up the existing namespace `{}`",
+                self.namespace
+            )))?;
+            return Ok(());
+        }
+        let ns: Api<Namespace> = Api::all(self.client.clone());
+        let object: Namespace = serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": self.namespace,
+                "labels": {
+                    RUN_LABEL: self.run_id,
+                    PID_LABEL: std::process::id().to_string(),
+                    "app.kubernetes.io/managed-by": "chaosgate",
+                },
+            }
+        }))
+        .expect("a namespace object");
+        ns.create(&PostParams::default(), &object)
+            .await
+            .map_err(kube_err(format!("creating namespace `{}`", self.namespace)))?;
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        for doc in &self.docs {
+            let (group, version) = match doc["apiVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .split_once('/')
+            {
+                Some((g, v)) => (g.to_string(), v.to_string()),
+                None => (
+                    String::new(),
+                    doc["apiVersion"].as_str().unwrap_or_default().to_string(),
+                ),
+            };
+            let kind = doc["kind"].as_str().unwrap_or_default();
+            let name = doc
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let gvk = GroupVersionKind::gvk(&group, &version, kind);
+            let what = format!("{kind} `{name}`");
+            let (resource, caps) = kube::discovery::pinned_kind(&self.client, &gvk)
+                .await
+                .map_err(kube_err(format!("finding the API of {what}")))?;
+            let api: Api<DynamicObject> = if caps.scope == Scope::Namespaced {
+                Api::namespaced_with(self.client.clone(), &self.namespace, &resource)
+            } else {
+                return Err(StackError::Manifests(format!(
+                    "{what} is cluster-scoped; the manifests may only hold namespaced objects (the run deletes what it applies)"
+                )));
+            };
+            api.patch(name, &params, &Patch::Apply(doc))
+                .await
+                .map_err(kube_err(format!("applying {what}")))?;
+        }
+        Ok(())
+    }
+
+    /// The namespace's Deployments and StatefulSets.
+    pub async fn workloads(&self) -> Result<Vec<Workload>, StackError> {
+        let mut out = Vec::new();
+        let deployments: Api<Deployment> = Api::namespaced(self.client.clone(), &self.namespace);
+        for d in deployments
+            .list(&ListParams::default())
+            .await
+            .map_err(kube_err("listing Deployments"))?
+        {
+            let spec = d.spec.clone().unwrap_or_default();
+            let status = d.status.clone().unwrap_or_default();
+            out.push(Workload {
+                kind: "Deployment",
+                name: d.name_any(),
+                selector: spec.selector.match_labels.clone().unwrap_or_default(),
+                replicas: spec.replicas.unwrap_or(1),
+                ready: status.ready_replicas.unwrap_or(0),
+                available: status.available_replicas.unwrap_or(0),
+                updated: status.updated_replicas.unwrap_or(0),
+                current: status.replicas.unwrap_or(0),
+                generation: d.metadata.generation.unwrap_or(0),
+                observed_generation: status.observed_generation.unwrap_or(0),
+            });
+        }
+        let sets: Api<StatefulSet> = Api::namespaced(self.client.clone(), &self.namespace);
+        for s in sets
+            .list(&ListParams::default())
+            .await
+            .map_err(kube_err("listing StatefulSets"))?
+        {
+            let spec = s.spec.clone().unwrap_or_default();
+            let status = s.status.clone().unwrap_or_default();
+            out.push(Workload {
+                kind: "StatefulSet",
+                name: s.name_any(),
+                selector: spec.selector.match_labels.clone().unwrap_or_default(),
+                replicas: spec.replicas.unwrap_or(1),
+                ready: status.ready_replicas.unwrap_or(0),
+                available: status
+                    .available_replicas
+                    .unwrap_or(status.ready_replicas.unwrap_or(0)),
+                updated: status.updated_replicas.unwrap_or(0),
+                current: status.replicas,
+                generation: s.metadata.generation.unwrap_or(0),
+                observed_generation: status.observed_generation.unwrap_or(0),
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn workload(&self, name: &str) -> Result<Workload, StackError> {
+        self.workloads()
+            .await?
+            .into_iter()
+            .find(|w| w.name == name)
+            .ok_or_else(|| {
+                StackError::Manifests(format!(
+                    "no Deployment or StatefulSet `{name}` in namespace `{}`",
+                    self.namespace
+                ))
+            })
+    }
+
+    /// Waits until every workload has rolled out and every pod is Ready.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<Vec<ContainerInfo>, StackError> {
+        let started = Instant::now();
+        loop {
+            let workloads = self.workloads().await?;
+            let pods = self.containers().await?;
+            let waiting: Vec<String> = workloads
+                .iter()
+                .filter(|w| !w.rolled_out())
+                .map(|w| {
+                    format!(
+                        "  {} {}: {}/{} ready, {} updated, {} pods",
+                        w.kind, w.name, w.ready, w.replicas, w.updated, w.current
+                    )
+                })
+                .chain(
+                    pods.iter()
+                        .filter(|p| !p.is_ready())
+                        .map(|p| format!("  pod {} ({}): not Ready", p.name, p.service)),
+                )
+                .collect();
+            if waiting.is_empty() && !workloads.is_empty() {
+                return Ok(pods);
+            }
+            if started.elapsed() >= timeout {
+                return Err(StackError::NeverHealthy {
+                    timeout,
+                    detail: if workloads.is_empty() {
+                        format!(
+                            "  no Deployment or StatefulSet in namespace `{}`",
+                            self.namespace
+                        )
+                    } else {
+                        waiting.join("\n")
+                    },
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The namespace's pods as [`ContainerInfo`]: `service` is the owning workload (the one
+    /// whose selector the pod's labels match), `number` the pod's rank by creation within it,
+    /// `health` its Ready condition, `networks` its pod IP. Terminating pods count as not
+    /// running.
+    pub async fn containers(&self) -> Result<Vec<ContainerInfo>, StackError> {
+        let workloads = self.workloads().await?;
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+        let mut list = pods
+            .list(&ListParams::default())
+            .await
+            .map_err(kube_err("listing pods"))?
+            .items;
+        list.sort_by(|a, b| {
+            (a.metadata.creation_timestamp.clone(), a.name_any())
+                .cmp(&(b.metadata.creation_timestamp.clone(), b.name_any()))
+        });
+        let mut counters: HashMap<String, u32> = HashMap::new();
+        Ok(list
+            .iter()
+            .map(|p| {
+                let service = owner_of(p, &workloads).unwrap_or_else(|| p.name_any());
+                let n = counters.entry(service.clone()).or_default();
+                *n += 1;
+                pod_info(p, service, *n)
+            })
+            .collect())
+    }
+
+    /// Where each Service's ports are reached: NodePort → node address, else ClusterIP.
+    pub async fn service_addresses(&self) -> Result<Vec<(String, u16, SocketAddr)>, StackError> {
+        let services: Api<Service> = Api::namespaced(self.client.clone(), &self.namespace);
+        let mut out = Vec::new();
+        for s in services
+            .list(&ListParams::default())
+            .await
+            .map_err(kube_err("listing Services"))?
+        {
+            let spec = s.spec.clone().unwrap_or_default();
+            let cluster_ip = spec
+                .cluster_ip
+                .as_deref()
+                .and_then(|ip| ip.parse::<IpAddr>().ok());
+            for port in spec.ports.unwrap_or_default() {
+                let Ok(p) = u16::try_from(port.port) else {
+                    continue;
+                };
+                let addr = match port.node_port.and_then(|n| u16::try_from(n).ok()) {
+                    Some(node_port) => SocketAddr::new(self.node_address, node_port),
+                    None => match cluster_ip {
+                        Some(ip) => SocketAddr::new(ip, p),
+                        None => continue,
+                    },
+                };
+                out.push((s.name_any(), p, addr));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes the namespace this run created (nothing, for an existing one): its workloads
+    /// first and the namespace once their pods are gone (see [`TEARDOWN_BOUND`]). Safe to
+    /// call more than once.
+    pub async fn down(&mut self) -> Result<(), StackError> {
+        if !self.owned {
+            return Ok(());
+        }
+        delete_namespace(&self.client, &self.namespace, TEARDOWN_BOUND).await?;
+        self.owned = false;
+        Ok(())
+    }
+
+    /// Leaves the namespace (`--keep`), labelled so that no later run sweeps it; returns the
+    /// command that removes it.
+    pub async fn keep(&mut self) -> String {
+        if self.owned {
+            let ns: Api<Namespace> = Api::all(self.client.clone());
+            let patch = serde_json::json!({ "metadata": { "labels": { KEPT_LABEL: "true" } } });
+            if let Err(e) = ns
+                .patch(
+                    &self.namespace,
+                    &PatchParams::default(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+            {
+                tracing::warn!("labelling the kept namespace: {e}");
+            }
+        }
+        self.owned = false;
+        format!("kubectl delete namespace {}", self.namespace)
+    }
+}
+
+/// Deletes `namespace`: its workloads and pods first (foreground, so pods go with them), then
+/// the namespace, waiting up to `bound` in all for it to be gone.
+pub async fn delete_namespace(
+    client: &Client,
+    namespace: &str,
+    bound: Duration,
+) -> Result<(), StackError> {
+    let started = Instant::now();
+    let dp = DeleteParams::foreground();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    let _ = deployments
+        .delete_collection(&dp, &ListParams::default())
+        .await;
+    let sets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
+    let _ = sets.delete_collection(&dp, &ListParams::default()).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let _ = pods
+        .delete_collection(&DeleteParams::default(), &ListParams::default())
+        .await;
+    while started.elapsed() < bound / 2 {
+        match pods.list(&ListParams::default()).await {
+            Ok(l) if l.items.is_empty() => break,
+            Err(_) => break,
+            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    let ns: Api<Namespace> = Api::all(client.clone());
+    match ns.delete(namespace, &DeleteParams::default()).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+        Err(e) => return Err(kube_err(format!("deleting namespace `{namespace}`"))(e)),
+    }
+    while started.elapsed() < bound {
+        match ns.get_opt(namespace).await {
+            Ok(None) => return Ok(()),
+            Ok(Some(_)) | Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    Err(StackError::Kube {
+        doing: format!("deleting namespace `{namespace}`"),
+        detail: format!(
+            "still there after {}s (it is being deleted; `kubectl get namespace {namespace}` shows when it is gone)",
+            bound.as_secs()
+        ),
+    })
+}
+
+/// Deletes namespaces of earlier runs that were killed before their teardown: labelled with a
+/// run id, and not this process's. Returns their names.
+pub async fn sweep(client: &Client, keep: &str) -> Result<Vec<String>, StackError> {
+    let ns: Api<Namespace> = Api::all(client.clone());
+    let list = ns
+        .list(&ListParams::default().labels(RUN_LABEL))
+        .await
+        .map_err(kube_err("listing chaosgate's namespaces"))?;
+    let mut swept = Vec::new();
+    for n in list {
+        let name = n.name_any();
+        let terminating = n.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
+        if name == keep || terminating {
+            continue;
+        }
+        // Kept with --keep, or its run still going (a process alive on this host)?
+        let alive = n
+            .labels()
+            .get(PID_LABEL)
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_none_or(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+        if n.labels().contains_key(KEPT_LABEL) || alive {
+            continue;
+        }
+        let _ = ns.delete(&name, &DeleteParams::default()).await;
+        swept.push(name);
+    }
+    Ok(swept)
+}
+
+fn owner_of(p: &Pod, workloads: &[Workload]) -> Option<String> {
+    let labels = p.metadata.labels.as_ref()?;
+    workloads
+        .iter()
+        .find(|w| {
+            !w.selector.is_empty() && w.selector.iter().all(|(k, v)| labels.get(k) == Some(v))
+        })
+        .map(|w| w.name.clone())
+}
+
+/// Whether the pod's Ready condition is True.
+pub fn pod_ready(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// The sum of the pod's containers' restart counts.
+pub fn restarts(p: &Pod) -> i64 {
+    p.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .map_or(0, |cs| cs.iter().map(|c| i64::from(c.restart_count)).sum())
+}
+
+fn pod_info(p: &Pod, service: String, number: u32) -> ContainerInfo {
+    let status = p.status.clone().unwrap_or_default();
+    let running =
+        status.phase.as_deref() == Some("Running") && p.metadata.deletion_timestamp.is_none();
+    ContainerInfo {
+        id: p.metadata.uid.clone().unwrap_or_default(),
+        name: p.name_any(),
+        service,
+        number,
+        running,
+        paused: false,
+        health: Some(if pod_ready(p) { "healthy" } else { "unhealthy" }.to_string()),
+        last_health_check: None,
+        pid: 0,
+        restart_count: restarts(p),
+        published: Vec::new(),
+        networks: status
+            .pod_ip
+            .map(|ip| vec![("pod".to_string(), ip)])
+            .unwrap_or_default(),
+        aliases: Vec::new(),
+        image: p
+            .spec
+            .as_ref()
+            .and_then(|s| s.containers.first())
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default(),
+    }
+}
