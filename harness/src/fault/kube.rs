@@ -166,6 +166,13 @@ async fn pod_delete(
         grace_period_seconds: force.then_some(0),
         ..DeleteParams::default()
     };
+    // The pods there before, so that only new ones count as replacements.
+    let existing: BTreeSet<String> = env
+        .stack
+        .containers()
+        .await
+        .map(|c| c.into_iter().map(|c| c.name).collect())
+        .unwrap_or_default();
     stage(
         env.sink,
         record,
@@ -242,10 +249,26 @@ async fn pod_delete(
     .await;
     match back {
         Some(replacements) => {
+            stage(env.sink, record, FaultStage::Completed, None);
+            // The API's own account, for comparison: the replacements' Ready condition times
+            // (RFC 3339 with whole seconds: the API server truncates them).
+            let mut condition_at = Vec::new();
+            for name in &replacements {
+                if existing.contains(name) {
+                    continue;
+                }
+                if let Ok(p) = pods.get(name).await
+                    && let Some(at) = ready_since(&p)
+                {
+                    condition_at.push(json!({ "pod": name, "ready_condition_at": at }));
+                }
+            }
             record
                 .evidence
                 .insert("ready_pods_after".into(), json!(replacements));
-            stage(env.sink, record, FaultStage::Completed, None);
+            record
+                .evidence
+                .insert("replacements_ready_condition".into(), json!(condition_at));
         }
         None => {
             record
@@ -253,6 +276,19 @@ async fn pod_delete(
                 .insert("replacement_ready".into(), json!(false));
         }
     }
+}
+
+/// When the pod's Ready condition last turned True, as the API states it (RFC 3339).
+fn ready_since(p: &Pod) -> Option<String> {
+    p.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready" && c.status == "True")?
+        .last_transition_time
+        .as_ref()
+        .map(|t| t.0.to_string())
 }
 
 /// The Docker container of the pod's first container (dockershim names and labels it).
