@@ -139,3 +139,26 @@ fn pod_delete_passes_and_the_replacement_ready_time_agrees_with_the_pods_conditi
     let recovery = slo(&report, "recovery_time(");
     assert_eq!(recovery["verdict"], "pass", "{recovery:#}");
 }
+
+#[test]
+fn db_partition_cuts_the_gateways_off_and_no_acknowledged_order_is_lost() {
+    if cluster().is_none() {
+        return;
+    }
+    let (out, report, _d) = run_kube("db-partition.yaml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let fault = &report["faults"][0];
+    assert_eq!(fault["applied"], true, "{fault:#}");
+    assert_eq!(
+        fault["targets"].as_array().map(Vec::len),
+        Some(2),
+        "both gateway pods: {fault:#}"
+    );
+    // The partition touched traffic: orders failed while it held.
+    let during = report["phases"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "during:cut-db"))
+        .unwrap_or_else(|| panic!("no fault phase: {report:#}"));
+    assert!(during["errors"].as_u64() > Some(0), "{during:#}");
+    assert_eq!(slo(&report, "lost_writes(")["verdict"], "pass");
+}

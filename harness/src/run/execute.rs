@@ -14,7 +14,7 @@ use super::progress::{Progress, ProgressState};
 use super::{FaultAction, Pick, PlannedFault, RunError, RunSpec};
 use crate::fault::FaultRecord;
 use crate::fault::container::{ContainerFaultEnv, run_container_fault};
-use crate::fault::network::{NetworkFaultEnv, run_network_fault};
+use crate::fault::network::{NetworkAction, NetworkFaultEnv, run_network_fault};
 use crate::measure::{self, Analysis};
 use crate::probe::{ProbeEnv, run_probe};
 use crate::stack::compose::{ComposeStack, ComposeTool};
@@ -435,6 +435,7 @@ async fn run_with_stack(
                 run_end,
                 work.clone(),
                 state.clone(),
+                (run_id.clone(), spec.seed),
             )),
         })
         .collect();
@@ -743,6 +744,7 @@ async fn kube_fault_task(
     run_end: tokio::time::Instant,
     cancel: CancellationToken,
     state: Arc<ProgressState>,
+    (run_id, seed): (String, u64),
 ) -> FaultRecord {
     let mut record = FaultRecord {
         name: f.name.clone(),
@@ -750,12 +752,19 @@ async fn kube_fault_task(
         scheduled_ns: f.at.as_nanos() as u64,
         ..Default::default()
     };
-    let FaultAction::Kube(action) = f.action else {
-        record.error = Some(format!(
-            "action `{}` does not run on Kubernetes",
-            f.action.name()
-        ));
-        return record;
+    let action = match &f.action {
+        FaultAction::Kube(a) => Some(*a),
+        FaultAction::Network {
+            action: NetworkAction::Loss { .. } | NetworkAction::Partition { .. },
+            ..
+        } => None,
+        _ => {
+            record.error = Some(format!(
+                "action `{}` does not run on Kubernetes",
+                f.action.name()
+            ));
+            return record;
+        }
     };
     let fire_at = tokio::time::Instant::from_std(clock.instant_at(record.scheduled_ns));
     let look_up_at = fire_at
@@ -786,7 +795,7 @@ async fn kube_fault_task(
             return record;
         }
     };
-    if targets.is_empty() && !action.on_workload() {
+    if targets.is_empty() && !action.is_some_and(|a| a.on_workload()) {
         record.error = Some(format!("workload `{}` has no running pod", f.service));
         sink.record(EventKind::Fault {
             fault: f.name.clone(),
@@ -797,14 +806,55 @@ async fn kube_fault_task(
         return record;
     }
     state.set_fault(Some(f.name.clone()));
+    let hold = f
+        .duration
+        .unwrap_or_else(|| run_end.saturating_duration_since(tokio::time::Instant::now()));
+    let Some(action) = action else {
+        // Loss and partition: iptables rules in the target pods' network namespaces (their
+        // sandboxes', through the node's Docker runtime), matching the peers' pod IPs and
+        // their Services' ClusterIPs.
+        let FaultAction::Network { action, .. } = &f.action else {
+            return record;
+        };
+        let mut targets = targets;
+        let peers = async {
+            stack.with_sandbox_pids(&docker, &mut targets).await?;
+            let mut all = stack.containers().await.map_err(|e| e.to_string())?;
+            all.extend(stack.service_peers().await.map_err(|e| e.to_string())?);
+            Ok::<_, String>(all)
+        }
+        .await;
+        match peers {
+            Ok(all) => {
+                let env = NetworkFaultEnv {
+                    docker: &docker,
+                    sink: &sink,
+                    run_id: &run_id,
+                    seed,
+                    runner: Arc::new(SystemRunner::default()),
+                    containers: &all,
+                };
+                run_network_fault(&env, &mut record, action, &targets, hold, run_end, &cancel)
+                    .await;
+            }
+            Err(e) => {
+                record.error = Some(e.clone());
+                sink.record(EventKind::Fault {
+                    fault: f.name.clone(),
+                    stage: crate::timeline::FaultStage::Failed,
+                    targets: targets.iter().map(|t| t.name.clone()).collect(),
+                    detail: Some(e),
+                });
+            }
+        }
+        state.set_fault(None);
+        return record;
+    };
     let env = crate::fault::kube::KubeFaultEnv {
         stack: &stack,
         docker: &docker,
         sink: &sink,
     };
-    let hold = f
-        .duration
-        .unwrap_or_else(|| run_end.saturating_duration_since(tokio::time::Instant::now()));
     crate::fault::kube::run_kube_fault(
         &env,
         &mut record,

@@ -33,12 +33,12 @@ pub(super) fn allowed_fields(action: RawAction) -> &'static [&'static str] {
 }
 
 /// Whether a Kubernetes stack (`kube`) or a compose one supports `action`: pod-delete, scale
-/// and rollout-restart act on Kubernetes workloads; the others but crash act on Docker
-/// containers and networks of a compose project; crash is on both.
+/// and rollout-restart act on Kubernetes workloads; crash, loss and partition work on both;
+/// the proxy faults, isolate and the Docker lifecycle ones need a compose project.
 pub(super) fn supported(action: RawAction, kube: bool) -> bool {
     use RawAction::*;
     match action {
-        Crash => true,
+        Crash | Loss | Partition => true,
         PodDelete | Scale | RolloutRestart => kube,
         _ => !kube,
     }
@@ -102,7 +102,7 @@ pub(super) fn fault(
         let (stack, help) = if cx.kube {
             (
                 "a Kubernetes stack",
-                "on Kubernetes: crash, pod-delete, scale, rollout-restart (network faults are not supported there yet)",
+                "on Kubernetes: crash, pod-delete, scale, rollout-restart, loss, partition (the proxy faults are not supported there yet)",
             )
         } else {
             (

@@ -391,6 +391,116 @@ impl KubeStack {
         Ok(out)
     }
 
+    /// Each Service's ClusterIP as a pseudo-replica of every workload whose pods it selects
+    /// (`networks: [("pod", ClusterIP)]`): inside a pod, traffic to a Service carries the
+    /// ClusterIP both ways (kube-proxy translates it on the node), so a partition or loss rule
+    /// in the pod's namespace must match it besides the peers' pod IPs.
+    pub async fn service_peers(&self) -> Result<Vec<ContainerInfo>, StackError> {
+        let pods = self.containers().await?;
+        let pod_labels: HashMap<String, BTreeMap<String, String>> = {
+            let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
+            api.list(&ListParams::default())
+                .await
+                .map_err(kube_err("listing pods"))?
+                .items
+                .into_iter()
+                .map(|p| (p.name_any(), p.metadata.labels.unwrap_or_default()))
+                .collect()
+        };
+        let services: Api<Service> = Api::namespaced(self.client.clone(), &self.namespace);
+        let mut out = Vec::new();
+        for s in services
+            .list(&ListParams::default())
+            .await
+            .map_err(kube_err("listing Services"))?
+        {
+            let spec = s.spec.clone().unwrap_or_default();
+            let (Some(ip), Some(selector)) = (spec.cluster_ip.clone(), spec.selector.clone())
+            else {
+                continue;
+            };
+            if ip == "None" || selector.is_empty() {
+                continue;
+            }
+            let mut workloads: Vec<&str> = pods
+                .iter()
+                .filter(|p| {
+                    pod_labels
+                        .get(&p.name)
+                        .is_some_and(|l| selector.iter().all(|(k, v)| l.get(k) == Some(v)))
+                })
+                .map(|p| p.service.as_str())
+                .collect();
+            workloads.sort();
+            workloads.dedup();
+            for w in workloads {
+                out.push(ContainerInfo {
+                    id: format!("service/{}", s.name_any()),
+                    name: format!("service/{}", s.name_any()),
+                    service: w.to_string(),
+                    number: 0,
+                    running: false,
+                    paused: false,
+                    health: None,
+                    last_health_check: None,
+                    pid: 0,
+                    restart_count: 0,
+                    published: Vec::new(),
+                    networks: vec![("pod".to_string(), ip.clone())],
+                    aliases: Vec::new(),
+                    image: String::new(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Sets each pod's `pid` to its sandbox's (the pause container holding the pod's network
+    /// namespace), from the node's Docker runtime (dockershim): network rules go there.
+    pub async fn with_sandbox_pids(
+        &self,
+        docker: &bollard::Docker,
+        pods: &mut [ContainerInfo],
+    ) -> Result<(), String> {
+        use bollard::query_parameters::ListContainersOptionsBuilder;
+        for p in pods.iter_mut() {
+            let filters = HashMap::from([(
+                "label".to_string(),
+                vec![
+                    format!("io.kubernetes.pod.uid={}", p.id),
+                    "io.kubernetes.docker.type=podsandbox".to_string(),
+                ],
+            )]);
+            let list = docker
+                .list_containers(Some(
+                    ListContainersOptionsBuilder::default()
+                        .filters(&filters)
+                        .build(),
+                ))
+                .await
+                .map_err(|e| format!("network faults on Kubernetes need the node's Docker runtime (dockershim, the local cluster): {e}"))?;
+            let id = list
+                .into_iter()
+                .max_by_key(|c| c.created.unwrap_or(0))
+                .and_then(|c| c.id)
+                .ok_or_else(|| format!("no pod sandbox of {} in this host's Docker: network faults on Kubernetes need the node's Docker runtime (dockershim, the local cluster)", p.name))?;
+            let info = docker
+                .inspect_container(
+                    &id,
+                    None::<bollard::query_parameters::InspectContainerOptions>,
+                )
+                .await
+                .map_err(|e| format!("inspecting {}'s sandbox: {e}", p.name))?;
+            p.pid = info
+                .state
+                .and_then(|s| s.pid)
+                .and_then(|pid| u32::try_from(pid).ok())
+                .filter(|pid| *pid != 0)
+                .ok_or_else(|| format!("{}'s sandbox has no process", p.name))?;
+        }
+        Ok(())
+    }
+
     /// Deletes the namespace this run created (nothing, for an existing one): its workloads
     /// first and the namespace once their pods are gone (see [`TEARDOWN_BOUND`]). Safe to
     /// call more than once.
