@@ -488,3 +488,18 @@ slos: [\"recovery_time(del, probe=k) < 30s\"]
         check("compose-kube", compose).to_string()
     );
 }
+
+/// Issue 12: the blast radius (`count`, `percent`) is checked where it is written.
+#[test]
+fn blast_radius_mistakes_point_at_the_target() {
+    let src = "\
+name: t
+stack: { compose: compose/trading.yml }
+faults:
+  - { name: a, at: 1s, action: crash, target: { service: gateway, count: 2, percent: 50% } }
+  - { name: b, at: 5s, action: crash, target: { service: marketdata-a, pick: all, count: 2 } }
+  - { name: c, at: 9s, action: crash, target: { service: redis, percent: 0% } }
+  - { name: d, at: 13s, action: rollout, target: { service: marketdata-b, count: 1 } }
+";
+    insta::assert_snapshot!(check("blast-radius", src).to_string());
+}

@@ -890,12 +890,110 @@ fn pick_targets(containers: &[ContainerInfo], service: &str, pick: Pick) -> Vec<
                 vec![of_service.swap_remove((draw % n) as usize)]
             }
         }
+        Pick::FirstN { size } => {
+            let n = size.of(of_service.len());
+            of_service.into_iter().take(n).collect()
+        }
+        Pick::Sample { draw, size } => {
+            use rand::SeedableRng;
+            use rand::seq::SliceRandom;
+            let n = size.of(of_service.len());
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(draw);
+            of_service.shuffle(&mut rng);
+            let mut picked: Vec<ContainerInfo> = of_service.into_iter().take(n).collect();
+            picked.sort_by_key(|c| c.number);
+            picked
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn replicas(n: u32) -> Vec<ContainerInfo> {
+        (1..=n)
+            .map(|number| ContainerInfo {
+                id: format!("id{number}"),
+                name: format!("gateway-{number}"),
+                service: "gateway".into(),
+                number,
+                running: true,
+                paused: false,
+                health: None,
+                last_health_check: None,
+                pid: 0,
+                restart_count: 0,
+                published: vec![],
+                networks: vec![],
+                aliases: vec![],
+                image: String::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_blast_radius_takes_that_many_replicas_the_same_ones_for_the_same_draw() {
+        use crate::scenario::BlastSize;
+        let all = replicas(10);
+        let names = |p: Pick| -> Vec<String> {
+            pick_targets(&all, "gateway", p)
+                .into_iter()
+                .map(|c| c.name)
+                .collect()
+        };
+        let three = names(Pick::Sample {
+            draw: 7,
+            size: BlastSize::Count(3),
+        });
+        assert_eq!(three.len(), 3);
+        assert_eq!(
+            three,
+            names(Pick::Sample {
+                draw: 7,
+                size: BlastSize::Count(3)
+            })
+        );
+        assert_ne!(
+            three,
+            names(Pick::Sample {
+                draw: 8,
+                size: BlastSize::Count(3)
+            })
+        );
+        // 25 % of 10 rounds up to 3; 1 % of 10 is still one; a count above the replicas is all.
+        assert_eq!(
+            names(Pick::Sample {
+                draw: 1,
+                size: BlastSize::Permille(250)
+            })
+            .len(),
+            3
+        );
+        assert_eq!(
+            names(Pick::Sample {
+                draw: 1,
+                size: BlastSize::Permille(10)
+            })
+            .len(),
+            1
+        );
+        assert_eq!(
+            names(Pick::FirstN {
+                size: BlastSize::Count(20)
+            })
+            .len(),
+            10
+        );
+        assert_eq!(
+            names(Pick::FirstN {
+                size: BlastSize::Count(2)
+            }),
+            vec!["gateway-1", "gateway-2"]
+        );
+        // A single random pick keeps its old rule (replayed seeds hit the same replica).
+        assert_eq!(names(Pick::Random { draw: 13 }), vec!["gateway-4"]);
+    }
 
     #[test]
     fn project_names_are_valid_compose_names() {

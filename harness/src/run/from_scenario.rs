@@ -179,11 +179,16 @@ pub fn from_scenario(
             duration: spec.duration,
             action,
             service: spec.target.service.clone(),
-            pick: match spec.target.pick {
-                scenario::Pick::All => Pick::All,
-                scenario::Pick::First => Pick::First,
-                scenario::Pick::Random => Pick::Random {
+            pick: match (spec.target.pick, spec.target.size) {
+                (scenario::Pick::All, _) => Pick::All,
+                (scenario::Pick::First, None) => Pick::First,
+                (scenario::Pick::First, Some(size)) => Pick::FirstN { size },
+                (scenario::Pick::Random, None) => Pick::Random {
                     draw: planned.pick_draw.unwrap_or(0),
+                },
+                (scenario::Pick::Random, Some(size)) => Pick::Sample {
+                    draw: planned.pick_draw.unwrap_or(0),
+                    size,
                 },
             },
         });
@@ -307,6 +312,8 @@ pub fn describe_plan(spec: &RunSpec) -> String {
                 Pick::All => " (all replicas)".to_string(),
                 Pick::First => " (first replica)".to_string(),
                 Pick::Random { draw } => format!(" (replica draw {draw})"),
+                Pick::FirstN { size } => format!(" (first {size:?})"),
+                Pick::Sample { draw, size } => format!(" ({size:?} drawn with {draw})"),
             },
             f.duration
                 .filter(|_| f.action.holds())

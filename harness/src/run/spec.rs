@@ -96,4 +96,13 @@ pub enum Pick {
     Random {
         draw: u64,
     },
+    /// The first `size` replicas (by number).
+    FirstN {
+        size: crate::scenario::BlastSize,
+    },
+    /// `size` replicas drawn without replacement, the replicas shuffled with `draw` as seed.
+    Sample {
+        draw: u64,
+        size: crate::scenario::BlastSize,
+    },
 }

@@ -16,7 +16,7 @@ use serde_saphyr::MessageFormatter;
 pub use diagnostic::{ScenarioError, ScenarioErrors, SourceSpan};
 pub use discover::discover;
 pub use model::{
-    AtSpec, FaultAction, FaultSpec, HttpTarget, KubeStackSpec, LinkSide, LoadSpec,
+    AtSpec, BlastSize, FaultAction, FaultSpec, HttpTarget, KubeStackSpec, LinkSide, LoadSpec,
     PartitionDirection, Pick, ProbeKind, ProbeSpec, ProxyDirection, ProxyLink, RateSpec,
     RequestSpec, RolloutStrategy, Scenario, StackSpec, TargetSpec,
 };

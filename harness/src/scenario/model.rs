@@ -190,6 +190,27 @@ impl AtSpec {
 pub struct TargetSpec {
     pub service: String,
     pub pick: Pick,
+    /// The blast radius of `random` and `first` (one replica when `None`).
+    pub size: Option<BlastSize>,
+}
+
+/// How many of a service's replicas a fault takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BlastSize {
+    Count(u32),
+    /// A share of the replicas in thousandths (500 = 50 %), rounded up, at least one.
+    Permille(u16),
+}
+
+impl BlastSize {
+    /// How many of `replicas` this takes (never more than there are).
+    pub fn of(self, replicas: usize) -> usize {
+        let n = match self {
+            Self::Count(c) => c as usize,
+            Self::Permille(p) => (replicas * usize::from(p)).div_ceil(1000).max(1),
+        };
+        n.min(replicas)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

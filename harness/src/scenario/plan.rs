@@ -51,6 +51,7 @@ pub fn resolve(s: &Scenario, seed: u64) -> Plan {
                 }
             };
             let pick_draw = (f.target.pick == Pick::Random).then(|| rng.random::<u64>());
+            // (A blast radius uses the same draw: as the seed of the replicas' shuffle.)
             PlannedFault {
                 spec_index: i,
                 name: f.name.clone(),

@@ -319,6 +319,14 @@ pub struct RawTarget {
     /// Which replicas: all (default), one at random (seeded), or the first.
     #[serde(default)]
     pub pick: Option<RawPick>,
+    /// Blast radius: how many replicas `random` (the default with `count`) or `first` takes.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>", range(min = 1))]
+    pub count: Option<Spanned<u32>>,
+    /// Blast radius as a share of the replicas (`50%`; rounded up, at least one).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub percent: Option<Spanned<String>>,
 }
 
 /// How a rollout replaces the service's containers.

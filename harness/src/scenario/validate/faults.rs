@@ -9,8 +9,8 @@ use super::check_name;
 use super::context::{Bounds, Ctx};
 use crate::scenario::diagnostic::{ScenarioError, SourceSpan};
 use crate::scenario::model::{
-    AtSpec, FaultAction, FaultSpec, LinkSide, PartitionDirection, Pick, ProxyDirection, ProxyLink,
-    RolloutStrategy, TargetSpec,
+    AtSpec, BlastSize, FaultAction, FaultSpec, LinkSide, PartitionDirection, Pick, ProxyDirection,
+    ProxyLink, RolloutStrategy, TargetSpec,
 };
 use crate::scenario::raw::{RawAction, RawDirection, RawFault, RawPick, RawStrategy};
 use crate::scenario::shapes::{OneOrList, ScalarOr};
@@ -237,11 +237,8 @@ pub(super) fn fault(
             .with_help("remove `pick`"),
         );
     }
-    let pick = match f.target.pick.unwrap_or(RawPick::All) {
-        RawPick::All => Pick::All,
-        RawPick::Random => Pick::Random,
-        RawPick::First => Pick::First,
-    };
+    let (pick, size, size_ok) = blast_radius(cx, f, action);
+    let target_ok = target_ok && size_ok;
     match (name_ok, at, target_ok, action_spec) {
         (true, Some(at), true, Some(action)) => Some(FaultSpec {
             name,
@@ -251,10 +248,93 @@ pub(super) fn fault(
             target: TargetSpec {
                 service: f.target.service.value.clone(),
                 pick,
+                size,
             },
         }),
         _ => None,
     }
+}
+
+/// `pick` with the blast radius (`count` or `percent`): a size makes `random` the default
+/// pick; it needs `random` or `first`, and a fault that acts on the whole workload or service
+/// takes none.
+fn blast_radius(
+    cx: &mut Ctx<'_>,
+    f: &RawFault,
+    action: RawAction,
+) -> (Pick, Option<BlastSize>, bool) {
+    let t = &f.target;
+    let mut ok = true;
+    let size = match (&t.count, &t.percent) {
+        (Some(_), Some(p)) => {
+            let span = cx.span(p);
+            cx.error("a target takes `count` or `percent`, not both", span);
+            ok = false;
+            None
+        }
+        (Some(c), None) => {
+            ok &= cx.number_in(c, "count", 1, 10_000);
+            Some(BlastSize::Count(c.value))
+        }
+        (None, Some(p)) => match units::parse_percent(&p.value) {
+            Ok(r) if r > 0.0 && r <= 1.0 => {
+                Some(BlastSize::Permille((r * 1000.0).round().max(1.0) as u16))
+            }
+            Ok(_) => {
+                let span = cx.span(p);
+                cx.error("percent must be above 0% and at most 100%", span);
+                ok = false;
+                None
+            }
+            Err(e) => {
+                let span = cx.span(p);
+                cx.error(e, span);
+                ok = false;
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let size_span = t
+        .count
+        .as_ref()
+        .and_then(|c| cx.span(c))
+        .or_else(|| t.percent.as_ref().and_then(|p| cx.span(p)));
+    let pick = match (t.pick, size) {
+        (Some(RawPick::All), Some(_)) => {
+            let span = size_span.clone();
+            cx.push(
+                ScenarioError::new(
+                    "`count`/`percent` choose some replicas; `pick: all` takes every one",
+                    span,
+                )
+                .with_help("use `pick: random` (the default with a count) or `pick: first`"),
+            );
+            ok = false;
+            Pick::All
+        }
+        (None, Some(_)) | (Some(RawPick::Random), _) => Pick::Random,
+        (Some(RawPick::First), _) => Pick::First,
+        (Some(RawPick::All), None) | (None, None) => Pick::All,
+    };
+    if size.is_some()
+        && matches!(
+            action,
+            RawAction::Scale | RawAction::RolloutRestart | RawAction::Rollout
+        )
+    {
+        let span = size_span;
+        cx.push(ScenarioError::new(
+            format!(
+                "fault `{}`: `{}` acts on the whole workload; it takes no `count` or `percent`",
+                f.name.value,
+                action_name(action)
+            ),
+            span,
+        ));
+        ok = false;
+    }
+    (pick, size, ok)
 }
 
 pub(super) fn peer_list(cx: &mut Ctx<'_>, f: &RawFault) -> Option<Vec<String>> {
