@@ -30,6 +30,9 @@ pub const RUN_LABEL: &str = "chaosgate.io/run";
 /// The PID of the chaosgate process that created the namespace: a namespace whose process is
 /// gone (killed before its teardown) is swept by the next run on this host.
 pub const PID_LABEL: &str = "chaosgate.io/pid";
+/// The host the creating process ran on: only namespaces of this host are swept (a PID means
+/// nothing on another machine sharing the cluster).
+pub const HOST_LABEL: &str = "chaosgate.io/host";
 /// Set on a namespace left up with `--keep`: never swept.
 pub const KEPT_LABEL: &str = "chaosgate.io/kept";
 /// Field manager of chaosgate's server-side applies and patches.
@@ -183,6 +186,7 @@ impl KubeStack {
                 "labels": {
                     RUN_LABEL: self.run_id,
                     PID_LABEL: std::process::id().to_string(),
+                    HOST_LABEL: host_label(),
                     "app.kubernetes.io/managed-by": "chaosgate",
                 },
             }
@@ -603,13 +607,40 @@ pub async fn sweep(client: &Client, keep: &str) -> Result<Vec<String>, StackErro
             .get(PID_LABEL)
             .and_then(|p| p.parse::<u32>().ok())
             .is_none_or(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
-        if n.labels().contains_key(KEPT_LABEL) || alive {
+        let other_host = n.labels().get(HOST_LABEL) != Some(&host_label());
+        if n.labels().contains_key(KEPT_LABEL) || alive || other_host {
             continue;
         }
         let _ = ns.delete(&name, &DeleteParams::default()).await;
         swept.push(name);
     }
     Ok(swept)
+}
+
+/// This host's name as a label value (at most 63 of `[a-z0-9.-]`, ends alphanumeric).
+fn host_label() -> String {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let clean: String = raw
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    let clean = clean
+        .trim_matches(|c: char| !c.is_ascii_alphanumeric())
+        .to_string();
+    if clean.is_empty() {
+        "unknown".to_string()
+    } else {
+        clean
+    }
 }
 
 fn owner_of(p: &Pod, workloads: &[Workload]) -> Option<String> {
