@@ -108,12 +108,27 @@ pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, R
     let kept = if opts.keep && !matches!(body, Err(_) | Ok(Err(_))) {
         Some(stack.keep().await)
     } else {
+        if let Backend::Kube(k) = &stack {
+            opts.progress.line(&format!(
+                "deleting namespace {} (its workloads and pods first; at most {}s)",
+                k.namespace(),
+                crate::stack::kube::TEARDOWN_BOUND.as_secs()
+            ));
+        }
         if let Err(e) = stack.down().await {
             tracing::error!("tearing the stack down: {e}");
         }
         None
     };
     let teardown_took = down_started.elapsed();
+    if let Backend::Kube(_) = &stack
+        && !opts.keep
+    {
+        opts.progress.line(&format!(
+            "namespace deleted in {:.1}s",
+            teardown_took.as_secs_f64()
+        ));
+    }
     match body {
         Err(panic) => {
             let msg = panic
@@ -284,9 +299,13 @@ async fn run_with_stack(
     let containers = cancellable(&opts.cancel, stack.wait_ready(spec.ready_timeout)).await??;
     let ready_after = up_started.elapsed();
     opts.progress.line(&format!(
-        "stack ready after {:.1}s: {} containers",
+        "stack ready after {:.1}s: {} {}",
         ready_after.as_secs_f64(),
-        containers.len()
+        containers.len(),
+        match stack {
+            Backend::Compose(_) => "containers",
+            Backend::Kube(_) => "pods",
+        }
     ));
 
     // Proxy faults' paths go through their interception from now until the end of this

@@ -24,8 +24,8 @@ pub enum PlanError {
     },
     #[error("the load cannot run: {0}")]
     Load(#[from] chaosgate_load::LoadError),
-    #[error("--set {keys}: no container of the manifests declares {them}", them = if keys.contains(',') { "them" } else { "it" })]
-    UnknownSetting { keys: String },
+    #[error("--set {keys}: no container of the manifests declares {them}\n  hint: on Kubernetes --set sets a container's declared environment variable: {declared}", them = if keys.contains(',') { "them" } else { "it" })]
+    UnknownSetting { keys: String, declared: String },
     #[error("the manifests: {0}")]
     Manifests(String),
 }
@@ -57,6 +57,7 @@ pub fn from_scenario(
         if !unknown.is_empty() {
             return Err(PlanError::UnknownSetting {
                 keys: unknown.join(", "),
+                declared: declared.env.iter().cloned().collect::<Vec<_>>().join(", "),
             });
         }
     }

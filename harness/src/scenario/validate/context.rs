@@ -163,10 +163,17 @@ impl Ctx<'_> {
                 span,
             )
             .with_label(format!("not a port of {service}"))
-            .with_help(format!(
-                "the compose files give `{service}` these ports: {ports}; a port the service \
-                 listens on but does not declare goes in its `expose:` list"
-            )),
+            .with_help(if self.kube {
+                format!(
+                    "the manifests give `{service}` these ports: {ports} (published: its \
+                     Service's ports; exposed: its containers' ports)"
+                )
+            } else {
+                format!(
+                    "the compose files give `{service}` these ports: {ports}; a port the \
+                     service listens on but does not declare goes in its `expose:` list"
+                )
+            }),
         );
         false
     }

@@ -468,9 +468,12 @@ pub(super) fn fault_action(cx: &mut Ctx<'_>, f: &RawFault) -> Option<FaultAction
         A::Scale => {
             let Some(r) = &f.replicas else {
                 let span = cx.span(&f.action);
-                cx.error(
-                    format!("fault `{}`: action `scale` needs `replicas`", f.name.value),
-                    span,
+                cx.push(
+                    ScenarioError::new(
+                        format!("fault `{}`: action `scale` needs `replicas`", f.name.value),
+                        span,
+                    )
+                    .with_help("e.g. `replicas: 0` takes the workload down for `duration`, then scales it back"),
                 );
                 return None;
             };

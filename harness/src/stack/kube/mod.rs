@@ -52,6 +52,8 @@ pub struct KubeStack {
     run_id: String,
     docs: Vec<Value>,
     node_address: IpAddr,
+    /// ` --kubeconfig F --context C` as the scenario set them, for the commands printed.
+    kubectl_flags: String,
 }
 
 /// A workload's selector and desired replica count, read from the API.
@@ -107,9 +109,15 @@ pub async fn client(spec: &KubeStackSpec) -> Result<Client, StackError> {
         None => Config::from_kubeconfig(&options).await,
     }
     .map_err(|e| {
-        StackError::KubeConfig(format!(
-            "{e}\n  hint: set KUBECONFIG (the local cluster: `export KUBECONFIG=$(sudo bash scripts/local-kube.sh up)`) or `stack.kubernetes.kubeconfig`"
-        ))
+        let hint = match (&spec.kubeconfig, std::env::var_os("KUBECONFIG")) {
+            (Some(_), _) => "hint: `stack.kubernetes.kubeconfig` names it, relative to the scenario".to_string(),
+            (None, Some(k)) => format!(
+                "hint: KUBECONFIG is {}; is that the right file? (the local cluster's: `sudo bash scripts/local-kube.sh up` prints it)",
+                k.to_string_lossy()
+            ),
+            (None, None) => "hint: set KUBECONFIG (the local cluster: `export KUBECONFIG=$(sudo bash scripts/local-kube.sh up)`) or `stack.kubernetes.kubeconfig`".to_string(),
+        };
+        StackError::KubeConfig(format!("{e}\n  {hint}"))
     })?;
     let client = Client::try_from(config).map_err(|e| StackError::KubeConfig(e.to_string()))?;
     // One cheap call, so an unreachable cluster is reported before anything is planned on it.
@@ -150,7 +158,15 @@ impl KubeStack {
             .namespace
             .clone()
             .unwrap_or_else(|| project.chars().take(63).collect::<String>());
+        let mut kubectl_flags = String::new();
+        if let Some(k) = &spec.kubeconfig {
+            kubectl_flags.push_str(&format!(" --kubeconfig {}", k.display()));
+        }
+        if let Some(c) = &spec.context {
+            kubectl_flags.push_str(&format!(" --context {c}"));
+        }
         Ok(Self {
+            kubectl_flags,
             client,
             namespace: namespace.trim_end_matches('-').to_string(),
             owned: !spec.existing,
@@ -535,7 +551,10 @@ impl KubeStack {
             }
         }
         self.owned = false;
-        format!("kubectl delete namespace {}", self.namespace)
+        format!(
+            "kubectl{} delete namespace {}",
+            self.kubectl_flags, self.namespace
+        )
     }
 }
 
@@ -558,11 +577,23 @@ pub async fn delete_namespace(
     let _ = pods
         .delete_collection(&DeleteParams::default(), &ListParams::default())
         .await;
+    // A 1.20 kubelet leaves a deleted pod Terminating in the API for 10-70 s after its
+    // containers stopped; once every container of it has terminated, nothing of it runs, so
+    // its API object is removed at once (grace period 0) rather than waited for.
+    let now = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..DeleteParams::default()
+    };
     while started.elapsed() < bound / 2 {
         match pods.list(&ListParams::default()).await {
             Ok(l) if l.items.is_empty() => break,
             Err(_) => break,
-            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            Ok(l) => {
+                for p in l.items.iter().filter(|p| all_terminated(p)) {
+                    let _ = pods.delete(&p.name_any(), &now).await;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
         }
     }
     let ns: Api<Namespace> = Api::all(client.clone());
@@ -584,6 +615,18 @@ pub async fn delete_namespace(
             bound.as_secs()
         ),
     })
+}
+
+/// Whether the pod is being deleted and none of its containers runs any more.
+fn all_terminated(p: &Pod) -> bool {
+    p.metadata.deletion_timestamp.is_some()
+        && p.status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .is_some_and(|cs| {
+                cs.iter()
+                    .all(|c| c.state.as_ref().is_some_and(|s| s.running.is_none()))
+            })
 }
 
 /// Deletes namespaces of earlier runs that were killed before their teardown: labelled with a
