@@ -59,18 +59,28 @@ fn run_kube(file: &str, extra: &[&str]) -> (std::process::Output, serde_json::Va
         "",
         "namespace {namespace} left behind"
     );
-    let containers = Command::new("docker")
-        .args([
-            "ps",
-            "-a",
-            "-q",
-            "--filter",
-            &format!("label=io.kubernetes.pod.namespace={namespace}"),
-        ])
-        .output()
-        .expect("docker runs");
+    // A pod whose containers had all stopped is removed from the API at once by the teardown;
+    // its exited containers are then the kubelet's to remove (its container GC runs every
+    // minute), so they are waited for, bounded.
+    let left = |ns: &str| {
+        let out = Command::new("docker")
+            .args([
+                "ps",
+                "-a",
+                "-q",
+                "--filter",
+                &format!("label=io.kubernetes.pod.namespace={ns}"),
+            ])
+            .output()
+            .expect("docker runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
+    while !left(&namespace).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
     assert_eq!(
-        String::from_utf8_lossy(&containers.stdout).trim(),
+        left(&namespace),
         "",
         "containers of {namespace} left behind"
     );

@@ -352,22 +352,15 @@ async fn crash(
         .signal("SIGKILL")
         .build();
     // Docker's `die` event of each killed container is the proof, at its own time (the
-    // kubelet's restart count, polled from the API, lags it by its ~1 s relist).
-    let die_filters = std::collections::HashMap::from([
-        ("type", vec!["container".to_string()]),
-        ("event", vec!["die".to_string()]),
-        (
-            "container",
-            found.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(),
-        ),
-    ]);
-    let mut dies = Box::pin(
-        env.docker.events(Some(
-            bollard::query_parameters::EventsOptionsBuilder::new()
-                .filters(&die_filters)
-                .build(),
-        )),
-    );
+    // kubelet's restart count, polled from the API, lags it by its ~1 s relist). The event
+    // stream is opened after the kill and replays from before it (`since`): a stream opened
+    // earlier only subscribes when first polled, which would miss a fast death.
+    let since = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+        .saturating_sub(2))
+    .to_string();
     stage(env.sink, record, FaultStage::Applied, None);
     for (t, id) in &found {
         if let Err(e) = env.docker.kill_container(id, Some(opts.clone())).await {
@@ -384,6 +377,22 @@ async fn crash(
             json!(&id[..12.min(id.len())]),
         );
     }
+    let die_filters = std::collections::HashMap::from([
+        ("type", vec!["container".to_string()]),
+        ("event", vec!["die".to_string()]),
+        (
+            "container",
+            found.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(),
+        ),
+    ]);
+    let mut dies = Box::pin(
+        env.docker.events(Some(
+            bollard::query_parameters::EventsOptionsBuilder::new()
+                .since(&since)
+                .filters(&die_filters)
+                .build(),
+        )),
+    );
     let verify_by = (tokio::time::Instant::now() + VERIFY_TIMEOUT).min(run_end);
     let mut died: Vec<u64> = Vec::new();
     while died.len() < found.len() {
