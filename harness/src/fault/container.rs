@@ -18,6 +18,8 @@ use crate::stack::docker::api_error;
 use crate::stack::events::ContainerEvent;
 use crate::timeline::{DockerAction, EventKind, EventSink, FaultStage, RunClock};
 
+/// A Docker-level fault on a service's containers; which Docker event proves each one is in
+/// `proof`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContainerAction {
     /// A real crash: SIGKILL to the container's process from outside Docker. `docker kill`
@@ -34,6 +36,7 @@ pub enum ContainerAction {
 }
 
 impl ContainerAction {
+    /// The action as scenario files spell it (`crash`, `kill`, `stop`, `restart`, `pause`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Crash => "crash",
@@ -56,8 +59,11 @@ impl ContainerAction {
 
 /// Everything a container fault needs to act and to see its effect.
 pub struct ContainerFaultEnv<'a> {
+    /// The Docker API client, to act on containers and inspect them.
     pub docker: &'a Docker,
+    /// Where each fault stage is recorded on the timeline.
     pub sink: &'a EventSink,
+    /// The stack's Docker event stream, subscribed to for proof (die, start, pause).
     pub events: &'a broadcast::Sender<ContainerEvent>,
 }
 

@@ -23,18 +23,25 @@ use crate::timeline::{EventKind, EventSink, FaultStage};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KubeAction {
     /// Delete the target pods; `force` = grace period 0.
-    PodDelete { force: bool },
+    PodDelete {
+        /// Delete with grace period 0 (no SIGTERM wait).
+        force: bool,
+    },
     /// SIGKILL of each target pod's first container's main process, through the node's Docker
     /// runtime (dockershim): the kubelet sees a crash and restarts it.
     Crash,
     /// Scale the workload to `replicas` for the fault's duration, then back.
-    Scale { replicas: u32 },
+    Scale {
+        /// Replica count held for the fault's duration.
+        replicas: u32,
+    },
     /// Restart every pod of the workload by a rolling update (the pod template's
     /// `kubectl.kubernetes.io/restartedAt` annotation, as `kubectl rollout restart`).
     RolloutRestart,
 }
 
 impl KubeAction {
+    /// The action as scenario files spell it (`pod-delete`, `crash`, `scale`, `rollout-restart`).
     pub fn name(self) -> &'static str {
         match self {
             Self::PodDelete { .. } => "pod-delete",
@@ -58,9 +65,13 @@ impl KubeAction {
 /// How often the API is polled for a fault's proof and end.
 const POLL: Duration = Duration::from_millis(100);
 
+/// Everything a Kubernetes fault needs to act and to see its effect.
 pub struct KubeFaultEnv<'a> {
+    /// The run's stack: API client, namespace and its workloads.
     pub stack: &'a KubeStack,
+    /// The node's Docker daemon, through which `crash` signals a pod's container process.
     pub docker: &'a Docker,
+    /// Where each fault stage is recorded on the timeline.
     pub sink: &'a EventSink,
 }
 

@@ -15,17 +15,28 @@ use crate::stack::ContainerInfo;
 /// What happened to one fault, as the report shows it. Times are run-clock nanoseconds.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FaultRecord {
+    /// The fault's `name` from the scenario file (unique within it).
     pub name: String,
+    /// The action as scenario files spell it (`crash`, `latency`, `pod-delete`, ...).
     pub action: String,
+    /// Names of the containers (Kubernetes: pods) it acted on.
     pub targets: Vec<String>,
+    /// When the scenario planned it (`at:`).
     pub scheduled_ns: u64,
+    /// When the action was issued; `None` = never applied (no target, or the run ended first).
     pub applied_ns: Option<u64>,
     /// When evidence showed the fault took effect; `None` = not proven applied.
     pub verified_ns: Option<u64>,
+    /// When it was undone (unpause, start, proxy removed, rules deleted); `None` when it was not,
+    /// or has nothing to undo.
     pub reverted_ns: Option<u64>,
     /// When the target was back by itself (a crashed container restarted), if it was.
     pub target_back_ns: Option<u64>,
+    /// What went wrong applying, proving or reverting it, in words; set errors are why a fault is
+    /// not proven applied (an inconclusive verdict, exit 4).
     pub error: Option<String>,
+    /// The proof and counters gathered for the report (Docker events, proxy or rule counters, pod
+    /// states), by name.
     pub evidence: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -61,18 +72,31 @@ pub fn is_process_of(proc_root: &Path, pid: u32, container_id: &str) -> bool {
             .is_ok_and(|cgroups| cgroups.contains(container_id))
 }
 
+/// Why a container fault could not be issued. Recorded in the fault's [`FaultRecord::error`], never
+/// returned from the run: the fault then counts as not proven applied, which makes the SLOs that
+/// depend on it inconclusive (exit 4).
 #[derive(Debug, thiserror::Error)]
 pub enum FaultError {
+    /// The service had no container to act on; holds the service name.
     #[error("service `{0}` has no container to target")]
     NoTarget(String),
+    /// The container had no running process to SIGKILL.
     #[error("container {container} is not running (no PID to signal)")]
-    NotRunning { container: String },
+    NotRunning {
+        /// The container's name.
+        container: String,
+    },
+    /// The SIGKILL could not be delivered (kill(2) or the helper container failed).
     #[error("sending SIGKILL to pid {pid} of {container}: {reason}")]
     Signal {
+        /// The container's name.
         container: String,
+        /// Host PID that was to be signalled.
         pid: u32,
+        /// The OS's or helper's error.
         reason: String,
     },
+    /// A Docker API call failed while acting.
     #[error(transparent)]
     Stack(#[from] crate::stack::StackError),
 }

@@ -39,35 +39,65 @@ const PROXY_MARK: u32 = 0x6367;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Link {
     /// The target's outgoing connections to a service's port.
-    Egress { service: String, port: u16 },
+    Egress {
+        /// The service connected to, by compose name.
+        service: String,
+        /// Its port (the container port, not a published one).
+        port: u16,
+    },
     /// Connections arriving at the target's port.
-    Ingress { port: u16 },
+    Ingress {
+        /// The target's own listening port.
+        port: u16,
+    },
 }
 
+/// A network fault on a target's traffic: through the fault proxy (toxics) or as iptables rules in
+/// the target's network namespace.
 #[derive(Debug, Clone)]
 pub enum NetworkAction {
+    /// Route the link's connections through the fault proxy and install `toxic` on them.
     Proxy {
+        /// Which of the target's connections go through the proxy.
         link: Link,
+        /// What the proxy does to them (latency, bandwidth, reset, timeout, ...).
         toxic: ToxicKind,
+        /// Which way of the connection the toxic acts on.
         direction: chaosgate_proxy::Direction,
+        /// Fraction of connections affected, 0.0-1.0 (the scenario's per-mille / 1000); picked by
+        /// the run's seed.
         toxicity: f64,
     },
+    /// Drop packets at random (iptables `statistic` rules in the target's namespace).
     Loss {
+        /// Fraction of packets dropped, 0.0-1.0.
         ratio: f64,
+        /// Only traffic with these services (all traffic when empty).
         peers: Vec<String>,
     },
+    /// Drop all traffic between the target and the peers (iptables rules in the target's
+    /// namespace).
     Partition {
+        /// Services cut off from the target.
         peers: Vec<String>,
+        /// Only the target's traffic to the peers is dropped; `false` cuts both ways.
         one_way: bool,
     },
+    /// Disconnect the target from the stack's networks, reconnected with its aliases afterwards.
     Isolate,
 }
 
+/// Everything a network fault needs to act and to see its effect.
 pub struct NetworkFaultEnv<'a> {
+    /// The Docker API client (inspect, network disconnect/connect).
     pub docker: &'a Docker,
+    /// Where each fault stage is recorded on the timeline.
     pub sink: &'a EventSink,
+    /// The run's ID, naming the proxies wired for it and marking its iptables rules.
     pub run_id: &'a str,
+    /// The run's seed, for the proxies' random choices (which connections a toxic hits).
     pub seed: u64,
+    /// Runs `iptables`/`nsenter` commands (a fake in tests).
     pub runner: Arc<dyn CommandRunner>,
     /// Every container of the stack (peers are resolved to their IPs from these).
     pub containers: &'a [ContainerInfo],
@@ -85,6 +115,9 @@ enum Applied {
     Isolated(Vec<(ContainerInfo, Vec<String>)>),
 }
 
+/// Applies `action` to `targets`, proves it took effect (proxy or rule counters, or the
+/// disconnect), holds it for `duration` (cut short at `run_end` or on `cancel`), and reverts it.
+/// Every step is recorded on the timeline and in `record`; errors are recorded, not returned.
 pub async fn run_network_fault(
     env: &NetworkFaultEnv<'_>,
     record: &mut FaultRecord,

@@ -39,12 +39,17 @@ pub const HEALTHY_TIMEOUT: Duration = Duration::from_secs(60);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
+    /// Stop every old container, then start the new set.
     Recreate,
+    /// One replica at a time: start a new one, wait until it is healthy, stop and remove an old
+    /// one.
     Rolling,
+    /// Start a full new set, wait until all are healthy, then stop and remove the old set.
     BlueGreen,
 }
 
 impl Strategy {
+    /// The strategy as scenario files spell it (`recreate`, `rolling`, `blue-green`).
     pub fn name(self) -> &'static str {
         match self {
             Self::Recreate => "recreate",
@@ -56,10 +61,15 @@ impl Strategy {
 
 /// Everything a rollout needs.
 pub struct RolloutEnv<'a> {
+    /// The Docker API client.
     pub docker: &'a Docker,
+    /// The compose project name whose service is rolled out.
     pub project: &'a str,
+    /// Where each rollout stage is recorded on the timeline.
     pub sink: &'a EventSink,
+    /// The stack's Docker event stream, subscribed to for the new containers' start and health.
     pub events: &'a broadcast::Sender<ContainerEvent>,
+    /// Runs compose to create the new version's containers.
     pub scaler: &'a ComposeScaler,
 }
 

@@ -6,17 +6,24 @@
 
 use serde::Serialize;
 
+/// The longest client-visible outage inside one fault's window (see the module docs for where it
+/// starts and ends). Times are run-clock ns, on requests' intended send times.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Failover {
     /// Longest outage: from its first failed request to the first of N consecutive
     /// successful requests after it (intended send times). 0 when no request failed.
     pub duration_ns: u64,
+    /// Intended send time of the longest outage's first failed request; `None` when no request
+    /// failed.
     pub start_ns: Option<u64>,
+    /// Intended send time of the first of the N successes that ended it; `None` when none failed,
+    /// or when it never ended (`unterminated`).
     pub end_ns: Option<u64>,
     /// Failed requests in that longest outage.
     pub failed_in_window: u64,
     /// Failed requests anywhere in the fault window.
     pub failed_total: u64,
+    /// Requests scheduled in the fault window, failed or not.
     pub requests: u64,
     /// Median gap between scheduled requests: the resolution of this measurement.
     pub resolution_ns: u64,

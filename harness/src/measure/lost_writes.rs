@@ -30,11 +30,15 @@ pub struct WriteReadBack {
     pub url: String,
 }
 
+/// The lost-writes check: every acknowledged (2xx) write read back after the run; a write not found
+/// (404) is lost. Jepsen's "lost write" anomaly, checked for acknowledged writes only.
 #[derive(Debug, Clone, Serialize)]
 pub struct WriteCheck {
     /// The read-back URL templates (`, `-separated), `{id}` standing for each write's id.
     pub read_url: String,
+    /// Writes the system acknowledged with a 2xx (each one read back).
     pub acknowledged: u64,
+    /// Acknowledged writes whose read-back answered 404.
     pub lost: u64,
     /// Reads that never got a clear answer (2xx or 404).
     pub unconfirmed: u64,
@@ -46,7 +50,9 @@ pub struct WriteCheck {
 pub struct ReadBack<'a> {
     /// The write templates and their read-back URLs.
     pub writes: &'a [WriteReadBack],
+    /// Where `service:port` in the read-back URLs is reached from this host.
     pub book: &'a AddressBook,
+    /// The HTTP client the reads go through.
     pub http: &'a reqwest::Client,
 }
 

@@ -24,26 +24,40 @@ use crate::timeline::{DockerAction, EventKind, FaultStage, read_events};
 /// (reverted, restarted, and healthy again where they have a healthcheck) or the run ended.
 #[derive(Debug, Clone, Serialize)]
 pub struct FaultWindow {
+    /// The fault's name from the scenario.
     pub fault: String,
+    /// Names of the containers (pods) it acted on.
     pub targets: Vec<String>,
+    /// When it was applied (run-clock ns): the window's start.
     pub applied_ns: u64,
+    /// When it was proven applied; `None` = never proven.
     pub verified_ns: Option<u64>,
+    /// When it was reverted; `None` when it was not, or has nothing to undo.
     pub reverted_ns: Option<u64>,
     /// When every target was healthy (or running, without a healthcheck) again.
     pub settled_ns: Option<u64>,
+    /// The window's end (run-clock ns): `settled_ns`, else the run's end.
     pub end_ns: u64,
+    /// The fault's failure message from the timeline, when a stage failed.
     pub failed: Option<String>,
 }
 
+/// Everything measured from one run's `events.jsonl`; times are run-clock ns.
 #[derive(Debug, Serialize)]
 pub struct Analysis {
+    /// The last event's time: the run's end.
     pub run_end_ns: u64,
+    /// (first, last) intended send time of the load; `None` when no load ran.
     pub load_window: Option<(u64, u64)>,
+    /// Request statistics per phase (`before`, `during:<fault>`, `after`, `whole`).
     pub phases: Vec<PhaseStats>,
+    /// Request counts and latencies per second of the run clock, in order.
     pub series: Vec<SecondStats>,
+    /// Each applied fault's window, in the order applied.
     pub faults: Vec<FaultWindow>,
     /// (fault, probe) → recovery.
     pub recovery: BTreeMap<(String, String), Recovery>,
+    /// fault → the longest client outage in its window.
     pub failover: BTreeMap<String, Failover>,
     /// probe → (checks, ok).
     pub probes: BTreeMap<String, (u64, u64)>,
@@ -55,10 +69,12 @@ pub struct Analysis {
 }
 
 impl Analysis {
+    /// The phase called `name` (`before`, `during:<fault>`, `after`, `whole`).
     pub fn phase(&self, name: &str) -> Option<&PhaseStats> {
         self.phases.iter().find(|p| p.name == name)
     }
 
+    /// The window of the fault called `name`; `None` when it was never applied.
     pub fn fault(&self, name: &str) -> Option<&FaultWindow> {
         self.faults.iter().find(|f| f.fault == name)
     }

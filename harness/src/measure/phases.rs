@@ -16,20 +16,30 @@ fn histogram(sigfig: u8) -> Histogram<u64> {
         .expect("static histogram bounds are valid")
 }
 
+/// Requests of one phase of the run: counts, errors, and latency histograms (HdrHistogram, 1 µs-60
+/// s, values in ns).
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseStats {
     /// `before`, `during:<fault>`, `after` or `whole`.
     pub name: String,
+    /// Phase start, run-clock ns (intended send times at or after it belong to it).
     pub start_ns: u64,
+    /// Phase end, run-clock ns.
     pub end_ns: u64,
+    /// Requests the load plan scheduled in the phase (the denominator of the rates).
     pub scheduled: u64,
+    /// Requests answered with a 2xx and no error.
     pub ok: u64,
+    /// Requests that failed: a non-2xx status, a connection error, a timeout or a drop.
     pub errors: u64,
     /// Requests the load generator dropped (its queue of requests waiting for an in-flight
     /// slot overflowed). They are errors and in `latency` at the timeout, but how long they
     /// would have taken is unknown, so no latency figure of this phase can pass with any.
     pub dropped: u64,
+    /// Why requests failed → how many: the load generator's error kind (`timeout`, ...) or
+    /// `status_<code>` for a non-2xx answer.
     pub errors_by_kind: BTreeMap<String, u64>,
+    /// HTTP status → responses with it (requests without a response are not counted here).
     pub status_counts: BTreeMap<u16, u64>,
     /// Every request of the phase exactly once, from its intended send time to its response
     /// or error (errors, timeouts and drops included, each at its latency).
@@ -102,14 +112,18 @@ impl PhaseStats {
         self.lag.saturating_record(lag_ns.max(1_000));
     }
 
+    /// `errors / scheduled`, 0.0-1.0; `None` when nothing was scheduled.
     pub fn error_rate(&self) -> Option<f64> {
         (self.scheduled > 0).then(|| self.errors as f64 / self.scheduled as f64)
     }
 
+    /// `ok / scheduled`, 0.0-1.0; `None` when nothing was scheduled.
     pub fn availability(&self) -> Option<f64> {
         (self.scheduled > 0).then(|| self.ok as f64 / self.scheduled as f64)
     }
 
+    /// Latency in ns at percentile `p` (0-100) from intended send times (so coordinated omission is
+    /// counted, as HdrHistogram's `value_at_quantile`); `None` when the phase had no requests.
     pub fn percentile_ns(&self, p: f64) -> Option<u64> {
         percentile_ns(&self.latency, p)
     }
@@ -130,20 +144,32 @@ impl PhaseStats {
 pub struct RequestRecord<'a> {
     /// Intended send time on the run clock.
     pub t: u64,
+    /// From intended send time to response or error, ns.
     pub latency_ns: u64,
+    /// How late the harness began the request after its intended send time, ns.
     pub lag_ns: u64,
+    /// HTTP status, when a response came.
     pub status: Option<u16>,
+    /// Error kind, when the request failed without a usable response.
     pub error: Option<&'a str>,
+    /// Whether it succeeded: a 2xx and no error.
     pub ok: bool,
 }
 
+/// Requests whose intended send time falls in one second of the run clock.
 #[derive(Debug, Clone, Serialize)]
 pub struct SecondStats {
+    /// The second since the run clock's start (`t / 1e9`).
     pub second: u64,
+    /// Requests scheduled in it.
     pub sent: u64,
+    /// Of those, successes.
     pub ok: u64,
+    /// Of those, failures.
     pub errors: u64,
+    /// Median latency in ns (from intended send time); `None` for a second with no requests.
     pub p50_ns: Option<u64>,
+    /// 99th-percentile latency in ns; `None` for a second with no requests.
     pub p99_ns: Option<u64>,
 }
 

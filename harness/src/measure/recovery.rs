@@ -5,12 +5,16 @@ use serde::Serialize;
 /// One probe check, as recovery sees it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Check {
+    /// When the check began, run-clock ns.
     pub t: u64,
+    /// Whether the probe passed.
     pub ok: bool,
     /// How late the harness began the check (its due time on the probe's grid → `t`).
     pub lag_ns: u64,
 }
 
+/// How long one probe took to see the service back after one fault: from the fault's start to the
+/// first of `consecutive` successful checks in a row. Times are run-clock ns.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recovery {
     /// Fault start (ns on the run clock).
@@ -20,18 +24,26 @@ pub struct Recovery {
     pub recovered_ns: Option<u64>,
     /// The last check before the run ended or recovery was declared.
     pub observed_until_ns: u64,
+    /// The first failed check at or after `from_ns`; `None` when none failed.
     pub first_failure_ns: Option<u64>,
+    /// The last failed check before recovery (or the run's end).
     pub last_failure_ns: Option<u64>,
+    /// Failed checks from `from_ns` to recovery.
     pub failed_checks: u64,
+    /// All checks from `from_ns` to recovery.
     pub checks: u64,
+    /// N: successes in a row that count as recovered (the scenario's setting).
     pub consecutive: u32,
     /// How late the harness began the check that opened the successful run, and when the
     /// check before it ran: together they bound what a punctual harness would have measured.
     pub recovered_check_lag_ns: u64,
+    /// When the check before the one that opened the successful run began (run-clock ns); `None`
+    /// when that was the first check after `from_ns`.
     pub check_before_ns: Option<u64>,
 }
 
 impl Recovery {
+    /// `recovered_ns - from_ns` in ns; `None` when it never recovered.
     pub fn duration_ns(&self) -> Option<u64> {
         self.recovered_ns.map(|r| r - self.from_ns)
     }

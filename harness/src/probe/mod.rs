@@ -23,31 +23,53 @@ mod accepted;
 /// A probe ready to run: names resolved against the stack.
 #[derive(Debug, Clone)]
 pub struct Probe {
+    /// The probe's name from the scenario (key of recovery and the timeline's probe events).
     pub name: String,
+    /// What each check does.
     pub check: Check,
+    /// Interval between check starts (a fixed grid; a missed tick is skipped).
     pub every: Duration,
+    /// How long one check may take before it counts as failed.
     pub timeout: Duration,
 }
 
+/// What one probe check does; success is stated per variant.
 #[derive(Debug, Clone)]
 pub enum Check {
     /// GET `url` (`http://service:port/...`, resolved through the address book on every
     /// check) and expect `status` (any 2xx when `None`).
-    Http { url: String, status: Option<u16> },
+    Http {
+        /// The URL as written in the scenario, `service:port` as its host.
+        url: String,
+        /// The HTTP status expected; `None` = any 2xx.
+        status: Option<u16>,
+    },
     /// Connect to `service:port`, and see the service accept the connection.
-    Tcp { service: String, port: u16 },
+    Tcp {
+        /// Compose service to connect to.
+        service: String,
+        /// Its container port.
+        port: u16,
+    },
     /// Run `command` in the service's first container; exit 0 is success.
     Exec {
+        /// Compose service to run it in.
         service: String,
+        /// The command and its arguments (no shell unless given one).
         command: Vec<String>,
     },
     /// The service's first container reports `healthy`, from a health check Docker ran since
     /// the probe last saw it paused or not running.
-    Health { service: String },
+    Health {
+        /// Compose service whose first container is looked at.
+        service: String,
+    },
     /// Kubernetes: the workload (Deployment or StatefulSet) has at least `ready` Ready
     /// replicas (its desired count when `None`), as the API reports it.
     Kubernetes {
+        /// The Deployment or StatefulSet name in the run's namespace.
         workload: String,
+        /// Ready replicas needed; `None` = the workload's desired count.
         ready: Option<u32>,
     },
 }
@@ -55,10 +77,15 @@ pub enum Check {
 /// What a probe needs from the run.
 #[derive(Clone)]
 pub struct ProbeEnv {
+    /// HTTP client for `http` checks.
     pub http: reqwest::Client,
+    /// Docker API client for `exec` and `health` checks.
     pub docker: Docker,
+    /// The compose project name whose containers `exec` and `health` look up.
     pub project: String,
+    /// Where `service:port` is reached (the container's own address).
     pub book: Arc<AddressBook>,
+    /// Where each check's result is recorded on the timeline.
     pub sink: EventSink,
     /// The API client and namespace of a Kubernetes stack (`kubernetes` checks).
     pub kube: Option<(kube::Client, String)>,

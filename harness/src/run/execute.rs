@@ -25,6 +25,7 @@ use crate::stack::{AddressBook, ContainerInfo, Stack, sweep};
 use crate::timeline::{EventKind, EventLog, EventSink, RunClock};
 use chaosgate_proxy::netns_rules::SystemRunner;
 
+/// How to run, beyond what the [`RunSpec`] says.
 pub struct RunOptions {
     /// This run's own directory (created by the caller).
     pub dir: PathBuf,
@@ -32,28 +33,40 @@ pub struct RunOptions {
     pub keep: bool,
     /// Cancelled on Ctrl-C / SIGTERM.
     pub cancel: CancellationToken,
+    /// How progress is shown on stderr.
     pub progress: Progress,
 }
 
 /// Everything a run produced, for measurement and reporting.
 pub struct RunArtifacts {
+    /// The compose project name, or the Kubernetes namespace: `cg-<scenario name, cleaned>-<run
+    /// id>`.
     pub project: String,
+    /// This run's ID, unique per run (in labels, file names and the report).
     pub run_id: String,
+    /// The run clock's origin, in ns since the Unix epoch: run-clock ns + this = wall time.
     pub started_unix_ns: i128,
+    /// The run's `events.jsonl` (the timeline every figure is measured from).
     pub events_path: PathBuf,
+    /// What was measured from `events_path`.
     pub analysis: Analysis,
+    /// What happened to each planned fault, in plan order.
     pub faults: Vec<FaultRecord>,
     /// The lost-writes check, when the load writes with unique ids.
     pub writes: Option<crate::measure::WriteCheck>,
+    /// The stack's containers (Kubernetes: pods) as last seen before teardown.
     pub containers: Vec<ContainerInfo>,
+    /// The load generator's own summary; `None` when the scenario has no load.
     pub load: Option<chaosgate_load::LoadSummary>,
     /// Stack up → all ready.
     pub ready_after: Duration,
     /// Wall time of the measured part (load start → last fault reverted).
     pub measured_for: Duration,
+    /// Wall time the teardown took.
     pub teardown_took: Duration,
     /// Set with `keep`: the command that removes the stack.
     pub kept_stack: Option<String>,
+    /// Remarks for the report about how the run went (things worth knowing that are not SLOs).
     pub notes: Vec<String>,
     /// Set when `--fail-fast` stopped the run early: when and why.
     pub stopped_early: Option<crate::verdict::early::EarlyStop>,

@@ -14,18 +14,29 @@ use crate::scenario::{self, ProbeKind, RateSpec, Scenario};
 
 /// Why a validated scenario could not be planned. Validation checks everything planning
 /// does, so these are bugs in that agreement (the fuzz test `fuzz_parsers` looks for them),
-/// reported as bad input rather than a panic.
+/// reported as bad input (exit 2, [`crate::cli::exit_codes::BAD_INPUT`]) rather than a panic.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
+    /// A request template's method is not one the load generator knows.
     #[error("request {index}: {source}")]
     Method {
+        /// Index of the request template in the scenario's `load.requests`.
         index: usize,
+        /// The load generator's error.
         source: chaosgate_load::UnknownMethod,
     },
+    /// The load generator rejected the load plan.
     #[error("the load cannot run: {0}")]
     Load(#[from] chaosgate_load::LoadError),
+    /// A `--set` key names a variable no container of the Kubernetes manifests declares.
     #[error("--set {keys}: no container of the manifests declares {them}\n  hint: on Kubernetes --set sets a container's declared environment variable: {declared}", them = if keys.contains(',') { "them" } else { "it" })]
-    UnknownSetting { keys: String, declared: String },
+    UnknownSetting {
+        /// The unknown `--set` keys, `, `-separated.
+        keys: String,
+        /// The variables the manifests' containers declare, `, `-separated.
+        declared: String,
+    },
+    /// The Kubernetes manifests could not be read or parsed; holds the reason.
     #[error("the manifests: {0}")]
     Manifests(String),
 }

@@ -10,10 +10,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::timeline::RunClock;
 
+/// How the run's progress is shown on stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
+    /// A line redrawn in place every 500 ms (stderr is a terminal, not CI).
     Terminal,
+    /// A plain line every 5 s (CI logs, pipes).
     Plain,
+    /// Nothing but errors (`--quiet`).
     Quiet,
 }
 
@@ -30,12 +34,15 @@ impl Progress {
         }
     }
 
+    /// Prints `chaosgate: <msg>` on stderr, unless quiet.
     pub fn line(&self, msg: &str) {
         if *self != Self::Quiet {
             eprintln!("chaosgate: {msg}");
         }
     }
 
+    /// Starts the task that draws `state` every 500 ms (terminal) or 5 s (plain) until `stop`;
+    /// `total` is the planned run length, for the elapsed/total figure. `None` when quiet.
     pub fn spawn(
         &self,
         state: std::sync::Arc<ProgressState>,

@@ -10,23 +10,35 @@ use crate::fault::network::NetworkAction;
 pub use crate::measure::lost_writes::WriteReadBack;
 use crate::probe::Probe;
 
+/// One run, fully resolved from a scenario and a seed (see [`super::from_scenario()`]).
 #[derive(Debug, Clone)]
 pub struct RunSpec {
+    /// The scenario's `name`.
     pub name: String,
+    /// The seed every random choice of the plan was drawn from (`--seed`, the file's `seed`, or
+    /// random).
     pub seed: u64,
+    /// Compose files, in order (`-f` each); empty for a Kubernetes stack.
     pub compose_files: Vec<PathBuf>,
     /// Set for a Kubernetes stack (then `compose_files` is empty).
     pub kube: Option<crate::scenario::KubeStackSpec>,
+    /// Compose variables: the file's `stack.env` with `--set KEY=VALUE` over it.
     pub env: BTreeMap<String, String>,
+    /// The services (workloads) that must all be ready before the run starts.
     pub services: Vec<String>,
+    /// How long the stack may take to be ready ([`crate::stack::StackError::NeverHealthy`], exit 3,
+    /// after).
     pub ready_timeout: Duration,
+    /// The load to send; `None` when the scenario has none.
     pub load: Option<chaosgate_load::LoadPlan>,
     /// The load's writes that are read back after the run (`lost_writes()`); reads never
     /// are.
     pub writes: Vec<WriteReadBack>,
     /// How long the run lasts from the load's start.
     pub duration: Duration,
+    /// Probes run all through the run.
     pub probes: Vec<Probe>,
+    /// Faults, with their times and targets already drawn.
     pub faults: Vec<PlannedFault>,
     /// N in "recovered = first of N consecutive successful probe checks".
     pub recovery_consecutive: u32,
@@ -35,35 +47,48 @@ pub struct RunSpec {
     pub fail_fast: Option<Vec<crate::slo::Slo>>,
 }
 
+/// One fault of the seeded plan: what, when, and on which replicas.
 #[derive(Debug, Clone)]
 pub struct PlannedFault {
+    /// The fault's `name` from the scenario.
     pub name: String,
     /// Offset from the run's start (the load's start).
     pub at: Duration,
+    /// How long it is held before being reverted; `None` for one-shot actions.
     pub duration: Option<Duration>,
+    /// What it does.
     pub action: FaultAction,
+    /// The compose service (Kubernetes: workload) it targets.
     pub service: String,
+    /// Which of the service's replicas it hits.
     pub pick: Pick,
 }
 
+/// What a planned fault does, by backend.
 #[derive(Debug, Clone)]
 pub enum FaultAction {
+    /// A Docker-level fault on the targets' containers (fault/container.rs).
     Container(ContainerAction),
     /// `name` is the scenario's action name (`latency`, `loss`, ...).
     Network {
+        /// The action as scenario files spell it.
         name: &'static str,
+        /// What is done to the network.
         action: NetworkAction,
     },
     /// A fault on a Kubernetes stack (fault/kube.rs).
     Kube(crate::fault::kube::KubeAction),
     /// A deploy under load (fault/rollout.rs): one-shot, never reverted.
     Rollout {
+        /// How the old containers are replaced.
         strategy: crate::fault::rollout::Strategy,
+        /// Compose variables changed for the new version (`set:`).
         set: BTreeMap<String, String>,
     },
 }
 
 impl FaultAction {
+    /// The action as scenario files spell it (`crash`, `latency`, `rollout`, `pod-delete`, ...).
     pub fn name(&self) -> &'static str {
         match self {
             Self::Container(a) => a.name(),
@@ -90,19 +115,25 @@ impl FaultAction {
 /// Which of a service's replicas a fault hits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pick {
+    /// Every replica.
     All,
+    /// Replica number 1.
     First,
     /// The replica at `draw % replicas` (the draw comes from the seeded plan).
     Random {
+        /// A random number drawn from the run's seed.
         draw: u64,
     },
     /// The first `size` replicas (by number).
     FirstN {
+        /// How many replicas: a count N, or a share in permille (rounded up, at least one).
         size: crate::scenario::BlastSize,
     },
     /// `size` replicas drawn without replacement, the replicas shuffled with `draw` as seed.
     Sample {
+        /// A random number drawn from the run's seed, shuffling the replicas.
         draw: u64,
+        /// How many replicas: a count N, or a share in permille (rounded up, at least one).
         size: crate::scenario::BlastSize,
     },
 }

@@ -40,6 +40,7 @@ struct Replica {
 /// Where to connect for `service:port`, and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Target {
+    /// The address to connect to for `service:port`.
     pub addr: SocketAddr,
     /// `true` when `addr` is the container's own address (nothing stands in front of it);
     /// `false` for a published port, which Docker's proxy answers even for a frozen container.
@@ -48,6 +49,8 @@ pub struct Target {
     pub pid: u32,
 }
 
+/// Where each `service:port` of the stack is reached from this host: per-replica container IPs and
+/// published ports, or a fixed Service address (Kubernetes), kept current from Docker events.
 #[derive(Debug)]
 pub struct AddressBook {
     /// service → its containers, by replica number.
@@ -76,6 +79,7 @@ fn container_ip(c: &ContainerInfo) -> Option<IpAddr> {
 }
 
 impl AddressBook {
+    /// An empty book that still tries container IPs directly.
     pub fn new() -> Self {
         Self::default()
     }
@@ -213,6 +217,8 @@ impl AddressBook {
             .or_else(|| replicas.iter().find_map(reach))
     }
 
+    /// The address to connect to for `service:port` (see [`Self::target`]); `None` when the service
+    /// is unknown or has no address for that port.
     pub fn lookup(&self, service: &str, port: u16) -> Option<SocketAddr> {
         self.target(service, port).map(|t| t.addr)
     }

@@ -9,8 +9,11 @@ use bollard::query_parameters::ListContainersOptionsBuilder;
 
 use super::{ContainerInfo, HealthCheck, StackError};
 
+/// Label compose puts on each container: its compose project name.
 pub const PROJECT_LABEL: &str = "com.docker.compose.project";
+/// Label compose puts on each container: its service name.
 pub const SERVICE_LABEL: &str = "com.docker.compose.service";
+/// Label compose puts on each container: its replica number (1-based, as a decimal string).
 pub const NUMBER_LABEL: &str = "com.docker.compose.container-number";
 /// Put on every container a chaosgate run creates, so a killed run's leftovers are found.
 pub const RUN_LABEL: &str = "io.chaosgate.run";
@@ -33,6 +36,8 @@ pub async fn connect() -> Result<Docker, StackError> {
     Ok(docker)
 }
 
+/// Maps a bollard error to [`StackError::Docker`] (exit 3), `doing` saying what was attempted
+/// ("inspecting container ID").
 pub fn api_error(doing: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> StackError {
     let doing = doing.into();
     move |source| StackError::Docker { doing, source }
@@ -81,6 +86,7 @@ pub async fn project_containers(
     Ok(out)
 }
 
+/// Whether the Docker API answered 404 (the container, network or volume is already gone).
 pub fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(
         e,
@@ -91,6 +97,8 @@ pub fn is_not_found(e: &bollard::errors::Error) -> bool {
     )
 }
 
+/// Inspects one container by ID or name; an API error (including not found) is
+/// [`StackError::Docker`].
 pub async fn inspect(docker: &Docker, id: &str) -> Result<ContainerInfo, StackError> {
     let r = docker
         .inspect_container(
@@ -102,6 +110,7 @@ pub async fn inspect(docker: &Docker, id: &str) -> Result<ContainerInfo, StackEr
     Ok(container_info(r))
 }
 
+/// The [`ContainerInfo`] view of an inspect response (labels, state, health, ports, networks).
 pub fn container_info(r: ContainerInspectResponse) -> ContainerInfo {
     let labels = r
         .config

@@ -18,10 +18,15 @@ use crate::timeline::{DockerAction, EventKind, EventSink};
 /// One container event, as fault executors wait for them.
 #[derive(Debug, Clone)]
 pub struct ContainerEvent {
+    /// When Docker reported it, in run-clock ns (the timeline's clock).
     pub t: u64,
+    /// Full Docker container ID.
     pub container_id: String,
+    /// Container name as Docker reports it (no leading `/`).
     pub container: String,
+    /// Compose service the container belongs to.
     pub service: String,
+    /// What happened to it (start, die, kill, pause, ...).
     pub action: DockerAction,
 }
 

@@ -17,12 +17,17 @@ pub use address_book::AddressBook;
 /// A running container of the stack, as the Docker API reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContainerInfo {
+    /// Full Docker container ID.
     pub id: String,
+    /// Container name (no leading `/`), e.g. `project-db-1` or `project_db_1`.
     pub name: String,
+    /// Compose service (Kubernetes: workload) it belongs to.
     pub service: String,
     /// Compose's replica number (1-based).
     pub number: u32,
+    /// The container's process is running (a paused container counts as running).
     pub running: bool,
+    /// Frozen by `docker pause`.
     pub paused: bool,
     /// `None` when the image has no healthcheck.
     pub health: Option<String>,
@@ -32,6 +37,7 @@ pub struct ContainerInfo {
     pub last_health_check: Option<HealthCheck>,
     /// Host PID of the container's init process (0 when not running).
     pub pid: u32,
+    /// Times Docker restarted it under its restart policy.
     pub restart_count: i64,
     /// Container port → address published on the host (127.0.0.1 only).
     pub published: Vec<(u16, SocketAddr)>,
@@ -40,6 +46,7 @@ pub struct ContainerInfo {
     /// Network name → the container's DNS aliases on it (compose's service name among them),
     /// to be restored when it is reconnected.
     pub aliases: Vec<(String, Vec<String>)>,
+    /// Image reference as configured (`name:tag`).
     pub image: String,
 }
 
@@ -48,6 +55,7 @@ pub struct ContainerInfo {
 pub struct HealthCheck {
     /// When it began, in ns since the Unix epoch (Docker's clock: this host's).
     pub started_unix_ns: i128,
+    /// The check command's exit code (0 = healthy).
     pub exit_code: i64,
 }
 
@@ -58,38 +66,67 @@ impl ContainerInfo {
     }
 }
 
+/// Why the stack could not be brought up, inspected or torn down. Every variant ends the run as an
+/// infrastructure error (exit 3, [`crate::cli::exit_codes::INFRASTRUCTURE`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
+    /// The Docker daemon did not answer connect, version negotiation or ping; holds the client's
+    /// message.
     #[error(
         "cannot reach the Docker daemon: {0}\n  hint: is dockerd running? `docker info` must work for this user"
     )]
     DockerUnreachable(String),
+    /// Neither `docker compose` nor `docker-compose` answered `version`.
     #[error("no compose tool found: neither `docker compose` (v2) nor `docker-compose` (v1) runs")]
     NoComposeTool,
+    /// A compose command exited non-zero or timed out.
     #[error("`{command}` failed (exit {code:?}):\n{stderr}")]
     ComposeFailed {
+        /// The command line as run.
         command: String,
+        /// Its exit code; `None` when killed (by a signal or the time limit).
         code: Option<i32>,
+        /// Its stderr, as captured.
         stderr: String,
     },
+    /// Some container was missing or not ready when the readiness timeout ran out.
     #[error("the stack was not healthy after {timeout:?}:\n{detail}")]
-    NeverHealthy { timeout: Duration, detail: String },
+    NeverHealthy {
+        /// The readiness timeout that ran out (the scenario's `stack.ready_timeout`).
+        timeout: Duration,
+        /// Each container that was missing or not ready, and why.
+        detail: String,
+    },
+    /// A Docker API call failed.
     #[error("docker API error while {doing}: {source}")]
     Docker {
+        /// What was being attempted ("inspecting container ID").
         doing: String,
+        /// bollard's error.
         #[source]
         source: bollard::errors::Error,
     },
+    /// A Kubernetes API call failed.
     #[error("Kubernetes API error while {doing}: {detail}")]
-    Kube { doing: String, detail: String },
+    Kube {
+        /// What was being attempted ("applying the manifests").
+        doing: String,
+        /// The client's or API server's message.
+        detail: String,
+    },
+    /// The kubeconfig could not be found or parsed; holds the reason.
     #[error("cannot load the kubeconfig: {0}")]
     KubeConfig(String),
+    /// The API server did not answer; holds the client's message.
     #[error(
         "cannot reach the Kubernetes API server: {0}\n  hint: is the cluster up? (the local one: `sudo bash scripts/local-kube.sh status`)"
     )]
     KubeUnreachable(String),
+    /// The Kubernetes manifests are unusable (unparseable, or a named workload is missing); holds
+    /// the reason.
     #[error("the manifests: {0}")]
     Manifests(String),
+    /// Reading or writing a local file (compose override, work dir) failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -99,9 +136,12 @@ pub enum StackError {
 pub trait Stack {
     /// A name unique to this run, used to find everything it created.
     fn project(&self) -> &str;
+    /// Brings the stack up (compose up / apply the manifests); does not wait for readiness.
     async fn up(&mut self) -> Result<(), StackError>;
     /// Waits until every service has a container and every container is ready.
     async fn wait_ready(&self, timeout: Duration) -> Result<Vec<ContainerInfo>, StackError>;
+    /// The stack's containers (Kubernetes: pods) as they are now, sorted by service then replica
+    /// number.
     async fn containers(&self) -> Result<Vec<ContainerInfo>, StackError>;
     /// Removes everything the stack created. Safe to call more than once.
     async fn down(&mut self) -> Result<(), StackError>;

@@ -16,12 +16,16 @@ use super::docker::{
 /// What [`remove_project`] found and removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Removed {
+    /// Containers removed.
     pub containers: usize,
+    /// Networks removed.
     pub networks: usize,
+    /// Volumes removed.
     pub volumes: usize,
 }
 
 impl Removed {
+    /// Whether nothing was found to remove.
     pub fn is_empty(&self) -> bool {
         *self == Self::default()
     }

@@ -69,6 +69,7 @@ pub struct EarlyStop {
 /// What is known before the run starts.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// The SLOs watched during the run (`--fail-fast`), in the scenario's order.
     pub slos: Vec<Slo>,
     /// The load's open-model schedule (`None` without a load).
     pub schedule: Option<Schedule>,

@@ -12,20 +12,31 @@ use crate::slo::{Metric, Quantity, Slo};
 
 /// Where the measured figures come from (the runner's timeline in production).
 pub trait MetricSource {
+    /// The figure for `metric`, or why there is none; never panics on a missing window.
     fn measure(&self, metric: &Metric) -> Measurement;
 }
 
+/// One metric's measurement: a figure with its evidence, or why there is none. `NoData` and
+/// `Inconclusive` both make the SLO inconclusive (exit 4), never a pass.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Measurement {
+    /// A figure was measured.
     Value {
+        /// The figure, in the metric's unit (duration, ratio or count).
         value: Quantity,
         /// Boxed: the typed facts make it large, and measurements travel in `Result`s.
         evidence: Box<Evidence>,
     },
     /// Nothing to measure (no requests in the window, probe never ran, fault never applied).
-    NoData { reason: String },
+    NoData {
+        /// What was missing, in words for the report.
+        reason: String,
+    },
     /// Something was measured but cannot be trusted (fault not proven applied, ...).
-    Inconclusive { reason: String },
+    Inconclusive {
+        /// Why the figure cannot be trusted, in words for the report.
+        reason: String,
+    },
 }
 
 /// What a figure was computed from, so a reader can check it against the event log.
@@ -56,12 +67,17 @@ impl Evidence {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// Met (exit 0 when every SLO passes).
     Pass,
+    /// Could not be judged: no data, fault not proven applied, too coarse a resolution, or a late
+    /// harness (exit 4).
     Inconclusive,
+    /// Certainly not met (exit 1).
     Breached,
 }
 
 impl Verdict {
+    /// The verdict as reports spell it: `pass`, `inconclusive` or `breached`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pass => "pass",
@@ -80,19 +96,25 @@ impl std::fmt::Display for Verdict {
 /// One SLO judged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SloResult {
+    /// The SLO as written in the scenario (`p99(latency) < 100ms`).
     pub expression: String,
+    /// This SLO's verdict.
     pub verdict: Verdict,
     /// `< 100ms`.
     pub target: String,
+    /// The figure compared with the target; `None` when nothing was measured.
     pub measured: Option<Quantity>,
     /// Why the verdict is not a plain comparison (no data, inconclusive), or what was breached.
     pub reason: Option<String>,
+    /// What the figure was computed from; `None` when nothing was measured.
     pub evidence: Option<Box<Evidence>>,
 }
 
 /// Why a relative SLO (`<= baseline * 1.2`) is not judged by a single run.
 pub const NEEDS_BASELINE: &str = "needs a baseline (chaosgate ab)";
 
+/// Judges each SLO against `source`, one result per SLO in the same order. A relative SLO is
+/// inconclusive here ([`NEEDS_BASELINE`]): it needs `chaosgate ab`.
 pub fn evaluate(slos: &[Slo], source: &dyn MetricSource) -> Vec<SloResult> {
     slos.iter().map(|slo| evaluate_one(slo, source)).collect()
 }

@@ -31,12 +31,15 @@ pub const MAX_RUNS: usize = 1000;
 pub struct MedianInterval {
     /// Sample size.
     pub n: usize,
+    /// The sample median (the mean of the two middle figures for even N).
     pub median: f64,
     /// x₍j₎ (1-based rank `low_rank`).
     pub low: f64,
     /// x₍N+1−j₎.
     pub high: f64,
+    /// j: 1-based rank of `low` in the sorted sample.
     pub low_rank: usize,
+    /// N+1−j: 1-based rank of `high` in the sorted sample.
     pub high_rank: usize,
     /// P(true median ∈ [low, high]) = P(j ≤ B ≤ N−j), B ~ Binomial(N, ½); 0 for N = 1.
     pub coverage: f64,
@@ -123,6 +126,7 @@ pub struct RunFigure {
 }
 
 impl RunFigure {
+    /// A figure that can be trusted.
     pub fn trusted(value: f64) -> Self {
         Self {
             value: Some(value),
@@ -130,6 +134,7 @@ impl RunFigure {
         }
     }
 
+    /// A figure (or none) that cannot be trusted, and why.
     pub fn untrusted(value: Option<f64>, why: impl Into<String>) -> Self {
         Self {
             value,
@@ -137,6 +142,7 @@ impl RunFigure {
         }
     }
 
+    /// Trusted and measured.
     pub fn is_trusted(&self) -> bool {
         self.untrusted.is_none() && self.value.is_some()
     }
@@ -145,11 +151,16 @@ impl RunFigure {
 /// The trusted figures' interval (for reports) and, for judging, the interval with every
 /// untrusted run replaced by `favourable` (the figure that helps the verdict most).
 pub struct Sample {
+    /// The interval over the trusted runs only; `None` when no run is trusted.
     pub trusted: Option<MedianInterval>,
+    /// Every run was trusted.
     pub all_trusted: bool,
+    /// The interval with untrusted runs counted as `favourable`; `None` for no runs.
     pub with_favourable: Option<MedianInterval>,
 }
 
+/// The [`Sample`] of `runs`, `favourable` standing in for each untrusted run's figure (in the
+/// unit's base).
 pub fn sample(runs: &[RunFigure], favourable: f64) -> Sample {
     let trusted: Vec<f64> = runs
         .iter()
@@ -173,6 +184,8 @@ pub fn sample(runs: &[RunFigure], favourable: f64) -> Sample {
 /// An absolute SLO judged on N runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Judged {
+    /// Pass only when the trusted interval is within the target and every run was trusted; breached
+    /// when even the favourable interval is outside; else inconclusive.
     pub verdict: Verdict,
     /// Why it is not a plain pass.
     pub reason: Option<String>,

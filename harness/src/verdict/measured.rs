@@ -12,8 +12,11 @@ use crate::slo::{Metric, Quantity, Scope};
 
 /// Answers metrics from a finished run's analysis.
 pub struct RunMetrics<'a> {
+    /// What was measured from the run's timeline.
     pub analysis: &'a Analysis,
+    /// What happened to each fault (whether it was applied and proven).
     pub faults: &'a [FaultRecord],
+    /// The lost-writes check, when the load wrote with unique ids.
     pub writes: Option<&'a WriteCheck>,
 }
 

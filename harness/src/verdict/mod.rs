@@ -42,9 +42,13 @@ pub const LATE_FAULT: Duration = Duration::from_millis(50);
 
 /// Everything the verdict is decided from.
 pub struct Inputs<'a> {
+    /// The scenario's SLOs, in order.
     pub slos: &'a [Slo],
+    /// What was measured from the run's timeline.
     pub analysis: &'a Analysis,
+    /// What happened to each fault.
     pub faults: &'a [FaultRecord],
+    /// The lost-writes check, when the load wrote with unique ids.
     pub writes: Option<&'a WriteCheck>,
 }
 
@@ -53,6 +57,9 @@ pub struct Inputs<'a> {
 pub struct Decision {
     /// One per SLO, in the scenario's order.
     pub results: Vec<SloResult>,
+    /// The run's verdict: the worst of `results`, at least inconclusive when a fault was not
+    /// proven applied (exit 0/1/4 by [`crate::cli::exit_codes::of_decision`], which makes
+    /// `never_answered` exit 3).
     pub verdict: Verdict,
     /// What a reader judging the figures should know (unproven faults, lateness, drops).
     pub notes: Vec<String>,

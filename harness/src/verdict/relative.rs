@@ -22,9 +22,13 @@ use crate::slo::{Metric, Quantity, Relative, Slo};
 /// A relative SLO judged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelativeJudged {
+    /// Pass, breached or inconclusive, as the module docs define them.
     pub verdict: Verdict,
+    /// Why it is not a plain pass.
     pub reason: Option<String>,
+    /// The baseline runs' median interval (trusted runs); `None` when none is trusted.
     pub baseline: Option<MedianInterval>,
+    /// The candidate runs' median interval (trusted runs); `None` when none is trusted.
     pub candidate: Option<MedianInterval>,
     /// The bound from the baseline's worst end (what a pass had to meet).
     pub strict_bound: Option<f64>,

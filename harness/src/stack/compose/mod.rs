@@ -32,6 +32,8 @@ pub struct ComposeStack {
 }
 
 impl ComposeStack {
+    /// A stack to be brought up by `tool` from the given compose files, under the compose project
+    /// name `project`; nothing is started until [`Stack::up`].
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         docker: Docker,
@@ -88,6 +90,7 @@ impl ComposeStack {
         self.down_command()
     }
 
+    /// The Docker API client the stack was built with.
     pub fn docker(&self) -> &Docker {
         &self.docker
     }
@@ -145,6 +148,7 @@ impl ComposeScaler {
             .await
     }
 
+    /// The compose command in use, as a user would type it (`docker compose` or `docker-compose`).
     pub fn display(&self) -> String {
         self.tool.display()
     }

@@ -8,6 +8,8 @@ use tokio::process::Command;
 
 use crate::stack::StackError;
 
+/// The compose CLI that brings the stack up; [`StackError::NoComposeTool`] (exit 3) when neither
+/// runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ComposeTool {
     /// `docker compose` (the v2 plugin).
@@ -34,10 +36,12 @@ impl ComposeTool {
         }
     }
 
+    /// Whether this is the `docker compose` plugin (v2).
     pub fn is_v2(&self) -> bool {
         *self == Self::V2
     }
 
+    /// The command as a user would type it: `docker compose` or `docker-compose`.
     pub fn display(&self) -> String {
         match self {
             Self::V2 => "docker compose".into(),

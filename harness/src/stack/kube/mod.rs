@@ -59,16 +59,26 @@ pub struct KubeStack {
 /// A workload's selector and desired replica count, read from the API.
 #[derive(Debug, Clone)]
 pub struct Workload {
+    /// `Deployment` or `StatefulSet`.
     pub kind: &'static str,
+    /// The workload's `metadata.name` in the run's namespace.
     pub name: String,
+    /// `spec.selector.matchLabels`: label → value its pods carry.
     pub selector: BTreeMap<String, String>,
+    /// Desired replica count (`spec.replicas`).
     pub replicas: i32,
+    /// Pods Ready (`status.readyReplicas`, 0 when absent).
     pub ready: i32,
+    /// Pods available (`status.availableReplicas`, 0 when absent).
     pub available: i32,
+    /// Pods at the current template (`status.updatedReplicas`, 0 when absent).
     pub updated: i32,
     /// Pods the workload owns, counting terminating ones (`status.replicas`).
     pub current: i32,
+    /// `metadata.generation`: bumped by each spec change.
     pub generation: i64,
+    /// `status.observedGeneration`: the generation the controller has acted on; status counts are
+    /// stale while it is below `generation`.
     pub observed_generation: i64,
 }
 
@@ -176,10 +186,12 @@ impl KubeStack {
         })
     }
 
+    /// The kube-rs client for the cluster.
     pub fn client(&self) -> &Client {
         &self.client
     }
 
+    /// The namespace the stack lives in (one per run, or the existing one).
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
@@ -298,6 +310,8 @@ impl KubeStack {
         Ok(out)
     }
 
+    /// The Deployment or StatefulSet called `name`; [`StackError::Manifests`] (exit 3) when there
+    /// is none, [`StackError::Kube`] when the API fails.
     pub async fn workload(&self, name: &str) -> Result<Workload, StackError> {
         self.workloads()
             .await?
