@@ -12,6 +12,7 @@ use crate::gate::{self, Plan, Side};
 use crate::report::gate::GateKind;
 use crate::scenario;
 
+/// Arguments of `chaosgate ab`.
 #[derive(Debug, Args)]
 pub struct AbArgs {
     /// The scenario file (its relative SLOs, `<= baseline ...`, are judged here).
@@ -43,6 +44,9 @@ pub struct AbArgs {
     pub report_dir: PathBuf,
 }
 
+/// Runs `chaosgate ab`. Exit: the gate's verdict (0 pass, 1 breached, 4 inconclusive); 2 when
+/// the scenario or a side's variables are bad; 3 when a run failed around the system, the
+/// gate was interrupted or its reports could not be written.
 pub fn run(args: AbArgs, quiet: bool) -> i32 {
     let s = match scenario::load(&args.file) {
         Ok(s) => s,

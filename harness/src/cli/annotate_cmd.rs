@@ -9,6 +9,7 @@ use clap::Args;
 use super::exit_codes;
 use crate::report::github;
 
+/// Arguments of `chaosgate annotate`.
 #[derive(Debug, Args)]
 pub struct AnnotateArgs {
     /// `report.json` files, or run directories holding one.

@@ -7,6 +7,7 @@ use clap::Args;
 use super::exit_codes;
 use crate::report;
 
+/// Arguments of `chaosgate compare`.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
     /// The baseline report (e.g. the previous release's `report.json`).

@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
     about = "Chaos and validation harness that gates releases on client-observed SLOs",
     after_help = exit_codes::help_table()
 )]
+/// The parsed command line: global flags and the subcommand.
 pub struct Cli {
     /// More log output (repeat for more).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -24,10 +25,12 @@ pub struct Cli {
     /// Less output: only the verdict and errors.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// The subcommand to run.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands; each returns its process exit code (see `exit_codes`).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run scenarios: bring the stack up, load it, inject faults, judge the SLOs, write reports.
@@ -53,6 +56,7 @@ pub enum Command {
     Reaper(ReaperArgs),
 }
 
+/// Arguments of the hidden `reaper` subcommand.
 #[derive(Debug, clap::Args)]
 pub struct ReaperArgs {
     /// The compose project to remove.

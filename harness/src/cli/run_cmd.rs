@@ -11,6 +11,7 @@ use super::exit_codes;
 use crate::run::{self, Progress, RunOptions};
 use crate::scenario;
 
+/// Arguments of `chaosgate run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Scenario files to run, one after another.
@@ -53,6 +54,9 @@ pub(crate) fn parse_key_value(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Runs `chaosgate run`: every file is validated first (any error: exit 2, nothing started),
+/// then each scenario in turn. Exit: the worst of the scenarios' codes (2, then 3, then 1, then
+/// 4, then 0); 3 as well when a signal interrupted the batch.
 pub fn run(args: RunArgs, quiet: bool) -> i32 {
     // Validate every file before starting anything: bad input never half-runs a batch.
     let mut scenarios = Vec::new();
@@ -280,6 +284,7 @@ async fn run_one(
 
 /// One finished run of one scenario, for `run` and for the gate (`--repeat`, `ab`).
 pub struct SingleRun {
+    /// The run's exit code (`exit_codes`: 0 pass, 1 breached, 3 infrastructure, 4 inconclusive).
     pub exit_code: i32,
     /// The written report; `None` when the run failed before a verdict.
     pub report: Option<crate::report::Report>,

@@ -7,6 +7,7 @@ use clap::Args;
 use super::exit_codes;
 use crate::scenario;
 
+/// Arguments of `chaosgate validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Scenario files to check.
@@ -14,6 +15,7 @@ pub struct ValidateArgs {
     pub files: Vec<PathBuf>,
 }
 
+/// Arguments of `chaosgate list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Directory to look in.
@@ -62,6 +64,8 @@ pub fn validate(args: ValidateArgs, quiet: bool) -> i32 {
     code
 }
 
+/// Prints one line per scenario file in `args.dir` (name, path, description). Exit 2 when the
+/// directory is missing or any file in it is invalid, else 0.
 pub fn list(args: ListArgs) -> i32 {
     if !args.dir.is_dir() {
         eprintln!("error: {} is not a directory", args.dir.display());
@@ -85,6 +89,7 @@ pub fn list(args: ListArgs) -> i32 {
     code
 }
 
+/// Prints the scenario format's JSON Schema on stdout. Exit 0, or 3 if it cannot be rendered.
 pub fn schema() -> i32 {
     match serde_json::to_string_pretty(&scenario::json_schema()) {
         Ok(s) => {

@@ -7,7 +7,9 @@ use crate::report::gate::{GateReport, GateSlo};
 use crate::verdict::interval::{RunFigure, judge_absolute};
 use crate::verdict::{Verdict, relative};
 
+/// The side name (and run-folder prefix) of the baseline build.
 pub const BASELINE: &str = "baseline";
+/// The side name (and run-folder prefix) of the candidate build.
 pub const CANDIDATE: &str = "candidate";
 
 /// A relative SLO's figure in one run (`slo_index` in the scenario's `slos`).

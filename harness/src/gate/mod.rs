@@ -41,26 +41,39 @@ pub fn seeds(seed: u64, n: usize) -> Vec<u64> {
 /// One build: a name and the compose variables that make it.
 #[derive(Debug, Clone)]
 pub struct Side {
+    /// `baseline` / `candidate` for `ab`, `repeat` for `run --repeat`; names the runs'
+    /// folders (`<side>-<i>/`).
     pub name: String,
+    /// Compose variables of this build (`--baseline` / `--candidate` `KEY=VALUE`), applied over
+    /// the common `--set`.
     pub set: Vec<(String, String)>,
 }
 
 /// One finished run of one side.
 pub struct Done {
+    /// Run number, 1-based (the i-th derived seed).
     pub index: usize,
+    /// The seed the run used.
     pub seed: u64,
+    /// The run's own directory (its reports and `events.jsonl`).
     pub dir: PathBuf,
+    /// The run's outcome: report, exit code, error.
     pub run: SingleRun,
 }
 
 /// Why the gate did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum GateError {
+    /// The scenario cannot be planned with a side's variables (message names file and side):
+    /// exit `BAD_INPUT` (2).
     #[error("{0}")]
     BadInput(String),
+    /// A run directory could not be created: exit `INFRASTRUCTURE` (3).
     #[error("creating {path}: {source}")]
     Io {
+        /// The directory that could not be created.
         path: PathBuf,
+        /// The I/O error.
         #[source]
         source: std::io::Error,
     },
@@ -68,16 +81,23 @@ pub enum GateError {
 
 /// Everything the runs share.
 pub struct Plan<'a> {
+    /// The scenario every run executes.
     pub scenario: &'a Scenario,
+    /// `repeat` (one side) or `ab` (baseline and candidate).
     pub kind: GateKind,
+    /// The scenario's seed (`--seed` or `seed:`); run 1 uses it, the others derive from it.
     pub seed: u64,
+    /// Runs per side (`--repeat N`, at least 1).
     pub repeat: usize,
     /// `--set` for every side.
     pub common: &'a [(String, String)],
+    /// The builds, in the order their runs interleave.
     pub sides: Vec<Side>,
     /// The gate's directory (created by the caller); runs go in `<side>-<i>/`.
     pub dir: &'a Path,
+    /// Stops the gate between runs (Ctrl-C); runs in progress tear down as usual.
     pub cancel: CancellationToken,
+    /// No progress lines on stderr.
     pub quiet: bool,
 }
 
@@ -183,6 +203,7 @@ pub fn report_value(unit: Unit, v: f64) -> f64 {
     }
 }
 
+/// The JSON report's unit name for `unit` (`ms`, `ratio`, `count`), matching [`report_value`].
 pub fn unit_name(unit: Unit) -> &'static str {
     match unit {
         Unit::Duration => "ms",
@@ -389,6 +410,7 @@ pub fn run_level_inconclusive(side: &str, done: &[Done]) -> Vec<String> {
         .collect()
 }
 
+/// The current UTC time as RFC 3339 (empty if it cannot be formatted), for `started_at`.
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)

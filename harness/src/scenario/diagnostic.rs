@@ -11,8 +11,11 @@ use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
 /// offending text in the source, so a renderer can underline all of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceSpan {
+    /// 1-based line number.
     pub line: u32,
+    /// 1-based column, counted in characters (not bytes).
     pub column: u32,
+    /// Byte range of the offending text in the source.
     pub bytes: Range<usize>,
 }
 
@@ -43,7 +46,9 @@ impl SourceSpan {
 /// One problem found in a scenario file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
+    /// What is wrong, one line (the `error:` title).
     pub message: String,
+    /// Where in the file; `None` for a problem with the file as a whole.
     pub span: Option<SourceSpan>,
     /// Short text printed beside the caret.
     pub label: Option<String>,
@@ -52,6 +57,7 @@ pub struct ScenarioError {
 }
 
 impl ScenarioError {
+    /// An error with `message` at `span`, without label or help.
     pub fn new(message: impl Into<String>, span: Option<SourceSpan>) -> Self {
         Self {
             message: message.into(),
@@ -61,27 +67,32 @@ impl ScenarioError {
         }
     }
 
+    /// Sets the text printed beside the caret.
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
         self.label = Some(label.into());
         self
     }
 
+    /// Sets the `help:` line printed under the snippet.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 }
 
-/// Every problem found in one scenario file (validation does not stop at the first).
+/// Every problem found in one scenario file (validation does not stop at the first). The CLI
+/// prints it and exits with `BAD_INPUT` (2): nothing was started.
 #[derive(Debug, Clone)]
 pub struct ScenarioErrors {
     /// The file as the user named it (relative paths stay relative in messages).
     pub path: PathBuf,
     source: String,
+    /// Every problem found, in the order validation met them.
     pub errors: Vec<ScenarioError>,
 }
 
 impl ScenarioErrors {
+    /// The errors of the file at `path` whose text is `source` (kept to render the snippets).
     pub fn new(path: &Path, source: &str, errors: Vec<ScenarioError>) -> Self {
         Self {
             path: path.to_path_buf(),
@@ -95,10 +106,12 @@ impl ScenarioErrors {
         Self::new(path, "", vec![ScenarioError::new(message, None)])
     }
 
+    /// How many problems the file has.
     pub fn len(&self) -> usize {
         self.errors.len()
     }
 
+    /// True when there is no problem (never the case for a returned error).
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
     }

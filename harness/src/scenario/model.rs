@@ -9,19 +9,29 @@ use serde::Serialize;
 
 use crate::slo::Slo;
 
+/// A scenario file after validation: the stack to bring up, the load, probes, faults and SLOs,
+/// with every reference resolved. Built by `scenario::load` / `scenario::parse_str`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Scenario {
+    /// The scenario's `name:`, printed with the run and recorded in its report.
     pub name: String,
+    /// The scenario's one-sentence `description:`, copied into the report.
     pub description: String,
+    /// `seed:` from the file (`--seed` overrides it); `None`: `run` draws one and records it.
     pub seed: Option<u64>,
+    /// The `stack:` section: compose files or Kubernetes manifests, env, readiness timeout.
     pub stack: StackSpec,
+    /// The `load:` section; `None` when the file has none (probes only, no client traffic).
     pub load: Option<LoadSpec>,
     /// Total run time from the start of the load.
     pub duration: Duration,
     /// N in "recovered = first of N consecutive successful probe checks".
     pub recovery_consecutive: u32,
+    /// The `probes:` section, in file order (names unique).
     pub probes: Vec<ProbeSpec>,
+    /// The `faults:` section, in file order (names unique).
     pub faults: Vec<FaultSpec>,
+    /// The `slos:` section, parsed, in file order.
     pub slos: Vec<Slo>,
     /// Stop as soon as an SLO is certainly breached (`fail_fast: true` or `--fail-fast`).
     pub fail_fast: bool,
@@ -29,13 +39,17 @@ pub struct Scenario {
     pub path: PathBuf,
 }
 
+/// The `stack:` section, checked: what to bring up and how long it may take to become ready.
 #[derive(Debug, Clone, Serialize)]
 pub struct StackSpec {
     /// Absolute paths, in the order given (empty for a Kubernetes stack).
     pub compose_files: Vec<PathBuf>,
     /// Set for a Kubernetes stack (then `services` are its Services and workloads).
     pub kubernetes: Option<KubeStackSpec>,
+    /// `stack.env`: compose `${VAR}` substitutions (with `--set KEY=VALUE` applied over them).
     pub env: BTreeMap<String, String>,
+    /// `stack.ready_timeout`: how long the stack may take to become healthy (1 s – 1 h; 60 s by
+    /// default); exceeding it is a harness error (exit 3).
     pub ready_timeout: Duration,
     /// Service names declared by the compose files (sorted, deduplicated).
     pub services: Vec<String>,
@@ -50,7 +64,9 @@ pub struct KubeStackSpec {
     pub namespace: Option<String>,
     /// Attach to `namespace`: nothing applied, nothing deleted.
     pub existing: bool,
+    /// Kubeconfig file; `None`: `$KUBECONFIG`, then `~/.kube/config`, as kubectl.
     pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context; `None`: the kubeconfig's current context.
     pub context: Option<String>,
     /// Where NodePort Services are reached from the harness.
     pub node_address: String,
@@ -61,28 +77,43 @@ pub struct KubeStackSpec {
 pub struct HttpTarget {
     /// The URL as written.
     pub url: String,
+    /// Service name (a compose service, or a Kubernetes Service).
     pub service: String,
+    /// Container port the service publishes or exposes.
     pub port: u16,
     /// Path and query, starting with `/`.
     pub path_and_query: String,
 }
 
+/// The `load:` section: an open-model request mix driven at `rate` for `duration`.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadSpec {
+    /// The request mix, each drawn in proportion to its `weight`.
     pub requests: Vec<RequestSpec>,
+    /// Arrival rate of the open-model schedule.
     pub rate: RateSpec,
+    /// How long the load runs (from the start of the run clock).
     pub duration: Duration,
+    /// Per-request timeout (1 s by default); a request past it is recorded as a timeout error at
+    /// this latency.
     pub timeout: Duration,
+    /// At most this many requests in flight (512 by default); later ones wait for a slot and are
+    /// timed from their intended send time.
     pub max_in_flight: u32,
 }
 
+/// One entry of `load.requests`: an HTTP request and its share of the mix.
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestSpec {
+    /// HTTP method, upper case (`GET`, `POST`, ...).
     pub method: String,
+    /// Where the request is sent.
     pub target: HttpTarget,
     /// Template: `{{id}}` is replaced by a unique id per request.
     pub body: Option<String>,
+    /// Extra headers, name → value (values may carry `{{id}}`).
     pub headers: BTreeMap<String, String>,
+    /// Relative share of the mix (this weight / the sum of all weights).
     pub weight: u32,
     /// Whether the request changes state (POST, PUT, PATCH, DELETE unless the file says).
     pub write: bool,
@@ -95,44 +126,65 @@ pub struct RequestSpec {
 /// Arrival rate in requests per second.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub enum RateSpec {
+    /// The same rate throughout, in requests per second.
     Constant(f64),
     /// Linear from `from` to `to` over the load's duration.
     Ramp {
+        /// Rate at the start of the load, in requests per second.
         from: f64,
+        /// Rate at the end of the load, in requests per second.
         to: f64,
     },
 }
 
+/// One entry of `probes:`: a check run every `every` to see whether a service answers.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProbeSpec {
+    /// The probe's name, unique in the scenario (SLOs: `probe=NAME`, `probe_success(NAME)`).
     pub name: String,
+    /// What each check does.
     pub kind: ProbeKind,
+    /// Interval between check starts (1 ms – 1 h; 50 ms by default).
     pub every: Duration,
+    /// Time a check may take before it counts as failed (1 ms – 1 h; 500 ms by default).
     pub timeout: Duration,
 }
 
+/// What a probe check does (exactly one of `http`, `tcp`, `exec`, `health`, `kubernetes`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum ProbeKind {
     /// GET and expect `status` (any 2xx when `None`).
     Http {
+        /// The URL checked, split into service, port and path.
         target: HttpTarget,
+        /// Expected HTTP status (100 – 599); any 2xx when `None`.
         status: Option<u16>,
     },
+    /// Connect to `service:port` and see the service accept the connection.
     Tcp {
+        /// Service name.
         service: String,
+        /// Container port of the service.
         port: u16,
     },
+    /// Run `command` in the service's first container; exit status 0 is success.
     Exec {
+        /// Service name.
         service: String,
+        /// Program and its arguments (argv, no shell).
         command: Vec<String>,
     },
+    /// The service's first container reports Docker health status `healthy`.
     Health {
+        /// Service name (it needs a Docker health check).
         service: String,
     },
     /// Kubernetes: ok while `workload` has at least `ready` Ready replicas (its desired count
     /// when `None`).
     Kubernetes {
+        /// Deployment or StatefulSet name.
         workload: String,
+        /// Ready replicas required; the workload's desired count when `None`.
         ready: Option<u32>,
     },
 }
@@ -150,20 +202,26 @@ impl ProbeKind {
     }
 }
 
+/// One entry of `faults:`: what is done to which service, when and for how long.
 #[derive(Debug, Clone, Serialize)]
 pub struct FaultSpec {
+    /// The fault's name, unique in the scenario (SLOs: `during=NAME`, `recovery_time(NAME)`).
     pub name: String,
+    /// When the fault starts.
     pub at: AtSpec,
     /// How long the fault is held before it is reverted; `None` for one-shot faults
     /// (crash, kill, restart) whose end is the stack's own recovery.
     pub duration: Option<Duration>,
+    /// What the fault does.
     pub action: FaultAction,
+    /// Which service's replicas it acts on.
     pub target: TargetSpec,
 }
 
 /// When a fault starts, from the start of the load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum AtSpec {
+    /// At this time from the start of the load.
     Fixed(Duration),
     /// Drawn uniformly from `[earliest, latest]` by the seeded plan.
     Between(Duration, Duration),
@@ -178,6 +236,7 @@ impl AtSpec {
         }
     }
 
+    /// The earliest time this fault can start.
     pub fn earliest(&self) -> Duration {
         match *self {
             Self::Fixed(at) => at,
@@ -186,9 +245,12 @@ impl AtSpec {
     }
 }
 
+/// A fault's `target:`: the service and which of its replicas are hit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetSpec {
+    /// Service name (compose service, or Kubernetes workload).
     pub service: String,
+    /// How the replicas are chosen.
     pub pick: Pick,
     /// The blast radius of `random` and `first` (one replica when `None`).
     pub size: Option<BlastSize>,
@@ -197,6 +259,7 @@ pub struct TargetSpec {
 /// How many of a service's replicas a fault takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum BlastSize {
+    /// This many replicas (never more than there are).
     Count(u32),
     /// A share of the replicas in thousandths (500 = 50 %), rounded up, at least one.
     Permille(u16),
@@ -213,56 +276,80 @@ impl BlastSize {
     }
 }
 
+/// How a fault's target replicas are chosen (`pick:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Pick {
+    /// Every replica of the service.
     All,
+    /// Replicas drawn by the seeded plan (the same seed picks the same replicas).
     Random,
+    /// The first replicas in the service's replica order.
     First,
 }
 
+/// A fault's `action:` and its parameters (see scenarios/README.md, "Fault actions").
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum FaultAction {
     /// SIGKILL of the container's process: the restart policy applies.
     Crash,
     /// `docker kill`: the container stays down (Docker treats it as stopped by hand).
     Kill,
+    /// `docker stop` for the fault's duration, then started again.
     Stop,
+    /// `docker restart` (one-shot).
     Restart,
+    /// `docker pause` (frozen) for the fault's duration, then unpaused.
     Pause,
+    /// Delay added by the L4 proxy on the intercepted connections.
     Latency {
+        /// Added delay per round trip (0 – 600 s); on `both` it is split half each way.
         latency: Duration,
+        /// Spread around `latency` (0 when not given).
         jitter: Duration,
+        /// The intercepted connections.
         link: ProxyLink,
     },
+    /// Throughput cap applied by the L4 proxy.
     Bandwidth {
+        /// Cap in bytes per second.
         bytes_per_second: u64,
+        /// The intercepted connections.
         link: ProxyLink,
     },
     /// Connections are reset (TCP RST) by the proxy.
     ResetPeer {
+        /// The intercepted connections.
         link: ProxyLink,
     },
     /// Connections are accepted and then never answered.
     Timeout {
+        /// The intercepted connections.
         link: ProxyLink,
     },
+    /// Packets dropped by iptables in the target's network namespace (outgoing, as netem).
     Loss {
+        /// Share of packets dropped, 0.0 – 1.0 (`percent: 30%` → 0.30).
         ratio: f64,
         /// Only traffic with these services (all traffic when empty).
         peers: Vec<String>,
     },
+    /// Traffic between the target and `peers` blocked by iptables.
     Partition {
+        /// Services cut off from the target.
         peers: Vec<String>,
+        /// Whether both directions or only the target's outgoing traffic is blocked.
         direction: PartitionDirection,
     },
     /// Disconnect the target from the stack's network.
     Isolate,
     /// Kubernetes: delete the target's pods; `force` = grace period 0.
     PodDelete {
+        /// Delete with grace period 0 instead of the pods' own.
         force: bool,
     },
     /// Kubernetes: scale the target workload to `replicas`, held for the fault's duration.
     Scale {
+        /// Desired replica count while the fault holds.
         replicas: u32,
     },
     /// Kubernetes: restart the workload's pods by a rolling update (`kubectl rollout restart`).
@@ -270,15 +357,21 @@ pub enum FaultAction {
     /// Replace the service's containers with a new version (the compose variables in `set`
     /// changed) under load. One-shot: a deploy is never reverted.
     Rollout {
+        /// How old containers are replaced by new ones.
         strategy: RolloutStrategy,
+        /// Compose variables of the new version, name → value, applied over the stack's `env`.
         set: BTreeMap<String, String>,
     },
 }
 
+/// How a `rollout` replaces a service's containers (`strategy:`; see scenarios/README.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum RolloutStrategy {
+    /// Stop and remove every old container, then start the new set (an outage by design).
     Recreate,
+    /// Per replica: start one new, wait until healthy, stop and remove one old (the default).
     Rolling,
+    /// Start a full new set, wait until all are healthy, then stop and remove the old set.
     BlueGreen,
 }
 
@@ -337,29 +430,47 @@ impl FaultAction {
 /// Which connections of the target the L4 proxy intercepts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProxyLink {
+    /// Which connections are intercepted: the target's outgoing or incoming ones.
     pub side: LinkSide,
+    /// Which way of the connection the toxic applies to.
     pub direction: ProxyDirection,
     /// Share of connections affected, in thousandths (1000 = all), so the spec stays `Eq`.
     pub toxicity_permille: u16,
 }
 
+/// Which side of the target the L4 proxy sits on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum LinkSide {
     /// The target's outgoing connections to `service:port`.
-    Egress { service: String, port: u16 },
+    Egress {
+        /// The peer service the target connects to.
+        service: String,
+        /// The peer's container port.
+        port: u16,
+    },
     /// Connections arriving at the target's `port`.
-    Ingress { port: u16 },
+    Ingress {
+        /// Container port of the target.
+        port: u16,
+    },
 }
 
+/// Which way of a proxied connection a toxic acts on (`direction:`; `both` by default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ProxyDirection {
+    /// Client → server.
     Upstream,
+    /// Server → client.
     Downstream,
+    /// Both ways.
     Both,
 }
 
+/// Which traffic a `partition` blocks (`direction:`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum PartitionDirection {
+    /// Both directions between the target and its peers (the default).
     Both,
+    /// Only the target's outgoing packets to its peers (`one-way`).
     OneWay,
 }

@@ -9,17 +9,21 @@ use serde::Serialize;
 
 use super::model::{AtSpec, Pick, Scenario};
 
+/// The seeded plan of a run: every `between` start time and `pick: random` draw resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plan {
+    /// The seed every draw came from.
     pub seed: u64,
     /// In the scenario's order (not sorted by time).
     pub faults: Vec<PlannedFault>,
 }
 
+/// One fault of the plan, with its start and revert times fixed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlannedFault {
     /// Index into `Scenario::faults`.
     pub spec_index: usize,
+    /// The fault's name (as in the scenario).
     pub name: String,
     /// Start, from the start of the load.
     pub at: Duration,

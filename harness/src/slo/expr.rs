@@ -12,7 +12,9 @@ use serde::{Serialize, Serializer};
 pub struct Slo {
     /// The expression as written (trimmed).
     pub expression: String,
+    /// What is measured, and over which part of the run.
     pub metric: Metric,
+    /// How the measured figure is compared with the target (`measured OP threshold`).
     pub op: Comparison,
     /// The absolute target; for a relative SLO (`relative` set) the offset, or zero of the
     /// metric's unit, and never compared with on its own.
@@ -36,6 +38,7 @@ impl Slo {
         }
     }
 
+    /// True for a target relative to the baseline build (`baseline ...`), judged only by `ab`.
     pub fn is_relative(&self) -> bool {
         self.relative.is_some()
     }
@@ -48,9 +51,17 @@ pub enum Relative {
     /// `baseline`: no worse than the baseline.
     Same,
     /// `baseline * k` (k > 0).
-    Scaled { factor: f64 },
+    Scaled {
+        /// The factor k applied to the baseline's figure.
+        factor: f64,
+    },
     /// `baseline + q` or `baseline - q`, `q` in the metric's unit.
-    Offset { by: Quantity, minus: bool },
+    Offset {
+        /// The offset q, in the metric's unit.
+        by: Quantity,
+        /// True for `baseline - q`, false for `baseline + q`.
+        minus: bool,
+    },
 }
 
 impl Relative {
@@ -78,16 +89,23 @@ impl fmt::Display for Relative {
     }
 }
 
+/// A fault or probe name inside an SLO expression, so an unknown name is reported at its column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameRef {
+    /// Whether the name must be a fault or a probe of the scenario.
     pub kind: RefKind,
+    /// The name as written.
     pub name: String,
+    /// Byte range of the name inside `Slo::expression`.
     pub at: Range<usize>,
 }
 
+/// What kind of scenario item an SLO name refers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefKind {
+    /// A fault's `name:` (`during=F`, `recovery_time(F)`, `failover_time(F)`).
     Fault,
+    /// A probe's `name:` (`probe=P`, `probe_success(P)`).
     Probe,
 }
 
@@ -96,29 +114,48 @@ pub enum RefKind {
 #[serde(tag = "metric", rename_all = "snake_case")]
 pub enum Metric {
     /// A latency percentile (e.g. 95.0, 99.9) of the load's requests, from intended send time.
-    Latency { percentile: f64, scope: Scope },
+    Latency {
+        /// The percentile, 0–100 (`p99.9` → 99.9), read from an HdrHistogram of the latencies.
+        percentile: f64,
+        /// The part of the run whose requests count.
+        scope: Scope,
+    },
     /// Failed / scheduled requests.
-    ErrorRate { scope: Scope },
+    ErrorRate {
+        /// The part of the run whose requests count.
+        scope: Scope,
+    },
     /// Successful / scheduled requests.
-    Availability { scope: Scope },
+    Availability {
+        /// The part of the run whose requests count.
+        scope: Scope,
+    },
     /// Fault start → first of N consecutive successful checks of `probe` (every probe when
     /// `None`: the slowest counts).
     RecoveryTime {
+        /// The fault whose start the recovery is timed from.
         fault: String,
+        /// The probe whose checks decide recovery; `None`: every probe, the slowest counts.
         probe: Option<String>,
     },
     /// Longest window of failing client requests inside the fault's window.
-    FailoverTime { fault: String },
+    FailoverTime {
+        /// The fault whose window is searched.
+        fault: String,
+    },
     /// Acknowledged writes missing after healing.
     LostWrites,
     /// Successful / total checks of a probe.
     ProbeSuccess {
+        /// The probe whose checks are counted.
         probe: String,
+        /// Only the checks inside this fault's window; `None`: every check of the run.
         during: Option<String>,
     },
 }
 
 impl Metric {
+    /// The unit the metric's figures and thresholds are in.
     pub fn unit(&self) -> Unit {
         match self {
             Self::Latency { .. } | Self::RecoveryTime { .. } | Self::FailoverTime { .. } => {
@@ -170,14 +207,19 @@ impl fmt::Display for Scope {
     }
 }
 
+/// The comparison operator of an SLO (`<`, `<=`, `>`, `>=`; there is no `==`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Comparison {
+    /// `<`: the figure must be strictly below the threshold.
     #[serde(rename = "<")]
     Less,
+    /// `<=`: the figure must not exceed the threshold (equal within a relative 1e-9 holds).
     #[serde(rename = "<=")]
     LessOrEqual,
+    /// `>`: the figure must be strictly above the threshold.
     #[serde(rename = ">")]
     Greater,
+    /// `>=`: the figure must reach the threshold (equal within a relative 1e-9 holds).
     #[serde(rename = ">=")]
     GreaterOrEqual,
 }
@@ -209,10 +251,14 @@ impl fmt::Display for Comparison {
     }
 }
 
+/// The unit of a metric or threshold; an SLO threshold in another unit is a parse error (exit 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
+    /// A time span (latency, recovery, failover), compared in seconds.
     Duration,
+    /// A share from 0.0 to 1.0, written as a percentage (`0.1%`).
     Ratio,
+    /// A whole number (lost writes).
     Count,
 }
 
@@ -229,9 +275,11 @@ impl fmt::Display for Unit {
 /// A measured value or a threshold.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Quantity {
+    /// A time span (shown in ms below 1 s, else in s).
     Duration(Duration),
     /// 0.0–1.0.
     Ratio(f64),
+    /// A whole number.
     Count(u64),
 }
 
@@ -257,6 +305,7 @@ impl Quantity {
         }
     }
 
+    /// The unit this quantity is in.
     pub fn unit(&self) -> Unit {
         match self {
             Self::Duration(_) => Unit::Duration,

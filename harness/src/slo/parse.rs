@@ -9,13 +9,16 @@ use crate::units;
 const METRICS: &str = "pNN (p50, p90, p95, p99, p99.9), error_rate, availability, recovery_time, failover_time, \
      lost_writes, probe_success";
 
-/// A syntax or unit error in an SLO expression.
+/// A syntax or unit error in an SLO expression. In a scenario file it becomes a
+/// `ScenarioError` at the expression's column: exit `BAD_INPUT` (2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct SloParseError {
+    /// What is wrong, one line.
     pub message: String,
     /// Byte range inside the expression as given to `parse`.
     pub at: Range<usize>,
+    /// A hint on how to fix it (e.g. the unit to write), printed as `help:`.
     pub help: Option<String>,
 }
 

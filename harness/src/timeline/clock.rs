@@ -12,6 +12,7 @@ pub struct RunClock {
 }
 
 impl RunClock {
+    /// Starts a run clock whose origin (0 ns) is now.
     pub fn start() -> Self {
         let origin = Instant::now();
         let origin_unix_ns = SystemTime::now()
@@ -51,6 +52,7 @@ impl RunClock {
         self.origin_unix_ns
     }
 
+    /// Time since the origin.
     pub fn elapsed(&self) -> Duration {
         self.origin.elapsed()
     }

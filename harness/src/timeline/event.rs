@@ -2,24 +2,29 @@
 
 use serde::{Deserialize, Serialize};
 
+/// One line of `events.jsonl`: a time on the run clock and what happened then.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Nanoseconds on the run clock. For requests this is the *intended* send time.
     pub t: u64,
+    /// What happened (serialized flat beside `t`, tagged by `type`).
     #[serde(flatten)]
     pub kind: EventKind,
 }
 
+/// Every kind of event a run records (`type` in `events.jsonl`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     /// One scheduled client request (the load generator's), successful or not.
     Request {
+        /// Position of the request in the load's schedule (0, 1, 2, ... in intended send order).
         seq: u64,
         /// Index of the request template (in the load plan) it was built from: which kind
         /// of request it was (a write to read back, or a read). Absent when 0.
         #[serde(default, skip_serializing_if = "is_zero_index")]
         template: usize,
+        /// The `{{id}}` value the request carried, when its template has one (read back by it).
         #[serde(skip_serializing_if = "Option::is_none", default)]
         id: Option<String>,
         /// From the intended send time to the response (or the error).
@@ -28,52 +33,76 @@ pub enum EventKind {
         /// own lateness (a starved machine), which `latency_ns` includes. Absent when zero.
         #[serde(default, skip_serializing_if = "is_zero")]
         lag_ns: u64,
+        /// HTTP status of the response; `None` when no response came (see `error`).
         #[serde(skip_serializing_if = "Option::is_none", default)]
         status: Option<u16>,
+        /// Why the request failed without a response (`timeout`, `connect_refused`, `connect`,
+        /// `reset`, ...); `None` when a response came.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         error: Option<String>,
     },
     /// One probe check; `t` is when it began if it failed, when its answer came back if it
     /// succeeded (the moment the service was seen up).
     Probe {
+        /// The probe's `name:`.
         probe: String,
+        /// Whether the check succeeded.
         ok: bool,
+        /// Duration of the check in ns (from its start to its answer or failure).
         latency_ns: u64,
         /// How late the harness began the check after its due time on the probe's grid.
         #[serde(default, skip_serializing_if = "is_zero")]
         lag_ns: u64,
+        /// Why a failed check failed (error text); `None` on success.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         detail: Option<String>,
     },
     /// A step in a fault's life.
     Fault {
+        /// The fault's `name:`.
         fault: String,
+        /// Which step of the fault this is.
         stage: FaultStage,
+        /// The replicas acted on (container or pod names); empty when not yet known.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         targets: Vec<String>,
+        /// Free text: the evidence, or why the step failed.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         detail: Option<String>,
     },
     /// A container event from the Docker daemon, placed on the run clock from its `timeNano`.
     Docker {
+        /// Container name.
         container: String,
+        /// Compose service the container belongs to.
         service: String,
+        /// What Docker reported.
         action: DockerAction,
+        /// The container's exit code, on `die`.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         exit_code: Option<i64>,
     },
     /// A change of a Kubernetes pod of the stack, seen by the harness's watch (placed at the
     /// time the harness received it: the API's own timestamps have whole-second resolution).
     Pod {
+        /// Pod name.
         pod: String,
+        /// What changed.
         change: PodChange,
+        /// Free text (e.g. the container that restarted).
         #[serde(skip_serializing_if = "Option::is_none", default)]
         detail: Option<String>,
     },
     /// The load generator started or stopped.
-    Load { started: bool },
+    Load {
+        /// True when it started, false when it stopped.
+        started: bool,
+    },
     /// Something worth keeping in the record (a warning, a decision).
-    Note { message: String },
+    Note {
+        /// The note, for people.
+        message: String,
+    },
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -84,6 +113,7 @@ fn is_zero_index(n: &usize) -> bool {
     *n == 0
 }
 
+/// A step in a fault's life (`stage` of a `Fault` event).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultStage {
@@ -122,18 +152,29 @@ pub enum PodChange {
     Deleted,
 }
 
+/// A Docker container event the run keeps (Docker's `Action`, `health_status: *` split out).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DockerAction {
+    /// `start`: the container's process started.
     Start,
+    /// `die`: the container's process exited.
     Die,
+    /// `kill`: a signal was sent to the container.
     Kill,
+    /// `stop`: the container was stopped (`docker stop`).
     Stop,
+    /// `restart`: the container was restarted.
     Restart,
+    /// `pause`: the container was frozen.
     Pause,
+    /// `unpause`: the container was unfrozen.
     Unpause,
+    /// `health_status: healthy`.
     Healthy,
+    /// `health_status: unhealthy`.
     Unhealthy,
+    /// `oom`: the kernel's OOM killer hit the container.
     Oom,
 }
 

@@ -17,6 +17,7 @@ pub struct EventSink {
 }
 
 impl EventSink {
+    /// The run clock every event's `t` is on.
     pub fn clock(&self) -> &RunClock {
         &self.clock
     }
@@ -33,6 +34,7 @@ impl EventSink {
         self.record_at(self.clock.now_ns(), kind);
     }
 
+    /// Records a `Note` event now (a warning or decision worth keeping in the record).
     pub fn note(&self, message: impl Into<String>) {
         self.record(EventKind::Note {
             message: message.into(),
@@ -47,6 +49,8 @@ pub struct EventLog {
 }
 
 impl EventLog {
+    /// Creates (truncates) `path` and starts the writer task (needs a tokio runtime); returns the
+    /// log and the first sink. Errors: the file cannot be created.
     pub fn create(path: &Path, clock: RunClock) -> std::io::Result<(Self, EventSink)> {
         let file = File::create(path)?;
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
@@ -75,6 +79,7 @@ impl EventLog {
         ))
     }
 
+    /// The `events.jsonl` file being written.
     pub fn path(&self) -> &Path {
         &self.path
     }
