@@ -18,12 +18,15 @@ use sha2::{Digest, Sha256};
 pub struct Provenance {
     /// `chaosgate` version (the crate's).
     pub harness_version: String,
+    /// The scenario file.
     pub scenario: FileProvenance,
+    /// The compose files of the stack, in the order given (empty for a Kubernetes stack).
     pub compose_files: Vec<FileProvenance>,
     /// Service → the image its containers ran.
     pub images: BTreeMap<String, ImageProvenance>,
     /// `KEY=VALUE` variables passed with `--set`, in the order given.
     pub set: Vec<String>,
+    /// The machine the harness ran on.
     pub host: HostProvenance,
 }
 
@@ -31,6 +34,7 @@ pub struct Provenance {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FileProvenance {
+    /// The path as the run was given it (relative to the working directory, or absolute).
     pub path: String,
     /// Hex SHA-256 of its bytes; absent when it could not be read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -43,6 +47,7 @@ pub struct FileProvenance {
     pub git_dirty: Option<bool>,
 }
 
+/// An image the stack's containers ran.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageProvenance {
@@ -53,6 +58,7 @@ pub struct ImageProvenance {
     pub id: Option<String>,
 }
 
+/// The machine a run measured on: its figures depend on it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HostProvenance {
@@ -60,6 +66,7 @@ pub struct HostProvenance {
     pub kernel: String,
     /// CPUs this process may use.
     pub cores: usize,
+    /// The Docker daemon's version; absent when it could not be asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub docker_version: Option<String>,
 }
