@@ -41,7 +41,10 @@ fn read(counter: &AtomicU64) -> u64 {
 /// A snapshot of a proxy's counters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProxyCounters {
+    /// Connections the listener accepted since the proxy started, including those that then
+    /// failed to reach the upstream.
     pub connections_accepted: u64,
+    /// Connections open now (accepted and not yet closed).
     pub connections_active: u64,
     /// Connections dropped because the upstream could not be reached.
     pub upstream_connect_errors: u64,

@@ -13,10 +13,14 @@ use crate::netns_rules::{AppliedRules, CommandRunner, Marker, RuleCounters, Rule
 use crate::proxy::{ProxyConfig, ProxyHandle};
 use crate::upstream::Upstream;
 
+/// Why an interception could not start or report. In a chaosgate run the fault is then
+/// recorded with this error and not proven applied (verdict inconclusive, exit 4).
 #[derive(Debug, thiserror::Error)]
 pub enum InterceptError {
+    /// The proxy could not start in the namespace, or its thread failed.
     #[error("fault proxy: {0}")]
     Proxy(#[from] ProxyError),
+    /// The REDIRECT rule could not be applied, verified or read.
     #[error("redirect rule: {0}")]
     Rules(#[from] RuleError),
 }
@@ -26,7 +30,10 @@ pub enum InterceptError {
 #[serde(rename_all = "snake_case")]
 pub enum InterceptDirection {
     /// Connections the namespace makes to `port` (a client's view of a dependency).
-    Egress { dest: Option<Ipv4Addr> },
+    Egress {
+        /// Only connections to this IPv4 address; `None` = to any address on `port`.
+        dest: Option<Ipv4Addr>,
+    },
     /// Connections the namespace accepts on `port` (every client of a server).
     Ingress,
 }
@@ -36,11 +43,15 @@ pub enum InterceptDirection {
 pub struct InterceptSpec {
     /// A process in the namespace (a container's `State.Pid`).
     pub pid: u32,
+    /// TCP port intercepted: the destination port (egress) or the local port (ingress).
     pub port: u16,
+    /// Outgoing or incoming connections.
     pub direction: InterceptDirection,
     /// SO_MARK of the proxy's own connections, exempt from the redirect.
     pub mark: u32,
+    /// The run's seed, for the proxy's random draws.
     pub seed: u64,
+    /// Names the run and fault in the rule's comment, so a sweep finds leftovers.
     pub marker: Marker,
 }
 
@@ -54,7 +65,9 @@ pub struct Interception {
 /// The evidence an interception leaves: what the proxy and the redirect rule counted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InterceptionReport {
+    /// The proxy's connection, byte and toxic counters.
     pub proxy: ProxyCounters,
+    /// Packets and bytes the REDIRECT rule matched (its iptables counters).
     pub rules: RuleCounters,
 }
 
@@ -92,10 +105,12 @@ impl Interception {
         Ok(Interception { proxy, rules })
     }
 
+    /// The proxy's handle: install or remove toxics, read counters.
     pub fn proxy(&self) -> &ProxyHandle {
         &self.proxy
     }
 
+    /// The REDIRECT rule as applied in the namespace.
     pub fn rules(&self) -> &AppliedRules {
         &self.rules
     }

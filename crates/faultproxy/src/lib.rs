@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Transparent L4 (TCP) fault proxy with runtime-configurable toxics, and the iptables/tc
 //! rules that steer a container's traffic through it or drop it (`netns_rules`).
 //!

@@ -145,6 +145,7 @@ impl<T> NetnsThread<T> {
         }
     }
 
+    /// Whether the thread has ended (then [`NetnsThread::join`] does not block).
     pub fn is_finished(&self) -> bool {
         self.thread.is_finished()
     }

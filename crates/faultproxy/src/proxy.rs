@@ -26,7 +26,9 @@ const LISTEN_BACKLOG: u32 = 1024;
 /// Where a proxy listens, where it sends connections, and the seed of its random draws.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProxyConfig {
+    /// Address to listen on; port 0 picks a free port (see `ProxyHandle::local_addr`).
     pub listen: SocketAddr,
+    /// Where each accepted connection is forwarded.
     pub upstream: Upstream,
     /// The run's seed: toxicity, jitter and slice sizes are drawn from it.
     pub seed: u64,
@@ -161,6 +163,7 @@ impl ProxyHandle {
         self.ctx.registry.installed()
     }
 
+    /// A snapshot of the proxy's counters and of each installed toxic's.
     pub fn counters(&self) -> ProxyCounters {
         self.ctx.stats.snapshot(self.ctx.registry.counters())
     }

@@ -14,6 +14,7 @@ pub enum Direction {
     Upstream,
     /// Server → client.
     Downstream,
+    /// Both streams of the connection.
     Both,
 }
 
@@ -51,23 +52,44 @@ pub enum ToxicKind {
     /// Each chunk leaves `latency ± jitter` after it arrived (pipelined, order kept). With
     /// [`Direction::Both`] each way carries half the latency and the way back the jitter, so
     /// a request/response round trip gains `latency ± jitter` whatever the direction.
-    Latency { latency: Duration, jitter: Duration },
+    Latency {
+        /// Added delay per chunk (the round-trip total with [`Direction::Both`]).
+        latency: Duration,
+        /// Uniform spread around `latency`, drawn per chunk from the seed.
+        jitter: Duration,
+    },
     /// Caps the stream to `bytes_per_sec`.
-    Bandwidth { bytes_per_sec: u64 },
+    Bandwidth {
+        /// Rate limit in bytes per second; at least 1.
+        bytes_per_sec: u64,
+    },
     /// Resets the connection (RST, via SO_LINGER 0) `after` the toxic started applying to it.
     /// The direction picks the peer that receives the RST: upstream = server, downstream = client.
-    ResetPeer { after: Duration },
+    ResetPeer {
+        /// Delay from `max(connection start, toxic added)` to the reset.
+        after: Duration,
+    },
     /// Swallows the stream's bytes; closes the connection `after` the toxic started applying
     /// to it, or holds it for as long as the toxic is installed when `after` is `None`.
-    Timeout { after: Option<Duration> },
+    Timeout {
+        /// Delay from `max(connection start, toxic added)` to the close; `None` never closes.
+        after: Option<Duration>,
+    },
     /// Splits each chunk into pieces of about `avg_size ± size_variation` bytes, `delay` apart.
     Slicer {
+        /// Mean piece size in bytes; above 0.
         avg_size: usize,
+        /// Maximum deviation from `avg_size` in bytes, drawn per piece; below `avg_size`.
         size_variation: usize,
+        /// Pause between two pieces of a chunk.
         delay: Duration,
     },
     /// Closes the connection once `bytes` bytes went through in the stream.
-    LimitData { bytes: u64 },
+    LimitData {
+        /// Bytes let through in the stream before the close; the chunk that crosses it
+        /// is truncated.
+        bytes: u64,
+    },
 }
 
 impl ToxicKind {
@@ -87,8 +109,11 @@ impl ToxicKind {
 /// A named toxic: what it does, to which stream, and to which fraction of connections.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Toxic {
+    /// Unique per proxy: the key for `remove_toxic` and for the toxic's counters.
     pub name: String,
+    /// What it does.
     pub kind: ToxicKind,
+    /// Which stream(s) of each connection it touches.
     pub direction: Direction,
     /// Probability in [0, 1] that a connection is affected; drawn once per connection.
     pub toxicity: f64,

@@ -13,10 +13,12 @@ use tokio::net::{TcpSocket, TcpStream};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Upstream {
+    /// Every connection goes to this address.
     Fixed(SocketAddr),
     /// Transparent mode: connect to the pre-REDIRECT destination, with SO_MARK = `mark` so the
     /// REDIRECT rule (`-m mark ! --mark M`) lets the proxy's own connection through.
     OriginalDst {
+        /// SO_MARK set on the proxy's upstream sockets; the one the REDIRECT rule exempts.
         mark: u32,
     },
 }

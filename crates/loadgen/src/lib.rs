@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Open-model HTTP load generation: requests scheduled at an arrival rate, latency measured from each request's intended start.
 //!
 //! - [`run_open`]: the open model the harness drives (constant rate or ramp, weighted mix

@@ -130,12 +130,15 @@ pub(crate) fn is_success(result: &Result<u16, ErrorKind>) -> bool {
 /// uses it because a container's published port changes when it restarts; `None` means
 /// connect to the URL's host:port as written.
 pub trait Resolver: Send + Sync + 'static {
+    /// The address to connect to for the URL's `host` and `port`, or `None` to connect to
+    /// them as written. Called once per new connection, not per request.
     fn resolve(&self, host: &str, port: u16) -> Option<SocketAddr>;
 }
 
 /// Called once per scheduled request (including Dropped ones and those that timed out
 /// waiting for a slot), from the thread or task that decided it; must be cheap. The harness uses it to split outcomes into phases and write events.
 pub trait Observer: Send + Sync + 'static {
+    /// Receives one scheduled request's outcome (latency, status or [`ErrorKind`]).
     fn on_outcome(&self, outcome: &RequestOutcome);
 }
 

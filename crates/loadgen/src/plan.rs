@@ -29,8 +29,11 @@ pub const MAX_QUEUED: usize = 10_000_000;
 /// An open-model run: what to send, how often, for how long.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadPlan {
+    /// The request kinds to send, picked per request by their `weight`; at least one.
     pub requests: Vec<RequestTemplate>,
+    /// Arrivals per second over the run (constant or ramp).
     pub rate: Rate,
+    /// How long requests are scheduled for; the run also waits for those in flight.
     pub duration: Duration,
     /// Per request, from its actual start (connecting included).
     pub timeout: Duration,

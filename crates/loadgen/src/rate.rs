@@ -16,7 +16,12 @@ pub enum Rate {
     /// The same arrival rate for the whole run, per second.
     Constant(f64),
     /// Rises (or falls) linearly from `from` at the start to `to` at the end, per second.
-    Ramp { from: f64, to: f64 },
+    Ramp {
+        /// Requests/s at the run's start.
+        from: f64,
+        /// Requests/s at the run's planned end.
+        to: f64,
+    },
 }
 
 /// Above this a schedule is almost certainly a typo (and would not fit the run anyway).
@@ -127,6 +132,9 @@ pub struct Schedule {
 }
 
 impl Schedule {
+    /// The arrival times of `rate` over `duration`: requests whose offset lies in
+    /// `[0, duration)`. Errors: [`LoadError::InvalidRate`], [`LoadError::ZeroDuration`],
+    /// [`LoadError::ScheduleTooLarge`].
     pub fn new(rate: Rate, duration: Duration) -> Result<Self, LoadError> {
         rate.validate()?;
         if duration.is_zero() {

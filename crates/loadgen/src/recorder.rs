@@ -32,6 +32,7 @@ impl LatencyRecorder {
         LatencyRecorder { histogram }
     }
 
+    /// Records one latency, rounded down to whole µs; above 60 s it counts as 60 s.
     pub fn record(&mut self, latency: Duration) {
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         self.histogram.saturating_record(micros);
@@ -43,14 +44,17 @@ impl LatencyRecorder {
         debug_assert!(merged.is_ok(), "recorders share bounds");
     }
 
+    /// Empties the histogram, keeping its bounds and precision.
     pub fn reset(&mut self) {
         self.histogram.reset();
     }
 
+    /// How many latencies were recorded.
     pub fn count(&self) -> u64 {
         self.histogram.len()
     }
 
+    /// Whether nothing was recorded yet.
     pub fn is_empty(&self) -> bool {
         self.histogram.is_empty()
     }
@@ -60,14 +64,17 @@ impl LatencyRecorder {
         Duration::from_micros(self.histogram.value_at_quantile(q.clamp(0.0, 1.0)))
     }
 
+    /// The largest recorded latency (to the histogram's precision); zero when empty.
     pub fn max(&self) -> Duration {
         Duration::from_micros(self.histogram.max())
     }
 
+    /// The smallest recorded latency; zero when empty.
     pub fn min(&self) -> Duration {
         Duration::from_micros(self.histogram.min())
     }
 
+    /// The arithmetic mean of the recorded latencies; zero when empty.
     pub fn mean(&self) -> Duration {
         Duration::from_secs_f64(self.histogram.mean().max(0.0) / 1e6)
     }
@@ -106,14 +113,23 @@ impl Default for LatencyRecorder {
     Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
 )]
 pub struct LatencySummary {
+    /// How many latencies the figures cover.
     pub count: u64,
+    /// Smallest recorded latency, µs.
     pub min_us: u64,
+    /// Arithmetic mean, µs.
     pub mean_us: u64,
+    /// Median (50th percentile), µs.
     pub p50_us: u64,
+    /// 90th percentile, µs.
     pub p90_us: u64,
+    /// 95th percentile, µs.
     pub p95_us: u64,
+    /// 99th percentile, µs.
     pub p99_us: u64,
+    /// 99.9th percentile, µs.
     pub p999_us: u64,
+    /// Largest recorded latency, µs.
     pub max_us: u64,
 }
 

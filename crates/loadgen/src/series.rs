@@ -26,6 +26,8 @@ pub struct SecondStats {
     /// Median latency of the second's requests, every outcome at its latency (errors,
     /// timeouts and Dropped requests at the timeout); `None` when the second had none.
     pub p50_us: Option<u64>,
+    /// 99th percentile latency of the second's requests, counted as for `p50_us`; `None` when
+    /// the second had none.
     pub p99_us: Option<u64>,
 }
 

@@ -24,6 +24,7 @@ pub enum LoadMode {
 /// The result of a load run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadSummary {
+    /// Which model ran: open (scheduled) or closed (connections as fast as answered).
     pub mode: LoadMode,
     /// The planned rate (open model only).
     pub rate: Option<Rate>,
@@ -63,8 +64,12 @@ pub struct LoadSummary {
     /// bound was never reached).
     #[serde(default)]
     pub peak_waiting: u64,
+    /// Responses per HTTP status code (every status, 2xx included).
     pub status_counts: BTreeMap<u16, u64>,
+    /// Requests that ended without a response, per kind of error (Dropped and timeouts
+    /// included).
     pub error_counts: BTreeMap<ErrorKind, u64>,
+    /// Counts and latencies per second of the run, in order, starting at second 0.
     pub series: Vec<SecondStats>,
 }
 

@@ -15,9 +15,14 @@ use crate::placeholder::IdText;
 /// replaced by the request's unique id (`LoadPlan::id_prefix` + sequence number).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestTemplate {
+    /// The HTTP method sent.
     pub method: Method,
+    /// Absolute `http://host[:port]/path[?query]` URL; may hold `{{id}}`.
     pub url: String,
+    /// Extra headers as (name, value) pairs, sent in this order; values may hold `{{id}}`.
     pub headers: Vec<(String, String)>,
+    /// Request body, sent as is (`Content-Type: application/json` unless a header sets one);
+    /// `None` sends no body. May hold `{{id}}`.
     pub body: Option<String>,
     /// Share of the mix relative to the other templates' weights.
     pub weight: u32,

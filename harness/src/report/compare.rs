@@ -14,19 +14,25 @@ use crate::verdict::Verdict;
 const DURATION_FLOOR_MS: f64 = 1.0;
 const RATIO_FLOOR: f64 = 0.0005;
 
+/// One figure or SLO verdict that moved between two runs beyond the tolerance.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
     /// What moved, e.g. `SLO p95(latency) < 100ms` or `phase during:crash-primary p99`.
     pub what: String,
+    /// The old run's figure, as shown to people (e.g. `87.3ms`, `PASS`).
     pub old: String,
+    /// The new run's figure, in the same form.
     pub new: String,
     /// e.g. `+35%`, or `verdict` when the SLO's verdict changed.
     pub change: String,
 }
 
+/// What changed between two reports of one scenario (`chaosgate compare OLD NEW`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ReportComparison {
+    /// Figures worse beyond the tolerance, and SLOs whose verdict got worse.
     pub regressions: Vec<Change>,
+    /// Figures better beyond the tolerance, and SLOs whose verdict got better.
     pub improvements: Vec<Change>,
     /// Figures present in both reports and compared.
     pub compared: usize,
@@ -35,6 +41,7 @@ pub struct ReportComparison {
 }
 
 impl ReportComparison {
+    /// Whether anything got worse; `chaosgate compare` then exits 1 (`SLO_BREACHED`), else 0.
     pub fn has_regressions(&self) -> bool {
         !self.regressions.is_empty()
     }

@@ -13,6 +13,7 @@ pub fn ms(value: f64) -> String {
     Quantity::Duration(Duration::from_secs_f64(value / 1000.0)).to_string()
 }
 
+/// Optional milliseconds as [`ms`] writes them; `—` when absent.
 pub fn opt_ms(value: Option<f64>) -> String {
     value.map_or_else(|| "—".into(), ms)
 }
@@ -33,6 +34,7 @@ pub fn percent(ratio: Option<f64>) -> String {
     }
 }
 
+/// A verdict in capitals for text reports: `PASS`, `BREACHED`, `INCONCLUSIVE`.
 pub fn verdict_word(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "PASS",
@@ -41,6 +43,7 @@ pub fn verdict_word(v: Verdict) -> &'static str {
     }
 }
 
+/// A verdict as an emoji for Markdown: ✅ pass, ❌ breached, ⚠️ inconclusive.
 pub fn verdict_icon(v: Verdict) -> &'static str {
     match v {
         Verdict::Pass => "✅",

@@ -15,6 +15,7 @@ use crate::verdict::Verdict;
 /// Bumped on any change a consumer could notice.
 pub const GATE_SCHEMA_VERSION: &str = "1";
 
+/// File name of the aggregate report in the gate's directory.
 pub const FILE_NAME: &str = "gate.json";
 
 /// How intervals are computed, as every report states it.
@@ -128,18 +129,22 @@ pub struct GateSample {
     pub summary: String,
 }
 
+/// `gate.json`'s text: the report as pretty-printed JSON with a trailing newline.
 pub fn render(report: &GateReport) -> io::Result<String> {
     let mut text = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
     text.push('\n');
     Ok(text)
 }
 
+/// Writes [`render`]'s text to `dir/gate.json`; returns that path.
 pub fn write(report: &GateReport, dir: &Path) -> io::Result<PathBuf> {
     let path = dir.join(FILE_NAME);
     std::fs::write(&path, render(report)?)?;
     Ok(path)
 }
 
+/// Reads a `gate.json`; a file that does not match [`GateReport`] is
+/// `io::ErrorKind::InvalidData`.
 pub fn read(path: &Path) -> io::Result<GateReport> {
     let text = std::fs::read_to_string(path)?;
     serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))

@@ -13,8 +13,11 @@ use super::format::verdict_word;
 use super::gate::{GateKind, GateReport, GateSample, GateSlo};
 use crate::verdict::Verdict;
 
+/// File name of a gate's JUnit XML, next to `gate.json`.
 pub const JUNIT_FILE: &str = "junit.xml";
+/// File name of a gate's Markdown summary, next to `gate.json`.
 pub const MARKDOWN_FILE: &str = "summary.md";
+/// File name of a gate's HTML page, next to `gate.json`.
 pub const HTML_FILE: &str = "report.html";
 
 fn title(r: &GateReport) -> String {

@@ -28,18 +28,24 @@ pub struct Gate {
     pub file: String,
     /// Set when no SLO was judged (the run measured the wiring, not the system): why.
     pub not_judged: Option<String>,
+    /// The judged SLOs, in the report's order; only breached and inconclusive ones are
+    /// annotated.
     pub slos: Vec<GateSlo>,
 }
 
 /// One judged SLO.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GateSlo {
+    /// The SLO as written in the scenario, e.g. `p95(latency)`; found in the file for the
+    /// annotation's line.
     pub expression: String,
+    /// Its verdict: breached gives an `::error`, inconclusive a `::warning`, pass nothing.
     pub verdict: Verdict,
     /// e.g. `< 100ms`.
     pub target: String,
     /// As shown to people, e.g. `87.3ms`; absent when nothing was measured.
     pub measured: Option<String>,
+    /// Why the verdict is what it is; part of the annotation's message.
     pub reason: Option<String>,
 }
 
@@ -136,17 +142,24 @@ pub fn read(path: &Path) -> io::Result<Gate> {
 /// The level of a workflow command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    /// `::error`: a breached SLO.
     Error,
+    /// `::warning`: an inconclusive SLO, or a report with no SLO judged.
     Warning,
 }
 
 /// One `::error` or `::warning` workflow command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Annotation {
+    /// `::error` or `::warning`.
     pub level: Level,
+    /// Path of the scenario file relative to the workspace (`file=`); `None` omits it.
     pub file: Option<String>,
+    /// 1-based line of the SLO in that file (`line=`); only written with `file`.
     pub line: Option<usize>,
+    /// The annotation's title (`title=`), e.g. `chaosgate replica-crash: SLO breached`.
     pub title: String,
+    /// The annotation's text, unescaped; [`escape_data`] is applied when displayed.
     pub message: String,
 }
 
@@ -190,7 +203,11 @@ pub fn escape_property(s: &str) -> String {
 /// read from `cwd`.
 #[derive(Debug, Clone)]
 pub struct Place {
+    /// The repository root annotation paths are made relative to (in Actions,
+    /// `$GITHUB_WORKSPACE`); `None`, or a file outside it, keeps the path as the report names it.
     pub workspace: Option<PathBuf>,
+    /// The directory relative scenario paths in reports are resolved from, to find SLO
+    /// lines.
     pub cwd: PathBuf,
 }
 

@@ -12,6 +12,7 @@ use super::format::{at, headline, ms, opt_ms, percent, verdict_word};
 use super::model::Report;
 use crate::verdict::Verdict;
 
+/// File name of a run's standalone HTML page (inline CSS and SVG charts) in its directory.
 pub const FILE_NAME: &str = "report.html";
 
 const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:960px;color:#111827;padding:0 1rem}\
@@ -34,6 +35,8 @@ fn esc(text: &str) -> String {
     encode_text(text).into_owned()
 }
 
+/// The whole HTML page of a run: verdict, SLOs, timeline charts, faults, phases, probes,
+/// notes and provenance; user text HTML-escaped.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail; the results are ignored for that reason.
@@ -217,6 +220,7 @@ pub fn render(report: &Report) -> String {
     out
 }
 
+/// Writes [`render`]'s page to `dir/report.html`; returns that path.
 pub fn write(report: &Report, dir: &Path) -> io::Result<PathBuf> {
     let path = dir.join(FILE_NAME);
     std::fs::write(&path, render(report))?;

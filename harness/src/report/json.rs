@@ -5,14 +5,18 @@ use std::path::{Path, PathBuf};
 
 use super::model::Report;
 
+/// File name of a run's machine-readable report in its directory (schema:
+/// [`super::json_schema`], version [`super::SCHEMA_VERSION`]).
 pub const FILE_NAME: &str = "report.json";
 
+/// `report.json`'s text: the report as pretty-printed JSON with a trailing newline.
 pub fn render(report: &Report) -> io::Result<String> {
     let mut text = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
     text.push('\n');
     Ok(text)
 }
 
+/// Writes [`render`]'s text to `dir/report.json`; returns that path.
 pub fn write(report: &Report, dir: &Path) -> io::Result<PathBuf> {
     let path = dir.join(FILE_NAME);
     std::fs::write(&path, render(report)?)?;

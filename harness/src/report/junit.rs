@@ -13,8 +13,12 @@ use quick_junit::{NonSuccessKind, Report as JunitReport, TestCase, TestCaseStatu
 use super::model::Report;
 use crate::verdict::Verdict;
 
+/// File name of a run's JUnit XML in its directory.
 pub const FILE_NAME: &str = "junit.xml";
 
+/// The run as JUnit XML for CI test views: one suite named after the scenario, one test
+/// case per SLO (pass = success, breached = failure, inconclusive = error) and per fault
+/// (error when not proven applied).
 pub fn render(report: &Report) -> io::Result<String> {
     let mut junit = JunitReport::new("chaosgate");
     let mut suite = TestSuite::new(report.scenario.name.as_str());
@@ -108,6 +112,7 @@ pub fn render(report: &Report) -> io::Result<String> {
     junit.to_string().map_err(io::Error::other)
 }
 
+/// Writes [`render`]'s XML to `dir/junit.xml`; returns that path.
 pub fn write(report: &Report, dir: &Path) -> io::Result<PathBuf> {
     let path = dir.join(FILE_NAME);
     std::fs::write(&path, render(report)?)?;

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::format::{at, headline, ms, opt_ms, percent, stopped_early_line, verdict_icon};
 use super::model::Report;
 
+/// File name of a run's Markdown summary in its directory (fit for a GitHub step summary).
 pub const FILE_NAME: &str = "summary.md";
 
 /// User text (names, descriptions, reasons) as Markdown text: HTML in it is shown, never
@@ -50,6 +51,8 @@ fn code(t: &str) -> String {
     )
 }
 
+/// The run as Markdown, headed by its verdict; user text escaped so HTML in it is shown,
+/// not rendered.
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail; the results are ignored for that reason.
@@ -171,6 +174,7 @@ pub fn render(report: &Report) -> String {
     out
 }
 
+/// Writes [`render`]'s text to `dir/summary.md`; returns that path.
 pub fn write(report: &Report, dir: &Path) -> io::Result<PathBuf> {
     let path = dir.join(FILE_NAME);
     std::fs::write(&path, render(report))?;

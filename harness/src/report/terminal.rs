@@ -15,6 +15,8 @@ fn mark(v: Verdict) -> &'static str {
     }
 }
 
+/// The run's verdict and SLOs as plain text for the terminal (`ok`, `FAIL`, `??` marks per
+/// SLO), as `chaosgate run` prints it to stderr.
 pub fn render_terminal(report: &Report) -> String {
     let mut out = String::new();
     // Writing to a String cannot fail; the results are ignored for that reason.

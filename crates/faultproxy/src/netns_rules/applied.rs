@@ -15,27 +15,39 @@ use super::rule::{IPTABLES, NetRule, QDISC_HANDLE, TC, shows_our_root_qdisc};
 /// Packet and byte counters of one applied iptables rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleCounter {
+    /// The rule's `chaosgate:<run_id>:<fault>:<index>` comment, which identifies it.
     pub comment: String,
+    /// iptables table the rule is in (`filter`, `nat` or `mangle`).
     pub table: String,
+    /// Chain the rule is in, e.g. `INPUT`, `OUTPUT`, `PREROUTING`.
     pub chain: String,
+    /// Packets the rule matched since it was applied.
     pub packets: u64,
+    /// Bytes the rule matched since it was applied.
     pub bytes: u64,
 }
 
 /// Statistics of an applied tc qdisc.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QdiscCounter {
+    /// Network device the qdisc is the root of, e.g. `eth0`.
     pub dev: String,
+    /// Bytes sent through the qdisc since it was applied.
     pub bytes: u64,
+    /// Packets sent through the qdisc since it was applied.
     pub packets: u64,
+    /// Packets the qdisc dropped (its queue full under the tbf rate cap).
     pub dropped: u64,
+    /// Times a packet found the tbf rate cap exceeded (held back or dropped).
     pub overlimits: u64,
 }
 
 /// Evidence that an applied rule set touched traffic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct RuleCounters {
+    /// Counters of every iptables rule of the set, in the order applied.
     pub rules: Vec<RuleCounter>,
+    /// Statistics of every tc qdisc of the set (empty when it has none).
     pub qdiscs: Vec<QdiscCounter>,
 }
 
@@ -72,10 +84,12 @@ impl AppliedRules {
         self.rules.push(rule);
     }
 
+    /// PID of the process whose network namespace holds the rules.
     pub fn pid(&self) -> u32 {
         self.pid
     }
 
+    /// The run and fault the rules' comments name.
     pub fn marker(&self) -> &Marker {
         &self.marker
     }

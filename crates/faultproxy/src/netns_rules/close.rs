@@ -14,13 +14,19 @@ pub enum ConnectionsOn {
     /// Connections the namespace opened to `dest:port`, except those marked `spare` (the
     /// proxy's own).
     Egress {
+        /// Peer IPv4 address of the connections.
         dest: Ipv4Addr,
+        /// Peer TCP port of the connections.
         port: u16,
+        /// SO_MARK of the connections to keep open (the proxy's upstream ones).
         spare: u32,
     },
     /// Connections the namespace accepted on `port` from another host (loopback ones never
     /// cross PREROUTING, so an ingress REDIRECT would not steer them anyway).
-    Ingress { port: u16 },
+    Ingress {
+        /// Local TCP port the connections were accepted on.
+        port: u16,
+    },
 }
 
 impl ConnectionsOn {

@@ -12,16 +12,21 @@ use super::error::RuleError;
 /// What a finished command printed and how it exited.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CommandOutput {
+    /// Whether it exited with status 0.
     pub success: bool,
     /// The exit code, `None` if a signal ended the command.
     pub code: Option<i32>,
+    /// Everything it wrote to stdout, as UTF-8 (lossy).
     pub stdout: String,
+    /// Everything it wrote to stderr, as UTF-8 (lossy).
     pub stderr: String,
 }
 
 /// Runs a program to completion. A non-zero exit is an `Ok` output (callers such as
 /// `iptables -C` use it as an answer); failing to start or finish in time is an error.
 pub trait CommandRunner: Send + Sync + std::fmt::Debug {
+    /// Runs `program` with `args` to completion. Errors: [`RuleError::Spawn`] when it cannot
+    /// start, [`RuleError::TimedOut`] when it does not finish in time; a non-zero exit is `Ok`.
     fn run(&self, program: &str, args: &[String]) -> Result<CommandOutput, RuleError>;
 }
 
@@ -71,6 +76,7 @@ pub(crate) fn in_netns(pid: Option<u32>, program: &str, args: &[String]) -> (Str
 /// Runs commands on this host, killing any that outlive `timeout`.
 #[derive(Debug, Clone)]
 pub struct SystemRunner {
+    /// How long a command may run before it is killed; 10 s by default.
     pub timeout: Duration,
 }
 

@@ -8,8 +8,10 @@ use serde::Serialize;
 use super::command::CommandRunner;
 use super::error::RuleError;
 
+/// Whether this kernel can run `tc netem` qdiscs, and how that was found out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NetemSupport {
+    /// `true` when a netem qdisc could be added in a throwaway namespace.
     pub available: bool,
     /// How the answer was found, or what the kernel said.
     pub detail: String,

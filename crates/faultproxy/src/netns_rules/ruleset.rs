@@ -19,6 +19,7 @@ pub enum PacketDirection {
     Ingress,
     /// Packets leaving the namespace (OUTPUT).
     Egress,
+    /// Both ways (INPUT and OUTPUT).
     Both,
 }
 
@@ -43,6 +44,7 @@ fn words(items: &[&str]) -> Vec<String> {
 }
 
 impl RuleSet {
+    /// An empty rule set whose rules will carry `marker`'s comment.
     pub fn new(marker: Marker) -> Self {
         RuleSet {
             marker,
@@ -50,6 +52,7 @@ impl RuleSet {
         }
     }
 
+    /// The run and fault the rules' comments name.
     pub fn marker(&self) -> &Marker {
         &self.marker
     }

@@ -17,8 +17,12 @@ const TABLES: [&str; 3] = ["filter", "nat", "mangle"];
 /// What a sweep removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SweepReport {
+    /// Network namespaces swept (1 for [`sweep_leftovers`]; one per distinct namespace for
+    /// [`sweep_host`]).
     pub namespaces: usize,
+    /// iptables rules deleted, across those namespaces.
     pub rules_removed: usize,
+    /// chaosgate tc qdiscs deleted, across those namespaces.
     pub qdiscs_removed: usize,
 }
 
