@@ -5,6 +5,7 @@
 //! testable without a process. Data flows one way:
 //! scenario → plan → stack → (load ‖ probes ‖ faults ‖ docker events) → timeline → measure →
 //! verdict → report.
+#![warn(missing_docs)]
 
 pub mod cli;
 pub mod fault;

@@ -23,6 +23,7 @@ pub const INTERVAL_METHOD: &str = "median with a distribution-free confidence in
      statistics (binomial): the narrowest pair x(j)..x(N+1-j) covering the median with at least \
      95%, or min..max with its achieved coverage when N is too small";
 
+/// Which command produced a gate report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GateKind {
@@ -39,7 +40,9 @@ pub enum GateKind {
 pub struct GateReport {
     /// Always "1" for this layout.
     pub schema_version: String,
+    /// `repeat` or `ab`: which command ran the gate.
     pub kind: GateKind,
+    /// Name, path and SHA-256 of the scenario file every run used.
     pub scenario: ScenarioInfo,
     /// The seed the runs' seeds were derived from (run 1 uses it as is).
     pub seed: u64,
@@ -47,36 +50,49 @@ pub struct GateReport {
     pub repeat: usize,
     /// RFC 3339, UTC.
     pub started_at: String,
+    /// Wall-clock time of the whole gate, every run included, in ms.
     pub duration_ms: f64,
+    /// The gate's overall verdict, from the SLOs' verdicts (see [`GateSlo::verdict`]).
     pub verdict: Verdict,
     /// 0 pass, 1 breached, 2 bad input, 3 infrastructure, 4 inconclusive.
     pub exit_code: i32,
+    /// [`INTERVAL_METHOD`] as written by the version that produced the report.
     pub interval_method: String,
     /// `runs` for `--repeat`; `baseline` and `candidate` for `ab`.
     pub sides: Vec<GateSide>,
+    /// One entry per SLO of the scenario, in the scenario's order.
     pub slos: Vec<GateSlo>,
+    /// Human-readable remarks on the gate (the scenario file changed between runs, one run
+    /// per side, an SLO left unjudged), in the order found.
     pub notes: Vec<String>,
 }
 
+/// One side of a gate: the runs of one build.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateSide {
+    /// `runs` (`--repeat`), `baseline` or `candidate` (`ab`).
     pub name: String,
     /// `KEY=VALUE` compose variables this side ran with.
     pub set: Vec<String>,
+    /// This side's runs, in the order they ran.
     pub runs: Vec<GateRun>,
 }
 
+/// One run of a gate, as the gate saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateRun {
     /// 1-based; run i of every side used the same seed.
     pub index: usize,
+    /// The run's own seed, derived from [`GateReport::seed`].
     pub seed: u64,
     /// The run's own report directory.
     pub dir: String,
     /// Absent when the run failed before a verdict.
     pub verdict: Option<Verdict>,
+    /// The run's process-style exit code (0 pass, 1 breached, 3 infrastructure, 4
+    /// inconclusive; see `cli::exit_codes`).
     pub exit_code: i32,
     /// The scenario file's SHA-256 as the run recorded it.
     pub scenario_sha256: Option<String>,
@@ -88,12 +104,15 @@ pub struct GateRun {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateSlo {
+    /// The SLO as written in the scenario, e.g. `p95(latency)`.
     pub expression: String,
     /// e.g. `< 100ms`, `<= baseline + 50ms`.
     pub target: String,
     /// Relative to a baseline (`baseline` in the target).
     pub relative: bool,
+    /// This SLO's verdict over the runs, judged on the side(s) named in `judged_on`.
     pub verdict: Verdict,
+    /// Why the verdict is what it is (the figures it compared, or why it could not judge).
     pub reason: Option<String>,
     /// `ms`, `ratio` or `count`: the unit of every figure below.
     pub unit: String,
@@ -112,6 +131,7 @@ pub struct GateSlo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GateSample {
+    /// Name of the side, as in [`GateSide::name`].
     pub side: String,
     /// Per run, in run order; absent when the run measured nothing.
     pub values: Vec<Option<f64>>,
@@ -121,7 +141,9 @@ pub struct GateSample {
     pub untrusted: Vec<Option<String>>,
     /// Over the trusted runs.
     pub median: Option<f64>,
+    /// Lower end of the median's confidence interval, in `GateSlo::unit`.
     pub low: Option<f64>,
+    /// Upper end of the median's confidence interval, in `GateSlo::unit`.
     pub high: Option<f64>,
     /// P(true median ∈ [low, high]); 0 for one run.
     pub coverage: Option<f64>,

@@ -20,14 +20,18 @@ pub const SCHEMA_VERSION: &str = "1";
 pub struct Report {
     /// Always "1" for this layout.
     pub schema_version: String,
+    /// The scenario file this run executed.
     pub scenario: ScenarioInfo,
     /// Replays the same fault schedule with `--seed`.
     pub seed: u64,
+    /// Unique id of this run (hex, from the start time, the seed and the process id); part of
+    /// the Compose project name and of the rules' `chaosgate:<run_id>:...` markers.
     pub run_id: String,
     /// RFC 3339, UTC.
     pub started_at: String,
     /// Wall time of the whole run (stack up to stack down).
     pub duration_ms: f64,
+    /// The run's verdict over every SLO (and every fault's proof of application).
     pub verdict: Verdict,
     /// 0 pass, 1 breached, 2 bad input, 3 infrastructure, 4 inconclusive.
     pub exit_code: i32,
@@ -41,10 +45,16 @@ pub struct Report {
     /// Set when `--fail-fast` stopped the run before its planned end: when and why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped_early: Option<StoppedEarly>,
+    /// The Compose stack the run brought up.
     pub stack: StackInfo,
+    /// Request figures per phase: `whole`, then (when there are faults) `before`, one
+    /// `during:<fault>` per fault, and `after`.
     pub phases: Vec<PhaseReport>,
+    /// Every fault of the run, with its timings and the proof it took effect.
     pub faults: Vec<FaultReport>,
+    /// Every SLO of the scenario, in the scenario's order, with its verdict.
     pub slos: Vec<SloReport>,
+    /// Every probe of the scenario with its check counts.
     pub probes: Vec<ProbeReport>,
     /// One point per second of load.
     pub series: Vec<SecondPoint>,
@@ -66,27 +76,37 @@ pub struct StoppedEarly {
     pub reason: String,
 }
 
+/// The scenario a report was produced from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioInfo {
+    /// The scenario's `name:` field.
     pub name: String,
+    /// Path of the scenario file the run loaded.
     pub file: String,
+    /// The scenario's `description:` field (empty when it has none).
     pub description: String,
 }
 
+/// The Docker Compose stack a run used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StackInfo {
     /// Compose project name.
     pub project: String,
+    /// The Compose files of the stack, in the order given to `docker compose -f`.
     pub compose_files: Vec<String>,
+    /// Every service of the stack, with its containers.
     pub services: Vec<ServiceInfo>,
 }
 
+/// One Compose service of the stack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceInfo {
+    /// The service's name in the Compose file.
     pub name: String,
+    /// Names of the service's containers during the run.
     pub containers: Vec<String>,
 }
 
@@ -96,11 +116,15 @@ pub struct ServiceInfo {
 pub struct PhaseReport {
     /// `before`, `during:<fault>`, `after` or `whole`.
     pub name: String,
+    /// Phase start on the run clock, ms.
     pub start_ms: f64,
+    /// Phase end on the run clock, ms.
     pub end_ms: f64,
     /// Requests whose intended send time fell in the phase.
     pub scheduled: u64,
+    /// Scheduled requests answered with a 2xx.
     pub ok: u64,
+    /// Scheduled requests that failed: non-2xx responses and errors of every kind.
     pub errors: u64,
     /// errors / scheduled; absent when nothing was scheduled.
     pub error_rate: Option<f64>,
@@ -119,43 +143,62 @@ pub struct PhaseReport {
     pub status_counts: BTreeMap<String, u64>,
 }
 
+/// Latency percentiles in milliseconds, from an HdrHistogram (1 µs to 60 s, 3 significant
+/// digits: ±0.1 %).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LatencySummary {
+    /// Median, ms.
     pub p50: f64,
+    /// 90th percentile, ms.
     pub p90: f64,
+    /// 95th percentile, ms.
     pub p95: f64,
+    /// 99th percentile, ms.
     pub p99: f64,
+    /// 99.9th percentile, ms (`p99.9` in JSON).
     #[serde(rename = "p99.9")]
     pub p99_9: f64,
+    /// Largest value, ms.
     pub max: f64,
 }
 
+/// One fault of the run: when it was scheduled, applied, verified and reverted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultReport {
+    /// The fault's `name:` in the scenario.
     pub name: String,
     /// `crash`, `stop`, `latency`, ...
     pub action: String,
+    /// The Compose service the fault targets.
     pub service: String,
     /// Container names the fault hit.
     pub targets: Vec<String>,
+    /// When the fault was due, run-clock ms.
     pub scheduled_at_ms: f64,
+    /// When the harness applied it, run-clock ms; absent if it never did.
     pub applied_at_ms: Option<f64>,
     /// When the effect was observed (container died, rule present).
     pub verified_at_ms: Option<f64>,
+    /// When it was undone, run-clock ms; absent if it never was.
     pub reverted_at_ms: Option<f64>,
     /// False when the fault could not be proven applied: its SLOs are then inconclusive.
     pub applied: bool,
     /// What proved it (Docker events, rule listings), as recorded.
     pub evidence: serde_json::Value,
+    /// Per probe: when it recovered after this fault.
     pub recovery: Vec<RecoveryReport>,
+    /// The longest client-visible outage in the fault window; absent when no request fell
+    /// in the window.
     pub failover: Option<FailoverReport>,
 }
 
+/// When one probe recovered after a fault.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecoveryReport {
+    /// The probe's `name:` in the scenario.
     pub probe: String,
     /// First of the N consecutive successful checks; absent if the probe never recovered.
     pub recovered_at_ms: Option<f64>,
@@ -163,33 +206,49 @@ pub struct RecoveryReport {
     pub recovery_time_ms: Option<f64>,
 }
 
+/// The failover time of one fault: the longest run of failing client requests inside its
+/// window, ended by N consecutive successes (N as for recovery).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailoverReport {
     /// Longest window of failing client requests inside the fault window.
     pub longest_outage_ms: f64,
+    /// Intended send time of the outage's first failed request, run-clock ms; absent when no
+    /// request failed.
     pub outage_start_ms: Option<f64>,
+    /// Intended send time of the first of the N successes that ended the outage (or of the
+    /// load's last request when none did), run-clock ms; absent when no request failed.
     pub outage_end_ms: Option<f64>,
+    /// Failed requests in the longest outage.
     pub failed_requests: u64,
 }
 
+/// One SLO of the scenario and its verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SloReport {
+    /// The SLO as written in the scenario, e.g. `p95(latency)`.
     pub expression: String,
+    /// Pass, breached or inconclusive. Any breached SLO makes the run exit 1; otherwise any
+    /// inconclusive one makes it exit 4.
     pub verdict: Verdict,
     /// e.g. `< 100ms`.
     pub target: String,
+    /// The figure the SLO compared against its target; absent when nothing was measured.
     pub measured: Option<MeasuredValue>,
+    /// Why the verdict is what it is (e.g. why an inconclusive SLO could not be judged).
     pub reason: Option<String>,
+    /// The window and figures the verdict was computed from.
     pub evidence: Option<EvidenceReport>,
 }
 
+/// A measured SLO figure, in a stated unit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeasuredValue {
     /// `ms`, `ratio` or `count`.
     pub unit: String,
+    /// The figure in `unit` (a ratio is 0..1, not a percentage).
     pub value: f64,
     /// As shown to people, e.g. `87.3ms`, `0.4%`.
     pub text: String,
@@ -210,11 +269,13 @@ impl From<Quantity> for MeasuredValue {
     }
 }
 
+/// What an SLO verdict was computed from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceReport {
     /// [start, end] on the run clock.
     pub window_ms: Option<(f64, f64)>,
+    /// Named figures behind the verdict, as JSON values.
     pub details: BTreeMap<String, serde_json::Value>,
 }
 
@@ -234,15 +295,21 @@ impl From<&SloResult> for SloReport {
     }
 }
 
+/// One probe's checks over the run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProbeReport {
+    /// The probe's `name:` in the scenario.
     pub name: String,
     /// `http`, `tcp`, `exec` or `health`.
     pub kind: String,
+    /// The Compose service the probe checks.
     pub service: String,
+    /// Checks made during the run.
     pub checks: u64,
+    /// Checks that succeeded.
     pub ok: u64,
+    /// Checks that did not succeed.
     pub failed: u64,
 }
 
@@ -252,10 +319,17 @@ pub struct ProbeReport {
 pub struct SecondPoint {
     /// Seconds since the start of the load.
     pub t: u64,
+    /// Requests whose intended send time fell in that second, every outcome (= `ok + errors`).
     pub sent: u64,
+    /// Of those, the successful ones (2xx).
     pub ok: u64,
+    /// Of those, the failed ones: non-2xx responses and errors of every kind.
     pub errors: u64,
+    /// Median latency of that second's requests from their intended send time, ms, every
+    /// outcome included (2 significant digits); absent when the second had none.
     pub p50_ms: Option<f64>,
+    /// 99th percentile latency of that second's requests, ms, counted as `p50_ms`; absent
+    /// when the second had none.
     pub p99_ms: Option<f64>,
 }
 
