@@ -42,14 +42,17 @@ fi
 rm -f "$kube_log"
 
 started_kube=0
+# Torn down on any exit, Ctrl-C and SIGTERM included (`exit` runs the EXIT trap); set before
+# `up` so that a signal during it leaves nothing either (`down` is idempotent).
+cleanup() { if [[ $started_kube == 1 ]]; then bash scripts/local-kube.sh down >&2 || true; fi; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 if kubeconfig=$(bash scripts/local-kube.sh status 2>/dev/null | sed -n 's/^kubeconfig: //p') && [[ -n $kubeconfig ]]; then
   echo "test.sh: using the local Kubernetes that is already up" >&2
 else
-  kubeconfig=$(bash scripts/local-kube.sh up)
   started_kube=1
+  kubeconfig=$(bash scripts/local-kube.sh up)
 fi
-cleanup() { if [[ $started_kube == 1 ]]; then bash scripts/local-kube.sh down >&2 || true; fi; }
-trap cleanup EXIT
 export KUBECONFIG=$kubeconfig CHAOSGATE_KUBE_TESTS=1
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run -p chaosgate --no-fail-fast --test run_kube "$@" || status=$?
