@@ -330,7 +330,7 @@ impl KubeStack {
         let started = Instant::now();
         loop {
             let workloads = self.workloads().await?;
-            let pods = self.containers().await?;
+            let pods = pod_infos(&self.pods().await?, &workloads);
             let waiting: Vec<String> = workloads
                 .iter()
                 .filter(|w| !w.rolled_out())
@@ -372,6 +372,11 @@ impl KubeStack {
     /// running.
     pub async fn containers(&self) -> Result<Vec<ContainerInfo>, StackError> {
         let workloads = self.workloads().await?;
+        Ok(pod_infos(&self.pods().await?, &workloads))
+    }
+
+    /// The namespace's pods, by creation time (then name): the order replicas are numbered in.
+    async fn pods(&self) -> Result<Vec<Pod>, StackError> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
         let mut list = pods
             .list(&ListParams::default())
@@ -382,16 +387,7 @@ impl KubeStack {
             (a.metadata.creation_timestamp.clone(), a.name_any())
                 .cmp(&(b.metadata.creation_timestamp.clone(), b.name_any()))
         });
-        let mut counters: HashMap<String, u32> = HashMap::new();
-        Ok(list
-            .iter()
-            .map(|p| {
-                let service = owner_of(p, &workloads).unwrap_or_else(|| p.name_any());
-                let n = counters.entry(service.clone()).or_default();
-                *n += 1;
-                pod_info(p, service, *n)
-            })
-            .collect())
+        Ok(list)
     }
 
     /// Where each Service's ports are reached: NodePort → node address, else ClusterIP.
@@ -430,17 +426,8 @@ impl KubeStack {
     /// ClusterIP both ways (kube-proxy translates it on the node), so a partition or loss rule
     /// in the pod's namespace must match it besides the peers' pod IPs.
     pub async fn service_peers(&self) -> Result<Vec<ContainerInfo>, StackError> {
-        let pods = self.containers().await?;
-        let pod_labels: HashMap<String, BTreeMap<String, String>> = {
-            let api: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
-            api.list(&ListParams::default())
-                .await
-                .map_err(kube_err("listing pods"))?
-                .items
-                .into_iter()
-                .map(|p| (p.name_any(), p.metadata.labels.unwrap_or_default()))
-                .collect()
-        };
+        let raw = self.pods().await?;
+        let pods = pod_infos(&raw, &self.workloads().await?);
         let services: Api<Service> = Api::namespaced(self.client.clone(), &self.namespace);
         let mut out = Vec::new();
         for s in services
@@ -456,14 +443,16 @@ impl KubeStack {
             if ip == "None" || selector.is_empty() {
                 continue;
             }
-            let mut workloads: Vec<&str> = pods
+            let mut workloads: Vec<&str> = raw
                 .iter()
-                .filter(|p| {
-                    pod_labels
-                        .get(&p.name)
+                .zip(&pods)
+                .filter(|(p, _)| {
+                    p.metadata
+                        .labels
+                        .as_ref()
                         .is_some_and(|l| selector.iter().all(|(k, v)| l.get(k) == Some(v)))
                 })
-                .map(|p| p.service.as_str())
+                .map(|(_, info)| info.service.as_str())
                 .collect();
             workloads.sort();
             workloads.dedup();
@@ -698,6 +687,20 @@ fn host_label() -> String {
     } else {
         clean
     }
+}
+
+/// `pods` (in [`KubeStack::pods`] order) as [`ContainerInfo`], each numbered within the
+/// workload that owns it.
+fn pod_infos(pods: &[Pod], workloads: &[Workload]) -> Vec<ContainerInfo> {
+    let mut counters: HashMap<String, u32> = HashMap::new();
+    pods.iter()
+        .map(|p| {
+            let service = owner_of(p, workloads).unwrap_or_else(|| p.name_any());
+            let n = counters.entry(service.clone()).or_default();
+            *n += 1;
+            pod_info(p, service, *n)
+        })
+        .collect()
 }
 
 fn owner_of(p: &Pod, workloads: &[Workload]) -> Option<String> {
