@@ -110,8 +110,10 @@ debootstrap_base() {
   [ -n "$mirror" ] || die "no Debian mirror for '${SUITE}' in the host's apt sources; set CHAOSGATE_APT_MIRROR"
   if ! command -v debootstrap >/dev/null 2>&1; then
     begin "installing debootstrap"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+    # The same lock as scripts/local-kube.sh's apt-get (scripts/test.sh runs both at once).
+    flock -w 900 /var/lock/chaosgate-apt.lock apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive flock -w 900 /var/lock/chaosgate-apt.lock \
+      apt-get -o DPkg::Lock::Timeout=600 install -y -qq debootstrap >/dev/null
     done_step "installed debootstrap"
   fi
   mkdir -p "$build_dir"

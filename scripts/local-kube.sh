@@ -70,11 +70,15 @@ declare -A APT_PROVIDES=(
   [kubernetes-client]=kubectl
 )
 
+# compose/build-images.sh may run apt-get at the same time (scripts/test.sh runs both in
+# parallel): every apt-get here and there takes the same lock and waits for dpkg's.
+apt_get() { flock -w 900 /var/lock/chaosgate-apt.lock apt-get -o DPkg::Lock::Timeout=600 "$@"; }
+
 apt_updated=0
 apt_update() {
   if [[ $apt_updated -eq 0 ]]; then
     log "apt-get update"
-    apt-get update -qq
+    apt_get update -qq
     apt_updated=1
   fi
 }
@@ -87,7 +91,7 @@ install_packages() {
   [[ ${#missing[@]} -eq 0 ]] && return 0
   log "installing ${missing[*]}"
   apt_update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # deb-src entries for bookworm, mirroring the machine's own deb822 source list.

@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod exit_codes;
 pub mod fault;
 pub mod gate;
 pub mod measure;

@@ -92,6 +92,17 @@ fn a_stack_that_never_gets_healthy_is_an_infrastructure_error() {
     assert!(err.contains("not healthy after"), "{err}");
     assert!(err.contains("sick"), "names the unhealthy service: {err}");
     assert_eq!(leftovers("cg-unhealthy-"), Vec::<String>::new());
+    // No empty run directory is left for a CI step to pick up as "the newest report".
+    for entry in std::fs::read_dir(&dir.0).unwrap().flatten() {
+        if entry.path().is_dir() {
+            let files: Vec<_> = std::fs::read_dir(entry.path()).unwrap().flatten().collect();
+            assert!(
+                !files.is_empty(),
+                "empty run directory {}",
+                entry.path().display()
+            );
+        }
+    }
 }
 
 #[test]

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use super::exit_codes;
-use super::run_cmd::{TerminationSignals, create_run_dir, parse_key_value, worse};
+use super::run_cmd::{TerminationSignals, create_run_dir, parse_key_value};
+use crate::exit_codes;
+use crate::exit_codes::worse;
 use crate::gate::{self, Plan, Side};
 use crate::report::gate::GateKind;
 use crate::scenario;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::exit_codes;
+use crate::exit_codes;
 use crate::report::github;
 
 /// Arguments of `chaosgate annotate`.

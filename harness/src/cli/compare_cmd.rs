@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::exit_codes;
+use crate::exit_codes;
 use crate::report;
 
 /// Arguments of `chaosgate compare`.

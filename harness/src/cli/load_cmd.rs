@@ -12,7 +12,7 @@ use chaosgate_load::{
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use super::exit_codes;
+use crate::exit_codes;
 
 /// Connections in closed mode when `--connections` is not given (oha's default).
 const DEFAULT_CLOSED_CONNECTIONS: usize = 50;

@@ -3,12 +3,13 @@
 pub mod ab_cmd;
 pub mod annotate_cmd;
 pub mod compare_cmd;
-pub mod exit_codes;
 pub mod load_cmd;
 pub mod run_cmd;
 pub mod scenario_cmds;
 
 use clap::{Parser, Subcommand};
+
+use crate::exit_codes;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -7,8 +7,9 @@ use clap::Args;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
-use super::exit_codes;
-use crate::run::{self, Progress, RunOptions};
+use crate::exit_codes::{self, worse};
+use crate::gate::run_single;
+use crate::run::{self, Progress};
 use crate::scenario;
 
 /// Arguments of `chaosgate run`.
@@ -114,19 +115,6 @@ pub fn run(args: RunArgs, quiet: bool) -> i32 {
     })
 }
 
-/// Combining exit codes of several scenarios: bad input and infrastructure errors first, then a
-/// breach, then inconclusive.
-pub(crate) fn worse(a: i32, b: i32) -> i32 {
-    let rank = |c: i32| match c {
-        exit_codes::BAD_INPUT => 4,
-        exit_codes::INFRASTRUCTURE => 3,
-        exit_codes::SLO_BREACHED => 2,
-        exit_codes::INCONCLUSIVE => 1,
-        _ => 0,
-    };
-    if rank(b) > rank(a) { b } else { a }
-}
-
 /// The signals that end a run from outside: Ctrl-C, a supervisor's or CI runner's stop, a
 /// closed terminal or SSH session, Ctrl-\\. Each one makes the run revert its faults, remove
 /// its stack and exit 3. SIGKILL cannot be caught: the stack's reaper handles that.
@@ -225,13 +213,7 @@ async fn run_one(
         }
     };
     if args.fail_fast && spec.fail_fast.is_none() {
-        spec.fail_fast = Some(
-            s.slos
-                .iter()
-                .filter(|x| !x.is_relative())
-                .cloned()
-                .collect(),
-        );
+        spec.fail_fast = Some(spec.absolute_slos());
     }
     let progress = Progress::detect(quiet);
     if args.dry_run {
@@ -267,10 +249,7 @@ async fn run_one(
         }
     };
     progress.line(&format!("run {} (seed {seed}) → {}", s.name, dir.display()));
-    let single = run_single(
-        s, &spec, &dir, &args.set, args.keep, cancel, progress, quiet,
-    )
-    .await;
+    let single = run_single(&spec, &dir, &args.set, args.keep, cancel, progress, quiet).await;
     if let Some(report) = &single.report {
         println!(
             "{} {} → {}",
@@ -280,136 +259,6 @@ async fn run_one(
         );
     }
     single.exit_code
-}
-
-/// One finished run of one scenario, for `run` and for the gate (`--repeat`, `ab`).
-pub struct SingleRun {
-    /// The run's exit code (`exit_codes`: 0 pass, 1 breached, 3 infrastructure, 4 inconclusive).
-    pub exit_code: i32,
-    /// The written report; `None` when the run failed before a verdict.
-    pub report: Option<crate::report::Report>,
-    /// Each relative SLO's figure (its index in the scenario's `slos`, and the unjudged
-    /// measurement), for `ab`.
-    pub relative: Vec<(usize, crate::verdict::SloResult)>,
-    /// Why there is no report.
-    pub error: Option<String>,
-}
-
-/// Runs `spec` once into `dir`: executes it, decides the absolute SLOs (relative ones are
-/// listed as needing a baseline and do not change the verdict), writes the reports.
-#[allow(clippy::too_many_arguments)]
-pub async fn run_single(
-    s: &scenario::Scenario,
-    spec: &run::RunSpec,
-    dir: &Path,
-    set: &[(String, String)],
-    keep: bool,
-    cancel: CancellationToken,
-    progress: Progress,
-    quiet: bool,
-) -> SingleRun {
-    let failed = |exit_code, e: String| SingleRun {
-        exit_code,
-        report: None,
-        relative: Vec::new(),
-        error: Some(e),
-    };
-    let opts = RunOptions {
-        dir: dir.to_path_buf(),
-        keep,
-        cancel,
-        progress,
-    };
-    let started = std::time::Instant::now();
-    match run::execute(spec, opts).await {
-        Ok(artifacts) => {
-            let absolute: Vec<crate::slo::Slo> = s
-                .slos
-                .iter()
-                .filter(|x| !x.is_relative())
-                .cloned()
-                .collect();
-            let inputs = |slos| crate::verdict::Inputs {
-                slos,
-                analysis: &artifacts.analysis,
-                faults: &artifacts.faults,
-                writes: artifacts.writes.as_ref(),
-            };
-            let mut decision = crate::verdict::decide(&inputs(&absolute));
-            if let Some(stop) = &artifacts.stopped_early {
-                crate::verdict::early::settle(&mut decision, stop);
-            }
-            let relative = crate::verdict::relative::measure(&inputs(&s.slos));
-            let exit_code = exit_codes::of_decision(&decision);
-            let mut report = crate::report::assemble(
-                s,
-                spec,
-                &artifacts,
-                started.elapsed(),
-                decision,
-                exit_code,
-            );
-            for slo in s.slos.iter().filter(|x| x.is_relative()) {
-                report.notes.push(format!(
-                    "`{}` {}: not judged by a single run",
-                    slo.expression,
-                    crate::verdict::NEEDS_BASELINE
-                ));
-            }
-            report.provenance = Some(provenance(s, spec, &artifacts, set).await);
-            report.stopped_early =
-                artifacts
-                    .stopped_early
-                    .as_ref()
-                    .map(|stop| crate::report::StoppedEarly {
-                        at_ms: stop.at_ns as f64 / 1e6,
-                        planned_ms: spec.duration.as_secs_f64() * 1e3,
-                        slo: stop.slo.clone(),
-                        reason: stop.reason.clone(),
-                    });
-            if let Err(e) = run::write_reports(&report, dir) {
-                eprintln!("error: writing reports to {}: {e}", dir.display());
-                return failed(exit_codes::INFRASTRUCTURE, e.to_string());
-            }
-            if !quiet {
-                eprintln!("{}", crate::report::render_terminal(&report));
-            }
-            if let Some(cmd) = &artifacts.kept_stack {
-                eprintln!("chaosgate: the stack is still up (--keep); remove it with:\n  {cmd}");
-            }
-            SingleRun {
-                exit_code,
-                report: Some(report),
-                relative,
-                error: None,
-            }
-        }
-        Err(e) => {
-            eprintln!("error: {}: {e}", s.name);
-            failed(exit_codes::of_run_error(&e), e.to_string())
-        }
-    }
-}
-
-/// What this run tested, for the report (best effort: what cannot be read is left out).
-async fn provenance(
-    s: &crate::scenario::Scenario,
-    spec: &run::RunSpec,
-    artifacts: &run::RunArtifacts,
-    set: &[(String, String)],
-) -> crate::provenance::Provenance {
-    let images: BTreeMap<String, String> = artifacts
-        .containers
-        .iter()
-        .map(|c| (c.service.clone(), c.image.clone()))
-        .collect();
-    let images: Vec<(String, String)> = images.into_iter().collect();
-    let set: Vec<String> = set.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let p = crate::provenance::gather(&s.path, &spec.compose_files, &images, &set);
-    match crate::stack::docker::connect().await {
-        Ok(docker) => crate::provenance::with_docker(p, &docker).await,
-        Err(_) => p,
-    }
 }
 
 pub(crate) fn create_run_dir(root: &Path, scenario: &str) -> std::io::Result<PathBuf> {

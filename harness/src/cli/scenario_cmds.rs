@@ -4,14 +4,15 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::exit_codes;
+use crate::exit_codes;
 use crate::scenario;
 
 /// Arguments of `chaosgate validate`.
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
-    /// Scenario files to check.
-    #[arg(required = true, value_name = "FILE")]
+    /// Scenario files to check; a directory stands for every `*.yaml`/`*.yml` file directly in
+    /// it (as `chaosgate list` shows them).
+    #[arg(required = true, value_name = "FILE|DIR")]
     pub files: Vec<PathBuf>,
 }
 
@@ -27,7 +28,30 @@ pub struct ListArgs {
 /// any file has one.
 pub fn validate(args: ValidateArgs, quiet: bool) -> i32 {
     let mut code = exit_codes::PASS;
-    for f in &args.files {
+    let mut files = Vec::new();
+    for f in args.files {
+        if !f.is_dir() {
+            files.push(f);
+            continue;
+        }
+        match scenario::files_in(&f) {
+            // An empty directory checks nothing: a gate that "validated" no file would pass a
+            // misspelt path.
+            Ok(found) if found.is_empty() => {
+                eprintln!(
+                    "error: {}: no scenario files (*.yaml, *.yml) in it",
+                    f.display()
+                );
+                code = exit_codes::BAD_INPUT;
+            }
+            Ok(found) => files.extend(found),
+            Err(e) => {
+                eprintln!("error: {}: cannot read directory: {e}", f.display());
+                code = exit_codes::BAD_INPUT;
+            }
+        }
+    }
+    for f in &files {
         match scenario::load(f) {
             Ok(s) => {
                 // The planning `run` does, so that whatever `validate` accepts also runs.
@@ -41,7 +65,7 @@ pub fn validate(args: ValidateArgs, quiet: bool) -> i32 {
                     }
                 };
                 // Not errors: the run is valid, but these SLOs can never be decided.
-                for w in crate::verdict::resolution::warnings(&spec, &s.slos) {
+                for w in crate::verdict::resolution::warnings(&spec, &spec.slos) {
                     eprintln!("warning: {}: {w}", f.display());
                 }
                 if !quiet {

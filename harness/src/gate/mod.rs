@@ -1,18 +1,18 @@
-//! The release gate over several runs of one scenario: `run --repeat N` ([`repeat`]) and
-//! `ab` ([`ab`]). Each run is the ordinary single run (a fresh stack, its own directory and
+//! The release gate: one judged run ([`single`], `chaosgate run`), and several runs of one
+//! scenario: `run --repeat N` ([`repeat`]) and `ab` ([`ab`]). Each run is the ordinary single run (a fresh stack, its own directory and
 //! reports); this module schedules them (seeds derived from the scenario's, sides
 //! interleaved so drift hits both) and gathers their figures per SLO into one
 //! [`GateReport`]. The statistics are pure, in `verdict::interval` and `verdict::relative`.
 
 pub mod ab;
 pub mod repeat;
+pub mod single;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::run_cmd::{SingleRun, run_single};
 use crate::report::gate::{
     GATE_SCHEMA_VERSION, GateKind, GateReport, GateRun, GateSample, GateSide, INTERVAL_METHOD,
 };
@@ -22,6 +22,7 @@ use crate::scenario::Scenario;
 use crate::slo::{Quantity, Slo, Unit};
 use crate::verdict::Verdict;
 use crate::verdict::interval::{MedianInterval, RunFigure, coverage_text, median_interval};
+pub use single::{SingleRun, run_single};
 
 /// The seeds of N runs: the first is `seed` itself (so `--repeat 1` replays `run`), the
 /// others drawn from it by SplitMix64 — the same seed always gives the same N seeds.
@@ -149,7 +150,6 @@ pub async fn run_all(plan: &Plan<'_>) -> Result<(Vec<Vec<Done>>, bool), GateErro
         let set: Vec<(String, String)> = plan.common.iter().chain(&side.set).cloned().collect();
         // Each run's own terminal report is left out: the gate prints the aggregate.
         let run = run_single(
-            plan.scenario,
             &spec,
             &dir,
             &set,
@@ -375,7 +375,7 @@ pub fn skeleton(
         started_at,
         duration_ms: wall.as_secs_f64() * 1000.0,
         verdict: Verdict::Inconclusive,
-        exit_code: crate::cli::exit_codes::INCONCLUSIVE,
+        exit_code: crate::exit_codes::INCONCLUSIVE,
         interval_method: INTERVAL_METHOD.into(),
         sides,
         slos: Vec::new(),
@@ -388,7 +388,7 @@ pub fn worst_exit(done: &[Vec<Done>]) -> i32 {
     done.iter()
         .flatten()
         .map(|d| d.run.exit_code)
-        .fold(crate::cli::exit_codes::PASS, crate::cli::run_cmd::worse)
+        .fold(crate::exit_codes::PASS, crate::exit_codes::worse)
 }
 
 /// Notes for runs whose own verdict was not a pass for reasons beside their SLOs (a fault

@@ -25,6 +25,8 @@ mod accepted;
 pub struct Probe {
     /// The probe's name from the scenario (key of recovery and the timeline's probe events).
     pub name: String,
+    /// The service (Kubernetes: workload) it watches; an `http` probe's is its URL's host.
+    pub service: String,
     /// What each check does.
     pub check: Check,
     /// Interval between check starts (a fixed grid; a missed tick is skipped).
@@ -72,6 +74,19 @@ pub enum Check {
         /// Ready replicas needed; `None` = the workload's desired count.
         ready: Option<u32>,
     },
+}
+
+impl Check {
+    /// The kind as scenario files spell it (`http`, `tcp`, `exec`, `health`, `kubernetes`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Http { .. } => "http",
+            Self::Tcp { .. } => "tcp",
+            Self::Exec { .. } => "exec",
+            Self::Health { .. } => "health",
+            Self::Kubernetes { .. } => "kubernetes",
+        }
+    }
 }
 
 /// What a probe needs from the run.

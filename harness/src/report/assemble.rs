@@ -12,7 +12,6 @@ use super::{
 };
 use crate::measure::{PhaseStats, percentile_ns};
 use crate::run::{RunArtifacts, RunSpec};
-use crate::scenario::Scenario;
 use crate::verdict::{Decision, Verdict};
 
 fn ms(ns: u64) -> f64 {
@@ -23,7 +22,6 @@ fn ms(ns: u64) -> f64 {
 /// it; it does not decide it). When the run measured the wiring, not the system
 /// (`decision.never_answered`), no SLO is judged and every report says so.
 pub fn assemble(
-    s: &Scenario,
     spec: &RunSpec,
     run: &RunArtifacts,
     wall: Duration,
@@ -45,9 +43,9 @@ pub fn assemble(
     Report {
         schema_version: SCHEMA_VERSION.into(),
         scenario: ScenarioInfo {
-            name: s.name.clone(),
-            file: s.path.display().to_string(),
-            description: s.description.clone(),
+            name: spec.name.clone(),
+            file: spec.file.display().to_string(),
+            description: spec.description.clone(),
         },
         seed: spec.seed,
         run_id: run.run_id.clone(),
@@ -62,7 +60,7 @@ pub fn assemble(
         phases: run.analysis.phases.iter().map(phase_report).collect(),
         faults: fault_reports(spec, run),
         slos: results.iter().map(SloReport::from).collect(),
-        probes: probe_reports(s, run),
+        probes: probe_reports(spec, run),
         series: run
             .analysis
             .series
@@ -201,22 +199,15 @@ fn fault_reports(spec: &RunSpec, run: &RunArtifacts) -> Vec<FaultReport> {
         .collect()
 }
 
-fn probe_reports(s: &Scenario, run: &RunArtifacts) -> Vec<ProbeReport> {
-    s.probes
+fn probe_reports(spec: &RunSpec, run: &RunArtifacts) -> Vec<ProbeReport> {
+    spec.probes
         .iter()
         .map(|p| {
             let (checks, ok) = run.analysis.probes.get(&p.name).copied().unwrap_or((0, 0));
             ProbeReport {
                 name: p.name.clone(),
-                kind: match p.kind {
-                    crate::scenario::ProbeKind::Http { .. } => "http",
-                    crate::scenario::ProbeKind::Tcp { .. } => "tcp",
-                    crate::scenario::ProbeKind::Exec { .. } => "exec",
-                    crate::scenario::ProbeKind::Health { .. } => "health",
-                    crate::scenario::ProbeKind::Kubernetes { .. } => "kubernetes",
-                }
-                .into(),
-                service: p.kind.service().to_string(),
+                kind: p.check.kind().into(),
+                service: p.service.clone(),
                 checks,
                 ok,
                 failed: checks - ok,

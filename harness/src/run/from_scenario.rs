@@ -14,7 +14,7 @@ use crate::scenario::{self, ProbeKind, RateSpec, Scenario};
 
 /// Why a validated scenario could not be planned. Validation checks everything planning
 /// does, so these are bugs in that agreement (the fuzz test `fuzz_parsers` looks for them),
-/// reported as bad input (exit 2, [`crate::cli::exit_codes::BAD_INPUT`]) rather than a panic.
+/// reported as bad input (exit 2, [`crate::exit_codes::BAD_INPUT`]) rather than a panic.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
     /// A request template's method is not one the load generator knows.
@@ -50,7 +50,6 @@ pub fn from_scenario(
     seed: u64,
     overrides: &BTreeMap<String, String>,
 ) -> Result<RunSpec, PlanError> {
-    let plan = scenario::resolve(s, seed);
     let mut env = s.stack.env.clone();
     env.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
     // On Kubernetes a setting is a container's declared variable: a misspelt one would run
@@ -129,6 +128,7 @@ pub fn from_scenario(
         .iter()
         .map(|p| Probe {
             name: p.name.clone(),
+            service: p.kind.service().to_string(),
             check: match &p.kind {
                 ProbeKind::Http { target, status } => Check::Http {
                     url: target.url.clone(),
@@ -155,8 +155,8 @@ pub fn from_scenario(
         })
         .collect();
     let mut faults = Vec::new();
-    for planned in &plan.faults {
-        let spec = &s.faults[planned.spec_index];
+    for (index, spec) in s.faults.iter().enumerate() {
+        let (at, pick_draw) = draw(spec, index, seed);
         use crate::fault::kube::KubeAction;
         let action = match &spec.action {
             scenario::FaultAction::Crash if kube => FaultAction::Kube(KubeAction::Crash),
@@ -186,8 +186,8 @@ pub fn from_scenario(
             },
         };
         faults.push(PlannedFault {
-            name: planned.name.clone(),
-            at: planned.at,
+            name: spec.name.clone(),
+            at,
             duration: spec.duration,
             action,
             service: spec.target.service.clone(),
@@ -195,11 +195,10 @@ pub fn from_scenario(
                 (scenario::Pick::All, _) => Pick::All,
                 (scenario::Pick::First, None) => Pick::First,
                 (scenario::Pick::First, Some(size)) => Pick::FirstN { size },
-                (scenario::Pick::Random, None) => Pick::Random {
-                    draw: planned.pick_draw.unwrap_or(0),
-                },
+                (scenario::Pick::Random, None) => Pick::Random { draw: pick_draw },
+                // A blast radius uses the same draw, as the seed of the replicas' shuffle.
                 (scenario::Pick::Random, Some(size)) => Pick::Sample {
-                    draw: planned.pick_draw.unwrap_or(0),
+                    draw: pick_draw,
                     size,
                 },
             },
@@ -207,6 +206,8 @@ pub fn from_scenario(
     }
     Ok(RunSpec {
         name: s.name.clone(),
+        file: s.path.clone(),
+        description: s.description.clone(),
         seed,
         compose_files: s.stack.compose_files.clone(),
         kube: s.stack.kubernetes.clone(),
@@ -219,6 +220,7 @@ pub fn from_scenario(
         probes,
         faults,
         recovery_consecutive: s.recovery_consecutive,
+        slos: s.slos.clone(),
         fail_fast: s.fail_fast.then(|| {
             s.slos
                 .iter()
@@ -227,6 +229,33 @@ pub fn from_scenario(
                 .collect()
         }),
     })
+}
+
+/// The seeded draws of fault `index`: its start time (a `between` window resolved to the
+/// millisecond) and the random number that picks its replica(s). Same scenario + same seed ⇒
+/// same draws on every machine (ChaCha8 is portable). Each fault draws from its own ChaCha
+/// stream (its index), so adding a fault at the end does not move the others.
+fn draw(f: &scenario::FaultSpec, index: usize, seed: u64) -> (std::time::Duration, u64) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(index as u64);
+    let at = match f.at {
+        scenario::AtSpec::Fixed(at) => at,
+        scenario::AtSpec::Between(lo, hi) => {
+            // Millisecond resolution is far below what a run can distinguish and keeps plans
+            // readable.
+            let (lo, hi) = (lo.as_millis() as u64, hi.as_millis() as u64);
+            std::time::Duration::from_millis(rng.random_range(lo..=hi))
+        }
+    };
+    // Drawn after the time, and only for a random pick, so that the stream (and so every
+    // replay of an existing seed) stays what it was.
+    let pick_draw = if f.target.pick == scenario::Pick::Random {
+        rng.random::<u64>()
+    } else {
+        0
+    };
+    (at, pick_draw)
 }
 
 fn network_action(a: &scenario::FaultAction) -> NetworkAction {

@@ -18,7 +18,7 @@ pub fn write_reports(report: &crate::report::Report, dir: &std::path::Path) -> s
 }
 
 /// Why a run failed around the system under test. Every variant is an infrastructure error: exit 3
-/// ([`crate::cli::exit_codes::INFRASTRUCTURE`], via `of_run_error`); the stack is torn down in
+/// ([`crate::exit_codes::INFRASTRUCTURE`], via `of_run_error`); the stack is torn down in
 /// every case.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

@@ -1,5 +1,7 @@
-//! What one run does, with every name resolved and every random choice already made
-//! (the seeded plan): the runner executes this and nothing else.
+//! The plan of one run: what it does, with every name resolved and every random choice
+//! already made (fault times, replica picks), and what its verdict is judged on (the SLOs).
+//! The runner executes this and nothing else; the verdict and the report read this, never
+//! the scenario file. It is the only plan: a scenario becomes one in [`super::from_scenario()`].
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,6 +17,10 @@ use crate::probe::Probe;
 pub struct RunSpec {
     /// The scenario's `name`.
     pub name: String,
+    /// The scenario file it was planned from (as given on the command line).
+    pub file: PathBuf,
+    /// The scenario's `description`.
+    pub description: String,
     /// The seed every random choice of the plan was drawn from (`--seed`, the file's `seed`, or
     /// random).
     pub seed: u64,
@@ -42,6 +48,9 @@ pub struct RunSpec {
     pub faults: Vec<PlannedFault>,
     /// N in "recovered = first of N consecutive successful probe checks".
     pub recovery_consecutive: u32,
+    /// Every SLO of the scenario, in its order (absolute and relative; `ab` judges the
+    /// relative ones).
+    pub slos: Vec<crate::slo::Slo>,
     /// `--fail-fast` / `fail_fast: true`: the SLOs watched while the run goes, to stop it as
     /// soon as one is certainly breached (`verdict::early`). `None`: run to the end.
     pub fail_fast: Option<Vec<crate::slo::Slo>>,
@@ -85,6 +94,17 @@ pub enum FaultAction {
         /// Compose variables changed for the new version (`set:`).
         set: BTreeMap<String, String>,
     },
+}
+
+impl RunSpec {
+    /// The SLOs a single run judges: every one but the relative ones (those need a baseline).
+    pub fn absolute_slos(&self) -> Vec<crate::slo::Slo> {
+        self.slos
+            .iter()
+            .filter(|x| !x.is_relative())
+            .cloned()
+            .collect()
+    }
 }
 
 impl FaultAction {

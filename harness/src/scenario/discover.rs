@@ -1,4 +1,4 @@
-//! Finding scenario files in a directory (`chaosgate list`).
+//! Finding scenario files in a directory (`chaosgate list`, `chaosgate validate DIR`).
 
 use std::path::{Path, PathBuf};
 
@@ -8,14 +8,25 @@ use super::model::Scenario;
 /// Every `*.yaml` / `*.yml` file directly in `dir`, sorted by name, each loaded and
 /// validated. An unreadable directory yields one entry carrying that error.
 pub fn discover(dir: &Path) -> Vec<(PathBuf, Result<Scenario, ScenarioErrors>)> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
+    match files_in(dir) {
+        Ok(files) => files
+            .into_iter()
+            .map(|p| {
+                let loaded = super::load(&p);
+                (p, loaded)
+            })
+            .collect(),
         Err(e) => {
             let err = ScenarioErrors::whole_file(dir, format!("cannot read directory: {e}"));
-            return vec![(dir.to_path_buf(), Err(err))];
+            vec![(dir.to_path_buf(), Err(err))]
         }
-    };
-    let mut files: Vec<PathBuf> = entries
+    }
+}
+
+/// The scenario files directly in `dir` (`*.yaml`, `*.yml`; subdirectories are not entered),
+/// sorted by name. Errors: the directory cannot be read.
+pub fn files_in(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_file()
@@ -24,11 +35,5 @@ pub fn discover(dir: &Path) -> Vec<(PathBuf, Result<Scenario, ScenarioErrors>)> 
         })
         .collect();
     files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let loaded = super::load(&p);
-            (p, loaded)
-        })
-        .collect()
+    Ok(files)
 }

@@ -1,10 +1,9 @@
-//! Scenario files: the serde model, validation with file/line/column errors, the JSON Schema and the seeded plan.
+//! Scenario files: the serde model, validation with file/line/column errors and the JSON Schema (the seeded plan is `run::from_scenario`).
 
 mod compose;
 mod diagnostic;
 mod discover;
 mod model;
-mod plan;
 mod raw;
 mod shapes;
 mod validate;
@@ -14,13 +13,12 @@ use std::path::Path;
 use serde_saphyr::MessageFormatter;
 
 pub use diagnostic::{ScenarioError, ScenarioErrors, SourceSpan};
-pub use discover::discover;
+pub use discover::{discover, files_in};
 pub use model::{
     AtSpec, BlastSize, FaultAction, FaultSpec, HttpTarget, KubeStackSpec, LinkSide, LoadSpec,
     PartitionDirection, Pick, ProbeKind, ProbeSpec, ProxyDirection, ProxyLink, RateSpec,
     RequestSpec, RolloutStrategy, Scenario, StackSpec, TargetSpec,
 };
-pub use plan::{Plan, PlannedFault, resolve};
 
 /// Reads, parses and validates the scenario file at `path`.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioErrors> {

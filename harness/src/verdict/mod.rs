@@ -58,7 +58,7 @@ pub struct Decision {
     /// One per SLO, in the scenario's order.
     pub results: Vec<SloResult>,
     /// The run's verdict: the worst of `results`, at least inconclusive when a fault was not
-    /// proven applied (exit 0/1/4 by [`crate::cli::exit_codes::of_decision`], which makes
+    /// proven applied (exit 0/1/4 by [`crate::exit_codes::of_decision`], which makes
     /// `never_answered` exit 3).
     pub verdict: Verdict,
     /// What a reader judging the figures should know (unproven faults, lateness, drops).

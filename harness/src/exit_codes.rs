@@ -1,5 +1,7 @@
 //! Every process exit code chaosgate returns, in one place: `--help`, the README and CI
-//! scripts all refer to these.
+//! scripts all refer to these, and every report records the one its run or gate returned
+//! (`exit_code` in report.json and gate.json), which is why they live beside the verdict and
+//! not inside `cli/`. Only `cli/` ends the process with one.
 
 /// Every SLO passed and every fault was proven applied.
 pub const PASS: i32 = 0;
@@ -36,6 +38,19 @@ pub fn of_verdict(v: crate::verdict::Verdict) -> i32 {
 /// signal, a panic) is an infrastructure error.
 pub fn of_run_error(_: &crate::run::RunError) -> i32 {
     INFRASTRUCTURE
+}
+
+/// Combining exit codes of several scenarios: bad input and infrastructure errors first, then a
+/// breach, then inconclusive.
+pub fn worse(a: i32, b: i32) -> i32 {
+    let rank = |c: i32| match c {
+        BAD_INPUT => 4,
+        INFRASTRUCTURE => 3,
+        SLO_BREACHED => 2,
+        INCONCLUSIVE => 1,
+        _ => 0,
+    };
+    if rank(b) > rank(a) { b } else { a }
 }
 
 /// What each code means, as `--help` prints it and the README's table states it (a test
