@@ -77,7 +77,7 @@ kube_up
 kubectl create namespace "$NS" >/dev/null
 started=1
 t=$(now)
-kubectl -n "$NS" apply --server-side --field-manager=chaosgate-check -f "$HERE" >/dev/null
+kubectl -n "$NS" apply --server-side --field-manager=chaosgate-check -k "$HERE" >/dev/null
 if ! kubectl -n "$NS" wait --for=condition=Available deployment --all --timeout=180s >/dev/null; then
   fail "not every Deployment Available within 180 s"
   kubectl -n "$NS" get pods -o wide >&2

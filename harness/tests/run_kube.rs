@@ -28,10 +28,22 @@ fn cluster() -> Option<()> {
     Some(())
 }
 
-/// Runs `scenarios/kube/FILE` and returns its output and report, after checking that the
-/// run's namespace and every container of its pods are gone.
+/// Runs `scenarios/kube/FILE` (or FILE, when absolute) and returns its output and report,
+/// after checking that the run's namespace and every container of its pods are gone.
 fn run_kube(file: &str, extra: &[&str]) -> (std::process::Output, serde_json::Value, TempDir) {
-    let (out, reports) = run_scenario(&format!("kube/{file}"), extra);
+    let path = repo_root().join("scenarios/kube").join(file);
+    let reports = TempDir::new(&format!(
+        "kube-{}",
+        path.file_stem().unwrap().to_string_lossy()
+    ));
+    let out = chaosgate()
+        .arg("run")
+        .arg(&path)
+        .arg("--report-dir")
+        .arg(&reports.0)
+        .args(extra)
+        .output()
+        .expect("chaosgate runs");
     let report = report_json(&run_dir(&reports.0));
     let namespace = report["stack"]["project"]
         .as_str()
@@ -109,12 +121,66 @@ fn replica_crash_passes_and_the_no_failover_build_is_failed_on_failover() {
     assert_eq!(failover["verdict"], "breached", "{failover:#}");
 }
 
+/// `kustomize: DIR` renders (with kubectl, which the cluster's tests have) to exactly the objects
+/// of the manifest files, and the manifest folder skips its kustomization file.
+#[test]
+fn a_kustomization_renders_the_same_objects_as_the_manifest_files() {
+    if cluster().is_none() {
+        return;
+    }
+    use chaosgate::stack::kube::manifests;
+    let dir = repo_root().join("deploy/kubernetes");
+    let key = |d: &serde_json::Value| {
+        (
+            d["kind"].as_str().unwrap_or_default().to_string(),
+            d["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    };
+    let mut rendered: Vec<_> = manifests::render_kustomization(&dir)
+        .expect("renders")
+        .iter()
+        .map(key)
+        .collect();
+    let files = manifests::expand(&dir).expect("expands");
+    assert!(
+        files.iter().all(|f| !f.ends_with("kustomization.yaml")),
+        "{files:?}"
+    );
+    let mut read: Vec<_> = manifests::read(&files)
+        .expect("reads")
+        .iter()
+        .map(key)
+        .collect();
+    rendered.sort();
+    read.sort();
+    assert_eq!(rendered, read);
+    assert!(rendered.len() >= 10, "{rendered:?}");
+}
+
 #[test]
 fn pod_delete_passes_and_the_replacement_ready_time_agrees_with_the_pods_condition() {
     if cluster().is_none() {
         return;
     }
-    let (out, report, _d) = run_kube("pod-delete.yaml", &[]);
+    // The reference stack as a kustomization this time (`kubectl kustomize`), the same objects
+    // the other tests apply as manifest files.
+    let dir = TempDir::new("kube-kustomize");
+    let bundled = std::fs::read_to_string(repo_root().join("scenarios/kube/pod-delete.yaml"))
+        .expect("scenarios/kube/pod-delete.yaml");
+    let via_kustomize = bundled.replace(
+        "manifests: ../../deploy/kubernetes",
+        &format!(
+            "kustomize: {}",
+            repo_root().join("deploy/kubernetes").display()
+        ),
+    );
+    assert_ne!(bundled, via_kustomize, "the scenario's stack line changed");
+    let file = dir.0.join("pod-delete-kustomize.yaml");
+    std::fs::write(&file, via_kustomize).unwrap();
+    let (out, report, _d) = run_kube(file.to_str().unwrap(), &[]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let fault = &report["faults"][0];
     assert_eq!(fault["applied"], true, "{fault:#}");

@@ -318,3 +318,37 @@ fn validate_takes_directories_and_refuses_an_empty_one() {
         "{stderr}"
     );
 }
+
+/// A Kubernetes stack names what to apply once: manifest files or a kustomization; a
+/// kustomization folder without its file is refused at its position, before kubectl runs.
+#[test]
+fn kustomize_and_manifests_are_exclusive_and_checked() {
+    let both = "\
+name: k
+stack:
+  kubernetes:
+    manifests: ../../deploy/kubernetes
+    kustomize: ../../deploy/kubernetes
+duration: 5s
+";
+    let e = scenario::parse_str(both, &repo().join("scenarios/kube/k.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`manifests` and `kustomize` both name what to apply"),
+        "{e}"
+    );
+    assert!(e.contains(":5:16"), "points at `kustomize`: {e}");
+    let no_file = "\
+name: k
+stack:
+  kubernetes:
+    kustomize: ../../scenarios
+duration: 5s
+";
+    let e = scenario::parse_str(no_file, &repo().join("scenarios/kube/k.yaml"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("kustomize `../../scenarios`:"), "{e}");
+    assert!(e.contains("holds no kustomization.yaml"), "{e}");
+}

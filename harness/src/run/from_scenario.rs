@@ -56,8 +56,7 @@ pub fn from_scenario(
     // the default build and pass, so it is refused here (compose ignores unknown variables
     // the same way its own tool does).
     if let Some(k) = s.stack.kubernetes.as_ref().filter(|k| !k.existing) {
-        let docs =
-            crate::stack::kube::manifests::read(&k.manifests).map_err(PlanError::Manifests)?;
+        let docs = crate::stack::kube::manifests::load(k).map_err(PlanError::Manifests)?;
         let declared = crate::stack::kube::manifests::declared(&docs);
         let unknown: Vec<&str> = overrides
             .keys()

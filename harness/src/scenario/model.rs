@@ -58,8 +58,12 @@ pub struct StackSpec {
 /// `stack.kubernetes`, checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KubeStackSpec {
-    /// Manifest files (absolute; folders expanded in name order), applied in this order.
+    /// Manifest files (absolute; folders expanded in name order), applied in this order;
+    /// empty with `kustomize` or `existing`.
     pub manifests: Vec<PathBuf>,
+    /// A kustomization folder (absolute), rendered by `kubectl kustomize` instead of
+    /// `manifests`.
+    pub kustomize: Option<PathBuf>,
     /// `None`: a fresh namespace per run.
     pub namespace: Option<String>,
     /// Attach to `namespace`: nothing applied, nothing deleted.

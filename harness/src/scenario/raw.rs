@@ -80,6 +80,11 @@ pub struct RawKubernetes {
     #[serde(default)]
     #[schemars(with = "Option<OneOrList<String>>")]
     pub manifests: Option<Spanned<OneOrList<Spanned<String>>>>,
+    /// A kustomization folder (holding `kustomization.yaml`), relative to the scenario file,
+    /// rendered with `kubectl kustomize` (kubectl on PATH) instead of `manifests`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub kustomize: Option<Spanned<String>>,
     /// The namespace; by default a fresh one per run, deleted at its end.
     #[serde(default)]
     #[schemars(with = "Option<String>")]

@@ -142,9 +142,18 @@ fn kube_stack(
         ok = false;
     }
     let mut files = Vec::new();
+    let mut kustomize = None;
     let mut declared = None;
-    match (&kube.manifests, existing) {
-        (Some(m), true) => {
+    match (&kube.manifests, &kube.kustomize, existing) {
+        (Some(_), Some(k), _) => {
+            let span = cx.span(k);
+            cx.push(
+                ScenarioError::new("`manifests` and `kustomize` both name what to apply", span)
+                    .with_help("keep one: a kustomization lists its resources itself"),
+            );
+            ok = false;
+        }
+        (Some(m), None, true) => {
             let span = cx.span(m);
             cx.push(
                 ScenarioError::new("`existing: true` applies nothing; remove `manifests`", span)
@@ -152,17 +161,41 @@ fn kube_stack(
             );
             ok = false;
         }
-        (None, false) => {
+        (None, Some(k), true) => {
+            let span = cx.span(k);
+            cx.push(
+                ScenarioError::new("`existing: true` applies nothing; remove `kustomize`", span)
+                    .with_help("an existing namespace is attached to as it is"),
+            );
+            ok = false;
+        }
+        (None, None, false) => {
             cx.push(
                 ScenarioError::new(
-                    "`stack.kubernetes` needs `manifests` (or `existing: true`)",
+                    "`stack.kubernetes` needs `manifests` or `kustomize` (or `existing: true`)",
                     None,
                 )
                 .with_help("e.g. `manifests: ../deploy/kubernetes`"),
             );
             ok = false;
         }
-        (Some(m), false) => {
+        (None, Some(k), false) => {
+            let span = cx.span(k);
+            let dir = cx.base_dir.join(k.value.trim());
+            let dir = std::path::absolute(&dir).unwrap_or(dir);
+            match manifests::render_kustomization(&dir) {
+                Ok(docs) => declared = Some(manifests::declared(&docs)),
+                Err(e) => cx.push(
+                    ScenarioError::new(format!("kustomize `{}`: {e}", k.value.trim()), span)
+                        .with_help(
+                            "a kustomization folder is relative to the scenario file's directory",
+                        ),
+                ),
+            }
+            kustomize = Some(dir);
+            ok &= declared.is_some();
+        }
+        (Some(m), None, false) => {
             let mut read_all = true;
             for (rel, span) in entries(cx, m) {
                 let path = cx.base_dir.join(&rel);
@@ -190,7 +223,7 @@ fn kube_stack(
             }
             ok &= declared.is_some();
         }
-        (None, true) => {}
+        (None, None, true) => {}
     }
     if let Some(d) = &declared {
         let unknown: Vec<&String> = raw.env.keys().filter(|k| !d.env.contains(*k)).collect();
@@ -257,6 +290,7 @@ fn kube_stack(
         compose_files: Vec::new(),
         kubernetes: Some(KubeStackSpec {
             manifests: files,
+            kustomize,
             namespace,
             existing,
             kubeconfig: kube.kubeconfig.as_ref().map(|k| {

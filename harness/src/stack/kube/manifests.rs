@@ -1,5 +1,6 @@
 //! Reading a Kubernetes stack's manifests: the documents to apply (folders expanded in
-//! file-name order, as `kubectl apply -f DIR` does), the names a scenario may use (Services
+//! file-name order, as `kubectl apply -f DIR` does, or a kustomization rendered by `kubectl
+//! kustomize`), the names a scenario may use (Services
 //! with their ports, Deployments and StatefulSets), and the `--set`/`env` overrides of the
 //! containers' declared environment.
 
@@ -11,8 +12,14 @@ use serde_json::Value;
 /// Workload kinds whose pods a fault can target and whose readiness bring-up waits for.
 pub const WORKLOAD_KINDS: [&str; 2] = ["Deployment", "StatefulSet"];
 
+/// The file names a kustomization can have; never applied as manifests (they are
+/// kustomize's input, not objects: a folder may hold both, for `kubectl apply -k`).
+pub const KUSTOMIZATION_FILES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
 /// The manifest files named by `path`: the file itself, or a folder's `.yaml`, `.yml` and
-/// `.json` files sorted by name (not recursive). Errors say which path and why.
+/// `.json` files sorted by name (not recursive; a kustomization file is skipped). Errors say
+/// which path and why.
 pub fn expand(path: &Path) -> Result<Vec<PathBuf>, String> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
@@ -28,6 +35,10 @@ pub fn expand(path: &Path) -> Result<Vec<PathBuf>, String> {
                 && p.extension()
                     .and_then(|e| e.to_str())
                     .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
+                && !p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| KUSTOMIZATION_FILES.contains(&n))
         })
         .collect();
     files.sort();
@@ -40,6 +51,16 @@ pub fn expand(path: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// Every object of the stack, in apply order: the kustomization rendered when `spec` names
+/// one, else the manifest files. Errors say which file or folder and why (exit 2 when met
+/// while validating, 3 when met bringing the stack up).
+pub fn load(spec: &crate::scenario::KubeStackSpec) -> Result<Vec<Value>, String> {
+    match &spec.kustomize {
+        Some(dir) => render_kustomization(dir),
+        None => read(&spec.manifests),
+    }
+}
+
 /// Every object in `files`, in order (multi-document YAML; empty documents skipped). Each must
 /// have `apiVersion`, `kind` and `metadata.name`; none may name a namespace (the run picks it).
 pub fn read(files: &[PathBuf]) -> Result<Vec<Value>, String> {
@@ -47,33 +68,68 @@ pub fn read(files: &[PathBuf]) -> Result<Vec<Value>, String> {
     for file in files {
         let text = std::fs::read_to_string(file)
             .map_err(|e| format!("reading {}: {e}", file.display()))?;
-        let docs: Vec<Value> =
-            serde_saphyr::from_multiple(&text).map_err(|e| format!("{}: {e}", file.display()))?;
-        for (i, doc) in docs.into_iter().enumerate() {
-            if doc.is_null() {
-                continue;
-            }
-            let what = format!("{} (document {})", file.display(), i + 1);
-            for field in ["apiVersion", "kind"] {
-                if !doc.get(field).is_some_and(Value::is_string) {
-                    return Err(format!("{what}: no `{field}`"));
-                }
-            }
-            if name_of(&doc).is_none() {
-                return Err(format!("{what}: no `metadata.name`"));
-            }
-            if doc.pointer("/metadata/namespace").is_some() {
-                return Err(format!(
-                    "{what}: `metadata.namespace` is set; leave it out, the run chooses the namespace"
-                ));
-            }
-            if doc["kind"] == "List" {
-                return Err(format!(
-                    "{what}: a `List` is not supported; one object per document"
-                ));
-            }
-            out.push(doc);
+        out.extend(parse(&text, &file.display().to_string())?);
+    }
+    Ok(out)
+}
+
+/// The objects `kubectl kustomize DIR` renders, checked as [`read`] checks files. kubectl
+/// (Debian's `kubernetes-client`) must be on `PATH`: kustomize has no Rust implementation,
+/// and kubectl's built-in one is what `kubectl apply -k` users already trust.
+pub fn render_kustomization(dir: &Path) -> Result<Vec<Value>, String> {
+    if !KUSTOMIZATION_FILES.iter().any(|f| dir.join(f).is_file()) {
+        return Err(format!("{} holds no kustomization.yaml", dir.display()));
+    }
+    let out = std::process::Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .map_err(|e| {
+            format!(
+                "rendering the kustomization {} needs kubectl on PATH (`kubectl kustomize`): {e}",
+                dir.display()
+            )
+        })?;
+    if !out.status.success() {
+        return Err(format!(
+            "kubectl kustomize {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    parse(&text, &format!("kustomization {}", dir.display()))
+}
+
+/// The objects of one multi-document YAML text from `origin` (a file, a kustomization).
+fn parse(text: &str, origin: &str) -> Result<Vec<Value>, String> {
+    let docs: Vec<Value> =
+        serde_saphyr::from_multiple(text).map_err(|e| format!("{origin}: {e}"))?;
+    let mut out = Vec::new();
+    for (i, doc) in docs.into_iter().enumerate() {
+        if doc.is_null() {
+            continue;
         }
+        let what = format!("{origin} (document {})", i + 1);
+        for field in ["apiVersion", "kind"] {
+            if !doc.get(field).is_some_and(Value::is_string) {
+                return Err(format!("{what}: no `{field}`"));
+            }
+        }
+        if name_of(&doc).is_none() {
+            return Err(format!("{what}: no `metadata.name`"));
+        }
+        if doc.pointer("/metadata/namespace").is_some() {
+            return Err(format!(
+                "{what}: `metadata.namespace` is set; leave it out (a kustomization: no `namespace:`), the run chooses the namespace"
+            ));
+        }
+        if doc["kind"] == "List" {
+            return Err(format!(
+                "{what}: a `List` is not supported; one object per document"
+            ));
+        }
+        out.push(doc);
     }
     Ok(out)
 }
@@ -208,6 +264,19 @@ spec:
   ports: [{ port: 8080, targetPort: 8080, protocol: TCP }]
 ---
 "#;
+
+    #[test]
+    fn a_folder_without_a_kustomization_is_refused_before_kubectl_runs() {
+        let dir = std::env::temp_dir().join(format!("cg-kustomize-none-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.yaml"), STACK).unwrap();
+        let e = render_kustomization(&dir).unwrap_err();
+        assert!(e.ends_with("holds no kustomization.yaml"), "{e}");
+        // Its manifests expand without the kustomization file, which is no object.
+        std::fs::write(dir.join("kustomization.yaml"), "resources: [a.yaml]\n").unwrap();
+        assert_eq!(expand(&dir).unwrap(), vec![dir.join("a.yaml")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     fn docs() -> Vec<Value> {
         let dir = std::env::temp_dir().join(format!("cg-manifests-{}", std::process::id()));

@@ -147,7 +147,7 @@ impl KubeStack {
         project: &str,
         run_id: &str,
     ) -> Result<Self, StackError> {
-        let mut docs = manifests::read(&spec.manifests).map_err(StackError::Manifests)?;
+        let mut docs = manifests::load(spec).map_err(StackError::Manifests)?;
         let unknown = manifests::apply_env(&mut docs, env);
         if !spec.existing && !unknown.is_empty() {
             return Err(StackError::Manifests(format!(
