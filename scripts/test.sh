@@ -22,9 +22,13 @@ bash compose/build-images.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The harness's integration tests are one binary (harness/tests/integration/), a module per
+# area: the Kubernetes ones (run_kube::) wait for the cluster below.
+kube_tests='test(/^run_kube::/)'
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast -E 'not binary(run_kube)' "$@" || status=$?
+  cargo nextest run --workspace --no-fail-fast \
+    -E "not (binary_id(chaosgate::integration) and $kube_tests)" "$@" || status=$?
 else
   cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
@@ -55,8 +59,8 @@ else
 fi
 export KUBECONFIG=$kubeconfig CHAOSGATE_KUBE_TESTS=1
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run -p chaosgate --no-fail-fast --test run_kube "$@" || status=$?
+  cargo nextest run -p chaosgate --no-fail-fast --test integration -E "$kube_tests" "$@" || status=$?
 else
-  cargo test -p chaosgate --no-fail-fast --test run_kube "$@" || status=$?
+  cargo test -p chaosgate --no-fail-fast --test integration run_kube:: "$@" || status=$?
 fi
 exit "$status"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The chaosgate GitHub Action's gate step (action.yml runs it; harness/tests/action_steps.rs
-# tests it with the GITHUB_* files pointed at temporary files).
+# The chaosgate GitHub Action's gate step (action.yml runs it;
+# harness/tests/integration/action_steps.rs tests it with the GITHUB_* files pointed at
+# temporary files).
 #
 # Runs `chaosgate run` (or `chaosgate ab` when a baseline or candidate is given), then:
 #   - appends each new run's summary.md to $GITHUB_STEP_SUMMARY,

@@ -1,0 +1,238 @@
+//! The Kubernetes backend (issue 12) against a real cluster: the local Kubernetes 1.20 of
+//! `scripts/local-kube.sh` (API server, scheduler, controller manager, kubelet on Docker,
+//! kube-proxy), brought up and torn down by `scripts/test.sh`, which sets
+//! `CHAOSGATE_KUBE_TESTS=1` and `KUBECONFIG`. Without `CHAOSGATE_KUBE_TESTS` these tests say
+//! they were not run and pass; with it, a cluster that cannot be reached fails them.
+//!
+//! Each run must leave nothing: no namespace of the run, no pod container on the node.
+
+use std::process::Command;
+
+use crate::common::*;
+
+/// `None` (and a line on stderr) when the Kubernetes tests are not enabled.
+fn cluster() -> Option<()> {
+    if std::env::var_os("CHAOSGATE_KUBE_TESTS").is_none() {
+        eprintln!(
+            "not run: set CHAOSGATE_KUBE_TESTS=1 and KUBECONFIG to a cluster (scripts/test.sh brings the local one up)"
+        );
+        return None;
+    }
+    require_images();
+    assert!(
+        std::env::var_os("KUBECONFIG").is_some(),
+        "CHAOSGATE_KUBE_TESTS is set but KUBECONFIG is not"
+    );
+    Some(())
+}
+
+/// Runs `scenarios/kube/FILE` (or FILE, when absolute) and returns its output and report,
+/// after checking that the run's namespace and every container of its pods are gone.
+fn run_kube(file: &str, extra: &[&str]) -> (std::process::Output, serde_json::Value, TempDir) {
+    let path = repo_root().join("scenarios/kube").join(file);
+    let reports = TempDir::new(&format!(
+        "kube-{}",
+        path.file_stem().unwrap().to_string_lossy()
+    ));
+    let out = chaosgate()
+        .arg("run")
+        .arg(&path)
+        .arg("--report-dir")
+        .arg(&reports.0)
+        .args(extra)
+        .output()
+        .expect("chaosgate runs");
+    let report = report_json(&run_dir(&reports.0));
+    let namespace = report["stack"]["project"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no namespace in the report:\n{}", text(&out)))
+        .to_string();
+    assert!(namespace.starts_with("cg-"), "{namespace}");
+    let ns = Command::new("kubectl")
+        .args([
+            "get",
+            "namespace",
+            &namespace,
+            "--ignore-not-found",
+            "-o",
+            "name",
+        ])
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        ns.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ns.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ns.stdout).trim(),
+        "",
+        "namespace {namespace} left behind"
+    );
+    // A pod whose containers had all stopped is removed from the API at once by the teardown;
+    // its exited containers are then the kubelet's to remove (its container GC runs every
+    // minute), so they are waited for, bounded.
+    let left = |ns: &str| {
+        let out = Command::new("docker")
+            .args([
+                "ps",
+                "-a",
+                "-q",
+                "--filter",
+                &format!("label=io.kubernetes.pod.namespace={ns}"),
+            ])
+            .output()
+            .expect("docker runs");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
+    while !left(&namespace).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    assert_eq!(
+        left(&namespace),
+        "",
+        "containers of {namespace} left behind"
+    );
+    (out, report, reports)
+}
+
+#[test]
+fn replica_crash_passes_and_the_no_failover_build_is_failed_on_failover() {
+    if cluster().is_none() {
+        return;
+    }
+    let (out, report, _d) = run_kube("replica-crash.yaml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let fault = &report["faults"][0];
+    assert_eq!(fault["applied"], true, "{fault:#}");
+    assert!(
+        fault["evidence"]
+            .as_object()
+            .is_some_and(|e| e.keys().any(|k| k.ends_with(".restart_count"))),
+        "the kubelet's restart is the proof: {fault:#}"
+    );
+
+    let (out, report, _d) = run_kube("replica-crash.yaml", &["--set", "GATEWAY_FAILOVER=off"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let failover = slo(&report, "failover_time(");
+    assert_eq!(failover["verdict"], "breached", "{failover:#}");
+}
+
+/// `kustomize: DIR` renders (with kubectl, which the cluster's tests have) to exactly the objects
+/// of the manifest files, and the manifest folder skips its kustomization file.
+#[test]
+fn a_kustomization_renders_the_same_objects_as_the_manifest_files() {
+    if cluster().is_none() {
+        return;
+    }
+    use chaosgate::stack::kube::manifests;
+    let dir = repo_root().join("deploy/kubernetes");
+    let key = |d: &serde_json::Value| {
+        (
+            d["kind"].as_str().unwrap_or_default().to_string(),
+            d["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        )
+    };
+    let mut rendered: Vec<_> = manifests::render_kustomization(&dir)
+        .expect("renders")
+        .iter()
+        .map(key)
+        .collect();
+    let files = manifests::expand(&dir).expect("expands");
+    assert!(
+        files.iter().all(|f| !f.ends_with("kustomization.yaml")),
+        "{files:?}"
+    );
+    let mut read: Vec<_> = manifests::read(&files)
+        .expect("reads")
+        .iter()
+        .map(key)
+        .collect();
+    rendered.sort();
+    read.sort();
+    assert_eq!(rendered, read);
+    assert!(rendered.len() >= 10, "{rendered:?}");
+}
+
+#[test]
+fn pod_delete_passes_and_the_replacement_ready_time_agrees_with_the_pods_condition() {
+    if cluster().is_none() {
+        return;
+    }
+    // The reference stack as a kustomization this time (`kubectl kustomize`), the same objects
+    // the other tests apply as manifest files.
+    let dir = TempDir::new("kube-kustomize");
+    let bundled = std::fs::read_to_string(repo_root().join("scenarios/kube/pod-delete.yaml"))
+        .expect("scenarios/kube/pod-delete.yaml");
+    let via_kustomize = bundled.replace(
+        "manifests: ../../deploy/kubernetes",
+        &format!(
+            "kustomize: {}",
+            repo_root().join("deploy/kubernetes").display()
+        ),
+    );
+    assert_ne!(bundled, via_kustomize, "the scenario's stack line changed");
+    let file = dir.0.join("pod-delete-kustomize.yaml");
+    std::fs::write(&file, via_kustomize).unwrap();
+    let (out, report, _d) = run_kube(file.to_str().unwrap(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let fault = &report["faults"][0];
+    assert_eq!(fault["applied"], true, "{fault:#}");
+    // chaosgate's end of the fault: every replica Ready again, none a deleted one.
+    let measured_ms = fault["evidence"]["window_end_ms"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no end: {fault:#}"));
+    let started = time::OffsetDateTime::parse(
+        report["started_at"].as_str().expect("started_at"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("started_at is RFC 3339");
+    let conditions = fault["evidence"]["replacements_ready_condition"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no condition times: {fault:#}"));
+    assert_eq!(conditions.len(), 1, "one replacement pod: {fault:#}");
+    let at = time::OffsetDateTime::parse(
+        conditions[0]["ready_condition_at"]
+            .as_str()
+            .expect("a time"),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .expect("RFC 3339");
+    let condition_ms = (at - started).as_seconds_f64() * 1e3;
+    // The API server keeps whole seconds, so the true transition lies in
+    // [condition, condition + 1 s); chaosgate's poll (every 100 ms) sees it within 100 ms of
+    // the watch, after the transition.
+    assert!(
+        measured_ms >= condition_ms - 100.0 && measured_ms <= condition_ms + 1_000.0 + 100.0,
+        "measured {measured_ms:.0} ms, Ready condition {condition_ms:.0} ms (whole seconds): {fault:#}"
+    );
+    let recovery = slo(&report, "recovery_time(");
+    assert_eq!(recovery["verdict"], "pass", "{recovery:#}");
+}
+
+#[test]
+fn db_partition_cuts_the_gateways_off_and_no_acknowledged_order_is_lost() {
+    if cluster().is_none() {
+        return;
+    }
+    let (out, report, _d) = run_kube("db-partition.yaml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let fault = &report["faults"][0];
+    assert_eq!(fault["applied"], true, "{fault:#}");
+    assert_eq!(
+        fault["targets"].as_array().map(Vec::len),
+        Some(2),
+        "both gateway pods: {fault:#}"
+    );
+    // The partition touched traffic: orders failed while it held.
+    let during = report["phases"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "during:cut-db"))
+        .unwrap_or_else(|| panic!("no fault phase: {report:#}"));
+    assert!(during["errors"].as_u64() > Some(0), "{during:#}");
+    assert_eq!(slo(&report, "lost_writes(")["verdict"], "pass");
+}

@@ -1,0 +1,176 @@
+//! Network faults on the reference stack through the real binary: the transparent proxy
+//! (latency on gateway → redis), iptables loss and partitions. The good stack passes, a bad
+//! build fails the SLO it should, every fault leaves counters as evidence, and no rule is left.
+
+use crate::common::*;
+
+/// One line per SLO: expression, verdict, measured value.
+fn slo_lines(report: &serde_json::Value) -> String {
+    report["slos"]
+        .as_array()
+        .map(|slos| {
+            slos.iter()
+                .map(|s| {
+                    format!(
+                        "  {} -> {} (measured {})",
+                        s["expression"].as_str().unwrap_or("?"),
+                        s["verdict"].as_str().unwrap_or("?"),
+                        s["measured"]
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default()
+}
+
+/// The p95 latency of a phase of the report, in ms (0 when absent).
+fn phase_p95(report: &serde_json::Value, phase: &str) -> f64 {
+    report["phases"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == phase))
+        .and_then(|p| p["latency_ms"]["p95"].as_f64())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn redis_latency_goes_through_the_proxy_and_the_good_gateway_degrades_gracefully() {
+    let (out, report, _dir) = run("redis-latency.yaml", &["--seed", "11"]);
+    eprintln!(
+        "good build: exit {:?}, p95 during slow-redis {:.1} ms\n{}",
+        out.status.code(),
+        phase_p95(&report, "during:slow-redis"),
+        slo_lines(&report)
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let evidence = &report["faults"][0]["evidence"];
+    let toxic = &evidence["proxy"]["toxics"]["slow-redis"];
+    assert!(
+        toxic["connections_affected"].as_u64().unwrap_or(0) > 0,
+        "the proxy saw no redis connection: {evidence:#}"
+    );
+    assert!(
+        toxic["chunks_delayed"].as_u64().unwrap_or(0) > 0,
+        "{evidence:#}"
+    );
+    assert!(report["faults"][0]["reverted_at_ms"].is_number());
+}
+
+/// The bad build that waits on its cache (no Redis timeout, a slow Redis never marked down):
+/// every quote during the fault waits on the slowed Redis and the p95 SLO catches it.
+#[test]
+fn redis_latency_breaches_p95_on_the_cache_blocking_build() {
+    let (out, report, _dir) = run(
+        "redis-latency.yaml",
+        &["--seed", "11", "--set", "GATEWAY_CACHE_BLOCKING=1"],
+    );
+    eprintln!(
+        "cache-blocking build: exit {:?}, p95 during slow-redis {:.1} ms\n{}",
+        out.status.code(),
+        phase_p95(&report, "during:slow-redis"),
+        slo_lines(&report)
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(report["verdict"], "breached", "{report:#}");
+    assert_eq!(
+        slo(&report, "p95(latency, during=slow-redis)")["verdict"],
+        "breached",
+        "{report:#}"
+    );
+    assert_eq!(report["faults"][0]["applied"], true, "{report:#}");
+}
+
+#[test]
+fn marketdata_loss_is_hidden_by_failover_and_exposed_without_it() {
+    let (out, report, _dir) = run("marketdata-loss.yaml", &["--seed", "17"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rules = &report["faults"][0]["evidence"]["rules"]["rules"];
+    let dropped: u64 = rules
+        .as_array()
+        .map(|r| r.iter().filter_map(|r| r["packets"].as_u64()).sum())
+        .unwrap_or(0);
+    assert!(dropped > 0, "the loss rules dropped nothing: {rules:#}");
+
+    let (out, report, _dir) = run(
+        "marketdata-loss.yaml",
+        &["--seed", "17", "--set", "GATEWAY_FAILOVER=off"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // Loss drops 30 % of marketdata-a's outgoing packets (as netem): without failover clients
+    // see it as errors, as slow retries or as failed health checks — which of the three SLOs
+    // breaches first varies from run to run; one of them must.
+    let breached: Vec<&str> = report["slos"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["verdict"] == "breached")
+        .filter_map(|s| s["expression"].as_str())
+        .collect();
+    assert!(
+        breached.iter().any(|e| e.contains("during=lossy-primary")),
+        "no SLO of the lossy window breached: {report:#}"
+    );
+}
+
+#[test]
+fn db_partition_fails_fast_recovers_and_loses_nothing() {
+    let (out, report, _dir) = run("db-partition.yaml", &["--seed", "13"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for expression in ["p99", "recovery_time", "lost_writes"] {
+        assert_eq!(
+            slo(&report, expression)["verdict"],
+            "pass",
+            "{expression}: {report:#}"
+        );
+    }
+    // Orders failed while cut off (proving the partition bit), then came back.
+    let during = report["phases"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "during:cut-db"))
+        .cloned()
+        .unwrap_or_default();
+    assert!(during["errors"].as_u64().unwrap_or(0) > 0, "{during:#}");
+}
+
+#[test]
+fn ingress_latency_adds_what_was_asked_at_the_client() {
+    require_images();
+    let dir = TempDir::new("ingress");
+    let compose = repo_root().join("compose/trading.yml");
+    std::fs::write(
+        dir.0.join("ingress.yaml"),
+        format!(
+            "name: ingress-latency\nstack:\n  compose: {}\nload:\n  \
+             target: http://gateway:8080/health\n  rate: 50/s\n  duration: 14s\n\
+             faults:\n  - name: slow-in\n    at: 4s\n    duration: 7s\n    action: latency\n    \
+             latency: 300ms\n    direction: downstream\n    target: {{ service: gateway }}\n    port: 8080\n\
+             slos:\n  - p50(latency, during=slow-in) < 400ms\n",
+            compose.display()
+        ),
+    )
+    .unwrap();
+    let out = chaosgate()
+        .arg("run")
+        .arg(dir.0.join("ingress.yaml"))
+        .arg("--report-dir")
+        .arg(&dir.0)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = report_json(&run_dir(&dir.0));
+    let phase = |name: &str| {
+        report["phases"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["name"] == name))
+            .map(|p| p["latency_ms"]["p50"].as_f64().unwrap_or(0.0))
+            .unwrap_or(0.0)
+    };
+    let (before, during) = (phase("before"), phase("during:slow-in"));
+    eprintln!("asked 300 ms downstream: p50 before {before:.1} ms, during {during:.1} ms");
+    assert!(
+        (300.0..360.0).contains(&during),
+        "p50 during the fault: {during} ms"
+    );
+    assert!(before < 50.0, "p50 before the fault: {before} ms");
+    assert_eq!(host_rules(), Vec::<String>::new());
+}

@@ -1,0 +1,185 @@
+//! Verdicts that rest on the load's own figures: requests that could not be sent on time
+//! (the in-flight bound was reached) or were never answered must never make latency look
+//! better. Also the shared HTTP method type (validate and run accept the same methods) and
+//! `chaosgate load --json` (timeouts are in its latency; it follows its published schema).
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::common::*;
+
+/// The p50 and p90 of a phase of the report, in ms.
+fn phase_latency(report: &serde_json::Value, phase: &str) -> (f64, f64) {
+    let p = report["phases"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == phase))
+        .unwrap_or_else(|| panic!("no phase {phase} in {report:#}"));
+    let ms = |q: &str| p["latency_ms"][q].as_f64().unwrap_or(f64::NAN);
+    (ms("p50"), ms("p90"))
+}
+
+/// The gateway paused 5 s under 200/s with 20 in flight at most and a 2 s timeout: the
+/// requests of the pause wait (for the gateway, or for a slot that requests to it hold)
+/// until their timeout, so p50 and p90 of the pause are at the timeout. Formerly the 950-odd
+/// requests beyond the bound were "dropped" into the histograms at ~0 ms, and the run PASSED
+/// with p50 0 ms, p90 5.1 ms.
+#[test]
+fn a_paused_gateway_breaches_latency_even_with_a_small_in_flight_bound() {
+    require_images();
+    let reports = TempDir::new("pause-latency");
+    let out = chaosgate()
+        .args(["run", "harness/tests/data/pause-gateway-latency.yaml"])
+        .arg("--report-dir")
+        .arg(&reports.0)
+        .output()
+        .expect("chaosgate runs");
+    let report = report_json(&run_dir(&reports.0));
+    let project = report["stack"]["project"].as_str().unwrap_or_default();
+    assert_eq!(leftovers(project), Vec::<String>::new(), "left behind");
+    let (p50, p90) = phase_latency(&report, "during:freeze-gw");
+    eprintln!(
+        "exit {:?}; during freeze-gw p50 {p50:.1} ms, p90 {p90:.1} ms\n{}",
+        out.status.code(),
+        text(&out)
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(report["verdict"], "breached", "{report:#}");
+    for expr in [
+        "p50(latency, during=freeze-gw)",
+        "p90(latency, during=freeze-gw)",
+    ] {
+        assert_eq!(slo(&report, expr)["verdict"], "breached", "{report:#}");
+    }
+    // Most of the pause's requests ended at the 2 s timeout, not at ~0.
+    assert!(p50 >= 1000.0, "p50 {p50} ms");
+    assert!(p90 >= 1900.0, "p90 {p90} ms");
+}
+
+/// Writes a scenario whose one request uses `method` and returns its path.
+fn scenario_with_method(dir: &Path, method: &str) -> std::path::PathBuf {
+    let compose = repo_root().join("compose/trading.yml");
+    let text = format!(
+        "name: method-{m}\nstack:\n  compose: {c}\nload:\n  requests:\n    - {{ method: {method}, url: http://gateway:8080/orders }}\n  rate: 10/s\n  duration: 5s\nslos:\n  - error_rate() < 1%\n",
+        m = method.to_ascii_lowercase(),
+        c = compose.display()
+    );
+    let path = dir.join(format!("method-{}.yaml", method.to_ascii_lowercase()));
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+#[test]
+fn validate_and_run_accept_the_same_methods() {
+    let dir = TempDir::new("methods");
+    for method in ["PATCH", "HEAD", "OPTIONS", "delete"] {
+        let path = scenario_with_method(&dir.0, method);
+        let out = chaosgate()
+            .arg("validate")
+            .arg(&path)
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{method}: {}", text(&out));
+        // The plan the runner builds takes it too (this failed with exit 2 for PATCH).
+        let out = chaosgate()
+            .arg("run")
+            .arg(&path)
+            .arg("--dry-run")
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{method}: {}", text(&out));
+    }
+    let path = scenario_with_method(&dir.0, "FETCH");
+    let out = chaosgate()
+        .arg("validate")
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(
+            "unknown HTTP method `FETCH` (expected one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)"
+        ),
+        "{stderr}"
+    );
+    // Where: the request's line and column in the file.
+    assert!(stderr.contains("method-fetch.yaml:6:"), "{stderr}");
+}
+
+/// A server that accepts connections and reads, but never answers.
+fn silent_server() -> (String, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/", listener.local_addr().expect("addr"));
+    let handle = std::thread::spawn(move || {
+        listener.set_nonblocking(false).ok();
+        let mut held = Vec::new();
+        // Enough for the test's load; the thread ends with the test process.
+        for stream in listener.incoming().take(64) {
+            let Ok(mut stream) = stream else { break };
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf);
+            held.push(stream);
+        }
+        std::thread::sleep(Duration::from_secs(5));
+    });
+    (url, handle)
+}
+
+fn load_schema_path() -> std::path::PathBuf {
+    repo_root().join("schemas/load.schema.json")
+}
+
+#[test]
+fn load_json_counts_timeouts_in_its_latency_and_follows_its_schema() {
+    let (url, _server) = silent_server();
+    let out = chaosgate()
+        .args(["load", &url, "--rate", "20/s", "--duration", "1s"])
+        .args(["--timeout", "300ms", "--connections", "2", "--json"])
+        .output()
+        .expect("runs");
+    // Nothing answered: exit 3, the summary is still printed.
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(summary["scheduled"], 20, "{summary:#}");
+    assert_eq!(summary["error_counts"]["timeout"], 20, "{summary:#}");
+    assert_eq!(summary["error_counts"]["dropped"], 0, "{summary:#}");
+    // Formerly `latency.count` was 0 here (responses only) and every percentile 0.
+    assert_eq!(summary["latency"]["count"], 20, "{summary:#}");
+    let p50 = summary["latency"]["p50_us"].as_u64().unwrap_or(0);
+    assert!(p50 >= 299_000, "{summary:#}");
+    assert!(
+        summary["peak_waiting"].as_u64().unwrap_or(0) >= 1,
+        "{summary:#}"
+    );
+
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(load_schema_path()).expect("schema"))
+            .expect("schema parses");
+    let validator = jsonschema::validator_for(&schema).expect("valid schema");
+    let errors: Vec<String> = validator
+        .iter_errors(&summary)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let mut broken = summary.clone();
+    broken.as_object_mut().map(|o| o.remove("latency"));
+    assert!(!validator.is_valid(&broken));
+}
+
+#[test]
+fn published_load_schema_is_current() {
+    let current = serde_json::to_string_pretty(&schemars::schema_for!(chaosgate_load::LoadSummary))
+        .expect("schema serializes")
+        + "\n";
+    let path = load_schema_path();
+    if std::env::var_os("CHAOSGATE_UPDATE_SCHEMAS").is_some() {
+        std::fs::write(&path, &current).expect("write schema");
+    }
+    let published = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        published == current,
+        "schemas/load.schema.json is stale; regenerate with CHAOSGATE_UPDATE_SCHEMAS=1 cargo test -p chaosgate --test integration run_verdicts_load::published_load_schema_is_current"
+    );
+}
