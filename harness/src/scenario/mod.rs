@@ -1,5 +1,6 @@
 //! Scenario files: the serde model, validation with file/line/column errors and the JSON Schema (the seeded plan is `run::from_scenario`).
 
+pub mod actions;
 mod compose;
 mod diagnostic;
 mod discover;

@@ -16,73 +16,11 @@ use crate::scenario::raw::{RawAction, RawDirection, RawFault, RawPick, RawStrate
 use crate::scenario::shapes::{OneOrList, ScalarOr};
 use crate::units;
 
-pub(super) fn allowed_fields(action: RawAction) -> &'static [&'static str] {
-    use RawAction::*;
-    match action {
-        Crash | Kill | Stop | Restart | Pause | Isolate => &[],
-        Latency => &["latency", "jitter", "to", "port", "direction", "toxicity"],
-        Bandwidth => &["rate", "to", "port", "direction", "toxicity"],
-        ResetPeer | Timeout => &["to", "port", "direction", "toxicity"],
-        Loss => &["percent", "to"],
-        Partition => &["to", "direction"],
-        Rollout => &["strategy", "set"],
-        PodDelete => &["force"],
-        Scale => &["replicas"],
-        RolloutRestart => &[],
-    }
-}
-
-/// Whether a Kubernetes stack (`kube`) or a compose one supports `action`: pod-delete, scale
-/// and rollout-restart act on Kubernetes workloads; crash, loss and partition work on both;
-/// the proxy faults, isolate and the Docker lifecycle ones need a compose project.
-pub(super) fn supported(action: RawAction, kube: bool) -> bool {
-    use RawAction::*;
-    match action {
-        Crash | Loss | Partition => true,
-        PodDelete | Scale | RolloutRestart => kube,
-        _ => !kube,
-    }
-}
-
-pub(super) fn action_name(action: RawAction) -> &'static str {
-    use RawAction::*;
-    match action {
-        Crash => "crash",
-        Kill => "kill",
-        Stop => "stop",
-        Restart => "restart",
-        Pause => "pause",
-        Latency => "latency",
-        Bandwidth => "bandwidth",
-        ResetPeer => "reset_peer",
-        Timeout => "timeout",
-        Loss => "loss",
-        Partition => "partition",
-        Isolate => "isolate",
-        Rollout => "rollout",
-        PodDelete => "pod-delete",
-        Scale => "scale",
-        RolloutRestart => "rollout-restart",
-    }
-}
-
 /// When a fault may start (from the load's start) and how long it may last.
 const AT_BOUNDS: Bounds = (Duration::ZERO, units::MAX_DURATION);
 const FAULT_DURATION_BOUNDS: Bounds = (Duration::from_millis(1), units::MAX_DURATION);
 /// A proxy delay beyond this is a timeout, which has its own action.
 const LATENCY_BOUNDS: Bounds = (Duration::ZERO, Duration::from_secs(600));
-
-pub(super) fn needs_duration(action: RawAction) -> bool {
-    !matches!(
-        action,
-        RawAction::Crash
-            | RawAction::Kill
-            | RawAction::Restart
-            | RawAction::Rollout
-            | RawAction::PodDelete
-            | RawAction::RolloutRestart
-    )
-}
 
 pub(super) fn faults(cx: &mut Ctx<'_>, raw: &[RawFault]) -> Vec<Option<FaultSpec>> {
     let mut seen = BTreeSet::new();
@@ -97,24 +35,27 @@ pub(super) fn fault(
     let name_ok = check_name(cx, &f.name, "fault", seen);
     let name = f.name.value.clone();
     let action = f.action.value;
-    if !supported(action, cx.kube) {
+    if !action.supported(cx.kube) {
         let span = cx.span(&f.action);
         let (stack, help) = if cx.kube {
             (
                 "a Kubernetes stack",
-                "on Kubernetes: crash, pod-delete, scale, rollout-restart, loss, partition (the proxy faults are not supported there yet)",
+                format!(
+                    "on Kubernetes: {} (the proxy faults are not supported there yet)",
+                    crate::scenario::actions::names_on(true)
+                ),
             )
         } else {
             (
                 "a compose stack",
-                "pod-delete, scale and rollout-restart act on Kubernetes workloads; on compose use kill, stop, restart or rollout",
+                "pod-delete, scale and rollout-restart act on Kubernetes workloads; on compose use kill, stop, restart or rollout".to_string(),
             )
         };
         cx.push(
             ScenarioError::new(
                 format!(
                     "fault `{name}`: action `{}` is not supported on {stack}",
-                    action_name(action)
+                    action.name()
                 ),
                 span,
             )
@@ -162,13 +103,13 @@ pub(super) fn fault(
         .duration
         .as_ref()
         .and_then(|d| cx.duration(d, "a fault's duration", FAULT_DURATION_BOUNDS));
-    if f.duration.is_none() && needs_duration(action) {
+    if f.duration.is_none() && action.info().needs_duration {
         let span = cx.span(&f.action);
         cx.push(
             ScenarioError::new(
                 format!(
                     "fault `{name}`: action `{}` needs a `duration`",
-                    action_name(action)
+                    action.name()
                 ),
                 span,
             )
@@ -190,7 +131,7 @@ pub(super) fn fault(
         ("force", f.force.as_ref().map(|s| cx.span(s))),
         ("replicas", f.replicas.as_ref().map(|s| cx.span(s))),
     ];
-    let allowed = allowed_fields(action);
+    let allowed = action.info().fields;
     let mut fields_ok = true;
     for (field, span) in present {
         if let Some(span) = span
@@ -203,13 +144,10 @@ pub(super) fn fault(
             };
             cx.push(
                 ScenarioError::new(
-                    format!(
-                        "`{field}` does not apply to action `{}`",
-                        action_name(action)
-                    ),
+                    format!("`{field}` does not apply to action `{}`", action.name()),
                     span,
                 )
-                .with_help(format!("`{}` takes: {takes}", action_name(action))),
+                .with_help(format!("`{}` takes: {takes}", action.name())),
             );
             fields_ok = false;
         }
@@ -328,7 +266,7 @@ fn blast_radius(
             format!(
                 "fault `{}`: `{}` acts on the whole workload; it takes no `count` or `percent`",
                 f.name.value,
-                action_name(action)
+                action.name()
             ),
             span,
         ));
@@ -409,7 +347,7 @@ pub(super) fn proxy_link(cx: &mut Ctx<'_>, f: &RawFault) -> Option<ProxyLink> {
                     format!(
                         "fault `{}`: action `{}` needs exactly one of `to: service:port` (egress) or `port:` (ingress)",
                         f.name.value,
-                        action_name(f.action.value)
+                        f.action.value.name()
                     ),
                     span,
                 ),
@@ -436,7 +374,7 @@ pub(super) fn required<'r>(
             format!(
                 "fault `{}`: action `{}` needs `{what}`",
                 f.name.value,
-                action_name(f.action.value)
+                f.action.value.name()
             ),
             span,
         );
