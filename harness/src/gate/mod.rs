@@ -1,8 +1,9 @@
-//! The release gate: one judged run ([`single`], `chaosgate run`), and several runs of one
-//! scenario: `run --repeat N` ([`repeat`]) and `ab` ([`ab`]). Each run is the ordinary single run (a fresh stack, its own directory and
-//! reports); this module schedules them (seeds derived from the scenario's, sides
-//! interleaved so drift hits both) and gathers their figures per SLO into one
-//! [`GateReport`]. The statistics are pure, in `verdict::interval` and `verdict::relative`.
+//! The release gate: one judged run ([`single`]: `chaosgate run`), and several runs of one
+//! scenario: `run --repeat N` ([`repeat`]) and `ab` ([`ab`]). Each of those runs is the
+//! ordinary single run (a fresh stack, its own directory and reports); this module schedules
+//! them (seeds derived from the scenario's, sides interleaved so drift hits both) and gathers
+//! their figures per SLO into one [`GateReport`]. The statistics are pure, in
+//! `verdict::interval` and `verdict::relative`.
 
 pub mod ab;
 pub mod repeat;
