@@ -3,6 +3,7 @@
 pub mod container;
 pub mod dispatch;
 pub mod kube;
+pub mod lifecycle;
 pub mod network;
 pub mod rollout;
 pub mod schedule;
