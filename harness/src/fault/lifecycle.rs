@@ -292,3 +292,358 @@ fn stage_at(
         },
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fault::test_log::TestLog;
+    use crate::timeline::Event;
+
+    /// How the fake's revert ends.
+    #[derive(Clone)]
+    enum RevertEnds {
+        Done,
+        WithErrors(&'static str),
+        Failed(&'static str),
+    }
+
+    /// A fault kind that does what it is told and notes when (in paused tokio time) each step
+    /// was called.
+    struct Fake {
+        hold: Option<Hold>,
+        /// `at_ns` and detail of the `Applied` stage.
+        applied: (Option<u64>, Option<String>),
+        /// Apply fails with this error, having acted on these targets.
+        apply_fails: Option<(&'static str, Vec<String>)>,
+        /// The proof takes this long, and is verified at this run-clock time (or not).
+        proof: (Duration, Option<u64>),
+        reverts: RevertEnds,
+        touched_nothing: Option<&'static str>,
+        back: Option<Back>,
+        calls: Vec<(&'static str, Instant)>,
+        reverted: Option<Vec<String>>,
+        hold_until_seen: Option<Instant>,
+    }
+
+    impl Fake {
+        fn new(hold: Option<Hold>) -> Self {
+            Self {
+                hold,
+                applied: (Some(1_000), Some("how".into())),
+                apply_fails: None,
+                proof: (Duration::ZERO, Some(2_000)),
+                reverts: RevertEnds::Done,
+                touched_nothing: None,
+                back: Some(Back::Seen(3_000)),
+                calls: Vec::new(),
+                reverted: None,
+                hold_until_seen: None,
+            }
+        }
+
+        fn called(&self, step: &str) -> Option<Instant> {
+            self.calls.iter().find(|(s, _)| *s == step).map(|(_, t)| *t)
+        }
+    }
+
+    impl Lifecycle for Fake {
+        type Undo = Vec<String>;
+
+        fn targets(&self) -> Vec<String> {
+            vec!["a".into(), "b".into()]
+        }
+
+        fn hold(&self) -> Option<Hold> {
+            self.hold
+        }
+
+        async fn apply(&mut self, evidence: &mut Evidence) -> Applied<Vec<String>> {
+            self.calls.push(("apply", Instant::now()));
+            evidence.insert("applied".into(), true.into());
+            let (at_ns, detail) = self.applied.clone();
+            let outcome = match self.apply_fails.clone() {
+                None => Outcome::Done(self.targets()),
+                Some((error, acted)) => Outcome::Failed {
+                    error: error.into(),
+                    acted: (!acted.is_empty()).then_some(acted),
+                },
+            };
+            Applied {
+                at_ns,
+                detail,
+                outcome,
+            }
+        }
+
+        async fn prove(&mut self, _: &mut Evidence, window: &Window<'_>) -> Proof {
+            self.calls.push(("prove", Instant::now()));
+            self.hold_until_seen = window.hold_until;
+            tokio::time::sleep(self.proof.0).await;
+            match self.proof.1 {
+                Some(at_ns) => Proof::Verified {
+                    at_ns,
+                    detail: Some("seen".into()),
+                },
+                None => Proof::Unverified {
+                    detail: "not seen".into(),
+                },
+            }
+        }
+
+        async fn revert(&mut self, _: &mut Evidence, undo: Vec<String>) -> Reverted {
+            self.calls.push(("revert", Instant::now()));
+            self.reverted = Some(undo);
+            match self.reverts {
+                RevertEnds::Done => Reverted::Done,
+                RevertEnds::WithErrors(e) => Reverted::WithErrors(e.into()),
+                RevertEnds::Failed(e) => Reverted::Failed(e.into()),
+            }
+        }
+
+        fn touched_nothing(&self) -> Option<String> {
+            self.touched_nothing.map(String::from)
+        }
+
+        async fn back(&mut self, _: &mut Evidence, _: &Window<'_>) -> Option<Back> {
+            self.calls.push(("back", Instant::now()));
+            self.back
+        }
+    }
+
+    fn held(secs: u64, from: HoldFrom) -> Option<Hold> {
+        Some(Hold {
+            duration: Duration::from_secs(secs),
+            from,
+        })
+    }
+
+    /// Drives `fake` in a run ending after `run_s`, cancelled after `cancel_after` when set;
+    /// returns the record, the stages (time, stage, detail) and when the drive started.
+    async fn run(
+        fake: &mut Fake,
+        run_s: u64,
+        cancel_after: Option<Duration>,
+    ) -> (FaultRecord, Vec<(u64, FaultStage, Option<String>)>, Instant) {
+        let (log, sink) = TestLog::start();
+        let start = Instant::now();
+        let cancel = CancellationToken::new();
+        if let Some(after) = cancel_after {
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                cancel.cancel();
+            });
+        }
+        let mut record = FaultRecord {
+            name: "f".into(),
+            ..Default::default()
+        };
+        let run_end = start + Duration::from_secs(run_s);
+        drive(fake, &mut record, &sink, run_end, &cancel).await;
+        drop(sink);
+        let stages = log
+            .events()
+            .await
+            .into_iter()
+            .map(|Event { t, kind }| match kind {
+                EventKind::Fault {
+                    fault,
+                    stage,
+                    targets,
+                    detail,
+                } => {
+                    assert_eq!(fault, "f");
+                    assert_eq!(targets, record.targets);
+                    (t, stage, detail)
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        (record, stages, start)
+    }
+
+    fn kinds(stages: &[(u64, FaultStage, Option<String>)]) -> Vec<FaultStage> {
+        stages.iter().map(|(_, s, _)| *s).collect()
+    }
+
+    /// Within a few ms: paused time jumps to a timer's deadline, rounded to the millisecond.
+    fn after(from: Instant, secs: f64, at: Option<Instant>) -> bool {
+        let want = from + Duration::from_secs_f64(secs);
+        at.is_some_and(|at| at.max(want) - at.min(want) < Duration::from_millis(5))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_fault_goes_through_every_stage_in_order_at_its_times() {
+        let mut fake = Fake::new(held(10, HoldFrom::Proven));
+        fake.proof.0 = Duration::from_secs(2);
+        let (record, stages, start) = run(&mut fake, 60, None).await;
+        use FaultStage::*;
+        assert_eq!(kinds(&stages), [Applied, Verified, Reverted]);
+        assert_eq!(stages[0], (1_000, Applied, Some("how".into())));
+        assert_eq!(stages[1], (2_000, Verified, Some("seen".into())));
+        assert_eq!(record.targets, ["a", "b"]);
+        assert_eq!(record.applied_ns, Some(1_000));
+        assert_eq!(record.verified_ns, Some(2_000));
+        assert_eq!(record.reverted_ns, Some(stages[2].0));
+        assert_eq!(record.target_back_ns, Some(3_000));
+        assert!(record.error.is_none());
+        assert_eq!(record.evidence["applied"], true);
+        // Held its full duration from the proof on.
+        assert!(after(start, 12.0, fake.called("revert")));
+        assert!(after(start, 12.0, fake.called("back")));
+        assert_eq!(
+            fake.reverted.as_deref(),
+            Some(&["a".into(), "b".into()][..])
+        );
+        assert!(fake.hold_until_seen.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_from_the_applied_stage_counts_the_proofs_wait() {
+        let mut fake = Fake::new(held(10, HoldFrom::Applied));
+        let (log, sink) = TestLog::start();
+        fake.applied.0 = Some(sink.clock().now_ns());
+        fake.proof.0 = Duration::from_secs(4);
+        let start = Instant::now();
+        let mut record = FaultRecord::default();
+        drive(
+            &mut fake,
+            &mut record,
+            &sink,
+            start + Duration::from_secs(60),
+            &CancellationToken::new(),
+        )
+        .await;
+        drop(sink);
+        log.events().await;
+        assert!(after(start, 10.0, fake.called("revert")));
+        assert!(after(start, 10.0, fake.hold_until_seen));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unproven_fault_is_still_held_and_reverted() {
+        let mut fake = Fake::new(held(5, HoldFrom::Proven));
+        fake.proof.1 = None;
+        let (record, stages, start) = run(&mut fake, 60, None).await;
+        use FaultStage::*;
+        assert_eq!(kinds(&stages), [Applied, Unverified, Reverted]);
+        assert_eq!(stages[1].2.as_deref(), Some("not seen"));
+        assert!(record.verified_ns.is_none());
+        assert!(record.reverted_ns.is_some());
+        assert!(after(start, 5.0, fake.called("revert")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_apply_reverts_only_what_it_acted_on_at_once() {
+        let mut fake = Fake::new(held(30, HoldFrom::Proven));
+        fake.apply_fails = Some(("b: no such container", vec!["a".into()]));
+        let (record, stages, start) = run(&mut fake, 60, None).await;
+        use FaultStage::*;
+        assert_eq!(kinds(&stages), [Applied, Failed, Reverted]);
+        assert_eq!(stages[1].2.as_deref(), Some("b: no such container"));
+        assert_eq!(record.error.as_deref(), Some("b: no such container"));
+        assert_eq!(fake.reverted.as_deref(), Some(&["a".to_string()][..]));
+        assert!(
+            fake.called("prove").is_none(),
+            "a failed fault is not proven"
+        );
+        assert!(after(start, 0.0, fake.called("revert")), "nor held");
+        assert!(record.reverted_ns.is_some());
+        assert!(record.verified_ns.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fault_that_acted_on_nothing_only_fails() {
+        let mut fake = Fake::new(held(30, HoldFrom::Proven));
+        fake.applied = (None, None);
+        fake.apply_fails = Some(("workload gone", vec![]));
+        let (record, stages, _) = run(&mut fake, 60, None).await;
+        assert_eq!(kinds(&stages), [FaultStage::Failed]);
+        assert!(record.applied_ns.is_none());
+        assert_eq!(record.error.as_deref(), Some("workload gone"));
+        assert!(fake.called("revert").is_none() && fake.called("back").is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hold_ends_at_once_when_the_run_is_cancelled_or_ends() {
+        let mut fake = Fake::new(held(60, HoldFrom::Proven));
+        let (record, stages, start) = run(&mut fake, 600, Some(Duration::from_secs(3))).await;
+        assert_eq!(kinds(&stages).last(), Some(&FaultStage::Reverted));
+        assert!(record.reverted_ns.is_some());
+        assert!(after(start, 3.0, fake.called("revert")));
+        let mut fake = Fake::new(held(60, HoldFrom::Proven));
+        let (_, _, start) = run(&mut fake, 7, None).await;
+        assert!(after(start, 7.0, fake.called("revert")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_one_shot_fault_is_not_reverted_and_its_end_is_recorded() {
+        let mut fake = Fake::new(None);
+        fake.back = Some(Back::Seen(9_000));
+        let (record, stages, _) = run(&mut fake, 60, None).await;
+        assert_eq!(kinds(&stages), [FaultStage::Applied, FaultStage::Verified]);
+        assert_eq!(record.target_back_ns, Some(9_000));
+        assert!(record.reverted_ns.is_none());
+        assert!(fake.called("revert").is_none());
+        // One that runs its course to a `Completed` stage (a Kubernetes pod-delete).
+        let mut fake = Fake::new(None);
+        fake.back = Some(Back::Completed(9_500));
+        let (record, stages, _) = run(&mut fake, 60, None).await;
+        assert_eq!(
+            kinds(&stages),
+            [
+                FaultStage::Applied,
+                FaultStage::Verified,
+                FaultStage::Completed
+            ]
+        );
+        assert_eq!(stages[2].0, 9_500);
+        assert_eq!(record.target_back_ns, Some(9_500));
+        // Not back in time: nothing recorded.
+        let mut fake = Fake::new(None);
+        fake.back = None;
+        let (record, _, _) = run(&mut fake, 60, None).await;
+        assert!(record.target_back_ns.is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_revert_is_the_faults_error() {
+        let mut fake = Fake::new(held(1, HoldFrom::Proven));
+        fake.reverts = RevertEnds::Failed("starting a: gone");
+        let (record, stages, _) = run(&mut fake, 60, None).await;
+        use FaultStage::*;
+        assert_eq!(kinds(&stages), [Applied, Verified, Failed]);
+        assert_eq!(stages[2].2.as_deref(), Some("reverting: starting a: gone"));
+        assert_eq!(record.error.as_deref(), Some("reverting: starting a: gone"));
+        assert!(record.reverted_ns.is_none(), "not undone");
+        assert!(fake.called("back").is_none());
+        assert!(record.target_back_ns.is_none());
+        // Every step tried, some failed: undone as far as it could be, at that time.
+        let mut fake = Fake::new(held(1, HoldFrom::Proven));
+        fake.reverts = RevertEnds::WithErrors("removing rules: busy");
+        let (record, stages, _) = run(&mut fake, 60, None).await;
+        assert_eq!(kinds(&stages), [Applied, Verified, Failed]);
+        assert_eq!(
+            stages[2].2.as_deref(),
+            Some("reverting: removing rules: busy")
+        );
+        assert_eq!(record.error.as_deref(), Some("removing rules: busy"));
+        assert!(record.reverted_ns.is_some());
+        assert!(fake.called("back").is_some());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fault_that_touched_nothing_loses_its_proof() {
+        let mut fake = Fake::new(held(1, HoldFrom::Proven));
+        fake.touched_nothing = Some("its counters show it touched no traffic");
+        let (record, stages, _) = run(&mut fake, 60, None).await;
+        use FaultStage::*;
+        assert_eq!(kinds(&stages), [Applied, Verified, Reverted, Unverified]);
+        assert!(record.verified_ns.is_none());
+        assert!(record.reverted_ns.is_some());
+        assert_eq!(
+            record.error.as_deref(),
+            Some("its counters show it touched no traffic")
+        );
+    }
+}
