@@ -440,18 +440,19 @@ async fn run_with_stack(
         })
     });
 
-    let window = RunWindow {
-        sink: sink.clone(),
-        run_end,
-        cancel: work.clone(),
-    };
     let fault_tasks: Vec<_> = spec
         .faults
         .iter()
         .map(|f| {
             let state = state.clone();
             let showing = move |fault| state.set_fault(fault);
-            let (f, window, run) = (f.clone(), window.clone(), (run_id.clone(), spec.seed));
+            // Each task owns its sink clone: the log is only finished once every one is gone.
+            let window = RunWindow {
+                sink: sink.clone(),
+                run_end,
+                cancel: work.clone(),
+            };
+            let (f, run) = (f.clone(), (run_id.clone(), spec.seed));
             match &*stack {
                 Backend::Compose(compose) => {
                     let backend = ComposeFaults {
