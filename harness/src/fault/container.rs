@@ -13,7 +13,7 @@ use serde_json::json;
 use tokio::sync::broadcast;
 
 use super::lifecycle::{
-    Applied, Back, Hold, HoldFrom, Lifecycle, Outcome, Proof, Reverted, Window, drive,
+    Back, Hold, HoldFrom, Lifecycle, Outcome, Proof, Reverted, Stamp, Window, drive,
 };
 use super::{Evidence, FaultError, FaultRecord, VERIFY_TIMEOUT};
 use crate::stack::ContainerInfo;
@@ -143,7 +143,11 @@ impl Lifecycle for ContainerFault<'_> {
         }
     }
 
-    async fn apply(&mut self, evidence: &mut Evidence) -> Applied<Self::Undo> {
+    async fn apply(
+        &mut self,
+        evidence: &mut Evidence,
+        stamp: &mut Stamp<'_>,
+    ) -> Outcome<Self::Undo> {
         // All targets at once: one after another, a `stop` (which returns when the container
         // has stopped) would delay the next target by seconds.
         let clock = *self.env.sink.clock();
@@ -175,16 +179,15 @@ impl Lifecycle for ContainerFault<'_> {
                 }
             }
         }
+        if let Some(t) = first {
+            stamp.at(t, None);
+        }
         self.applied_ns = first.unwrap_or_else(|| clock.now_ns());
-        Applied {
-            at_ns: first,
-            detail: None,
-            outcome: match failure {
-                None => Outcome::Done(acted),
-                Some(error) => Outcome::Failed {
-                    error,
-                    acted: (!acted.is_empty()).then_some(acted),
-                },
+        match failure {
+            None => Outcome::Done(acted),
+            Some(error) => Outcome::Failed {
+                error,
+                acted: (!acted.is_empty()).then_some(acted),
             },
         }
     }

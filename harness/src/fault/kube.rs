@@ -15,7 +15,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::lifecycle::{
-    Applied, Back, Hold, HoldFrom, Lifecycle, Outcome, Proof, Reverted, Window, drive,
+    Back, Hold, HoldFrom, Lifecycle, Outcome, Proof, Reverted, Stamp, Window, drive,
 };
 use super::{Evidence, FaultRecord, VERIFY_TIMEOUT};
 use crate::stack::ContainerInfo;
@@ -152,14 +152,10 @@ struct KubeFault<'a> {
     proven: bool,
 }
 
-fn applied(at_ns: Option<u64>, detail: Option<String>, result: Result<(), String>) -> Applied<()> {
-    Applied {
-        at_ns,
-        detail,
-        outcome: match result {
-            Ok(()) => Outcome::Done(()),
-            Err(error) => Outcome::Failed { error, acted: None },
-        },
+fn outcome(result: Result<(), String>) -> Outcome<()> {
+    match result {
+        Ok(()) => Outcome::Done(()),
+        Err(error) => Outcome::Failed { error, acted: None },
     }
 }
 
@@ -168,41 +164,27 @@ impl KubeFault<'_> {
         Api::namespaced(self.env.stack.client().clone(), self.env.stack.namespace())
     }
 
-    async fn delete_pods(&mut self, force: bool) -> Applied<()> {
+    async fn delete_pods(&self, force: bool, stamp: &mut Stamp<'_>) -> Outcome<()> {
         let pods = self.pods_api();
         let dp = DeleteParams {
             grace_period_seconds: force.then_some(0),
             ..DeleteParams::default()
         };
-        self.existing = self
-            .env
-            .stack
-            .containers()
-            .await
-            .map(|c| c.into_iter().map(|c| c.name).collect())
-            .unwrap_or_default();
-        let at = self.env.sink.clock().now_ns();
-        let detail = force.then(|| "grace period 0".to_string());
+        stamp.now(force.then(|| "grace period 0".to_string()));
         for t in self.pods {
             if let Err(e) = pods.delete(&t.name, &dp).await {
-                let error = format!("deleting pod {}: {e}", t.name);
-                return applied(Some(at), detail, Err(error));
+                return outcome(Err(format!("deleting pod {}: {e}", t.name)));
             }
         }
-        applied(Some(at), detail, Ok(()))
+        outcome(Ok(()))
     }
 
-    async fn kill_containers(&mut self, evidence: &mut Evidence) -> Applied<()> {
-        let mut found = Vec::new();
+    /// The Docker container of each target pod, and since when their `die` events count.
+    async fn find_containers(&mut self) -> Result<(), String> {
         for t in self.pods {
-            match pod_container(self.env.docker, self.env.stack.namespace(), t).await {
-                Ok(id) => found.push((t.clone(), id)),
-                Err(e) => return applied(None, None, Err(e)),
-            }
+            let id = pod_container(self.env.docker, self.env.stack.namespace(), t).await?;
+            self.killed.push((t.clone(), id));
         }
-        let opts = KillContainerOptionsBuilder::default()
-            .signal("SIGKILL")
-            .build();
         // Docker's `die` event of each killed container is the proof, at its own time (the
         // kubelet's restart count, polled from the API, lags it by its ~1 s relist). The event
         // stream is opened after the kill and replays from before it (`since`): a stream opened
@@ -213,19 +195,24 @@ impl KubeFault<'_> {
             .unwrap_or(0)
             .saturating_sub(2))
         .to_string();
-        let at = self.env.sink.clock().now_ns();
-        for (t, id) in &found {
+        Ok(())
+    }
+
+    async fn kill_containers(&self, evidence: &mut Evidence, stamp: &mut Stamp<'_>) -> Outcome<()> {
+        let opts = KillContainerOptionsBuilder::default()
+            .signal("SIGKILL")
+            .build();
+        stamp.now(None);
+        for (t, id) in &self.killed {
             if let Err(e) = self.env.docker.kill_container(id, Some(opts.clone())).await {
-                let error = format!("SIGKILL of pod {}'s container: {e}", t.name);
-                return applied(Some(at), None, Err(error));
+                return outcome(Err(format!("SIGKILL of pod {}'s container: {e}", t.name)));
             }
             evidence.insert(
                 format!("{}.container_killed", t.name),
                 json!(&id[..12.min(id.len())]),
             );
         }
-        self.killed = found;
-        applied(Some(at), None, Ok(()))
+        outcome(Ok(()))
     }
 
     async fn patch(&self, patch: serde_json::Value) -> Result<(), String> {
@@ -562,32 +549,52 @@ impl Lifecycle for KubeFault<'_> {
         })
     }
 
-    async fn apply(&mut self, evidence: &mut Evidence) -> Applied<()> {
-        let before = match self.env.stack.workload(self.workload).await {
-            Ok(w) => w,
-            Err(e) => return applied(None, None, Err(e.to_string())),
-        };
+    /// Reads the workload as it is before the fault; for a pod-delete, lists the pods there
+    /// before, and for a crash, finds each target's Docker container.
+    async fn prepare(&mut self, evidence: &mut Evidence) -> Result<(), String> {
+        let before = self
+            .env
+            .stack
+            .workload(self.workload)
+            .await
+            .map_err(|e| e.to_string())?;
         evidence.insert("replicas_before".into(), json!(before.replicas));
-        self.before = Some(before.clone());
+        self.before = Some(before);
         match self.action {
-            KubeAction::PodDelete { force } => self.delete_pods(force).await,
-            KubeAction::Crash => self.kill_containers(evidence).await,
+            KubeAction::PodDelete { .. } => {
+                self.existing = self
+                    .env
+                    .stack
+                    .containers()
+                    .await
+                    .map(|c| c.into_iter().map(|c| c.name).collect())
+                    .unwrap_or_default();
+                Ok(())
+            }
+            KubeAction::Crash => self.find_containers().await,
+            KubeAction::Scale { .. } | KubeAction::RolloutRestart => Ok(()),
+        }
+    }
+
+    async fn apply(&mut self, evidence: &mut Evidence, stamp: &mut Stamp<'_>) -> Outcome<()> {
+        match self.action {
+            KubeAction::PodDelete { force } => self.delete_pods(force, stamp).await,
+            KubeAction::Crash => self.kill_containers(evidence, stamp).await,
             KubeAction::Scale { replicas } => {
-                let at = self.env.sink.clock().now_ns();
-                let detail = Some(format!("{} -> {replicas} replicas", before.replicas));
-                let result = self
-                    .patch(json!({ "spec": { "replicas": replicas } }))
-                    .await;
-                applied(Some(at), detail, result)
+                let was = self.before.as_ref().map_or(0, |w| w.replicas);
+                stamp.now(Some(format!("{was} -> {replicas} replicas")));
+                outcome(
+                    self.patch(json!({ "spec": { "replicas": replicas } }))
+                        .await,
+                )
             }
             KubeAction::RolloutRestart => {
-                let stamp = time::OffsetDateTime::now_utc()
+                let restarted_at = time::OffsetDateTime::now_utc()
                     .format(&time::format_description::well_known::Rfc3339)
                     .unwrap_or_default();
-                let at = self.env.sink.clock().now_ns();
-                let patch = json!({ "spec": { "template": { "metadata": { "annotations": { "kubectl.kubernetes.io/restartedAt": stamp } } } } });
-                let result = self.patch(patch).await;
-                applied(Some(at), None, result)
+                stamp.now(None);
+                let patch = json!({ "spec": { "template": { "metadata": { "annotations": { "kubectl.kubernetes.io/restartedAt": restarted_at } } } } });
+                outcome(self.patch(patch).await)
             }
         }
     }

@@ -12,15 +12,36 @@ use tokio_util::sync::CancellationToken;
 use super::{Evidence, FaultRecord};
 use crate::timeline::{EventKind, EventSink, FaultStage};
 
-/// What applying did.
-pub struct Applied<U> {
-    /// When the fault counts as applied (the first target acted on, or the moment before acting,
-    /// as the kind measures it); `None`: nothing was acted on, and no `Applied` stage is recorded.
-    pub at_ns: Option<u64>,
-    /// Said with the `Applied` stage (`grace period 0`, `3 -> 1 replicas`).
-    pub detail: Option<String>,
-    /// Whether it worked, and what is to be undone.
-    pub outcome: Outcome<U>,
+/// Records the `Applied` stage when the kind says the fault is applied: just before acting
+/// ([`Stamp::now`]), so that the stage precedes everything acting causes on the timeline, or at
+/// the time the first target was acted on ([`Stamp::at`]), when acting on several targets at once
+/// is measured per target.
+pub struct Stamp<'a> {
+    sink: &'a EventSink,
+    fault: &'a str,
+    targets: &'a [String],
+    applied_ns: &'a mut Option<u64>,
+}
+
+impl Stamp<'_> {
+    /// Applied now, with `detail` said with the stage (`grace period 0`, `3 -> 1 replicas`).
+    pub fn now(&mut self, detail: Option<String>) {
+        self.at(self.sink.clock().now_ns(), detail);
+    }
+
+    /// Applied at run-clock time `t`.
+    pub fn at(&mut self, t: u64, detail: Option<String>) {
+        *self.applied_ns = Some(t);
+        self.sink.record_at(
+            t,
+            EventKind::Fault {
+                fault: self.fault.to_string(),
+                stage: FaultStage::Applied,
+                targets: self.targets.to_vec(),
+                detail,
+            },
+        );
+    }
 }
 
 /// How applying ended.
@@ -100,7 +121,7 @@ pub struct Window<'a> {
     pub run_end: Instant,
     /// Cancelled when the run stops early: a hold ends at once.
     pub cancel: &'a CancellationToken,
-    /// When the hold ends, once known (from the start with [`HoldFrom::Applied`]).
+    /// When the hold ends, once known: from the `Applied` stage on with [`HoldFrom::Applied`].
     pub hold_until: Option<Instant>,
 }
 
@@ -111,19 +132,29 @@ pub trait Lifecycle {
     /// What a successful apply leaves for [`Lifecycle::revert`] to undo.
     type Undo: Send;
 
-    /// What the fault acts on, as the record and the timeline name it; asked after applying
-    /// (a Kubernetes workload's name is only known then).
+    /// What the fault acts on, as the record and the timeline name it; asked after
+    /// [`Lifecycle::prepare`] (a Kubernetes workload's kind is only known then).
     fn targets(&self) -> Vec<String>;
 
     /// For how long the fault is held before it is reverted; `None`: it is not reverted (a
     /// crash runs its course, and a kill without a duration stays).
     fn hold(&self) -> Option<Hold>;
 
-    /// Acts on every target.
+    /// Looks up what acting needs; an error fails the fault before anything was applied.
+    fn prepare(
+        &mut self,
+        _evidence: &mut Evidence,
+    ) -> impl Future<Output = Result<(), String>> + Send {
+        async { Ok(()) }
+    }
+
+    /// Acts on every target, and says through `stamp` when the fault counts as applied (never,
+    /// when nothing was acted on).
     fn apply(
         &mut self,
         evidence: &mut Evidence,
-    ) -> impl Future<Output = Applied<Self::Undo>> + Send;
+        stamp: &mut Stamp<'_>,
+    ) -> impl Future<Output = Outcome<Self::Undo>> + Send;
 
     /// Waits for the evidence that the fault took effect.
     fn prove(
@@ -170,21 +201,32 @@ pub async fn drive<L: Lifecycle>(
         cancel,
         hold_until: None,
     };
-    let applied = fault.apply(&mut record.evidence).await;
+    let prepared = fault.prepare(&mut record.evidence).await;
     record.targets = fault.targets();
-    if let Some(t) = applied.at_ns {
-        record.applied_ns = Some(t);
-        stage_at(sink, record, FaultStage::Applied, applied.detail, t);
-        if let Some(Hold {
+    if let Err(error) = prepared {
+        record.error = Some(error.clone());
+        stage(sink, record, FaultStage::Failed, Some(error));
+        return;
+    }
+    let mut stamp = Stamp {
+        sink,
+        fault: &record.name,
+        targets: &record.targets,
+        applied_ns: &mut record.applied_ns,
+    };
+    let outcome = fault.apply(&mut record.evidence, &mut stamp).await;
+    if let (
+        Some(t),
+        Some(Hold {
             duration,
             from: HoldFrom::Applied,
-        }) = hold
-        {
-            let applied_at = Instant::from_std(sink.clock().instant_at(t));
-            window.hold_until = Some((applied_at + duration).min(run_end));
-        }
+        }),
+    ) = (record.applied_ns, hold)
+    {
+        let applied_at = Instant::from_std(sink.clock().instant_at(t));
+        window.hold_until = Some((applied_at + duration).min(run_end));
     }
-    let undo = match applied.outcome {
+    let undo = match outcome {
         Outcome::Done(undo) => undo,
         Outcome::Failed { error, acted } => {
             record.error = Some(error.clone());
@@ -313,6 +355,8 @@ mod tests {
         hold: Option<Hold>,
         /// `at_ns` and detail of the `Applied` stage.
         applied: (Option<u64>, Option<String>),
+        /// Preparing fails with this error.
+        prepare_fails: Option<&'static str>,
         /// Apply fails with this error, having acted on these targets.
         apply_fails: Option<(&'static str, Vec<String>)>,
         /// The proof takes this long, and is verified at this run-clock time (or not).
@@ -330,6 +374,7 @@ mod tests {
             Self {
                 hold,
                 applied: (Some(1_000), Some("how".into())),
+                prepare_fails: None,
                 apply_fails: None,
                 proof: (Duration::ZERO, Some(2_000)),
                 reverts: RevertEnds::Done,
@@ -357,21 +402,27 @@ mod tests {
             self.hold
         }
 
-        async fn apply(&mut self, evidence: &mut Evidence) -> Applied<Vec<String>> {
+        async fn prepare(&mut self, _: &mut Evidence) -> Result<(), String> {
+            self.calls.push(("prepare", Instant::now()));
+            self.prepare_fails.map_or(Ok(()), |e| Err(e.into()))
+        }
+
+        async fn apply(
+            &mut self,
+            evidence: &mut Evidence,
+            stamp: &mut Stamp<'_>,
+        ) -> Outcome<Vec<String>> {
             self.calls.push(("apply", Instant::now()));
             evidence.insert("applied".into(), true.into());
-            let (at_ns, detail) = self.applied.clone();
-            let outcome = match self.apply_fails.clone() {
+            if let (Some(t), detail) = self.applied.clone() {
+                stamp.at(t, detail);
+            }
+            match self.apply_fails.clone() {
                 None => Outcome::Done(self.targets()),
                 Some((error, acted)) => Outcome::Failed {
                     error: error.into(),
                     acted: (!acted.is_empty()).then_some(acted),
                 },
-            };
-            Applied {
-                at_ns,
-                detail,
-                outcome,
             }
         }
 
@@ -562,6 +613,15 @@ mod tests {
         assert!(record.applied_ns.is_none());
         assert_eq!(record.error.as_deref(), Some("workload gone"));
         assert!(fake.called("revert").is_none() && fake.called("back").is_none());
+        // Failing to get ready is the same, and nothing is tried.
+        let mut fake = Fake::new(held(30, HoldFrom::Proven));
+        fake.prepare_fails = Some("workload gone");
+        let (record, stages, _) = run(&mut fake, 60, None).await;
+        assert_eq!(kinds(&stages), [FaultStage::Failed]);
+        assert_eq!(stages[0].2.as_deref(), Some("workload gone"));
+        assert_eq!(record.error.as_deref(), Some("workload gone"));
+        assert!(record.applied_ns.is_none());
+        assert!(fake.called("apply").is_none());
     }
 
     #[tokio::test(start_paused = true)]

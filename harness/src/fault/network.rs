@@ -28,7 +28,7 @@ mod wiring;
 pub use wiring::{Interceptions, wire_interceptions};
 
 use super::lifecycle::{
-    self, Back, Hold, HoldFrom, Lifecycle, Outcome, Proof, Reverted, Window, drive,
+    Back, Hold, HoldFrom, Lifecycle, Outcome, Proof, Reverted, Stamp, Window, drive,
 };
 use super::{Evidence, FaultRecord};
 use crate::stack::ContainerInfo;
@@ -169,19 +169,15 @@ impl Lifecycle for NetworkFault<'_> {
 
     /// Applied counts from just before acting. On an error, what was installed is removed (or
     /// dropped) by `apply` itself: nothing is left to revert.
-    async fn apply(&mut self, evidence: &mut Evidence) -> lifecycle::Applied<Applied> {
-        let at_ns = self.env.sink.clock().now_ns();
+    async fn apply(&mut self, evidence: &mut Evidence, stamp: &mut Stamp<'_>) -> Outcome<Applied> {
+        stamp.now(None);
         let mut notes = Notes {
             name: self.name.clone(),
             evidence,
         };
-        lifecycle::Applied {
-            at_ns: Some(at_ns),
-            detail: None,
-            outcome: match apply(self.env, &mut notes, self.action, self.targets).await {
-                Ok(applied) => Outcome::Done(applied),
-                Err(error) => Outcome::Failed { error, acted: None },
-            },
+        match apply(self.env, &mut notes, self.action, self.targets).await {
+            Ok(applied) => Outcome::Done(applied),
+            Err(error) => Outcome::Failed { error, acted: None },
         }
     }
 
