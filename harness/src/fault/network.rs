@@ -167,8 +167,9 @@ impl Lifecycle for NetworkFault<'_> {
         })
     }
 
-    /// Applied counts from just before acting. On an error, what was installed is removed (or
-    /// dropped) by `apply` itself: nothing is left to revert.
+    /// Applied counts from just before acting. On an error nothing is handed back to revert:
+    /// toxics, proxies and rules already installed are removed by `apply` and on drop. (The
+    /// networks a failed isolate already left stay left: a gap kept from before the lifecycle.)
     async fn apply(&mut self, evidence: &mut Evidence, stamp: &mut Stamp<'_>) -> Outcome<Applied> {
         stamp.now(None);
         let mut notes = Notes {
