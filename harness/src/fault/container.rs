@@ -12,11 +12,14 @@ use bollard::query_parameters::{
 use serde_json::json;
 use tokio::sync::broadcast;
 
-use super::{FaultError, FaultRecord, VERIFY_TIMEOUT};
+use super::lifecycle::{
+    Back, Hold, HoldFrom, Lifecycle, Outcome, Proof, Reverted, Stamp, Window, drive,
+};
+use super::{Evidence, FaultError, FaultRecord, VERIFY_TIMEOUT};
 use crate::stack::ContainerInfo;
 use crate::stack::docker::api_error;
 use crate::stack::events::ContainerEvent;
-use crate::timeline::{DockerAction, EventKind, EventSink, FaultStage, RunClock};
+use crate::timeline::{DockerAction, EventSink, RunClock};
 
 /// A Docker-level fault on a service's containers; which Docker event proves each one is in
 /// `proof`.
@@ -68,9 +71,8 @@ pub struct ContainerFaultEnv<'a> {
 }
 
 /// Applies `action` to `targets`, waits for proof, holds it for `duration` when the action has
-/// one, reverts it, and (for crashes) waits for the container to come back by itself.
-/// Every step is recorded on the timeline and in the returned record; errors are recorded,
-/// not returned, so one failed fault never stops the run's cleanup.
+/// one, reverts it, and (for crashes) waits for the container to come back by itself; see
+/// [`drive`] for what is recorded and when.
 pub async fn run_container_fault(
     env: &ContainerFaultEnv<'_>,
     record: &mut FaultRecord,
@@ -80,190 +82,227 @@ pub async fn run_container_fault(
     run_end: tokio::time::Instant,
     cancel: &tokio_util::sync::CancellationToken,
 ) {
-    record.targets = targets.iter().map(|c| c.name.clone()).collect();
-    // Subscribe before acting so the proving event cannot slip past.
-    let mut rx = env.events.subscribe();
-    // All targets at once: one after another, a `stop` (which returns when the container has
-    // stopped) would delay the next target by seconds.
-    let clock = *env.sink.clock();
-    let issued = futures::future::join_all(
-        targets
-            .iter()
-            .map(|c| apply_one(env.docker, clock, action, c)),
-    )
-    .await;
-    // Applied = when the first target was acted on; what came before (looking up, checking
-    // the PID) is the harness's own lateness and shows as applied - scheduled.
-    let first = issued
-        .iter()
-        .filter_map(|r| r.as_ref().ok())
-        .map(|i| i.at_ns)
-        .min();
-    if let Some(applied) = first {
-        record.applied_ns = Some(applied);
-        env.sink.record_at(
-            applied,
-            EventKind::Fault {
-                fault: record.name.clone(),
-                stage: FaultStage::Applied,
-                targets: record.targets.clone(),
-                detail: None,
-            },
-        );
-    }
-    let mut failure = None;
-    let mut acted = Vec::new();
-    for (c, r) in targets.iter().zip(issued) {
-        match r {
-            Ok(i) => {
-                if let Some(pid) = i.pid {
-                    record
-                        .evidence
-                        .insert(format!("{}.pid_killed", c.name), json!(pid));
-                }
-                acted.push(c.clone());
-            }
-            Err(e) => {
-                failure.get_or_insert(e.to_string());
-            }
-        }
-    }
-    if let Some(message) = failure {
-        fail(env.sink, record, message);
-        // The targets that were acted on are put back; a failed fault holds nothing.
-        if !acted.is_empty() {
-            revert(env, record, action, &acted).await;
-        }
-        return;
-    }
-    let applied = first.unwrap_or_else(|| clock.now_ns());
-    let proofs = wait_for_each(&mut rx, targets, action.proof(), applied, VERIFY_TIMEOUT).await;
-    for (c, t) in targets.iter().zip(&proofs) {
-        if let Some(t) = t {
-            record.evidence.insert(
-                format!("{}.{:?}_event_ns", c.name, action.proof()).to_lowercase(),
-                json!(t),
-            );
-        }
-    }
-    if proofs.iter().all(Option::is_some) {
-        let t = proofs.iter().flatten().copied().max().unwrap_or(applied);
-        record.verified_ns = Some(t);
-        env.sink.record_at(
-            t,
-            EventKind::Fault {
-                fault: record.name.clone(),
-                stage: FaultStage::Verified,
-                targets: record.targets.clone(),
-                detail: Some(format!("docker {:?} event", action.proof()).to_lowercase()),
-            },
-        );
-    } else {
-        let detail = format!(
-            "no docker {:?} event within {VERIFY_TIMEOUT:?} for some targets",
-            action.proof()
-        )
-        .to_lowercase();
-        env.sink.record(EventKind::Fault {
-            fault: record.name.clone(),
-            stage: FaultStage::Unverified,
-            targets: record.targets.clone(),
-            detail: Some(detail),
-        });
-    }
-
-    match action {
-        ContainerAction::Crash | ContainerAction::Restart => {
-            // Nothing to revert: the restart policy (or docker restart) brings it back.
-            // Record when each target is running again, as ground truth for recovery.
-            let back_after = record.verified_ns.unwrap_or(applied);
-            let limit = run_end.saturating_duration_since(tokio::time::Instant::now());
-            let starts = if action == ContainerAction::Crash {
-                tokio::select! {
-                    s = wait_for_each(&mut rx, targets, DockerAction::Start, back_after, limit) => s,
-                    _ = cancel.cancelled() => vec![None; targets.len()],
-                }
-            } else {
-                proofs.clone()
-            };
-            if starts.iter().all(Option::is_some) {
-                record.target_back_ns = starts.iter().flatten().copied().max();
-            }
-        }
-        ContainerAction::Kill | ContainerAction::Stop | ContainerAction::Pause => {
-            if let Some(d) = duration {
-                let until = tokio::time::Instant::now() + d;
-                tokio::select! {
-                    _ = tokio::time::sleep_until(until.min(run_end)) => {}
-                    // Cut short (Ctrl-C, error): revert now, never leave it applied.
-                    _ = cancel.cancelled() => {}
-                }
-            } else {
-                return;
-            }
-            revert(env, record, action, targets).await;
-        }
-    }
-}
-
-/// Undoes a held fault (start after kill/stop, unpause after pause). Also called by the run's
-/// cleanup when a run is cut short.
-pub async fn revert(
-    env: &ContainerFaultEnv<'_>,
-    record: &mut FaultRecord,
-    action: ContainerAction,
-    targets: &[ContainerInfo],
-) {
-    let mut rx = env.events.subscribe();
-    let started = env.sink.clock().now_ns();
-    for c in targets {
-        let result = match action {
-            ContainerAction::Pause => env
-                .docker
-                .unpause_container(&c.id)
-                .await
-                .map_err(api_error(format!("unpausing {}", c.name))),
-            ContainerAction::Kill | ContainerAction::Stop => env
-                .docker
-                .start_container(&c.id, None::<StartContainerOptions>)
-                .await
-                .map_err(api_error(format!("starting {}", c.name))),
-            ContainerAction::Crash | ContainerAction::Restart => Ok(()),
-        };
-        if let Err(e) = result {
-            fail(env.sink, record, format!("reverting: {e}"));
-            return;
-        }
-    }
-    let t = env.sink.clock().now_ns();
-    record.reverted_ns = Some(t);
-    env.sink.record_at(
-        t,
-        EventKind::Fault {
-            fault: record.name.clone(),
-            stage: FaultStage::Reverted,
-            targets: record.targets.clone(),
-            detail: None,
-        },
-    );
-    let back = match action {
-        ContainerAction::Pause => DockerAction::Unpause,
-        _ => DockerAction::Start,
+    let mut fault = ContainerFault {
+        env,
+        action,
+        targets,
+        duration,
+        // Subscribed before acting so the proving event cannot slip past.
+        rx: env.events.subscribe(),
+        applied_ns: 0,
+        proofs: Vec::new(),
+        verified_ns: None,
+        reverting: None,
     };
-    let seen = wait_for_each(&mut rx, targets, back, started, Duration::from_secs(10)).await;
-    if seen.iter().all(Option::is_some) {
-        record.target_back_ns = seen.iter().flatten().copied().max();
-    }
+    drive(&mut fault, record, env.sink, run_end, cancel).await;
 }
 
-fn fail(sink: &EventSink, record: &mut FaultRecord, message: String) {
-    sink.record(EventKind::Fault {
-        fault: record.name.clone(),
-        stage: FaultStage::Failed,
-        targets: record.targets.clone(),
-        detail: Some(message.clone()),
-    });
-    record.error = Some(message);
+/// A container fault going through its [`Lifecycle`].
+struct ContainerFault<'a> {
+    env: &'a ContainerFaultEnv<'a>,
+    action: ContainerAction,
+    targets: &'a [ContainerInfo],
+    duration: Option<Duration>,
+    rx: broadcast::Receiver<ContainerEvent>,
+    /// When the first target was acted on.
+    applied_ns: u64,
+    /// Each target's proving event, in order.
+    proofs: Vec<Option<u64>>,
+    verified_ns: Option<u64>,
+    /// Set by the revert: what is waited for to be back.
+    reverting: Option<Reverting>,
+}
+
+/// A revert under way: its targets are back with their `start` (`unpause`) events since
+/// `started`.
+struct Reverting {
+    rx: broadcast::Receiver<ContainerEvent>,
+    started: u64,
+    targets: Vec<ContainerInfo>,
+}
+
+impl Lifecycle for ContainerFault<'_> {
+    /// The containers acted on.
+    type Undo = Vec<ContainerInfo>;
+
+    fn targets(&self) -> Vec<String> {
+        self.targets.iter().map(|c| c.name.clone()).collect()
+    }
+
+    fn hold(&self) -> Option<Hold> {
+        match self.action {
+            // Nothing to revert: the restart policy (or docker restart) brings it back.
+            ContainerAction::Crash | ContainerAction::Restart => None,
+            // Without a duration a kill (stop, pause) stays.
+            ContainerAction::Kill | ContainerAction::Stop | ContainerAction::Pause => {
+                self.duration.map(|duration| Hold {
+                    duration,
+                    from: HoldFrom::Proven,
+                })
+            }
+        }
+    }
+
+    async fn apply(
+        &mut self,
+        evidence: &mut Evidence,
+        stamp: &mut Stamp<'_>,
+    ) -> Outcome<Self::Undo> {
+        // All targets at once: one after another, a `stop` (which returns when the container
+        // has stopped) would delay the next target by seconds.
+        let clock = *self.env.sink.clock();
+        let issued = futures::future::join_all(
+            self.targets
+                .iter()
+                .map(|c| apply_one(self.env.docker, clock, self.action, c)),
+        )
+        .await;
+        // Applied = when the first target was acted on; what came before (looking up, checking
+        // the PID) is the harness's own lateness and shows as applied - scheduled.
+        let first = issued
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|i| i.at_ns)
+            .min();
+        let mut failure = None;
+        let mut acted = Vec::new();
+        for (c, r) in self.targets.iter().zip(issued) {
+            match r {
+                Ok(i) => {
+                    if let Some(pid) = i.pid {
+                        evidence.insert(format!("{}.pid_killed", c.name), json!(pid));
+                    }
+                    acted.push(c.clone());
+                }
+                Err(e) => {
+                    failure.get_or_insert(e.to_string());
+                }
+            }
+        }
+        if let Some(t) = first {
+            stamp.at(t, None);
+        }
+        self.applied_ns = first.unwrap_or_else(|| clock.now_ns());
+        match failure {
+            None => Outcome::Done(acted),
+            Some(error) => Outcome::Failed {
+                error,
+                acted: (!acted.is_empty()).then_some(acted),
+            },
+        }
+    }
+
+    async fn prove(&mut self, evidence: &mut Evidence, _: &Window<'_>) -> Proof {
+        let proof = self.action.proof();
+        let proofs = wait_for_each(
+            &mut self.rx,
+            self.targets,
+            proof,
+            self.applied_ns,
+            VERIFY_TIMEOUT,
+        )
+        .await;
+        for (c, t) in self.targets.iter().zip(&proofs) {
+            if let Some(t) = t {
+                evidence.insert(
+                    format!("{}.{proof:?}_event_ns", c.name).to_lowercase(),
+                    json!(t),
+                );
+            }
+        }
+        let all = proofs.iter().all(Option::is_some);
+        let last = proofs.iter().flatten().copied().max();
+        self.proofs = proofs;
+        if all {
+            let at_ns = last.unwrap_or(self.applied_ns);
+            self.verified_ns = Some(at_ns);
+            Proof::Verified {
+                at_ns,
+                detail: Some(format!("docker {proof:?} event").to_lowercase()),
+            }
+        } else {
+            Proof::Unverified {
+                detail: format!(
+                    "no docker {proof:?} event within {VERIFY_TIMEOUT:?} for some targets"
+                )
+                .to_lowercase(),
+            }
+        }
+    }
+
+    /// Starts a killed or stopped container again, unpauses a paused one; a crash or restart
+    /// reverted after a failed apply has nothing to undo.
+    async fn revert(&mut self, _: &mut Evidence, undo: Self::Undo) -> Reverted {
+        let rx = self.env.events.subscribe();
+        let started = self.env.sink.clock().now_ns();
+        for c in &undo {
+            let result = match self.action {
+                ContainerAction::Pause => self
+                    .env
+                    .docker
+                    .unpause_container(&c.id)
+                    .await
+                    .map_err(api_error(format!("unpausing {}", c.name))),
+                ContainerAction::Kill | ContainerAction::Stop => self
+                    .env
+                    .docker
+                    .start_container(&c.id, None::<StartContainerOptions>)
+                    .await
+                    .map_err(api_error(format!("starting {}", c.name))),
+                ContainerAction::Crash | ContainerAction::Restart => Ok(()),
+            };
+            if let Err(e) = result {
+                return Reverted::Failed(e.to_string());
+            }
+        }
+        self.reverting = Some(Reverting {
+            rx,
+            started,
+            targets: undo,
+        });
+        Reverted::Done
+    }
+
+    /// After a revert: every target's `start` (`unpause`) event. A crash: every target started
+    /// again by its restart policy, the ground truth for recovery; a restart: its own proof.
+    async fn back(&mut self, _: &mut Evidence, window: &Window<'_>) -> Option<Back> {
+        let seen = if let Some(mut r) = self.reverting.take() {
+            let back = match self.action {
+                ContainerAction::Pause => DockerAction::Unpause,
+                _ => DockerAction::Start,
+            };
+            wait_for_each(
+                &mut r.rx,
+                &r.targets,
+                back,
+                r.started,
+                Duration::from_secs(10),
+            )
+            .await
+        } else {
+            match self.action {
+                ContainerAction::Crash => {
+                    let since = self.verified_ns.unwrap_or(self.applied_ns);
+                    let limit = window
+                        .run_end
+                        .saturating_duration_since(tokio::time::Instant::now());
+                    tokio::select! {
+                        s = wait_for_each(&mut self.rx, self.targets, DockerAction::Start, since, limit) => s,
+                        _ = window.cancel.cancelled() => return None,
+                    }
+                }
+                ContainerAction::Restart => self.proofs.clone(),
+                ContainerAction::Kill | ContainerAction::Stop | ContainerAction::Pause => {
+                    return None;
+                }
+            }
+        };
+        if seen.iter().all(Option::is_some) {
+            seen.iter().flatten().copied().max().map(Back::Seen)
+        } else {
+            None
+        }
+    }
 }
 
 /// When a target was acted on, and (for a crash) which process was killed.

@@ -14,10 +14,13 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::{FaultRecord, VERIFY_TIMEOUT};
+use super::lifecycle::{
+    Back, Hold, HoldFrom, Lifecycle, Outcome, Proof, Reverted, Stamp, Window, drive,
+};
+use super::{Evidence, FaultRecord, VERIFY_TIMEOUT};
 use crate::stack::ContainerInfo;
 use crate::stack::kube::{KubeStack, Workload, pod_ready, restarts};
-use crate::timeline::{EventKind, EventSink, FaultStage};
+use crate::timeline::EventSink;
 
 /// What a Kubernetes fault does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,44 +78,6 @@ pub struct KubeFaultEnv<'a> {
     pub sink: &'a EventSink,
 }
 
-fn stage(
-    sink: &EventSink,
-    record: &mut FaultRecord,
-    stage: FaultStage,
-    detail: Option<String>,
-) -> u64 {
-    let t = sink.clock().now_ns();
-    stage_at(sink, record, stage, detail, t)
-}
-
-/// [`stage`] at run-clock time `t` (a Docker event's own time).
-fn stage_at(
-    sink: &EventSink,
-    record: &mut FaultRecord,
-    stage: FaultStage,
-    detail: Option<String>,
-    t: u64,
-) -> u64 {
-    match stage {
-        FaultStage::Applied => record.applied_ns = Some(t),
-        FaultStage::Verified => record.verified_ns = Some(t),
-        FaultStage::Reverted => record.reverted_ns = Some(t),
-        FaultStage::Completed => record.target_back_ns = Some(t),
-        FaultStage::Failed => record.error = detail.clone(),
-        FaultStage::Unverified => {}
-    }
-    sink.record_at(
-        t,
-        EventKind::Fault {
-            fault: record.name.clone(),
-            stage,
-            targets: record.targets.clone(),
-            detail,
-        },
-    );
-    t
-}
-
 /// Polls `check` every [`POLL`] until it returns `Some`, `deadline` passes or `cancel` fires.
 async fn poll_until<T, F, Fut>(
     deadline: tokio::time::Instant,
@@ -135,8 +100,8 @@ where
 }
 
 /// Applies `action` to `targets` (pods of `workload`), proves it, holds and reverts it when it
-/// holds, and waits (until `run_end`) for the workload to be whole again. Errors are recorded,
-/// never returned, so a failed fault never stops the run's cleanup.
+/// holds, and waits (until `run_end`) for the workload to be whole again; see [`drive`] for
+/// what is recorded and when.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_kube_fault(
     env: &KubeFaultEnv<'_>,
@@ -148,154 +113,523 @@ pub async fn run_kube_fault(
     run_end: tokio::time::Instant,
     cancel: &CancellationToken,
 ) {
-    let before = match env.stack.workload(workload).await {
-        Ok(w) => w,
-        Err(e) => {
-            stage(env.sink, record, FaultStage::Failed, Some(e.to_string()));
-            return;
-        }
+    let mut fault = KubeFault {
+        env,
+        action,
+        workload,
+        pods: targets,
+        hold,
+        before: None,
+        existing: BTreeSet::new(),
+        killed: Vec::new(),
+        since: String::new(),
+        verify_by: run_end,
+        proven: false,
     };
-    record.targets = if action.on_workload() {
-        vec![format!("{}/{}", before.kind.to_lowercase(), before.name)]
-    } else {
-        targets.iter().map(|c| c.name.clone()).collect()
-    };
-    record
-        .evidence
-        .insert("replicas_before".into(), json!(before.replicas));
-    match action {
-        KubeAction::PodDelete { force } => {
-            pod_delete(env, record, force, &before, targets, run_end).await
-        }
-        KubeAction::Crash => crash(env, record, targets, run_end).await,
-        KubeAction::Scale { replicas } => {
-            scale(env, record, replicas, &before, hold, run_end, cancel).await
-        }
-        KubeAction::RolloutRestart => rollout_restart(env, record, &before, run_end).await,
+    drive(&mut fault, record, env.sink, run_end, cancel).await;
+}
+
+/// A Kubernetes fault going through its [`Lifecycle`]. Only a scale is held and reverted; the
+/// others run their course, and their end (`Completed`) is the workload whole again.
+struct KubeFault<'a> {
+    env: &'a KubeFaultEnv<'a>,
+    action: KubeAction,
+    workload: &'a str,
+    pods: &'a [ContainerInfo],
+    hold: Duration,
+    /// The workload before the fault; `None` until looked up, or when that failed.
+    before: Option<Workload>,
+    /// pod-delete: the pods there before, so that only new ones count as replacements.
+    existing: BTreeSet<String>,
+    /// crash: each target pod and its killed Docker container's ID.
+    killed: Vec<(ContainerInfo, String)>,
+    /// crash: Docker's `die` events from this time (Unix seconds) on prove the kill.
+    since: String,
+    /// crash: the proof's deadline, which the kubelet's account of the restart is waited for
+    /// until too.
+    verify_by: tokio::time::Instant,
+    /// Whether the proof came: a fault that runs its course is only followed to its end then.
+    proven: bool,
+}
+
+fn outcome(result: Result<(), String>) -> Outcome<()> {
+    match result {
+        Ok(()) => Outcome::Done(()),
+        Err(error) => Outcome::Failed { error, acted: None },
     }
 }
 
-async fn pod_delete(
-    env: &KubeFaultEnv<'_>,
-    record: &mut FaultRecord,
-    force: bool,
-    before: &Workload,
-    targets: &[ContainerInfo],
-    run_end: tokio::time::Instant,
-) {
-    let pods: Api<Pod> = Api::namespaced(env.stack.client().clone(), env.stack.namespace());
-    let dp = DeleteParams {
-        grace_period_seconds: force.then_some(0),
-        ..DeleteParams::default()
-    };
-    // The pods there before, so that only new ones count as replacements.
-    let existing: BTreeSet<String> = env
-        .stack
-        .containers()
-        .await
-        .map(|c| c.into_iter().map(|c| c.name).collect())
-        .unwrap_or_default();
-    stage(
-        env.sink,
-        record,
-        FaultStage::Applied,
-        force.then(|| "grace period 0".to_string()),
-    );
-    for t in targets {
-        if let Err(e) = pods.delete(&t.name, &dp).await {
-            stage(
-                env.sink,
-                record,
-                FaultStage::Failed,
-                Some(format!("deleting pod {}: {e}", t.name)),
+impl KubeFault<'_> {
+    fn pods_api(&self) -> Api<Pod> {
+        Api::namespaced(self.env.stack.client().clone(), self.env.stack.namespace())
+    }
+
+    async fn delete_pods(&self, force: bool, stamp: &mut Stamp<'_>) -> Outcome<()> {
+        let pods = self.pods_api();
+        let dp = DeleteParams {
+            grace_period_seconds: force.then_some(0),
+            ..DeleteParams::default()
+        };
+        stamp.now(force.then(|| "grace period 0".to_string()));
+        for t in self.pods {
+            if let Err(e) = pods.delete(&t.name, &dp).await {
+                return outcome(Err(format!("deleting pod {}: {e}", t.name)));
+            }
+        }
+        outcome(Ok(()))
+    }
+
+    /// The Docker container of each target pod, and since when their `die` events count.
+    async fn find_containers(&mut self) -> Result<(), String> {
+        for t in self.pods {
+            let id = pod_container(self.env.docker, self.env.stack.namespace(), t).await?;
+            self.killed.push((t.clone(), id));
+        }
+        // Docker's `die` event of each killed container is the proof, at its own time (the
+        // kubelet's restart count, polled from the API, lags it by its ~1 s relist). The event
+        // stream is opened after the kill and replays from before it (`since`): a stream opened
+        // earlier only subscribes when first polled, which would miss a fast death.
+        self.since = (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+            .saturating_sub(2))
+        .to_string();
+        Ok(())
+    }
+
+    async fn kill_containers(&self, evidence: &mut Evidence, stamp: &mut Stamp<'_>) -> Outcome<()> {
+        let opts = KillContainerOptionsBuilder::default()
+            .signal("SIGKILL")
+            .build();
+        stamp.now(None);
+        for (t, id) in &self.killed {
+            if let Err(e) = self.env.docker.kill_container(id, Some(opts.clone())).await {
+                return outcome(Err(format!("SIGKILL of pod {}'s container: {e}", t.name)));
+            }
+            evidence.insert(
+                format!("{}.container_killed", t.name),
+                json!(&id[..12.min(id.len())]),
             );
-            return;
+        }
+        outcome(Ok(()))
+    }
+
+    async fn patch(&self, patch: serde_json::Value) -> Result<(), String> {
+        match &self.before {
+            Some(w) => patch_workload(self.env, w, patch).await,
+            None => Err(format!("workload {} not looked up", self.workload)),
         }
     }
-    // Proof: each target is gone from the API or marked for deletion (its uid, so a
-    // replacement of the same name, as a StatefulSet makes, does not count).
-    let names: Vec<(String, String)> = targets
-        .iter()
-        .map(|t| (t.name.clone(), t.id.clone()))
-        .collect();
-    let verify_by = tokio::time::Instant::now() + VERIFY_TIMEOUT;
-    let proven = poll_until(verify_by.min(run_end), None, || {
-        let pods = pods.clone();
-        let names = names.clone();
-        async move {
-            for (name, uid) in &names {
-                match pods.get_opt(name).await {
-                    Ok(Some(p))
-                        if p.metadata.uid.as_deref() == Some(uid)
-                            && p.metadata.deletion_timestamp.is_none() =>
+
+    /// Proof of a pod-delete: each target is gone from the API or marked for deletion (its
+    /// uid, so a replacement of the same name, as a StatefulSet makes, does not count).
+    async fn prove_deleted(&self, window: &Window<'_>) -> Proof {
+        let pods = self.pods_api();
+        let names: Vec<(String, String)> = self
+            .pods
+            .iter()
+            .map(|t| (t.name.clone(), t.id.clone()))
+            .collect();
+        let verify_by = tokio::time::Instant::now() + VERIFY_TIMEOUT;
+        let proven = poll_until(verify_by.min(window.run_end), None, || {
+            let pods = pods.clone();
+            let names = names.clone();
+            async move {
+                for (name, uid) in &names {
+                    match pods.get_opt(name).await {
+                        Ok(Some(p))
+                            if p.metadata.uid.as_deref() == Some(uid)
+                                && p.metadata.deletion_timestamp.is_none() =>
+                        {
+                            return None;
+                        }
+                        Ok(_) => {}
+                        Err(_) => return None,
+                    }
+                }
+                Some(())
+            }
+        })
+        .await;
+        match proven {
+            Some(()) => now_verified(self.env.sink, None),
+            None => Proof::Unverified {
+                detail: "no target pod was marked for deletion in time".into(),
+            },
+        }
+    }
+
+    async fn prove_killed(&mut self, window: &Window<'_>) -> Proof {
+        let die_filters = std::collections::HashMap::from([
+            ("type", vec!["container".to_string()]),
+            ("event", vec!["die".to_string()]),
+            (
+                "container",
+                self.killed
+                    .iter()
+                    .map(|(_, id)| id.clone())
+                    .collect::<Vec<_>>(),
+            ),
+        ]);
+        let mut dies = Box::pin(
+            self.env.docker.events(Some(
+                bollard::query_parameters::EventsOptionsBuilder::new()
+                    .since(&self.since)
+                    .filters(&die_filters)
+                    .build(),
+            )),
+        );
+        self.verify_by = (tokio::time::Instant::now() + VERIFY_TIMEOUT).min(window.run_end);
+        let mut died: Vec<u64> = Vec::new();
+        while died.len() < self.killed.len() {
+            let next =
+                tokio::time::timeout_at(self.verify_by, futures::StreamExt::next(&mut dies)).await;
+            match next {
+                Ok(Some(Ok(e))) => {
+                    if let Some(t) = e
+                        .time_nano
+                        .and_then(|ns| self.env.sink.clock().ns_from_unix_nanos(ns))
                     {
+                        died.push(t);
+                    }
+                }
+                Ok(Some(Err(_))) | Ok(None) | Err(_) => break,
+            }
+        }
+        drop(dies);
+        if died.len() < self.killed.len() {
+            return Proof::Unverified {
+                detail: format!(
+                    "Docker reported {} of {} killed containers dead in time",
+                    died.len(),
+                    self.killed.len()
+                ),
+            };
+        }
+        Proof::Verified {
+            at_ns: died.iter().copied().max().unwrap_or_default(),
+            detail: Some("Docker's die event".into()),
+        }
+    }
+
+    /// Proof of a scale: the controller observed the new spec, and (scaling down) no more Ready
+    /// pods than asked for remain. Waited for within the hold.
+    async fn prove_scaled(
+        &self,
+        evidence: &mut Evidence,
+        replicas: u32,
+        window: &Window<'_>,
+    ) -> Proof {
+        let Some(before) = &self.before else {
+            return Proof::Unverified {
+                detail: format!("the workload did not reach {replicas} replicas in time"),
+            };
+        };
+        let env = self.env;
+        let want = replicas as i32;
+        let hold_until = window.hold_until.unwrap_or(window.run_end);
+        let proven = poll_until(
+            (tokio::time::Instant::now() + VERIFY_TIMEOUT).min(hold_until),
+            Some(window.cancel),
+            || async {
+                let w = env.stack.workload(&before.name).await.ok()?;
+                let observed = w.replicas == want && w.observed_generation >= w.generation;
+                let shrunk = want >= before.replicas || w.ready <= want;
+                (observed && shrunk).then_some(w.ready)
+            },
+        )
+        .await;
+        match proven {
+            Some(ready) => {
+                evidence.insert("ready_when_proven".into(), json!(ready));
+                now_verified(env.sink, None)
+            }
+            None => Proof::Unverified {
+                detail: format!("the workload did not reach {replicas} replicas in time"),
+            },
+        }
+    }
+
+    async fn prove_rolled(&self, window: &Window<'_>) -> Proof {
+        let unverified = || Proof::Unverified {
+            detail: "the controller did not take the new template in time".into(),
+        };
+        let Some(before) = &self.before else {
+            return unverified();
+        };
+        let env = self.env;
+        let generation = before.generation;
+        let proven = poll_until(
+            (tokio::time::Instant::now() + VERIFY_TIMEOUT).min(window.run_end),
+            None,
+            || async {
+                let w = env.stack.workload(&before.name).await.ok()?;
+                (w.generation > generation && w.observed_generation >= w.generation).then_some(())
+            },
+        )
+        .await;
+        match proven {
+            Some(()) => now_verified(env.sink, None),
+            None => unverified(),
+        }
+    }
+
+    /// The end of a pod-delete: as many Ready pods as before, none of them a deleted one.
+    async fn replaced(
+        &self,
+        evidence: &mut Evidence,
+        run_end: tokio::time::Instant,
+    ) -> Option<Back> {
+        let before = self.before.as_ref()?;
+        let env = self.env;
+        let gone: BTreeSet<String> = self.pods.iter().map(|t| t.id.clone()).collect();
+        let want = before.replicas;
+        let service = before.name.clone();
+        let back = poll_until(run_end, None, || {
+            let gone = gone.clone();
+            let service = service.clone();
+            async move {
+                let pods = env.stack.containers().await.ok()?;
+                let ready: Vec<&ContainerInfo> = pods
+                    .iter()
+                    .filter(|p| {
+                        p.service == service && p.running && p.is_ready() && !gone.contains(&p.id)
+                    })
+                    .collect();
+                (ready.len() as i32 >= want)
+                    .then(|| ready.iter().map(|p| p.name.clone()).collect::<Vec<_>>())
+            }
+        })
+        .await;
+        let Some(replacements) = back else {
+            evidence.insert("replacement_ready".into(), json!(false));
+            return None;
+        };
+        let t = env.sink.clock().now_ns();
+        // The API's own account, for comparison: the replacements' Ready condition times
+        // (RFC 3339 with whole seconds: the API server truncates them).
+        let pods = self.pods_api();
+        let mut condition_at = Vec::new();
+        for name in &replacements {
+            if self.existing.contains(name) {
+                continue;
+            }
+            if let Ok(p) = pods.get(name).await
+                && let Some(at) = ready_since(&p)
+            {
+                condition_at.push(json!({ "pod": name, "ready_condition_at": at }));
+            }
+        }
+        evidence.insert("ready_pods_after".into(), json!(replacements));
+        evidence.insert("replacements_ready_condition".into(), json!(condition_at));
+        Some(Back::Completed(t))
+    }
+
+    /// The end of a crash: every target Ready again after its restart. The kubelet's account
+    /// of the restart (a restart counted, or the container shown terminated) is evidence first.
+    async fn restarted(
+        &self,
+        evidence: &mut Evidence,
+        run_end: tokio::time::Instant,
+    ) -> Option<Back> {
+        let pods = self.pods_api();
+        let targets_before: Vec<(String, i64)> = self
+            .pods
+            .iter()
+            .map(|t| (t.name.clone(), t.restart_count))
+            .collect();
+        let proven = poll_until(self.verify_by, None, || {
+            let pods = pods.clone();
+            let targets_before = targets_before.clone();
+            async move {
+                let mut counts = Vec::new();
+                for (name, before) in &targets_before {
+                    let p = pods.get(name).await.ok()?;
+                    let terminated = p
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.container_statuses.as_ref())
+                        .is_some_and(|cs| {
+                            cs.iter()
+                                .any(|c| c.state.as_ref().is_some_and(|s| s.terminated.is_some()))
+                        });
+                    if restarts(&p) <= *before && !terminated {
                         return None;
                     }
-                    Ok(_) => {}
-                    Err(_) => return None,
+                    counts.push((name.clone(), restarts(&p)));
+                }
+                Some(counts)
+            }
+        })
+        .await;
+        match proven {
+            Some(counts) => {
+                for (name, n) in counts {
+                    evidence.insert(format!("{name}.restart_count"), json!(n));
                 }
             }
-            Some(())
+            None => {
+                evidence.insert("kubelet_restart_seen".into(), json!(false));
+            }
         }
-    })
-    .await;
-    if proven.is_none() {
-        stage(
-            env.sink,
-            record,
-            FaultStage::Unverified,
-            Some("no target pod was marked for deletion in time".into()),
-        );
-        return;
+        let back = poll_until(run_end, None, || {
+            let pods = pods.clone();
+            let before = targets_before.clone();
+            async move {
+                for (name, n0) in &before {
+                    let p = pods.get(name).await.ok()?;
+                    if !(pod_ready(&p) && restarts(&p) > *n0) {
+                        return None;
+                    }
+                }
+                Some(())
+            }
+        })
+        .await;
+        back.map(|()| Back::Completed(self.env.sink.clock().now_ns()))
     }
-    stage(env.sink, record, FaultStage::Verified, None);
-    // The end: as many Ready pods as before, none of them a deleted one.
-    let gone: BTreeSet<String> = targets.iter().map(|t| t.id.clone()).collect();
-    let want = before.replicas;
-    let service = before.name.clone();
-    let back = poll_until(run_end, None, || {
-        let gone = gone.clone();
-        let service = service.clone();
-        async move {
-            let pods = env.stack.containers().await.ok()?;
-            let ready: Vec<&ContainerInfo> = pods
-                .iter()
-                .filter(|p| {
-                    p.service == service && p.running && p.is_ready() && !gone.contains(&p.id)
-                })
-                .collect();
-            (ready.len() as i32 >= want)
-                .then(|| ready.iter().map(|p| p.name.clone()).collect::<Vec<_>>())
-        }
-    })
-    .await;
-    match back {
-        Some(replacements) => {
-            stage(env.sink, record, FaultStage::Completed, None);
-            // The API's own account, for comparison: the replacements' Ready condition times
-            // (RFC 3339 with whole seconds: the API server truncates them).
-            let mut condition_at = Vec::new();
-            for name in &replacements {
-                if existing.contains(name) {
-                    continue;
-                }
-                if let Ok(p) = pods.get(name).await
-                    && let Some(at) = ready_since(&p)
-                {
-                    condition_at.push(json!({ "pod": name, "ready_condition_at": at }));
-                }
+
+    /// The end of a rollout restart: every pod at the new template and available.
+    async fn rolled_out(&self, run_end: tokio::time::Instant) -> Option<Back> {
+        let before = self.before.as_ref()?;
+        let env = self.env;
+        poll_until(run_end, None, || async {
+            let w = env.stack.workload(&before.name).await.ok()?;
+            w.rolled_out().then_some(())
+        })
+        .await
+        .map(|()| Back::Completed(env.sink.clock().now_ns()))
+    }
+
+    /// Back after a scale's revert: as many Ready replicas as before (bounded: the run's end or
+    /// [`VERIFY_TIMEOUT`] after the revert, whichever is later).
+    async fn scaled_back(&self, run_end: tokio::time::Instant) -> Option<Back> {
+        let before = self.before.as_ref()?;
+        let env = self.env;
+        let bound = run_end.max(tokio::time::Instant::now() + VERIFY_TIMEOUT);
+        poll_until(bound, None, || async {
+            let w = env.stack.workload(&before.name).await.ok()?;
+            (w.ready >= before.replicas).then_some(())
+        })
+        .await
+        .map(|()| Back::Seen(env.sink.clock().now_ns()))
+    }
+}
+
+fn now_verified(sink: &EventSink, detail: Option<String>) -> Proof {
+    Proof::Verified {
+        at_ns: sink.clock().now_ns(),
+        detail,
+    }
+}
+
+impl Lifecycle for KubeFault<'_> {
+    /// Nothing: a scale is reverted to the replica count read before it.
+    type Undo = ();
+
+    /// The pods, or `kind/name` of a workload acted on as a whole; none before the workload was
+    /// read.
+    fn targets(&self) -> Vec<String> {
+        match &self.before {
+            None => vec![],
+            Some(w) if self.action.on_workload() => {
+                vec![format!("{}/{}", w.kind.to_lowercase(), w.name)]
             }
-            record
-                .evidence
-                .insert("ready_pods_after".into(), json!(replacements));
-            record
-                .evidence
-                .insert("replacements_ready_condition".into(), json!(condition_at));
+            Some(_) => self.pods.iter().map(|c| c.name.clone()).collect(),
         }
-        None => {
-            record
-                .evidence
-                .insert("replacement_ready".into(), json!(false));
+    }
+
+    /// A scale's hold counts from its `Applied` stage, so the controller's work proving it is
+    /// part of the planned duration.
+    fn hold(&self) -> Option<Hold> {
+        self.action.holds().then_some(Hold {
+            duration: self.hold,
+            from: HoldFrom::Applied,
+        })
+    }
+
+    /// Reads the workload as it is before the fault; for a pod-delete, lists the pods there
+    /// before, and for a crash, finds each target's Docker container.
+    async fn prepare(&mut self, evidence: &mut Evidence) -> Result<(), String> {
+        let before = self
+            .env
+            .stack
+            .workload(self.workload)
+            .await
+            .map_err(|e| e.to_string())?;
+        evidence.insert("replicas_before".into(), json!(before.replicas));
+        self.before = Some(before);
+        match self.action {
+            KubeAction::PodDelete { .. } => {
+                self.existing = self
+                    .env
+                    .stack
+                    .containers()
+                    .await
+                    .map(|c| c.into_iter().map(|c| c.name).collect())
+                    .unwrap_or_default();
+                Ok(())
+            }
+            KubeAction::Crash => self.find_containers().await,
+            KubeAction::Scale { .. } | KubeAction::RolloutRestart => Ok(()),
+        }
+    }
+
+    async fn apply(&mut self, evidence: &mut Evidence, stamp: &mut Stamp<'_>) -> Outcome<()> {
+        match self.action {
+            KubeAction::PodDelete { force } => self.delete_pods(force, stamp).await,
+            KubeAction::Crash => self.kill_containers(evidence, stamp).await,
+            KubeAction::Scale { replicas } => {
+                let was = self.before.as_ref().map_or(0, |w| w.replicas);
+                stamp.now(Some(format!("{was} -> {replicas} replicas")));
+                outcome(
+                    self.patch(json!({ "spec": { "replicas": replicas } }))
+                        .await,
+                )
+            }
+            KubeAction::RolloutRestart => {
+                let restarted_at = time::OffsetDateTime::now_utc()
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_default();
+                stamp.now(None);
+                let patch = json!({ "spec": { "template": { "metadata": { "annotations": { "kubectl.kubernetes.io/restartedAt": restarted_at } } } } });
+                outcome(self.patch(patch).await)
+            }
+        }
+    }
+
+    async fn prove(&mut self, evidence: &mut Evidence, window: &Window<'_>) -> Proof {
+        let proof = match self.action {
+            KubeAction::PodDelete { .. } => self.prove_deleted(window).await,
+            KubeAction::Crash => self.prove_killed(window).await,
+            KubeAction::Scale { replicas } => self.prove_scaled(evidence, replicas, window).await,
+            KubeAction::RolloutRestart => self.prove_rolled(window).await,
+        };
+        self.proven = matches!(proof, Proof::Verified { .. });
+        proof
+    }
+
+    async fn revert(&mut self, _: &mut Evidence, (): ()) -> Reverted {
+        let Some(replicas) = self.before.as_ref().map(|w| w.replicas) else {
+            return Reverted::Done;
+        };
+        match self
+            .patch(json!({ "spec": { "replicas": replicas } }))
+            .await
+        {
+            Ok(()) => Reverted::Done,
+            Err(e) => Reverted::Failed(e),
+        }
+    }
+
+    async fn back(&mut self, evidence: &mut Evidence, window: &Window<'_>) -> Option<Back> {
+        match self.action {
+            KubeAction::Scale { .. } => self.scaled_back(window.run_end).await,
+            _ if !self.proven => None,
+            KubeAction::PodDelete { .. } => self.replaced(evidence, window.run_end).await,
+            KubeAction::Crash => self.restarted(evidence, window.run_end).await,
+            KubeAction::RolloutRestart => self.rolled_out(window.run_end).await,
         }
     }
 }
@@ -342,172 +676,6 @@ async fn pod_container(
         ))
 }
 
-async fn crash(
-    env: &KubeFaultEnv<'_>,
-    record: &mut FaultRecord,
-    targets: &[ContainerInfo],
-    run_end: tokio::time::Instant,
-) {
-    let pods: Api<Pod> = Api::namespaced(env.stack.client().clone(), env.stack.namespace());
-    let mut found = Vec::new();
-    for t in targets {
-        match pod_container(env.docker, env.stack.namespace(), t).await {
-            Ok(id) => found.push((t, id)),
-            Err(e) => {
-                stage(env.sink, record, FaultStage::Failed, Some(e));
-                return;
-            }
-        }
-    }
-    let opts = KillContainerOptionsBuilder::default()
-        .signal("SIGKILL")
-        .build();
-    // Docker's `die` event of each killed container is the proof, at its own time (the
-    // kubelet's restart count, polled from the API, lags it by its ~1 s relist). The event
-    // stream is opened after the kill and replays from before it (`since`): a stream opened
-    // earlier only subscribes when first polled, which would miss a fast death.
-    let since = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-        .saturating_sub(2))
-    .to_string();
-    stage(env.sink, record, FaultStage::Applied, None);
-    for (t, id) in &found {
-        if let Err(e) = env.docker.kill_container(id, Some(opts.clone())).await {
-            stage(
-                env.sink,
-                record,
-                FaultStage::Failed,
-                Some(format!("SIGKILL of pod {}'s container: {e}", t.name)),
-            );
-            return;
-        }
-        record.evidence.insert(
-            format!("{}.container_killed", t.name),
-            json!(&id[..12.min(id.len())]),
-        );
-    }
-    let die_filters = std::collections::HashMap::from([
-        ("type", vec!["container".to_string()]),
-        ("event", vec!["die".to_string()]),
-        (
-            "container",
-            found.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(),
-        ),
-    ]);
-    let mut dies = Box::pin(
-        env.docker.events(Some(
-            bollard::query_parameters::EventsOptionsBuilder::new()
-                .since(&since)
-                .filters(&die_filters)
-                .build(),
-        )),
-    );
-    let verify_by = (tokio::time::Instant::now() + VERIFY_TIMEOUT).min(run_end);
-    let mut died: Vec<u64> = Vec::new();
-    while died.len() < found.len() {
-        let next = tokio::time::timeout_at(verify_by, futures::StreamExt::next(&mut dies)).await;
-        match next {
-            Ok(Some(Ok(e))) => {
-                if let Some(t) = e
-                    .time_nano
-                    .and_then(|ns| env.sink.clock().ns_from_unix_nanos(ns))
-                {
-                    died.push(t);
-                }
-            }
-            Ok(Some(Err(_))) | Ok(None) | Err(_) => break,
-        }
-    }
-    drop(dies);
-    if died.len() < found.len() {
-        stage(
-            env.sink,
-            record,
-            FaultStage::Unverified,
-            Some(format!(
-                "Docker reported {} of {} killed containers dead in time",
-                died.len(),
-                found.len()
-            )),
-        );
-        return;
-    }
-    let died_at = died.iter().copied().max().unwrap_or_default();
-    stage_at(
-        env.sink,
-        record,
-        FaultStage::Verified,
-        Some("Docker's die event".into()),
-        died_at,
-    );
-    // Then the kubelet's account: a restart counted for each target (or it shows it
-    // terminated), as evidence; the fault's end waits for the restart anyway.
-    let targets_before: Vec<(String, i64)> = targets
-        .iter()
-        .map(|t| (t.name.clone(), t.restart_count))
-        .collect();
-    let proven = poll_until(verify_by, None, || {
-        let pods = pods.clone();
-        let targets_before = targets_before.clone();
-        async move {
-            let mut counts = Vec::new();
-            for (name, before) in &targets_before {
-                let p = pods.get(name).await.ok()?;
-                let terminated = p
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.container_statuses.as_ref())
-                    .is_some_and(|cs| {
-                        cs.iter()
-                            .any(|c| c.state.as_ref().is_some_and(|s| s.terminated.is_some()))
-                    });
-                if restarts(&p) <= *before && !terminated {
-                    return None;
-                }
-                counts.push((name.clone(), restarts(&p)));
-            }
-            Some(counts)
-        }
-    })
-    .await;
-    match proven {
-        Some(counts) => {
-            for (name, n) in counts {
-                record
-                    .evidence
-                    .insert(format!("{name}.restart_count"), json!(n));
-            }
-        }
-        None => {
-            record
-                .evidence
-                .insert("kubelet_restart_seen".into(), json!(false));
-        }
-    }
-    // The end: every target Ready again after its restart.
-    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
-    let back = poll_until(run_end, None, || {
-        let pods = pods.clone();
-        let names = names.clone();
-        let before = targets_before.clone();
-        async move {
-            for (name, (_, n0)) in names.iter().zip(&before) {
-                let p = pods.get(name).await.ok()?;
-                if !(pod_ready(&p) && restarts(&p) > *n0) {
-                    return None;
-                }
-            }
-            Some(())
-        }
-    })
-    .await;
-    if back.is_some() {
-        stage(env.sink, record, FaultStage::Completed, None);
-    }
-}
-
 async fn patch_workload(
     env: &KubeFaultEnv<'_>,
     w: &Workload,
@@ -528,137 +696,4 @@ async fn patch_workload(
             .map(|_| ())
     };
     r.map_err(|e| format!("patching {} {}: {e}", w.kind, w.name))
-}
-
-async fn scale(
-    env: &KubeFaultEnv<'_>,
-    record: &mut FaultRecord,
-    replicas: u32,
-    before: &Workload,
-    hold: Duration,
-    run_end: tokio::time::Instant,
-    cancel: &CancellationToken,
-) {
-    stage(
-        env.sink,
-        record,
-        FaultStage::Applied,
-        Some(format!("{} -> {replicas} replicas", before.replicas)),
-    );
-    let hold_until = (tokio::time::Instant::now() + hold).min(run_end);
-    if let Err(e) = patch_workload(env, before, json!({ "spec": { "replicas": replicas } })).await {
-        stage(env.sink, record, FaultStage::Failed, Some(e));
-        return;
-    }
-    // Proof: the controller observed the new spec, and (scaling down) no more Ready pods than
-    // asked for remain.
-    let want = replicas as i32;
-    let proven = poll_until(
-        (tokio::time::Instant::now() + VERIFY_TIMEOUT).min(hold_until),
-        Some(cancel),
-        || async {
-            let w = env.stack.workload(&before.name).await.ok()?;
-            let observed = w.replicas == want && w.observed_generation >= w.generation;
-            let shrunk = want >= before.replicas || w.ready <= want;
-            (observed && shrunk).then_some(w.ready)
-        },
-    )
-    .await;
-    match proven {
-        Some(ready) => {
-            record
-                .evidence
-                .insert("ready_when_proven".into(), json!(ready));
-            stage(env.sink, record, FaultStage::Verified, None);
-        }
-        None => {
-            stage(
-                env.sink,
-                record,
-                FaultStage::Unverified,
-                Some(format!(
-                    "the workload did not reach {replicas} replicas in time"
-                )),
-            );
-        }
-    }
-    tokio::select! {
-        _ = tokio::time::sleep_until(hold_until) => {}
-        _ = cancel.cancelled() => {}
-    }
-    match patch_workload(
-        env,
-        before,
-        json!({ "spec": { "replicas": before.replicas } }),
-    )
-    .await
-    {
-        Ok(()) => {
-            stage(env.sink, record, FaultStage::Reverted, None);
-        }
-        Err(e) => {
-            stage(
-                env.sink,
-                record,
-                FaultStage::Failed,
-                Some(format!("reverting: {e}")),
-            );
-            return;
-        }
-    }
-    // Back: as many Ready replicas as before (bounded: the run's end or VERIFY_TIMEOUT after it).
-    let bound = run_end.max(tokio::time::Instant::now() + VERIFY_TIMEOUT);
-    let back = poll_until(bound, None, || async {
-        let w = env.stack.workload(&before.name).await.ok()?;
-        (w.ready >= before.replicas).then_some(())
-    })
-    .await;
-    if back.is_some() {
-        record.target_back_ns = Some(env.sink.clock().now_ns());
-    }
-}
-
-async fn rollout_restart(
-    env: &KubeFaultEnv<'_>,
-    record: &mut FaultRecord,
-    before: &Workload,
-    run_end: tokio::time::Instant,
-) {
-    let stamp = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    stage(env.sink, record, FaultStage::Applied, None);
-    let patch = json!({ "spec": { "template": { "metadata": { "annotations": { "kubectl.kubernetes.io/restartedAt": stamp } } } } });
-    if let Err(e) = patch_workload(env, before, patch).await {
-        stage(env.sink, record, FaultStage::Failed, Some(e));
-        return;
-    }
-    let generation = before.generation;
-    let proven = poll_until(
-        (tokio::time::Instant::now() + VERIFY_TIMEOUT).min(run_end),
-        None,
-        || async {
-            let w = env.stack.workload(&before.name).await.ok()?;
-            (w.generation > generation && w.observed_generation >= w.generation).then_some(())
-        },
-    )
-    .await;
-    if proven.is_none() {
-        stage(
-            env.sink,
-            record,
-            FaultStage::Unverified,
-            Some("the controller did not take the new template in time".into()),
-        );
-        return;
-    }
-    stage(env.sink, record, FaultStage::Verified, None);
-    let done = poll_until(run_end, None, || async {
-        let w = env.stack.workload(&before.name).await.ok()?;
-        w.rolled_out().then_some(())
-    })
-    .await;
-    if done.is_some() {
-        stage(env.sink, record, FaultStage::Completed, None);
-    }
 }

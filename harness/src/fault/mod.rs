@@ -1,9 +1,14 @@
 //! Faults: applying them on schedule, proving they took effect, and always reverting them.
 
 pub mod container;
+pub mod dispatch;
 pub mod kube;
+pub mod lifecycle;
 pub mod network;
 pub mod rollout;
+pub mod schedule;
+#[cfg(test)]
+mod test_log;
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,6 +16,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::stack::ContainerInfo;
+
+/// The proof and counters a fault gathers for the report, by name.
+pub type Evidence = serde_json::Map<String, serde_json::Value>;
 
 /// What happened to one fault, as the report shows it. Times are run-clock nanoseconds.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -37,7 +45,7 @@ pub struct FaultRecord {
     pub error: Option<String>,
     /// The proof and counters gathered for the report (Docker events, proxy or rule counters, pod
     /// states), by name.
-    pub evidence: serde_json::Map<String, serde_json::Value>,
+    pub evidence: Evidence,
 }
 
 /// How long to wait for Docker's event proving a container fault took effect. The measured

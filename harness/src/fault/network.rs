@@ -27,10 +27,13 @@ mod wiring;
 
 pub use wiring::{Interceptions, wire_interceptions};
 
-use super::FaultRecord;
+use super::lifecycle::{
+    Back, Hold, HoldFrom, Lifecycle, Outcome, Proof, Reverted, Stamp, Window, drive,
+};
+use super::{Evidence, FaultRecord};
 use crate::stack::ContainerInfo;
 use crate::stack::docker::api_error;
-use crate::timeline::{EventKind, EventSink, FaultStage};
+use crate::timeline::EventSink;
 
 /// The SO_MARK of the proxy's own outgoing connections; REDIRECT rules skip it. ("cg")
 const PROXY_MARK: u32 = 0x6367;
@@ -115,9 +118,10 @@ enum Applied {
     Isolated(Vec<(ContainerInfo, Vec<String>)>),
 }
 
-/// Applies `action` to `targets`, proves it took effect (proxy or rule counters, or the
-/// disconnect), holds it for `duration` (cut short at `run_end` or on `cancel`), and reverts it.
-/// Every step is recorded on the timeline and in `record`; errors are recorded, not returned.
+/// Applies `action` to `targets`, proves it took effect (the rules listed back, or the
+/// disconnect), holds it for `duration` (cut short at `run_end` or on `cancel`), reverts it, and
+/// withdraws the proof when its counters show it touched no traffic; see [`drive`] for what is
+/// recorded and when.
 pub async fn run_network_fault(
     env: &NetworkFaultEnv<'_>,
     record: &mut FaultRecord,
@@ -127,49 +131,94 @@ pub async fn run_network_fault(
     run_end: tokio::time::Instant,
     cancel: &CancellationToken,
 ) {
-    record.targets = targets.iter().map(|c| c.name.clone()).collect();
-    let applied_ns = env.sink.clock().now_ns();
-    record.applied_ns = Some(applied_ns);
-    stage(env.sink, record, FaultStage::Applied, None);
-    let applied = match apply(env, record, action, targets).await {
-        Ok(a) => a,
-        Err(e) => {
-            record.error = Some(e.clone());
-            stage(env.sink, record, FaultStage::Failed, Some(e));
-            return;
-        }
+    let mut fault = NetworkFault {
+        env,
+        name: record.name.clone(),
+        action,
+        targets,
+        duration,
+        touched: false,
     };
-    // Applying is proven by the rules being listed back (RuleSet::apply verifies) or the
-    // container having left its networks; whether it touched traffic is judged at the end.
-    let verified = env.sink.clock().now_ns();
-    record.verified_ns = Some(verified);
-    stage(
-        env.sink,
-        record,
-        FaultStage::Verified,
-        Some("rules present".into()),
-    );
-    let until = tokio::time::Instant::now() + duration;
-    tokio::select! {
-        _ = tokio::time::sleep_until(until.min(run_end)) => {}
-        _ = cancel.cancelled() => {}
+    drive(&mut fault, record, env.sink, run_end, cancel).await;
+}
+
+/// A network fault going through its [`Lifecycle`].
+struct NetworkFault<'a> {
+    env: &'a NetworkFaultEnv<'a>,
+    name: String,
+    action: &'a NetworkAction,
+    targets: &'a [ContainerInfo],
+    duration: Duration,
+    /// Whether the counters read while reverting show any traffic touched.
+    touched: bool,
+}
+
+impl Lifecycle for NetworkFault<'_> {
+    type Undo = Applied;
+
+    fn targets(&self) -> Vec<String> {
+        self.targets.iter().map(|c| c.name.clone()).collect()
     }
-    let touched = revert(env, record, applied).await;
-    if !touched {
-        record.verified_ns = None;
-        let why = "its counters show it touched no traffic".to_string();
-        record.error.get_or_insert_with(|| why.clone());
-        stage(env.sink, record, FaultStage::Unverified, Some(why));
+
+    fn hold(&self) -> Option<Hold> {
+        Some(Hold {
+            duration: self.duration,
+            from: HoldFrom::Proven,
+        })
+    }
+
+    /// Applied counts from just before acting. On an error nothing is handed back to revert:
+    /// toxics, proxies and rules already installed are removed by `apply` and on drop. (The
+    /// networks a failed isolate already left stay left: a gap kept from before the lifecycle.)
+    async fn apply(&mut self, evidence: &mut Evidence, stamp: &mut Stamp<'_>) -> Outcome<Applied> {
+        stamp.now(None);
+        let mut notes = Notes {
+            name: self.name.clone(),
+            evidence,
+        };
+        match apply(self.env, &mut notes, self.action, self.targets).await {
+            Ok(applied) => Outcome::Done(applied),
+            Err(error) => Outcome::Failed { error, acted: None },
+        }
+    }
+
+    /// Applying is proven by the rules being listed back (RuleSet::apply verifies) or the
+    /// container having left its networks; whether it touched traffic is judged at the end.
+    async fn prove(&mut self, _: &mut Evidence, _: &Window<'_>) -> Proof {
+        Proof::Verified {
+            at_ns: self.env.sink.clock().now_ns(),
+            detail: Some("rules present".into()),
+        }
+    }
+
+    async fn revert(&mut self, evidence: &mut Evidence, applied: Applied) -> Reverted {
+        let mut notes = Notes {
+            name: self.name.clone(),
+            evidence,
+        };
+        let (touched, errors) = revert(self.env, &mut notes, applied).await;
+        self.touched = touched;
+        if errors.is_empty() {
+            Reverted::Done
+        } else {
+            Reverted::WithErrors(errors.join("; "))
+        }
+    }
+
+    fn touched_nothing(&self) -> Option<String> {
+        (!self.touched).then(|| "its counters show it touched no traffic".to_string())
+    }
+
+    async fn back(&mut self, _: &mut Evidence, _: &Window<'_>) -> Option<Back> {
+        None
     }
 }
 
-fn stage(sink: &EventSink, record: &FaultRecord, stage: FaultStage, detail: Option<String>) {
-    sink.record(EventKind::Fault {
-        fault: record.name.clone(),
-        stage,
-        targets: record.targets.clone(),
-        detail,
-    });
+/// The fault's name (which names its toxic and marks its rules) and the evidence its steps add
+/// to.
+struct Notes<'a> {
+    name: String,
+    evidence: &'a mut Evidence,
 }
 
 /// IPv4 addresses of `services`' containers (among `containers`) on networks `target` is
@@ -214,7 +263,7 @@ fn path_peer_ips(
 /// error every toxic already installed is removed again.
 async fn apply_proxy(
     env: &NetworkFaultEnv<'_>,
-    record: &mut FaultRecord,
+    record: &mut Notes<'_>,
     marker: &Marker,
     link: &Link,
     toxic: Toxic,
@@ -270,7 +319,7 @@ async fn apply_proxy(
 /// side effect outside the fault's toxic, named in the evidence.
 async fn proxy_at_fault_time(
     env: &NetworkFaultEnv<'_>,
-    record: &mut FaultRecord,
+    record: &mut Notes<'_>,
     marker: &Marker,
     link: &Link,
     toxic: &Toxic,
@@ -329,7 +378,7 @@ async fn proxy_at_fault_time(
 
 async fn apply(
     env: &NetworkFaultEnv<'_>,
-    record: &mut FaultRecord,
+    record: &mut Notes<'_>,
     action: &NetworkAction,
     targets: &[ContainerInfo],
 ) -> Result<Applied, String> {
@@ -429,8 +478,13 @@ async fn apply_rules(
         .map_err(|e| format!("applying iptables/tc rules in pid {pid}'s namespace: {e}"))
 }
 
-/// Undoes everything; returns whether the fault touched any traffic.
-async fn revert(env: &NetworkFaultEnv<'_>, record: &mut FaultRecord, applied: Applied) -> bool {
+/// Undoes everything, trying every step; returns whether the fault touched any traffic, and
+/// the steps that failed.
+async fn revert(
+    env: &NetworkFaultEnv<'_>,
+    record: &mut Notes<'_>,
+    applied: Applied,
+) -> (bool, Vec<String>) {
     let mut touched = false;
     let mut errors = Vec::new();
     match applied {
@@ -531,21 +585,7 @@ async fn revert(env: &NetworkFaultEnv<'_>, record: &mut FaultRecord, applied: Ap
             }
         }
     }
-    let t = env.sink.clock().now_ns();
-    record.reverted_ns = Some(t);
-    if errors.is_empty() {
-        stage(env.sink, record, FaultStage::Reverted, None);
-    } else {
-        let e = errors.join("; ");
-        record.error = Some(e.clone());
-        stage(
-            env.sink,
-            record,
-            FaultStage::Failed,
-            Some(format!("reverting: {e}")),
-        );
-    }
-    touched
+    (touched, errors)
 }
 
 async fn remove_rules(rules: AppliedRules) -> (Option<RuleCounters>, Option<String>) {

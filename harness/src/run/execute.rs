@@ -11,19 +11,18 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::progress::{Progress, ProgressState};
-use super::{FaultAction, Pick, PlannedFault, RunError, RunSpec};
+use super::{RunError, RunSpec};
 use crate::fault::FaultRecord;
-use crate::fault::container::{ContainerFaultEnv, run_container_fault};
-use crate::fault::network::{NetworkAction, NetworkFaultEnv, run_network_fault};
+use crate::fault::dispatch::{ComposeFaults, KubeFaults};
+use crate::fault::schedule::{RunWindow, fault_task};
 use crate::measure::{self, Analysis};
 use crate::probe::{ProbeEnv, run_probe};
 use crate::stack::compose::{ComposeStack, ComposeTool};
 use crate::stack::docker::{connect, project_containers};
-use crate::stack::events::{ContainerEvent, start_recorder};
+use crate::stack::events::start_recorder;
 use crate::stack::kube::KubeStack;
 use crate::stack::{AddressBook, ContainerInfo, Stack, sweep};
 use crate::timeline::{EventKind, EventLog, EventSink, RunClock};
-use chaosgate_proxy::netns_rules::SystemRunner;
 
 /// How to run, beyond what the [`RunSpec`] says.
 pub struct RunOptions {
@@ -444,31 +443,36 @@ async fn run_with_stack(
     let fault_tasks: Vec<_> = spec
         .faults
         .iter()
-        .map(|f| match &*stack {
-            Backend::Compose(compose) => tokio::spawn(fault_task(
-                f.clone(),
-                docker.clone(),
-                compose.project().to_string(),
-                sink.clone(),
-                events_tx.clone(),
-                clock,
+        .map(|f| {
+            let state = state.clone();
+            let showing = move |fault| state.set_fault(fault);
+            // Each task owns its sink clone: the log is only finished once every one is gone.
+            let window = RunWindow {
+                sink: sink.clone(),
                 run_end,
-                work.clone(),
-                state.clone(),
-                (run_id.clone(), spec.seed),
-                compose.scaler(),
-            )),
-            Backend::Kube(kube) => tokio::spawn(kube_fault_task(
-                f.clone(),
-                kube.clone(),
-                docker.clone(),
-                sink.clone(),
-                clock,
-                run_end,
-                work.clone(),
-                state.clone(),
-                (run_id.clone(), spec.seed),
-            )),
+                cancel: work.clone(),
+            };
+            let (f, run) = (f.clone(), (run_id.clone(), spec.seed));
+            match &*stack {
+                Backend::Compose(compose) => {
+                    let backend = ComposeFaults {
+                        docker: docker.clone(),
+                        project: compose.project().to_string(),
+                        events: events_tx.clone(),
+                        run,
+                        scaler: compose.scaler(),
+                    };
+                    tokio::spawn(fault_task(backend, f, window, showing))
+                }
+                Backend::Kube(kube) => {
+                    let backend = KubeFaults {
+                        stack: kube.clone(),
+                        docker: docker.clone(),
+                        run,
+                    };
+                    tokio::spawn(fault_task(backend, f, window, showing))
+                }
+            }
         })
         .collect();
 
@@ -616,416 +620,9 @@ impl chaosgate_load::Observer for RequestRecorder {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn fault_task(
-    f: PlannedFault,
-    docker: Docker,
-    project: String,
-    sink: EventSink,
-    events: broadcast::Sender<ContainerEvent>,
-    clock: RunClock,
-    run_end: tokio::time::Instant,
-    cancel: CancellationToken,
-    state: Arc<ProgressState>,
-    (run_id, seed): (String, u64),
-    scaler: crate::stack::compose::ComposeScaler,
-) -> FaultRecord {
-    let mut record = FaultRecord {
-        name: f.name.clone(),
-        action: f.action.name().to_string(),
-        scheduled_ns: f.at.as_nanos() as u64,
-        ..Default::default()
-    };
-    let fire_at = tokio::time::Instant::from_std(clock.instant_at(record.scheduled_ns));
-    let due = |at| {
-        let cancel = cancel.clone();
-        async move {
-            tokio::select! {
-                _ = tokio::time::sleep_until(at) => true,
-                _ = cancel.cancelled() => false,
-            }
-        }
-    };
-    // Targets are looked up ahead, so that at the planned time only a check that they still
-    // run the same processes (a /proc read) stands between the timer and the fault.
-    let look_up_at = fire_at
-        .checked_sub(crate::fault::RESOLVE_AHEAD)
-        .unwrap_or(fire_at);
-    let looked_up = if due(look_up_at).await {
-        let started = std::time::Instant::now();
-        let r = project_containers(&docker, &project).await;
-        // A look-up slower than the lead time makes the fault late: the report should say so.
-        record.evidence.insert(
-            "targets_lookup_took_ms".into(),
-            (started.elapsed().as_secs_f64() * 1e3).into(),
-        );
-        Some(r)
-    } else {
-        None
-    };
-    if !due(fire_at).await {
-        record.error = Some("the run ended before the fault was due".into());
-        return record;
-    }
-    let still_current = |containers: &[ContainerInfo]| match f.action {
-        FaultAction::Container(_) | FaultAction::Rollout { .. } | FaultAction::Kube(_) => {
-            crate::fault::still_current(&pick_targets(containers, &f.service, f.pick))
-        }
-        // Peers' addresses come from the listing too.
-        FaultAction::Network { .. } => crate::fault::still_current(containers),
-    };
-    let looked_up = match looked_up {
-        Some(Ok(containers)) if still_current(&containers) => Ok(containers),
-        _ => {
-            // A target restarted since (new PID), or was down: look again, and fire that late.
-            record
-                .evidence
-                .insert("targets_looked_up_again".into(), true.into());
-            project_containers(&docker, &project).await
-        }
-    };
-    let containers = match looked_up {
-        Ok(c) => c,
-        Err(e) => {
-            record.error = Some(e.to_string());
-            return record;
-        }
-    };
-    let targets = pick_targets(&containers, &f.service, f.pick);
-    if targets.is_empty() {
-        record.error = Some(format!("service `{}` has no running container", f.service));
-        sink.record(EventKind::Fault {
-            fault: f.name.clone(),
-            stage: crate::timeline::FaultStage::Failed,
-            targets: vec![],
-            detail: record.error.clone(),
-        });
-        return record;
-    }
-    state.set_fault(Some(f.name.clone()));
-    match f.action {
-        FaultAction::Container(action) => {
-            let env = ContainerFaultEnv {
-                docker: &docker,
-                sink: &sink,
-                events: &events,
-            };
-            run_container_fault(
-                &env,
-                &mut record,
-                action,
-                &targets,
-                f.duration,
-                run_end,
-                &cancel,
-            )
-            .await;
-        }
-        FaultAction::Network { action, .. } => {
-            let env = NetworkFaultEnv {
-                docker: &docker,
-                sink: &sink,
-                run_id: &run_id,
-                seed,
-                runner: Arc::new(SystemRunner::default()),
-                containers: &containers,
-            };
-            let hold = f
-                .duration
-                .unwrap_or_else(|| run_end.saturating_duration_since(tokio::time::Instant::now()));
-            run_network_fault(&env, &mut record, &action, &targets, hold, run_end, &cancel).await;
-        }
-        FaultAction::Kube(_) => {
-            record.error = Some(format!(
-                "action `{}` needs a Kubernetes stack",
-                f.action.name()
-            ));
-        }
-        FaultAction::Rollout { strategy, set } => {
-            let env = crate::fault::rollout::RolloutEnv {
-                docker: &docker,
-                project: &project,
-                sink: &sink,
-                events: &events,
-                scaler: &scaler,
-            };
-            crate::fault::rollout::run_rollout(
-                &env,
-                &mut record,
-                strategy,
-                &set,
-                &targets,
-                &cancel,
-            )
-            .await;
-        }
-    }
-    state.set_fault(None);
-    record
-}
-
-/// One fault on a Kubernetes stack: its targets looked up [`crate::fault::RESOLVE_AHEAD`]
-/// before its time (an API list), then applied, proven and ended by `fault/kube.rs`.
-#[allow(clippy::too_many_arguments)]
-async fn kube_fault_task(
-    f: PlannedFault,
-    stack: KubeStack,
-    docker: Docker,
-    sink: EventSink,
-    clock: RunClock,
-    run_end: tokio::time::Instant,
-    cancel: CancellationToken,
-    state: Arc<ProgressState>,
-    (run_id, seed): (String, u64),
-) -> FaultRecord {
-    let mut record = FaultRecord {
-        name: f.name.clone(),
-        action: f.action.name().to_string(),
-        scheduled_ns: f.at.as_nanos() as u64,
-        ..Default::default()
-    };
-    let action = match &f.action {
-        FaultAction::Kube(a) => Some(*a),
-        FaultAction::Network {
-            action: NetworkAction::Loss { .. } | NetworkAction::Partition { .. },
-            ..
-        } => None,
-        _ => {
-            record.error = Some(format!(
-                "action `{}` does not run on Kubernetes",
-                f.action.name()
-            ));
-            return record;
-        }
-    };
-    let fire_at = tokio::time::Instant::from_std(clock.instant_at(record.scheduled_ns));
-    let look_up_at = fire_at
-        .checked_sub(crate::fault::RESOLVE_AHEAD)
-        .unwrap_or(fire_at);
-    let due = |at| {
-        let cancel = cancel.clone();
-        async move {
-            tokio::select! {
-                _ = tokio::time::sleep_until(at) => true,
-                _ = cancel.cancelled() => false,
-            }
-        }
-    };
-    let looked_up = if due(look_up_at).await {
-        stack.containers().await
-    } else {
-        Ok(Vec::new())
-    };
-    if !due(fire_at).await {
-        record.error = Some("the run ended before the fault was due".into());
-        return record;
-    }
-    let targets = match looked_up {
-        Ok(pods) => pick_targets(&pods, &f.service, f.pick),
-        Err(e) => {
-            record.error = Some(e.to_string());
-            return record;
-        }
-    };
-    if targets.is_empty() && !action.is_some_and(|a| a.on_workload()) {
-        record.error = Some(format!("workload `{}` has no running pod", f.service));
-        sink.record(EventKind::Fault {
-            fault: f.name.clone(),
-            stage: crate::timeline::FaultStage::Failed,
-            targets: vec![],
-            detail: record.error.clone(),
-        });
-        return record;
-    }
-    state.set_fault(Some(f.name.clone()));
-    let hold = f
-        .duration
-        .unwrap_or_else(|| run_end.saturating_duration_since(tokio::time::Instant::now()));
-    let Some(action) = action else {
-        // Loss and partition: iptables rules in the target pods' network namespaces (their
-        // sandboxes', through the node's Docker runtime), matching the peers' pod IPs and
-        // their Services' ClusterIPs.
-        let FaultAction::Network { action, .. } = &f.action else {
-            return record;
-        };
-        let mut targets = targets;
-        let peers = async {
-            stack.with_sandbox_pids(&docker, &mut targets).await?;
-            let mut all = stack.containers().await.map_err(|e| e.to_string())?;
-            all.extend(stack.service_peers().await.map_err(|e| e.to_string())?);
-            Ok::<_, String>(all)
-        }
-        .await;
-        match peers {
-            Ok(all) => {
-                let env = NetworkFaultEnv {
-                    docker: &docker,
-                    sink: &sink,
-                    run_id: &run_id,
-                    seed,
-                    runner: Arc::new(SystemRunner::default()),
-                    containers: &all,
-                };
-                run_network_fault(&env, &mut record, action, &targets, hold, run_end, &cancel)
-                    .await;
-            }
-            Err(e) => {
-                record.error = Some(e.clone());
-                sink.record(EventKind::Fault {
-                    fault: f.name.clone(),
-                    stage: crate::timeline::FaultStage::Failed,
-                    targets: targets.iter().map(|t| t.name.clone()).collect(),
-                    detail: Some(e),
-                });
-            }
-        }
-        state.set_fault(None);
-        return record;
-    };
-    let env = crate::fault::kube::KubeFaultEnv {
-        stack: &stack,
-        docker: &docker,
-        sink: &sink,
-    };
-    crate::fault::kube::run_kube_fault(
-        &env,
-        &mut record,
-        action,
-        &f.service,
-        &targets,
-        hold,
-        run_end,
-        &cancel,
-    )
-    .await;
-    state.set_fault(None);
-    record
-}
-
-/// The URL of the first request template that writes with a unique id (POST/PUT with
-/// `{{id}}` in its body): its writes are read back for the lost-writes check.
-fn pick_targets(containers: &[ContainerInfo], service: &str, pick: Pick) -> Vec<ContainerInfo> {
-    let mut of_service: Vec<ContainerInfo> = containers
-        .iter()
-        .filter(|c| c.service == service && c.running)
-        .cloned()
-        .collect();
-    of_service.sort_by_key(|c| c.number);
-    match pick {
-        Pick::All => of_service,
-        Pick::First => of_service.into_iter().take(1).collect(),
-        Pick::Random { draw } => {
-            let n = of_service.len() as u64;
-            if n == 0 {
-                vec![]
-            } else {
-                vec![of_service.swap_remove((draw % n) as usize)]
-            }
-        }
-        Pick::FirstN { size } => {
-            let n = size.of(of_service.len());
-            of_service.into_iter().take(n).collect()
-        }
-        Pick::Sample { draw, size } => {
-            use rand::SeedableRng;
-            use rand::seq::SliceRandom;
-            let n = size.of(of_service.len());
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(draw);
-            of_service.shuffle(&mut rng);
-            let mut picked: Vec<ContainerInfo> = of_service.into_iter().take(n).collect();
-            picked.sort_by_key(|c| c.number);
-            picked
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn replicas(n: u32) -> Vec<ContainerInfo> {
-        (1..=n)
-            .map(|number| ContainerInfo {
-                id: format!("id{number}"),
-                name: format!("gateway-{number}"),
-                service: "gateway".into(),
-                number,
-                running: true,
-                paused: false,
-                health: None,
-                last_health_check: None,
-                pid: 0,
-                restart_count: 0,
-                published: vec![],
-                networks: vec![],
-                aliases: vec![],
-                image: String::new(),
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_blast_radius_takes_that_many_replicas_the_same_ones_for_the_same_draw() {
-        use crate::scenario::BlastSize;
-        let all = replicas(10);
-        let names = |p: Pick| -> Vec<String> {
-            pick_targets(&all, "gateway", p)
-                .into_iter()
-                .map(|c| c.name)
-                .collect()
-        };
-        let three = names(Pick::Sample {
-            draw: 7,
-            size: BlastSize::Count(3),
-        });
-        assert_eq!(three.len(), 3);
-        assert_eq!(
-            three,
-            names(Pick::Sample {
-                draw: 7,
-                size: BlastSize::Count(3)
-            })
-        );
-        assert_ne!(
-            three,
-            names(Pick::Sample {
-                draw: 8,
-                size: BlastSize::Count(3)
-            })
-        );
-        // 25 % of 10 rounds up to 3; 1 % of 10 is still one; a count above the replicas is all.
-        assert_eq!(
-            names(Pick::Sample {
-                draw: 1,
-                size: BlastSize::Permille(250)
-            })
-            .len(),
-            3
-        );
-        assert_eq!(
-            names(Pick::Sample {
-                draw: 1,
-                size: BlastSize::Permille(10)
-            })
-            .len(),
-            1
-        );
-        assert_eq!(
-            names(Pick::FirstN {
-                size: BlastSize::Count(20)
-            })
-            .len(),
-            10
-        );
-        assert_eq!(
-            names(Pick::FirstN {
-                size: BlastSize::Count(2)
-            }),
-            vec!["gateway-1", "gateway-2"]
-        );
-        // A single random pick keeps its old rule (replayed seeds hit the same replica).
-        assert_eq!(names(Pick::Random { draw: 13 }), vec!["gateway-4"]);
-    }
 
     #[test]
     fn project_names_are_valid_compose_names() {

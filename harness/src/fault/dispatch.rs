@@ -1,0 +1,272 @@
+//! The two stacks a fault is scheduled on ([`super::schedule`]): how each lists targets, and
+//! which fault kind runs which action there.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::Docker;
+use chaosgate_proxy::netns_rules::SystemRunner;
+use tokio::sync::broadcast;
+
+use super::FaultRecord;
+use super::container::{ContainerFaultEnv, run_container_fault};
+use super::kube::{KubeAction, KubeFaultEnv, run_kube_fault};
+use super::network::{NetworkAction, NetworkFaultEnv, run_network_fault};
+use super::rollout::{RolloutEnv, run_rollout};
+use super::schedule::{FaultBackend, RunWindow, pick_targets};
+use crate::run::{FaultAction, PlannedFault};
+use crate::stack::ContainerInfo;
+use crate::stack::compose::ComposeScaler;
+use crate::stack::docker::project_containers;
+use crate::stack::events::ContainerEvent;
+use crate::stack::kube::KubeStack;
+use crate::timeline::{EventKind, FaultStage};
+
+/// A compose project: containers listed and acted on through Docker.
+pub struct ComposeFaults {
+    /// The Docker API client.
+    pub docker: Docker,
+    /// The compose project name.
+    pub project: String,
+    /// The project's Docker events, which prove container faults and rollouts.
+    pub events: broadcast::Sender<ContainerEvent>,
+    /// The run's ID and seed: network faults name their proxies and rules by the one and draw
+    /// from the other.
+    pub run: (String, u64),
+    /// Runs compose for a rollout's new containers.
+    pub scaler: ComposeScaler,
+}
+
+impl FaultBackend for ComposeFaults {
+    fn refuses(&self, _: &PlannedFault) -> Option<String> {
+        None
+    }
+
+    async fn look_up(&self) -> Result<Vec<ContainerInfo>, String> {
+        project_containers(&self.docker, &self.project)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn times_look_up(&self) -> bool {
+        true
+    }
+
+    fn still_current(
+        &self,
+        f: &PlannedFault,
+        looked_up: &Result<Vec<ContainerInfo>, String>,
+    ) -> bool {
+        let Ok(containers) = looked_up else {
+            return false;
+        };
+        match f.action {
+            FaultAction::Container(_) | FaultAction::Rollout { .. } | FaultAction::Kube(_) => {
+                super::still_current(&pick_targets(containers, &f.service, f.pick))
+            }
+            // Peers' addresses come from the listing too.
+            FaultAction::Network { .. } => super::still_current(containers),
+        }
+    }
+
+    fn no_target(&self, f: &PlannedFault) -> Option<String> {
+        Some(format!("service `{}` has no running container", f.service))
+    }
+
+    async fn act(
+        &self,
+        f: &PlannedFault,
+        record: &mut FaultRecord,
+        targets: Vec<ContainerInfo>,
+        containers: Vec<ContainerInfo>,
+        hold: Duration,
+        run: &RunWindow,
+    ) {
+        let (run_id, seed) = &self.run;
+        match &f.action {
+            FaultAction::Container(action) => {
+                let env = ContainerFaultEnv {
+                    docker: &self.docker,
+                    sink: &run.sink,
+                    events: &self.events,
+                };
+                run_container_fault(
+                    &env,
+                    record,
+                    *action,
+                    &targets,
+                    f.duration,
+                    run.run_end,
+                    &run.cancel,
+                )
+                .await;
+            }
+            FaultAction::Network { action, .. } => {
+                let env = NetworkFaultEnv {
+                    docker: &self.docker,
+                    sink: &run.sink,
+                    run_id,
+                    seed: *seed,
+                    runner: Arc::new(SystemRunner::default()),
+                    containers: &containers,
+                };
+                run_network_fault(
+                    &env,
+                    record,
+                    action,
+                    &targets,
+                    hold,
+                    run.run_end,
+                    &run.cancel,
+                )
+                .await;
+            }
+            FaultAction::Kube(_) => {
+                record.error = Some(format!(
+                    "action `{}` needs a Kubernetes stack",
+                    f.action.name()
+                ));
+            }
+            FaultAction::Rollout { strategy, set } => {
+                let env = RolloutEnv {
+                    docker: &self.docker,
+                    project: &self.project,
+                    sink: &run.sink,
+                    events: &self.events,
+                    scaler: &self.scaler,
+                };
+                run_rollout(&env, record, *strategy, set, &targets, &run.cancel).await;
+            }
+        }
+    }
+}
+
+/// A Kubernetes namespace: pods listed and acted on through the API (and, for `crash`, loss
+/// and partition, through the node's Docker runtime).
+pub struct KubeFaults {
+    /// The run's stack.
+    pub stack: KubeStack,
+    /// The node's Docker daemon.
+    pub docker: Docker,
+    /// The run's ID and seed, as for [`ComposeFaults::run`].
+    pub run: (String, u64),
+}
+
+/// The Kubernetes fault `action` is, `None` for the network faults that run on Kubernetes too
+/// (loss and partition), or why it does not run there.
+fn kube_action(action: &FaultAction) -> Result<Option<KubeAction>, String> {
+    match action {
+        FaultAction::Kube(a) => Ok(Some(*a)),
+        FaultAction::Network {
+            action: NetworkAction::Loss { .. } | NetworkAction::Partition { .. },
+            ..
+        } => Ok(None),
+        _ => Err(format!(
+            "action `{}` does not run on Kubernetes",
+            action.name()
+        )),
+    }
+}
+
+impl FaultBackend for KubeFaults {
+    fn refuses(&self, f: &PlannedFault) -> Option<String> {
+        kube_action(&f.action).err()
+    }
+
+    async fn look_up(&self) -> Result<Vec<ContainerInfo>, String> {
+        self.stack.containers().await.map_err(|e| e.to_string())
+    }
+
+    fn times_look_up(&self) -> bool {
+        false
+    }
+
+    /// Always: a pod has no host PID to check, and a pod replaced since is the fault's own
+    /// steps' business (they look pods up by name and uid).
+    fn still_current(&self, _: &PlannedFault, _: &Result<Vec<ContainerInfo>, String>) -> bool {
+        true
+    }
+
+    fn no_target(&self, f: &PlannedFault) -> Option<String> {
+        let on_workload = matches!(kube_action(&f.action), Ok(Some(a)) if a.on_workload());
+        (!on_workload).then(|| format!("workload `{}` has no running pod", f.service))
+    }
+
+    async fn act(
+        &self,
+        f: &PlannedFault,
+        record: &mut FaultRecord,
+        mut targets: Vec<ContainerInfo>,
+        _: Vec<ContainerInfo>,
+        hold: Duration,
+        run: &RunWindow,
+    ) {
+        let (run_id, seed) = &self.run;
+        match (kube_action(&f.action), &f.action) {
+            (Ok(Some(action)), _) => {
+                let env = KubeFaultEnv {
+                    stack: &self.stack,
+                    docker: &self.docker,
+                    sink: &run.sink,
+                };
+                run_kube_fault(
+                    &env,
+                    record,
+                    action,
+                    &f.service,
+                    &targets,
+                    hold,
+                    run.run_end,
+                    &run.cancel,
+                )
+                .await;
+            }
+            // Loss and partition: iptables rules in the target pods' network namespaces (their
+            // sandboxes', through the node's Docker runtime), matching the peers' pod IPs and
+            // their Services' ClusterIPs.
+            (Ok(None), FaultAction::Network { action, .. }) => {
+                let stack = &self.stack;
+                let peers = async {
+                    stack.with_sandbox_pids(&self.docker, &mut targets).await?;
+                    let mut all = stack.containers().await.map_err(|e| e.to_string())?;
+                    all.extend(stack.service_peers().await.map_err(|e| e.to_string())?);
+                    Ok::<_, String>(all)
+                }
+                .await;
+                match peers {
+                    Ok(all) => {
+                        let env = NetworkFaultEnv {
+                            docker: &self.docker,
+                            sink: &run.sink,
+                            run_id,
+                            seed: *seed,
+                            runner: Arc::new(SystemRunner::default()),
+                            containers: &all,
+                        };
+                        run_network_fault(
+                            &env,
+                            record,
+                            action,
+                            &targets,
+                            hold,
+                            run.run_end,
+                            &run.cancel,
+                        )
+                        .await;
+                    }
+                    Err(e) => {
+                        record.error = Some(e.clone());
+                        run.sink.record(EventKind::Fault {
+                            fault: f.name.clone(),
+                            stage: FaultStage::Failed,
+                            targets: targets.iter().map(|t| t.name.clone()).collect(),
+                            detail: Some(e),
+                        });
+                    }
+                }
+            }
+            // Refused before it was scheduled.
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! A timeline for fault tests that run in paused time.
+
+use std::path::PathBuf;
+
+use crate::timeline::{Event, EventLog, EventSink, RunClock, read_events};
+
+/// An `events.jsonl` in a temporary directory, written on a runtime of its own: its writer is a
+/// blocking task, and one on the test's runtime would keep paused time from ever advancing.
+pub struct TestLog {
+    runtime: tokio::runtime::Runtime,
+    log: EventLog,
+    dir: PathBuf,
+}
+
+impl TestLog {
+    /// The log and its first sink, on a run clock starting now.
+    pub fn start() -> (Self, EventSink) {
+        let dir = std::env::temp_dir().join(format!(
+            "cg-fault-test-{}-{}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let (log, sink) = {
+            let _on = runtime.enter();
+            EventLog::create(&dir.join("events.jsonl"), RunClock::start()).unwrap()
+        };
+        (Self { runtime, log, dir }, sink)
+    }
+
+    /// Every event recorded, once every sink has been dropped.
+    pub async fn events(self) -> Vec<Event> {
+        let path = self.log.path().to_path_buf();
+        self.log.finish().await.unwrap();
+        let events = read_events(&path).unwrap().map(|e| e.unwrap()).collect();
+        std::fs::remove_dir_all(&self.dir).unwrap();
+        self.runtime.shutdown_background();
+        events
+    }
+}
