@@ -2,6 +2,7 @@
 //! column-precise errors. Judging them is `verdict`'s job.
 
 mod expr;
+pub mod metrics;
 mod parse;
 
 pub use expr::{Comparison, Metric, NameRef, Quantity, RefKind, Relative, Scope, Slo, Unit};

@@ -6,9 +6,6 @@ use std::ops::Range;
 use super::expr::{Comparison, Metric, NameRef, Quantity, RefKind, Relative, Scope, Slo, Unit};
 use crate::units;
 
-const METRICS: &str = "pNN (p50, p90, p95, p99, p99.9), error_rate, availability, recovery_time, failover_time, \
-     lost_writes, probe_success";
-
 /// A syntax or unit error in an SLO expression. In a scenario file it becomes a
 /// `ScenarioError` at the expression's column: exit `BAD_INPUT` (2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -265,7 +262,7 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
             format!("expected a metric name, found {}", tok.describe()),
             name_at,
         )
-        .help(format!("metrics: {METRICS}")));
+        .help(format!("metrics: {}", super::metrics::names())));
     };
     p.expect(&Tok::LParen, &format!("`(` after `{name}`"))?;
     let (args, close_at) = p.args()?;
@@ -527,6 +524,13 @@ fn build_metric(
     close_at: Range<usize>,
     refs: &mut Vec<NameRef>,
 ) -> Result<Metric, SloParseError> {
+    let Some(row) = super::metrics::info(name) else {
+        return Err(
+            SloParseError::new(format!("unknown metric `{name}`"), name_at)
+                .help(format!("metrics: {}", super::metrics::names())),
+        );
+    };
+    let allowed = row.named;
     if let Some(number) = name
         .strip_prefix('p')
         .filter(|n| n.starts_with(|c: char| c.is_ascii_digit()))
@@ -539,7 +543,7 @@ fn build_metric(
                 SloParseError::new(format!("`{name}` is not a percentile"), name_at.clone())
                     .help("write p50, p90, p95, p99, p99.9, ...")
             })?;
-        let mut args = split_args(name, args, &["during", "phase"])?;
+        let mut args = split_args(name, args, allowed)?;
         let first = required_positional(&args, name, "`latency`", &close_at)?;
         if first.value != "latency" {
             return Err(SloParseError::new(
@@ -553,7 +557,7 @@ fn build_metric(
     }
     match name {
         "error_rate" | "availability" => {
-            let mut args = split_args(name, args, &["during", "phase"])?;
+            let mut args = split_args(name, args, allowed)?;
             args.no_more_positionals(name, 0)?;
             let scope = scope(&mut args, name, refs)?;
             Ok(if name == "error_rate" {
@@ -563,11 +567,6 @@ fn build_metric(
             })
         }
         "recovery_time" | "failover_time" => {
-            let allowed: &[&str] = if name == "recovery_time" {
-                &["probe"]
-            } else {
-                &[]
-            };
             let mut args = split_args(name, args, allowed)?;
             let fault = required_positional(&args, name, "a fault name", &close_at)?;
             args.no_more_positionals(name, 1)?;
@@ -593,12 +592,12 @@ fn build_metric(
             })
         }
         "lost_writes" => {
-            let args = split_args(name, args, &[])?;
+            let args = split_args(name, args, allowed)?;
             args.no_more_positionals(name, 0)?;
             Ok(Metric::LostWrites)
         }
         "probe_success" => {
-            let mut args = split_args(name, args, &["during"])?;
+            let mut args = split_args(name, args, allowed)?;
             let probe = required_positional(&args, name, "a probe name", &close_at)?;
             args.no_more_positionals(name, 1)?;
             refs.push(NameRef {
@@ -619,10 +618,8 @@ fn build_metric(
                 during,
             })
         }
-        other => Err(
-            SloParseError::new(format!("unknown metric `{other}`"), name_at)
-                .help(format!("metrics: {METRICS}")),
-        ),
+        // Every row of the table has its arm above.
+        other => unreachable!("metric `{other}` is in the table but not parsed"),
     }
 }
 
