@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use super::run_cmd::{TerminationSignals, create_run_dir, parse_key_value};
+use super::error::CommandError;
+use super::run_cmd::{create_run_dir, parse_key_value};
+use super::runtime::{OnSignal, with_runtime};
 use crate::exit_codes;
 use crate::exit_codes::worse;
 use crate::gate::{self, Plan, Side};
@@ -67,7 +69,7 @@ pub fn run(args: AbArgs, quiet: bool) -> i32 {
         },
     ];
     let seed = args.seed.or(s.seed).unwrap_or_else(rand::random);
-    with_runtime(|cancel| async move {
+    with_runtime(OnSignal::StopRun, |cancel| async move {
         run_gate(
             &s,
             GateKind::Ab,
@@ -80,41 +82,6 @@ pub fn run(args: AbArgs, quiet: bool) -> i32 {
             quiet,
         )
         .await
-    })
-}
-
-/// A multi-threaded runtime with the termination signals installed (as `run` has).
-pub(crate) fn with_runtime<F, Fut>(f: F) -> i32
-where
-    F: FnOnce(CancellationToken) -> Fut,
-    Fut: std::future::Future<Output = i32>,
-{
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: starting the async runtime: {e}");
-            return exit_codes::INFRASTRUCTURE;
-        }
-    };
-    rt.block_on(async move {
-        let cancel = CancellationToken::new();
-        let signals = match TerminationSignals::install() {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: installing signal handlers: {e}");
-                return exit_codes::INFRASTRUCTURE;
-            }
-        };
-        tokio::spawn(signals.cancel_on_first(cancel.clone()));
-        let code = f(cancel.clone()).await;
-        if cancel.is_cancelled() {
-            worse(code, exit_codes::INFRASTRUCTURE)
-        } else {
-            code
-        }
     })
 }
 
@@ -139,11 +106,11 @@ pub(crate) async fn run_gate(
     let dir = match create_run_dir(report_dir, &label) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!(
-                "error: creating a run directory under {}: {e}",
+            return CommandError::Infrastructure(format!(
+                "creating a run directory under {}: {e}",
                 report_dir.display()
-            );
-            return exit_codes::INFRASTRUCTURE;
+            ))
+            .report();
         }
     };
     let plan = Plan {
@@ -161,14 +128,8 @@ pub(crate) async fn run_gate(
     let started = std::time::Instant::now();
     let (done, interrupted) = match gate::run_all(&plan).await {
         Ok(d) => d,
-        Err(gate::GateError::BadInput(e)) => {
-            eprintln!("error: {e}");
-            return exit_codes::BAD_INPUT;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit_codes::INFRASTRUCTURE;
-        }
+        Err(gate::GateError::BadInput(e)) => return CommandError::BadInput(e).report(),
+        Err(e) => return CommandError::Infrastructure(e.to_string()).report(),
     };
     let mut report = gate::skeleton(&plan, &done, started_at, started.elapsed());
     match kind {
@@ -193,8 +154,8 @@ pub(crate) async fn run_gate(
         eprintln!("chaosgate: {n}");
     }
     if let Err(e) = crate::report::gate::write_all(&report, &dir) {
-        eprintln!("error: writing reports to {}: {e}", dir.display());
-        return exit_codes::INFRASTRUCTURE;
+        return CommandError::Infrastructure(format!("writing reports to {}: {e}", dir.display()))
+            .report();
     }
     if !quiet {
         eprintln!("{}", crate::report::gate_render::terminal(&report));

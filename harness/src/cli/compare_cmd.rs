@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::error::CommandError;
 use crate::exit_codes;
 use crate::report;
 
@@ -25,17 +26,26 @@ pub struct CompareArgs {
 /// Exit 0 when nothing regressed, 1 when something did, 2 for unreadable reports.
 pub fn run(args: CompareArgs) -> i32 {
     if !(args.tolerance >= 0.0 && args.tolerance.is_finite()) {
-        eprintln!(
-            "error: --tolerance must be a non-negative number, got {}",
+        return CommandError::BadInput(format!(
+            "--tolerance must be a non-negative number, got {}",
             args.tolerance
-        );
-        return exit_codes::BAD_INPUT;
+        ))
+        .report();
     }
     let read = |p: &PathBuf| {
-        report::json::read(p).map_err(|e| eprintln!("error: reading report {}: {e}", p.display()))
+        report::json::read(p)
+            .map_err(|e| CommandError::BadInput(format!("reading report {}: {e}", p.display())))
     };
-    let (Ok(old), Ok(new)) = (read(&args.old), read(&args.new)) else {
-        return exit_codes::BAD_INPUT;
+    let (old, new) = match (read(&args.old), read(&args.new)) {
+        (Ok(old), Ok(new)) => (old, new),
+        (old, new) => {
+            // Both are said, so that one run fixes both paths.
+            let mut code = exit_codes::PASS;
+            for e in [old.err(), new.err()].into_iter().flatten() {
+                code = e.report();
+            }
+            return code;
+        }
     };
     if let Some(w) = scenario_hash_warning(&old, &new) {
         eprintln!("chaosgate: warning: {w}");
@@ -44,10 +54,7 @@ pub fn run(args: CompareArgs) -> i32 {
     if args.json {
         match serde_json::to_string_pretty(&cmp) {
             Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit_codes::INFRASTRUCTURE;
-            }
+            Err(e) => return CommandError::Infrastructure(e.to_string()).report(),
         }
     } else {
         print!("{cmp}");

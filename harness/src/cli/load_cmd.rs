@@ -12,6 +12,8 @@ use chaosgate_load::{
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use super::error::CommandError;
+use super::runtime::{OnSignal, with_runtime};
 use crate::exit_codes;
 
 /// Connections in closed mode when `--connections` is not given (oha's default).
@@ -120,22 +122,13 @@ fn parse_method(text: &str) -> Result<Method, String> {
     text.parse().map_err(|e: UnknownMethod| e.to_string())
 }
 
-/// Runs the load, prints the summary and returns the exit code.
+/// Runs the load, prints the summary and returns the exit code. A terminating signal (Ctrl-C,
+/// SIGTERM, ...) stops the load early; what ran is still summarised.
 pub fn run(args: LoadArgs) -> i32 {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("chaosgate load: could not start the async runtime: {e}");
-            return exit_codes::INFRASTRUCTURE;
-        }
-    };
-    runtime.block_on(drive(args))
+    with_runtime(OnSignal::StopLoad, |cancel| drive(args, cancel))
 }
 
-async fn drive(args: LoadArgs) -> i32 {
+async fn drive(args: LoadArgs, cancel: CancellationToken) -> i32 {
     let template = RequestTemplate {
         method: args.method,
         url: args.url.clone(),
@@ -143,14 +136,6 @@ async fn drive(args: LoadArgs) -> i32 {
         body: args.body.clone(),
         weight: 1,
     };
-    let cancel = CancellationToken::new();
-    // Ctrl-C stops the load early; what ran is still summarised.
-    let on_interrupt = cancel.clone();
-    let interrupt_watch = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_interrupt.cancel();
-        }
-    });
     let result = if args.closed {
         let connections = args.connections.unwrap_or(DEFAULT_CLOSED_CONNECTIONS);
         run_closed_until(template, connections, args.duration, args.timeout, cancel).await
@@ -166,24 +151,17 @@ async fn drive(args: LoadArgs) -> i32 {
         };
         run_open(plan, Arc::new(AsWritten), Arc::new(IgnoreOutcomes), cancel).await
     };
-    interrupt_watch.abort();
     let summary = match result {
         Ok(summary) => summary,
-        Err(e) => {
-            eprintln!("chaosgate load: {e}");
-            return if e.is_bad_input() {
-                exit_codes::BAD_INPUT
-            } else {
-                exit_codes::INFRASTRUCTURE
-            };
-        }
+        Err(e) if e.is_bad_input() => return CommandError::BadInput(e.to_string()).report(),
+        Err(e) => return CommandError::Infrastructure(e.to_string()).report(),
     };
     if args.json {
         match serde_json::to_string_pretty(&summary) {
             Ok(json) => println!("{json}"),
             Err(e) => {
-                eprintln!("chaosgate load: could not write the summary as JSON: {e}");
-                return exit_codes::INFRASTRUCTURE;
+                return CommandError::Infrastructure(format!("writing the summary as JSON: {e}"))
+                    .report();
             }
         }
     } else {

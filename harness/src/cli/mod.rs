@@ -3,8 +3,10 @@
 pub mod ab_cmd;
 pub mod annotate_cmd;
 pub mod compare_cmd;
+pub mod error;
 pub mod load_cmd;
 pub mod run_cmd;
+pub mod runtime;
 pub mod scenario_cmds;
 
 use clap::{Parser, Subcommand};

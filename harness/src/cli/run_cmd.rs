@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
+use super::error::CommandError;
+use super::runtime::{OnSignal, with_runtime};
 use crate::exit_codes::{self, worse};
 use crate::gate::run_single;
 use crate::run::{self, Progress};
@@ -74,29 +75,8 @@ pub fn run(args: RunArgs, quiet: bool) -> i32 {
     if bad {
         return exit_codes::BAD_INPUT;
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: starting the async runtime: {e}");
-            return exit_codes::INFRASTRUCTURE;
-        }
-    };
     let overrides: BTreeMap<String, String> = args.set.iter().cloned().collect();
-    rt.block_on(async move {
-        let cancel = CancellationToken::new();
-        // Installed before anything starts: from here on no terminating signal takes the
-        // default action (dying with the stack still up).
-        let signals = match TerminationSignals::install() {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: installing signal handlers: {e}");
-                return exit_codes::INFRASTRUCTURE;
-            }
-        };
-        tokio::spawn(signals.cancel_on_first(cancel.clone()));
+    with_runtime(OnSignal::StopRun, |cancel| async move {
         let mut worst = exit_codes::PASS;
         for s in scenarios {
             let code = run_one(&s, &args, &overrides, quiet, cancel.clone()).await;
@@ -105,96 +85,8 @@ pub fn run(args: RunArgs, quiet: bool) -> i32 {
                 break;
             }
         }
-        // A signal that came after a scenario's verdict (while its reports were written or its
-        // stack removed) still stopped the batch: the run as a whole was interrupted.
-        if cancel.is_cancelled() {
-            worse(worst, exit_codes::INFRASTRUCTURE)
-        } else {
-            worst
-        }
+        worst
     })
-}
-
-/// The signals that end a run from outside: Ctrl-C, a supervisor's or CI runner's stop, a
-/// closed terminal or SSH session, Ctrl-\\. Each one makes the run revert its faults, remove
-/// its stack and exit 3. SIGKILL cannot be caught: the stack's reaper handles that.
-const TERMINATING: [(SignalKind, &str); 4] = [
-    (SignalKind::interrupt(), "SIGINT"),
-    (SignalKind::terminate(), "SIGTERM"),
-    (SignalKind::hangup(), "SIGHUP"),
-    (SignalKind::quit(), "SIGQUIT"),
-];
-
-pub(crate) struct TerminationSignals(Vec<(Signal, &'static str)>);
-
-impl TerminationSignals {
-    pub(crate) fn install() -> std::io::Result<Self> {
-        TERMINATING
-            .iter()
-            .map(|(kind, name)| signal(*kind).map(|s| (s, *name)))
-            .collect::<std::io::Result<_>>()
-            .map(Self)
-    }
-
-    /// The name of the next signal that arrives.
-    async fn next(&mut self) -> &'static str {
-        let waits = self.0.iter_mut().map(|(s, name)| {
-            Box::pin(async move {
-                s.recv().await;
-                *name
-            })
-        });
-        futures::future::select_all(waits).await.0
-    }
-
-    /// Cancels the run on the first signal. Later ones cannot make it stop sooner (half-removed
-    /// faults help nobody); they are answered with what is going on.
-    pub(crate) async fn cancel_on_first(mut self, cancel: CancellationToken) {
-        let first = self.next().await;
-        // Cancel before printing: nothing may delay or prevent the teardown.
-        cancel.cancel();
-        if first == "SIGHUP" {
-            detach_dead_terminal();
-        }
-        say(&format!(
-            "\nchaosgate: {first}: interrupted; reverting faults and tearing the stack down"
-        ));
-        loop {
-            let again = self.next().await;
-            if again == "SIGHUP" {
-                detach_dead_terminal();
-            }
-            say(&format!(
-                "chaosgate: {again}: still reverting faults and tearing the stack down \
-                 (`kill -9` is safe too: the run's reaper then removes the stack)"
-            ));
-        }
-    }
-}
-
-/// A line on stderr that cannot panic: stderr may be a terminal that is gone.
-fn say(line: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{line}");
-}
-
-/// After a hangup the terminal is gone, and every later write to it fails (EIO), which
-/// `println!`/`eprintln!` turn into a panic (exit 101, not 3). Output that has nowhere to go
-/// goes to /dev/null instead; pipes and files (CI logs) are left alone.
-fn detach_dead_terminal() {
-    use std::io::IsTerminal;
-    use std::os::fd::AsRawFd;
-    let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") else {
-        return;
-    };
-    let ttys = [
-        (libc::STDOUT_FILENO, std::io::stdout().is_terminal()),
-        (libc::STDERR_FILENO, std::io::stderr().is_terminal()),
-    ];
-    for (fd, _) in ttys.into_iter().filter(|(_, tty)| *tty) {
-        // SAFETY: dup2 onto a standard descriptor; both descriptors are valid and open.
-        unsafe { libc::dup2(null.as_raw_fd(), fd) };
-    }
 }
 
 async fn run_one(
@@ -208,8 +100,7 @@ async fn run_one(
     let mut spec = match run::from_scenario(s, seed, overrides) {
         Ok(spec) => spec,
         Err(e) => {
-            eprintln!("error: {}: {e}", s.path.display());
-            return exit_codes::BAD_INPUT;
+            return CommandError::BadInput(format!("{}: {e}", s.path.display())).report();
         }
     };
     if args.fail_fast && spec.fail_fast.is_none() {
@@ -241,11 +132,11 @@ async fn run_one(
     let dir = match create_run_dir(&args.report_dir, &s.name) {
         Ok(d) => d,
         Err(e) => {
-            eprintln!(
-                "error: creating a run directory under {}: {e}",
+            return CommandError::Infrastructure(format!(
+                "creating a run directory under {}: {e}",
                 args.report_dir.display()
-            );
-            return exit_codes::INFRASTRUCTURE;
+            ))
+            .report();
         }
     };
     progress.line(&format!("run {} (seed {seed}) → {}", s.name, dir.display()));
