@@ -46,7 +46,10 @@ fn replica_crash_passes_on_the_good_stack_and_fails_without_failover() {
     assert_clean(&report);
 
     // The same scenario against the build with no retries and no failover: the gateway
-    // fails while marketdata-a is down, and the failover SLO says so in JUnit.
+    // fails while marketdata-a is down. Its clients' error rate always says so (8-85 % of the
+    // crash window's requests fail). Its longest outage depends on how fast Docker restarts
+    // the replica and on the gateway's quote cache splitting it (85-700 ms seen): breached
+    // against `< 50ms`, or inconclusive if one ever straddles it. Never a pass.
     let (out, reports) = run_scenario(
         "replica-crash.yaml",
         &["--seed", "7", "--set", "GATEWAY_FAILOVER=off"],
@@ -56,12 +59,24 @@ fn replica_crash_passes_on_the_good_stack_and_fails_without_failover() {
     let report = report_json(&dir);
     assert_eq!(report["verdict"], "breached");
     assert_eq!(
-        slo(&report, "failover_time")["verdict"],
+        slo(&report, "error_rate(during=crash-primary) < 0.1%")["verdict"],
         "breached",
         "{report:#}"
     );
+    let failover = slo(&report, "failover_time(crash-primary) < 50ms");
+    assert!(
+        failover["verdict"] == "breached" || failover["verdict"] == "inconclusive",
+        "{failover:#}"
+    );
+    assert!(
+        failover["measured"]["value"].as_f64().unwrap_or(0.0) > 0.0,
+        "{failover:#}"
+    );
     let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit.xml");
-    assert!(junit.contains("failover_time(crash-primary)"), "{junit}");
+    assert!(
+        junit.contains("error_rate(during=crash-primary) &lt; 0.1%"),
+        "{junit}"
+    );
     assert!(junit.contains("<failure"), "{junit}");
     assert_clean(&report);
 }
