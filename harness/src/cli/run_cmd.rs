@@ -108,7 +108,7 @@ async fn run_one(
     }
     let progress = Progress::detect(quiet);
     if args.dry_run {
-        println!("{}", run::describe_plan(&spec));
+        println!("{}", crate::report::plan_text::render(&spec));
         return exit_codes::PASS;
     }
     if let Some(n) = args.repeat {

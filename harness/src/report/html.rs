@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use html_escape::encode_text;
 
 use super::chart::{errors_svg, latency_svg};
-use super::format::{at, headline, ms, opt_ms, percent, verdict_word};
+use super::format::{headline, ms, verdict_word};
 use super::model::Report;
 use crate::verdict::Verdict;
 
@@ -112,38 +112,24 @@ pub fn render(report: &Report) -> String {
             out,
             "<h2>Faults</h2>\n<table><tr><th>Fault</th><th>Action</th><th>Targets</th><th>Scheduled</th><th>Applied</th><th>Verified</th><th>Reverted</th><th>Recovery</th><th>Failover</th></tr>"
         );
-        for f in &report.faults {
-            let recovery: Vec<String> = f
-                .recovery
-                .iter()
-                .map(|r| match r.recovery_time_ms {
-                    Some(t) => format!("{} {}", esc(&r.probe), ms(t)),
-                    None => format!("{} never", esc(&r.probe)),
-                })
-                .collect();
-            let applied = if f.applied {
-                at(f.applied_at_ms)
-            } else {
-                "not proven".into()
-            };
+        for f in super::rows::fault_rows(report) {
+            let recovery: Vec<String> = f.recovery.iter().map(|r| esc(r)).collect();
             let _ = writeln!(
                 out,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
                 esc(&f.name),
                 esc(&f.action),
-                esc(&f.targets.join(", ")),
-                at(Some(f.scheduled_at_ms)),
-                applied,
-                at(f.verified_at_ms),
-                at(f.reverted_at_ms),
+                esc(&f.targets),
+                f.scheduled,
+                f.applied.unwrap_or_else(|| "not proven".into()),
+                f.verified,
+                f.reverted,
                 if recovery.is_empty() {
                     "—".to_string()
                 } else {
                     recovery.join("<br>")
                 },
                 f.failover
-                    .as_ref()
-                    .map_or("—".into(), |fo| ms(fo.longest_outage_ms))
             );
         }
         let _ = writeln!(out, "</table>");
@@ -154,24 +140,23 @@ pub fn render(report: &Report) -> String {
             out,
             "<h2>Phases</h2>\n<table><tr><th>Phase</th><th>Window</th><th>Requests</th><th>OK</th><th>Errors</th><th>Error rate</th><th>p50</th><th>p90</th><th>p95</th><th>p99</th><th>p99.9</th><th>max</th></tr>"
         );
-        for p in &report.phases {
-            let l = p.latency_ms;
+        for p in super::rows::phase_rows(report) {
+            let [p50, p90, p95, p99, p99_9, max] = &p.latency;
             let _ = writeln!(
                 out,
-                "<tr><td>{}</td><td>{}–{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
                 esc(&p.name),
-                at(Some(p.start_ms)),
-                at(Some(p.end_ms)),
+                p.window,
                 p.scheduled,
                 p.ok,
                 p.errors,
-                percent(p.error_rate),
-                opt_ms(l.map(|l| l.p50)),
-                opt_ms(l.map(|l| l.p90)),
-                opt_ms(l.map(|l| l.p95)),
-                opt_ms(l.map(|l| l.p99)),
-                opt_ms(l.map(|l| l.p99_9)),
-                opt_ms(l.map(|l| l.max)),
+                p.error_rate,
+                p50,
+                p90,
+                p95,
+                p99,
+                p99_9,
+                max,
             );
         }
         let _ = writeln!(out, "</table>");

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::format::{at, headline, ms, opt_ms, percent, stopped_early_line, verdict_icon};
+use super::format::{headline, ms, stopped_early_line, verdict_icon};
 use super::model::Report;
 
 /// File name of a run's Markdown summary in its directory (fit for a GitHub step summary).
@@ -99,38 +99,22 @@ pub fn render(report: &Report) -> String {
             "| Fault | Action | Targets | Applied | Reverted | Recovery | Failover |"
         );
         let _ = writeln!(out, "|---|---|---|---|---|---|---|");
-        for f in &report.faults {
-            let applied = if f.applied {
-                at(f.applied_at_ms)
-            } else {
-                "❌ not proven".into()
-            };
+        for f in super::rows::fault_rows(report) {
             let recovery = if f.recovery.is_empty() {
                 "—".to_string()
             } else {
-                f.recovery
-                    .iter()
-                    .map(|r| match r.recovery_time_ms {
-                        Some(t) => format!("{} {}", r.probe, ms(t)),
-                        None => format!("{} never", r.probe),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                f.recovery.join(", ")
             };
-            let failover = f
-                .failover
-                .as_ref()
-                .map_or("—".into(), |fo| ms(fo.longest_outage_ms));
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} |",
                 cell(&f.name),
                 cell(&f.action),
-                cell(&f.targets.join(", ")),
-                applied,
-                at(f.reverted_at_ms),
+                cell(&f.targets),
+                f.applied.unwrap_or_else(|| "❌ not proven".into()),
+                f.reverted,
                 cell(&recovery),
-                failover
+                f.failover
             );
         }
     }
@@ -141,8 +125,8 @@ pub fn render(report: &Report) -> String {
             "| Phase | Requests | OK | Errors | Error rate | p50 | p95 | p99 | max | harness lag p99 |"
         );
         let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-        for p in &report.phases {
-            let l = p.latency_ms;
+        for p in super::rows::phase_rows(report) {
+            let [p50, _, p95, p99, _, max] = &p.latency;
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -150,12 +134,12 @@ pub fn render(report: &Report) -> String {
                 p.scheduled,
                 p.ok,
                 p.errors,
-                percent(p.error_rate),
-                opt_ms(l.map(|l| l.p50)),
-                opt_ms(l.map(|l| l.p95)),
-                opt_ms(l.map(|l| l.p99)),
-                opt_ms(l.map(|l| l.max)),
-                opt_ms(p.harness_lag_ms.map(|l| l.p99)),
+                p.error_rate,
+                p50,
+                p95,
+                p99,
+                max,
+                p.harness_lag_p99,
             );
         }
     }

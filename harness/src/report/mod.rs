@@ -10,8 +10,11 @@ pub mod github;
 pub mod html;
 pub mod json;
 pub mod junit;
+pub mod load_text;
 pub mod markdown;
 mod model;
+pub mod plan_text;
+mod rows;
 mod terminal;
 
 use std::io;

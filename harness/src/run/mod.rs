@@ -8,7 +8,7 @@ mod progress;
 mod spec;
 
 pub use execute::{RunArtifacts, RunOptions, execute};
-pub use from_scenario::{PlanError, describe_plan, from_scenario};
+pub use from_scenario::{PlanError, from_scenario};
 pub use progress::Progress;
 pub use spec::{FaultAction, Pick, PlannedFault, RunSpec, WriteReadBack};
 

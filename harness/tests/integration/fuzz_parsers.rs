@@ -17,7 +17,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use chaosgate::run::{describe_plan, from_scenario};
+use chaosgate::report::plan_text;
+use chaosgate::run::from_scenario;
 use chaosgate::{scenario, slo, units};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -454,7 +455,7 @@ fn check_input(src: &str, origin: &Path) -> Result<(), String> {
         let spec = from_scenario(&s, seed, &BTreeMap::new()).map_err(|e| {
             format!("validation accepted it, but planning (seed {seed}) failed: {e}")
         })?;
-        let _ = describe_plan(&spec);
+        let _ = plan_text::render(&spec);
     }
     Ok(())
 }

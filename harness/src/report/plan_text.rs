@@ -1,0 +1,54 @@
+//! The `--dry-run` listing: a plan (`RunSpec`) as people read it, with every fault's drawn time,
+//! target and pick, before anything starts.
+
+use std::fmt::Write as _;
+
+use crate::run::{Pick, RunSpec};
+
+/// The `--dry-run` view: what would run, when, against what.
+pub fn render(spec: &RunSpec) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "scenario {} (seed {})", spec.name, spec.seed);
+    for f in &spec.compose_files {
+        let _ = writeln!(out, "  compose  {}", f.display());
+    }
+    for (k, v) in &spec.env {
+        let _ = writeln!(out, "  env      {k}={v}");
+    }
+    let _ = writeln!(out, "  duration {:?}", spec.duration);
+    if let Some(l) = &spec.load {
+        let _ = writeln!(
+            out,
+            "  load     {} request template(s), {}, for {:?}, timeout {:?}",
+            l.requests.len(),
+            l.rate,
+            l.duration,
+            l.timeout
+        );
+    }
+    for p in &spec.probes {
+        let _ = writeln!(out, "  probe    {} every {:?}", p.name, p.every);
+    }
+    for f in &spec.faults {
+        let _ = writeln!(
+            out,
+            "  fault    {} at {:?}: {} {}{}{}",
+            f.name,
+            f.at,
+            f.action.name(),
+            f.service,
+            match f.pick {
+                Pick::All => " (all replicas)".to_string(),
+                Pick::First => " (first replica)".to_string(),
+                Pick::Random { draw } => format!(" (replica draw {draw})"),
+                Pick::FirstN { size } => format!(" (first {size:?})"),
+                Pick::Sample { draw, size } => format!(" ({size:?} drawn with {draw})"),
+            },
+            f.duration
+                .filter(|_| f.action.holds())
+                .map(|d| format!(", held {d:?}"))
+                .unwrap_or_default()
+        );
+    }
+    out
+}
