@@ -138,7 +138,8 @@ pub struct RawLoad {
 #[schemars(rename = "Request")]
 pub struct RawRequest {
     #[serde(default)]
-    pub method: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub method: Option<Spanned<String>>,
     #[schemars(with = "String")]
     pub url: Spanned<String>,
     /// Body template; `{{id}}` is replaced by a unique id per request.

@@ -53,9 +53,13 @@ pub(super) fn load(cx: &mut Ctx<'_>, raw: &RawLoad) -> Option<LoadSpec> {
                 ok = false;
             }
             for r in list {
-                let method = r.method.clone().unwrap_or_else(|| "GET".into());
+                let method = r
+                    .method
+                    .as_ref()
+                    .map_or_else(|| "GET".into(), |m| m.value.clone());
                 if let Err(e) = method.parse::<chaosgate_load::Method>() {
-                    let span = cx.span(&r.url);
+                    // At the method itself (it used to point at the url, a line off).
+                    let span = r.method.as_ref().and_then(|m| cx.span(m));
                     cx.error(e.to_string(), span);
                     ok = false;
                 }
