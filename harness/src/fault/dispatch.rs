@@ -102,22 +102,15 @@ impl FaultBackend for ComposeFaults {
                 .await;
             }
             FaultAction::Network { action, .. } => {
-                let env = NetworkFaultEnv {
-                    docker: &self.docker,
-                    sink: &run.sink,
-                    run_id,
-                    seed: *seed,
-                    runner: Arc::new(SystemRunner::default()),
-                    containers: &containers,
-                };
-                run_network_fault(
-                    &env,
+                network_fault(
+                    &self.docker,
+                    (run_id, *seed),
+                    run,
                     record,
                     action,
                     &targets,
+                    &containers,
                     hold,
-                    run.run_end,
-                    &run.cancel,
                 )
                 .await;
             }
@@ -235,22 +228,15 @@ impl FaultBackend for KubeFaults {
                 .await;
                 match peers {
                     Ok(all) => {
-                        let env = NetworkFaultEnv {
-                            docker: &self.docker,
-                            sink: &run.sink,
-                            run_id,
-                            seed: *seed,
-                            runner: Arc::new(SystemRunner::default()),
-                            containers: &all,
-                        };
-                        run_network_fault(
-                            &env,
+                        network_fault(
+                            &self.docker,
+                            (run_id, *seed),
+                            run,
                             record,
                             action,
                             &targets,
+                            &all,
                             hold,
-                            run.run_end,
-                            &run.cancel,
                         )
                         .await;
                     }
@@ -269,4 +255,38 @@ impl FaultBackend for KubeFaults {
             _ => {}
         }
     }
+}
+
+/// A network fault (`fault/network.rs`) on `targets`, the same on both backends; only where the
+/// peers' addresses come from differs: `peers` is the compose project's containers, or a
+/// Kubernetes run's pods and its Services' ClusterIPs.
+#[allow(clippy::too_many_arguments)]
+async fn network_fault(
+    docker: &Docker,
+    (run_id, seed): (&str, u64),
+    run: &RunWindow,
+    record: &mut FaultRecord,
+    action: &NetworkAction,
+    targets: &[ContainerInfo],
+    peers: &[ContainerInfo],
+    hold: Duration,
+) {
+    let env = NetworkFaultEnv {
+        docker,
+        sink: &run.sink,
+        run_id,
+        seed,
+        runner: Arc::new(SystemRunner::default()),
+        containers: peers,
+    };
+    run_network_fault(
+        &env,
+        record,
+        action,
+        targets,
+        hold,
+        run.run_end,
+        &run.cancel,
+    )
+    .await;
 }
