@@ -334,16 +334,10 @@ fn produced_report_validates_against_the_published_schema() {
 
 #[test]
 fn published_report_schema_is_current() {
-    let current = serde_json::to_string_pretty(&report::json_schema()).unwrap() + "\n";
-    let path = schema_path("report.schema.json");
-    if std::env::var_os("CHAOSGATE_UPDATE_SCHEMAS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &current).unwrap();
-    }
-    let published = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        published == current,
-        "schemas/report.schema.json is stale; regenerate with CHAOSGATE_UPDATE_SCHEMAS=1 cargo test -p chaosgate --test integration report_writers::published_report_schema_is_current"
+    crate::common::assert_schema_current(
+        "report.schema.json",
+        &report::json_schema(),
+        "report_writers::published_report_schema_is_current",
     );
 }
 

@@ -170,16 +170,9 @@ fn load_json_counts_timeouts_in_its_latency_and_follows_its_schema() {
 
 #[test]
 fn published_load_schema_is_current() {
-    let current = serde_json::to_string_pretty(&schemars::schema_for!(chaosgate_load::LoadSummary))
-        .expect("schema serializes")
-        + "\n";
-    let path = load_schema_path();
-    if std::env::var_os("CHAOSGATE_UPDATE_SCHEMAS").is_some() {
-        std::fs::write(&path, &current).expect("write schema");
-    }
-    let published = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        published == current,
-        "schemas/load.schema.json is stale; regenerate with CHAOSGATE_UPDATE_SCHEMAS=1 cargo test -p chaosgate --test integration run_verdicts_load::published_load_schema_is_current"
+    crate::common::assert_schema_current(
+        "load.schema.json",
+        &schemars::schema_for!(chaosgate_load::LoadSummary),
+        "run_verdicts_load::published_load_schema_is_current",
     );
 }

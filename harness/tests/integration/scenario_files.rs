@@ -224,16 +224,10 @@ slos: [\"p99(latency, during=slow-redis) < 1s\"]
 
 #[test]
 fn published_scenario_schema_is_current() {
-    let current = serde_json::to_string_pretty(&scenario::json_schema()).unwrap() + "\n";
-    let path = repo().join("schemas/scenario.schema.json");
-    if std::env::var_os("CHAOSGATE_UPDATE_SCHEMAS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &current).unwrap();
-    }
-    let published = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        published == current,
-        "schemas/scenario.schema.json is stale; regenerate with CHAOSGATE_UPDATE_SCHEMAS=1 cargo test -p chaosgate --test integration scenario_files::published_scenario_schema_is_current"
+    crate::common::assert_schema_current(
+        "scenario.schema.json",
+        &scenario::json_schema(),
+        "scenario_files::published_scenario_schema_is_current",
     );
 }
 

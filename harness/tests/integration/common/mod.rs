@@ -74,20 +74,7 @@ pub fn run_scenario(file: &str, extra: &[&str]) -> (Output, TempDir) {
 pub fn run(file: &str, extra: &[&str]) -> (Output, serde_json::Value, TempDir) {
     let (out, reports) = run_scenario(file, extra);
     let report = report_json(&run_dir(&reports.0));
-    let project = report["stack"]["project"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    assert_eq!(
-        leftovers(&project),
-        Vec::<String>::new(),
-        "left behind by {project}"
-    );
-    assert_eq!(
-        host_rules(),
-        Vec::<String>::new(),
-        "chaosgate iptables rules left on the host"
-    );
+    assert_run_left_nothing(&report);
     (out, report, reports)
 }
 
@@ -242,12 +229,16 @@ pub fn run_yaml_in(
     let report: serde_json::Value = std::fs::read_to_string(run.join("report.json"))
         .map(|raw| serde_json::from_str(&raw).expect("report.json parses"))
         .unwrap_or_else(|e| panic!("no report ({e}):\n{}", text(&out)));
-    let project = report["stack"]["project"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    assert_run_left_nothing(&report);
+    (out, run, report)
+}
+
+/// Checks that the run of `report` left no container or network of its project, and that no
+/// chaosgate iptables rule is left on the host.
+pub fn assert_run_left_nothing(report: &serde_json::Value) {
+    let project = report["stack"]["project"].as_str().unwrap_or_default();
     assert_eq!(
-        leftovers(&project),
+        leftovers(project),
         Vec::<String>::new(),
         "left behind by {project}"
     );
@@ -256,5 +247,21 @@ pub fn run_yaml_in(
         Vec::<String>::new(),
         "chaosgate iptables rules left on the host"
     );
-    (out, run, report)
+}
+
+/// Checks that `schemas/NAME` is `schema` as published (pretty JSON, one trailing newline);
+/// with `CHAOSGATE_UPDATE_SCHEMAS` set it writes it first. `test` is the test's path inside the
+/// integration binary, for the regenerate command in the message.
+pub fn assert_schema_current(name: &str, schema: &impl serde::Serialize, test: &str) {
+    let current = serde_json::to_string_pretty(schema).expect("schema serializes") + "\n";
+    let path = repo_root().join("schemas").join(name);
+    if std::env::var_os("CHAOSGATE_UPDATE_SCHEMAS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &current).unwrap();
+    }
+    let published = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        published == current,
+        "schemas/{name} is stale; regenerate with CHAOSGATE_UPDATE_SCHEMAS=1 cargo test -p chaosgate --test integration {test}"
+    );
 }
