@@ -77,14 +77,15 @@ fn a_candidate_that_fails_over_late_breaches_its_relative_slo() {
     assert_schema(&gate);
     assert_eq!(gate["kind"], "ab");
     assert_eq!(gate["verdict"], "breached");
-    // The error rate is what reliably tells this build apart (14-18 % of requests fail in the
-    // crash window against 0 %), so it must breach.
+    // The error rate tells this build apart (16-19 % of requests fail in the crash window
+    // against 0 %), so it must breach.
     let errors = gate_slo(&gate, "error_rate(during=crash-primary) <= baseline + 0.1%");
     assert_eq!(errors["verdict"], "breached", "{errors:#}");
     assert_eq!(errors["relative"], true);
-    // The candidate's longest outage depends on how fast Docker restarts the replica (55-135 ms
-    // seen), so at 5 ms resolution it can straddle the 50 ms margin: then the honest verdict is
-    // inconclusive. Never a pass, and both sides are shown side by side.
+    // The load asks for uncached quotes, so the gateway's quote cache cannot split the
+    // candidate's outage into short pieces (with it, this build once measured 45 ms and passed
+    // the 50 ms margin). 100 ms seen since; should one straddle the margin at 5 ms resolution,
+    // the honest verdict is inconclusive. Never a pass, and both sides are shown side by side.
     let rel = gate_slo(&gate, "failover_time(crash-primary) <= baseline + 50ms");
     assert!(
         rel["verdict"] == "breached" || rel["verdict"] == "inconclusive",

@@ -46,10 +46,9 @@ fn replica_crash_passes_on_the_good_stack_and_fails_without_failover() {
     assert_clean(&report);
 
     // The same scenario against the build with no retries and no failover: the gateway
-    // fails while marketdata-a is down. Its clients' error rate always says so (8-85 % of the
-    // crash window's requests fail). Its longest outage depends on how fast Docker restarts
-    // the replica and on the gateway's quote cache splitting it (85-700 ms seen): breached
-    // against `< 50ms`, or inconclusive if one ever straddles it. Never a pass.
+    // fails while marketdata-a is down. The load asks for uncached quotes, so the gateway's
+    // quote cache cannot split that outage into short pieces (which once let this build
+    // measure 45 ms and pass): 250-345 ms seen against `< 50ms`, and 16-25 % errors.
     let (out, reports) = run_scenario(
         "replica-crash.yaml",
         &["--seed", "7", "--set", "GATEWAY_FAILOVER=off"],
@@ -64,10 +63,7 @@ fn replica_crash_passes_on_the_good_stack_and_fails_without_failover() {
         "{report:#}"
     );
     let failover = slo(&report, "failover_time(crash-primary) < 50ms");
-    assert!(
-        failover["verdict"] == "breached" || failover["verdict"] == "inconclusive",
-        "{failover:#}"
-    );
+    assert_eq!(failover["verdict"], "breached", "{failover:#}");
     assert!(
         failover["measured"]["value"].as_f64().unwrap_or(0.0) > 0.0,
         "{failover:#}"
