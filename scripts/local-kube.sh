@@ -395,6 +395,23 @@ up_failed() {
   exit "$rc"
 }
 
+# The kubelet reclaims disk under pressure by deleting every image no running container uses,
+# whatever imageGC says, and local images cannot be pulled back: refuse to start on a nearly
+# full disk rather than lose the stack's images mid-run (seen at 94 % used).
+readonly MIN_FREE_PERCENT=10
+check_free_disk() {
+  local root line avail pct
+  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null) || root=/var/lib/docker
+  [[ -d $root ]] || root=/
+  line=$(df -P -k "$root" | awk 'NR == 2 { print $4, $5 }')
+  avail=${line% *}
+  pct=${line#* }
+  pct=${pct%\%}
+  if ((100 - pct < MIN_FREE_PERCENT)); then
+    die "only $((avail / 1048576)) GiB ($((100 - pct)) %) free under $root: below $MIN_FREE_PERCENT % the kubelet's disk-pressure eviction deletes unused local images, which cannot be pulled back; free some space (docker image prune, cargo clean) and retry"
+  fi
+}
+
 cmd_up() {
   need_root
   local t0 b ip cidr t_kubelet s d
@@ -409,6 +426,7 @@ cmd_up() {
     cmd_down
   }
   b=$(find_build) || die "no build in $CACHE_ROOT: run '$0 build' first"
+  check_free_disk
   docker image inspect "$PAUSE_IMAGE" >/dev/null 2>&1 || build_pause_image "$b"
   ip=$(docker0_ip)
   cidr=$(docker0_cidr)

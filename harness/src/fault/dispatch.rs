@@ -62,7 +62,7 @@ impl FaultBackend for ComposeFaults {
         };
         match f.action {
             FaultAction::Container(_) | FaultAction::Rollout { .. } | FaultAction::Kube(_) => {
-                super::still_current(&pick_targets(containers, &f.service, f.pick))
+                super::still_current(&pick_targets(containers, &f.service, &f.labels, f.pick))
             }
             // Peers' addresses come from the listing too.
             FaultAction::Network { .. } => super::still_current(containers),
@@ -70,7 +70,10 @@ impl FaultBackend for ComposeFaults {
     }
 
     fn no_target(&self, f: &PlannedFault) -> Option<String> {
-        Some(format!("service `{}` has no running container", f.service))
+        Some(format!(
+            "{} has no running container",
+            f.target_text("service")
+        ))
     }
 
     async fn act(
@@ -182,7 +185,7 @@ impl FaultBackend for KubeFaults {
 
     fn no_target(&self, f: &PlannedFault) -> Option<String> {
         let on_workload = matches!(kube_action(&f.action), Ok(Some(a)) if a.on_workload());
-        (!on_workload).then(|| format!("workload `{}` has no running pod", f.service))
+        (!on_workload).then(|| format!("{} has no running pod", f.target_text("workload")))
     }
 
     async fn act(

@@ -180,6 +180,7 @@ mod tests {
             last_health_check: None,
             aliases: vec![],
             image: String::new(),
+            labels: Default::default(),
         };
         assert!(!still_current(&[stopped]));
     }

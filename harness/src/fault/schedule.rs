@@ -3,6 +3,7 @@
 //! What differs between a compose project and a Kubernetes namespace (how targets are listed,
 //! whether a listing can go stale, which kind runs which action) is a [`FaultBackend`].
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -131,7 +132,7 @@ pub async fn fault_task<B: FaultBackend>(
             return record;
         }
     };
-    let targets = pick_targets(&listing, &f.service, f.pick);
+    let targets = pick_targets(&listing, &f.service, &f.labels, f.pick);
     if targets.is_empty()
         && let Some(error) = backend.no_target(&f)
     {
@@ -156,13 +157,21 @@ pub async fn fault_task<B: FaultBackend>(
     record
 }
 
-/// The running replicas of `service` that `pick` selects, in replica-number order (a
-/// [`Pick::Random`] one alone). The same listing and draw always give the same replicas, so a
-/// replayed seed hits the same ones.
-pub fn pick_targets(containers: &[ContainerInfo], service: &str, pick: Pick) -> Vec<ContainerInfo> {
+/// The running replicas of `service` carrying every one of `labels` (an equality selector, as
+/// Kubernetes' `matchLabels`; empty = all of them) that `pick` selects, in replica-number order
+/// (a [`Pick::Random`] one alone). The blast radius is taken of the replicas the labels select.
+/// The same listing and draw always give the same replicas, so a replayed seed hits the same
+/// ones.
+pub fn pick_targets(
+    containers: &[ContainerInfo],
+    service: &str,
+    labels: &BTreeMap<String, String>,
+    pick: Pick,
+) -> Vec<ContainerInfo> {
     let mut of_service: Vec<ContainerInfo> = containers
         .iter()
         .filter(|c| c.service == service && c.running)
+        .filter(|c| labels.iter().all(|(k, v)| c.labels.get(k) == Some(v)))
         .cloned()
         .collect();
     of_service.sort_by_key(|c| c.number);
@@ -221,15 +230,64 @@ mod tests {
                 networks: vec![],
                 aliases: vec![],
                 image: String::new(),
+                labels: Default::default(),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_label_selector_narrows_the_replicas_before_the_pick() {
+        let mut all = replicas(4);
+        for c in &mut all {
+            let track = if c.number % 2 == 0 {
+                "canary"
+            } else {
+                "stable"
+            };
+            c.labels.insert("track".into(), track.into());
+            c.labels.insert("app".into(), "gateway".into());
+        }
+        let selector = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let names = |labels: &BTreeMap<String, String>, p: Pick| -> Vec<String> {
+            pick_targets(&all, "gateway", labels, p)
+                .into_iter()
+                .map(|c| c.name)
+                .collect()
+        };
+        let canary = selector(&[("track", "canary")]);
+        assert_eq!(names(&canary, Pick::All), ["gateway-2", "gateway-4"]);
+        assert_eq!(names(&canary, Pick::First), ["gateway-2"]);
+        // Every label must match (AND), as matchLabels.
+        let both = selector(&[("track", "canary"), ("app", "gateway")]);
+        assert_eq!(names(&both, Pick::All), ["gateway-2", "gateway-4"]);
+        let wrong = selector(&[("track", "canary"), ("app", "db")]);
+        assert!(names(&wrong, Pick::All).is_empty());
+        // A random pick never leaves the selected replicas, for any draw.
+        for draw in 0..20 {
+            let picked = names(&canary, Pick::Random { draw });
+            assert!(
+                picked == ["gateway-2"] || picked == ["gateway-4"],
+                "{picked:?}"
+            );
+        }
+        // The blast radius is a share of the selected replicas, not of the service's.
+        let half = Pick::FirstN {
+            size: BlastSize::Permille(500),
+        };
+        assert_eq!(names(&canary, half), ["gateway-2"]);
+        assert_eq!(names(&BTreeMap::new(), half), ["gateway-1", "gateway-2"]);
     }
 
     #[test]
     fn a_blast_radius_takes_that_many_replicas_the_same_ones_for_the_same_draw() {
         let all = replicas(10);
         let names = |p: Pick| -> Vec<String> {
-            pick_targets(&all, "gateway", p)
+            pick_targets(&all, "gateway", &BTreeMap::new(), p)
                 .into_iter()
                 .map(|c| c.name)
                 .collect()
@@ -292,13 +350,15 @@ mod tests {
         let mut all = replicas(3);
         all[0].running = false;
         all[2].service = "db".into();
-        let picked = pick_targets(&all, "gateway", Pick::All);
+        let picked = pick_targets(&all, "gateway", &BTreeMap::new(), Pick::All);
         assert_eq!(
             picked.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
             ["gateway-2"]
         );
-        assert!(pick_targets(&all, "gateway", Pick::Random { draw: 5 }).len() == 1);
-        assert!(pick_targets(&all, "cache", Pick::Random { draw: 5 }).is_empty());
+        assert!(
+            pick_targets(&all, "gateway", &BTreeMap::new(), Pick::Random { draw: 5 }).len() == 1
+        );
+        assert!(pick_targets(&all, "cache", &BTreeMap::new(), Pick::Random { draw: 5 }).is_empty());
     }
 
     /// What the fake stack saw and did, in tokio's (paused) time.
@@ -378,6 +438,7 @@ mod tests {
             duration,
             action: FaultAction::Container(crate::fault::container::ContainerAction::Kill),
             service: "gateway".into(),
+            labels: Default::default(),
             pick,
         }
     }
@@ -430,7 +491,7 @@ mod tests {
         assert_eq!(seen.looked_up_at.len(), 1);
         assert!(near(seen.looked_up_at[0], due - RESOLVE_AHEAD));
         let (targets, listing, hold, at) = seen.acted.clone().expect("acted");
-        let expected: Vec<String> = pick_targets(&replicas(5), "gateway", pick)
+        let expected: Vec<String> = pick_targets(&replicas(5), "gateway", &BTreeMap::new(), pick)
             .into_iter()
             .map(|c| c.name)
             .collect();

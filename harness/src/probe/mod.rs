@@ -399,6 +399,7 @@ mod tests {
             networks: vec![],
             aliases: vec![],
             image: "redis".into(),
+            labels: Default::default(),
         }
     }
 

@@ -170,6 +170,7 @@ fn fault_reports(spec: &RunSpec, run: &RunArtifacts) -> Vec<FaultReport> {
                 name: f.name.clone(),
                 action: f.action.clone(),
                 service: planned.map(|p| p.service.clone()).unwrap_or_default(),
+                labels: planned.map(|p| p.labels.clone()).unwrap_or_default(),
                 targets: f.targets.clone(),
                 scheduled_at_ms: ms(f.scheduled_ns),
                 applied_at_ms: f.applied_ns.map(ms),

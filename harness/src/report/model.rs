@@ -171,9 +171,12 @@ pub struct FaultReport {
     pub name: String,
     /// `crash`, `stop`, `latency`, ...
     pub action: String,
-    /// The Compose service the fault targets.
+    /// The Compose service (Kubernetes: workload) the fault targets.
     pub service: String,
-    /// Container names the fault hit.
+    /// The target's label selector (`target.labels`); absent when it has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Container (Kubernetes: pod) names the fault hit.
     pub targets: Vec<String>,
     /// When the fault was due, run-clock ms.
     pub scheduled_at_ms: f64,

@@ -36,7 +36,13 @@ pub fn render(spec: &RunSpec) -> String {
             f.name,
             f.at,
             f.action.name(),
-            f.service,
+            if f.labels.is_empty() {
+                f.service.clone()
+            } else {
+                let labels: Vec<String> =
+                    f.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{}[{}]", f.service, labels.join(","))
+            },
             match f.pick {
                 Pick::All => " (all replicas)".to_string(),
                 Pick::First => " (first replica)".to_string(),

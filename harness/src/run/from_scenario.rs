@@ -189,6 +189,7 @@ pub fn from_scenario(
             duration: spec.duration,
             action,
             service: spec.target.service.clone(),
+            labels: spec.target.labels.clone(),
             pick: match (spec.target.pick, spec.target.size) {
                 (scenario::Pick::All, _) => Pick::All,
                 (scenario::Pick::First, None) => Pick::First,

@@ -69,8 +69,28 @@ pub struct PlannedFault {
     pub action: FaultAction,
     /// The compose service (Kubernetes: workload) it targets.
     pub service: String,
-    /// Which of the service's replicas it hits.
+    /// Only the replicas carrying every one of these labels (Docker labels; Kubernetes: pod
+    /// labels); empty = every replica of `service`.
+    pub labels: BTreeMap<String, String>,
+    /// Which of the selected replicas it hits.
     pub pick: Pick,
+}
+
+impl PlannedFault {
+    /// The target as messages name it: `` service `gateway` `` or
+    /// `` workload `gateway` with labels track=canary `` (`kind` is "service" or "workload").
+    pub fn target_text(&self, kind: &str) -> String {
+        let mut text = format!("{kind} `{}`", self.service);
+        if !self.labels.is_empty() {
+            let labels: Vec<String> = self
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            text.push_str(&format!(" with labels {}", labels.join(",")));
+        }
+        text
+    }
 }
 
 /// What a planned fault does, by backend.

@@ -254,6 +254,9 @@ impl AtSpec {
 pub struct TargetSpec {
     /// Service name (compose service, or Kubernetes workload).
     pub service: String,
+    /// Only the replicas carrying all these labels (Docker labels; Kubernetes: pod labels),
+    /// an equality selector like `matchLabels`; empty = every replica of `service`.
+    pub labels: BTreeMap<String, String>,
     /// How the replicas are chosen.
     pub pick: Pick,
     /// The blast radius of `random` and `first` (one replica when `None`).

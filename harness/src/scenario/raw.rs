@@ -322,6 +322,12 @@ pub enum RawDirection {
 pub struct RawTarget {
     #[schemars(with = "String")]
     pub service: Spanned<String>,
+    /// Label selector (equality, as Kubernetes' `matchLabels`): only the service's replicas
+    /// carrying every one of these labels (Docker labels; Kubernetes: pod labels). The pick and
+    /// blast radius apply to the replicas it selects.
+    #[serde(default)]
+    #[schemars(with = "Option<std::collections::BTreeMap<String, String>>")]
+    pub labels: Option<Spanned<BTreeMap<String, String>>>,
     /// Which replicas: all (default), one at random (seeded), or the first.
     #[serde(default)]
     pub pick: Option<RawPick>,

@@ -311,6 +311,7 @@ mod tests {
             networks: vec![("p_default".into(), ip.into())],
             aliases: vec![],
             image: "x:1".into(),
+            labels: Default::default(),
         }
     }
 

@@ -198,6 +198,7 @@ pub fn container_info(r: ContainerInspectResponse) -> ContainerInfo {
         published,
         networks,
         aliases,
+        labels: labels.into_iter().collect(),
         image: r.config.and_then(|c| c.image).unwrap_or_default(),
     }
 }

@@ -9,6 +9,7 @@ pub mod kube;
 pub mod reaper;
 pub mod sweep;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -48,6 +49,9 @@ pub struct ContainerInfo {
     pub aliases: Vec<(String, Vec<String>)>,
     /// Image reference as configured (`name:tag`).
     pub image: String,
+    /// The container's Docker labels (Kubernetes: the pod's labels): what a fault's
+    /// `target.labels` selects on.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// One run of a container's Docker health check.

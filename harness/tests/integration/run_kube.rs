@@ -182,6 +182,17 @@ fn pod_delete_passes_and_the_replacement_ready_time_agrees_with_the_pods_conditi
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let fault = &report["faults"][0];
     assert_eq!(fault["applied"], true, "{fault:#}");
+    // The target's label selector matched the pods' own labels (none matching = no target,
+    // never applied).
+    assert_eq!(
+        fault["labels"]["app.kubernetes.io/component"], "gateway",
+        "{fault:#}"
+    );
+    assert_eq!(
+        fault["targets"].as_array().map(Vec::len),
+        Some(1),
+        "{fault:#}"
+    );
     // chaosgate's end of the fault: every replica Ready again, none a deleted one.
     let measured_ms = fault["evidence"]["window_end_ms"]
         .as_f64()

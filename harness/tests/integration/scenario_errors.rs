@@ -503,3 +503,16 @@ faults:
 ";
     insta::assert_snapshot!(check("blast-radius", src).to_string());
 }
+
+#[test]
+fn label_selector_mistakes_point_at_the_labels() {
+    let src = "\
+name: t
+stack: { compose: compose/trading.yml }
+faults:
+  - { name: a, at: 1s, action: crash, target: { service: gateway, labels: { track: canary } } }
+  - { name: b, at: 5s, action: rollout, target: { service: gateway, labels: { track: canary } } }
+  - { name: c, at: 9s, action: crash, target: { service: redis, labels: { '': x } } }
+";
+    insta::assert_snapshot!(check("label-selector", src).to_string());
+}

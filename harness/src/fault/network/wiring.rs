@@ -608,6 +608,7 @@ mod tests {
             last_health_check: None,
             aliases: vec![],
             image: "i".into(),
+            labels: Default::default(),
         }
     }
 
@@ -618,6 +619,7 @@ mod tests {
             duration: Some(Duration::from_secs(1)),
             action,
             service: service.into(),
+            labels: Default::default(),
             pick: Pick::All,
         }
     }

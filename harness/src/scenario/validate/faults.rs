@@ -1,6 +1,6 @@
 //! `faults:`: timing, targets, the fields each action takes, and overlapping windows.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use serde_saphyr::Spanned;
@@ -176,7 +176,8 @@ pub(super) fn fault(
         );
     }
     let (pick, size, size_ok) = blast_radius(cx, f, action);
-    let target_ok = target_ok && size_ok;
+    let (labels, labels_ok) = label_selector(cx, f, action);
+    let target_ok = target_ok && size_ok && labels_ok;
     match (name_ok, at, target_ok, action_spec) {
         (true, Some(at), true, Some(action)) => Some(FaultSpec {
             name,
@@ -185,6 +186,7 @@ pub(super) fn fault(
             action,
             target: TargetSpec {
                 service: f.target.service.value.clone(),
+                labels,
                 pick,
                 size,
             },
@@ -273,6 +275,41 @@ fn blast_radius(
         ok = false;
     }
     (pick, size, ok)
+}
+
+/// `labels`: an equality selector narrowing the service's replicas. Keys must be non-empty;
+/// a fault that acts on the whole workload or service takes none (as for a blast radius).
+fn label_selector(
+    cx: &mut Ctx<'_>,
+    f: &RawFault,
+    action: RawAction,
+) -> (BTreeMap<String, String>, bool) {
+    let Some(labels) = &f.target.labels else {
+        return (BTreeMap::new(), true);
+    };
+    let span = cx.span(labels);
+    if matches!(
+        action,
+        RawAction::Scale | RawAction::RolloutRestart | RawAction::Rollout
+    ) {
+        cx.push(
+            ScenarioError::new(
+                format!(
+                    "fault `{}`: `{}` acts on the whole workload; it takes no `labels`",
+                    f.name.value,
+                    action.name()
+                ),
+                span,
+            )
+            .with_help("remove `labels`, or use a fault that acts on single replicas"),
+        );
+        return (BTreeMap::new(), false);
+    }
+    if labels.value.keys().any(|k| k.trim().is_empty()) {
+        cx.error("a label selector's keys must not be empty", span);
+        return (BTreeMap::new(), false);
+    }
+    (labels.value.clone(), true)
 }
 
 pub(super) fn peer_list(cx: &mut Ctx<'_>, f: &RawFault) -> Option<Vec<String>> {

@@ -472,6 +472,7 @@ impl KubeStack {
                     networks: vec![("pod".to_string(), ip.clone())],
                     aliases: Vec::new(),
                     image: String::new(),
+                    labels: BTreeMap::new(),
                 });
             }
         }
@@ -750,6 +751,7 @@ fn pod_info(p: &Pod, service: String, number: u32) -> ContainerInfo {
             .map(|ip| vec![("pod".to_string(), ip)])
             .unwrap_or_default(),
         aliases: Vec::new(),
+        labels: p.metadata.labels.clone().unwrap_or_default(),
         image: p
             .spec
             .as_ref()
