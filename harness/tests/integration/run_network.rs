@@ -96,19 +96,19 @@ fn marketdata_loss_is_hidden_by_failover_and_exposed_without_it() {
         &["--seed", "17", "--set", "GATEWAY_FAILOVER=off"],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    // Loss drops 30 % of marketdata-a's outgoing packets (as netem): without failover clients
-    // see it as errors, as slow retries or as failed health checks — which of the three SLOs
-    // breaches first varies from run to run; one of them must.
-    let breached: Vec<&str> = report["slos"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|s| s["verdict"] == "breached")
-        .filter_map(|s| s["expression"].as_str())
-        .collect();
-    assert!(
-        breached.iter().any(|e| e.contains("during=lossy-primary")),
-        "no SLO of the lossy window breached: {report:#}"
+    // Loss drops 30 % of marketdata-a's outgoing packets (as netem). The load asks for
+    // uncached quotes, so without failover clients see it as errors (~7 % seen) as well as
+    // failed health checks. Through the quote cache this build once measured 0.498 % errors
+    // and passed the 0.5 % target; now the error rate must breach.
+    assert_eq!(
+        slo(&report, "error_rate(during=lossy-primary)")["verdict"],
+        "breached",
+        "{report:#}"
+    );
+    assert_eq!(
+        slo(&report, "probe_success(gateway, during=lossy-primary)")["verdict"],
+        "breached",
+        "{report:#}"
     );
 }
 
