@@ -149,12 +149,16 @@ pub struct KubeFaults {
 }
 
 /// The Kubernetes fault `action` is, `None` for the network faults that run on Kubernetes too
-/// (loss and partition), or why it does not run there.
+/// (proxy faults, loss and partition: in the pods' network namespaces), or why it does not run
+/// there.
 fn kube_action(action: &FaultAction) -> Result<Option<KubeAction>, String> {
     match action {
         FaultAction::Kube(a) => Ok(Some(*a)),
         FaultAction::Network {
-            action: NetworkAction::Loss { .. } | NetworkAction::Partition { .. },
+            action:
+                NetworkAction::Proxy { .. }
+                | NetworkAction::Loss { .. }
+                | NetworkAction::Partition { .. },
             ..
         } => Ok(None),
         _ => Err(format!(
@@ -217,9 +221,9 @@ impl FaultBackend for KubeFaults {
                 )
                 .await;
             }
-            // Loss and partition: iptables rules in the target pods' network namespaces (their
+            // Proxy faults, loss and partition: in the target pods' network namespaces (their
             // sandboxes', through the node's Docker runtime), matching the peers' pod IPs and
-            // their Services' ClusterIPs.
+            // their Services' ClusterIPs (a proxy fault's path was wired at bring-up).
             (Ok(None), FaultAction::Network { action, .. }) => {
                 let stack = &self.stack;
                 let peers = async {

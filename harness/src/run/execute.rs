@@ -323,17 +323,28 @@ async fn run_with_stack(
     // Proxy faults' paths go through their interception from now until the end of this
     // function (fault/network/wiring.rs): a fault then only adds and removes its toxic.
     let _interceptions = match stack {
-        Backend::Compose(_) => Some(
+        Backend::Compose(_) => {
             crate::fault::network::wire_interceptions(
                 spec,
                 docker,
-                stack.project(),
+                Some(stack.project()),
                 &containers,
                 &run_id,
             )
-            .await,
-        ),
-        Backend::Kube(_) => None,
+            .await
+        }
+        Backend::Kube(k) => {
+            // Pods are wired in their sandboxes' namespaces; a path's peers are the peer
+            // workload's pods and its Services' ClusterIPs (what a pod connects to by name).
+            let mut pods = containers.clone();
+            if spec.has_proxy_faults() {
+                if let Err(e) = k.with_sandbox_pids(docker, &mut pods).await {
+                    tracing::warn!("finding the pods' sandboxes to wire proxy faults: {e}");
+                }
+                pods.extend(k.service_peers().await?);
+            }
+            crate::fault::network::wire_interceptions(spec, docker, None, &pods, &run_id).await
+        }
     };
 
     let events_path = opts.dir.join("events.jsonl");

@@ -76,6 +76,21 @@ pub struct PlannedFault {
     pub pick: Pick,
 }
 
+impl RunSpec {
+    /// Whether a fault goes through the transparent proxy (its paths are wired at bring-up).
+    pub fn has_proxy_faults(&self) -> bool {
+        self.faults.iter().any(|f| {
+            matches!(
+                f.action,
+                FaultAction::Network {
+                    action: crate::fault::network::NetworkAction::Proxy { .. },
+                    ..
+                }
+            )
+        })
+    }
+}
+
 impl PlannedFault {
     /// The target as messages name it: `` service `gateway` `` or
     /// `` workload `gateway` with labels track=canary `` (`kind` is "service" or "workload").

@@ -56,17 +56,17 @@ pub const ACTIONS: [ActionInfo; 16] = [
         "latency",
         &["latency", "jitter", "to", "port", "direction", "toxicity"],
         true,
-        COMPOSE,
+        BOTH,
     ),
     info(
         RawAction::Bandwidth,
         "bandwidth",
         &["rate", "to", "port", "direction", "toxicity"],
         true,
-        COMPOSE,
+        BOTH,
     ),
-    info(RawAction::ResetPeer, "reset_peer", PROXY, true, COMPOSE),
-    info(RawAction::Timeout, "timeout", PROXY, true, COMPOSE),
+    info(RawAction::ResetPeer, "reset_peer", PROXY, true, BOTH),
+    info(RawAction::Timeout, "timeout", PROXY, true, BOTH),
     info(RawAction::Loss, "loss", &["percent", "to"], true, BOTH),
     info(
         RawAction::Partition,
@@ -154,7 +154,7 @@ mod tests {
     fn each_backend_lists_its_actions() {
         assert_eq!(
             names_on(true),
-            "crash, loss, partition, pod-delete, scale, rollout-restart"
+            "crash, latency, bandwidth, reset_peer, timeout, loss, partition, pod-delete, scale, rollout-restart"
         );
         assert!(names_on(false).starts_with("crash, kill, stop, restart, pause, latency"));
         assert!(!names_on(false).contains("pod-delete"));

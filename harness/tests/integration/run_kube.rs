@@ -247,3 +247,41 @@ fn db_partition_cuts_the_gateways_off_and_no_acknowledged_order_is_lost() {
     assert!(during["errors"].as_u64() > Some(0), "{during:#}");
     assert_eq!(slo(&report, "lost_writes(")["verdict"], "pass");
 }
+
+/// A proxy fault on Kubernetes: 300 ms on the gateways' path to redis, through the proxy wired
+/// in each gateway pod's sandbox. The good build degrades to uncached quotes; the build that
+/// waits on its cache is caught by the p95 SLO; the proxy saw and delayed the redis traffic.
+#[test]
+fn redis_latency_goes_through_the_proxy_in_the_pods_and_catches_the_cache_blocking_build() {
+    if cluster().is_none() {
+        return;
+    }
+    let (out, report, _d) = run_kube("redis-latency.yaml", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let fault = &report["faults"][0];
+    assert_eq!(fault["applied"], true, "{fault:#}");
+    assert_eq!(
+        fault["targets"].as_array().map(Vec::len),
+        Some(2),
+        "{fault:#}"
+    );
+    let toxic = &fault["evidence"]["proxy"]["toxics"]["slow-redis"];
+    assert!(
+        toxic["connections_affected"].as_u64().unwrap_or(0) > 0,
+        "the proxy saw no redis connection: {fault:#}"
+    );
+    assert!(
+        toxic["chunks_delayed"].as_u64().unwrap_or(0) > 0,
+        "{fault:#}"
+    );
+    assert!(fault["reverted_at_ms"].is_number(), "{fault:#}");
+
+    let (out, report, _d) = run_kube("redis-latency.yaml", &["--set", "GATEWAY_CACHE_BLOCKING=1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        slo(&report, "p95(latency, during=slow-redis)")["verdict"],
+        "breached",
+        "{report:#}"
+    );
+    assert_eq!(report["faults"][0]["applied"], true, "{report:#}");
+}

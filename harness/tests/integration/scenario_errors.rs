@@ -453,7 +453,7 @@ slos:
     }
 }
 
-/// Issue 12: on a Kubernetes stack, what only compose can do (network faults, exec and health
+/// Issue 12: on a Kubernetes stack, what only compose can do (pause, exec and health
 /// probes) and Kubernetes knobs nobody declares are refused with positions, and the Kubernetes
 /// actions and probe are refused on compose: a scenario never runs half of what it says.
 #[test]
@@ -468,7 +468,7 @@ probes:
   - { name: h, health: { service: redis } }
   - { name: k, kubernetes: { workload: nothere } }
 faults:
-  - { name: slow, at: 1s, duration: 2s, action: latency, latency: 100ms, to: \"redis:6379\", target: { service: gateway } }
+  - { name: slow, at: 1s, duration: 2s, action: pause, target: { service: gateway } }
   - { name: del, at: 5s, action: pod-delete, target: { service: gateway } }
   - { name: down, at: 9s, action: scale, target: { service: marketdata-a } }
 slos: [\"recovery_time(del) < 30s\"]

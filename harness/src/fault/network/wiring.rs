@@ -94,10 +94,15 @@ pub(super) struct ToxicOutcome {
 /// Wires an interception for every (target container, link) a proxy fault of `spec` names,
 /// before the load starts. A path that cannot be wired is noted in its log and left to the
 /// fault, which then falls back to wiring at fault time (and says what that disturbed).
+///
+/// `project`: the compose project whose containers are wired again when Docker restarts them
+/// (a new network namespace). `None` on Kubernetes: there `containers` are pods, their `pid`
+/// their sandbox's, which a container restart keeps (rules and proxy stay in force); a pod
+/// replaced by a new one is not wired again.
 pub async fn wire_interceptions(
     spec: &RunSpec,
     docker: &Docker,
-    project: &str,
+    project: Option<&str>,
     containers: &[ContainerInfo],
     run_id: &str,
 ) -> Interceptions {
@@ -134,7 +139,7 @@ pub async fn wire_interceptions(
         }
     }
     lock(&WIRED).insert(run_id.to_string(), wiring.clone());
-    let watcher = (count > 0).then(|| {
+    let watcher = project.filter(|_| count > 0).map(|project| {
         tokio::spawn(rewire_on_start(
             wiring.clone(),
             docker.clone(),

@@ -41,7 +41,7 @@ pub(super) fn fault(
             (
                 "a Kubernetes stack",
                 format!(
-                    "on Kubernetes: {} (the proxy faults are not supported there yet)",
+                    "on Kubernetes: {} (instead of kill, stop, restart or rollout: pod-delete, scale or rollout-restart)",
                     crate::scenario::actions::names_on(true)
                 ),
             )
