@@ -167,9 +167,9 @@ impl Lifecycle for NetworkFault<'_> {
         })
     }
 
-    /// Applied counts from just before acting. On an error nothing is handed back to revert:
-    /// toxics, proxies and rules already installed are removed by `apply` and on drop. (The
-    /// networks a failed isolate already left stay left: a gap kept from before the lifecycle.)
+    /// Applied counts from just before acting. On an error, toxics, proxies and rules already
+    /// installed are removed by `apply` and on drop; the networks a failed isolate already
+    /// left are handed back to revert, which reconnects them.
     async fn apply(&mut self, evidence: &mut Evidence, stamp: &mut Stamp<'_>) -> Outcome<Applied> {
         stamp.now(None);
         let mut notes = Notes {
@@ -178,7 +178,7 @@ impl Lifecycle for NetworkFault<'_> {
         };
         match apply(self.env, &mut notes, self.action, self.targets).await {
             Ok(applied) => Outcome::Done(applied),
-            Err(error) => Outcome::Failed { error, acted: None },
+            Err(ApplyError { error, acted }) => Outcome::Failed { error, acted },
         }
     }
 
@@ -376,12 +376,25 @@ async fn proxy_at_fault_time(
     Ok((handle, applied))
 }
 
+/// Why applying failed, and what it had done before that which only a revert undoes (the
+/// networks an isolate already left; rules and proxies clean up on drop).
+struct ApplyError {
+    error: String,
+    acted: Option<Applied>,
+}
+
+impl From<String> for ApplyError {
+    fn from(error: String) -> Self {
+        Self { error, acted: None }
+    }
+}
+
 async fn apply(
     env: &NetworkFaultEnv<'_>,
     record: &mut Notes<'_>,
     action: &NetworkAction,
     targets: &[ContainerInfo],
-) -> Result<Applied, String> {
+) -> Result<Applied, ApplyError> {
     let marker = Marker::new(env.run_id, &record.name).map_err(|e| e.to_string())?;
     match action {
         NetworkAction::Proxy {
@@ -396,7 +409,7 @@ async fn apply(
                 direction: *direction,
                 toxicity: *toxicity,
             };
-            apply_proxy(env, record, &marker, link, toxic, targets).await
+            Ok(apply_proxy(env, record, &marker, link, toxic, targets).await?)
         }
         NetworkAction::Loss { ratio, peers } => {
             let mut out = Vec::new();
@@ -407,7 +420,7 @@ async fn apply(
                     peer_ips(t, env.containers, peers)
                 };
                 if !peers.is_empty() && ips.is_empty() {
-                    return Err(format!("none of {peers:?} is reachable from {}", t.name));
+                    return Err(format!("none of {peers:?} is reachable from {}", t.name).into());
                 }
                 // Egress only, as netem does: `percent: 30%` loses 30 % of request/response
                 // round trips. Dropping both ways would lose 1 - 0.7² = 51 % of them.
@@ -423,7 +436,7 @@ async fn apply(
             for t in targets {
                 let ips = peer_ips(t, env.containers, peers);
                 if ips.is_empty() {
-                    return Err(format!("none of {peers:?} is reachable from {}", t.name));
+                    return Err(format!("none of {peers:?} is reachable from {}", t.name).into());
                 }
                 let direction = if *one_way {
                     PacketDirection::Egress
@@ -441,8 +454,10 @@ async fn apply(
             let mut out = Vec::new();
             for t in targets {
                 let mut left = Vec::new();
+                let mut failed = None;
                 for (net, _) in &t.networks {
-                    env.docker
+                    let r = env
+                        .docker
                         .disconnect_network(
                             net,
                             NetworkDisconnectRequest {
@@ -450,16 +465,31 @@ async fn apply(
                                 force: Some(true),
                             },
                         )
-                        .await
-                        .map_err(|e| {
-                            api_error(format!("disconnecting {} from {net}", t.name))(e).to_string()
-                        })?;
-                    left.push(net.clone());
+                        .await;
+                    match r {
+                        Ok(()) => left.push(net.clone()),
+                        Err(e) => {
+                            failed = Some(
+                                api_error(format!("disconnecting {} from {net}", t.name))(e)
+                                    .to_string(),
+                            );
+                            break;
+                        }
+                    }
                 }
                 record
                     .evidence
                     .insert(format!("{}.disconnected_from", t.name), json!(left));
                 out.push((t.clone(), left));
+                if let Some(error) = failed {
+                    // The networks already left (this target's and the earlier ones') are
+                    // reconnected by the revert: a failed fault leaves nothing behind.
+                    let acted = out.iter().any(|(_, nets)| !nets.is_empty());
+                    return Err(ApplyError {
+                        error,
+                        acted: acted.then_some(Applied::Isolated(out)),
+                    });
+                }
             }
             Ok(Applied::Isolated(out))
         }

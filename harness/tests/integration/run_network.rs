@@ -3,6 +3,8 @@
 //! build fails the SLO it should, every fault leaves counters as evidence, and no rule is left.
 
 use crate::common::*;
+use std::process::Command;
+use std::time::Duration;
 
 /// One line per SLO: expression, verdict, measured value.
 fn slo_lines(report: &serde_json::Value) -> String {
@@ -173,4 +175,137 @@ fn ingress_latency_adds_what_was_asked_at_the_client() {
     );
     assert!(before < 50.0, "p50 before the fault: {before} ms");
     assert_eq!(host_rules(), Vec::<String>::new());
+}
+
+/// Removes the test's containers and network, also when an assertion failed.
+struct DockerLeftovers {
+    containers: Vec<String>,
+    network: String,
+}
+
+impl Drop for DockerLeftovers {
+    fn drop(&mut self) {
+        for c in &self.containers {
+            let _ = Command::new("docker").args(["rm", "-f", c]).output();
+        }
+        let _ = Command::new("docker")
+            .args(["network", "rm", &self.network])
+            .output();
+    }
+}
+
+fn docker_ok(args: &[&str]) {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker runs");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// "A fault is always reverted", also when applying it fails half-way: an isolate whose second
+/// target is gone by the time it acts has already disconnected the first one, and must connect
+/// it again (with its DNS alias) before reporting the error.
+#[test]
+fn a_failed_isolate_reconnects_the_targets_it_had_already_cut_off() {
+    use chaosgate::fault::FaultRecord;
+    use chaosgate::fault::network::{NetworkAction, NetworkFaultEnv, run_network_fault};
+    use chaosgate::timeline::{EventLog, RunClock};
+
+    require_images();
+    let tag = format!("cg-isolate-partial-{}", std::process::id());
+    let (first, second) = (format!("{tag}-a"), format!("{tag}-b"));
+    let _leftovers = DockerLeftovers {
+        containers: vec![first.clone(), second.clone()],
+        network: tag.clone(),
+    };
+    docker_ok(&["network", "create", &tag]);
+    for name in [&first, &second] {
+        docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            &tag,
+            "--network-alias",
+            "svc",
+            "--entrypoint",
+            "sleep",
+            "chaosgate/redis:7-0.1.0",
+            "120",
+        ]);
+    }
+    let dir = TempDir::new("isolate-partial");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let docker = chaosgate::stack::docker::connect().await.unwrap();
+        let a = chaosgate::stack::docker::inspect(&docker, &first)
+            .await
+            .unwrap();
+        let b = chaosgate::stack::docker::inspect(&docker, &second)
+            .await
+            .unwrap();
+        assert_eq!(a.networks.len(), 1, "{a:?}");
+        // The second target disappears between the lookup and the fault.
+        docker_ok(&["rm", "-f", &second]);
+        let (_log, sink) =
+            EventLog::create(&dir.0.join("events.jsonl"), RunClock::start()).unwrap();
+        let all = [a.clone(), b.clone()];
+        let env = NetworkFaultEnv {
+            docker: &docker,
+            sink: &sink,
+            run_id: &tag,
+            seed: 1,
+            runner: std::sync::Arc::new(chaosgate_proxy::netns_rules::SystemRunner::default()),
+            containers: &all,
+        };
+        let mut record = FaultRecord {
+            name: "cut".into(),
+            action: "isolate".into(),
+            targets: vec![],
+            scheduled_ns: 0,
+            applied_ns: None,
+            verified_ns: None,
+            reverted_ns: None,
+            target_back_ns: None,
+            error: None,
+            evidence: Default::default(),
+        };
+        run_network_fault(
+            &env,
+            &mut record,
+            &NetworkAction::Isolate,
+            &all,
+            Duration::from_secs(5),
+            tokio::time::Instant::now() + Duration::from_secs(30),
+            &tokio_util::sync::CancellationToken::new(),
+        )
+        .await;
+        let error = record.error.clone().unwrap_or_default();
+        assert!(error.contains(&second), "{record:?}");
+        assert!(record.verified_ns.is_none(), "{record:?}");
+        // The first target was cut off, then connected again by the revert.
+        assert_eq!(
+            record.evidence[&format!("{first}.disconnected_from")],
+            serde_json::json!([tag]),
+            "{record:?}"
+        );
+        assert!(record.reverted_ns.is_some(), "{record:?}");
+        let after = chaosgate::stack::docker::inspect(&docker, &first)
+            .await
+            .unwrap();
+        let nets: Vec<&str> = after.networks.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(nets, [tag.as_str()], "{after:?}");
+        let aliases = after
+            .aliases
+            .iter()
+            .find(|(n, _)| *n == tag)
+            .map(|(_, a)| a.clone())
+            .unwrap_or_default();
+        assert!(aliases.iter().any(|a| a == "svc"), "{aliases:?}");
+    });
 }
