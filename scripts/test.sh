@@ -30,7 +30,9 @@ if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast \
     -E "not (binary_id(chaosgate::integration) and $kube_tests)" "$@" || status=$?
 else
-  cargo test --workspace --no-fail-fast "$@" || status=$?
+  # Without nextest (which runs the Docker modules one at a time, .config/nextest.toml) libtest
+  # would run them in parallel threads: one at a time here too.
+  RUST_TEST_THREADS=1 cargo test --workspace --no-fail-fast "$@" || status=$?
 fi
 
 if [[ $skip_kube == 1 ]]; then
@@ -61,6 +63,6 @@ export KUBECONFIG=$kubeconfig CHAOSGATE_KUBE_TESTS=1
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run -p chaosgate --no-fail-fast --test integration -E "$kube_tests" "$@" || status=$?
 else
-  cargo test -p chaosgate --no-fail-fast --test integration run_kube:: "$@" || status=$?
+  RUST_TEST_THREADS=1 cargo test -p chaosgate --no-fail-fast --test integration run_kube:: "$@" || status=$?
 fi
 exit "$status"
