@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::run::{Pick, RunSpec};
+use crate::scenario::BlastSize;
 
 /// The `--dry-run` view: what would run, when, against what.
 pub fn render(spec: &RunSpec) -> String {
@@ -47,8 +48,10 @@ pub fn render(spec: &RunSpec) -> String {
                 Pick::All => " (all replicas)".to_string(),
                 Pick::First => " (first replica)".to_string(),
                 Pick::Random { draw } => format!(" (replica draw {draw})"),
-                Pick::FirstN { size } => format!(" (first {size:?})"),
-                Pick::Sample { draw, size } => format!(" ({size:?} drawn with {draw})"),
+                Pick::FirstN { size } => format!(" (first {})", replicas(size)),
+                Pick::Sample { draw, size } => {
+                    format!(" ({} drawn with {draw})", replicas(size))
+                }
             },
             f.duration
                 .filter(|_| f.action.holds())
@@ -57,4 +60,13 @@ pub fn render(spec: &RunSpec) -> String {
         );
     }
     out
+}
+
+/// A blast radius as the scenario says it: `2 replicas`, `50 % of the replicas`.
+fn replicas(size: BlastSize) -> String {
+    match size {
+        BlastSize::Count(1) => "1 replica".to_string(),
+        BlastSize::Count(n) => format!("{n} replicas"),
+        BlastSize::Permille(p) => format!("{} % of the replicas", f64::from(p) / 10.0),
+    }
 }

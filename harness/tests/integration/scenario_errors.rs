@@ -504,6 +504,23 @@ faults:
     insta::assert_snapshot!(check("blast-radius", src).to_string());
 }
 
+/// On Kubernetes the proxy is wired in the pods present at bring-up: a proxy fault on a workload
+/// whose pods another fault replaces is refused (its peers may be replaced: the Service stays).
+#[test]
+fn a_proxy_fault_on_a_workload_whose_pods_are_replaced_is_refused_on_kubernetes() {
+    let src = "\
+name: t
+stack: { kubernetes: { manifests: ../../../../deploy/kubernetes } }
+load: { target: \"http://gateway:8080/quote?symbol=X\", rate: 10/s, duration: 20s }
+faults:
+  - { name: del, at: 1s, action: pod-delete, target: { service: gateway, pick: first } }
+  - { name: slow, at: 5s, duration: 2s, action: latency, latency: 100ms, to: \"redis:6379\", target: { service: gateway } }
+  - { name: again, at: 10s, action: rollout-restart, target: { service: redis } }
+slos: [\"p95(latency) < 100ms\"]
+";
+    insta::assert_snapshot!(check("kube-replaced", src).to_string());
+}
+
 #[test]
 fn label_selector_mistakes_point_at_the_labels() {
     let src = "\

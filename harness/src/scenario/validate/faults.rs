@@ -575,6 +575,63 @@ pub(super) fn check_overlaps(cx: &mut Ctx<'_>, raw: &[RawFault], faults: &[Optio
     }
 }
 
+/// On Kubernetes a proxy fault's path is wired in its target pods when the stack comes up; the
+/// pods a pod-delete, scale or rollout-restart of the same workload creates are not wired, so
+/// the proxy fault would be wired at fault time instead (closing the path's live connections):
+/// refused, as a rollout is on compose. (Its peers are reached through their Service's
+/// ClusterIP, which stays, so replacing a peer is fine.)
+pub(super) fn check_replaced_proxy_targets(
+    cx: &mut Ctx<'_>,
+    raw: &[RawFault],
+    faults: &[Option<FaultSpec>],
+) {
+    if !cx.kube {
+        return;
+    }
+    let replacers: Vec<(&str, &str)> = faults
+        .iter()
+        .flatten()
+        .filter(|f| {
+            matches!(
+                f.action,
+                FaultAction::PodDelete { .. }
+                    | FaultAction::Scale { .. }
+                    | FaultAction::RolloutRestart
+            )
+        })
+        .map(|f| (f.target.service.as_str(), f.name.as_str()))
+        .collect();
+    for (i, f) in faults.iter().enumerate() {
+        let Some(f) = f else { continue };
+        let proxied = matches!(
+            f.action,
+            FaultAction::Latency { .. }
+                | FaultAction::Bandwidth { .. }
+                | FaultAction::ResetPeer { .. }
+                | FaultAction::Timeout { .. }
+        );
+        let Some((_, replacer)) = replacers
+            .iter()
+            .find(|(service, _)| proxied && *service == f.target.service)
+        else {
+            continue;
+        };
+        let span = cx.span(&raw[i].action);
+        cx.push(
+            ScenarioError::new(
+                format!(
+                    "fault `{}`: proxy fault `{}` on workload `{}`, whose pods `{replacer}` replaces",
+                    f.name,
+                    f.action.name(),
+                    f.target.service
+                ),
+                span,
+            )
+            .with_help("the proxy is wired in the pods present when the stack comes up, not in their replacements; put the proxy fault in another scenario"),
+        );
+    }
+}
+
 /// Containers a rollout creates have none of the network-interception wiring made when the
 /// stack starts (fault/network/wiring.rs), so a network fault on a path through a rolled-out
 /// service would silently miss the new version: refused.
