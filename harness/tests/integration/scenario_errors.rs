@@ -521,6 +521,22 @@ slos: [\"p95(latency) < 100ms\"]
     insta::assert_snapshot!(check("kube-replaced", src).to_string());
 }
 
+/// On Kubernetes a label selector is checked against the workload's pod template: one no pod
+/// can carry is refused before anything starts (labels controllers add are let through).
+#[test]
+fn a_label_selector_no_pod_carries_is_refused_on_kubernetes() {
+    let src = "\
+name: t
+stack: { kubernetes: { manifests: ../../../../deploy/kubernetes } }
+load: { target: \"http://gateway:8080/quote?symbol=X\", rate: 10/s, duration: 20s }
+faults:
+  - { name: ok, at: 1s, action: pod-delete, target: { service: gateway, labels: { app.kubernetes.io/name: gateway, pod-template-hash: abc } } }
+  - { name: typo, at: 5s, action: crash, target: { service: redis, labels: { app.kubernetes.io/name: gateway } } }
+slos: [\"p95(latency) < 100ms\"]
+";
+    insta::assert_snapshot!(check("kube-labels", src).to_string());
+}
+
 #[test]
 fn label_selector_mistakes_point_at_the_labels() {
     let src = "\

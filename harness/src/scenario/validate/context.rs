@@ -22,6 +22,9 @@ pub(super) struct Ctx<'a> {
     pub(super) services: Option<BTreeMap<String, ServicePorts>>,
     /// The stack is a Kubernetes one (other fault actions and probes apply).
     pub(super) kube: bool,
+    /// Kubernetes: workload → its pod template's labels, when the manifests were read (fault
+    /// label selectors are checked against them).
+    pub(super) pod_labels: Option<BTreeMap<String, BTreeMap<String, String>>>,
 }
 
 /// The inclusive range a duration field takes.

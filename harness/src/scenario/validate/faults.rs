@@ -309,6 +309,48 @@ fn label_selector(
         cx.error("a label selector's keys must not be empty", span);
         return (BTreeMap::new(), false);
     }
+    // On Kubernetes the pods' labels are known from the manifests: a selector no pod of the
+    // workload can match would only be found at run time (no target, exit 4). Controllers add
+    // a few labels of their own to every pod; those are not in the template.
+    const ADDED_BY_CONTROLLERS: [&str; 4] = [
+        "pod-template-hash",
+        "controller-revision-hash",
+        "statefulset.kubernetes.io/pod-name",
+        "apps.kubernetes.io/pod-index",
+    ];
+    let service = f.target.service.value.as_str();
+    if let Some(template) = cx.pod_labels.as_ref().and_then(|p| p.get(service)) {
+        let missing: Vec<String> = labels
+            .value
+            .iter()
+            .filter(|(k, v)| {
+                template.get(*k) != Some(*v) && !ADDED_BY_CONTROLLERS.contains(&k.as_str())
+            })
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !missing.is_empty() {
+            let carried: Vec<String> = template.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            cx.push(
+                ScenarioError::new(
+                    format!(
+                        "fault `{}`: no pod of workload `{service}` carries {}",
+                        f.name.value,
+                        missing.join(", ")
+                    ),
+                    span,
+                )
+                .with_help(format!(
+                    "its pod template's labels: {}",
+                    if carried.is_empty() {
+                        "none".to_string()
+                    } else {
+                        carried.join(", ")
+                    }
+                )),
+            );
+            return (BTreeMap::new(), false);
+        }
+    }
     (labels.value.clone(), true)
 }
 

@@ -45,6 +45,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
         base_dir,
         errors: Vec::new(),
         services: None,
+        pod_labels: None,
         kube: raw.stack.value.kubernetes.is_some(),
     };
     if !is_valid_name(&raw.name.value) {

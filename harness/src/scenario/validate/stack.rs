@@ -267,6 +267,7 @@ fn kube_stack(
             ok = false;
         }
         cx.services = Some(services);
+        cx.pod_labels = Some(d.pod_labels.clone());
     }
     let node_address = match &kube.node_address {
         Some(sp) if sp.value.trim().parse::<std::net::IpAddr>().is_err() => {

@@ -147,6 +147,8 @@ pub struct Declared {
     pub workloads: BTreeMap<String, BTreeSet<u16>>,
     /// Environment variable names declared by any workload container.
     pub env: BTreeSet<String>,
+    /// Deployment/StatefulSet name → its pod template's labels (`spec.template.metadata.labels`).
+    pub pod_labels: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The names and ports `docs` declare.
@@ -186,6 +188,14 @@ pub fn declared(docs: &[Value]) -> Declared {
                 );
             }
             d.workloads.insert(name.to_string(), ports);
+            let labels = doc
+                .pointer("/spec/template/metadata/labels")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect();
+            d.pod_labels.insert(name.to_string(), labels);
         }
     }
     d
