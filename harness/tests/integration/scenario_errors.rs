@@ -532,6 +532,7 @@ load: { target: \"http://gateway:8080/quote?symbol=X\", rate: 10/s, duration: 20
 faults:
   - { name: ok, at: 1s, action: pod-delete, target: { service: gateway, labels: { app.kubernetes.io/name: gateway, pod-template-hash: abc } } }
   - { name: typo, at: 5s, action: crash, target: { service: redis, labels: { app.kubernetes.io/name: gateway } } }
+  - { name: bad, at: 9s, action: crash, target: { service: redis, labels: { \"bad key!\": \"x y\" } } }
 slos: [\"p95(latency) < 100ms\"]
 ";
     insta::assert_snapshot!(check("kube-labels", src).to_string());

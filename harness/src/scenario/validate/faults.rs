@@ -309,6 +309,24 @@ fn label_selector(
         cx.error("a label selector's keys must not be empty", span);
         return (BTreeMap::new(), false);
     }
+    if cx.kube {
+        let bad: Vec<String> = labels
+            .value
+            .iter()
+            .filter(|(k, v)| !is_label_key(k) || !(v.is_empty() || is_label_name(v)))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !bad.is_empty() {
+            cx.push(
+                ScenarioError::new(
+                    format!("not a Kubernetes label: {}", bad.join(", ")),
+                    span,
+                )
+                .with_help("a key is [prefix/]name, a value is empty or a name: up to 63 of A-Z a-z 0-9 - _ . starting and ending alphanumeric; the prefix a DNS subdomain"),
+            );
+            return (BTreeMap::new(), false);
+        }
+    }
     // On Kubernetes the pods' labels are known from the manifests: a selector no pod of the
     // workload can match would only be found at run time (no target, exit 4). Controllers add
     // a few labels of their own to every pod; those are not in the template.
@@ -352,6 +370,35 @@ fn label_selector(
         }
     }
     (labels.value.clone(), true)
+}
+
+/// A label name or value (Kubernetes' rule): 1-63 of `A-Za-z0-9-_.`, alphanumeric at both ends.
+fn is_label_name(s: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    (1..=63).contains(&s.len())
+        && s.starts_with(alnum)
+        && s.ends_with(alnum)
+        && s.chars().all(|c| alnum(c) || matches!(c, '-' | '_' | '.'))
+}
+
+/// A label key: `[prefix/]name`, the prefix a DNS subdomain (lower case, up to 253).
+fn is_label_key(s: &str) -> bool {
+    match s.rsplit_once('/') {
+        None => is_label_name(s),
+        Some((prefix, name)) => {
+            is_label_name(name)
+                && (1..=253).contains(&prefix.len())
+                && prefix.split('.').all(|part| {
+                    !part.is_empty()
+                        && part.len() <= 63
+                        && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                        && part.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+                        && part
+                            .chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                })
+        }
+    }
 }
 
 pub(super) fn peer_list(cx: &mut Ctx<'_>, f: &RawFault) -> Option<Vec<String>> {
@@ -710,5 +757,31 @@ pub(super) fn check_rollout_paths(
             )
             .with_help("containers a rollout creates are not wired for network faults; put the network fault in another scenario"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_keys_and_values_follow_the_kubernetes_rule() {
+        for ok in ["app", "app.kubernetes.io/name", "a-b_c.d", "x1/y", "track"] {
+            assert!(is_label_key(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "bad key!",
+            "-a",
+            "a-",
+            "Example.com/x",
+            "a//b",
+            "/x",
+            &"k".repeat(64),
+        ] {
+            assert!(!is_label_key(bad), "{bad}");
+        }
+        assert!(is_label_name("canary") && is_label_name("v1.2_3"));
+        assert!(!is_label_name("x y") && !is_label_name(".x") && !is_label_name(&"v".repeat(64)));
     }
 }
