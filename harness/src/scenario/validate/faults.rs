@@ -664,99 +664,79 @@ pub(super) fn check_overlaps(cx: &mut Ctx<'_>, raw: &[RawFault], faults: &[Optio
     }
 }
 
-/// On Kubernetes a proxy fault's path is wired in its target pods when the stack comes up; the
-/// pods a pod-delete, scale or rollout-restart of the same workload creates are not wired, so
-/// the proxy fault would be wired at fault time instead (closing the path's live connections):
-/// refused, as a rollout is on compose. (Its peers are reached through their Service's
-/// ClusterIP, which stays, so replacing a peer is fine.)
-pub(super) fn check_replaced_proxy_targets(
+/// Network-fault paths are wired when the stack comes up (fault/network/wiring.rs); what a
+/// fault of the scenario replaces afterwards is not wired, so a network fault there would
+/// silently miss it (or, on Kubernetes, be wired at fault time, closing live connections):
+/// refused.
+/// - compose: the containers a rollout creates, on any path through the rolled-out service
+///   (as the network fault's target or a `to:` peer);
+/// - Kubernetes: the pods a pod-delete, scale or rollout-restart creates, as a proxy fault's
+///   target (loss and partition act at fault time; peers are reached through their Service's
+///   ClusterIP, which stays).
+pub(super) fn check_replaced_paths(
     cx: &mut Ctx<'_>,
     raw: &[RawFault],
     faults: &[Option<FaultSpec>],
 ) {
-    if !cx.kube {
-        return;
-    }
-    let replacers: Vec<(&str, &str)> = faults
+    let kube = cx.kube;
+    let replaced: Vec<(&str, &str)> = faults
         .iter()
         .flatten()
         .filter(|f| {
-            matches!(
-                f.action,
-                FaultAction::PodDelete { .. }
-                    | FaultAction::Scale { .. }
-                    | FaultAction::RolloutRestart
-            )
+            if kube {
+                matches!(
+                    f.action,
+                    FaultAction::PodDelete { .. }
+                        | FaultAction::Scale { .. }
+                        | FaultAction::RolloutRestart
+                )
+            } else {
+                matches!(f.action, FaultAction::Rollout { .. })
+            }
         })
         .map(|f| (f.target.service.as_str(), f.name.as_str()))
         .collect();
     for (i, f) in faults.iter().enumerate() {
         let Some(f) = f else { continue };
-        let proxied = matches!(
+        let wired: Vec<&str> = if !kube {
+            f.action.network_services(&f.target.service)
+        } else if matches!(
             f.action,
             FaultAction::Latency { .. }
                 | FaultAction::Bandwidth { .. }
                 | FaultAction::ResetPeer { .. }
                 | FaultAction::Timeout { .. }
-        );
-        let Some((_, replacer)) = replacers
-            .iter()
-            .find(|(service, _)| proxied && *service == f.target.service)
-        else {
+        ) {
+            vec![f.target.service.as_str()]
+        } else {
+            vec![]
+        };
+        let Some((service, replacer)) = replaced.iter().find(|(s, _)| wired.contains(s)) else {
             continue;
         };
         let span = cx.span(&raw[i].action);
-        cx.push(
+        let error = if kube {
             ScenarioError::new(
                 format!(
-                    "fault `{}`: proxy fault `{}` on workload `{}`, whose pods `{replacer}` replaces",
+                    "fault `{}`: proxy fault `{}` on workload `{service}`, whose pods `{replacer}` replaces",
                     f.name,
                     f.action.name(),
-                    f.target.service
                 ),
                 span,
             )
-            .with_help("the proxy is wired in the pods present when the stack comes up, not in their replacements; put the proxy fault in another scenario"),
-        );
-    }
-}
-
-/// Containers a rollout creates have none of the network-interception wiring made when the
-/// stack starts (fault/network/wiring.rs), so a network fault on a path through a rolled-out
-/// service would silently miss the new version: refused.
-pub(super) fn check_rollout_paths(
-    cx: &mut Ctx<'_>,
-    raw: &[RawFault],
-    faults: &[Option<FaultSpec>],
-) {
-    let rolled: Vec<(&str, &str)> = faults
-        .iter()
-        .flatten()
-        .filter(|f| matches!(f.action, FaultAction::Rollout { .. }))
-        .map(|f| (f.target.service.as_str(), f.name.as_str()))
-        .collect();
-    if rolled.is_empty() {
-        return;
-    }
-    for (i, f) in faults.iter().enumerate() {
-        let Some(f) = f else { continue };
-        let through = f.action.network_services(&f.target.service);
-        let Some((service, rollout)) = rolled.iter().find(|(service, _)| through.contains(service))
-        else {
-            continue;
-        };
-        let span = cx.span(&raw[i].action);
-        cx.push(
+            .with_help("the proxy is wired in the pods present when the stack comes up, not in their replacements; put the proxy fault in another scenario")
+        } else {
             ScenarioError::new(
                 format!(
-                    "fault `{}`: network fault `{}` on a path through `{service}`, which rollout `{rollout}` replaces",
+                    "fault `{}`: network fault `{}` on a path through `{service}`, which rollout `{replacer}` replaces",
                     f.name,
                     f.action.name()
                 ),
                 span,
             )
-            .with_help("containers a rollout creates are not wired for network faults; put the network fault in another scenario"),
-        );
+            .with_help("containers a rollout creates are not wired for network faults; put the network fault in another scenario")
+        };
+        cx.push(error);
     }
 }
 

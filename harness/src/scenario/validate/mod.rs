@@ -67,8 +67,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
     let probes = probes::probes(&mut cx, &raw.probes);
     let faults = faults::faults(&mut cx, &raw.faults);
     faults::check_overlaps(&mut cx, &raw.faults, &faults);
-    faults::check_rollout_paths(&mut cx, &raw.faults, &faults);
-    faults::check_replaced_proxy_targets(&mut cx, &raw.faults, &faults);
+    faults::check_replaced_paths(&mut cx, &raw.faults, &faults);
     let duration = total_duration(&mut cx, &raw, load.as_ref(), &faults);
     if let Some(total) = duration {
         for (rf, f) in raw.faults.iter().zip(&faults) {
