@@ -37,12 +37,9 @@ pub fn render(spec: &RunSpec) -> String {
             f.name,
             f.at,
             f.action.name(),
-            if f.labels.is_empty() {
-                f.service.clone()
-            } else {
-                let labels: Vec<String> =
-                    f.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                format!("{}[{}]", f.service, labels.join(","))
+            match f.labels_text() {
+                Some(labels) => format!("{}[{labels}]", f.service),
+                None => f.service.clone(),
             },
             match f.pick {
                 Pick::All => " (all replicas)".to_string(),

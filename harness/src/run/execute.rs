@@ -336,8 +336,9 @@ async fn run_with_stack(
         Backend::Kube(k) => {
             // Pods are wired in their sandboxes' namespaces; a path's peers are the peer
             // workload's pods and its Services' ClusterIPs (what a pod connects to by name).
-            let mut pods = containers.clone();
+            let mut pods = Vec::new();
             if spec.has_proxy_faults() {
+                pods = containers.clone();
                 if let Err(e) = k.with_sandbox_pids(docker, &mut pods).await {
                     tracing::warn!("finding the pods' sandboxes to wire proxy faults: {e}");
                 }

@@ -95,16 +95,22 @@ impl PlannedFault {
     /// The target as messages name it: `` service `gateway` `` or
     /// `` workload `gateway` with labels track=canary `` (`kind` is "service" or "workload").
     pub fn target_text(&self, kind: &str) -> String {
-        let mut text = format!("{kind} `{}`", self.service);
-        if !self.labels.is_empty() {
+        match self.labels_text() {
+            Some(labels) => format!("{kind} `{}` with labels {labels}", self.service),
+            None => format!("{kind} `{}`", self.service),
+        }
+    }
+
+    /// The label selector as `k=v,k2=v2`; `None` when it has none.
+    pub fn labels_text(&self) -> Option<String> {
+        (!self.labels.is_empty()).then(|| {
             let labels: Vec<String> = self
                 .labels
                 .iter()
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            text.push_str(&format!(" with labels {}", labels.join(",")));
-        }
-        text
+            labels.join(",")
+        })
     }
 }
 
