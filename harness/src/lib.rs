@@ -7,6 +7,7 @@
 //! verdict → report.
 #![warn(missing_docs)]
 
+pub mod agent;
 pub mod cli;
 pub mod exit_codes;
 pub mod fault;

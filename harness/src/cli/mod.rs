@@ -1,6 +1,7 @@
 //! Command-line definitions (clap derive) and the mapping of errors to exit codes.
 
 pub mod ab_cmd;
+pub mod agent_cmd;
 pub mod annotate_cmd;
 pub mod compare_cmd;
 pub mod error;
@@ -54,6 +55,9 @@ pub enum Command {
     Annotate(annotate_cmd::AnnotateArgs),
     /// Drive open-model HTTP load at a URL and print latency percentiles.
     Load(load_cmd::LoadArgs),
+    /// The node agent of Kubernetes runs (`stack.kubernetes.agent`): a run deploys it as a
+    /// DaemonSet and drives it; not started by hand.
+    Agent(agent_cmd::AgentArgs),
     /// Internal: started by `run`; removes the run's stack if `run` dies without doing so.
     #[command(name = crate::stack::reaper::SUBCOMMAND, hide = true)]
     Reaper(ReaperArgs),
@@ -105,6 +109,7 @@ pub fn main() -> i32 {
         Command::Reaper(args) => crate::stack::reaper::watch(&args.project, &args.log),
         Command::Run(args) => run_cmd::run(args, cli.quiet),
         Command::Load(args) => load_cmd::run(args),
+        Command::Agent(args) => agent_cmd::run(args),
         Command::Validate(args) => scenario_cmds::validate(args, cli.quiet),
         Command::List(args) => scenario_cmds::list(args),
         Command::Schema => scenario_cmds::schema(),

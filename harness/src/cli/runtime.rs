@@ -1,5 +1,5 @@
-//! One async runtime with the terminating signals installed, shared by `run`, `ab` and
-//! `load`: the first SIGINT, SIGTERM, SIGHUP or SIGQUIT cancels the command's token, so it can
+//! One async runtime with the terminating signals installed, shared by `run`, `ab`, `load`
+//! and `agent`: the first SIGINT, SIGTERM, SIGHUP or SIGQUIT cancels the command's token, so it can
 //! stop cleanly (revert faults, tear the stack down, or summarise what ran).
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -17,6 +17,8 @@ pub enum OnSignal {
     /// `load`: stop sending and summarise what ran; the exit code is the summary's, as for a
     /// load that ran its course (as oha and wrk do).
     StopLoad,
+    /// `agent`: stop serving; exit 0.
+    StopAgent,
 }
 
 impl OnSignal {
@@ -24,6 +26,7 @@ impl OnSignal {
         match self {
             Self::StopRun => "reverting faults and tearing the stack down",
             Self::StopLoad => "stopping the load and summarising what ran",
+            Self::StopAgent => "stopping the agent",
         }
     }
 }

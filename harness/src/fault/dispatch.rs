@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 use super::FaultRecord;
 use super::container::{ContainerFaultEnv, run_container_fault};
 use super::kube::{KubeAction, KubeFaultEnv, run_kube_fault};
-use super::network::{NetworkAction, NetworkFaultEnv, run_network_fault};
+use super::network::{NetworkAction, NetworkFaultEnv, Runners, run_network_fault};
 use super::rollout::{RolloutEnv, run_rollout};
 use super::schedule::{FaultBackend, RunWindow, pick_targets};
 use crate::run::{FaultAction, PlannedFault};
@@ -111,8 +111,8 @@ impl FaultBackend for ComposeFaults {
                     run,
                     record,
                     action,
-                    &targets,
-                    &containers,
+                    (&targets, &containers),
+                    Runners::Here(Arc::new(SystemRunner::default())),
                     hold,
                 )
                 .await;
@@ -138,7 +138,7 @@ impl FaultBackend for ComposeFaults {
 }
 
 /// A Kubernetes namespace: pods listed and acted on through the API (and, for `crash`, loss
-/// and partition, through the node's Docker runtime).
+/// and partition, through the node's Docker runtime on this host, or the run's node agents).
 pub struct KubeFaults {
     /// The run's stack.
     pub stack: KubeStack,
@@ -227,22 +227,28 @@ impl FaultBackend for KubeFaults {
             (Ok(None), FaultAction::Network { action, .. }) => {
                 let stack = &self.stack;
                 let peers = async {
-                    stack.with_sandbox_pids(&self.docker, &mut targets).await?;
+                    let runners = match stack.agents() {
+                        Some(agents) => agent_pids(stack, agents, &mut targets).await?,
+                        None => {
+                            stack.with_sandbox_pids(&self.docker, &mut targets).await?;
+                            Runners::Here(Arc::new(SystemRunner::default()))
+                        }
+                    };
                     let mut all = stack.containers().await.map_err(|e| e.to_string())?;
                     all.extend(stack.service_peers().await.map_err(|e| e.to_string())?);
-                    Ok::<_, String>(all)
+                    Ok::<_, String>((all, runners))
                 }
                 .await;
                 match peers {
-                    Ok(all) => {
+                    Ok((all, runners)) => {
                         network_fault(
                             &self.docker,
                             (run_id, *seed),
                             run,
                             record,
                             action,
-                            &targets,
-                            &all,
+                            (&targets, &all),
+                            runners,
                             hold,
                         )
                         .await;
@@ -264,6 +270,29 @@ impl FaultBackend for KubeFaults {
     }
 }
 
+/// Each target pod's sandbox PID on its node and the runner of its node's agent.
+async fn agent_pids(
+    stack: &KubeStack,
+    agents: &crate::agent::AgentClient,
+    targets: &mut [ContainerInfo],
+) -> Result<Runners, String> {
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(stack.client().clone(), stack.namespace());
+    let mut runners = std::collections::HashMap::new();
+    for t in targets.iter_mut() {
+        let node = pods
+            .get(&t.name)
+            .await
+            .map_err(|e| format!("reading pod {}: {e}", t.name))?
+            .spec
+            .and_then(|s| s.node_name)
+            .ok_or_else(|| format!("pod {} is on no node", t.name))?;
+        t.pid = agents.pod_pid(&node, &t.id).await?;
+        runners.insert(t.id.clone(), agents.runner(&node));
+    }
+    Ok(Runners::ByTarget(runners))
+}
+
 /// A network fault (`fault/network.rs`) on `targets`, the same on both backends; only where the
 /// peers' addresses come from differs: `peers` is the compose project's containers, or a
 /// Kubernetes run's pods and its Services' ClusterIPs.
@@ -274,8 +303,8 @@ async fn network_fault(
     run: &RunWindow,
     record: &mut FaultRecord,
     action: &NetworkAction,
-    targets: &[ContainerInfo],
-    peers: &[ContainerInfo],
+    (targets, peers): (&[ContainerInfo], &[ContainerInfo]),
+    runners: Runners,
     hold: Duration,
 ) {
     let env = NetworkFaultEnv {
@@ -283,7 +312,7 @@ async fn network_fault(
         sink: &run.sink,
         run_id,
         seed,
-        runner: Arc::new(SystemRunner::default()),
+        runners,
         containers: peers,
     };
     run_network_fault(

@@ -31,7 +31,8 @@ pub enum KubeAction {
         force: bool,
     },
     /// SIGKILL of each target pod's first container's main process, through the node's Docker
-    /// runtime (dockershim): the kubelet sees a crash and restarts it.
+    /// runtime (dockershim), or through the node agent when the run has one: the kubelet sees a
+    /// crash and restarts it.
     Crash,
     /// Scale the workload to `replicas` for the fault's duration, then back.
     Scale {
@@ -122,6 +123,7 @@ pub async fn run_kube_fault(
         before: None,
         existing: BTreeSet::new(),
         killed: Vec::new(),
+        gone_at: Vec::new(),
         since: String::new(),
         verify_by: run_end,
         proven: false,
@@ -141,8 +143,12 @@ struct KubeFault<'a> {
     before: Option<Workload>,
     /// pod-delete: the pods there before, so that only new ones count as replacements.
     existing: BTreeSet<String>,
-    /// crash: each target pod and its killed Docker container's ID.
-    killed: Vec<(ContainerInfo, String)>,
+    /// crash: each target pod, its first container's runtime ID, and (through the agent) the
+    /// node it runs on.
+    killed: Vec<(ContainerInfo, String, Option<String>)>,
+    /// crash through the agent: when each agent's answer that its process was gone came (run
+    /// clock, ns; the agent watched it go, so the death was before then).
+    gone_at: Vec<u64>,
     /// crash: Docker's `die` events from this time (Unix seconds) on prove the kill.
     since: String,
     /// crash: the proof's deadline, which the kubelet's account of the restart is waited for
@@ -179,11 +185,25 @@ impl KubeFault<'_> {
         outcome(Ok(()))
     }
 
-    /// The Docker container of each target pod, and since when their `die` events count.
+    /// The Docker container of each target pod, and since when their `die` events count; with
+    /// the agent, each pod's first container ID and node from the API.
     async fn find_containers(&mut self) -> Result<(), String> {
+        if self.env.stack.agents().is_some() {
+            let pods = self.pods_api();
+            for t in self.pods {
+                let p = pods
+                    .get(&t.name)
+                    .await
+                    .map_err(|e| format!("reading pod {}: {e}", t.name))?;
+                let (id, node) = container_and_node(&p)
+                    .ok_or_else(|| format!("pod {} has no running container on a node", t.name))?;
+                self.killed.push((t.clone(), id, Some(node)));
+            }
+            return Ok(());
+        }
         for t in self.pods {
             let id = pod_container(self.env.docker, self.env.stack.namespace(), t).await?;
-            self.killed.push((t.clone(), id));
+            self.killed.push((t.clone(), id, None));
         }
         // Docker's `die` event of each killed container is the proof, at its own time (the
         // kubelet's restart count, polled from the API, lags it by its ~1 s relist). The event
@@ -198,13 +218,29 @@ impl KubeFault<'_> {
         Ok(())
     }
 
-    async fn kill_containers(&self, evidence: &mut Evidence, stamp: &mut Stamp<'_>) -> Outcome<()> {
+    async fn kill_containers(
+        &mut self,
+        evidence: &mut Evidence,
+        stamp: &mut Stamp<'_>,
+    ) -> Outcome<()> {
         let opts = KillContainerOptionsBuilder::default()
             .signal("SIGKILL")
             .build();
         stamp.now(None);
-        for (t, id) in &self.killed {
-            if let Err(e) = self.env.docker.kill_container(id, Some(opts.clone())).await {
+        for (t, id, node) in &self.killed {
+            if let (Some(agents), Some(node)) = (self.env.stack.agents(), node) {
+                let reply = match agents.kill(node, id).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        return outcome(Err(format!("SIGKILL of pod {}'s container: {e}", t.name)));
+                    }
+                };
+                if reply.gone {
+                    self.gone_at.push(self.env.sink.clock().now_ns());
+                }
+                evidence.insert(format!("{}.killed_pid", t.name), json!(reply.pid));
+                evidence.insert(format!("{}.node", t.name), json!(node));
+            } else if let Err(e) = self.env.docker.kill_container(id, Some(opts.clone())).await {
                 return outcome(Err(format!("SIGKILL of pod {}'s container: {e}", t.name)));
             }
             evidence.insert(
@@ -261,6 +297,24 @@ impl KubeFault<'_> {
     }
 
     async fn prove_killed(&mut self, window: &Window<'_>) -> Proof {
+        if self.env.stack.agents().is_some() {
+            // The kubelet's account of the restart is waited for until then too.
+            self.verify_by = (tokio::time::Instant::now() + VERIFY_TIMEOUT).min(window.run_end);
+            return if self.gone_at.len() == self.killed.len() {
+                Proof::Verified {
+                    at_ns: self.gone_at.iter().copied().max().unwrap_or_default(),
+                    detail: Some("the node agent saw the process gone".into()),
+                }
+            } else {
+                Proof::Unverified {
+                    detail: format!(
+                        "the node agents saw {} of {} killed processes gone within 5 s",
+                        self.gone_at.len(),
+                        self.killed.len()
+                    ),
+                }
+            };
+        }
         let die_filters = std::collections::HashMap::from([
             ("type", vec!["container".to_string()]),
             ("event", vec!["die".to_string()]),
@@ -268,7 +322,7 @@ impl KubeFault<'_> {
                 "container",
                 self.killed
                     .iter()
-                    .map(|(_, id)| id.clone())
+                    .map(|(_, id, _)| id.clone())
                     .collect::<Vec<_>>(),
             ),
         ]);
@@ -645,6 +699,24 @@ fn ready_since(p: &Pod) -> Option<String> {
         .last_transition_time
         .as_ref()
         .map(|t| t.0.to_string())
+}
+
+/// The runtime ID of the pod's first container (`docker://ID` → `ID`) and its node, from the
+/// API; `None` until it runs on a node.
+fn container_and_node(p: &Pod) -> Option<(String, String)> {
+    let node = p.spec.as_ref()?.node_name.clone()?;
+    let first = &p.spec.as_ref()?.containers.first()?.name;
+    let id = p
+        .status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| &c.name == first)?
+        .container_id
+        .as_ref()?;
+    let id = id.split_once("://").map_or(id.as_str(), |(_, id)| id);
+    Some((id.to_string(), node))
 }
 
 /// The Docker container of the pod's first container (dockershim names and labels it).

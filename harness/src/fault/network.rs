@@ -100,10 +100,31 @@ pub struct NetworkFaultEnv<'a> {
     pub run_id: &'a str,
     /// The run's seed, for the proxies' random choices (which connections a toxic hits).
     pub seed: u64,
-    /// Runs `iptables`/`nsenter` commands (a fake in tests).
-    pub runner: Arc<dyn CommandRunner>,
+    /// Where `iptables`/`nsenter` commands run.
+    pub runners: Runners,
     /// Every container of the stack (peers are resolved to their IPs from these).
     pub containers: &'a [ContainerInfo],
+}
+
+/// Where a network fault's rule commands run.
+#[derive(Debug, Clone)]
+pub enum Runners {
+    /// All on this host (compose; the local cluster without the agent).
+    Here(Arc<dyn CommandRunner>),
+    /// Each target's on its own node, by target ID (the node agent).
+    ByTarget(std::collections::HashMap<String, Arc<dyn CommandRunner>>),
+}
+
+impl Runners {
+    fn for_target(&self, t: &ContainerInfo) -> Result<Arc<dyn CommandRunner>, String> {
+        match self {
+            Self::Here(r) => Ok(r.clone()),
+            Self::ByTarget(map) => map
+                .get(&t.id)
+                .cloned()
+                .ok_or_else(|| format!("no node agent found for {}", t.name)),
+        }
+    }
 }
 
 /// What must be undone at the end.
@@ -357,7 +378,7 @@ async fn proxy_at_fault_time(
             format!("connections to {}:{dport}", t.name)
         }
     };
-    let applied = apply_rules(env, rules, t.pid).await?;
+    let applied = apply_rules(env, rules, t).await?;
     handle.add_toxic(toxic.clone()).map_err(|e| e.to_string())?;
     record
         .evidence
@@ -427,7 +448,7 @@ async fn apply(
                 let rules = RuleSet::new(marker.clone())
                     .loss(*ratio, PacketDirection::Egress, &ips)
                     .map_err(|e| e.to_string())?;
-                out.push(apply_rules(env, rules, t.pid).await?);
+                out.push(apply_rules(env, rules, t).await?);
             }
             Ok(Applied::Rules(out))
         }
@@ -446,7 +467,7 @@ async fn apply(
                 let rules = RuleSet::new(marker.clone())
                     .partition(direction, &ips)
                     .map_err(|e| e.to_string())?;
-                out.push(apply_rules(env, rules, t.pid).await?);
+                out.push(apply_rules(env, rules, t).await?);
             }
             Ok(Applied::Rules(out))
         }
@@ -499,9 +520,10 @@ async fn apply(
 async fn apply_rules(
     env: &NetworkFaultEnv<'_>,
     rules: RuleSet,
-    pid: u32,
+    t: &ContainerInfo,
 ) -> Result<AppliedRules, String> {
-    let runner = env.runner.clone();
+    let pid = t.pid;
+    let runner = env.runners.for_target(t)?;
     tokio::task::spawn_blocking(move || rules.apply(runner, pid))
         .await
         .map_err(|e| e.to_string())?

@@ -17,8 +17,8 @@ pub use diagnostic::{ScenarioError, ScenarioErrors, SourceSpan};
 pub use discover::{discover, files_in};
 pub use model::{
     AtSpec, BlastSize, FaultAction, FaultSpec, HttpTarget, KubeStackSpec, LinkSide, LoadSpec,
-    PartitionDirection, Pick, ProbeKind, ProbeSpec, ProxyDirection, ProxyLink, RateSpec,
-    RequestSpec, RolloutStrategy, Scenario, StackSpec, TargetSpec,
+    NodeAgentSpec, PartitionDirection, Pick, ProbeKind, ProbeSpec, ProxyDirection, ProxyLink,
+    RateSpec, RequestSpec, RolloutStrategy, Scenario, StackSpec, TargetSpec,
 };
 
 /// Reads, parses and validates the scenario file at `path`.

@@ -74,6 +74,15 @@ pub struct KubeStackSpec {
     pub context: Option<String>,
     /// Where NodePort Services are reached from the harness.
     pub node_address: String,
+    /// The node agent the node-side faults go through, when the scenario asks for one.
+    pub agent: Option<NodeAgentSpec>,
+}
+
+/// `stack.kubernetes.agent`, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeAgentSpec {
+    /// The agent's image reference.
+    pub image: String,
 }
 
 /// `http://SERVICE:PORT/path?query`, split so the runner can map service:port to an address.
@@ -423,6 +432,17 @@ impl FaultAction {
             Self::Isolate => vec![target],
             _ => vec![],
         }
+    }
+
+    /// Faults through chaosgate's L4 fault proxy (toxics on a link).
+    pub fn is_proxy_fault(&self) -> bool {
+        matches!(
+            self,
+            Self::Latency { .. }
+                | Self::Bandwidth { .. }
+                | Self::ResetPeer { .. }
+                | Self::Timeout { .. }
+        )
     }
 
     /// Container lifecycle faults (issue 4) as opposed to network faults (issue 6).

@@ -104,6 +104,24 @@ pub struct RawKubernetes {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub node_address: Option<Spanned<String>>,
+    /// Run `crash`, `loss` and `partition` through chaosgate's node agent: a DaemonSet
+    /// (hostPID, NET_ADMIN) deployed into the run's namespace for the run and deleted after it, reached
+    /// through the API server. For clusters the harness does not run on (kind, a remote one);
+    /// without it these faults use the node's Docker runtime on this host (the local cluster).
+    #[serde(default)]
+    #[schemars(with = "Option<RawAgent>")]
+    pub agent: Option<Spanned<RawAgent>>,
+}
+
+/// `stack.kubernetes.agent`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "NodeAgent")]
+pub struct RawAgent {
+    /// The agent's image (default `chaosgate/agent:<this version>`, built by
+    /// `scripts/agent-image.sh`; on kind, load it with `kind load docker-image`).
+    #[serde(default)]
+    pub image: Option<String>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

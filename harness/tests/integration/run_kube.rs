@@ -285,3 +285,87 @@ fn redis_latency_goes_through_the_proxy_in_the_pods_and_catches_the_cache_blocki
     );
     assert_eq!(report["faults"][0]["applied"], true, "{report:#}");
 }
+
+/// Builds the node agent's image from this build's binary (scripts/agent-image.sh; a no-op
+/// while the binary is unchanged).
+fn agent_image() {
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/agent-image.sh"))
+        .args(["--binary", env!("CARGO_BIN_EXE_chaosgate")])
+        .output()
+        .expect("bash runs");
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// No agent DaemonSet of any run is left in the cluster.
+fn no_agent_left() {
+    let out = Command::new("kubectl")
+        .args([
+            "get",
+            "daemonsets,pods",
+            "--all-namespaces",
+            "-l",
+            "chaosgate.io/agent=true",
+            "-o",
+            "name",
+        ])
+        .output()
+        .expect("kubectl runs");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "",
+        "node agents left behind"
+    );
+}
+
+/// The node agent (the way on kind and remote clusters) on the local cluster: a crash through
+/// it passes the good build and fails the no-failover one on failover; a partition's rules go
+/// into both gateway pods from it and touch their postgres traffic. The kill is proven by the
+/// agent and the restart by the kubelet; no agent is left after any run.
+#[test]
+fn the_node_agent_crashes_and_partitions_pods_and_is_removed_after_each_run() {
+    if cluster().is_none() {
+        return;
+    }
+    agent_image();
+    let (out, report, _d) = run_kube("agent-replica-crash.yaml", &[]);
+    no_agent_left();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let fault = &report["faults"][0];
+    assert_eq!(fault["applied"], true, "{fault:#}");
+    let evidence = fault["evidence"].as_object().expect("evidence");
+    assert!(
+        evidence.keys().any(|k| k.ends_with(".killed_pid")),
+        "the agent killed the process: {fault:#}"
+    );
+    assert!(
+        evidence.keys().any(|k| k.ends_with(".restart_count")),
+        "the kubelet's restart is the proof: {fault:#}"
+    );
+
+    let (out, report, _d) = run_kube(
+        "agent-replica-crash.yaml",
+        &["--set", "GATEWAY_FAILOVER=off"],
+    );
+    no_agent_left();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(slo(&report, "failover_time(")["verdict"], "breached");
+
+    let (out, report, _d) = run_kube("agent-db-partition.yaml", &[]);
+    no_agent_left();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let fault = &report["faults"][0];
+    assert_eq!(fault["applied"], true, "{fault:#}");
+    assert_eq!(
+        fault["targets"].as_array().map(Vec::len),
+        Some(2),
+        "{fault:#}"
+    );
+    let during = report["phases"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "during:cut-db"))
+        .unwrap_or_else(|| panic!("no fault phase: {report:#}"));
+    assert!(during["errors"].as_u64() > Some(0), "{during:#}");
+    assert_eq!(slo(&report, "lost_writes(")["verdict"], "pass");
+}

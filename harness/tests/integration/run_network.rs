@@ -260,7 +260,9 @@ fn a_failed_isolate_reconnects_the_targets_it_had_already_cut_off() {
             sink: &sink,
             run_id: &tag,
             seed: 1,
-            runner: std::sync::Arc::new(chaosgate_proxy::netns_rules::SystemRunner::default()),
+            runners: chaosgate::fault::network::Runners::Here(std::sync::Arc::new(
+                chaosgate_proxy::netns_rules::SystemRunner::default(),
+            )),
             containers: &all,
         };
         let mut record = FaultRecord {

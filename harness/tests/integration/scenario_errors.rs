@@ -521,6 +521,23 @@ slos: [\"p95(latency) < 100ms\"]
     insta::assert_snapshot!(check("kube-replaced", src).to_string());
 }
 
+/// With the node agent, proxy faults are refused (the proxy runs in the harness, on the node);
+/// crash, partition and loss are what the agent runs, and an empty image is a mistake.
+#[test]
+fn a_proxy_fault_through_the_node_agent_is_refused() {
+    let src = "\
+name: t
+stack: { kubernetes: { manifests: ../../../../deploy/kubernetes, agent: { image: \"\" } } }
+load: { target: \"http://gateway:8080/quote?symbol=X\", rate: 10/s, duration: 20s }
+faults:
+  - { name: boom, at: 1s, action: crash, target: { service: marketdata-a } }
+  - { name: cut, at: 3s, duration: 2s, action: partition, to: [postgres], target: { service: gateway } }
+  - { name: slow, at: 6s, duration: 2s, action: latency, latency: 100ms, to: \"redis:6379\", target: { service: gateway } }
+slos: [\"p95(latency) < 100ms\"]
+";
+    insta::assert_snapshot!(check("kube-agent", src).to_string());
+}
+
 /// On Kubernetes a label selector is checked against the workload's pod template: one no pod
 /// can carry is refused before anything starts (labels controllers add are let through).
 #[test]

@@ -22,6 +22,8 @@ pub(super) struct Ctx<'a> {
     pub(super) services: Option<BTreeMap<String, ServicePorts>>,
     /// The stack is a Kubernetes one (other fault actions and probes apply).
     pub(super) kube: bool,
+    /// Kubernetes faults go through the node agent (`stack.kubernetes.agent`).
+    pub(super) agent: bool,
     /// Kubernetes: workload → its pod template's labels, when the manifests were read (fault
     /// label selectors are checked against them).
     pub(super) pod_labels: Option<BTreeMap<String, BTreeMap<String, String>>>,

@@ -700,13 +700,7 @@ pub(super) fn check_replaced_paths(
         let Some(f) = f else { continue };
         let wired: Vec<&str> = if !kube {
             f.action.network_services(&f.target.service)
-        } else if matches!(
-            f.action,
-            FaultAction::Latency { .. }
-                | FaultAction::Bandwidth { .. }
-                | FaultAction::ResetPeer { .. }
-                | FaultAction::Timeout { .. }
-        ) {
+        } else if f.action.is_proxy_fault() {
             vec![f.target.service.as_str()]
         } else {
             vec![]
@@ -737,6 +731,33 @@ pub(super) fn check_replaced_paths(
             .with_help("containers a rollout creates are not wired for network faults; put the network fault in another scenario")
         };
         cx.push(error);
+    }
+}
+
+/// The node agent (`stack.kubernetes.agent`) runs rules and kills on the node; the fault proxy
+/// runs in the harness's own process, in the target's network namespace, which an agent cannot
+/// lend it: a proxy fault with the agent is refused rather than run anywhere else.
+pub(super) fn check_agent(cx: &mut Ctx<'_>, raw: &[RawFault], faults: &[Option<FaultSpec>]) {
+    if !cx.agent {
+        return;
+    }
+    for (i, f) in faults.iter().enumerate() {
+        let Some(f) = f else { continue };
+        if !f.action.is_proxy_fault() {
+            continue;
+        }
+        let span = cx.span(&raw[i].action);
+        cx.push(
+            ScenarioError::new(
+                format!(
+                    "fault `{}`: proxy fault `{}` does not run through the node agent (stack.kubernetes.agent)",
+                    f.name,
+                    f.action.name()
+                ),
+                span,
+            )
+            .with_help("the fault proxy runs inside the harness, in the pod's network namespace, so it needs the harness on the node: run this scenario without `agent` there (the local cluster), or use loss/partition through the agent"),
+        );
     }
 }
 

@@ -47,6 +47,12 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
         services: None,
         pod_labels: None,
         kube: raw.stack.value.kubernetes.is_some(),
+        agent: raw
+            .stack
+            .value
+            .kubernetes
+            .as_ref()
+            .is_some_and(|k| k.agent.is_some()),
     };
     if !is_valid_name(&raw.name.value) {
         let span = cx.span(&raw.name);
@@ -68,6 +74,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
     let faults = faults::faults(&mut cx, &raw.faults);
     faults::check_overlaps(&mut cx, &raw.faults, &faults);
     faults::check_replaced_paths(&mut cx, &raw.faults, &faults);
+    faults::check_agent(&mut cx, &raw.faults, &faults);
     let duration = total_duration(&mut cx, &raw, load.as_ref(), &faults);
     if let Some(total) = duration {
         for (rf, f) in raw.faults.iter().zip(&faults) {

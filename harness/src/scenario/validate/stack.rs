@@ -10,7 +10,7 @@ use serde_saphyr::Spanned;
 use super::context::Ctx;
 use crate::scenario::compose::ServicePorts;
 use crate::scenario::diagnostic::{ScenarioError, SourceSpan};
-use crate::scenario::model::{KubeStackSpec, StackSpec};
+use crate::scenario::model::{KubeStackSpec, NodeAgentSpec, StackSpec};
 use crate::scenario::raw::{RawKubernetes, RawStack};
 use crate::scenario::shapes::OneOrList;
 use crate::stack::kube::manifests;
@@ -282,6 +282,17 @@ fn kube_stack(
         Some(sp) => sp.value.trim().to_string(),
         None => DEFAULT_NODE_ADDRESS.to_string(),
     };
+    if let Some(agent) = &kube.agent
+        && agent
+            .value
+            .image
+            .as_deref()
+            .is_some_and(|i| i.trim().is_empty())
+    {
+        let span = cx.span(agent);
+        cx.error("agent.image is empty", span);
+        ok = false;
+    }
     let services: BTreeSet<String> = cx
         .services
         .as_ref()
@@ -300,6 +311,13 @@ fn kube_stack(
             }),
             context: kube.context.clone(),
             node_address,
+            agent: kube.agent.as_ref().map(|a| NodeAgentSpec {
+                image: a
+                    .value
+                    .image
+                    .clone()
+                    .unwrap_or_else(|| crate::agent::DEFAULT_IMAGE.to_string()),
+            }),
         }),
         env: raw.env.clone(),
         ready_timeout,

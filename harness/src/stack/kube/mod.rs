@@ -5,14 +5,16 @@
 //! reached at their NodePort on the node address, or at their ClusterIP (only from a node),
 //! never through the API server's port-forward (it caps throughput and adds its own latency).
 
+pub mod agent;
 pub mod manifests;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use kube::api::{
     Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
@@ -22,7 +24,9 @@ use kube::discovery::Scope;
 use kube::{Client, Config, ResourceExt};
 use serde_json::Value;
 
+use self::agent::AgentDeploy;
 use super::{ContainerInfo, StackError};
+use crate::agent::{AGENT_LABEL, AgentClient};
 use crate::scenario::KubeStackSpec;
 
 /// The label every namespace chaosgate creates carries: the run id.
@@ -54,6 +58,10 @@ pub struct KubeStack {
     node_address: IpAddr,
     /// ` --kubeconfig F --context C` as the scenario set them, for the commands printed.
     kubectl_flags: String,
+    /// The node agents the scenario asked for (`stack.kubernetes.agent`).
+    agent: Option<AgentDeploy>,
+    /// The agents, once Ready ([`Self::wait_ready`]).
+    agents: Arc<OnceLock<AgentClient>>,
 }
 
 /// A workload's selector and desired replica count, read from the API.
@@ -183,6 +191,11 @@ impl KubeStack {
             run_id: run_id.to_string(),
             docs,
             node_address,
+            agent: spec
+                .agent
+                .as_ref()
+                .map(|a| AgentDeploy::new(&a.image, run_id)),
+            agents: Arc::new(OnceLock::new()),
         })
     }
 
@@ -205,7 +218,7 @@ impl KubeStack {
                 "looking up the existing namespace `{}`",
                 self.namespace
             )))?;
-            return Ok(());
+            return self.apply_agent().await;
         }
         let ns: Api<Namespace> = Api::all(self.client.clone());
         let object: Namespace = serde_json::from_value(serde_json::json!({
@@ -257,7 +270,28 @@ impl KubeStack {
                 .await
                 .map_err(kube_err(format!("applying {what}")))?;
         }
-        Ok(())
+        self.apply_agent().await
+    }
+
+    async fn apply_agent(&self) -> Result<(), StackError> {
+        match &self.agent {
+            Some(a) => a.apply(&self.client, &self.namespace).await,
+            None => Ok(()),
+        }
+    }
+
+    /// The run's node agents, once Ready; `None` when the scenario asked for none.
+    pub fn agents(&self) -> Option<&AgentClient> {
+        self.agents.get()
+    }
+
+    /// Removes the node agents (a DaemonSet that can enter pods is never left behind, not even in a
+    /// kept or existing namespace).
+    async fn remove_agent(&self) -> Result<(), StackError> {
+        match &self.agent {
+            Some(a) => a.remove(&self.client, &self.namespace).await,
+            None => Ok(()),
+        }
     }
 
     /// The namespace's Deployments and StatefulSets.
@@ -347,6 +381,11 @@ impl KubeStack {
                 )
                 .collect();
             if waiting.is_empty() && !workloads.is_empty() {
+                if let Some(a) = &self.agent {
+                    let left = timeout.saturating_sub(started.elapsed());
+                    let agents = a.wait(&self.client, &self.namespace, left).await?;
+                    let _ = self.agents.set(agents);
+                }
                 return Ok(pods);
             }
             if started.elapsed() >= timeout {
@@ -379,7 +418,7 @@ impl KubeStack {
     async fn pods(&self) -> Result<Vec<Pod>, StackError> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
         let mut list = pods
-            .list(&ListParams::default())
+            .list(&ListParams::default().labels(&format!("!{AGENT_LABEL}")))
             .await
             .map_err(kube_err("listing pods"))?
             .items;
@@ -530,7 +569,7 @@ impl KubeStack {
     /// call more than once.
     pub async fn down(&mut self) -> Result<(), StackError> {
         if !self.owned {
-            return Ok(());
+            return self.remove_agent().await;
         }
         delete_namespace(&self.client, &self.namespace, TEARDOWN_BOUND).await?;
         self.owned = false;
@@ -540,6 +579,9 @@ impl KubeStack {
     /// Leaves the namespace (`--keep`), labelled so that no later run sweeps it; returns the
     /// command that removes it.
     pub async fn keep(&mut self) -> String {
+        if let Err(e) = self.remove_agent().await {
+            tracing::warn!("removing the node agents: {e}");
+        }
         if self.owned {
             let ns: Api<Namespace> = Api::all(self.client.clone());
             let patch = serde_json::json!({ "metadata": { "labels": { KEPT_LABEL: "true" } } });
@@ -577,6 +619,10 @@ pub async fn delete_namespace(
         .await;
     let sets: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
     let _ = sets.delete_collection(&dp, &ListParams::default()).await;
+    // A DaemonSet (the run's node agents, or one of the manifests') would put back every pod
+    // of it deleted below until the namespace goes.
+    let daemons: Api<DaemonSet> = Api::namespaced(client.clone(), namespace);
+    let _ = daemons.delete_collection(&dp, &ListParams::default()).await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     let _ = pods
         .delete_collection(&DeleteParams::default(), &ListParams::default())

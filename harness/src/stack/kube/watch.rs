@@ -79,7 +79,8 @@ pub fn start(
                 detail,
             });
         };
-        let lp = ListParams::default();
+        // The run's node agents are the harness's, not the stack's.
+        let lp = ListParams::default().labels(&format!("!{}", crate::agent::AGENT_LABEL));
         while !cancel.is_cancelled() {
             let list = tokio::select! {
                 l = pods.list(&lp) => l,
@@ -109,7 +110,12 @@ pub fn start(
                 record(&sink, &gone, PodChange::Deleted, None);
             }
             let stream = match pods
-                .watch(&WatchParams::default().timeout(290), &version)
+                .watch(
+                    &WatchParams::default()
+                        .labels(&format!("!{}", crate::agent::AGENT_LABEL))
+                        .timeout(290),
+                    &version,
+                )
                 .await
             {
                 Ok(s) => s,
