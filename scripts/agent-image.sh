@@ -21,9 +21,11 @@ readonly HASH_LABEL="org.chaosgate.inputs-hash"
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --binary) binary="${2:?--binary needs a path}"; shift 2 ;;
-    --tag) tag="${2:?--tag needs a tag}"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    --binary|--tag)
+      [ $# -ge 2 ] && [ -n "$2" ] || { echo "agent-image: $1 needs a value" >&2; exit 2; }
+      if [ "$1" = --binary ]; then binary="$2"; else tag="$2"; fi
+      shift 2 ;;
+    -h|--help) sed -n '2,/^set -e/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "agent-image: unknown argument: $1" >&2; exit 2 ;;
   esac
 done

@@ -13,7 +13,7 @@
 //! |---|---|
 //! | `GET /v1/health` | [`Health`] |
 //! | `POST /v1/pod-pid` [`PodPidRequest`] | [`PodPidReply`]: a process in the pod's sandbox, whose network namespace the rules go into |
-//! | `POST /v1/exec` [`ExecRequest`] | [`ExecReply`]: only `nsenter -t PID -n` + `iptables`, `tc`, `ip` or `ss` |
+//! | `POST /v1/exec` [`ExecRequest`] | [`ExecReply`]: only `nsenter -t PID -n` + `iptables`, `tc`, `ip` or `ss`, and never in the node's own network namespace |
 //! | `POST /v1/kill` [`KillRequest`] | [`KillReply`]: SIGKILL of a container's main process, waited for until it is gone |
 //!
 //! Errors are a non-2xx status with a plain-text reason: 400 (a request outside the API,

@@ -169,6 +169,14 @@ async fn exec(
 ) -> Result<Json<ExecReply>, Refusal> {
     allowed_command(&req.program, &req.args).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e))?;
     blocking(move || {
+        // `allowed_command` checked the shape: args[1] is the PID.
+        let pid: u32 = req.args[1].parse().unwrap_or_default();
+        if in_node_netns(&agent.proc_root, pid) {
+            return Err(Refusal(
+                StatusCode::BAD_REQUEST,
+                format!("pid {pid} is in the node's network namespace: a rule there would hit the whole node"),
+            ));
+        }
         let out = agent
             .runner
             .run(&req.program, &req.args)
@@ -182,6 +190,13 @@ async fn exec(
         }))
     })
     .await
+}
+
+/// Whether process `pid` shares the network namespace of the node's init (PID 1 with
+/// `hostPID`): a pod on the host network, or no pod at all.
+fn in_node_netns(proc_root: &std::path::Path, pid: u32) -> bool {
+    let ns = |p: u32| std::fs::read_link(proc_root.join(p.to_string()).join("ns/net")).ok();
+    matches!((ns(pid), ns(1)), (Some(a), Some(b)) if a == b)
 }
 
 async fn kill_container(
@@ -297,6 +312,28 @@ mod tests {
             .expect("exec");
         assert_eq!(sh.status(), 400);
         assert!(sh.text().await.expect("text").contains("only `nsenter"));
+
+        // This test runs in the node's network namespace (PID 1's) here: a rule command aimed
+        // at it is refused before it runs.
+        let me = std::process::id();
+        let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/net")).ok();
+        if ns("self").is_some() && ns("self") == ns("1") {
+            let host = authed(http.post(url("/v1/exec")))
+                .json(&ExecRequest {
+                    program: "nsenter".into(),
+                    args: args(&format!("-t {me} -n iptables -S")),
+                })
+                .send()
+                .await
+                .expect("exec");
+            assert_eq!(host.status(), 400);
+            assert!(
+                host.text()
+                    .await
+                    .expect("text")
+                    .contains("node's network namespace")
+            );
+        }
 
         let pod = authed(http.post(url("/v1/pod-pid")))
             .json(&PodPidRequest {

@@ -160,7 +160,7 @@ pub(crate) async fn run_gate(
     if !quiet {
         eprintln!("{}", crate::report::gate_render::terminal(&report));
     }
-    println!(
+    outln!(
         "{} {} → {}",
         crate::report::format::verdict_word(report.verdict),
         label,

@@ -32,7 +32,7 @@ pub fn run(args: AnnotateArgs) -> i32 {
     let mut code = exit_codes::PASS;
     for path in &args.reports {
         match github::read(path) {
-            Ok(gate) => print!("{}", github::render(&gate, &place)),
+            Ok(gate) => out!("{}", github::render(&gate, &place)),
             Err(e) => {
                 eprintln!("error: reading report {}: {e}", path.display());
                 code = exit_codes::BAD_INPUT;

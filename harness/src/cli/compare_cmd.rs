@@ -53,11 +53,11 @@ pub fn run(args: CompareArgs) -> i32 {
     let cmp = report::compare(&old, &new, args.tolerance);
     if args.json {
         match serde_json::to_string_pretty(&cmp) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => outln!("{s}"),
             Err(e) => return CommandError::Infrastructure(e.to_string()).report(),
         }
     } else {
-        print!("{cmp}");
+        out!("{cmp}");
     }
     if cmp.has_regressions() {
         exit_codes::SLO_BREACHED

@@ -156,14 +156,14 @@ async fn drive(args: LoadArgs, cancel: CancellationToken) -> i32 {
     };
     if args.json {
         match serde_json::to_string_pretty(&summary) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => outln!("{json}"),
             Err(e) => {
                 return CommandError::Infrastructure(format!("writing the summary as JSON: {e}"))
                     .report();
             }
         }
     } else {
-        print!("{}", crate::report::load_text::render(&args.url, &summary));
+        out!("{}", crate::report::load_text::render(&args.url, &summary));
     }
     exit_code(&summary)
 }

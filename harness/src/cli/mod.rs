@@ -1,5 +1,22 @@
 //! Command-line definitions (clap derive) and the mapping of errors to exit codes.
 
+/// `println!` to stdout, except that a closed stdout (`chaosgate list | head`) is not a panic:
+/// what was not read is dropped, as ripgrep does.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
+/// `print!` to stdout, as [`outln`].
+macro_rules! out {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($t)*);
+    }};
+}
+
 pub mod ab_cmd;
 pub mod agent_cmd;
 pub mod annotate_cmd;
@@ -75,9 +92,11 @@ pub struct ReaperArgs {
 }
 
 /// Logs go to stderr; `RUST_LOG` wins over `-v`/`-q`.
-fn init_logging(verbose: u8, quiet: bool) {
+fn init_logging(verbose: u8, quiet: bool, agent: bool) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
+        // The agent's log is what `kubectl logs` shows of it: each action, by default.
+        (false, 0) if agent => "info",
         (false, 0) => "warn",
         (false, 1) => "info,chaosgate=debug",
         (false, _) => "debug",
@@ -87,6 +106,7 @@ fn init_logging(verbose: u8, quiet: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -103,7 +123,11 @@ pub fn main() -> i32 {
             };
         }
     };
-    init_logging(cli.verbose, cli.quiet);
+    init_logging(
+        cli.verbose,
+        cli.quiet,
+        matches!(cli.command, Command::Agent(_)),
+    );
     match cli.command {
         // Still single-threaded here (logging starts no thread), as the reaper's fork needs.
         Command::Reaper(args) => crate::stack::reaper::watch(&args.project, &args.log),

@@ -32,7 +32,8 @@ pub struct RunArgs {
     /// Validate and print the resolved plan (fault times, targets); start nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Set a compose variable for the stack (overrides the file's `stack.env`), e.g.
+    /// Set a stack variable (overrides the file's `stack.env`): a compose variable, or on
+    /// Kubernetes a container environment variable the manifests declare; e.g.
     /// `--set GATEWAY_FAILOVER=off` to run a deliberately bad build.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub set: Vec<(String, String)>,
@@ -108,7 +109,7 @@ async fn run_one(
     }
     let progress = Progress::detect(quiet);
     if args.dry_run {
-        println!("{}", crate::report::plan_text::render(&spec));
+        outln!("{}", crate::report::plan_text::render(&spec));
         return exit_codes::PASS;
     }
     if let Some(n) = args.repeat {
@@ -142,7 +143,7 @@ async fn run_one(
     progress.line(&format!("run {} (seed {seed}) → {}", s.name, dir.display()));
     let single = run_single(&spec, &dir, &args.set, args.keep, cancel, progress, quiet).await;
     if let Some(report) = &single.report {
-        println!(
+        outln!(
             "{} {} → {}",
             crate::report::format::headline(report),
             s.name,

@@ -69,7 +69,7 @@ pub fn validate(args: ValidateArgs, quiet: bool) -> i32 {
                     eprintln!("warning: {}: {w}", f.display());
                 }
                 if !quiet {
-                    println!(
+                    outln!(
                         "ok  {}  ({}: {} probe(s), {} fault(s), {} SLO(s))",
                         f.display(),
                         s.name,
@@ -98,9 +98,9 @@ pub fn list(args: ListArgs) -> i32 {
     let mut code = exit_codes::PASS;
     for (path, result) in scenario::discover(&args.dir) {
         match result {
-            Ok(s) => println!("{:<24} {:<40} {}", s.name, path.display(), s.description),
+            Ok(s) => outln!("{:<24} {:<40} {}", s.name, path.display(), s.description),
             Err(e) => {
-                println!(
+                outln!(
                     "{:<24} {:<40} INVALID (see `chaosgate validate`)",
                     "-",
                     path.display()
@@ -117,7 +117,7 @@ pub fn list(args: ListArgs) -> i32 {
 pub fn schema() -> i32 {
     match serde_json::to_string_pretty(&scenario::json_schema()) {
         Ok(s) => {
-            println!("{s}");
+            outln!("{s}");
             exit_codes::PASS
         }
         Err(e) => {

@@ -270,23 +270,43 @@ impl FaultBackend for KubeFaults {
     }
 }
 
+/// The node of each target pod. Errors: a pod on the node's own network (`hostNetwork`): its
+/// sandbox's namespace is the node's, and a rule there would cut the whole node, far beyond
+/// the fault's blast radius.
+async fn target_nodes(stack: &KubeStack, targets: &[ContainerInfo]) -> Result<Vec<String>, String> {
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(stack.client().clone(), stack.namespace());
+    let mut nodes = Vec::new();
+    for t in targets {
+        let spec = pods
+            .get(&t.name)
+            .await
+            .map_err(|e| format!("reading pod {}: {e}", t.name))?
+            .spec
+            .unwrap_or_default();
+        if spec.host_network == Some(true) {
+            return Err(format!(
+                "pod {} uses the node's network (hostNetwork): a network fault in it would cut the whole node",
+                t.name
+            ));
+        }
+        nodes.push(
+            spec.node_name
+                .ok_or_else(|| format!("pod {} is on no node", t.name))?,
+        );
+    }
+    Ok(nodes)
+}
+
 /// Each target pod's sandbox PID on its node and the runner of its node's agent.
 async fn agent_pids(
     stack: &KubeStack,
     agents: &crate::agent::AgentClient,
     targets: &mut [ContainerInfo],
 ) -> Result<Runners, String> {
-    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
-        kube::Api::namespaced(stack.client().clone(), stack.namespace());
+    let nodes = target_nodes(stack, targets).await?;
     let mut runners = std::collections::HashMap::new();
-    for t in targets.iter_mut() {
-        let node = pods
-            .get(&t.name)
-            .await
-            .map_err(|e| format!("reading pod {}: {e}", t.name))?
-            .spec
-            .and_then(|s| s.node_name)
-            .ok_or_else(|| format!("pod {} is on no node", t.name))?;
+    for (t, node) in targets.iter_mut().zip(nodes) {
         t.pid = agents.pod_pid(&node, &t.id).await?;
         runners.insert(t.id.clone(), agents.runner(&node));
     }

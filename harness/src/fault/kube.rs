@@ -239,6 +239,9 @@ impl KubeFault<'_> {
                     self.gone_at.push(self.env.sink.clock().now_ns());
                 }
                 evidence.insert(format!("{}.killed_pid", t.name), json!(reply.pid));
+                if let Some(ms) = reply.gone_after_ms {
+                    evidence.insert(format!("{}.gone_after_ms", t.name), json!(ms));
+                }
                 evidence.insert(format!("{}.node", t.name), json!(node));
             } else if let Err(e) = self.env.docker.kill_container(id, Some(opts.clone())).await {
                 return outcome(Err(format!("SIGKILL of pod {}'s container: {e}", t.name)));

@@ -13,6 +13,31 @@ pub fn render(spec: &RunSpec) -> String {
     for f in &spec.compose_files {
         let _ = writeln!(out, "  compose  {}", f.display());
     }
+    if let Some(k) = &spec.kube {
+        let what = match (&k.kustomize, k.existing) {
+            (_, true) => format!(
+                "existing namespace {}",
+                k.namespace.as_deref().unwrap_or("?")
+            ),
+            (Some(dir), _) => format!("kustomize {}", dir.display()),
+            (None, _) => format!("{} manifest file(s), a fresh namespace", k.manifests.len()),
+        };
+        let _ = writeln!(out, "  kube     {what}");
+        if let Some(a) = &k.agent {
+            let _ = if spec.needs_node_agent() {
+                writeln!(
+                    out,
+                    "  agent    DaemonSet of {} (crash, loss and partition go through it)",
+                    a.image
+                )
+            } else {
+                writeln!(
+                    out,
+                    "  agent    not deployed: no crash, loss or partition fault needs it"
+                )
+            };
+        }
+    }
     for (k, v) in &spec.env {
         let _ = writeln!(out, "  env      {k}={v}");
     }

@@ -103,7 +103,12 @@ pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, R
             // elsewhere runs without it.
             let docker = Docker::connect_with_local_defaults()
                 .map_err(|e| crate::stack::StackError::DockerUnreachable(e.to_string()))?;
-            let stack = KubeStack::new(kube, &spec.env, &project, &run_id).await?;
+            // The node agent only for the faults that act on a node.
+            let mut kube = kube.clone();
+            if !spec.needs_node_agent() {
+                kube.agent = None;
+            }
+            let stack = KubeStack::new(&kube, &spec.env, &project, &run_id).await?;
             for ns in crate::stack::kube::sweep(stack.client(), stack.namespace()).await? {
                 notes.push(format!(
                     "deleting namespace {ns}, left by an earlier run that did not clean up"

@@ -89,6 +89,22 @@ impl RunSpec {
             )
         })
     }
+
+    /// Whether a fault acts on a node (crash, loss, partition): what the Kubernetes node agent
+    /// is deployed for. A run whose faults all go through the API deploys none.
+    pub fn needs_node_agent(&self) -> bool {
+        use crate::fault::network::NetworkAction;
+        self.faults.iter().any(|f| {
+            matches!(
+                f.action,
+                FaultAction::Kube(crate::fault::kube::KubeAction::Crash)
+                    | FaultAction::Network {
+                        action: NetworkAction::Loss { .. } | NetworkAction::Partition { .. },
+                        ..
+                    }
+            )
+        })
+    }
 }
 
 impl PlannedFault {

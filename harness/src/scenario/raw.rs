@@ -105,12 +105,23 @@ pub struct RawKubernetes {
     #[schemars(with = "Option<String>")]
     pub node_address: Option<Spanned<String>>,
     /// Run `crash`, `loss` and `partition` through chaosgate's node agent: a DaemonSet
-    /// (hostPID, NET_ADMIN) deployed into the run's namespace for the run and deleted after it, reached
+    /// (hostPID; NET_ADMIN, SYS_ADMIN, SYS_PTRACE, KILL) deployed into the run's namespace for the run and deleted after it, reached
     /// through the API server. For clusters the harness does not run on (kind, a remote one);
     /// without it these faults use the node's Docker runtime on this host (the local cluster).
-    #[serde(default)]
+    /// `agent:` with no value is `agent: {}`.
+    #[serde(default, deserialize_with = "present")]
     #[schemars(with = "Option<RawAgent>")]
-    pub agent: Option<Spanned<RawAgent>>,
+    pub agent: Option<Spanned<Option<RawAgent>>>,
+}
+
+/// A key that is there is `Some`, even with a null value (serde makes that `None`, the same as
+/// no key at all).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// `stack.kubernetes.agent`.
@@ -121,7 +132,8 @@ pub struct RawAgent {
     /// The agent's image (default `chaosgate/agent:<this version>`, built by
     /// `scripts/agent-image.sh`; on kind, load it with `kind load docker-image`).
     #[serde(default)]
-    pub image: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub image: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -346,3 +346,30 @@ duration: 5s
     assert!(e.contains("kustomize `../../scenarios`:"), "{e}");
     assert!(e.contains("holds no kustomization.yaml"), "{e}");
 }
+
+/// `agent:` with no value asks for the agent with its default image, as `agent: {}` does (not
+/// for no agent, which a null would otherwise mean).
+#[test]
+fn an_agent_key_without_a_value_is_the_default_agent() {
+    let origin = repo().join("scenarios/kube/t.yaml");
+    for (agent, image) in [
+        ("agent:", chaosgate::agent::DEFAULT_IMAGE),
+        ("agent: {}", chaosgate::agent::DEFAULT_IMAGE),
+        (
+            "agent: { image: reg.example:5000/cg/agent:v2 }",
+            "reg.example:5000/cg/agent:v2",
+        ),
+    ] {
+        let src = format!(
+            "name: t\nstack:\n  kubernetes:\n    manifests: ../../deploy/kubernetes\n    {agent}\nload: {{ target: \"http://gateway:8080/quote?symbol=X\", rate: 10/s, duration: 20s }}\nfaults:\n  - {{ name: boom, at: 1s, action: crash, target: {{ service: marketdata-a }} }}\nslos: [\"p95(latency) < 100ms\"]\n"
+        );
+        let s = chaosgate::scenario::parse_str(&src, &origin)
+            .unwrap_or_else(|e| panic!("{agent}: {e}"));
+        let kube = s.stack.kubernetes.expect("a Kubernetes stack");
+        assert_eq!(
+            kube.agent.map(|a| a.image).as_deref(),
+            Some(image),
+            "{agent}"
+        );
+    }
+}

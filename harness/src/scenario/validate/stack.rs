@@ -282,15 +282,28 @@ fn kube_stack(
         Some(sp) => sp.value.trim().to_string(),
         None => DEFAULT_NODE_ADDRESS.to_string(),
     };
-    if let Some(agent) = &kube.agent
-        && agent
-            .value
-            .image
-            .as_deref()
-            .is_some_and(|i| i.trim().is_empty())
+    let image = kube
+        .agent
+        .as_ref()
+        .and_then(|a| a.value.as_ref())
+        .and_then(|a| a.image.as_ref());
+    if let Some(image) = image
+        && let Err(why) = check_image_reference(image.value.trim())
     {
-        let span = cx.span(agent);
-        cx.error("agent.image is empty", span);
+        let span = cx.span(image);
+        cx.push(
+            ScenarioError::new(
+                if image.value.trim().is_empty() {
+                    format!("agent.image {why}")
+                } else {
+                    format!("agent.image `{}` {why}", image.value)
+                },
+                span,
+            )
+            .with_help(
+                "an image reference as Docker writes it: [REGISTRY[:PORT]/]NAME[:TAG][@DIGEST], e.g. chaosgate/agent:0.1.0",
+            ),
+        );
         ok = false;
     }
     let services: BTreeSet<String> = cx
@@ -311,18 +324,88 @@ fn kube_stack(
             }),
             context: kube.context.clone(),
             node_address,
-            agent: kube.agent.as_ref().map(|a| NodeAgentSpec {
-                image: a
-                    .value
-                    .image
-                    .clone()
-                    .unwrap_or_else(|| crate::agent::DEFAULT_IMAGE.to_string()),
+            agent: kube.agent.as_ref().map(|_| NodeAgentSpec {
+                image: image.map_or_else(
+                    || crate::agent::DEFAULT_IMAGE.to_string(),
+                    |i| i.value.trim().to_string(),
+                ),
             }),
         }),
         env: raw.env.clone(),
         ready_timeout,
         services: services.into_iter().collect(),
     })
+}
+
+/// Whether `r` is an image reference Docker and the kubelet accept (the grammar of
+/// distribution/reference, loosely): `[HOST[:PORT]/]PATH[:TAG][@ALGO:HEX]`, PATH lower case.
+/// Errors: what is wrong, to follow the reference in a message.
+fn check_image_reference(r: &str) -> Result<(), &'static str> {
+    if r.is_empty() {
+        return Err("is empty");
+    }
+    if r.chars().any(char::is_whitespace) {
+        return Err("holds whitespace");
+    }
+    let (name, digest) = match r.split_once('@') {
+        Some((n, d)) => (n, Some(d)),
+        None => (r, None),
+    };
+    if let Some(d) = digest {
+        let ok = d.split_once(':').is_some_and(|(algo, hex)| {
+            !algo.is_empty()
+                && algo
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+._-".contains(c))
+                && hex.len() >= 32
+                && hex.chars().all(|c| c.is_ascii_hexdigit())
+        });
+        if !ok {
+            return Err("has a malformed digest (after `@`: ALGORITHM:HEX)");
+        }
+    }
+    // A tag is after the last `:` that follows the last `/` (a registry port is before it).
+    let (path, tag) = match name.rfind(':') {
+        Some(i) if !name[i..].contains('/') => (&name[..i], Some(&name[i + 1..])),
+        _ => (name, None),
+    };
+    if let Some(t) = tag {
+        let ok = !t.is_empty()
+            && t.len() <= 128
+            && t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !ok {
+            return Err("has a malformed tag (letters, digits, `_`, `.`, `-`; at most 128)");
+        }
+    }
+    let mut parts: Vec<&str> = path.split('/').collect();
+    // A first part with a `.` or `:`, or `localhost`, is a registry host.
+    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
+        let host = parts.remove(0);
+        let hostname = host.split(':').next().unwrap_or_default();
+        if hostname.is_empty()
+            || !hostname
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+            || host
+                .split_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_err())
+        {
+            return Err("has a malformed registry host");
+        }
+    }
+    let component_ok = |c: &str| {
+        !c.is_empty()
+            && c.starts_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            && c.ends_with(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            && c.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+    };
+    if parts.is_empty() || !parts.iter().all(|c| component_ok(c)) {
+        return Err("has a malformed name (lower-case letters, digits and `._-` between `/`)");
+    }
+    Ok(())
 }
 
 /// RFC 1123 label, what Kubernetes requires of a namespace name.
@@ -333,4 +416,35 @@ pub(crate) fn is_dns_label(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.starts_with('-')
         && !s.ends_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_image_reference;
+
+    #[test]
+    fn image_references_as_docker_takes_them() {
+        for ok in [
+            "chaosgate/agent:0.1.0",
+            "agent",
+            "registry.example:5000/team/chaosgate-agent:v1.2_3",
+            "localhost/agent@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "ghcr.io/org/agent",
+        ] {
+            assert_eq!(check_image_reference(ok), Ok(()), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "is empty"),
+            ("Not A Valid/Ref::", "holds whitespace"),
+            ("chaosgate/Agent:1", "malformed name"),
+            ("chaosgate/agent:", "malformed tag"),
+            ("chaosgate/agent::1", "malformed name"),
+            ("chaosgate//agent", "malformed name"),
+            ("reg.example:port/agent", "malformed registry host"),
+            ("agent@sha256:xyz", "malformed digest"),
+        ] {
+            let e = check_image_reference(bad).expect_err(bad);
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
 }

@@ -554,6 +554,17 @@ impl KubeStack {
                 )
                 .await
                 .map_err(|e| format!("inspecting {}'s sandbox: {e}", p.name))?;
+            if info
+                .host_config
+                .as_ref()
+                .and_then(|h| h.network_mode.as_deref())
+                == Some("host")
+            {
+                return Err(format!(
+                    "pod {} uses the node's network (hostNetwork): a network fault in it would cut the whole node",
+                    p.name
+                ));
+            }
             p.pid = info
                 .state
                 .and_then(|s| s.pid)
