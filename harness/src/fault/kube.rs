@@ -514,16 +514,18 @@ impl KubeFault<'_> {
                     if restarts(&p) <= *before && !terminated {
                         return None;
                     }
-                    counts.push((name.clone(), restarts(&p)));
+                    counts.push((name.clone(), terminated));
                 }
                 Some(counts)
             }
         })
         .await;
         match proven {
-            Some(counts) => {
-                for (name, n) in counts {
-                    evidence.insert(format!("{name}.restart_count"), json!(n));
+            // What the kubelet said first: the container terminated, or already restarted (its
+            // count, once the pod is Ready again, is recorded below).
+            Some(seen) => {
+                for (name, terminated) in seen {
+                    evidence.insert(format!("{name}.kubelet_saw_terminated"), json!(terminated));
                 }
             }
             None => {
@@ -534,17 +536,24 @@ impl KubeFault<'_> {
             let pods = pods.clone();
             let before = targets_before.clone();
             async move {
+                let mut counts = Vec::new();
                 for (name, n0) in &before {
                     let p = pods.get(name).await.ok()?;
                     if !(pod_ready(&p) && restarts(&p) > *n0) {
                         return None;
                     }
+                    counts.push((name.clone(), restarts(&p)));
                 }
-                Some(())
+                Some(counts)
             }
         })
         .await;
-        back.map(|()| Back::Completed(self.env.sink.clock().now_ns()))
+        back.map(|counts| {
+            for (name, n) in counts {
+                evidence.insert(format!("{name}.restart_count"), json!(n));
+            }
+            Back::Completed(self.env.sink.clock().now_ns())
+        })
     }
 
     /// The end of a rollout restart: every pod at the new template and available.

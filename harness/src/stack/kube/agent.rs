@@ -177,7 +177,13 @@ impl AgentDeploy {
                     Some(_) => {}
                 }
             }
-            if started.elapsed() >= timeout {
+            // A pod stuck for good (no image, a container that cannot start) is reported now
+            // rather than after the whole ready timeout.
+            let stuck = list
+                .iter()
+                .any(|p| waiting(p).is_some_and(|(r, _)| STUCK.contains(&r.as_str())));
+            if stuck || started.elapsed() >= timeout {
+                let timeout = if stuck { started.elapsed() } else { timeout };
                 let mut detail: Vec<String> = list.iter().map(waiting_reason).collect();
                 if detail.is_empty() {
                     detail.push(format!(
@@ -187,8 +193,8 @@ impl AgentDeploy {
                 }
                 if detail.iter().any(|d| d.contains("Image")) {
                     detail.push(format!(
-                        "  hint: build the image with `bash scripts/agent-image.sh` (it makes {}); on kind, then `kind load docker-image {}`",
-                        self.image, self.image
+                        "  hint: the image {0} is not on the node: build it with `bash scripts/agent-image.sh --tag {0}`; on kind, then `kind load docker-image {0}`; elsewhere, push it where the nodes pull from",
+                        self.image
                     ));
                 }
                 return Err(StackError::NeverHealthy {
@@ -214,6 +220,32 @@ impl AgentDeploy {
     }
 }
 
+/// Waiting reasons that do not clear by waiting: the image is not there or not pullable, or
+/// the container cannot start (e.g. a runtime refusing its capabilities).
+const STUCK: [&str; 6] = [
+    "ErrImageNeverPull",
+    "InvalidImageName",
+    "ImagePullBackOff",
+    "CrashLoopBackOff",
+    "CreateContainerConfigError",
+    "RunContainerError",
+];
+
+/// The agent container's waiting reason and message, when it waits.
+fn waiting(p: &Pod) -> Option<(String, Option<String>)> {
+    let w = p
+        .status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .first()?
+        .state
+        .as_ref()?
+        .waiting
+        .as_ref()?;
+    Some((w.reason.clone().unwrap_or_default(), w.message.clone()))
+}
+
 /// `  agent pod P on node N: REASON (message)` for a pod not Ready.
 fn waiting_reason(p: &Pod) -> String {
     let node = p
@@ -221,21 +253,11 @@ fn waiting_reason(p: &Pod) -> String {
         .as_ref()
         .and_then(|s| s.node_name.clone())
         .unwrap_or_else(|| "(unscheduled)".into());
-    let why = p
-        .status
-        .as_ref()
-        .and_then(|s| s.container_statuses.as_ref())
-        .and_then(|c| c.first())
-        .and_then(|c| c.state.as_ref())
-        .and_then(|s| s.waiting.as_ref())
-        .map(|w| {
+    let why = waiting(p)
+        .map(|(reason, message)| {
             format!(
-                "{}{}",
-                w.reason.clone().unwrap_or_default(),
-                w.message
-                    .as_ref()
-                    .map(|m| format!(" ({m})"))
-                    .unwrap_or_default()
+                "{reason}{}",
+                message.map(|m| format!(" ({m})")).unwrap_or_default()
             )
         })
         .unwrap_or_else(|| {
