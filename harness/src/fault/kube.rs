@@ -749,13 +749,13 @@ async fn pod_container(
         .list_containers(Some(ListContainersOptionsBuilder::default().filters(&filters).build()))
         .await
         .map_err(|e| format!(
-            "crash on Kubernetes needs the node's Docker runtime (dockershim, as the local cluster of scripts/local-kube.sh has), and Docker did not answer: {e}; use pod-delete on other clusters"
+            "crash on Kubernetes needs the node's Docker runtime (dockershim, as the local cluster of scripts/local-kube.sh has), and Docker did not answer: {e}; on other clusters run it through the node agent (`stack.kubernetes.agent`), or use pod-delete"
         ))?;
     list.into_iter()
         .min_by_key(|c| c.created.unwrap_or(0))
         .and_then(|c| c.id)
         .ok_or_else(|| format!(
-            "no Docker container of pod {} on this host: crash on Kubernetes needs the node's Docker runtime (dockershim, the local cluster); use pod-delete on other clusters",
+            "no Docker container of pod {} on this host: crash on Kubernetes needs the node's Docker runtime (dockershim, the local cluster); on other clusters run it through the node agent (`stack.kubernetes.agent`), or use pod-delete",
             pod.name
         ))
 }

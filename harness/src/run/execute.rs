@@ -109,10 +109,19 @@ pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, R
                 kube.agent = None;
             }
             let stack = KubeStack::new(&kube, &spec.env, &project, &run_id).await?;
-            for ns in crate::stack::kube::sweep(stack.client(), stack.namespace()).await? {
-                notes.push(format!(
-                    "deleting namespace {ns}, left by an earlier run that did not clean up"
-                ));
+            // Listing namespaces takes a cluster-wide right a namespaced Role (`existing: true`
+            // on a shared cluster) does not give: without it, nothing is swept and the run goes on.
+            match crate::stack::kube::sweep(stack.client(), stack.namespace()).await {
+                Ok(swept) => {
+                    for ns in swept {
+                        notes.push(format!(
+                            "deleting namespace {ns}, left by an earlier run that did not clean up"
+                        ));
+                    }
+                }
+                Err(e) => notes.push(format!(
+                    "not looking for namespaces left by earlier runs: {e}"
+                )),
             }
             (docker, Backend::Kube(stack))
         }

@@ -187,8 +187,8 @@ impl AgentDeploy {
                 let mut detail: Vec<String> = list.iter().map(waiting_reason).collect();
                 if detail.is_empty() {
                     detail.push(format!(
-                        "  DaemonSet {}: no agent pod scheduled ({} nodes)",
-                        self.name, status.desired_number_scheduled
+                        "  DaemonSet {}: no agent pod created ({} nodes); `kubectl -n {namespace} describe daemonset {}` says why (e.g. a Pod Security level refusing hostPID or the capabilities)",
+                        self.name, status.desired_number_scheduled, self.name
                     ));
                 }
                 if detail.iter().any(|d| d.contains("Image")) {

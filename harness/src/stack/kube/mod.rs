@@ -213,11 +213,19 @@ impl KubeStack {
     /// every manifest into it, in order.
     pub async fn up(&mut self) -> Result<(), StackError> {
         if !self.owned {
+            // A namespaced Role cannot grant reading the Namespace object itself (it is
+            // cluster-scoped): forbidden is no answer, and the namespace's own objects tell.
             let ns: Api<Namespace> = Api::all(self.client.clone());
-            ns.get(&self.namespace).await.map_err(kube_err(format!(
-                "looking up the existing namespace `{}`",
-                self.namespace
-            )))?;
+            match ns.get(&self.namespace).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 403 => {}
+                Err(e) => {
+                    return Err(kube_err(format!(
+                        "looking up the existing namespace `{}`",
+                        self.namespace
+                    ))(e));
+                }
+            }
             return self.apply_agent().await;
         }
         let ns: Api<Namespace> = Api::all(self.client.clone());
@@ -541,12 +549,12 @@ impl KubeStack {
                         .build(),
                 ))
                 .await
-                .map_err(|e| format!("network faults on Kubernetes need the node's Docker runtime (dockershim, the local cluster): {e}"))?;
+                .map_err(|e| format!("network faults on Kubernetes need the node's Docker runtime (dockershim, the local cluster) or the node agent (`stack.kubernetes.agent`): {e}"))?;
             let id = list
                 .into_iter()
                 .max_by_key(|c| c.created.unwrap_or(0))
                 .and_then(|c| c.id)
-                .ok_or_else(|| format!("no pod sandbox of {} in this host's Docker: network faults on Kubernetes need the node's Docker runtime (dockershim, the local cluster)", p.name))?;
+                .ok_or_else(|| format!("no pod sandbox of {} in this host's Docker: network faults on Kubernetes need the node's Docker runtime (dockershim, the local cluster) or the node agent (`stack.kubernetes.agent`)", p.name))?;
             let info = docker
                 .inspect_container(
                     &id,
