@@ -11,8 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    ExecReply, ExecRequest, Health, KillReply, KillRequest, PORT, PodPidReply, PodPidRequest,
-    TOKEN_HEADER,
+    ExecRequest, Health, KillReply, KillRequest, PORT, PodPidReply, PodPidRequest, TOKEN_HEADER,
 };
 
 /// A bound on one agent request: above the agent's own 10 s command timeout and 5 s kill wait.
@@ -149,18 +148,11 @@ impl CommandRunner for AgentRunner {
             program: program.to_string(),
             args: args.to_vec(),
         };
-        let reply: ExecReply = self
-            .runtime
+        self.runtime
             .block_on(self.agents.call(&self.node, "/v1/exec", Some(&body)))
             .map_err(|e| RuleError::Spawn {
                 command: format!("{program} {}", args.join(" ")),
                 source: std::io::Error::other(e),
-            })?;
-        Ok(CommandOutput {
-            success: reply.success,
-            code: reply.code,
-            stdout: reply.stdout,
-            stderr: reply.stderr,
-        })
+            })
     }
 }

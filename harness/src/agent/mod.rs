@@ -13,7 +13,7 @@
 //! |---|---|
 //! | `GET /v1/health` | [`Health`] |
 //! | `POST /v1/pod-pid` [`PodPidRequest`] | [`PodPidReply`]: a process in the pod's sandbox, whose network namespace the rules go into |
-//! | `POST /v1/exec` [`ExecRequest`] | [`ExecReply`]: only `nsenter -t PID -n` + `iptables`, `tc`, `ip` or `ss`, and never in the node's own network namespace |
+//! | `POST /v1/exec` [`ExecRequest`] | [`CommandOutput`]: only `nsenter -t PID -n` + `iptables`, `tc`, `ip` or `ss`, and never in the node's own network namespace |
 //! | `POST /v1/kill` [`KillRequest`] | [`KillReply`]: SIGKILL of a container's main process, waited for until it is gone |
 //!
 //! Errors are a non-2xx status with a plain-text reason: 400 (a request outside the API,
@@ -28,6 +28,9 @@ mod procfs;
 mod server;
 
 use serde::{Deserialize, Serialize};
+
+#[cfg(doc)]
+use chaosgate_proxy::netns_rules::CommandOutput;
 
 pub use client::{AgentClient, AgentRunner};
 pub use procfs::{Proc, container_main_pid, pod_sandbox_pid};
@@ -72,26 +75,13 @@ pub struct PodPidReply {
 }
 
 /// `POST /v1/exec`: one command, as the harness's [`chaosgate_proxy::netns_rules::CommandRunner`]
-/// would run it on the node.
+/// would run it on the node; answered with its `CommandOutput`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecRequest {
     /// The program (only `nsenter`).
     pub program: String,
     /// Its arguments: `-t PID -n` and one of the allowed programs with its own.
     pub args: Vec<String>,
-}
-
-/// The answer to [`ExecRequest`]: how the command exited and what it printed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExecReply {
-    /// Whether it exited with status 0.
-    pub success: bool,
-    /// The exit code, `None` if a signal ended it.
-    pub code: Option<i32>,
-    /// Its standard output.
-    pub stdout: String,
-    /// Its standard error.
-    pub stderr: String,
 }
 
 /// `POST /v1/kill`.

@@ -12,15 +12,14 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use chaosgate_proxy::netns_rules::{CommandRunner, SystemRunner};
+use chaosgate_proxy::netns_rules::{CommandOutput, CommandRunner, SystemRunner};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio_util::sync::CancellationToken;
 
 use super::procfs::{container_main_pid, pod_sandbox_pid, processes, read_proc};
 use super::{
-    ExecReply, ExecRequest, Health, KillReply, KillRequest, PodPidReply, PodPidRequest,
-    TOKEN_HEADER,
+    ExecRequest, Health, KillReply, KillRequest, PodPidReply, PodPidRequest, TOKEN_HEADER,
 };
 
 /// The programs `/v1/exec` runs in a pod's network namespace: what the rules of `loss` and
@@ -166,7 +165,7 @@ async fn pod_pid(
 async fn exec(
     State(agent): State<Arc<Agent>>,
     Json(req): Json<ExecRequest>,
-) -> Result<Json<ExecReply>, Refusal> {
+) -> Result<Json<CommandOutput>, Refusal> {
     allowed_command(&req.program, &req.args).map_err(|e| Refusal(StatusCode::BAD_REQUEST, e))?;
     blocking(move || {
         // `allowed_command` checked the shape: args[1] is the PID.
@@ -182,12 +181,7 @@ async fn exec(
             .run(&req.program, &req.args)
             .map_err(|e| Refusal(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         tracing::info!("{} {} → {:?}", req.program, req.args.join(" "), out.code);
-        Ok(Json(ExecReply {
-            success: out.success,
-            code: out.code,
-            stdout: out.stdout,
-            stderr: out.stderr,
-        }))
+        Ok(Json(out))
     })
     .await
 }

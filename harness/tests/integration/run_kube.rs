@@ -103,20 +103,31 @@ fn replica_crash_passes_and_the_no_failover_build_is_failed_on_failover() {
         return;
     }
     let (out, report, _d) = run_kube("replica-crash.yaml", &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let fault = &report["faults"][0];
-    assert_eq!(fault["applied"], true, "{fault:#}");
-    assert!(
-        fault["evidence"].as_object().is_some_and(|e| e
-            .iter()
-            .any(|(k, v)| k.ends_with(".restart_count") && v.as_i64() >= Some(1))),
-        "the kubelet restarted the container: {fault:#}"
-    );
+    assert_crash_passed(&out, &report);
 
     let (out, report, _d) = run_kube("replica-crash.yaml", &["--set", "GATEWAY_FAILOVER=off"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let failover = slo(&report, "failover_time(");
     assert_eq!(failover["verdict"], "breached", "{failover:#}");
+}
+
+/// A replica-crash run passed, its crash applied and the container restarted by the kubelet
+/// (its restart count, once the pod was Ready again); returns the fault's evidence.
+fn assert_crash_passed(
+    out: &std::process::Output,
+    report: &serde_json::Value,
+) -> serde_json::Map<String, serde_json::Value> {
+    assert_eq!(out.status.code(), Some(0), "{}", text(out));
+    let fault = &report["faults"][0];
+    assert_eq!(fault["applied"], true, "{fault:#}");
+    let evidence = fault["evidence"].as_object().expect("evidence").clone();
+    assert!(
+        evidence
+            .iter()
+            .any(|(k, v)| k.ends_with(".restart_count") && v.as_i64() >= Some(1)),
+        "the kubelet restarted the container: {fault:#}"
+    );
+    evidence
 }
 
 /// `kustomize: DIR` renders (with kubectl, which the cluster's tests have) to exactly the objects
@@ -231,7 +242,13 @@ fn db_partition_cuts_the_gateways_off_and_no_acknowledged_order_is_lost() {
         return;
     }
     let (out, report, _d) = run_kube("db-partition.yaml", &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_partition_passed(&out, &report);
+}
+
+/// A db-partition run (`cut-db`, both gateway pods from postgres) passed: applied to both pods,
+/// orders failed while it held (it touched traffic), and none acknowledged was lost.
+fn assert_partition_passed(out: &std::process::Output, report: &serde_json::Value) {
+    assert_eq!(out.status.code(), Some(0), "{}", text(out));
     let fault = &report["faults"][0];
     assert_eq!(fault["applied"], true, "{fault:#}");
     assert_eq!(
@@ -239,13 +256,12 @@ fn db_partition_cuts_the_gateways_off_and_no_acknowledged_order_is_lost() {
         Some(2),
         "both gateway pods: {fault:#}"
     );
-    // The partition touched traffic: orders failed while it held.
     let during = report["phases"]
         .as_array()
         .and_then(|p| p.iter().find(|p| p["name"] == "during:cut-db"))
         .unwrap_or_else(|| panic!("no fault phase: {report:#}"));
     assert!(during["errors"].as_u64() > Some(0), "{during:#}");
-    assert_eq!(slo(&report, "lost_writes(")["verdict"], "pass");
+    assert_eq!(slo(report, "lost_writes(")["verdict"], "pass");
 }
 
 /// A proxy fault on Kubernetes: 300 ms on the gateways' path to redis, through the proxy wired
@@ -331,19 +347,10 @@ fn the_node_agent_crashes_and_partitions_pods_and_is_removed_after_each_run() {
     agent_image();
     let (out, report, _d) = run_kube("agent-replica-crash.yaml", &[]);
     no_agent_left();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let fault = &report["faults"][0];
-    assert_eq!(fault["applied"], true, "{fault:#}");
-    let evidence = fault["evidence"].as_object().expect("evidence");
+    let evidence = assert_crash_passed(&out, &report);
     assert!(
         evidence.keys().any(|k| k.ends_with(".killed_pid")),
-        "the agent killed the process: {fault:#}"
-    );
-    assert!(
-        evidence
-            .iter()
-            .any(|(k, v)| k.ends_with(".restart_count") && v.as_i64() >= Some(1)),
-        "the kubelet restarted the container: {fault:#}"
+        "the agent killed the process: {evidence:#?}"
     );
 
     let (out, report, _d) = run_kube(
@@ -356,20 +363,7 @@ fn the_node_agent_crashes_and_partitions_pods_and_is_removed_after_each_run() {
 
     let (out, report, _d) = run_kube("agent-db-partition.yaml", &[]);
     no_agent_left();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let fault = &report["faults"][0];
-    assert_eq!(fault["applied"], true, "{fault:#}");
-    assert_eq!(
-        fault["targets"].as_array().map(Vec::len),
-        Some(2),
-        "{fault:#}"
-    );
-    let during = report["phases"]
-        .as_array()
-        .and_then(|p| p.iter().find(|p| p["name"] == "during:cut-db"))
-        .unwrap_or_else(|| panic!("no fault phase: {report:#}"));
-    assert!(during["errors"].as_u64() > Some(0), "{during:#}");
-    assert_eq!(slo(&report, "lost_writes(")["verdict"], "pass");
+    assert_partition_passed(&out, &report);
 }
 
 /// An agent image the node does not have fails the bring-up at once (not after the whole

@@ -9,8 +9,9 @@ use nix::unistd::Pid;
 
 use super::error::RuleError;
 
-/// What a finished command printed and how it exited.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a finished command printed and how it exited (also the JSON answer of chaosgate's node
+/// agent, which runs these commands on a node for the harness).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CommandOutput {
     /// Whether it exited with status 0.
     pub success: bool,
