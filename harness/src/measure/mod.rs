@@ -5,6 +5,7 @@
 pub mod failover;
 pub mod lost_writes;
 mod phases;
+pub mod probe_ticks;
 pub mod recovery;
 
 use std::collections::{BTreeMap, HashMap};
@@ -59,12 +60,14 @@ pub struct Analysis {
     pub recovery: BTreeMap<(String, String), Recovery>,
     /// fault → the longest client outage in its window.
     pub failover: BTreeMap<String, Failover>,
-    /// probe → (checks, ok).
+    /// probe → (scheduled ticks, successful ticks) over the run: each check, and each tick
+    /// it held while it ran, with its outcome ([`probe_ticks`]).
     pub probes: BTreeMap<String, (u64, u64)>,
-    /// probe → (fault → (checks, ok)) inside the fault's window.
+    /// probe → (fault → (scheduled ticks, successful ticks)) inside the fault's window.
     pub probes_during: BTreeMap<String, BTreeMap<String, (u64, u64)>>,
-    /// probe → (checks, ok) before the first fault was applied (the whole run without
-    /// faults): a probe that never succeeded here points at a wrong address, not the system.
+    /// probe → (scheduled ticks, successful ticks) before the first fault was applied (the
+    /// whole run without faults): a probe that never succeeded here points at a wrong
+    /// address, not the system.
     pub probes_before: BTreeMap<String, (u64, u64)>,
 }
 
@@ -91,6 +94,7 @@ pub fn analyze(
     let mut load_start = None;
     let mut load_end = None;
     let mut probe_checks: BTreeMap<String, Vec<recovery::Check>> = BTreeMap::new();
+    let mut ticked: BTreeMap<String, Vec<probe_ticks::TickedCheck>> = BTreeMap::new();
     let mut fault_events: Vec<FaultEvent> = Vec::new();
     let mut docker: Vec<(u64, String, DockerAction)> = Vec::new();
     for event in read_events(events)? {
@@ -99,11 +103,25 @@ pub fn analyze(
             EventKind::Load { started: true } => load_start = Some(e.t),
             EventKind::Load { started: false } => load_end = Some(e.t),
             EventKind::Probe {
-                probe, ok, lag_ns, ..
-            } => probe_checks
-                .entry(probe)
-                .or_default()
-                .push(recovery::Check { t: e.t, ok, lag_ns }),
+                probe,
+                ok,
+                lag_ns,
+                skipped,
+                ..
+            } => {
+                ticked
+                    .entry(probe.clone())
+                    .or_default()
+                    .push(probe_ticks::TickedCheck {
+                        t: e.t,
+                        ok,
+                        skipped,
+                    });
+                probe_checks
+                    .entry(probe)
+                    .or_default()
+                    .push(recovery::Check { t: e.t, ok, lag_ns });
+            }
             EventKind::Fault {
                 fault,
                 stage,
@@ -167,10 +185,9 @@ pub fn analyze(
             ) {
                 recovery_map.insert((f.fault.clone(), probe.clone()), r);
             }
-            let inside = checks
-                .iter()
-                .filter(|c| c.t >= f.applied_ns && c.t <= f.end_ns);
-            let (n, ok) = inside.fold((0, 0), |(n, ok), c| (n + 1, ok + c.ok as u64));
+        }
+        for (probe, ticks) in &ticked {
+            let (n, ok) = probe_ticks::tally(ticks, f.applied_ns, f.end_ns);
             probes_during
                 .entry(probe.clone())
                 .or_default()
@@ -184,22 +201,20 @@ pub fn analyze(
                 .map(|x| (f.fault.clone(), x))
         })
         .collect();
-    let probes_before = probe_checks
+    let probes_before = ticked
         .iter()
         .map(|(name, c)| {
-            let before = c.iter().filter(|c| earliest_fault.is_none_or(|f| c.t < f));
-            let (n, ok) = before.fold((0, 0), |(n, ok), c| (n + 1, ok + c.ok as u64));
-            (name.clone(), (n, ok))
+            let before = match earliest_fault {
+                Some(0) => (0, 0),
+                Some(f) => probe_ticks::tally(c, 0, f - 1),
+                None => probe_ticks::tally(c, 0, u64::MAX),
+            };
+            (name.clone(), before)
         })
         .collect();
-    let probes = probe_checks
+    let probes = ticked
         .iter()
-        .map(|(name, c)| {
-            (
-                name.clone(),
-                (c.len() as u64, c.iter().filter(|c| c.ok).count() as u64),
-            )
-        })
+        .map(|(name, c)| (name.clone(), probe_ticks::tally(c, 0, u64::MAX)))
         .collect();
     Ok(Analysis {
         run_end_ns,

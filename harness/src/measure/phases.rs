@@ -22,7 +22,9 @@ fn histogram(sigfig: u8) -> Histogram<u64> {
 pub struct PhaseStats {
     /// `before`, `during:<fault>`, `after` or `whole`.
     pub name: String,
-    /// Phase start, run-clock ns (intended send times at or after it belong to it).
+    /// Phase start, run-clock ns: requests with intended send times from it belong to it,
+    /// and, in a `during:` phase (which starts when its fault was applied), so do requests
+    /// still in flight then (they are not in `before`): the fault may be what failed them.
     pub start_ns: u64,
     /// Phase end, run-clock ns.
     pub end_ns: u64,
@@ -175,7 +177,27 @@ pub struct SecondStats {
 
 pub(super) struct PhaseSet {
     phases: Vec<PhaseStats>,
+    /// How each phase (same index) takes requests.
+    roles: Vec<Role>,
     seconds: BTreeMap<u64, (u64, u64, u64, Histogram<u64>)>,
+}
+
+/// How a phase decides which requests are its own.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    /// Requests sent in its window.
+    Sent,
+    /// Requests sent in its window and not still in flight when the first fault was applied
+    /// (at the window's end).
+    Before,
+    /// Requests sent in its window, and those in flight when its fault was applied (its start).
+    During,
+}
+
+/// Whether a request sent (intended) at `t` that ended `latency_ns` later was still in flight
+/// at `at`.
+fn in_flight_at(t: u64, latency_ns: u64, at: u64) -> bool {
+    t < at && t.saturating_add(latency_ns) > at
 }
 
 impl PhaseSet {
@@ -188,27 +210,32 @@ impl PhaseSet {
             start,
             end.saturating_add(1),
         )];
+        let mut roles = vec![Role::Sent];
         if !faults.is_empty() {
             phases.push(PhaseStats::new(
                 "before".into(),
                 start,
                 first_fault.unwrap_or(end).max(start),
             ));
+            roles.push(Role::Before);
             for f in faults {
                 phases.push(PhaseStats::new(
                     format!("during:{}", f.fault),
                     f.applied_ns,
                     f.end_ns.max(f.applied_ns + 1),
                 ));
+                roles.push(Role::During);
             }
             phases.push(PhaseStats::new(
                 "after".into(),
                 last_end.unwrap_or(end),
                 end.saturating_add(1),
             ));
+            roles.push(Role::Sent);
         }
         Self {
             phases,
+            roles,
             seconds: BTreeMap::new(),
         }
     }
@@ -217,8 +244,15 @@ impl PhaseSet {
         let RequestRecord {
             t, latency_ns, ok, ..
         } = *r;
-        for p in self.phases.iter_mut().filter(|p| p.contains(t)) {
-            p.record(r);
+        for (p, role) in self.phases.iter_mut().zip(&self.roles) {
+            let mine = match role {
+                Role::Sent => p.contains(t),
+                Role::Before => p.contains(t) && !in_flight_at(t, latency_ns, p.end_ns),
+                Role::During => p.contains(t) || in_flight_at(t, latency_ns, p.start_ns),
+            };
+            if mine {
+                p.record(r);
+            }
         }
         let second = t / 1_000_000_000;
         let s = self
@@ -270,10 +304,11 @@ mod tests {
 
     #[test]
     fn requests_land_in_their_phases() {
-        let mut set = PhaseSet::new(Some((0, 10_000)), &[window("f", 4_000, 6_000)]);
-        set.record(&req(1_000, 2_000_000, 0, Some(200), None));
-        set.record(&req(5_000, 900_000_000, 0, None, Some("timeout")));
-        set.record(&req(7_000, 3_000_000, 0, Some(503), None));
+        let s = 1_000_000_000;
+        let mut set = PhaseSet::new(Some((0, 10 * s)), &[window("f", 4 * s, 6 * s)]);
+        set.record(&req(s, 2_000_000, 0, Some(200), None));
+        set.record(&req(5 * s, 900_000_000, 0, None, Some("timeout")));
+        set.record(&req(7 * s, 3_000_000, 0, Some(503), None));
         let (phases, series) = set.finish();
         let get = |n: &str| phases.iter().find(|p| p.name == n).unwrap();
         assert_eq!(get("whole").scheduled, 3);
@@ -284,8 +319,8 @@ mod tests {
         assert!(during.percentile_ns(95.0).unwrap() >= 899_000_000);
         assert_eq!(get("after").errors_by_kind.get("status_503"), Some(&1));
         assert_eq!(get("after").error_rate(), Some(1.0));
-        assert_eq!(series.len(), 1);
-        assert_eq!(series[0].sent, 3);
+        assert_eq!(series.len(), 3);
+        assert!(series.iter().all(|s| s.sent == 1));
     }
 
     fn req<'a>(
@@ -303,6 +338,40 @@ mod tests {
             error,
             ok: error.is_none() && status.is_some_and(|s| (200..300).contains(&s)),
         }
+    }
+
+    /// A request sent 0.2 ms before a kill and failed by it belongs to the kill's window, not
+    /// to `before` (whose `error_rate <= 0%` the fault itself would otherwise breach); every
+    /// request is still in `whole` once and in exactly one of before / during / after.
+    #[test]
+    fn a_request_in_flight_when_the_fault_applies_counts_in_its_window() {
+        let ms = 1_000_000;
+        let kill = 4_000 * ms;
+        let mut set = PhaseSet::new(Some((0, 10_000 * ms)), &[window("kill", kill, 6_000 * ms)]);
+        // Answered before the kill.
+        set.record(&req(kill - 10 * ms, 3 * ms, 0, Some(200), None));
+        // Sent 0.2 ms before the kill, reset by it 1 ms later.
+        set.record(&req(kill - ms / 5, 12 * ms / 10, 0, None, Some("reset")));
+        // Sent 5 ms before, still waiting at the kill, answered after it (by a replica).
+        set.record(&req(kill - 5 * ms, 20 * ms, 0, Some(200), None));
+        // Ended exactly at the kill: not in flight any more.
+        set.record(&req(kill - 2 * ms, 2 * ms, 0, Some(200), None));
+        set.record(&req(kill + ms, 2 * ms, 0, None, Some("connect_refused")));
+        set.record(&req(7_000 * ms, 2 * ms, 0, Some(200), None));
+        let (phases, _) = set.finish();
+        let get = |n: &str| phases.iter().find(|p| p.name == n).unwrap();
+        let before = get("before");
+        assert_eq!((before.scheduled, before.errors), (2, 0));
+        assert_eq!(before.error_rate(), Some(0.0));
+        let during = get("during:kill");
+        assert_eq!((during.scheduled, during.errors), (3, 2));
+        assert_eq!(during.errors_by_kind.get("reset"), Some(&1));
+        assert_eq!(get("after").scheduled, 1);
+        assert_eq!(get("whole").scheduled, 6);
+        assert_eq!(
+            before.scheduled + during.scheduled + get("after").scheduled,
+            get("whole").scheduled
+        );
     }
 
     #[test]

@@ -48,6 +48,13 @@ impl Recovery {
         self.recovered_ns.map(|r| r - self.from_ns)
     }
 
+    /// Whether the probe saw the fault: a check failed once it was in effect, or it never
+    /// had N successes in a row. A probe that never failed has nothing to recover from; its
+    /// `duration_ns` is only how long its first N checks took.
+    pub fn saw_the_fault(&self) -> bool {
+        self.failed_checks > 0 || self.recovered_ns.is_none()
+    }
+
     /// The shortest recovery a punctual harness could have measured: the check that first
     /// saw the service back was due `recovered_check_lag_ns` earlier, but the service was not
     /// back before the check preceding it. Equal to `duration_ns` when the harness was on time.
@@ -136,6 +143,18 @@ mod tests {
         let r = recovery(&checks("++++++", 50), 120, 120, 3).unwrap();
         assert_eq!(r.recovered_ns, Some(150));
         assert_eq!(r.failed_checks, 0);
+        assert!(!r.saw_the_fault());
+        assert!(
+            recovery(&checks("+-+++", 50), 0, 0, 3)
+                .unwrap()
+                .saw_the_fault()
+        );
+        // Too few checks for N in a row: not known to be back, so not "never failed".
+        assert!(
+            recovery(&checks("++", 50), 0, 0, 3)
+                .unwrap()
+                .saw_the_fault()
+        );
     }
 
     #[test]

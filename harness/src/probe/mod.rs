@@ -12,11 +12,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bollard::Docker;
-use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::stack::AddressBook;
-use crate::timeline::{EventKind, EventSink};
+use crate::timeline::{EventKind, EventSink, SkippedTicks};
 
 mod accepted;
 
@@ -29,7 +28,8 @@ pub struct Probe {
     pub service: String,
     /// What each check does.
     pub check: Check,
-    /// Interval between check starts (a fixed grid; a missed tick is skipped).
+    /// Interval between check starts (a fixed grid; a tick that falls due while a check
+    /// still runs is skipped, and recorded with that check).
     pub every: Duration,
     /// How long one check may take before it counts as failed.
     pub timeout: Duration,
@@ -106,17 +106,20 @@ pub struct ProbeEnv {
     pub kube: Option<(kube::Client, String)>,
 }
 
-/// Runs `probe` until `cancel`; one check at a time, started on a fixed grid (a slow check
-/// delays only itself: missed ticks are skipped, never bunched).
+/// Runs `probe` until `cancel`; one check at a time, started on a fixed grid. A check still
+/// running (or begun late) when later ticks fall due holds them: they get no check of their
+/// own and are recorded with it ([`SkippedTicks`]), so probe success is judged over every
+/// scheduled tick. Left out, an outage whose checks hang to their timeout would count a few
+/// failures against a healthy tail of many successes (coordinated omission).
 pub async fn run_probe(probe: Probe, env: ProbeEnv, cancel: CancellationToken) {
-    let mut ticker = tokio::time::interval(probe.every);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut grid = Grid::new(tokio::time::Instant::now(), probe.every);
     let mut seen = Seen::default();
     loop {
-        let due = tokio::select! {
+        let due = grid.due();
+        tokio::select! {
             _ = cancel.cancelled() => return,
-            due = ticker.tick() => due,
-        };
+            _ = tokio::time::sleep_until(due) => {}
+        }
         let t_started = env.sink.clock().now_ns();
         let started = Instant::now();
         let lag = started.saturating_duration_since(due.into_std());
@@ -127,6 +130,8 @@ pub async fn run_probe(probe: Probe, env: ProbeEnv, cancel: CancellationToken) {
             Ok(Err(e)) => (false, Some(e)),
             Err(_) => (false, Some(format!("timed out after {:?}", probe.timeout))),
         };
+        let held = grid.finished(tokio::time::Instant::now());
+        let due_ns = t_started.saturating_sub(lag.as_nanos() as u64);
         // A success is placed when its answer came back, a failure when the check began. A
         // check begun while the service was still down can succeed once it is back (a
         // connection queued by a paused container's kernel is accepted on unpause): placed
@@ -144,8 +149,60 @@ pub async fn run_probe(probe: Probe, env: ProbeEnv, cancel: CancellationToken) {
                 latency_ns: started.elapsed().as_nanos() as u64,
                 lag_ns: lag.as_nanos() as u64,
                 detail,
+                skipped: skipped_ticks(due_ns, probe.every, held),
             },
         );
+    }
+}
+
+/// The ticks after a check due at `due_ns` that it held, as the event records them.
+fn skipped_ticks(due_ns: u64, every: Duration, held: u64) -> Option<SkippedTicks> {
+    let every_ns = every.as_nanos() as u64;
+    (held > 0).then(|| SkippedTicks {
+        first_ns: due_ns.saturating_add(every_ns),
+        every_ns,
+        count: held,
+    })
+}
+
+/// A probe's schedule: tick `k` is due at `origin + k * every`. The harness's own lateness
+/// stays in each check's `lag_ns`; a check never inherits the one before it's overrun
+/// (a check begun at once for a tick missed long ago would look late by that overrun, and a
+/// recovery it saw would be excused as the harness's lateness).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grid {
+    origin: tokio::time::Instant,
+    every: Duration,
+    next: u64,
+}
+
+impl Grid {
+    /// A grid whose first tick is due at `origin`.
+    pub(crate) fn new(origin: tokio::time::Instant, every: Duration) -> Self {
+        Self {
+            origin,
+            every: every.max(Duration::from_nanos(1)),
+            next: 0,
+        }
+    }
+
+    /// When the next check is due.
+    pub(crate) fn due(&self) -> tokio::time::Instant {
+        self.origin + self.tick_offset(self.next)
+    }
+
+    /// The check due at [`Self::due`] finished at `now`: returns how many later ticks fell due
+    /// by then (they get no check), and moves on to the first tick after `now`.
+    pub(crate) fn finished(&mut self, now: tokio::time::Instant) -> u64 {
+        let elapsed = now.saturating_duration_since(self.origin).as_nanos();
+        let last_due = (elapsed / self.every.as_nanos()) as u64;
+        let held = last_due.saturating_sub(self.next);
+        self.next = self.next.max(last_due) + 1;
+        held
+    }
+
+    fn tick_offset(&self, k: u64) -> Duration {
+        Duration::from_nanos((self.every.as_nanos() as u64).saturating_mul(k))
     }
 }
 
@@ -426,6 +483,43 @@ mod tests {
             h.exit_code = 1;
         }
         assert!(judge_health(&failing, &mut seen, 5_000).is_err());
+    }
+
+    fn at(origin: tokio::time::Instant, ms: u64) -> tokio::time::Instant {
+        origin + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn a_check_that_hangs_holds_the_ticks_that_fall_due_and_the_next_is_on_the_grid() {
+        let o = tokio::time::Instant::now();
+        let mut g = Grid::new(o, Duration::from_millis(100));
+        assert_eq!(g.due(), o);
+        // A quick check: nothing held, the next tick is the next one.
+        assert_eq!(g.finished(at(o, 3)), 0);
+        assert_eq!(g.due(), at(o, 100));
+        // Due at 100, hangs to its 500 ms timeout: 200..=600 fell due meanwhile.
+        assert_eq!(g.finished(at(o, 600)), 5);
+        assert_eq!(g.due(), at(o, 700));
+        // Overran by less than a tick: the tick at 800 was held, the next is on time at 900,
+        // not begun at once for 800 (it would look 50 ms late through no fault of the harness).
+        assert_eq!(g.finished(at(o, 850)), 1);
+        assert_eq!(g.due(), at(o, 900));
+        // Begun late by the harness and finished before the next tick: nothing held.
+        assert_eq!(g.finished(at(o, 960)), 0);
+        assert_eq!(g.due(), at(o, 1000));
+    }
+
+    #[test]
+    fn skipped_ticks_follow_the_check_due_time() {
+        assert_eq!(skipped_ticks(1_000, Duration::from_nanos(100), 0), None);
+        assert_eq!(
+            skipped_ticks(1_000, Duration::from_nanos(100), 4),
+            Some(SkippedTicks {
+                first_ns: 1_100,
+                every_ns: 100,
+                count: 4
+            })
+        );
     }
 
     #[test]

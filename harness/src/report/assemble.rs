@@ -10,7 +10,7 @@ use super::{
     FailoverReport, FaultReport, LatencySummary, PhaseReport, ProbeReport, RecoveryReport, Report,
     SCHEMA_VERSION, ScenarioInfo, SecondPoint, ServiceInfo, SloReport, StackInfo,
 };
-use crate::measure::{PhaseStats, percentile_ns};
+use crate::measure::{PhaseStats, Recovery, percentile_ns};
 use crate::run::{RunArtifacts, RunSpec};
 use crate::verdict::{Decision, Verdict};
 
@@ -166,6 +166,10 @@ fn fault_reports(spec: &RunSpec, run: &RunArtifacts) -> Vec<FaultReport> {
             if let Some(e) = &f.error {
                 evidence.insert("error".into(), e.clone().into());
             }
+            let (recovery, never_failed) = recovery_reports(&run.analysis.recovery, &f.name);
+            if !never_failed.is_empty() {
+                evidence.insert("probes_never_failed".into(), never_failed.into());
+            }
             FaultReport {
                 name: f.name.clone(),
                 action: f.action.clone(),
@@ -178,17 +182,7 @@ fn fault_reports(spec: &RunSpec, run: &RunArtifacts) -> Vec<FaultReport> {
                 reverted_at_ms: f.reverted_ns.map(ms),
                 applied: f.verified_ns.is_some(),
                 evidence: serde_json::Value::Object(evidence),
-                recovery: run
-                    .analysis
-                    .recovery
-                    .iter()
-                    .filter(|((fault, _), _)| fault == &f.name)
-                    .map(|((_, probe), r)| RecoveryReport {
-                        probe: probe.clone(),
-                        recovered_at_ms: r.recovered_ns.map(ms),
-                        recovery_time_ms: r.duration_ns().map(ms),
-                    })
-                    .collect(),
+                recovery,
                 failover: run.analysis.failover.get(&f.name).map(|x| FailoverReport {
                     longest_outage_ms: ms(x.duration_ns),
                     outage_start_ms: x.start_ns.map(ms),
@@ -198,6 +192,29 @@ fn fault_reports(spec: &RunSpec, run: &RunArtifacts) -> Vec<FaultReport> {
             }
         })
         .collect()
+}
+
+/// The recovery lines of fault `fault`, and the probes that never failed while it was in
+/// effect: they did not see it, and their "recovery" would only be how long N successes took
+/// (a line "recovered in 52.6ms" for a probe that never failed), so they get no line.
+fn recovery_reports(
+    recovery: &BTreeMap<(String, String), Recovery>,
+    fault: &str,
+) -> (Vec<RecoveryReport>, Vec<String>) {
+    let mut lines = Vec::new();
+    let mut never_failed = Vec::new();
+    for ((_, probe), r) in recovery.iter().filter(|((f, _), _)| f == fault) {
+        if r.saw_the_fault() {
+            lines.push(RecoveryReport {
+                probe: probe.clone(),
+                recovered_at_ms: r.recovered_ns.map(ms),
+                recovery_time_ms: r.duration_ns().map(ms),
+            });
+        } else {
+            never_failed.push(probe.clone());
+        }
+    }
+    (lines, never_failed)
 }
 
 fn probe_reports(spec: &RunSpec, run: &RunArtifacts) -> Vec<ProbeReport> {
@@ -215,4 +232,38 @@ fn probe_reports(spec: &RunSpec, run: &RunArtifacts) -> Vec<ProbeReport> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::recovery::{Check, recovery};
+
+    fn probe(pattern: &str) -> Recovery {
+        let checks: Vec<Check> = pattern
+            .chars()
+            .enumerate()
+            .map(|(i, c)| Check {
+                t: i as u64 * 20_000_000,
+                ok: c == '+',
+                lag_ns: 0,
+            })
+            .collect();
+        recovery(&checks, 0, 0, 3).expect("checks after the fault")
+    }
+
+    #[test]
+    fn only_probes_that_saw_the_fault_get_a_recovery_line() {
+        let mut map = BTreeMap::new();
+        map.insert(("kill".to_string(), "edge".to_string()), probe("++++++"));
+        map.insert(("kill".to_string(), "web-1".to_string()), probe("--+++"));
+        map.insert(("kill".to_string(), "web-2".to_string()), probe("---"));
+        map.insert(("other".to_string(), "edge".to_string()), probe("-+++"));
+        let (lines, never_failed) = recovery_reports(&map, "kill");
+        let names: Vec<&str> = lines.iter().map(|l| l.probe.as_str()).collect();
+        assert_eq!(names, ["web-1", "web-2"]);
+        assert_eq!(lines[0].recovery_time_ms, Some(40.0));
+        assert_eq!(lines[1].recovery_time_ms, None);
+        assert_eq!(never_failed, ["edge"]);
+    }
 }

@@ -450,17 +450,23 @@ async fn run_with_stack(
         .map(|p| tokio::spawn(run_probe(p.clone(), probe_env.clone(), work.clone())))
         .collect();
 
-    let load_task = spec.load.clone().map(|plan| {
+    // The load's schedule counts from its own start, a moment after the run clock's (the
+    // probes, the recorder and the address checks start first: ~0.2 s measured). Cut at the
+    // run's end, it lost that moment's worth of requests (1980 of `rate: 100/s` for 20 s), so
+    // the run's end does not stop it: only an interrupt or fail-fast does, and the run waits
+    // for its schedule to run out.
+    let load_stop = opts.cancel.child_token();
+    let mut load_task = spec.load.clone().map(|plan| {
         let observer = Arc::new(RequestRecorder {
             sink: sink.clone(),
             state: state.clone(),
         });
         let resolver: Arc<dyn chaosgate_load::Resolver> = book.clone();
-        let work = work.clone();
+        let stop = load_stop.clone();
         let sink = sink.clone();
         tokio::spawn(async move {
-            sink.record_at(0, EventKind::Load { started: true });
-            let r = chaosgate_load::run_open(plan, resolver, observer, work).await;
+            sink.record(EventKind::Load { started: true });
+            let r = chaosgate_load::run_open(plan, resolver, observer, stop).await;
             sink.record(EventKind::Load { started: false });
             r
         })
@@ -510,11 +516,25 @@ async fn run_with_stack(
             work.clone(),
         )
     });
-    let (interrupted, stopped_early) = tokio::select! {
+    let stopped = super::fail_fast::stopped(monitor);
+    tokio::pin!(stopped);
+    let (mut interrupted, mut stopped_early) = tokio::select! {
         _ = tokio::time::sleep_until(run_end) => (false, None),
         _ = opts.cancel.cancelled() => (true, None),
-        stop = super::fail_fast::stopped(monitor) => (false, Some(stop)),
+        stop = &mut stopped => (false, Some(stop)),
     };
+    let mut load_result = None;
+    if !interrupted
+        && stopped_early.is_none()
+        && let Some(task) = load_task.as_mut()
+    {
+        tokio::select! {
+            r = task => load_result = Some(r),
+            _ = opts.cancel.cancelled() => interrupted = true,
+            stop = &mut stopped => stopped_early = Some(stop),
+        }
+    }
+    load_stop.cancel();
     if let Some(stop) = &stopped_early {
         let line = format!(
             "fail-fast: stopping at {:.1}s of {:.0}s: `{}` is certainly breached: {}",
@@ -537,8 +557,13 @@ async fn run_with_stack(
     }
     let measured_for = clock.elapsed();
     let run_end_ns = clock.now_ns();
-    let load = match load_task {
-        Some(t) => match t.await {
+    let load_result = match (load_result, load_task) {
+        (Some(r), _) => Some(r),
+        (None, Some(t)) => Some(t.await),
+        (None, None) => None,
+    };
+    let load = match load_result {
+        Some(r) => match r {
             Ok(Ok(summary)) => Some(summary),
             Ok(Err(e)) => return Err(RunError::Load(e.to_string())),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
@@ -599,7 +624,6 @@ async fn run_with_stack(
         run_id: String::new(),
         started_unix_ns: clock.origin_unix_ns(),
         events_path,
-        analysis,
         faults,
         writes,
         containers: final_containers,
@@ -608,9 +632,48 @@ async fn run_with_stack(
         measured_for,
         teardown_took: Duration::ZERO,
         kept_stack: None,
-        notes: Vec::new(),
+        notes: late_revert_notes(&spec.faults, &analysis.faults),
+        analysis,
         stopped_early,
     })
+}
+
+/// A note for each fault undone later than its `duration` after it was applied (beyond
+/// [`crate::verdict::LATE_FAULT`]): a stop's hold counts from its proof, which can take the
+/// container's grace time, and undoing takes its own time. Its window (`during:`, recovery,
+/// failover) already runs to the real revert; the reader must not take the planned length
+/// for the fault's.
+fn late_revert_notes(
+    planned: &[super::PlannedFault],
+    windows: &[measure::FaultWindow],
+) -> Vec<String> {
+    let secs = |ns: u64| format!("{:.3}s", ns as f64 / 1e9);
+    windows
+        .iter()
+        .filter_map(|w| {
+            let duration = planned.iter().find(|p| p.name == w.fault)?.duration?;
+            let reverted = w.reverted_ns?;
+            let planned_end = w.applied_ns.saturating_add(duration.as_nanos() as u64);
+            let late = reverted.saturating_sub(planned_end);
+            if Duration::from_nanos(late) <= crate::verdict::LATE_FAULT {
+                return None;
+            }
+            let proof = w
+                .verified_ns
+                .filter(|v| *v > w.applied_ns)
+                .map(|v| format!("; its proof came {} after applying", secs(v - w.applied_ns)))
+                .unwrap_or_default();
+            Some(format!(
+                "fault `{}` (duration {}) was applied at {} and reverted at {}, {} later than \
+                 planned{proof}: its window, recovery and failover run to the real revert",
+                w.fault,
+                crate::units::format_duration(duration),
+                secs(w.applied_ns),
+                secs(reverted),
+                secs(late),
+            ))
+        })
+        .collect()
 }
 
 /// Feeds each request's outcome onto the timeline at its *intended* send time.
@@ -649,6 +712,55 @@ impl chaosgate_load::Observer for RequestRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const S: u64 = 1_000_000_000;
+
+    /// The issue's example: a `stop` with `duration: 8s`, applied at 2 s, its proof 4.3 s
+    /// later, reverted at 14.381 s. The revert is noted with its real time; the fault's
+    /// window (what `during:`, recovery and failover read) runs to it.
+    #[test]
+    fn a_late_revert_is_noted_and_its_window_runs_to_it() {
+        let stage = |t: u64, stage| (t, "stop".to_string(), stage, vec!["web-1".into()], None);
+        let events = [
+            stage(2 * S, crate::timeline::FaultStage::Applied),
+            stage(6_300_000_000, crate::timeline::FaultStage::Verified),
+            stage(14_381_000_000, crate::timeline::FaultStage::Reverted),
+        ];
+        let windows = measure::fault_windows(&events, &[], 30 * S);
+        assert_eq!(windows[0].end_ns, 14_381_000_000);
+        let eight = [planned("stop", Some(Duration::from_secs(8)))];
+        let notes = late_revert_notes(&eight, &windows);
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        assert!(
+            notes[0].contains("reverted at 14.381s, 4.381s later than planned"),
+            "{}",
+            notes[0]
+        );
+        assert!(notes[0].contains("proof came 4.300s"), "{}", notes[0]);
+
+        // Reverted within the tolerance of its planned end, or never planned to be: no note.
+        let on_time = [
+            stage(2 * S, crate::timeline::FaultStage::Applied),
+            stage(10 * S + 20_000_000, crate::timeline::FaultStage::Reverted),
+        ];
+        let windows = measure::fault_windows(&on_time, &[], 30 * S);
+        assert!(late_revert_notes(&eight, &windows).is_empty());
+        assert!(late_revert_notes(&[planned("stop", None)], &windows).is_empty());
+    }
+
+    fn planned(name: &str, duration: Option<Duration>) -> super::super::PlannedFault {
+        super::super::PlannedFault {
+            name: name.into(),
+            at: Duration::from_secs(2),
+            duration,
+            action: super::super::FaultAction::Container(
+                crate::fault::container::ContainerAction::Stop,
+            ),
+            service: "web".into(),
+            labels: Default::default(),
+            pick: super::super::Pick::First,
+        }
+    }
 
     #[test]
     fn project_names_are_valid_compose_names() {

@@ -56,6 +56,11 @@ pub enum EventKind {
         /// Why a failed check failed (error text); `None` on success.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         detail: Option<String>,
+        /// The probe's grid ticks that fell due while this check was due but not yet done
+        /// (still running, or begun late), and so got no check of their own: one check runs
+        /// at a time. Absent when none. Probe success counts them with this check's outcome.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        skipped: Option<SkippedTicks>,
     },
     /// A step in a fault's life.
     Fault {
@@ -103,6 +108,31 @@ pub enum EventKind {
         /// The note, for people.
         message: String,
     },
+}
+
+/// Grid ticks a probe could not check because its previous check was still running (or
+/// begun late): `first_ns + i * every_ns` on the run clock, for `i` in `0..count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedTicks {
+    /// The first skipped tick, run-clock ns (one interval after the check's own due time).
+    pub first_ns: u64,
+    /// The probe's interval, ns.
+    pub every_ns: u64,
+    /// How many ticks in a row were skipped (at least 1).
+    pub count: u64,
+}
+
+impl SkippedTicks {
+    /// How many of the ticks fall in `from..=to` (run-clock ns).
+    pub fn count_within(&self, from: u64, to: u64) -> u64 {
+        if self.count == 0 || self.every_ns == 0 || to < self.first_ns {
+            return 0;
+        }
+        let last = self.count - 1;
+        let lo = from.saturating_sub(self.first_ns).div_ceil(self.every_ns);
+        let hi = ((to - self.first_ns) / self.every_ns).min(last);
+        (hi + 1).saturating_sub(lo)
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -225,6 +255,42 @@ mod tests {
         match serde_json::from_str::<Event>(late).unwrap().kind {
             EventKind::Request { lag_ns, .. } => assert_eq!(lag_ns, 80),
             other => panic!("not a request: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn skipped_ticks_are_counted_in_a_window() {
+        // Ticks at 100, 200, 300, 400, 500.
+        let s = SkippedTicks {
+            first_ns: 100,
+            every_ns: 100,
+            count: 5,
+        };
+        assert_eq!(s.count_within(0, u64::MAX), 5);
+        assert_eq!(s.count_within(100, 500), 5);
+        assert_eq!(s.count_within(101, 499), 3);
+        assert_eq!(s.count_within(250, 260), 0);
+        assert_eq!(s.count_within(300, 300), 1);
+        assert_eq!(s.count_within(0, 99), 0);
+        assert_eq!(s.count_within(501, 900), 0);
+        let line = serde_json::to_string(&Event {
+            t: 0,
+            kind: EventKind::Probe {
+                probe: "p".into(),
+                ok: false,
+                latency_ns: 500,
+                lag_ns: 0,
+                detail: None,
+                skipped: Some(s),
+            },
+        })
+        .unwrap();
+        assert!(line.ends_with(r#""skipped":{"first_ns":100,"every_ns":100,"count":5}}"#));
+        // Logs written before ticks were recorded read as checks that skipped none.
+        let old = r#"{"t":5,"type":"probe","probe":"p","ok":true,"latency_ns":9}"#;
+        match serde_json::from_str::<Event>(old).unwrap().kind {
+            EventKind::Probe { skipped, .. } => assert_eq!(skipped, None),
+            other => panic!("not a probe: {other:?}"),
         }
     }
 

@@ -6,5 +6,5 @@ mod event;
 mod log;
 
 pub use clock::RunClock;
-pub use event::{DockerAction, Event, EventKind, FaultStage, PodChange};
+pub use event::{DockerAction, Event, EventKind, FaultStage, PodChange, SkippedTicks};
 pub use log::{EventLog, EventSink, read_events};

@@ -270,21 +270,35 @@ impl<'a> Context<'a> {
     }
 
     fn phase(&self, scope: &Scope) -> Option<PhaseSoFar> {
-        let (from, to) = match scope {
-            Scope::Whole => (0, u64::MAX),
+        let (from, to, with_in_flight) = match scope {
+            Scope::Whole => (0, u64::MAX, false),
             Scope::During(fault) => {
                 let w = self.verified(fault)?;
-                (w.applied, w.certain_end)
+                (w.applied, w.certain_end, true)
             }
             Scope::Before | Scope::After => return None,
         };
+        // A `during` window also holds the requests in flight when its fault was applied
+        // (`measure::phases`): any request scheduled before it not yet seen ended by then.
+        let in_flight = |r: &Req| with_in_flight && r.t < from && r.t + r.latency_ns > from;
         let requests: Vec<Req> = self
             .seen
             .requests
             .iter()
-            .filter(|r| r.t >= from && r.t < to)
+            .filter(|r| (r.t >= from && r.t < to) || in_flight(r))
             .copied()
             .collect();
+        let mut max_requests = self.schedule_from(from)?;
+        if with_in_flight {
+            let total = self.plan.schedule.as_ref()?.total();
+            let ended_before = self
+                .seen
+                .requests
+                .iter()
+                .filter(|r| r.t < from && r.t + r.latency_ns <= from)
+                .count() as u64;
+            max_requests = total.saturating_sub(ended_before).max(max_requests);
+        }
         // The harness's lateness is read over every request seen from the window's start
         // (up to its end when it has one): the cut run's window will hold those too, and a
         // harness late after the certain part would make the cut run's breach inconclusive.
@@ -299,7 +313,7 @@ impl<'a> Context<'a> {
         Some(PhaseSoFar {
             name: scope.to_string(),
             lag_p99: lag_p99(&lag_over),
-            max_requests: self.schedule_from(from)?,
+            max_requests,
             requests,
         })
     }
@@ -667,6 +681,7 @@ mod tests {
                         latency_ns: MS,
                         lag_ns: 0,
                         detail: None,
+                        skipped: None,
                     },
                 );
                 t += 50 * MS;

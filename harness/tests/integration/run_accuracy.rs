@@ -235,3 +235,53 @@ impl Drop for ProjectGuard {
         assert_eq!(leftovers(&self.0), Vec::<String>::new());
     }
 }
+
+/// Issue 19, kinds 6 and 9 on a real stack: redis paused 6 s under a `tcp` probe every 100 ms
+/// (timeout 500 ms). One check at a time, the probe's hanging checks held the ticks that fell
+/// due meanwhile; counted as checks made, probe success in the pause's window read 54 % while
+/// redis answered ~15 % of it. Judged over every scheduled tick, it is the answered share give
+/// or take one timeout. The same run's load (`rate: 100/s` for as long as the run) must
+/// schedule all its requests: it starts a moment after the run clock, and was cut at the
+/// run's end (1980 of 2000 for 20 s).
+#[test]
+fn a_paused_service_probe_success_is_its_answered_share_and_the_load_runs_out() {
+    let dir = TempDir::new("probe-co");
+    let yaml = inline_scenario(
+        "probe-co",
+        Some(1),
+        "duration: 10s\nload:\n  target: http://gateway:8080/health\n  rate: 100/s\n  \
+         duration: 10s\n  timeout: 1s\nprobes:\n  - name: redis\n    tcp: { address: redis:6379 }\n    \
+         every: 100ms\n    timeout: 500ms\nfaults:\n  - name: freeze\n    at: 2s\n    \
+         action: pause\n    duration: 6s\n    target: { service: redis }\nslos:\n  - \
+         probe_success(redis, during=freeze) >= 1%\n",
+    );
+    let (out, _run, report) = run_yaml_in(&dir, "probe-co", &yaml, &[]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out));
+
+    let whole = report["phases"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "whole"))
+        .expect("a whole phase");
+    assert_eq!(whole["scheduled"].as_u64(), Some(1000), "{whole:#}");
+
+    let fault = &report["faults"][0];
+    let applied = fault["verified_at_ms"].as_f64().expect("pause proven");
+    let unpaused = fault["reverted_at_ms"].as_f64().expect("unpaused");
+    let end = fault["evidence"]["window_end_ms"].as_f64().expect("window end");
+    let window = end - fault["applied_at_ms"].as_f64().expect("applied");
+    let answered = (end - unpaused) / window;
+    let measured = slo(&report, "probe_success(redis")["measured"]["value"]
+        .as_f64()
+        .expect("probe success measured");
+    let slack = (500.0 + 100.0) / window + 0.02;
+    eprintln!(
+        "paused {applied:.0}–{unpaused:.0} ms, window to {end:.0} ms: answered {:.1} %, \
+         probe success {:.1} %",
+        answered * 100.0,
+        measured * 100.0
+    );
+    assert!(
+        (measured - answered).abs() <= slack,
+        "probe success {measured:.3}, answered share {answered:.3} (slack {slack:.3})"
+    );
+}

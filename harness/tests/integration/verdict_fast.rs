@@ -86,6 +86,7 @@ impl Run {
                     latency_ns: MS,
                     lag_ns: 0,
                     detail: None,
+                    skipped: None,
                 },
             });
             p += self.probe_ms;
