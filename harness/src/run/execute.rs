@@ -382,6 +382,16 @@ async fn run_with_stack(
     if let Some(note) = book.check_direct(Duration::from_millis(500)).await {
         sink.note(note);
     }
+    // What the containers really listen on, before any load: a port the scenario names that
+    // nothing listens on ends the bring-up here (exit 3, the stack torn down as always).
+    if let Backend::Compose(_) = &*stack {
+        let wanted = super::from_scenario::listen_checks(spec);
+        let bound = spec.ready_timeout.saturating_sub(ready_after);
+        let check = crate::stack::listening::verify(docker, stack.project(), &wanted, bound);
+        for note in cancellable(&opts.cancel, check).await?? {
+            sink.note(note);
+        }
+    }
 
     // The recorder outlives the work: reverting faults at the end still needs its events.
     let recorder_cancel = CancellationToken::new();

@@ -35,6 +35,16 @@ pub enum PlanError {
         /// The variables the manifests' containers declare, `, `-separated.
         declared: String,
     },
+    /// A `--set` (or `ab` side's) variable no compose file of the stack reads: the run would
+    /// test the stack unchanged while its report says otherwise (`ab` would compare a build
+    /// with itself).
+    #[error("{what} {keys} {is} read by no compose file: setting {them} would change nothing\n  hint: {help}", what = if keys.contains(',') { "variables" } else { "variable" }, is = if keys.contains(',') { "are" } else { "is" }, them = if keys.contains(',') { "them" } else { "it" }, help = help.replace('\n', "\n  hint: "))]
+    UnreadVariable {
+        /// The unread keys, `` `A`, `B` ``.
+        keys: String,
+        /// "did you mean" and what each compose file reads, one per line.
+        help: String,
+    },
     /// The Kubernetes manifests could not be read or parsed; holds the reason.
     #[error("the manifests: {0}")]
     Manifests(String),
@@ -52,8 +62,7 @@ pub fn from_scenario(
     let mut env = s.stack.env.clone();
     env.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
     // On Kubernetes a setting is a container's declared variable: a misspelt one would run
-    // the default build and pass, so it is refused here (compose ignores unknown variables
-    // the same way its own tool does).
+    // the default build and pass, so it is refused here.
     if let Some(k) = s.stack.kubernetes.as_ref().filter(|k| !k.existing) {
         let docs = crate::stack::kube::manifests::load(k).map_err(PlanError::Manifests)?;
         let declared = crate::stack::kube::manifests::declared(&docs);
@@ -68,6 +77,18 @@ pub fn from_scenario(
                 declared: declared.env.iter().cloned().collect::<Vec<_>>().join(", "),
             });
         }
+    }
+    // The same rule for compose: a variable is a setting only if some compose file reads it.
+    if s.stack.kubernetes.is_none()
+        && let Some(unread) = crate::scenario::compose::unread_settings(
+            &s.stack.compose_variables,
+            overrides.keys().map(String::as_str),
+        )
+    {
+        return Err(PlanError::UnreadVariable {
+            keys: unread.keys(),
+            help: unread.help(),
+        });
     }
     let kube = s.stack.kubernetes.is_some();
     let load = s
@@ -228,6 +249,78 @@ pub fn from_scenario(
                 .collect()
         }),
     })
+}
+
+/// Every `service:port` a compose run connects to (the load's URLs and read-backs, `http`
+/// and `tcp` probes, proxy faults' paths), each with where the scenario uses it: what
+/// [`crate::stack::listening::verify`] checks the containers listen on once the stack is
+/// healthy. Empty on Kubernetes, where ports are declared by the manifests (validated) and the
+/// probes must pass before the run starts.
+pub(crate) fn listen_checks(spec: &RunSpec) -> Vec<crate::stack::listening::Wanted> {
+    use crate::stack::listening::Wanted;
+    if spec.kube.is_some() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let url = |out: &mut Vec<Wanted>, text: &str, used_as: String| {
+        if let Ok(u) = url::Url::parse(text)
+            && let Some(host) = u.host_str()
+        {
+            out.push(Wanted {
+                service: host.to_string(),
+                port: u.port_or_known_default().unwrap_or(80),
+                used_as,
+            });
+        }
+    };
+    if let Some(load) = &spec.load {
+        for (i, r) in load.requests.iter().enumerate() {
+            let used_as = if load.requests.len() == 1 {
+                "load.target".to_string()
+            } else {
+                format!("load.requests[{i}]")
+            };
+            url(&mut out, &r.url, used_as);
+        }
+    }
+    for w in &spec.writes {
+        url(
+            &mut out,
+            &w.url,
+            format!("load.requests[{}].read_back", w.template),
+        );
+    }
+    for p in &spec.probes {
+        match &p.check {
+            Check::Http { url: u, .. } => url(&mut out, u, format!("probe `{}`", p.name)),
+            Check::Tcp { service, port } => out.push(Wanted {
+                service: service.clone(),
+                port: *port,
+                used_as: format!("probe `{}`", p.name),
+            }),
+            _ => {}
+        }
+    }
+    for f in &spec.faults {
+        if let FaultAction::Network {
+            action: NetworkAction::Proxy { link, .. },
+            ..
+        } = &f.action
+        {
+            let (service, port) = match link {
+                Link::Egress { service, port } => (service.clone(), *port),
+                Link::Ingress { port } => (f.service.clone(), *port),
+            };
+            if !service.is_empty() {
+                out.push(Wanted {
+                    service,
+                    port,
+                    used_as: format!("fault `{}`", f.name),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// The seeded draws of fault `index`: its start time (a `between` window resolved to the

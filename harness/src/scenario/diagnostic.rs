@@ -116,9 +116,22 @@ impl ScenarioErrors {
         self.errors.is_empty()
     }
 
+    /// Each problem rendered as a warning (`warning: ...` with its place), for what a file
+    /// may hold but should not go unnoticed.
+    pub fn as_warnings(&self) -> Vec<String> {
+        self.errors
+            .iter()
+            .map(|e| self.render(e, Level::WARNING))
+            .collect()
+    }
+
     fn render_one(&self, error: &ScenarioError) -> String {
+        self.render(error, Level::ERROR)
+    }
+
+    fn render(&self, error: &ScenarioError, level: Level<'_>) -> String {
         let path = self.path.display().to_string();
-        let title = Level::ERROR.primary_title(error.message.as_str());
+        let title = level.primary_title(error.message.as_str());
         let group = match &error.span {
             Some(span) => {
                 let mut annotation = AnnotationKind::Primary.span(span.bytes.clone());

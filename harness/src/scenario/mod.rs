@@ -1,12 +1,13 @@
 //! Scenario files: the serde model, validation with file/line/column errors and the JSON Schema (the seeded plan is `run::from_scenario`).
 
 pub mod actions;
-mod compose;
+pub(crate) mod compose;
 mod diagnostic;
 mod discover;
 mod model;
 mod raw;
 mod shapes;
+mod suggest;
 mod validate;
 
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! The validated scenario: every name checked, every duration and rate typed, every path
 //! absolute. This is what the runner consumes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -37,6 +37,10 @@ pub struct Scenario {
     pub fail_fast: bool,
     /// The scenario file (absolute).
     pub path: PathBuf,
+    /// What validation accepted but could not check, each rendered with its place in the
+    /// file (`warning: ...`): e.g. a port no compose file declares, checked when the stack
+    /// is up. `validate` and `run --dry-run` print them.
+    pub warnings: Vec<String>,
 }
 
 /// The `stack:` section, checked: what to bring up and how long it may take to become ready.
@@ -53,6 +57,11 @@ pub struct StackSpec {
     pub ready_timeout: Duration,
     /// Service names declared by the compose files (sorted, deduplicated).
     pub services: Vec<String>,
+    /// Compose stacks: each compose file as the scenario names it, with the variables it reads
+    /// and the services reading each (`""`: outside `services:`); what `stack.env`, `--set`
+    /// and a rollout's `set` may set. Empty on Kubernetes.
+    #[serde(skip)]
+    pub compose_variables: Vec<(String, BTreeMap<String, BTreeSet<String>>)>,
 }
 
 /// `stack.kubernetes`, checked.

@@ -6,6 +6,7 @@ pub mod compose;
 pub mod docker;
 pub mod events;
 pub mod kube;
+pub mod listening;
 pub mod reaper;
 pub mod sweep;
 
@@ -93,12 +94,27 @@ pub enum StackError {
         /// Its stderr, as captured.
         stderr: String,
     },
-    /// Some container was missing or not ready when the readiness timeout ran out.
-    #[error("the stack was not healthy after {timeout:?}:\n{detail}")]
+    /// Some container was missing or not ready when the readiness timeout ran out (or, for a
+    /// pod stuck for good, as soon as that was clear).
+    #[error("the stack was not healthy after {}:\n{detail}", crate::slo::Quantity::Duration(*timeout))]
     NeverHealthy {
-        /// The readiness timeout that ran out (the scenario's `stack.ready_timeout`).
+        /// How long the bring-up waited: the readiness timeout that ran out (the scenario's
+        /// `stack.ready_timeout`), or the time until a stuck pod gave up the wait.
         timeout: Duration,
         /// Each container that was missing or not ready, and why.
+        detail: String,
+    },
+    /// Once the stack was healthy, some port the scenario connects to had nothing listening on
+    /// it in its service's container ([`listening::verify`]).
+    #[error(
+        "a port the scenario uses has nothing listening on it ({} after the stack was healthy):\n{detail}\n  hint: use a port the service listens on, or configure the service to listen on the one the scenario names",
+        crate::slo::Quantity::Duration(*waited)
+    )]
+    NotListening {
+        /// How long the check waited for the ports.
+        waited: Duration,
+        /// One line per missing port: the service, its container, where the scenario uses the
+        /// port, and the ports the container listens on.
         detail: String,
     },
     /// A Docker API call failed.
@@ -149,4 +165,33 @@ pub trait Stack {
     async fn containers(&self) -> Result<Vec<ContainerInfo>, StackError>;
     /// Removes everything the stack created. Safe to call more than once.
     async fn down(&mut self) -> Result<(), StackError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 19: a stuck agent pod read "not healthy after 8.184359ms": durations are
+    /// written as everywhere else in the project (two decimals of a second, or ms).
+    #[test]
+    fn a_bring_up_failure_says_how_long_in_the_project_s_units() {
+        let e = |timeout| StackError::NeverHealthy {
+            timeout,
+            detail: "  x".into(),
+        };
+        assert_eq!(
+            e(Duration::from_nanos(8_184_359_000)).to_string(),
+            "the stack was not healthy after 8.18s:\n  x"
+        );
+        assert!(
+            e(Duration::from_secs(60))
+                .to_string()
+                .contains("after 60s:")
+        );
+        assert!(
+            e(Duration::from_micros(8_184))
+                .to_string()
+                .contains("after 8.2ms:")
+        );
+    }
 }

@@ -26,6 +26,7 @@ mod run_errors;
 mod run_fail_fast;
 mod run_kube;
 mod run_lifecycle;
+mod run_listening;
 mod run_network;
 mod run_network_faults;
 mod run_rollout;

@@ -27,6 +27,12 @@ pub(super) struct Ctx<'a> {
     /// Kubernetes: workload → its pod template's labels, when the manifests were read (fault
     /// label selectors are checked against them).
     pub(super) pod_labels: Option<BTreeMap<String, BTreeMap<String, String>>>,
+    /// Compose: each file as named with the variables it reads, when every file was read
+    /// (a rollout's `set` is checked against them).
+    pub(super) compose_variables: Option<Vec<(String, crate::scenario::compose::Variables)>>,
+    /// Not errors: what the file leaves unchecked until the run (a port no compose file
+    /// declares). Rendered into [`crate::scenario::Scenario::warnings`].
+    pub(super) warnings: Vec<ScenarioError>,
 }
 
 /// The inclusive range a duration field takes.
@@ -138,8 +144,10 @@ impl Ctx<'_> {
         true
     }
 
-    /// Checks that `service` can be reached on `port`: a container port its compose
-    /// definition publishes or exposes. `span` points at the port.
+    /// Checks that `service` can be reached on `port`. On Kubernetes: a port its manifests
+    /// declare (an error otherwise). On compose: a port its definition publishes or exposes,
+    /// or else a warning, the port being checked against the container's sockets at bring-up.
+    /// `span` points at the port.
     pub(super) fn known_port(
         &mut self,
         service: &str,
@@ -162,23 +170,38 @@ impl Ctx<'_> {
             return true;
         }
         let ports = ports.to_string();
+        if !self.kube {
+            // Most compose files declare only what they publish: a service may well listen
+            // on a port it never names. Whether it does is checked from its sockets once the
+            // stack is up (`stack::listening`), where a port nothing listens on stops the run.
+            self.warnings.push(
+                ScenarioError::new(
+                    format!(
+                        "`{service}` declares no port {port} (in {used_as}); whether it listens \
+                         on it is checked when the stack is up"
+                    ),
+                    span,
+                )
+                .with_label(format!("not in `ports:` or `expose:` of {service}"))
+                .with_help(format!(
+                    "the compose files give `{service}` these ports: {ports}; if nothing \
+                     listens on {port} once the stack is healthy, the run stops there (exit 3) \
+                     naming the ports that do listen; add {port} to `{service}`'s `expose:` \
+                     to say it is meant"
+                )),
+            );
+            return true;
+        }
         self.push(
             ScenarioError::new(
                 format!("`{service}` does not listen on port {port} (in {used_as})"),
                 span,
             )
             .with_label(format!("not a port of {service}"))
-            .with_help(if self.kube {
-                format!(
-                    "the manifests give `{service}` these ports: {ports} (published: its \
-                     Service's ports; exposed: its containers' ports)"
-                )
-            } else {
-                format!(
-                    "the compose files give `{service}` these ports: {ports}; a port the \
-                     service listens on but does not declare goes in its `expose:` list"
-                )
-            }),
+            .with_help(format!(
+                "the manifests give `{service}` these ports: {ports} (published: its \
+                 Service's ports; exposed: its containers' ports)"
+            )),
         );
         false
     }

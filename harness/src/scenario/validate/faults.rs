@@ -517,14 +517,19 @@ pub(super) fn fault_action(cx: &mut Ctx<'_>, f: &RawFault) -> Option<FaultAction
         A::Restart => FaultAction::Restart,
         A::Pause => FaultAction::Pause,
         A::Isolate => FaultAction::Isolate,
-        A::Rollout => FaultAction::Rollout {
-            strategy: match f.strategy.as_ref().map(|s| s.value) {
-                None | Some(RawStrategy::Rolling) => RolloutStrategy::Rolling,
-                Some(RawStrategy::Recreate) => RolloutStrategy::Recreate,
-                Some(RawStrategy::BlueGreen) => RolloutStrategy::BlueGreen,
-            },
-            set: f.set.as_ref().map(|s| s.value.clone()).unwrap_or_default(),
-        },
+        A::Rollout => {
+            if let Some(set) = &f.set {
+                check_rollout_settings(cx, &f.name.value, &f.target.service.value, set);
+            }
+            FaultAction::Rollout {
+                strategy: match f.strategy.as_ref().map(|s| s.value) {
+                    None | Some(RawStrategy::Rolling) => RolloutStrategy::Rolling,
+                    Some(RawStrategy::Recreate) => RolloutStrategy::Recreate,
+                    Some(RawStrategy::BlueGreen) => RolloutStrategy::BlueGreen,
+                },
+                set: f.set.as_ref().map(|s| s.value.clone()).unwrap_or_default(),
+            }
+        }
         A::PodDelete => FaultAction::PodDelete {
             force: f.force.as_ref().is_some_and(|f| f.value),
         },
@@ -757,6 +762,49 @@ pub(super) fn check_agent(cx: &mut Ctx<'_>, raw: &[RawFault], faults: &[Option<F
                 span,
             )
             .with_help("the fault proxy runs inside the harness, in the pod's network namespace, so it needs the harness on the node: run this scenario without `agent` there (the local cluster), or use loss/partition through the agent"),
+        );
+    }
+}
+
+/// A rollout's `set` must change the service it deploys: a variable no compose file reads
+/// for that service would deploy the same version again, and a zero-downtime gate would pass
+/// a deploy that never happened.
+fn check_rollout_settings(
+    cx: &mut Ctx<'_>,
+    fault: &str,
+    service: &str,
+    set: &Spanned<BTreeMap<String, String>>,
+) {
+    let Some(files) = &cx.compose_variables else {
+        return;
+    };
+    // Only what the target service reads counts (another service's variable leaves it as it is).
+    let for_service: Vec<(String, crate::scenario::compose::Variables)> = files
+        .iter()
+        .map(|(file, vars)| {
+            let vars = vars
+                .iter()
+                .filter(|(_, services)| services.contains(service))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            (format!("{file} (service `{service}`)"), vars)
+        })
+        .collect();
+    if let Some(unread) = crate::scenario::compose::unread_settings(
+        &for_service,
+        set.value.keys().map(String::as_str),
+    ) {
+        let span = cx.span(set);
+        cx.push(
+            ScenarioError::new(
+                format!(
+                    "fault `{fault}`: set {} that `{service}`'s compose configuration does not read: the new version would be the old one",
+                    unread.keys()
+                ),
+                span,
+            )
+            .with_label("read by no compose file for this service")
+            .with_help(unread.help()),
         );
     }
 }

@@ -46,6 +46,8 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
         errors: Vec::new(),
         services: None,
         pod_labels: None,
+        compose_variables: None,
+        warnings: Vec::new(),
         kube: raw.stack.value.kubernetes.is_some(),
         agent: raw
             .stack
@@ -111,6 +113,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
             faults: faults.into_iter().flatten().collect(),
             slos,
             path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+            warnings: super::diagnostic::ScenarioErrors::new(path, src, cx.warnings).as_warnings(),
         });
     }
     Err(cx.errors)

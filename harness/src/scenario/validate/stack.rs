@@ -76,6 +76,7 @@ fn compose_stack(
     }
     let mut files = Vec::new();
     let mut services = BTreeMap::new();
+    let mut variables = Vec::new();
     let mut all_read = !entries.is_empty();
     for (rel, span) in entries {
         let file: PathBuf = cx.base_dir.join(&rel);
@@ -89,8 +90,13 @@ fn compose_stack(
             all_read = false;
             continue;
         }
-        match crate::scenario::compose::services(&file) {
-            Ok(found) => crate::scenario::compose::merge(&mut services, found),
+        let read = crate::scenario::compose::services(&file)
+            .and_then(|found| Ok((found, crate::scenario::compose::variables(&file)?)));
+        match read {
+            Ok((found, vars)) => {
+                crate::scenario::compose::merge(&mut services, found);
+                variables.push((rel.clone(), vars));
+            }
             Err(e) => {
                 cx.error(e, span);
                 all_read = false;
@@ -104,6 +110,24 @@ fn compose_stack(
             cx.error("the compose files declare no services", span);
         }
         cx.services = Some(services.clone());
+        // A variable no file reads sets nothing: the run would test the stack as it is
+        // while the scenario says otherwise.
+        if let Some(unread) = crate::scenario::compose::unread_settings(
+            &variables,
+            raw.env.keys().map(String::as_str),
+        ) {
+            cx.push(
+                ScenarioError::new(
+                    format!(
+                        "stack.env sets {} that no compose file reads: it would change nothing",
+                        unread.keys()
+                    ),
+                    None,
+                )
+                .with_help(unread.help()),
+            );
+        }
+        cx.compose_variables = Some(variables.clone());
     }
     all_read.then(|| StackSpec {
         compose_files: files,
@@ -111,6 +135,7 @@ fn compose_stack(
         env: raw.env.clone(),
         ready_timeout,
         services: services.into_keys().collect(),
+        compose_variables: variables,
     })
 }
 
@@ -334,6 +359,7 @@ fn kube_stack(
         env: raw.env.clone(),
         ready_timeout,
         services: services.into_iter().collect(),
+        compose_variables: Vec::new(),
     })
 }
 

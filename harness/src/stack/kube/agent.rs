@@ -123,15 +123,16 @@ impl AgentDeploy {
     }
 
     /// Waits until an agent is Ready on every node the DaemonSet schedules to and answers
-    /// through the API server; returns them. Errors: [`StackError::NeverHealthy`] with each
+    /// through the API server, until `timeout` after `started` (when the bring-up began to
+    /// wait for readiness); returns them. Errors: [`StackError::NeverHealthy`] with each
     /// waiting pod's reason (an image not on the node: how to build and load it).
     pub async fn wait(
         &self,
         client: &Client,
         namespace: &str,
+        started: Instant,
         timeout: Duration,
     ) -> Result<AgentClient, StackError> {
-        let started = Instant::now();
         let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
         let select = ListParams::default()
             .labels(&format!("{AGENT_LABEL}=true,{RUN_LABEL}={}", self.run_id));
@@ -183,7 +184,7 @@ impl AgentDeploy {
                 .iter()
                 .any(|p| waiting(p).is_some_and(|(r, _)| STUCK.contains(&r.as_str())));
             if stuck || started.elapsed() >= timeout {
-                let timeout = if stuck { started.elapsed() } else { timeout };
+                let timeout = gave_up_after(started, stuck, timeout);
                 let mut detail: Vec<String> = list.iter().map(waiting_reason).collect();
                 if detail.is_empty() {
                     detail.push(format!(
@@ -222,6 +223,18 @@ impl AgentDeploy {
 
 /// Waiting reasons that do not clear by waiting: the image is not there or not pullable, or
 /// the container cannot start (e.g. a runtime refusing its capabilities).
+/// How long the bring-up waited when it gives up on the agent: the whole wait since it
+/// began (`started`, before the workloads rolled out), not the agent's own part of it. A
+/// stuck pod is seen on the first look, milliseconds into that part: "not healthy after
+/// 8.184359ms" for a bring-up that had waited 8 s.
+fn gave_up_after(started: Instant, stuck: bool, timeout: Duration) -> Duration {
+    if stuck {
+        started.elapsed().min(timeout)
+    } else {
+        timeout
+    }
+}
+
 const STUCK: [&str; 6] = [
     "ErrImageNeverPull",
     "InvalidImageName",
@@ -273,6 +286,26 @@ fn waiting_reason(p: &Pod) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 19's stuck agent pod: the bring-up had waited ~8 s (the workloads' rollout),
+    /// the agent's part 8 ms; the message said 8.184359ms.
+    #[test]
+    fn a_stuck_agent_reports_the_whole_wait() {
+        let started = Instant::now() - Duration::from_secs(8);
+        let waited = gave_up_after(started, true, Duration::from_secs(180));
+        assert!(
+            waited >= Duration::from_secs(8) && waited < Duration::from_secs(9),
+            "{waited:?}"
+        );
+        assert_eq!(
+            gave_up_after(started, false, Duration::from_secs(180)),
+            Duration::from_secs(180)
+        );
+        assert_eq!(
+            gave_up_after(started, true, Duration::from_secs(5)),
+            Duration::from_secs(5)
+        );
+    }
 
     #[test]
     fn the_daemonset_is_a_valid_object_selecting_its_own_pods() {

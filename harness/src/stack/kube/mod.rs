@@ -390,8 +390,9 @@ impl KubeStack {
                 .collect();
             if waiting.is_empty() && !workloads.is_empty() {
                 if let Some(a) = &self.agent {
-                    let left = timeout.saturating_sub(started.elapsed());
-                    let agents = a.wait(&self.client, &self.namespace, left).await?;
+                    let agents = a
+                        .wait(&self.client, &self.namespace, started, timeout)
+                        .await?;
                     let _ = self.agents.set(agents);
                 }
                 return Ok(pods);
