@@ -85,9 +85,26 @@ pub fn provenance_lines(p: &crate::provenance::Provenance) -> Vec<String> {
         );
         if let Some(c) = &f.git_commit {
             s.push_str(&format!(" at git commit {c}"));
-            if f.git_dirty == Some(true) {
-                s.push_str(" (with uncommitted changes)");
+            // The typed state says why the commit is not what ran (untracked, ignored, ...);
+            // reports written before it only have the flag.
+            let why = match f.git_state {
+                Some(state) if !state.is_clean() => Some(state.describe()),
+                None if f.git_dirty == Some(true) => Some("with uncommitted changes"),
+                _ => None,
+            };
+            if let Some(why) = why {
+                s.push_str(&format!(" ({why})"));
             }
+        }
+        if let Some(sp) = f
+            .git_superproject
+            .as_ref()
+            .filter(|sp| !sp.records_submodule_commit)
+        {
+            s.push_str(&format!(
+                " (submodule {}: the superproject's commit does not record this commit)",
+                sp.submodule_path
+            ));
         }
         s
     };

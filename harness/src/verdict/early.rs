@@ -43,7 +43,7 @@ use std::time::Duration;
 use chaosgate_load::Schedule;
 use hdrhistogram::Histogram;
 
-use super::rules::{STARVED_LAG_P99, samples_needed};
+use super::rules::{STARVED_LAG_P99, admits_no_failure, samples_needed};
 use super::{Decision, Verdict, overall};
 use crate::measure::{FaultEvent, FaultWindow, failover, fault_windows, percentile_ns, recovery};
 use crate::slo::{Comparison, Metric, Quantity, Scope, Slo};
@@ -370,7 +370,9 @@ fn duration_target(slo: &Slo) -> Option<Duration> {
 /// its availability ≤ 1 − E / max. With an upper limit on the error rate (a lower one on
 /// availability), a bound already on the wrong side puts the final figure there too; the cut
 /// run's window holds fewer requests and the same errors, so it breaches as well. Only the
-/// late-harness rule demotes an error-rate breach: it is checked on the window so far.
+/// late-harness rule demotes an error-rate breach: it is checked on the window so far (the
+/// zero-target rule, `rules::zero_target_spacing`, demotes only passes: a failed request
+/// seen breaches a zero target at any request spacing).
 fn error_budget(slo: &Slo, ctx: &Context<'_>) -> Option<String> {
     let (scope, availability) = match &slo.metric {
         Metric::ErrorRate { scope } if is_upper_limit(slo.op) => (scope, false),
@@ -504,12 +506,14 @@ fn recovery_deadline(slo: &Slo, ctx: &Context<'_>) -> Option<String> {
 /// new ones, and the figure is the longest. The coarse-resolution rule reads the truth as the
 /// figure ± one request gap (the window's median gap, at most the schedule's widest gap from
 /// the fault on): a lower bound minus that gap still past the target is a breach under the
-/// rule too. A zero target reads as "no failure": any failure in the window breaches it.
+/// rule too. A zero target ([`admits_no_failure`]) breaches on any failure in the window,
+/// whatever the request spacing: the zero-target rule (`rules::zero_target_spacing`) only
+/// ever demotes a *pass* seen through sparse requests, never a failure a client saw.
 fn failover_outage(slo: &Slo, ctx: &Context<'_>) -> Option<String> {
     let Metric::FailoverTime { fault } = &slo.metric else {
         return None;
     };
-    let target = duration_target(slo)?;
+    duration_target(slo)?;
     let w = ctx.verified(fault)?;
     if starved(ctx.fault_lag(fault)) {
         return None;
@@ -534,7 +538,7 @@ fn failover_outage(slo: &Slo, ctx: &Context<'_>) -> Option<String> {
     };
     let gap = widest_gap_from(ctx, w.applied)?;
     // The final figure ends at a success after the last failure: strictly longer.
-    let certain = if target.is_zero() {
+    let certain = if admits_no_failure(slo, None) {
         Duration::from_nanos(at_least + 1)
     } else {
         Duration::from_nanos(at_least.saturating_sub(gap))
@@ -624,15 +628,23 @@ mod tests {
     struct Run {
         plan: Plan,
         seen: Seen,
+        /// The schedule's gap between two requests.
+        gap: u64,
     }
 
     impl Run {
         fn new(slos: &[&str]) -> Self {
+            Self::at_rate(slos, 200)
+        }
+
+        fn at_rate(slos: &[&str], per_second: u64) -> Self {
             Self {
+                gap: S / per_second,
                 plan: Plan {
                     slos: slos.iter().map(|s| parse(s).unwrap()).collect(),
                     schedule: Some(
-                        Schedule::new(Rate::Constant(200.0), Duration::from_secs(30)).unwrap(),
+                        Schedule::new(Rate::Constant(per_second as f64), Duration::from_secs(30))
+                            .unwrap(),
                     ),
                     consecutive: 3,
                     probes: vec!["replica".into()],
@@ -646,11 +658,11 @@ mod tests {
             self.seen.push(Event { t, kind }, schedule.as_ref());
         }
 
-        /// Requests from `from` until `to` (run-clock seconds), 5 ms apart, failing where
-        /// `fails(t)`, each taking `latency`.
+        /// Requests from `from` until `to` (run-clock ns), one schedule gap apart, failing
+        /// where `fails(t)`, each taking `latency`.
         fn requests(&mut self, from: u64, to: u64, fails: impl Fn(u64) -> bool, latency: u64) {
-            let mut seq = from / (5 * MS);
-            let mut t = from;
+            let mut seq = from.div_ceil(self.gap);
+            let mut t = seq * self.gap;
             while t < to {
                 let failed = fails(t);
                 self.push(
@@ -666,7 +678,7 @@ mod tests {
                     },
                 );
                 seq += 1;
-                t += 5 * MS;
+                t += self.gap;
             }
         }
 
@@ -714,7 +726,11 @@ mod tests {
 
         /// A quiet first 10 s, then the crash (applied, died, verified).
         fn crashed(slos: &[&str]) -> Self {
-            let mut r = Self::new(slos);
+            Self::crashed_at_rate(slos, 200)
+        }
+
+        fn crashed_at_rate(slos: &[&str], per_second: u64) -> Self {
+            let mut r = Self::at_rate(slos, per_second);
             r.requests(0, 10 * S, |_| false, 2 * MS);
             r.probes(0, 10 * S, |_| false);
             r.fault(10 * S, FaultStage::Applied);
@@ -914,6 +930,28 @@ mod tests {
         let mut r = Run::crashed(&["failover_time(crash) <= 0ms"]);
         r.requests(10 * S, 10 * S + 50 * MS, |t| t == 10 * S + 10 * MS, MS);
         assert!(r.check(11 * S).is_some());
+    }
+
+    /// Issue 19, kind 5: a zero target at 2 req/s. Seeing no failure proves nothing (the
+    /// verdict says inconclusive), but a failure seen is a breach, so fail-fast stops on it
+    /// at any rate, and never stops on a sparse run that saw none.
+    #[test]
+    fn a_zero_target_stops_on_a_failure_seen_at_any_rate_and_never_without_one() {
+        for slo in [
+            "failover_time(crash) <= 0ms",
+            "error_rate(during=crash) <= 0%",
+            "availability(during=crash) >= 100%",
+        ] {
+            let mut r = Run::crashed_at_rate(&[slo], 2);
+            r.requests(10 * S, 14 * S, |_| false, MS);
+            assert_eq!(r.check(16 * S), None, "{slo}: nothing seen");
+            let mut r = Run::crashed_at_rate(&[slo], 2);
+            r.requests(10 * S, 14 * S, |t| t == 11 * S, MS);
+            let stop = r
+                .check(16 * S)
+                .unwrap_or_else(|| panic!("{slo}: one failure"));
+            assert_eq!(stop.slo, slo);
+        }
     }
 
     #[test]

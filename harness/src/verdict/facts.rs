@@ -24,7 +24,9 @@ pub struct Facts {
     /// How many samples the figure was computed from (requests or probe checks).
     pub samples: Option<u64>,
     /// The gap between two samples in the figure's window (request spacing, probe interval):
-    /// an event shorter than this can fall between two samples unseen.
+    /// an event shorter than this can fall between two samples unseen. Failover: the median
+    /// gap between the window's requests; a phase's ratios and probe success: the window's
+    /// length over its samples.
     pub resolution: Option<Duration>,
     /// For an outage time: the shortest outage consistent with the samples (the figure minus
     /// the time between the last failed sample and the first success).

@@ -75,7 +75,24 @@ impl RunMetrics<'_> {
     }
 }
 
-fn phase_evidence(p: &PhaseStats) -> Evidence {
+/// The mean spacing of `samples` spread over `[from, to)`: the window's sample resolution.
+/// With one sample the whole window is the gap: an outage could be anywhere in it.
+fn spacing(from: u64, to: u64, samples: u64) -> Option<Duration> {
+    (samples > 0 && to > from).then(|| Duration::from_nanos((to - from) / samples))
+}
+
+/// A window's sample spacing, never finer than the sampling's own over the whole run: a
+/// short window holding one or two samples would otherwise read as finely sampled (one
+/// request in a 30 ms window is "30 ms apart" though the load sends one every 500 ms).
+/// Coarser only ever makes a figure less decidable, never a pass.
+fn at_least(window: Option<Duration>, overall: Option<Duration>) -> Option<Duration> {
+    match (window, overall) {
+        (Some(w), Some(o)) => Some(w.max(o)),
+        (w, o) => w.or(o),
+    }
+}
+
+fn phase_evidence(p: &PhaseStats, load_window: Option<(u64, u64)>) -> Evidence {
     let mut e = Evidence {
         window_ns: Some((p.start_ns, p.end_ns.min(u64::MAX - 1))),
         ..Default::default()
@@ -91,7 +108,29 @@ fn phase_evidence(p: &PhaseStats) -> Evidence {
     e.facts.harness_lag_p99 = harness_lag(p);
     e.facts.samples = Some(p.scheduled);
     e.facts.dropped = Some(p.dropped);
+    // Only the part of the phase the load ran in holds requests (a fault window can start
+    // before the load or outlast it).
+    let (from, to) = load_window.map_or((p.start_ns, p.end_ns), |(s, e)| {
+        (p.start_ns.max(s), p.end_ns.min(e.saturating_add(1)))
+    });
+    e.facts.resolution = spacing(from, to, p.scheduled);
     e
+}
+
+impl RunMetrics<'_> {
+    /// The load's mean request spacing over the whole run.
+    fn load_gap(&self) -> Option<Duration> {
+        let whole = self.analysis.phase("whole")?;
+        let (from, to) = self.analysis.load_window?;
+        spacing(from, to, whole.scheduled)
+    }
+
+    /// A phase's evidence, its spacing no finer than the load's.
+    fn phase_evidence(&self, p: &PhaseStats) -> Evidence {
+        let mut e = phase_evidence(p, self.analysis.load_window);
+        e.facts.resolution = at_least(e.facts.resolution, self.load_gap());
+        e
+    }
 }
 
 /// How late the harness itself began the window's requests (p99): the rules will not pin a
@@ -105,7 +144,7 @@ impl MetricSource for RunMetrics<'_> {
         let r = match metric {
             Metric::Latency { percentile, scope } => self.phase(scope).map(|p| {
                 let ns = p.percentile_ns(*percentile).unwrap_or(0);
-                let mut evidence = phase_evidence(p);
+                let mut evidence = self.phase_evidence(p);
                 evidence.facts.latency_from_send = p
                     .from_send_percentile_ns(*percentile)
                     .map(Duration::from_nanos);
@@ -116,11 +155,11 @@ impl MetricSource for RunMetrics<'_> {
             }),
             Metric::ErrorRate { scope } => self.phase(scope).map(|p| Measurement::Value {
                 value: Quantity::Ratio(p.error_rate().unwrap_or(0.0)),
-                evidence: Box::new(phase_evidence(p)),
+                evidence: Box::new(self.phase_evidence(p)),
             }),
             Metric::Availability { scope } => self.phase(scope).map(|p| Measurement::Value {
                 value: Quantity::Ratio(p.availability().unwrap_or(0.0)),
-                evidence: Box::new(phase_evidence(p)),
+                evidence: Box::new(self.phase_evidence(p)),
             }),
             Metric::RecoveryTime { fault, probe } => self.recovery(fault, probe.as_deref()),
             Metric::FailoverTime { fault } => self.failover(fault),
@@ -275,7 +314,9 @@ impl RunMetrics<'_> {
         let resolution_ns = if f.requests >= 2 {
             f.resolution_ns
         } else {
-            w.map_or(u64::MAX, |w| w.end_ns.saturating_sub(w.applied_ns))
+            let window = w.map_or(u64::MAX, |w| w.end_ns.saturating_sub(w.applied_ns));
+            let load = self.load_gap().map_or(0, |g| g.as_nanos() as u64);
+            window.max(load)
         };
         e.facts = Facts {
             recovered: Some(!f.unterminated),
@@ -291,17 +332,23 @@ impl RunMetrics<'_> {
     }
 
     fn probe_success(&self, probe: &str, during: Option<&str>) -> Result<Measurement, Measurement> {
-        let (checks, ok) = match during {
+        let ((checks, ok), window) = match during {
             Some(fault) => {
                 self.fault(fault)?;
-                self.analysis
+                let counts = self
+                    .analysis
                     .probes_during
                     .get(probe)
                     .and_then(|m| m.get(fault))
                     .copied()
-                    .unwrap_or((0, 0))
+                    .unwrap_or((0, 0));
+                let w = self.analysis.fault(fault);
+                (counts, w.map(|w| (w.applied_ns, w.end_ns)))
             }
-            None => self.analysis.probes.get(probe).copied().unwrap_or((0, 0)),
+            None => (
+                self.analysis.probes.get(probe).copied().unwrap_or((0, 0)),
+                Some((0, self.analysis.run_end_ns)),
+            ),
         };
         if checks == 0 {
             return Err(Measurement::NoData {
@@ -311,6 +358,16 @@ impl RunMetrics<'_> {
         let mut e = Evidence::default();
         e.details.insert("checks".into(), json!(checks));
         e.details.insert("ok".into(), json!(ok));
+        e.facts.samples = Some(checks);
+        let every = self
+            .analysis
+            .probes
+            .get(probe)
+            .and_then(|(all, _)| spacing(0, self.analysis.run_end_ns, *all));
+        e.facts.resolution = at_least(
+            window.and_then(|(from, to)| spacing(from, to, checks)),
+            every,
+        );
         Ok(Measurement::Value {
             value: Quantity::Ratio(ok as f64 / checks as f64),
             evidence: Box::new(e),

@@ -1,11 +1,11 @@
 //! Before a run: can the scenario resolve its own SLOs? The same rules as the verdict's
 //! (`rules`), applied to the plan instead of the measurements, so `validate` warns about an
 //! SLO that could only ever be inconclusive (too few requests for a percentile, requests or
-//! probe checks further apart than the target).
+//! probe checks further apart than the target, or than a zero target allows).
 
 use std::time::Duration;
 
-use super::rules::samples_needed;
+use super::rules::{admits_no_failure, samples_needed, zero_target_spacing};
 use crate::run::RunSpec;
 use crate::slo::{Metric, Quantity, Scope, Slo};
 
@@ -26,10 +26,61 @@ pub fn warnings(spec: &RunSpec, slos: &[Slo]) -> Vec<String> {
             Quantity::Duration(d) => Some(d),
             _ => None,
         };
+        // A window of known length: a `during=` of a fault with a duration, or the whole
+        // load. A one-shot fault's or a phase's length is only known after the run.
+        let fault_for = |fault: &str| {
+            spec.faults
+                .iter()
+                .find(|f| f.name == fault)
+                .and_then(|f| f.duration)
+        };
+        let window = match &slo.metric {
+            Metric::Latency { scope, .. }
+            | Metric::ErrorRate { scope }
+            | Metric::Availability { scope } => match scope {
+                Scope::During(fault) => fault_for(fault),
+                Scope::Whole => load_for,
+                _ => None,
+            },
+            Metric::FailoverTime { fault } => fault_for(fault),
+            Metric::ProbeSuccess { during, .. } => match during {
+                Some(fault) => fault_for(fault),
+                None => Some(spec.duration),
+            },
+            _ => None,
+        };
         match &slo.metric {
+            // A zero target's resolution is the spacing (rules::zero_target_spacing), not the
+            // gap-against-target comparison below, which a zero target always fails.
+            Metric::FailoverTime { .. }
+            | Metric::ErrorRate { .. }
+            | Metric::Availability { .. }
+                if admits_no_failure(slo, expected(rate, window)) =>
+            {
+                let samples = expected(rate, window);
+                if let Some(why) = gap.and_then(|g| zero_target_spacing(slo, samples, g)) {
+                    out.push(format!(
+                        "`{}`: {why}; it can only be inconclusive unless a failure is seen — \
+                         raise the load's rate",
+                        slo.expression
+                    ));
+                }
+            }
+            Metric::ProbeSuccess { probe, .. } => {
+                let Some(p) = spec.probes.iter().find(|p| &p.name == probe) else {
+                    continue;
+                };
+                let checks = window.map(|w| (w.as_secs_f64() / p.every.as_secs_f64()) as u64);
+                if let Some(why) = zero_target_spacing(slo, checks, p.every) {
+                    out.push(format!(
+                        "`{}`: {why}; it can only be inconclusive unless a check fails — probe \
+                         `{}` more often",
+                        slo.expression, p.name
+                    ));
+                }
+            }
             Metric::FailoverTime { .. } => {
                 if let (Some(gap), Some(target)) = (gap, target)
-                    && !target.is_zero()
                     && gap >= target
                 {
                     out.push(format!(
@@ -61,20 +112,8 @@ pub fn warnings(spec: &RunSpec, slos: &[Slo]) -> Vec<String> {
                     }
                 }
             }
-            Metric::Latency { percentile, scope } => {
-                let window = match scope {
-                    Scope::During(fault) => spec
-                        .faults
-                        .iter()
-                        .find(|f| &f.name == fault)
-                        .and_then(|f| f.duration),
-                    // A phase without a fixed length (before/after, one-shot faults) is
-                    // judged after the run.
-                    Scope::Whole => load_for,
-                    _ => None,
-                };
-                if let (Some(rate), Some(window)) = (rate, window) {
-                    let expected = (rate * window.as_secs_f64()).floor() as u64;
+            Metric::Latency { percentile, .. } => {
+                if let Some(expected) = expected(rate, window) {
                     let needed = samples_needed(*percentile);
                     if expected < needed {
                         out.push(format!(
@@ -90,4 +129,63 @@ pub fn warnings(spec: &RunSpec, slos: &[Slo]) -> Vec<String> {
         }
     }
     out
+}
+
+/// About how many requests a window of `window` holds at `rate` a second.
+fn expected(rate: Option<f64>, window: Option<Duration>) -> Option<u64> {
+    Some((rate? * window?.as_secs_f64()).floor() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::scenario;
+
+    fn scenarios() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios")
+    }
+
+    fn warnings_for(path: &Path, src: &str) -> Vec<String> {
+        let s = scenario::parse_str(src, path).expect("valid");
+        let spec = crate::run::from_scenario(&s, 1, &Default::default()).expect("plans");
+        super::warnings(&spec, &s.slos)
+    }
+
+    /// Issue 19, kind 5: the zero-downtime deploy's zero targets at 2 req/s can only be
+    /// inconclusive, and `validate` says so; at its own 200 req/s they resolve.
+    #[test]
+    fn a_zero_target_the_load_rate_cannot_resolve_is_warned_about() {
+        let path = scenarios().join("zero-downtime-deploy.yaml");
+        let src = std::fs::read_to_string(&path).unwrap();
+        assert!(warnings_for(&path, &src).is_empty());
+        let sparse = src.replace("rate: 200/s", "rate: 2/s");
+        assert_ne!(sparse, src);
+        let w = warnings_for(&path, &sparse);
+        assert_eq!(w.len(), 2, "{w:#?}");
+        assert!(
+            w[0].starts_with("`error_rate(during=deploy) <= 0%`"),
+            "{w:#?}"
+        );
+        assert!(w[1].starts_with("`failover_time(deploy) <= 0ms`"), "{w:#?}");
+        assert!(w.iter().all(|w| w.contains("500ms apart")), "{w:#?}");
+        // 20 req/s is just fine enough (50 ms apart).
+        assert!(warnings_for(&path, &src.replace("rate: 200/s", "rate: 20/s")).is_empty());
+    }
+
+    /// The bundled scenarios, compose and Kubernetes, resolve every SLO they state at their
+    /// own rates.
+    #[test]
+    fn the_bundled_scenarios_resolve_their_slos() {
+        for dir in [scenarios(), scenarios().join("kube")] {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "yaml") {
+                    let src = std::fs::read_to_string(&path).unwrap();
+                    let w = warnings_for(&path, &src);
+                    assert!(w.is_empty(), "{}: {w:?}", path.display());
+                }
+            }
+        }
+    }
 }

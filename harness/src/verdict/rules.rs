@@ -9,13 +9,20 @@ use std::time::Duration;
 use super::Verdict;
 use super::evaluate::SloResult;
 use super::facts::Facts;
-use crate::slo::{Metric, Quantity, Slo};
+use crate::slo::{Comparison, Metric, Quantity, Slo};
 
 /// When the harness began the requests of a window this late (p99), the machine was starved
 /// of CPU and a timing breach in that window says as much about the harness as about the
 /// system. Measured on replica-crash on a 2-core machine: p99 2 ms over a quiet run (8 ms
 /// during the crash); 28–54 ms during the crash with a cargo build or 14 CPU hogs beside it.
 pub const STARVED_LAG_P99: Duration = Duration::from_millis(50);
+
+/// The widest sample spacing (requests, or probe checks) at which a zero target can pass:
+/// "no client saw a failure" is read as "no outage of this length or longer", and only
+/// samples at most this far apart cannot miss one. 50 ms is the resolution DESIGN.md asks of
+/// failover and recovery figures, and the tightest non-zero failover target the bundled
+/// scenarios set; it takes 20 requests a second.
+pub const ZERO_TARGET_SPACING: Duration = Duration::from_millis(50);
 
 /// One rule: `Some(reason)` when the result must become inconclusive.
 type Rule = fn(&Slo, &SloResult, &Facts) -> Option<String>;
@@ -27,6 +34,7 @@ const RULES: &[(&str, Rule)] = &[
     ("too few samples", too_few_samples),
     ("late harness", late_harness),
     ("coarse resolution", coarse_resolution),
+    ("zero target unresolved", zero_target_unresolved),
 ];
 
 /// Applies every rule to a compared result; the first that fires makes it inconclusive.
@@ -171,8 +179,8 @@ fn late_harness(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
 /// - failover: an outage can begin up to one request gap before the first failed request
 ///   and end up to one gap after the last one, so truth ∈ [figure − gap, figure + gap]; an
 ///   outage shorter than one gap can fall between two requests unseen, so with no failure
-///   seen, truth < gap. (Targets of zero read as "no client saw a failure" and are decided
-///   on the figure alone.)
+///   seen, truth < gap. A zero target never has both ends on one side (truth ∈ [0, gap)),
+///   so it is left to [`zero_target_unresolved`], which decides it on the spacing instead.
 /// - recovery: the figure (first of N consecutive successes) is an upper bound; the check
 ///   before it still saw the service down, so truth ≥ that check's time.
 fn coarse_resolution(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
@@ -182,7 +190,7 @@ fn coarse_resolution(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
     let (lo, hi) = match slo.metric {
         Metric::FailoverTime { .. } => {
             let gap = f.resolution?;
-            if slo.threshold.as_f64() == 0.0 {
+            if admits_no_failure(slo, None) {
                 return None;
             }
             let lo = f.lower_bound.unwrap_or(measured.saturating_sub(gap));
@@ -209,6 +217,75 @@ fn coarse_resolution(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
         Quantity::Duration(hi),
         r.target
     ))
+}
+
+/// Whether one failed sample would already breach `slo`: a *zero target*. `samples` is how
+/// many samples (requests, probe checks) the window holds, when known.
+///
+/// - `failover_time(f) <= 0ms`: any failed request makes an outage longer than zero.
+/// - `error_rate(W) < t`, `availability(W) >= a`, `probe_success(p) >= a`: a ratio of N
+///   samples moves in steps of 1/N; when one step already crosses the target (t ≤ 1/N, e.g.
+///   `< 0.1%` over 200 requests), the target allows no failure in that window, whatever it
+///   says. With N unknown only an exact 0 % (100 %) target is known to be one.
+///
+/// Latency percentiles are not: their samples' resolution is `too_few_samples`'s. Counts
+/// (`lost_writes`) are not sampled at all: every acknowledged write is read back.
+pub fn admits_no_failure(slo: &Slo, samples: Option<u64>) -> bool {
+    let t = slo.threshold.as_f64();
+    let upper = matches!(slo.op, Comparison::Less | Comparison::LessOrEqual);
+    // The figure a single failure among `samples` gives (the failure-free figure when N is
+    // unknown, so only a target that even that breaches-by-a-hair counts).
+    let one_failure = |clean: f64, step: f64| match samples {
+        Some(n) if n > 0 => !slo.op.holds(clean + step / n as f64, t),
+        _ => (clean - t).abs() <= 1e-12,
+    };
+    match slo.metric {
+        Metric::FailoverTime { .. } => upper && t == 0.0,
+        Metric::ErrorRate { .. } => upper && one_failure(0.0, 1.0),
+        Metric::Availability { .. } | Metric::ProbeSuccess { .. } => {
+            !upper && one_failure(1.0, -1.0)
+        }
+        _ => false,
+    }
+}
+
+/// Why a zero target cannot be judged from samples `spacing` apart, or `None` when it can.
+///
+/// The rule for zero targets: a target that one failed sample would breach
+/// ([`admits_no_failure`]) can only pass when the samples in its window were at most
+/// [`ZERO_TARGET_SPACING`] apart. No failure among samples `g` apart rules out only an
+/// outage of `g` or longer (a shorter one can fall between two samples), so sparse samples
+/// seeing nothing is "nothing seen", not "no client saw a failure". A failure that *was*
+/// seen is certain, so a breach always stands (and fail-fast may stop on it).
+///
+/// Shared by the verdict, `validate`'s warnings (`resolution`) and fail-fast (`early`).
+pub fn zero_target_spacing(slo: &Slo, samples: Option<u64>, spacing: Duration) -> Option<String> {
+    if spacing <= ZERO_TARGET_SPACING || !admits_no_failure(slo, samples) {
+        return None;
+    }
+    let what = match slo.metric {
+        Metric::ProbeSuccess { .. } => "probe checks",
+        _ => "requests",
+    };
+    Some(format!(
+        "its target allows no failure in the window, but the {what} were {} apart: an outage \
+         shorter than that can fall between two of them unseen, so seeing none proves nothing; \
+         a zero target needs {what} at most {} apart ({}/s or more)",
+        Quantity::Duration(spacing),
+        Quantity::Duration(ZERO_TARGET_SPACING),
+        (1.0 / ZERO_TARGET_SPACING.as_secs_f64()).round()
+    ))
+}
+
+/// A zero target passed, from samples too far apart to have seen a failure (see
+/// [`zero_target_spacing`]). A pass of a zero target means no sample failed: one would have
+/// breached it.
+fn zero_target_unresolved(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
+    if r.verdict != Verdict::Pass {
+        return None;
+    }
+    let why = zero_target_spacing(slo, f.samples, f.resolution?)?;
+    Some(format!("measured {}, but {why}", measured_text(r)))
 }
 
 #[cfg(test)]
@@ -463,15 +540,110 @@ mod tests {
             judged("failover_time(f) < 100ms", d(103), gap(5)).verdict,
             Verdict::Inconclusive
         );
-        // A zero target means "no client saw a failure": the figure decides.
+    }
+
+    /// Issue 19's inputs: 2 req/s seeing nothing is "nothing seen"; 200 req/s seeing nothing
+    /// is "no client saw a failure"; a failure seen breaches at any rate.
+    #[test]
+    fn a_zero_target_passes_only_on_samples_fine_enough_to_see_an_outage() {
+        let failover = |ms: u64| Facts {
+            resolution: Some(Duration::from_millis(ms)),
+            recovered: Some(true),
+            samples: Some(10_000 / ms),
+            ..Default::default()
+        };
+        let r = judged("failover_time(f) <= 0ms", d(0), failover(500));
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+        assert!(r.reason.unwrap().contains("500ms apart"));
         assert_eq!(
-            judged("failover_time(f) <= 0ms", d(0), gap(500)).verdict,
+            judged("failover_time(f) <= 0ms", d(0), failover(5)).verdict,
+            Verdict::Pass
+        );
+        // 20 req/s, exactly the limit, passes; a failure seen breaches whatever the spacing.
+        assert_eq!(
+            judged("failover_time(f) <= 0ms", d(0), failover(50)).verdict,
             Verdict::Pass
         );
         assert_eq!(
-            judged("failover_time(f) <= 0ms", d(5), gap(5)).verdict,
+            judged("failover_time(f) <= 0ms", d(500), failover(500)).verdict,
             Verdict::Breached
         );
+        assert_eq!(
+            judged("failover_time(f) <= 0ms", d(5), failover(5)).verdict,
+            Verdict::Breached
+        );
+
+        // 2 req/s over a 4 s fault window: 8 requests, none failed.
+        let phase = |n: u64, ms: u64| Facts {
+            samples: Some(n),
+            resolution: Some(Duration::from_millis(ms)),
+            ..Default::default()
+        };
+        for expr in [
+            "error_rate(during=f) <= 0%",
+            "availability(during=f) >= 100%",
+            // One failure in 8 is 12.5 %: a 0.1 % target allows none, so it is a zero target.
+            "error_rate(during=f) < 0.1%",
+            "availability(during=f) >= 99.9%",
+        ] {
+            let clean = if expr.starts_with("error") { 0.0 } else { 1.0 };
+            let r = judged(expr, Quantity::Ratio(clean), phase(8, 500));
+            assert_eq!(r.verdict, Verdict::Inconclusive, "{expr}");
+            assert!(r.reason.unwrap().contains("allows no failure"), "{expr}");
+            // 200 req/s: 800 requests 5 ms apart, none failed.
+            assert_eq!(
+                judged(expr, Quantity::Ratio(clean), phase(800, 5)).verdict,
+                Verdict::Pass,
+                "{expr}"
+            );
+        }
+        // A failure seen is a breach at any rate.
+        assert_eq!(
+            judged(
+                "error_rate(during=f) <= 0%",
+                Quantity::Ratio(0.125),
+                phase(8, 500)
+            )
+            .verdict,
+            Verdict::Breached
+        );
+        // A target that allows failures in this window is decided by the count as before:
+        // 1 % of 8000 requests is 80 of them.
+        assert_eq!(
+            judged("error_rate() < 1%", Quantity::Ratio(0.0), phase(8_000, 500)).verdict,
+            Verdict::Pass
+        );
+        // Probe checks every 500 ms cannot back "the probe never failed".
+        let r = judged(
+            "probe_success(p, during=f) >= 100%",
+            Quantity::Ratio(1.0),
+            phase(8, 500),
+        );
+        assert_eq!(r.verdict, Verdict::Inconclusive);
+        assert!(r.reason.unwrap().contains("probe checks were 500ms apart"));
+        // Counts are not sampled: every acknowledged write is read back.
+        assert_eq!(
+            judged("lost_writes() <= 0", Quantity::Count(0), phase(8, 500)).verdict,
+            Verdict::Pass
+        );
+    }
+
+    #[test]
+    fn which_targets_allow_no_failure() {
+        let zero = |expr: &str, n| admits_no_failure(&parse(expr).unwrap(), n);
+        assert!(zero("failover_time(f) <= 0ms", None));
+        assert!(!zero("failover_time(f) < 1ms", None));
+        assert!(zero("error_rate() <= 0%", None));
+        assert!(!zero("error_rate() < 0.1%", None));
+        assert!(zero("error_rate() < 0.1%", Some(1_000)));
+        assert!(!zero("error_rate() < 0.1%", Some(1_001)));
+        assert!(!zero("error_rate() <= 0.1%", Some(1_000)));
+        assert!(zero("availability() >= 100%", None));
+        assert!(zero("availability() >= 99.9%", Some(999)));
+        assert!(!zero("availability() >= 99.9%", Some(1_000)));
+        assert!(!zero("p99(latency) < 1ms", Some(1)));
+        assert!(!zero("lost_writes() <= 0", Some(1)));
+        assert!(!zero("recovery_time(f) <= 0ms", Some(1)));
     }
 
     #[test]

@@ -429,12 +429,14 @@ fn provenance(scenario_sha: &str) -> chaosgate::provenance::Provenance {
             sha256: Some(scenario_sha.into()),
             git_commit: Some("2d5fbf3e0e4c6a8b1f0d9c7b5a3e1f0d2c4b6a8e".into()),
             git_dirty: Some(false),
+            ..Default::default()
         },
         compose_files: vec![FileProvenance {
             path: "compose/trading.yml".into(),
             sha256: Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855".into()),
             git_commit: Some("2d5fbf3e0e4c6a8b1f0d9c7b5a3e1f0d2c4b6a8e".into()),
             git_dirty: Some(true),
+            ..Default::default()
         }],
         images: [(
             "gateway".to_string(),

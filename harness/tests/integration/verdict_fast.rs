@@ -290,6 +290,59 @@ fn a_load_too_sparse_for_its_failover_target_is_inconclusive() {
     );
 }
 
+/// Issue 19, kind 5: zero targets have a resolution too. At 2 req/s a 1 s crash window holds
+/// two requests 500 ms apart: none failing is "nothing seen", not "no client saw a failure".
+const ZERO_SLOS: &[&str] = &[
+    "failover_time(crash) <= 0ms",
+    "error_rate(during=crash) <= 0%",
+    "availability(during=crash) >= 100%",
+    // One failure in two requests is 50 %: 0.1 % allows none, so it is a zero target here.
+    "error_rate(during=crash) < 0.1%",
+];
+
+#[test]
+fn a_zero_target_seen_through_sparse_requests_is_inconclusive() {
+    let d = Run::healthy(8_000, 2).judge(ZERO_SLOS);
+    assert_eq!(d.verdict, Verdict::Inconclusive, "{d:#?}");
+    for r in &d.results {
+        assert_eq!(r.verdict, Verdict::Inconclusive, "{r:#?}");
+        let why = r.reason.as_deref().unwrap();
+        assert!(why.contains("500ms apart"), "{why}");
+    }
+    // A 30 ms window that happens to hold one of those requests is still sampled 500 ms
+    // apart, not 30 ms.
+    let mut run = Run::healthy(8_000, 2);
+    run.fault = Some((3_000, 3_030, true));
+    let d = run.judge(ZERO_SLOS);
+    assert!(
+        verdicts(&d).iter().all(|v| *v == Verdict::Inconclusive),
+        "{d:#?}"
+    );
+}
+
+#[test]
+fn a_zero_target_seen_through_dense_requests_passes_and_any_failure_breaches() {
+    let d = Run::healthy(8_000, 200).judge(ZERO_SLOS);
+    assert_eq!(d.verdict, Verdict::Pass, "{d:#?}");
+    // A failure a client saw is certain at any rate.
+    for rate in [2, 200] {
+        let mut run = Run::healthy(8_000, rate);
+        run.request = Box::new(|t| {
+            if t == 3_500 {
+                (1, 0, Outcome::Error("refused"))
+            } else {
+                (2, 0, Outcome::Ok)
+            }
+        });
+        let d = run.judge(ZERO_SLOS);
+        assert_eq!(d.verdict, Verdict::Breached, "{rate}/s: {d:#?}");
+        assert!(
+            verdicts(&d).iter().all(|v| *v == Verdict::Breached),
+            "{rate}/s: {d:#?}"
+        );
+    }
+}
+
 #[test]
 fn p99_of_twenty_requests_decides_nothing() {
     let mut run = Run::healthy(2_000, 10);
