@@ -15,13 +15,14 @@ pub const INFRASTRUCTURE: i32 = 3;
 /// applied, or an SLO had no data. Never reported as a pass.
 pub const INCONCLUSIVE: i32 = 4;
 
-/// The exit code of a decided run: the verdict's, unless the run measured the wiring rather
-/// than the system (a target that never answered), which is an infrastructure error.
+/// The exit code of a decided run: the verdict's, made worse by each run-level issue's own
+/// code (a target that never answered or a failed steady state is an infrastructure error:
+/// the run measured something other than the system under test).
 pub fn of_decision(d: &crate::verdict::Decision) -> i32 {
-    if d.never_answered.is_some() {
-        return INFRASTRUCTURE;
-    }
-    of_verdict(d.verdict)
+    d.issues
+        .iter()
+        .map(|i| i.exit_code())
+        .fold(of_verdict(d.verdict), worse)
 }
 
 /// The exit code of a verdict.

@@ -18,6 +18,7 @@ pub mod provenance;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod seed;
 pub mod slo;
 pub mod stack;
 pub mod timeline;

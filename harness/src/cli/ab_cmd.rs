@@ -1,13 +1,14 @@
 //! `chaosgate ab`: a candidate build against a baseline build under the same seeded fault
 //! schedule, and the shared CLI edge of `run --repeat N` (the gate's exit code and reports).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use super::error::CommandError;
-use super::run_cmd::{create_run_dir, parse_key_value};
+use super::error::{CommandError, CommandResult};
+use super::run_cmd::{create_run_dir, parse_duration, parse_key_value};
 use super::runtime::{OnSignal, with_runtime};
 use crate::exit_codes;
 use crate::exit_codes::worse;
@@ -40,24 +41,23 @@ pub struct AbArgs {
     pub repeat: u32,
     /// Seed of the fault schedule (overrides the file's `seed:`); both builds run with the
     /// same seeds.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::seed::parse)]
     pub seed: Option<u64>,
     /// Where the gate's directory is created (`<dir>/<scenario>-ab-<time>/`).
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub report_dir: PathBuf,
+    /// Shift each run's faults by a seeded offset in `[0, D]` (e.g. `2s`), the same for both
+    /// builds of run i, so the runs sample the system's periodic behaviour at different phases.
+    #[arg(long, value_name = "D", value_parser = parse_duration)]
+    pub jitter: Option<std::time::Duration>,
 }
 
 /// Runs `chaosgate ab`. Exit: the gate's verdict (0 pass, 1 breached, 4 inconclusive); 2 when
-/// the scenario or a side's variables are bad; 3 when a run failed around the system, the
-/// gate was interrupted or its reports could not be written.
-pub fn run(args: AbArgs, quiet: bool) -> i32 {
-    let s = match scenario::load(&args.file) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit_codes::BAD_INPUT;
-        }
-    };
+/// the scenario or a side's variables are bad (or the two sides are the same build); 3 when a
+/// run failed around the system, the gate was interrupted or its reports could not be written.
+pub fn run(args: AbArgs, quiet: bool) -> CommandResult {
+    let s = scenario::load(&args.file).map_err(|e| CommandError::BadInputs(vec![e.to_string()]))?;
+    same_build(&args.set, &args.baseline, &args.candidate)?;
     let sides = vec![
         Side {
             name: gate::ab::BASELINE.into(),
@@ -68,16 +68,19 @@ pub fn run(args: AbArgs, quiet: bool) -> i32 {
             set: args.candidate.clone(),
         },
     ];
-    let seed = args.seed.or(s.seed).unwrap_or_else(rand::random);
+    let seed = args.seed.or(s.seed).unwrap_or_else(crate::seed::draw);
     with_runtime(OnSignal::StopRun, |cancel| async move {
         run_gate(
             &s,
-            GateKind::Ab,
-            seed,
-            args.repeat as usize,
-            &args.set,
-            sides,
-            &args.report_dir,
+            GateArgs {
+                kind: GateKind::Ab,
+                seed,
+                repeat: args.repeat as usize,
+                common: &args.set,
+                sides,
+                report_dir: &args.report_dir,
+                jitter: args.jitter,
+            },
             cancel,
             quiet,
         )
@@ -85,54 +88,107 @@ pub fn run(args: AbArgs, quiet: bool) -> i32 {
     })
 }
 
+/// Two sides whose variables come out the same (after `--set`) are one build compared with
+/// itself: refused before anything starts, whatever the SLOs would say.
+fn same_build(
+    common: &[(String, String)],
+    baseline: &[(String, String)],
+    candidate: &[(String, String)],
+) -> Result<(), CommandError> {
+    let effective = |side: &[(String, String)]| -> BTreeMap<String, String> {
+        common.iter().chain(side).cloned().collect()
+    };
+    let (b, c) = (effective(baseline), effective(candidate));
+    if b == c {
+        let vars: Vec<String> = b.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        return Err(CommandError::BadInput(format!(
+            "--baseline and --candidate give the same build ({}): the gate would compare a \
+             build with itself; give the candidate the variables that make it different",
+            if vars.is_empty() {
+                "no variables".into()
+            } else {
+                vars.join(" ")
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// What a gate (`ab` or `run --repeat`) runs, besides the scenario.
+pub(crate) struct GateArgs<'a> {
+    /// `ab` or `repeat`.
+    pub kind: GateKind,
+    /// The first run's seed; the others derive from it.
+    pub seed: u64,
+    /// Runs per side.
+    pub repeat: usize,
+    /// `--set` for every side.
+    pub common: &'a [(String, String)],
+    /// The builds.
+    pub sides: Vec<Side>,
+    /// Where the gate's directory is created.
+    pub report_dir: &'a std::path::Path,
+    /// `--jitter`.
+    pub jitter: Option<std::time::Duration>,
+}
+
 /// Runs a gate (`ab` or `run --repeat`), writes its aggregate reports and maps its exit code:
 /// the verdict's, unless a run failed around the system (infrastructure) or was interrupted.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_gate(
     s: &scenario::Scenario,
-    kind: GateKind,
-    seed: u64,
-    repeat: usize,
-    common: &[(String, String)],
-    sides: Vec<Side>,
-    report_dir: &std::path::Path,
+    args: GateArgs<'_>,
     cancel: CancellationToken,
     quiet: bool,
-) -> i32 {
-    let label = match kind {
+) -> CommandResult {
+    let label = match args.kind {
         GateKind::Ab => format!("{}-ab", s.name),
         GateKind::Repeat => format!("{}-repeat", s.name),
     };
-    let dir = match create_run_dir(report_dir, &label) {
-        Ok(d) => d,
-        Err(e) => {
-            return CommandError::Infrastructure(format!(
-                "creating a run directory under {}: {e}",
-                report_dir.display()
-            ))
-            .report();
+    let dir = create_run_dir(args.report_dir, &label).map_err(|e| {
+        CommandError::Infrastructure(format!(
+            "creating a run directory under {}: {e}",
+            args.report_dir.display()
+        ))
+    })?;
+    let on_done = |side: &str, d: &gate::Done| {
+        if let Some(e) = &d.run.error {
+            eprintln!("error: {side} {}: {e}", d.index);
+        }
+        if !quiet {
+            let headline = d
+                .run
+                .report
+                .as_ref()
+                .map(crate::report::format::headline)
+                .unwrap_or_else(|| "FAILED".into());
+            eprintln!(
+                "chaosgate: {side} {}: {headline} (exit {})",
+                d.index, d.run.exit_code
+            );
         }
     };
     let plan = Plan {
         scenario: s,
-        kind,
-        seed,
-        repeat,
-        common,
-        sides,
+        kind: args.kind,
+        seed: args.seed,
+        repeat: args.repeat,
+        common: args.common,
+        sides: args.sides,
         dir: &dir,
         cancel,
         quiet,
+        jitter: args.jitter,
+        on_done: &on_done,
     };
     let started_at = gate::now_rfc3339();
     let started = std::time::Instant::now();
     let (done, interrupted) = match gate::run_all(&plan).await {
         Ok(d) => d,
-        Err(gate::GateError::BadInput(e)) => return CommandError::BadInput(e).report(),
-        Err(e) => return CommandError::Infrastructure(e.to_string()).report(),
+        Err(gate::GateError::BadInput(e)) => return Err(CommandError::BadInput(e)),
+        Err(e) => return Err(CommandError::Infrastructure(e.to_string())),
     };
     let mut report = gate::skeleton(&plan, &done, started_at, started.elapsed());
-    match kind {
+    match args.kind {
         GateKind::Repeat => gate::repeat::judge(&plan, &done[0], &mut report),
         GateKind::Ab => gate::ab::judge(&plan, &done[0], &done[1], &mut report),
     }
@@ -153,10 +209,9 @@ pub(crate) async fn run_gate(
     for n in report.notes.iter().filter(|n| n.starts_with("warning:")) {
         eprintln!("chaosgate: {n}");
     }
-    if let Err(e) = crate::report::gate::write_all(&report, &dir) {
-        return CommandError::Infrastructure(format!("writing reports to {}: {e}", dir.display()))
-            .report();
-    }
+    crate::report::gate::write_all(&report, &dir).map_err(|e| {
+        CommandError::Infrastructure(format!("writing reports to {}: {e}", dir.display()))
+    })?;
     if !quiet {
         eprintln!("{}", crate::report::gate_render::terminal(&report));
     }
@@ -166,5 +221,5 @@ pub(crate) async fn run_gate(
         label,
         dir.display()
     );
-    exit_code
+    Ok(exit_code)
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::error::CommandError;
+use super::error::{CommandError, CommandResult};
 use super::runtime::{OnSignal, with_runtime};
 use crate::agent::{PORT, TOKEN_ENV, serve};
 use crate::exit_codes;
@@ -32,20 +32,19 @@ pub struct AgentArgs {
 }
 
 /// Serves until SIGINT/SIGTERM; returns the exit code.
-pub fn run(args: AgentArgs) -> i32 {
+pub fn run(args: AgentArgs) -> CommandResult {
     let token = match std::env::var(TOKEN_ENV) {
         Ok(t) if !t.trim().is_empty() => t,
         _ => {
-            return CommandError::BadInput(format!(
+            return Err(CommandError::BadInput(format!(
                 "the agent needs its token in {TOKEN_ENV} (a run's DaemonSet sets it)"
-            ))
-            .report();
+            )));
         }
     };
     with_runtime(OnSignal::StopAgent, |cancel| async move {
         match serve(args.listen, token, args.proc_root, cancel).await {
-            Ok(()) => exit_codes::PASS,
-            Err(e) => CommandError::Infrastructure(e.to_string()).report(),
+            Ok(()) => Ok(exit_codes::PASS),
+            Err(e) => Err(CommandError::Infrastructure(e.to_string())),
         }
     })
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::error::{CommandError, CommandResult};
 use crate::exit_codes;
 use crate::report::github;
 
@@ -23,21 +24,22 @@ pub struct AnnotateArgs {
 
 /// Prints the annotations of every readable report; exit 0, or 2 when any report could not be
 /// read (the others are still annotated). The verdict is not an exit code here: `run` gave it.
-pub fn run(args: AnnotateArgs) -> i32 {
+pub fn run(args: AnnotateArgs) -> CommandResult {
     let cwd = std::env::current_dir().unwrap_or_default();
     let place = github::Place {
         workspace: args.workspace.map(|w| cwd.join(w)),
         cwd,
     };
-    let mut code = exit_codes::PASS;
+    let mut bad = Vec::new();
     for path in &args.reports {
         match github::read(path) {
             Ok(gate) => out!("{}", github::render(&gate, &place)),
-            Err(e) => {
-                eprintln!("error: reading report {}: {e}", path.display());
-                code = exit_codes::BAD_INPUT;
-            }
+            Err(e) => bad.push(format!("error: reading report {}: {e}", path.display())),
         }
     }
-    code
+    if bad.is_empty() {
+        Ok(exit_codes::PASS)
+    } else {
+        Err(CommandError::BadInputs(bad))
+    }
 }

@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use super::error::CommandError;
-use crate::exit_codes;
+use super::error::{CommandError, CommandResult};
 use crate::report;
 
 /// Arguments of `chaosgate compare`.
@@ -23,28 +22,26 @@ pub struct CompareArgs {
     pub json: bool,
 }
 
-/// Exit 0 when nothing regressed, 1 when something did, 2 for unreadable reports.
-pub fn run(args: CompareArgs) -> i32 {
+/// Exit 0 when nothing regressed, 1 when something did (the run verdict included), 4 when a
+/// report was inconclusive as a whole (its figures cannot be compared), 2 for unreadable
+/// reports.
+pub fn run(args: CompareArgs) -> CommandResult {
     if !(args.tolerance >= 0.0 && args.tolerance.is_finite()) {
-        return CommandError::BadInput(format!(
+        return Err(CommandError::BadInput(format!(
             "--tolerance must be a non-negative number, got {}",
             args.tolerance
-        ))
-        .report();
+        )));
     }
     let read = |p: &PathBuf| {
-        report::json::read(p)
-            .map_err(|e| CommandError::BadInput(format!("reading report {}: {e}", p.display())))
+        report::json::read(p).map_err(|e| format!("error: reading report {}: {e}", p.display()))
     };
     let (old, new) = match (read(&args.old), read(&args.new)) {
         (Ok(old), Ok(new)) => (old, new),
+        // Both are said, so that one run fixes both paths.
         (old, new) => {
-            // Both are said, so that one run fixes both paths.
-            let mut code = exit_codes::PASS;
-            for e in [old.err(), new.err()].into_iter().flatten() {
-                code = e.report();
-            }
-            return code;
+            return Err(CommandError::BadInputs(
+                [old.err(), new.err()].into_iter().flatten().collect(),
+            ));
         }
     };
     if let Some(w) = scenario_hash_warning(&old, &new) {
@@ -54,16 +51,12 @@ pub fn run(args: CompareArgs) -> i32 {
     if args.json {
         match serde_json::to_string_pretty(&cmp) {
             Ok(s) => outln!("{s}"),
-            Err(e) => return CommandError::Infrastructure(e.to_string()).report(),
+            Err(e) => return Err(CommandError::Infrastructure(e.to_string())),
         }
     } else {
         out!("{cmp}");
     }
-    if cmp.has_regressions() {
-        exit_codes::SLO_BREACHED
-    } else {
-        exit_codes::PASS
-    }
+    Ok(cmp.exit_code())
 }
 
 /// Two reports of different scenario files (by their recorded SHA-256) compare different

@@ -1,14 +1,23 @@
 //! How a command fails before it has a verdict of its own, and the one place such a failure is
-//! printed and turned into its exit code.
+//! printed and turned into its exit code ([`finish`], called once by `cli::main`).
 
 use crate::exit_codes;
 
-/// Why a command stopped early. Printed as `error: MESSAGE` by [`CommandError::report`].
+/// What every command returns: its exit code (a verdict, or 0), or why it could not get one.
+pub type CommandResult = Result<i32, CommandError>;
+
+/// Why a command stopped early. Printed by [`finish`]: `error: MESSAGE`, or each problem of
+/// [`CommandError::BadInputs`] as it is written (scenario diagnostics carry their own
+/// `file:line:column` heading).
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     /// The command line or an input file is wrong; nothing was started (exit 2).
     #[error("{0}")]
     BadInput(String),
+    /// Several inputs are wrong, each said in full (every scenario file of a batch, both
+    /// reports of a comparison); nothing was started (exit 2).
+    #[error("{}", .0.join("\n"))]
+    BadInputs(Vec<String>),
     /// The harness or its infrastructure failed: a runtime, a file, Docker (exit 3).
     #[error("{0}")]
     Infrastructure(String),
@@ -18,14 +27,26 @@ impl CommandError {
     /// The exit code it means.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::BadInput(_) => exit_codes::BAD_INPUT,
+            Self::BadInput(_) | Self::BadInputs(_) => exit_codes::BAD_INPUT,
             Self::Infrastructure(_) => exit_codes::INFRASTRUCTURE,
         }
     }
+}
 
-    /// Prints `error: MESSAGE` on stderr and returns the exit code.
-    pub fn report(self) -> i32 {
-        eprintln!("error: {self}");
-        self.exit_code()
+/// The process exit code of a command's result; an error is printed here, once, on stderr.
+pub fn finish(result: CommandResult) -> i32 {
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            match &e {
+                CommandError::BadInputs(all) => {
+                    for m in all {
+                        eprintln!("{m}");
+                    }
+                }
+                other => eprintln!("error: {other}"),
+            }
+            e.exit_code()
+        }
     }
 }

@@ -10,7 +10,7 @@ use chaosgate_load::{
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use super::error::CommandError;
+use super::error::{CommandError, CommandResult};
 use super::runtime::{OnSignal, with_runtime};
 use crate::exit_codes;
 
@@ -122,11 +122,11 @@ fn parse_method(text: &str) -> Result<Method, String> {
 
 /// Runs the load, prints the summary and returns the exit code. A terminating signal (Ctrl-C,
 /// SIGTERM, ...) stops the load early; what ran is still summarised.
-pub fn run(args: LoadArgs) -> i32 {
+pub fn run(args: LoadArgs) -> CommandResult {
     with_runtime(OnSignal::StopLoad, |cancel| drive(args, cancel))
 }
 
-async fn drive(args: LoadArgs, cancel: CancellationToken) -> i32 {
+async fn drive(args: LoadArgs, cancel: CancellationToken) -> CommandResult {
     let template = RequestTemplate {
         method: args.method,
         url: args.url.clone(),
@@ -151,21 +151,22 @@ async fn drive(args: LoadArgs, cancel: CancellationToken) -> i32 {
     };
     let summary = match result {
         Ok(summary) => summary,
-        Err(e) if e.is_bad_input() => return CommandError::BadInput(e.to_string()).report(),
-        Err(e) => return CommandError::Infrastructure(e.to_string()).report(),
+        Err(e) if e.is_bad_input() => return Err(CommandError::BadInput(e.to_string())),
+        Err(e) => return Err(CommandError::Infrastructure(e.to_string())),
     };
     if args.json {
         match serde_json::to_string_pretty(&summary) {
             Ok(json) => outln!("{json}"),
             Err(e) => {
-                return CommandError::Infrastructure(format!("writing the summary as JSON: {e}"))
-                    .report();
+                return Err(CommandError::Infrastructure(format!(
+                    "writing the summary as JSON: {e}"
+                )));
             }
         }
     } else {
         out!("{}", crate::report::load_text::render(&args.url, &summary));
     }
-    exit_code(&summary)
+    Ok(exit_code(&summary))
 }
 
 /// 0 when anything answered; 3 when nothing did (the target was never reachable).

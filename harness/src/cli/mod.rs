@@ -128,9 +128,9 @@ pub fn main() -> i32 {
         cli.quiet,
         matches!(cli.command, Command::Agent(_)),
     );
-    match cli.command {
+    error::finish(match cli.command {
         // Still single-threaded here (logging starts no thread), as the reaper's fork needs.
-        Command::Reaper(args) => crate::stack::reaper::watch(&args.project, &args.log),
+        Command::Reaper(args) => Ok(crate::stack::reaper::watch(&args.project, &args.log)),
         Command::Run(args) => run_cmd::run(args, cli.quiet),
         Command::Load(args) => load_cmd::run(args),
         Command::Agent(args) => agent_cmd::run(args),
@@ -140,5 +140,5 @@ pub fn main() -> i32 {
         Command::Compare(args) => compare_cmd::run(args),
         Command::Annotate(args) => annotate_cmd::run(args),
         Command::Ab(args) => ab_cmd::run(args, cli.quiet),
-    }
+    })
 }

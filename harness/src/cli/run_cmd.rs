@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use super::error::CommandError;
+use super::error::{CommandError, CommandResult};
 use super::runtime::{OnSignal, with_runtime};
 use crate::exit_codes::{self, worse};
 use crate::gate::run_single;
@@ -21,13 +21,15 @@ pub struct RunArgs {
     pub files: Vec<PathBuf>,
     /// Seed for the fault schedule and target picks (overrides the file's `seed:`); the same
     /// seed replays the same schedule. Without either, a random seed is drawn and reported.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::seed::parse)]
     pub seed: Option<u64>,
     /// Where run directories are created (`<dir>/<scenario>-<time>/`).
     #[arg(long, default_value = "reports", value_name = "DIR")]
     pub report_dir: PathBuf,
     /// Leave the stack running at the end and print the command that removes it.
-    #[arg(long)]
+    /// Not with `--repeat`: each run brings up a fresh stack, and stacks left up would share
+    /// the machine with the runs after them.
+    #[arg(long, conflicts_with = "repeat")]
     pub keep: bool,
     /// Validate and print the resolved plan (fault times, targets); start nothing.
     #[arg(long)]
@@ -48,6 +50,16 @@ pub struct RunArgs {
     /// interval over the N runs (one aggregate report beside the runs').
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub repeat: Option<u32>,
+    /// With `--repeat`: shift each run's faults by a seeded offset in `[0, D]` (e.g. `2s`),
+    /// so the runs sample the system's periodic behaviour (health-check timers, cache
+    /// expiry) at different phases instead of one. Recorded per run (its seed).
+    #[arg(long, value_name = "D", requires = "repeat", value_parser = parse_duration)]
+    pub jitter: Option<std::time::Duration>,
+}
+
+/// A duration flag (`2s`, `500ms`), with the scenario files' units.
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::units::parse_duration(s)
 }
 
 pub(crate) fn parse_key_value(s: &str) -> Result<(String, String), String> {
@@ -60,33 +72,32 @@ pub(crate) fn parse_key_value(s: &str) -> Result<(String, String), String> {
 /// Runs `chaosgate run`: every file is validated first (any error: exit 2, nothing started),
 /// then each scenario in turn. Exit: the worst of the scenarios' codes (2, then 3, then 1, then
 /// 4, then 0); 3 as well when a signal interrupted the batch.
-pub fn run(args: RunArgs, quiet: bool) -> i32 {
+pub fn run(args: RunArgs, quiet: bool) -> CommandResult {
     // Validate every file before starting anything: bad input never half-runs a batch.
     let mut scenarios = Vec::new();
-    let mut bad = false;
+    let mut bad = Vec::new();
     for f in &args.files {
         match scenario::load(f) {
             Ok(s) => scenarios.push(s),
-            Err(e) => {
-                eprintln!("{e}");
-                bad = true;
-            }
+            Err(e) => bad.push(e.to_string()),
         }
     }
-    if bad {
-        return exit_codes::BAD_INPUT;
+    if !bad.is_empty() {
+        return Err(CommandError::BadInputs(bad));
     }
     let overrides: BTreeMap<String, String> = args.set.iter().cloned().collect();
     with_runtime(OnSignal::StopRun, |cancel| async move {
         let mut worst = exit_codes::PASS;
         for s in scenarios {
-            let code = run_one(&s, &args, &overrides, quiet, cancel.clone()).await;
+            // One scenario's failure is said at once; the batch goes on (as before).
+            let code =
+                super::error::finish(run_one(&s, &args, &overrides, quiet, cancel.clone()).await);
             worst = worse(worst, code);
             if cancel.is_cancelled() {
                 break;
             }
         }
-        worst
+        Ok(worst)
     })
 }
 
@@ -96,21 +107,26 @@ async fn run_one(
     overrides: &BTreeMap<String, String>,
     quiet: bool,
     cancel: CancellationToken,
-) -> i32 {
-    let seed = args.seed.or(s.seed).unwrap_or_else(rand::random);
-    let mut spec = match run::from_scenario(s, seed, overrides) {
-        Ok(spec) => spec,
-        Err(e) => {
-            return CommandError::BadInput(format!("{}: {e}", s.path.display())).report();
-        }
-    };
+) -> CommandResult {
+    let seed = args.seed.or(s.seed).unwrap_or_else(crate::seed::draw);
+    let mut spec = run::from_scenario(s, seed, overrides)
+        .map_err(|e| CommandError::BadInput(format!("{}: {e}", s.path.display())))?;
     if args.fail_fast && spec.fail_fast.is_none() {
-        spec.fail_fast = Some(spec.absolute_slos());
+        // Advisory SLOs never gate, so they never stop a run either.
+        spec.fail_fast = Some(
+            spec.absolute_slos()
+                .into_iter()
+                .filter(|s| s.gates())
+                .collect(),
+        );
     }
     let progress = Progress::detect(quiet);
     if args.dry_run {
+        for w in &s.warnings {
+            eprintln!("{w}");
+        }
         outln!("{}", crate::report::plan_text::render(&spec));
-        return exit_codes::PASS;
+        return Ok(exit_codes::PASS);
     }
     if let Some(n) = args.repeat {
         let sides = vec![crate::gate::Side {
@@ -119,38 +135,48 @@ async fn run_one(
         }];
         return super::ab_cmd::run_gate(
             s,
-            crate::report::gate::GateKind::Repeat,
-            seed,
-            n as usize,
-            &args.set,
-            sides,
-            &args.report_dir,
+            super::ab_cmd::GateArgs {
+                kind: crate::report::gate::GateKind::Repeat,
+                seed,
+                repeat: n as usize,
+                common: &args.set,
+                sides,
+                report_dir: &args.report_dir,
+                jitter: args.jitter,
+            },
             cancel,
             quiet,
         )
         .await;
     }
-    let dir = match create_run_dir(&args.report_dir, &s.name) {
-        Ok(d) => d,
-        Err(e) => {
-            return CommandError::Infrastructure(format!(
-                "creating a run directory under {}: {e}",
-                args.report_dir.display()
-            ))
-            .report();
-        }
-    };
+    let dir = create_run_dir(&args.report_dir, &s.name).map_err(|e| {
+        CommandError::Infrastructure(format!(
+            "creating a run directory under {}: {e}",
+            args.report_dir.display()
+        ))
+    })?;
     progress.line(&format!("run {} (seed {seed}) → {}", s.name, dir.display()));
-    let single = run_single(&spec, &dir, &args.set, args.keep, cancel, progress, quiet).await;
-    if let Some(report) = &single.report {
-        outln!(
-            "{} {} → {}",
-            crate::report::format::headline(report),
-            s.name,
-            dir.display()
-        );
+    let single = run_single(&spec, &dir, &args.set, args.keep, cancel, progress).await;
+    let Some(report) = &single.report else {
+        let why = single.error.unwrap_or_else(|| "no report".into());
+        return match single.exit_code {
+            exit_codes::BAD_INPUT => Err(CommandError::BadInput(why)),
+            _ => Err(CommandError::Infrastructure(why)),
+        };
+    };
+    if !quiet {
+        eprintln!("{}", crate::report::render_terminal(report));
     }
-    single.exit_code
+    if let Some(cmd) = &single.kept_stack {
+        eprintln!("chaosgate: the stack is still up (--keep); remove it with:\n  {cmd}");
+    }
+    outln!(
+        "{} {} → {}",
+        crate::report::format::headline(report),
+        s.name,
+        dir.display()
+    );
+    Ok(single.exit_code)
 }
 
 pub(crate) fn create_run_dir(root: &Path, scenario: &str) -> std::io::Result<PathBuf> {

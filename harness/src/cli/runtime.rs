@@ -5,7 +5,7 @@
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
-use super::error::CommandError;
+use super::error::{CommandError, CommandResult};
 use crate::exit_codes::{self, worse};
 
 /// What a command does when a terminating signal stops it.
@@ -35,10 +35,10 @@ impl OnSignal {
 /// cancelled on the first one, and `on_signal` says what the command then does (printed with the
 /// signal) and whether being interrupted fails it. Exit 3 when the runtime or the signal
 /// handlers cannot be set up.
-pub fn with_runtime<F, Fut>(on_signal: OnSignal, f: F) -> i32
+pub fn with_runtime<F, Fut>(on_signal: OnSignal, f: F) -> CommandResult
 where
     F: FnOnce(CancellationToken) -> Fut,
-    Fut: std::future::Future<Output = i32>,
+    Fut: std::future::Future<Output = CommandResult>,
 {
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -46,8 +46,9 @@ where
     {
         Ok(rt) => rt,
         Err(e) => {
-            return CommandError::Infrastructure(format!("starting the async runtime: {e}"))
-                .report();
+            return Err(CommandError::Infrastructure(format!(
+                "starting the async runtime: {e}"
+            )));
         }
     };
     rt.block_on(async move {
@@ -57,19 +58,20 @@ where
         let signals = match TerminationSignals::install() {
             Ok(s) => s,
             Err(e) => {
-                return CommandError::Infrastructure(format!("installing signal handlers: {e}"))
-                    .report();
+                return Err(CommandError::Infrastructure(format!(
+                    "installing signal handlers: {e}"
+                )));
             }
         };
         tokio::spawn(signals.cancel_on_first(cancel.clone(), on_signal.doing()));
-        let code = f(cancel.clone()).await;
+        let code = f(cancel.clone()).await?;
         // A signal that came after a verdict (while reports were written or the stack
         // removed) still stopped the command: as a whole it was interrupted.
-        if cancel.is_cancelled() && on_signal == OnSignal::StopRun {
+        Ok(if cancel.is_cancelled() && on_signal == OnSignal::StopRun {
             worse(code, exit_codes::INFRASTRUCTURE)
         } else {
             code
-        }
+        })
     })
 }
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::error::{CommandError, CommandResult};
 use crate::exit_codes;
 use crate::scenario;
 
@@ -26,8 +27,8 @@ pub struct ListArgs {
 
 /// Every file is checked and every error printed (with file, line and column); exit 2 when
 /// any file has one.
-pub fn validate(args: ValidateArgs, quiet: bool) -> i32 {
-    let mut code = exit_codes::PASS;
+pub fn validate(args: ValidateArgs, quiet: bool) -> CommandResult {
+    let mut bad = Vec::new();
     let mut files = Vec::new();
     for f in args.files {
         if !f.is_dir() {
@@ -38,16 +39,17 @@ pub fn validate(args: ValidateArgs, quiet: bool) -> i32 {
             // An empty directory checks nothing: a gate that "validated" no file would pass a
             // misspelt path.
             Ok(found) if found.is_empty() => {
-                eprintln!(
+                bad.push(format!(
                     "error: {}: no scenario files (*.yaml, *.yml) in it",
                     f.display()
-                );
-                code = exit_codes::BAD_INPUT;
+                ));
             }
             Ok(found) => files.extend(found),
             Err(e) => {
-                eprintln!("error: {}: cannot read directory: {e}", f.display());
-                code = exit_codes::BAD_INPUT;
+                bad.push(format!(
+                    "error: {}: cannot read directory: {e}",
+                    f.display()
+                ));
             }
         }
     }
@@ -59,11 +61,15 @@ pub fn validate(args: ValidateArgs, quiet: bool) -> i32 {
                 let spec = match crate::run::from_scenario(&s, seed, &Default::default()) {
                     Ok(spec) => spec,
                     Err(e) => {
-                        eprintln!("error: {}: {e}", f.display());
-                        code = exit_codes::BAD_INPUT;
+                        bad.push(format!("error: {}: {e}", f.display()));
                         continue;
                     }
                 };
+                // What the file leaves to be checked at bring-up (a port no compose file
+                // declares), with its place in the file.
+                for w in &s.warnings {
+                    eprintln!("{w}");
+                }
                 // Not errors: the run is valid, but these SLOs can never be decided.
                 for w in crate::verdict::resolution::warnings(&spec, &spec.slos) {
                     eprintln!("warning: {}: {w}", f.display());
@@ -79,21 +85,24 @@ pub fn validate(args: ValidateArgs, quiet: bool) -> i32 {
                     );
                 }
             }
-            Err(e) => {
-                eprintln!("{e}");
-                code = exit_codes::BAD_INPUT;
-            }
+            Err(e) => bad.push(e.to_string()),
         }
     }
-    code
+    if bad.is_empty() {
+        Ok(exit_codes::PASS)
+    } else {
+        Err(CommandError::BadInputs(bad))
+    }
 }
 
 /// Prints one line per scenario file in `args.dir` (name, path, description). Exit 2 when the
 /// directory is missing or any file in it is invalid, else 0.
-pub fn list(args: ListArgs) -> i32 {
+pub fn list(args: ListArgs) -> CommandResult {
     if !args.dir.is_dir() {
-        eprintln!("error: {} is not a directory", args.dir.display());
-        return exit_codes::BAD_INPUT;
+        return Err(CommandError::BadInput(format!(
+            "{} is not a directory",
+            args.dir.display()
+        )));
     }
     let mut code = exit_codes::PASS;
     for (path, result) in scenario::discover(&args.dir) {
@@ -110,19 +119,13 @@ pub fn list(args: ListArgs) -> i32 {
             }
         }
     }
-    code
+    Ok(code)
 }
 
 /// Prints the scenario format's JSON Schema on stdout. Exit 0, or 3 if it cannot be rendered.
-pub fn schema() -> i32 {
-    match serde_json::to_string_pretty(&scenario::json_schema()) {
-        Ok(s) => {
-            outln!("{s}");
-            exit_codes::PASS
-        }
-        Err(e) => {
-            eprintln!("error: rendering the schema: {e}");
-            exit_codes::INFRASTRUCTURE
-        }
-    }
+pub fn schema() -> CommandResult {
+    let s = serde_json::to_string_pretty(&scenario::json_schema())
+        .map_err(|e| CommandError::Infrastructure(format!("rendering the schema: {e}")))?;
+    outln!("{s}");
+    Ok(exit_codes::PASS)
 }

@@ -2,10 +2,10 @@
 //! Absolute SLOs are judged on the candidate (the baseline's figures are shown beside);
 //! relative SLOs compare the candidate's sample with the baseline's.
 
-use super::{Done, Plan, absolute_figure, gate_sample, run_level_inconclusive, show, unit_name};
+use super::{Done, Plan, absolute_figure, gate_sample, show, unit_name};
 use crate::report::gate::{GateReport, GateSlo};
 use crate::verdict::interval::{RunFigure, judge_absolute};
-use crate::verdict::{Verdict, relative};
+use crate::verdict::relative;
 
 /// The side name (and run-folder prefix) of the baseline build.
 pub const BASELINE: &str = "baseline";
@@ -31,14 +31,29 @@ fn failed(done: &Done) -> RunFigure {
     )
 }
 
+/// A relative figure of a run that was inconclusive as a whole (its fault never applied, its
+/// target never answered) compares a build that was not tested as the scenario says: it is
+/// untrusted, on either side, whatever it measured. (Absolute figures keep the run's own
+/// typed result, which already judged that.)
+fn doubted(done: &Done, f: RunFigure) -> RunFigure {
+    if done.run.issues.is_empty() || !f.is_trusted() && f.value.is_none() {
+        return f;
+    }
+    let why: Vec<String> = done.run.issues.iter().map(|i| i.text()).collect();
+    RunFigure::untrusted(
+        f.value,
+        format!("the run was inconclusive as a whole: {}", why.join("; ")),
+    )
+}
+
 /// Fills `report` (from [`super::skeleton`]) with every SLO judged.
 pub fn judge(plan: &Plan<'_>, baseline: &[Done], candidate: &[Done], report: &mut GateReport) {
     for (k, slo) in plan.scenario.slos.iter().enumerate() {
         let unit = slo.metric.unit();
         let shown = |v: f64| show(unit, v);
         let Some(rel) = slo.relative else {
-            let b: Vec<RunFigure> = baseline.iter().map(|d| absolute_figure(slo, d)).collect();
-            let c: Vec<RunFigure> = candidate.iter().map(|d| absolute_figure(slo, d)).collect();
+            let b: Vec<RunFigure> = baseline.iter().map(|d| absolute_figure(k, d)).collect();
+            let c: Vec<RunFigure> = candidate.iter().map(|d| absolute_figure(k, d)).collect();
             let judged = judge_absolute(slo, &c, &shown);
             report.slos.push(GateSlo {
                 expression: slo.expression.clone(),
@@ -54,13 +69,14 @@ pub fn judge(plan: &Plan<'_>, baseline: &[Done], candidate: &[Done], report: &mu
                 ],
                 strict_bound: None,
                 loose_bound: None,
+                advisory: !slo.gates(),
             });
             continue;
         };
         let b: Vec<RunFigure> = baseline
             .iter()
             .map(|d| match relative_result(d, k) {
-                Some(r) => relative::baseline_figure(slo, r),
+                Some(r) => doubted(d, relative::baseline_figure(slo, r)),
                 None => failed(d),
             })
             .collect();
@@ -71,7 +87,7 @@ pub fn judge(plan: &Plan<'_>, baseline: &[Done], candidate: &[Done], report: &mu
                 let Some(r) = relative_result(d, k) else {
                     return failed(d);
                 };
-                let mut f = relative::figure(slo, r);
+                let mut f = doubted(d, relative::figure(slo, r));
                 // The demotion rules (late harness, coarse resolution, ...) against both
                 // bounds: a comparison they do not trust cannot decide.
                 if f.is_trusted()
@@ -99,28 +115,14 @@ pub fn judge(plan: &Plan<'_>, baseline: &[Done], candidate: &[Done], report: &mu
             ],
             strict_bound: judged.strict_bound.map(|v| super::report_value(unit, v)),
             loose_bound: judged.loose_bound.map(|v| super::report_value(unit, v)),
+            advisory: !slo.gates(),
         });
     }
-    let mut verdict = report
-        .slos
-        .iter()
-        .map(|s| s.verdict)
-        .max()
-        .unwrap_or(Verdict::Inconclusive);
-    let whole = run_level_inconclusive(CANDIDATE, candidate);
-    if !whole.is_empty() {
-        verdict = verdict.max(Verdict::Inconclusive);
-        report.notes.extend(whole);
-    }
-    if candidate.len() < plan.repeat || baseline.len() < plan.repeat {
-        verdict = verdict.max(Verdict::Inconclusive);
-        report.notes.push(format!(
-            "only {} baseline and {} candidate run(s) of {} finished: the gate cannot pass",
-            baseline.len(),
-            candidate.len(),
-            plan.repeat
-        ));
-    }
+    super::settle(
+        report,
+        &[(BASELINE, baseline), (CANDIDATE, candidate)],
+        plan.repeat,
+    );
     if !plan.scenario.slos.iter().any(|s| s.is_relative()) {
         report.notes.push(
             "the scenario has no relative SLO (`<= baseline ...`): only absolute targets were \
@@ -128,5 +130,4 @@ pub fn judge(plan: &Plan<'_>, baseline: &[Done], candidate: &[Done], report: &mu
                 .into(),
         );
     }
-    report.verdict = verdict;
 }

@@ -14,30 +14,21 @@ use std::path::{Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::report::ScenarioInfo;
 use crate::report::gate::{
-    GATE_SCHEMA_VERSION, GateKind, GateReport, GateRun, GateSample, GateSide, INTERVAL_METHOD,
+    GATE_SCHEMA_VERSION, GateKind, GateReport, GateRun, GateRunIssue, GateSample, GateSide,
+    INTERVAL_METHOD,
 };
-use crate::report::{ScenarioInfo, SloReport};
 use crate::run::{self, Progress};
 use crate::scenario::Scenario;
-use crate::slo::{Quantity, Slo, Unit};
+use crate::slo::{Quantity, Unit};
 use crate::verdict::Verdict;
 use crate::verdict::interval::{MedianInterval, RunFigure, coverage_text, median_interval};
 pub use single::{SingleRun, run_single};
 
-/// The seeds of N runs: the first is `seed` itself (so `--repeat 1` replays `run`), the
-/// others drawn from it by SplitMix64 — the same seed always gives the same N seeds.
+/// The seeds of N runs ([`crate::seed::derive`]).
 pub fn seeds(seed: u64, n: usize) -> Vec<u64> {
-    let mut state = seed;
-    let mut out = vec![seed];
-    while out.len() < n {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        out.push(z ^ (z >> 31));
-    }
-    out
+    crate::seed::derive(seed, n)
 }
 
 /// One build: a name and the compose variables that make it.
@@ -101,6 +92,13 @@ pub struct Plan<'a> {
     pub cancel: CancellationToken,
     /// No progress lines on stderr.
     pub quiet: bool,
+    /// Spread each run's fault times by a seeded offset in `[0, jitter]` (`--jitter`), so
+    /// repeats sample the system's periodic behaviour (health-check timers, cache expiry) at
+    /// different phases; the offset comes from the run's seed, so both sides of run i of an
+    /// `ab` share it. `None`: every run applies its faults at the planned times.
+    pub jitter: Option<std::time::Duration>,
+    /// Told of each finished run (the CLI prints its headline); the gate itself prints nothing.
+    pub on_done: &'a (dyn Fn(&str, &Done) + Sync),
 }
 
 /// Runs every side `repeat` times, interleaved (side 1 run 1, side 2 run 1, side 1 run 2,
@@ -123,6 +121,15 @@ pub async fn run_all(plan: &Plan<'_>) -> Result<(Vec<Vec<Done>>, bool), GateErro
             // One run's certain breach is not the gate's: the gate judges the N runs'
             // interval, so a run cut short would only make its other SLOs inconclusive.
             spec.fail_fast = None;
+            if let Some(jitter) = plan.jitter {
+                jitter_faults(&mut spec, *seed, jitter).map_err(|e| {
+                    GateError::BadInput(format!(
+                        "{}: {} (--jitter): {e}",
+                        plan.scenario.path.display(),
+                        plan.scenario.name
+                    ))
+                })?;
+            }
             specs.push((i, *seed, spec));
         }
     }
@@ -149,38 +156,51 @@ pub async fn run_all(plan: &Plan<'_>) -> Result<(Vec<Vec<Done>>, bool), GateErro
             dir.display()
         ));
         let set: Vec<(String, String)> = plan.common.iter().chain(&side.set).cloned().collect();
-        // Each run's own terminal report is left out: the gate prints the aggregate.
-        let run = run_single(
-            &spec,
-            &dir,
-            &set,
-            false,
-            plan.cancel.clone(),
-            progress,
-            true,
-        )
-        .await;
-        if !plan.quiet {
-            let headline = run
-                .report
-                .as_ref()
-                .map(crate::report::format::headline)
-                .unwrap_or_else(|| "FAILED".into());
-            eprintln!(
-                "chaosgate: {} {}: {headline} (exit {})",
-                side.name,
-                i + 1,
-                run.exit_code
-            );
-        }
-        done[side_no].push(Done {
+        let run = run_single(&spec, &dir, &set, false, plan.cancel.clone(), progress).await;
+        let d = Done {
             index: i + 1,
             seed,
             dir,
             run,
-        });
+        };
+        (plan.on_done)(&side.name, &d);
+        done[side_no].push(d);
     }
     Ok((done, plan.cancel.is_cancelled()))
+}
+
+/// Shifts every fault of `spec` by one offset drawn from `seed` in `[0, jitter]` (whole
+/// milliseconds), keeping the schedule's shape; refused when the shifted schedule would not
+/// end inside the run.
+pub fn jitter_faults(
+    spec: &mut run::RunSpec,
+    seed: u64,
+    jitter: std::time::Duration,
+) -> Result<std::time::Duration, String> {
+    use rand::{Rng, SeedableRng};
+    let last_end = spec
+        .faults
+        .iter()
+        .map(|f| f.at + f.duration.unwrap_or_default())
+        .max()
+        .unwrap_or_default();
+    if last_end + jitter > spec.duration {
+        return Err(format!(
+            "the faults end at {} and the run at {}: a jitter of {} would push them past the \
+             run's end (at most {})",
+            Quantity::Duration(last_end),
+            Quantity::Duration(spec.duration),
+            Quantity::Duration(jitter),
+            Quantity::Duration(spec.duration.saturating_sub(last_end))
+        ));
+    }
+    // A stream of its own (not the plan's), so the jitter never changes the plan's other draws.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x6a69_7474_6572);
+    let offset = std::time::Duration::from_millis(rng.random_range(0..=jitter.as_millis() as u64));
+    for f in &mut spec.faults {
+        f.at += offset;
+    }
+    Ok(offset)
 }
 
 /// A figure in the unit's base (s, ratio, count) as people read it; negative bounds keep
@@ -213,41 +233,43 @@ pub fn unit_name(unit: Unit) -> &'static str {
     }
 }
 
-/// An absolute SLO's figure in one run, from its report.
-pub fn absolute_figure(slo: &Slo, done: &Done) -> RunFigure {
-    let Some(report) = &done.run.report else {
+/// An absolute SLO's figure in one run (`slo_index` in the scenario's `slos`), from the run's
+/// typed results: a breach or a pass is a figure to trust; a lower bound (never recovered)
+/// is kept as one, so it can still decide a breach; anything else the run could not judge
+/// is untrusted with the run's own reason.
+pub fn absolute_figure(slo_index: usize, done: &Done) -> RunFigure {
+    let Some(r) = done.run.result(slo_index) else {
         return RunFigure::untrusted(
             None,
             format!(
                 "the run failed: {}",
-                done.run.error.as_deref().unwrap_or("no report")
+                done.run.error.as_deref().unwrap_or("no verdict")
             ),
         );
     };
-    let Some(r) = report.slos.iter().find(|r| r.expression == slo.expression) else {
-        return RunFigure::untrusted(None, "not in the run's report");
-    };
-    let value = figure_value(r);
-    match r.verdict {
-        Verdict::Inconclusive => RunFigure::untrusted(
-            value,
-            r.reason.clone().unwrap_or_else(|| "inconclusive".into()),
-        ),
-        _ => match value {
-            Some(v) => RunFigure::trusted(v),
-            None => RunFigure::untrusted(None, "nothing measured"),
-        },
-    }
+    run_figure(r)
 }
 
-/// The report's measured value back in the unit's base.
-fn figure_value(r: &SloReport) -> Option<f64> {
-    let m = r.measured.as_ref()?;
-    Some(if m.unit == "ms" {
-        m.value / 1000.0
-    } else {
-        m.value
-    })
+/// One run's typed result of an absolute SLO as a figure for the gate's sample.
+pub fn run_figure(r: &crate::verdict::SloResult) -> RunFigure {
+    let value = r.measured.map(|m| m.as_f64()).filter(|v| v.is_finite());
+    let lower_bound = r
+        .evidence
+        .as_ref()
+        .is_some_and(|e| e.facts.recovered == Some(false));
+    match (r.verdict, value) {
+        (_, Some(v)) if lower_bound => RunFigure::at_least(
+            v,
+            r.reason.clone().unwrap_or_else(|| {
+                "did not recover before the run ended: only a lower bound".into()
+            }),
+        ),
+        (Verdict::Inconclusive, v) => {
+            RunFigure::untrusted(v, r.reason.clone().unwrap_or_else(|| "inconclusive".into()))
+        }
+        (_, Some(v)) => RunFigure::trusted(v),
+        (_, None) => RunFigure::untrusted(None, "nothing measured"),
+    }
 }
 
 /// One side's sample of one SLO for the report.
@@ -356,6 +378,15 @@ pub fn skeleton(
             hashes.into_iter().collect::<Vec<_>>().join(" ≠ ")
         ));
     }
+    if plan.repeat > 1 && plan.jitter.is_none() && !plan.scenario.faults.is_empty() {
+        notes.push(
+            "every run applied its faults at the same times from the load's start: the system's \
+             periodic behaviour (health-check timers, cache expiry) was sampled at one phase, so \
+             the intervals may be narrower than run-to-run truth; --jitter D spreads the fault \
+             times"
+                .into(),
+        );
+    }
     if plan.repeat == 1 {
         notes.push(
             "one run per side: each interval is a single point and says nothing about \
@@ -380,6 +411,7 @@ pub fn skeleton(
         interval_method: INTERVAL_METHOD.into(),
         sides,
         slos: Vec::new(),
+        run_issues: Vec::new(),
         notes,
     }
 }
@@ -392,23 +424,57 @@ pub fn worst_exit(done: &[Vec<Done>]) -> i32 {
         .fold(crate::exit_codes::PASS, crate::exit_codes::worse)
 }
 
-/// Notes for runs whose own verdict was not a pass for reasons beside their SLOs (a fault
-/// not proven applied): such a run forbids the gate a pass.
-pub fn run_level_inconclusive(side: &str, done: &[Done]) -> Vec<String> {
+/// Every run-level issue of `done`'s runs on `side`, typed: each forbids the gate a pass,
+/// on whichever side it happened (a baseline that did not test what it says is no baseline).
+pub fn run_issues(side: &str, done: &[Done]) -> Vec<GateRunIssue> {
     done.iter()
-        .filter_map(|d| {
-            let r = d.run.report.as_ref()?;
-            (r.verdict == Verdict::Inconclusive
-                && r.slos.iter().all(|s| s.verdict != Verdict::Inconclusive))
-            .then(|| {
-                format!(
-                    "{side} run {} was inconclusive as a whole ({}): the gate cannot pass",
-                    d.index,
-                    r.notes.join("; ")
-                )
+        .flat_map(|d| {
+            d.run.issues.iter().map(|issue| GateRunIssue {
+                side: side.into(),
+                run: d.index,
+                issue: issue.clone(),
             })
         })
         .collect()
+}
+
+/// The gate's verdict by the one run-level rule ([`crate::verdict::run_verdict`]) over the
+/// gate's gating SLO verdicts and every side's run-level issues, and at least inconclusive
+/// when a side has fewer runs than planned; the issues and the shortfall are written into
+/// `report` (typed and as notes).
+pub fn settle(report: &mut GateReport, sides: &[(&str, &[Done])], repeat: usize) {
+    for (side, done) in sides {
+        report.run_issues.extend(run_issues(side, done));
+    }
+    let issues: Vec<crate::verdict::RunIssue> =
+        report.run_issues.iter().map(|i| i.issue.clone()).collect();
+    for i in &report.run_issues {
+        report.notes.push(format!(
+            "{} run {} was inconclusive as a whole ({}): the gate cannot pass",
+            i.side, i.run, i.issue
+        ));
+    }
+    let mut verdict = crate::verdict::run_verdict(
+        report
+            .slos
+            .iter()
+            .filter(|s| !s.advisory)
+            .map(|s| s.verdict),
+        &issues,
+    );
+    let short: Vec<String> = sides
+        .iter()
+        .filter(|(_, d)| d.len() < repeat)
+        .map(|(side, d)| format!("{} of {repeat} {side} run(s)", d.len()))
+        .collect();
+    if !short.is_empty() {
+        verdict = verdict.max(Verdict::Inconclusive);
+        report.notes.push(format!(
+            "only {} finished: the gate cannot pass",
+            short.join(" and ")
+        ));
+    }
+    report.verdict = verdict;
 }
 
 /// The current UTC time as RFC 3339 (empty if it cannot be formatted), for `started_at`.
@@ -452,3 +518,6 @@ mod tests {
         assert!(s.summary.contains("2 of 3 runs trusted"), "{}", s.summary);
     }
 }
+
+#[cfg(test)]
+mod decision_tests;

@@ -1,16 +1,16 @@
 //! `chaosgate run --repeat N`: one build, N runs, each SLO judged on the median's interval.
 
-use super::{Done, Plan, absolute_figure, gate_sample, run_level_inconclusive, show, unit_name};
+use super::{Done, Plan, absolute_figure, gate_sample, show, unit_name};
 use crate::report::gate::{GateReport, GateSlo};
+use crate::verdict::NEEDS_BASELINE;
 use crate::verdict::interval::{RunFigure, judge_absolute};
-use crate::verdict::{NEEDS_BASELINE, Verdict};
 
 /// The side's name (and its runs' directories: `repeat-<i>/`).
 pub const SIDE: &str = "repeat";
 
 /// Fills `report` (from [`super::skeleton`]) with each SLO judged on the runs.
 pub fn judge(plan: &Plan<'_>, done: &[Done], report: &mut GateReport) {
-    for slo in &plan.scenario.slos {
+    for (k, slo) in plan.scenario.slos.iter().enumerate() {
         let unit = slo.metric.unit();
         if slo.is_relative() {
             report.notes.push(format!(
@@ -19,7 +19,7 @@ pub fn judge(plan: &Plan<'_>, done: &[Done], report: &mut GateReport) {
             ));
             continue;
         }
-        let figures: Vec<RunFigure> = done.iter().map(|d| absolute_figure(slo, d)).collect();
+        let figures: Vec<RunFigure> = done.iter().map(|d| absolute_figure(k, d)).collect();
         let judged = judge_absolute(slo, &figures, &|v| show(unit, v));
         report.slos.push(GateSlo {
             expression: slo.expression.clone(),
@@ -32,26 +32,8 @@ pub fn judge(plan: &Plan<'_>, done: &[Done], report: &mut GateReport) {
             samples: vec![gate_sample(SIDE, unit, &figures)],
             strict_bound: None,
             loose_bound: None,
+            advisory: !slo.gates(),
         });
     }
-    let mut verdict = report
-        .slos
-        .iter()
-        .map(|s| s.verdict)
-        .max()
-        .unwrap_or(Verdict::Inconclusive);
-    let whole = run_level_inconclusive("run", done);
-    if !whole.is_empty() {
-        verdict = verdict.max(Verdict::Inconclusive);
-        report.notes.extend(whole);
-    }
-    if done.len() < plan.repeat {
-        verdict = verdict.max(Verdict::Inconclusive);
-        report.notes.push(format!(
-            "only {} of {} runs finished: the gate cannot pass",
-            done.len(),
-            plan.repeat
-        ));
-    }
-    report.verdict = verdict;
+    super::settle(report, &[(SIDE, done)], plan.repeat);
 }

@@ -16,16 +16,33 @@ pub struct SingleRun {
     pub exit_code: i32,
     /// The written report; `None` when the run failed before a verdict.
     pub report: Option<crate::report::Report>,
+    /// Each absolute SLO's typed result (its index in the scenario's `slos`), as the run
+    /// judged it: what the gate's samples are made of.
+    pub absolute: Vec<(usize, crate::verdict::SloResult)>,
     /// Each relative SLO's figure (its index in the scenario's `slos`, and the unjudged
     /// measurement), for `ab`.
     pub relative: Vec<(usize, crate::verdict::SloResult)>,
+    /// Why the run as a whole could not pass (typed), whatever its SLO rows say.
+    pub issues: Vec<crate::verdict::RunIssue>,
     /// Why there is no report.
     pub error: Option<String>,
+    /// With `--keep`: the command that removes the stack left running.
+    pub kept_stack: Option<String>,
+}
+
+impl SingleRun {
+    /// The run's typed result of the absolute SLO at `slo_index` in the scenario's `slos`.
+    pub fn result(&self, slo_index: usize) -> Option<&crate::verdict::SloResult> {
+        self.absolute
+            .iter()
+            .find(|(i, _)| *i == slo_index)
+            .map(|(_, r)| r)
+    }
 }
 
 /// Runs `spec` once into `dir`: executes it, decides the absolute SLOs (relative ones are
-/// listed as needing a baseline and do not change the verdict), writes the reports.
-#[allow(clippy::too_many_arguments)]
+/// listed as needing a baseline and do not change the verdict), writes the reports. Prints
+/// nothing: the caller (`cli/`) shows the report, the error or the kept stack.
 pub async fn run_single(
     spec: &run::RunSpec,
     dir: &Path,
@@ -33,13 +50,15 @@ pub async fn run_single(
     keep: bool,
     cancel: CancellationToken,
     progress: Progress,
-    quiet: bool,
 ) -> SingleRun {
     let failed = |exit_code, e: String| SingleRun {
         exit_code,
         report: None,
+        absolute: Vec::new(),
         relative: Vec::new(),
+        issues: Vec::new(),
         error: Some(e),
+        kept_stack: None,
     };
     let opts = RunOptions {
         dir: dir.to_path_buf(),
@@ -56,6 +75,7 @@ pub async fn run_single(
                 analysis: &artifacts.analysis,
                 faults: &artifacts.faults,
                 writes: artifacts.writes.as_ref(),
+                steady_state: &spec.steady_state,
             };
             let mut decision = crate::verdict::decide(&inputs(&absolute));
             if let Some(stop) = &artifacts.stopped_early {
@@ -63,6 +83,18 @@ pub async fn run_single(
             }
             let relative = crate::verdict::relative::measure(&inputs(&spec.slos));
             let exit_code = exit_codes::of_decision(&decision);
+            let indexed: Vec<usize> = spec
+                .slos
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.is_relative())
+                .map(|(i, _)| i)
+                .collect();
+            let absolute: Vec<(usize, crate::verdict::SloResult)> = indexed
+                .into_iter()
+                .zip(decision.results.iter().cloned())
+                .collect();
+            let issues = decision.issues.clone();
             let mut report =
                 crate::report::assemble(spec, &artifacts, started.elapsed(), decision, exit_code);
             for slo in spec.slos.iter().filter(|x| x.is_relative()) {
@@ -83,30 +115,28 @@ pub async fn run_single(
                         slo: stop.slo.clone(),
                         reason: stop.reason.clone(),
                     });
-            if let Err(e) = run::write_reports(&report, dir) {
-                eprintln!("error: writing reports to {}: {e}", dir.display());
-                return failed(exit_codes::INFRASTRUCTURE, e.to_string());
-            }
-            if !quiet {
-                eprintln!("{}", crate::report::render_terminal(&report));
-            }
-            if let Some(cmd) = &artifacts.kept_stack {
-                eprintln!("chaosgate: the stack is still up (--keep); remove it with:\n  {cmd}");
+            if let Err(e) = crate::report::write_all(&report, dir) {
+                return failed(
+                    exit_codes::INFRASTRUCTURE,
+                    format!("writing reports to {}: {e}", dir.display()),
+                );
             }
             SingleRun {
                 exit_code,
                 report: Some(report),
+                absolute,
                 relative,
+                issues,
                 error: None,
+                kept_stack: artifacts.kept_stack.clone(),
             }
         }
         Err(e) => {
-            eprintln!("error: {}: {e}", spec.name);
             // A run that failed before writing anything leaves no empty run directory behind
             // (a CI step uploading "the newest run" would pick an empty one); one with events
             // or logs keeps them, for the post-mortem.
             let _ = std::fs::remove_dir(dir);
-            failed(exit_codes::of_run_error(&e), e.to_string())
+            failed(exit_codes::of_run_error(&e), format!("{}: {e}", spec.name))
         }
     }
 }

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::measure::{PhaseStats, Recovery, percentile_ns};
 use crate::run::{RunArtifacts, RunSpec};
-use crate::verdict::{Decision, Verdict};
+use crate::verdict::Decision;
 
 fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
@@ -30,16 +30,23 @@ pub fn assemble(
 ) -> Report {
     let mut notes = run.notes.clone();
     notes.extend(decision.notes);
-    let mut verdict = decision.verdict;
-    let mut results = decision.results;
-    if let Some(why) = &decision.never_answered {
-        notes.insert(0, format!("{why} (exit {exit_code})"));
-        for r in &mut results {
-            r.verdict = Verdict::Inconclusive;
-            r.reason = Some(format!("not judged: {why}"));
-        }
-        verdict = Verdict::Inconclusive;
+    let verdict = decision.verdict;
+    let results = decision.results;
+    // The run-level issues that leave the SLOs unjudged lead the notes (decide already
+    // demoted every SLO row to "not judged").
+    for issue in decision
+        .issues
+        .iter()
+        .filter(|i| i.exit_code() == crate::exit_codes::INFRASTRUCTURE)
+    {
+        notes.insert(0, format!("{issue} (exit {exit_code})"));
     }
+    let report_row = |(slo, r): (&crate::slo::Slo, &crate::verdict::SloResult)| {
+        let mut row = SloReport::from(r);
+        row.advisory = !slo.gates();
+        row
+    };
+    let absolute = spec.absolute_slos();
     Report {
         schema_version: SCHEMA_VERSION.into(),
         scenario: ScenarioInfo {
@@ -54,12 +61,19 @@ pub fn assemble(
         verdict,
         exit_code,
         not_judged: decision.never_answered.clone(),
+        run_issues: decision.issues.clone(),
         provenance: None,
         stopped_early: None,
         stack: stack_info(spec, run),
         phases: run.analysis.phases.iter().map(phase_report).collect(),
         faults: fault_reports(spec, run),
-        slos: results.iter().map(SloReport::from).collect(),
+        slos: absolute.iter().zip(&results).map(report_row).collect(),
+        steady_state: spec
+            .steady_state
+            .iter()
+            .zip(&decision.steady_state)
+            .map(report_row)
+            .collect(),
         probes: probe_reports(spec, run),
         series: run
             .analysis

@@ -38,12 +38,29 @@ pub struct ReportComparison {
     pub compared: usize,
     /// Why the two runs may not be comparable (different scenario files, ...).
     pub warnings: Vec<String>,
+    /// Why figures were not compared at all: a run that was inconclusive as a whole (a fault
+    /// never proven applied, a target that never answered) did not test what it says, so its
+    /// figures are neither a regression nor an improvement.
+    pub untrusted: Vec<String>,
 }
 
 impl ReportComparison {
-    /// Whether anything got worse; `chaosgate compare` then exits 1 (`SLO_BREACHED`), else 0.
+    /// Whether anything got worse.
     pub fn has_regressions(&self) -> bool {
         !self.regressions.is_empty()
+    }
+
+    /// `chaosgate compare`'s exit code: 1 (`SLO_BREACHED`) when anything got worse, the run
+    /// verdict included; else 4 (`INCONCLUSIVE`) when a report could not be compared (a run
+    /// inconclusive as a whole); else 0.
+    pub fn exit_code(&self) -> i32 {
+        if self.has_regressions() {
+            crate::exit_codes::SLO_BREACHED
+        } else if !self.untrusted.is_empty() {
+            crate::exit_codes::INCONCLUSIVE
+        } else {
+            crate::exit_codes::PASS
+        }
     }
 }
 
@@ -64,6 +81,9 @@ impl fmt::Display for ReportComparison {
         )?;
         for w in &self.warnings {
             writeln!(f, "  warning: {w}")?;
+        }
+        for u in &self.untrusted {
+            writeln!(f, "  not compared: {u}")?;
         }
         for c in &self.regressions {
             writeln!(
@@ -196,6 +216,41 @@ pub fn compare(old: &Report, new: &Report, tolerance: f64) -> ReportComparison {
         warnings: comparability_warnings(old, new),
         ..Default::default()
     };
+    let (old_issues, new_issues) = (old.whole_run_issues(), new.whole_run_issues());
+    if new.verdict != old.verdict {
+        let why = |issues: &[crate::verdict::RunIssue], v: Verdict| {
+            if issues.is_empty() {
+                v.to_string()
+            } else {
+                let texts: Vec<String> = issues.iter().map(|i| i.text()).collect();
+                format!("{v} ({})", texts.join("; "))
+            }
+        };
+        let change = Change {
+            what: "run verdict".into(),
+            old: why(&old_issues, old.verdict),
+            new: why(&new_issues, new.verdict),
+            change: "verdict".into(),
+        };
+        out.compared += 1;
+        if new.verdict > old.verdict {
+            out.regressions.push(change);
+        } else if new.verdict == Verdict::Pass {
+            out.improvements.push(change);
+        }
+    }
+    for (side, issues) in [("OLD", &old_issues), ("NEW", &new_issues)] {
+        for i in issues.iter() {
+            out.untrusted.push(format!(
+                "{side} was inconclusive as a whole ({i}): its figures say nothing about the build"
+            ));
+        }
+    }
+    if !out.untrusted.is_empty() {
+        // Figures of a run that did not test what it says are not compared at all: a fault
+        // that never applied makes the run look better, which is no improvement.
+        return out;
+    }
     let mut figures = Vec::new();
     for n in &new.slos {
         let Some(o) = old.slos.iter().find(|o| o.expression == n.expression) else {

@@ -34,6 +34,30 @@ pub fn percent(ratio: Option<f64>) -> String {
     }
 }
 
+/// An SLO row's name as every human-facing report shows it: the expression, marked
+/// `(advisory)` when it never gates.
+pub fn slo_label(slo: &super::SloReport) -> String {
+    if slo.advisory {
+        format!("{} (advisory)", slo.expression)
+    } else {
+        slo.expression.clone()
+    }
+}
+
+/// The SLO rows of a report with a heading each: the steady-state hypothesis (judged before
+/// the first fault) when the scenario states one, then the SLOs.
+pub fn slo_sections(report: &super::Report) -> Vec<(&'static str, &[super::SloReport])> {
+    let mut out = Vec::new();
+    if !report.steady_state.is_empty() {
+        out.push((
+            "Steady state (before the first fault)",
+            report.steady_state.as_slice(),
+        ));
+    }
+    out.push(("SLOs", report.slos.as_slice()));
+    out
+}
+
 /// A verdict in capitals for text reports: `PASS`, `BREACHED`, `INCONCLUSIVE`.
 pub fn verdict_word(v: Verdict) -> &'static str {
     match v {

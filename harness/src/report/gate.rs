@@ -62,9 +62,26 @@ pub struct GateReport {
     pub sides: Vec<GateSide>,
     /// One entry per SLO of the scenario, in the scenario's order.
     pub slos: Vec<GateSlo>,
+    /// Every run whose whole was inconclusive or not judged (a fault not proven applied, a
+    /// target that never answered, a failed steady state), on every side: each forbids the
+    /// gate a pass. Empty when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run_issues: Vec<GateRunIssue>,
     /// Human-readable remarks on the gate (the scenario file changed between runs, one run
     /// per side, an SLO left unjudged), in the order found.
     pub notes: Vec<String>,
+}
+
+/// One run's run-level issue, as a gate saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateRunIssue {
+    /// The side whose run it was (`repeat`, `baseline`, `candidate`).
+    pub side: String,
+    /// The run's 1-based index on that side.
+    pub run: usize,
+    /// What was wrong with the run as a whole.
+    pub issue: crate::verdict::RunIssue,
 }
 
 /// One side of a gate: the runs of one build.
@@ -125,6 +142,9 @@ pub struct GateSlo {
     pub strict_bound: Option<f64>,
     /// Relative SLOs: the bound from the baseline's best end (what a breach had to violate).
     pub loose_bound: Option<f64>,
+    /// `severity: advisory`: judged and reported, never part of the gate's verdict.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub advisory: bool,
 }
 
 /// One side's figures for one SLO.

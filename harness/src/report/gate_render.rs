@@ -438,7 +438,9 @@ pub(crate) mod tests {
                 ],
                 strict_bound: Some(50.0),
                 loose_bound: Some(50.0),
+                advisory: false,
             }],
+            run_issues: vec![],
             notes: vec!["two runs each".into()],
         }
     }

@@ -28,6 +28,11 @@ pub struct Gate {
     pub file: String,
     /// Set when no SLO was judged (the run measured the wiring, not the system): why.
     pub not_judged: Option<String>,
+    /// The report's own verdict (run or gate), which the SLO rows alone may not show.
+    pub verdict: Verdict,
+    /// Why the run (or a gate's run) was inconclusive as a whole, in words: one `::warning`
+    /// each, even when every SLO row passed.
+    pub run_issues: Vec<String>,
     /// The judged SLOs, in the report's order; only breached and inconclusive ones are
     /// annotated.
     pub slos: Vec<GateSlo>,
@@ -47,6 +52,8 @@ pub struct GateSlo {
     pub measured: Option<String>,
     /// Why the verdict is what it is; part of the annotation's message.
     pub reason: Option<String>,
+    /// `severity: advisory`: a breach is a `::warning`, never an `::error`.
+    pub advisory: bool,
 }
 
 impl From<&SloReport> for GateSlo {
@@ -57,6 +64,7 @@ impl From<&SloReport> for GateSlo {
             target: s.target.clone(),
             measured: s.measured.as_ref().map(|m| m.text.clone()),
             reason: s.reason.clone(),
+            advisory: s.advisory,
         }
     }
 }
@@ -68,6 +76,13 @@ impl Gate {
             scenario: r.scenario.name.clone(),
             file: r.scenario.file.clone(),
             not_judged: r.not_judged.clone(),
+            verdict: r.verdict,
+            run_issues: r
+                .whole_run_issues()
+                .iter()
+                .filter(|i| !matches!(i, crate::verdict::RunIssue::NeverAnswered { .. }))
+                .map(|i| i.text())
+                .collect(),
             slos: r.slos.iter().map(GateSlo::from).collect(),
         }
     }
@@ -81,6 +96,12 @@ impl Gate {
             scenario: g.scenario.name.clone(),
             file: g.scenario.file.clone(),
             not_judged: None,
+            verdict: g.verdict,
+            run_issues: g
+                .run_issues
+                .iter()
+                .map(|i| format!("{} run {}: {}", i.side, i.run, i.issue))
+                .collect(),
             slos: g
                 .slos
                 .iter()
@@ -96,6 +117,7 @@ impl Gate {
                             .join("; ")
                     }),
                     reason: s.reason.clone(),
+                    advisory: s.advisory,
                 })
                 .collect(),
         }
@@ -248,17 +270,57 @@ fn line_of(source: &str, expression: &str) -> Option<usize> {
 }
 
 /// One annotation per breached SLO (error) and per inconclusive SLO (warning), in the report's
-/// order; a passing SLO has none.
+/// order, then one warning per run-level issue; a passing SLO has none. A report whose verdict
+/// is not a pass yet produced no annotation still gets one warning saying so: a non-pass is
+/// never silent.
 pub fn annotations(gate: &Gate, place: &Place) -> Vec<Annotation> {
     let file = place.file(&gate.file);
+    let mut out = slo_annotations(gate, place, &file);
+    for issue in &gate.run_issues {
+        out.push(Annotation {
+            level: Level::Warning,
+            file: Some(file.clone()),
+            line: None,
+            title: format!("chaosgate {}: inconclusive as a whole", gate.scenario),
+            message: format!("the run cannot pass: {issue}"),
+        });
+    }
+    if out.is_empty() && gate.verdict != Verdict::Pass {
+        out.push(Annotation {
+            level: if gate.verdict == Verdict::Breached {
+                Level::Error
+            } else {
+                Level::Warning
+            },
+            file: Some(file.clone()),
+            line: None,
+            title: format!("chaosgate {}: {}", gate.scenario, gate.verdict),
+            message: format!(
+                "the run's verdict is {} although no SLO row says why{}",
+                gate.verdict,
+                gate.not_judged
+                    .as_deref()
+                    .map(|w| format!(": {w}"))
+                    .unwrap_or_else(
+                        || " (nothing gating was judged; see the report's notes)".into()
+                    )
+            ),
+        });
+    }
+    out
+}
+
+fn slo_annotations(gate: &Gate, place: &Place, file: &str) -> Vec<Annotation> {
     let source = place.source(&gate.file);
     gate.slos
         .iter()
         .filter_map(|s| {
-            let (level, word) = match s.verdict {
-                Verdict::Pass => return None,
-                Verdict::Breached => (Level::Error, "breached"),
-                Verdict::Inconclusive => (Level::Warning, "inconclusive"),
+            let (level, word) = match (s.verdict, s.advisory) {
+                (Verdict::Pass, _) => return None,
+                (Verdict::Breached, false) => (Level::Error, "breached"),
+                (Verdict::Breached, true) => (Level::Warning, "breached (advisory)"),
+                (Verdict::Inconclusive, false) => (Level::Warning, "inconclusive"),
+                (Verdict::Inconclusive, true) => (Level::Warning, "inconclusive (advisory)"),
             };
             let measured = s
                 .measured
@@ -285,7 +347,7 @@ pub fn annotations(gate: &Gate, place: &Place) -> Vec<Annotation> {
             }
             Some(Annotation {
                 level,
-                file: Some(file.clone()),
+                file: Some(file.to_string()),
                 line: source
                     .as_deref()
                     .and_then(|src| line_of(src, &s.expression)),
@@ -323,6 +385,7 @@ mod tests {
                 .unwrap_or_default(),
             measured: measured.map(String::from),
             reason: reason.map(String::from),
+            advisory: false,
         }
     }
 
@@ -331,6 +394,8 @@ mod tests {
             scenario: "replica-crash".into(),
             file: "scenarios/replica-crash.yaml".into(),
             not_judged: None,
+            verdict: Verdict::Breached,
+            run_issues: vec![],
             slos: vec![
                 slo(
                     "p95(latency, during=crash-primary) < 100ms",
@@ -404,7 +469,40 @@ mod tests {
         for s in &mut g.slos {
             s.verdict = Verdict::Pass;
         }
+        g.verdict = Verdict::Pass;
         assert_eq!(render(&g, &nowhere()), "");
+    }
+
+    /// Issue 19, kind 1: a run that exited 4 because its fault never applied, with every SLO
+    /// row passing, printed no annotation at all. It warns, naming the reason.
+    #[test]
+    fn a_run_inconclusive_as_a_whole_warns_even_when_every_slo_passed() {
+        let mut g = gate();
+        for s in &mut g.slos {
+            s.verdict = Verdict::Pass;
+        }
+        g.verdict = Verdict::Inconclusive;
+        g.run_issues = vec![
+            crate::verdict::RunIssue::FaultUnproven {
+                fault: "crash-primary".into(),
+                reason: Some("no container matched".into()),
+            }
+            .text(),
+        ];
+        let out = render(&g, &nowhere());
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert!(out.starts_with("::warning "), "{out}");
+        assert!(
+            out.contains(
+                "fault `crash-primary` could not be proven applied (no container matched)"
+            ),
+            "{out}"
+        );
+        // Whatever the cause, a non-pass is never silent.
+        g.run_issues.clear();
+        let out = render(&g, &nowhere());
+        assert!(out.starts_with("::warning "), "{out}");
+        assert!(out.contains("no SLO row says why"), "{out}");
     }
 
     #[test]

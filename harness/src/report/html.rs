@@ -80,24 +80,27 @@ pub fn render(report: &Report) -> String {
         );
     }
 
-    let _ = writeln!(
-        out,
-        "<h2>SLOs</h2>\n<table><tr><th>Verdict</th><th>SLO</th><th>Target</th><th>Measured</th><th>Note</th></tr>"
-    );
-    for slo in &report.slos {
+    for (heading, rows) in super::format::slo_sections(report) {
         let _ = writeln!(
             out,
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-            badge(slo.verdict),
-            esc(&slo.expression),
-            esc(&slo.target),
-            slo.measured
-                .as_ref()
-                .map_or("—".to_string(), |m| esc(&m.text)),
-            esc(slo.reason.as_deref().unwrap_or(""))
+            "<h2>{heading}</h2>\n<table><tr><th>Verdict</th><th>SLO</th><th>Target</th><th>Measured</th><th>Note</th></tr>"
         );
+        for slo in rows {
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td><code>{}</code>{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                badge(slo.verdict),
+                esc(&slo.expression),
+                if slo.advisory { " (advisory)" } else { "" },
+                esc(&slo.target),
+                slo.measured
+                    .as_ref()
+                    .map_or("—".to_string(), |m| esc(&m.text)),
+                esc(slo.reason.as_deref().unwrap_or(""))
+            );
+        }
+        let _ = writeln!(out, "</table>");
     }
-    let _ = writeln!(out, "</table>");
 
     let _ = writeln!(out, "<h2>Timeline</h2>");
     if report.series.is_empty() {

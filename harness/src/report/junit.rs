@@ -27,8 +27,10 @@ pub fn render(report: &Report) -> io::Result<String> {
     suite.add_property(("seed", report.seed.to_string().as_str()));
     suite.add_property(("run_id", report.run_id.as_str()));
     suite.add_property(("verdict", report.verdict.as_str()));
-    for slo in &report.slos {
+    for slo in report.steady_state.iter().chain(&report.slos) {
         let status = match slo.verdict {
+            // Advisory: reported, never a failing testcase (a JUnit consumer gates on those).
+            _ if slo.advisory => TestCaseStatus::success(),
             Verdict::Pass => TestCaseStatus::success(),
             Verdict::Breached => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
@@ -50,6 +52,17 @@ pub fn render(report: &Report) -> io::Result<String> {
             case.add_property(("measured", m.text.as_str()));
         }
         case.add_property(("target", slo.target.as_str()));
+        if slo.advisory {
+            case.add_property(("severity", "advisory"));
+            case.add_property(("verdict", slo.verdict.as_str()));
+            if slo.verdict != Verdict::Pass {
+                case.set_system_out(format!(
+                    "advisory SLO {}: {}",
+                    slo.verdict,
+                    slo.reason.as_deref().unwrap_or("")
+                ));
+            }
+        }
         suite.add_test_case(case);
     }
     for f in &report.faults {
@@ -74,7 +87,11 @@ pub fn render(report: &Report) -> io::Result<String> {
         case.set_classname(format!("chaosgate.{}.faults", report.scenario.name));
         suite.add_test_case(case);
     }
-    let all_green = report.slos.iter().all(|s| s.verdict == Verdict::Pass)
+    let all_green = report
+        .steady_state
+        .iter()
+        .chain(&report.slos)
+        .all(|s| s.advisory || s.verdict == Verdict::Pass)
         && report.faults.iter().all(|f| f.applied);
     let passed = report.verdict == Verdict::Pass && report.exit_code == 0;
     if all_green && !passed {

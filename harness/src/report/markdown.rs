@@ -78,19 +78,22 @@ pub fn render(report: &Report) -> String {
     if let Some(line) = stopped_early_line(report) {
         let _ = writeln!(out, "**{}**\n", text(&line));
     }
-    let _ = writeln!(out, "### SLOs\n");
-    let _ = writeln!(out, "| | SLO | Target | Measured | Note |");
-    let _ = writeln!(out, "|---|---|---|---|---|");
-    for slo in &report.slos {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} |",
-            verdict_icon(slo.verdict),
-            code(&slo.expression),
-            cell(&slo.target),
-            slo.measured.as_ref().map_or("—", |m| m.text.as_str()),
-            cell(slo.reason.as_deref().unwrap_or(""))
-        );
+    for (heading, rows) in super::format::slo_sections(report) {
+        let _ = writeln!(out, "### {heading}\n");
+        let _ = writeln!(out, "| | SLO | Target | Measured | Note |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for slo in rows {
+            let _ = writeln!(
+                out,
+                "| {} | {}{} | {} | {} | {} |",
+                verdict_icon(slo.verdict),
+                code(&slo.expression),
+                if slo.advisory { " (advisory)" } else { "" },
+                cell(&slo.target),
+                slo.measured.as_ref().map_or("—", |m| m.text.as_str()),
+                cell(slo.reason.as_deref().unwrap_or(""))
+            );
+        }
     }
     if !report.faults.is_empty() {
         let _ = writeln!(out, "\n### Faults\n");

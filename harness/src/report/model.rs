@@ -39,6 +39,11 @@ pub struct Report {
     /// load or a probe never answered before the first fault; exit 3): why.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_judged: Option<String>,
+    /// Why the run *as a whole* cannot pass, whatever its SLO rows say (a fault not proven
+    /// applied, a target that never answered, a failed steady state); empty when none.
+    /// `compare`, `annotate` and the gates read this, never the notes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run_issues: Vec<crate::verdict::RunIssue>,
     /// What exactly was tested: image IDs, file hashes, git commit, harness version, host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<crate::provenance::Provenance>,
@@ -54,12 +59,43 @@ pub struct Report {
     pub faults: Vec<FaultReport>,
     /// Every SLO of the scenario, in the scenario's order, with its verdict.
     pub slos: Vec<SloReport>,
+    /// The steady-state hypothesis (`steady_state:`), judged on the window before the first
+    /// fault; empty when the scenario states none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steady_state: Vec<SloReport>,
     /// Every probe of the scenario with its check counts.
     pub probes: Vec<ProbeReport>,
     /// One point per second of load.
     pub series: Vec<SecondPoint>,
     /// Anything a reader should know (e.g. a fault that could not be verified).
     pub notes: Vec<String>,
+}
+
+impl Report {
+    /// Why this run as a whole could not pass: its typed `run_issues`, or — for a report
+    /// written before they were recorded — what its fault records (`applied: false`) and
+    /// `not_judged` say. Every consumer of a written report (`compare`, `annotate`) reads
+    /// this, never the notes.
+    pub fn whole_run_issues(&self) -> Vec<crate::verdict::RunIssue> {
+        if !self.run_issues.is_empty() {
+            return self.run_issues.clone();
+        }
+        let mut issues: Vec<crate::verdict::RunIssue> = self
+            .faults
+            .iter()
+            .filter(|f| !f.applied)
+            .map(|f| crate::verdict::RunIssue::FaultUnproven {
+                fault: f.name.clone(),
+                reason: None,
+            })
+            .collect();
+        if let Some(detail) = &self.not_judged {
+            issues.push(crate::verdict::RunIssue::NeverAnswered {
+                detail: detail.clone(),
+            });
+        }
+        issues
+    }
 }
 
 /// A run fail-fast stopped because an SLO could no longer pass.
@@ -243,6 +279,10 @@ pub struct SloReport {
     pub reason: Option<String>,
     /// The window and figures the verdict was computed from.
     pub evidence: Option<EvidenceReport>,
+    /// `severity: advisory`: reported and annotated as a warning, never part of the run's
+    /// verdict or exit code.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub advisory: bool,
 }
 
 /// A measured SLO figure, in a stated unit.
@@ -294,6 +334,7 @@ impl From<&SloResult> for SloReport {
                 window_ms: e.window_ns.map(|(a, b)| (a as f64 / 1e6, b as f64 / 1e6)),
                 details: e.report_details(),
             }),
+            advisory: false,
         }
     }
 }

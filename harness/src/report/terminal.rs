@@ -32,25 +32,30 @@ pub fn render_terminal(report: &Report) -> String {
     if let Some(line) = stopped_early_line(report) {
         let _ = writeln!(out, "{line}");
     }
-    let width = report
-        .slos
+    let sections = super::format::slo_sections(report);
+    let width = sections
         .iter()
-        .map(|s| s.expression.chars().count())
+        .flat_map(|(_, rows)| rows.iter())
+        .map(|s| super::format::slo_label(s).chars().count())
         .max()
         .unwrap_or(0);
-    let _ = writeln!(out, "SLOs");
-    for slo in &report.slos {
-        let detail = match (slo.verdict, &slo.measured) {
-            (Verdict::Breached, Some(m)) => format!("measured {}, target {}", m.text, slo.target),
-            (Verdict::Pass, Some(m)) => format!("measured {}", m.text),
-            _ => slo.reason.clone().unwrap_or_else(|| "no value".into()),
-        };
-        let _ = writeln!(
-            out,
-            "  {} {:<width$}  {detail}",
-            mark(slo.verdict),
-            slo.expression
-        );
+    for (heading, rows) in sections {
+        let _ = writeln!(out, "{heading}");
+        for slo in rows {
+            let detail = match (slo.verdict, &slo.measured) {
+                (Verdict::Breached, Some(m)) => {
+                    format!("measured {}, target {}", m.text, slo.target)
+                }
+                (Verdict::Pass, Some(m)) => format!("measured {}", m.text),
+                _ => slo.reason.clone().unwrap_or_else(|| "no value".into()),
+            };
+            let _ = writeln!(
+                out,
+                "  {} {:<width$}  {detail}",
+                mark(slo.verdict),
+                super::format::slo_label(slo)
+            );
+        }
     }
     if !report.faults.is_empty() {
         let _ = writeln!(out, "Faults");

@@ -241,10 +241,11 @@ pub fn from_scenario(
         faults,
         recovery_consecutive: s.recovery_consecutive,
         slos: s.slos.clone(),
+        steady_state: s.steady_state.clone(),
         fail_fast: s.fail_fast.then(|| {
             s.slos
                 .iter()
-                .filter(|x| !x.is_relative())
+                .filter(|x| !x.is_relative() && x.gates())
                 .cloned()
                 .collect()
         }),

@@ -12,11 +12,6 @@ pub use from_scenario::{PlanError, from_scenario};
 pub use progress::Progress;
 pub use spec::{FaultAction, Pick, PlannedFault, RunSpec, WriteReadBack};
 
-/// Writes every report file of a judged run into its directory.
-pub fn write_reports(report: &crate::report::Report, dir: &std::path::Path) -> std::io::Result<()> {
-    crate::report::write_all(report, dir).map(|_| ())
-}
-
 /// Why a run failed around the system under test. Every variant is an infrastructure error: exit 3
 /// ([`crate::exit_codes::INFRASTRUCTURE`], via `of_run_error`); the stack is torn down in
 /// every case.

@@ -51,6 +51,9 @@ pub struct RunSpec {
     /// Every SLO of the scenario, in its order (absolute and relative; `ab` judges the
     /// relative ones).
     pub slos: Vec<crate::slo::Slo>,
+    /// `steady_state:`: SLOs over the window before the first fault that must hold for the
+    /// run to be judged at all.
+    pub steady_state: Vec<crate::slo::Slo>,
     /// `--fail-fast` / `fail_fast: true`: the SLOs watched while the run goes, to stop it as
     /// soon as one is certainly breached (`verdict::early`). `None`: run to the end.
     pub fail_fast: Option<Vec<crate::slo::Slo>>,

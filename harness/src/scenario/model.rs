@@ -33,6 +33,9 @@ pub struct Scenario {
     pub faults: Vec<FaultSpec>,
     /// The `slos:` section, parsed, in file order.
     pub slos: Vec<Slo>,
+    /// The `steady_state:` section: SLOs judged on the window before the first fault, which
+    /// must hold for the run to be judged at all.
+    pub steady_state: Vec<Slo>,
     /// Stop as soon as an SLO is certainly breached (`fail_fast: true` or `--fail-fast`).
     pub fail_fast: bool,
     /// The scenario file (absolute).

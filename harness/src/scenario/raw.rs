@@ -23,7 +23,10 @@ pub struct RawScenario {
     #[serde(default)]
     pub description: Option<String>,
     /// Seed of the fault schedule; `--seed` overrides it; the same seed replays the same schedule.
-    #[serde(default)]
+    /// A whole number from 0 to 2^53 − 1 (so every JSON reader reads it back exactly), as a
+    /// number or a string.
+    #[serde(default, deserialize_with = "crate::seed::deserialize_opt")]
+    #[schemars(with = "Option<u64>", range(max = 9_007_199_254_740_991u64))]
     pub seed: Option<u64>,
     #[schemars(with = "RawStack")]
     pub stack: Spanned<RawStack>,

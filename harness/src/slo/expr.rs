@@ -27,6 +27,29 @@ pub struct Slo {
     /// `expression`.
     #[serde(skip)]
     pub references: Vec<NameRef>,
+    /// Whether the SLO gates (the default) or is only advisory: judged and reported as every
+    /// SLO, annotated as a warning, but never changing a verdict or an exit code.
+    #[serde(skip_serializing_if = "Severity::is_gating")]
+    pub severity: Severity,
+}
+
+/// Whether an SLO's verdict counts (as Kayenta's critical metrics, or Argo Rollouts'
+/// analysis without `dryRun`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// The SLO gates: its breach fails the run, its inconclusive makes the run inconclusive.
+    #[default]
+    Gating,
+    /// `severity: advisory`: judged and reported, annotated as a warning, never gating.
+    Advisory,
+}
+
+impl Severity {
+    /// True for the default, gating severity.
+    pub fn is_gating(&self) -> bool {
+        *self == Self::Gating
+    }
 }
 
 impl Slo {
@@ -41,6 +64,11 @@ impl Slo {
     /// True for a target relative to the baseline build (`baseline ...`), judged only by `ab`.
     pub fn is_relative(&self) -> bool {
         self.relative.is_some()
+    }
+
+    /// True when the SLO's verdict counts towards the run's (not `severity: advisory`).
+    pub fn gates(&self) -> bool {
+        self.severity.is_gating()
     }
 }
 

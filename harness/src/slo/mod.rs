@@ -5,5 +5,7 @@ mod expr;
 pub mod metrics;
 mod parse;
 
-pub use expr::{Comparison, Metric, NameRef, Quantity, RefKind, Relative, Scope, Slo, Unit};
+pub use expr::{
+    Comparison, Metric, NameRef, Quantity, RefKind, Relative, Scope, Severity, Slo, Unit,
+};
 pub use parse::{SloParseError, parse};

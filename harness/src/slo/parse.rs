@@ -290,6 +290,7 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
             op,
             relative: Some(relative),
             references: refs,
+            severity: Default::default(),
         });
     }
     let (tok, value_at) = p.next();
@@ -322,6 +323,7 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
         threshold,
         relative: None,
         references: refs,
+        severity: Default::default(),
     })
 }
 

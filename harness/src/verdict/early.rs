@@ -44,7 +44,7 @@ use chaosgate_load::Schedule;
 use hdrhistogram::Histogram;
 
 use super::rules::{STARVED_LAG_P99, admits_no_failure, samples_needed};
-use super::{Decision, Verdict, overall};
+use super::{Decision, Verdict, run_verdict};
 use crate::measure::{FaultEvent, FaultWindow, failover, fault_windows, percentile_ns, recovery};
 use crate::slo::{Comparison, Metric, Quantity, Scope, Slo};
 use crate::timeline::{DockerAction, Event, EventKind};
@@ -592,7 +592,8 @@ pub fn settle(decision: &mut Decision, stop: &EarlyStop) {
             r.verdict = Verdict::Inconclusive;
         }
     }
-    decision.verdict = overall(&decision.results).max(Verdict::Inconclusive);
+    decision.verdict = run_verdict(decision.results.iter().map(|r| r.verdict), &decision.issues)
+        .max(Verdict::Inconclusive);
     // The cut run's window holds requests begun after the decision: a harness starved in
     // that last stretch makes the breach inconclusive after all (late-harness rule). Said,
     // never overridden.
@@ -993,6 +994,8 @@ mod tests {
             verdict: Verdict::Breached,
             notes: vec![],
             never_answered: None,
+            issues: vec![],
+            steady_state: vec![],
         };
         let stop = EarlyStop {
             at_ns: 12 * S,

@@ -123,6 +123,10 @@ pub struct RunFigure {
     /// Why this run's figure cannot be trusted (its own verdict was inconclusive, or the run
     /// failed); `None` when it can.
     pub untrusted: Option<String>,
+    /// The figure is only a lower bound (a target that never recovered before the run
+    /// ended): the true value is `value` or more. Untrusted as a point, yet it still decides
+    /// a breach when the bound alone already crosses the target.
+    pub at_least: bool,
 }
 
 impl RunFigure {
@@ -131,6 +135,7 @@ impl RunFigure {
         Self {
             value: Some(value),
             untrusted: None,
+            at_least: false,
         }
     }
 
@@ -139,6 +144,27 @@ impl RunFigure {
         Self {
             value,
             untrusted: Some(why.into()),
+            at_least: false,
+        }
+    }
+
+    /// A lower bound: the true figure is `value` or more, and why it is only that.
+    pub fn at_least(value: f64, why: impl Into<String>) -> Self {
+        Self {
+            value: Some(value),
+            untrusted: Some(why.into()),
+            at_least: true,
+        }
+    }
+
+    /// What stands in for this figure when judging against `favourable` (the value that
+    /// helps the verdict most): a trusted figure itself; an untrusted one `favourable`,
+    /// except that a lower bound cannot be made smaller than itself.
+    pub fn substitute(&self, favourable: f64) -> f64 {
+        match (self.is_trusted(), self.value) {
+            (true, Some(v)) => v,
+            (false, Some(v)) if self.at_least && v.is_finite() => favourable.max(v),
+            _ => favourable,
         }
     }
 
@@ -160,20 +186,14 @@ pub struct Sample {
 }
 
 /// The [`Sample`] of `runs`, `favourable` standing in for each untrusted run's figure (in the
-/// unit's base).
+/// unit's base; a lower bound stands for itself when `favourable` is below it).
 pub fn sample(runs: &[RunFigure], favourable: f64) -> Sample {
     let trusted: Vec<f64> = runs
         .iter()
         .filter(|r| r.is_trusted())
         .filter_map(|r| r.value)
         .collect();
-    let substituted: Vec<f64> = runs
-        .iter()
-        .map(|r| match (r.is_trusted(), r.value) {
-            (true, Some(v)) => v,
-            _ => favourable,
-        })
-        .collect();
+    let substituted: Vec<f64> = runs.iter().map(|r| r.substitute(favourable)).collect();
     Sample {
         trusted: median_interval(&trusted),
         all_trusted: trusted.len() == runs.len(),

@@ -25,6 +25,9 @@ pub mod rules;
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 pub use evaluate::{
     Evidence, Measurement, MetricSource, NEEDS_BASELINE, SloResult, Verdict, evaluate, overall,
 };
@@ -50,6 +53,100 @@ pub struct Inputs<'a> {
     pub faults: &'a [FaultRecord],
     /// The lost-writes check, when the load wrote with unique ids.
     pub writes: Option<&'a WriteCheck>,
+    /// The steady-state hypothesis (`steady_state:`): SLOs over the window before the first
+    /// fault. Breached: the run is not judged ([`RunIssue::SteadyStateFailed`], exit 3);
+    /// undecidable: inconclusive. Empty when the scenario states none.
+    pub steady_state: &'a [Slo],
+}
+
+/// Why a run *as a whole* cannot pass, whatever its SLO rows say. Typed, written to
+/// `report.json` (`run_issues`), and read back by every path that says something about a
+/// build (`--repeat`, `ab` on both sides, `compare`, `annotate`, every report), so none of
+/// them re-derives it from the verdict or from notes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RunIssue {
+    /// A fault could not be proven applied (no target matched, its proof never came): the
+    /// run did not test what it says (exit 4).
+    FaultUnproven {
+        /// The fault's `name:`.
+        fault: String,
+        /// What went wrong, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The load target or a probe never answered before the first fault: the figures measure
+    /// the wiring, not the system (exit 3).
+    NeverAnswered {
+        /// What did not answer, in words.
+        detail: String,
+    },
+    /// The steady-state hypothesis (`steady_state:`) did not hold before the first fault:
+    /// the system was already unhealthy, so the fault cannot be blamed (exit 3).
+    SteadyStateFailed {
+        /// Which steady-state SLO was breached, measured against target.
+        detail: String,
+    },
+    /// The steady-state hypothesis could not be judged (no data or too coarse before the
+    /// first fault): whether the system was healthy before the fault is unknown (exit 4).
+    SteadyStateUnknown {
+        /// Which steady-state SLO could not be judged, and why.
+        detail: String,
+    },
+}
+
+impl RunIssue {
+    /// The exit code this issue forces at least: 3 when the run measured something other than
+    /// the system under test, 4 when it could not be judged.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::NeverAnswered { .. } | Self::SteadyStateFailed { .. } => {
+                crate::exit_codes::INFRASTRUCTURE
+            }
+            Self::FaultUnproven { .. } | Self::SteadyStateUnknown { .. } => {
+                crate::exit_codes::INCONCLUSIVE
+            }
+        }
+    }
+
+    /// The issue in words, for notes, annotations and the terminal.
+    pub fn text(&self) -> String {
+        match self {
+            Self::FaultUnproven { fault, reason } => format!(
+                "fault `{fault}` could not be proven applied{}",
+                reason
+                    .as_deref()
+                    .map(|e| format!(" ({e})"))
+                    .unwrap_or_default()
+            ),
+            Self::NeverAnswered { detail } => detail.clone(),
+            Self::SteadyStateFailed { detail } => format!(
+                "the steady state did not hold before the first fault ({detail}): the system \
+                 was already unhealthy, so the run was not judged"
+            ),
+            Self::SteadyStateUnknown { detail } => {
+                format!("the steady state could not be judged before the first fault ({detail})")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for RunIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text())
+    }
+}
+
+/// The one run-level rule, for a single run and for a gate over many: the worst verdict of
+/// the gating SLOs; nothing gating judged is inconclusive (nothing was shown to hold); any
+/// [`RunIssue`] makes it at least inconclusive. Advisory SLOs never reach this.
+pub fn run_verdict(gating: impl IntoIterator<Item = Verdict>, issues: &[RunIssue]) -> Verdict {
+    let verdict = gating.into_iter().max().unwrap_or(Verdict::Inconclusive);
+    if issues.is_empty() {
+        verdict
+    } else {
+        verdict.max(Verdict::Inconclusive)
+    }
 }
 
 /// The decided verdict.
@@ -67,6 +164,10 @@ pub struct Decision {
     /// scenario or its wiring is wrong (a wrong port, a wrong path), and the figures say
     /// nothing about the system. The CLI maps this to exit 3, whatever `verdict` says.
     pub never_answered: Option<String>,
+    /// Why the run as a whole cannot pass (typed; `never_answered` is one of them too).
+    pub issues: Vec<RunIssue>,
+    /// The steady-state SLOs judged on the window before the first fault, in order.
+    pub steady_state: Vec<SloResult>,
 }
 
 /// Decides the verdict of a finished run.
@@ -80,21 +181,59 @@ pub fn decide(input: &Inputs<'_>) -> Decision {
     for (slo, r) in input.slos.iter().zip(&mut results) {
         rules::apply(slo, r);
     }
-    let mut verdict = overall(&results);
     let mut notes = Vec::new();
+    let mut issues = Vec::new();
     for f in input.faults {
         if f.verified_ns.is_none() {
-            notes.push(format!(
-                "fault `{}` could not be proven applied{}: the run cannot pass",
-                f.name,
-                f.error
-                    .as_deref()
-                    .map(|e| format!(" ({e})"))
-                    .unwrap_or_default()
-            ));
-            verdict = verdict.max(Verdict::Inconclusive);
+            let issue = RunIssue::FaultUnproven {
+                fault: f.name.clone(),
+                reason: f.error.clone(),
+            };
+            notes.push(format!("{issue}: the run cannot pass"));
+            issues.push(issue);
         }
     }
+    let never_answered = never_answered(input.analysis);
+    if let Some(detail) = &never_answered {
+        issues.push(RunIssue::NeverAnswered {
+            detail: detail.clone(),
+        });
+    }
+    let mut steady_state = evaluate(input.steady_state, &metrics);
+    for (slo, r) in input.steady_state.iter().zip(&mut steady_state) {
+        rules::apply(slo, r);
+        let detail = format!(
+            "`{}`: {}",
+            r.expression,
+            r.reason.as_deref().unwrap_or(r.verdict.as_str())
+        );
+        match r.verdict {
+            Verdict::Pass => {}
+            Verdict::Breached => issues.push(RunIssue::SteadyStateFailed { detail }),
+            Verdict::Inconclusive => issues.push(RunIssue::SteadyStateUnknown { detail }),
+        }
+    }
+    // A run that measured something other than the system under test (the wiring, or a
+    // system already unhealthy before the fault) has no SLO verdict to give.
+    if let Some(why) = issues
+        .iter()
+        .find(|i| i.exit_code() == crate::exit_codes::INFRASTRUCTURE)
+        .map(RunIssue::text)
+    {
+        for r in &mut results {
+            r.verdict = Verdict::Inconclusive;
+            r.reason = Some(format!("not judged: {why}"));
+        }
+    }
+    let verdict = run_verdict(
+        input
+            .slos
+            .iter()
+            .zip(&results)
+            .filter(|(slo, _)| slo.gates())
+            .map(|(_, r)| r.verdict),
+        &issues,
+    );
     notes.extend(lateness_notes(input));
     if let Some(dropped) = input
         .analysis
@@ -111,7 +250,9 @@ pub fn decide(input: &Inputs<'_>) -> Decision {
         results,
         verdict,
         notes,
-        never_answered: never_answered(input.analysis),
+        never_answered,
+        issues,
+        steady_state,
     }
 }
 

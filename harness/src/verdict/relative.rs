@@ -80,8 +80,8 @@ pub fn figure(slo: &Slo, r: &SloResult) -> RunFigure {
         .map(|e| e.facts.clone())
         .unwrap_or_default();
     if facts.recovered == Some(false) {
-        return RunFigure::untrusted(
-            Some(value),
+        return RunFigure::at_least(
+            value,
             format!("did not recover before the run ended; {m} is only a lower bound"),
         );
     }

@@ -105,6 +105,7 @@ fn fixture() -> Report {
         verdict: Verdict::Breached,
         exit_code: 1,
         not_judged: None,
+        run_issues: vec![],
         stopped_early: None,
         provenance: Some(provenance(
             "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
@@ -177,6 +178,7 @@ fn fixture() -> Report {
                 failover: None,
             },
         ],
+        steady_state: vec![],
         slos: vec![
             SloReport {
                 expression: "p95(latency, during=crash-primary) < 100ms".into(),
@@ -192,6 +194,7 @@ fn fixture() -> Report {
                     window_ms: Some((10_002.4, 15_002.4)),
                     details: BTreeMap::from([("samples".into(), json!(1000))]),
                 }),
+                advisory: false,
             },
             SloReport {
                 expression: "error_rate(during=crash-primary) < 0.1%".into(),
@@ -210,6 +213,7 @@ fn fixture() -> Report {
                         ("scheduled".into(), json!(1000)),
                     ]),
                 }),
+                advisory: false,
             },
             SloReport {
                 expression: "recovery_time(crash-primary, probe=marketdata-a) < 30s".into(),
@@ -222,6 +226,7 @@ fn fixture() -> Report {
                 }),
                 reason: None,
                 evidence: None,
+                advisory: false,
             },
             SloReport {
                 expression: "failover_time(pause-redis) < 2s".into(),
@@ -230,6 +235,7 @@ fn fixture() -> Report {
                 measured: None,
                 reason: Some("fault pause-redis was not proven applied".into()),
                 evidence: None,
+                advisory: false,
             },
         ],
         probes: vec![ProbeReport {
@@ -345,8 +351,14 @@ fn published_report_schema_is_current() {
 
 #[test]
 fn compare_flags_regressions_beyond_tolerance() {
-    let old = fixture();
-    let mut new = fixture();
+    // Both runs proven to have applied their faults (the fixture's second fault is not).
+    let proven = || {
+        let mut r = fixture();
+        r.faults.truncate(1);
+        r
+    };
+    let old = proven();
+    let mut new = proven();
     // p99 during the crash up 50 %, recovery 3 s slower, the p95 SLO now breached, and the
     // whole-run p50 up by 0.3 ms (+9 %, below the tolerance and the noise floor).
     new.phases[1].latency_ms.as_mut().unwrap().p99 = 720.0;
@@ -372,6 +384,49 @@ fn compare_flags_regressions_beyond_tolerance() {
     let same = report::compare(&old, &old, 0.0);
     assert!(same.regressions.is_empty() && same.improvements.is_empty());
     assert!(same.compared > 10);
+}
+
+/// Issue 19, kind 1: NEW's fault never applied, so NEW measured a system with no fault and
+/// "improved" (it was "0 regressions, 2 improvements", exit 0). The run verdict got worse:
+/// a regression (exit 1), and no figure of a run that did not test what it says is an
+/// improvement. An OLD that was inconclusive as a whole is no baseline: exit 4.
+#[test]
+fn compare_reads_the_run_level_verdict() {
+    let old = fixture_passing();
+    let mut new = fixture_passing();
+    new.faults[0].applied = false;
+    new.faults[0].verified_at_ms = None;
+    new.verdict = Verdict::Inconclusive;
+    new.exit_code = 4;
+    new.phases[1].error_rate = Some(0.0);
+    new.phases[1].latency_ms.as_mut().unwrap().p99 = 3.0;
+    let cmp = report::compare(&old, &new, 0.10);
+    assert_eq!(cmp.exit_code(), 1, "{cmp}");
+    let what: Vec<&str> = cmp.regressions.iter().map(|c| c.what.as_str()).collect();
+    assert_eq!(what, ["run verdict"]);
+    assert!(cmp.improvements.is_empty(), "{cmp}");
+    assert!(
+        cmp.to_string()
+            .contains("fault `crash-primary` could not be proven applied"),
+        "{cmp}"
+    );
+    // The other way round: nothing to compare against.
+    let back = report::compare(&new, &old, 0.10);
+    assert!(back.regressions.is_empty(), "{back}");
+    assert_eq!(back.exit_code(), 4, "{back}");
+}
+
+/// The fixture with every SLO passing and a pass verdict.
+fn fixture_passing() -> report::Report {
+    let mut r = fixture();
+    r.faults.truncate(1);
+    for s in &mut r.slos {
+        s.verdict = Verdict::Pass;
+        s.reason = None;
+    }
+    r.verdict = Verdict::Pass;
+    r.exit_code = 0;
+    r
 }
 
 /// An inconclusive run whose SLOs all passed (a fault proven to have touched nothing): no

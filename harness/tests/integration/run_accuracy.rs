@@ -267,7 +267,9 @@ fn a_paused_service_probe_success_is_its_answered_share_and_the_load_runs_out() 
     let fault = &report["faults"][0];
     let applied = fault["verified_at_ms"].as_f64().expect("pause proven");
     let unpaused = fault["reverted_at_ms"].as_f64().expect("unpaused");
-    let end = fault["evidence"]["window_end_ms"].as_f64().expect("window end");
+    let end = fault["evidence"]["window_end_ms"]
+        .as_f64()
+        .expect("window end");
     let window = end - fault["applied_at_ms"].as_f64().expect("applied");
     let answered = (end - unpaused) / window;
     let measured = slo(&report, "probe_success(redis")["measured"]["value"]

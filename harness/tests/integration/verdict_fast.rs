@@ -149,6 +149,7 @@ impl Run {
             analysis: &analysis,
             faults: &faults,
             writes: None,
+            steady_state: &[],
         });
         let _ = std::fs::remove_dir_all(&dir);
         d

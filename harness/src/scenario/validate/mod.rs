@@ -112,6 +112,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
             probes: probes.into_iter().flatten().collect(),
             faults: faults.into_iter().flatten().collect(),
             slos,
+            steady_state: Vec::new(),
             path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             warnings: super::diagnostic::ScenarioErrors::new(path, src, cx.warnings).as_warnings(),
         });
