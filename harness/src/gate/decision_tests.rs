@@ -342,3 +342,26 @@ fn jitter_shifts_every_fault_alike_and_refuses_a_schedule_it_would_push_out() {
     let err = super::jitter_faults(&mut spec.clone(), 7, Duration::from_secs(25)).unwrap_err();
     assert!(err.contains("at most 20s"), "{err}");
 }
+
+/// `{ slo: ..., severity: advisory }` parses, and an advisory breach never fails a gate.
+#[test]
+fn an_advisory_slo_never_gates_a_repeat() {
+    let s = scenario(&[
+        "availability(phase=whole) >= 99%",
+        "{ slo: \"p95(latency, during=crash-primary) < 1ms\", severity: advisory }",
+    ]);
+    assert!(s.slos[0].gates());
+    assert_eq!(s.slos[1].severity, crate::slo::Severity::Advisory);
+    let run = |i| {
+        done(
+            i,
+            vec![
+                (0, result("", Verdict::Pass, ratio(1.0), Facts::default())),
+                (1, result("", Verdict::Breached, ms(40), Facts::default())),
+            ],
+            vec![],
+            vec![],
+        )
+    };
+    assert_eq!(judge_repeat(&s, &[run(1), run(2), run(3)]), Verdict::Pass);
+}

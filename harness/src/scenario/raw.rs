@@ -42,10 +42,18 @@ pub struct RawScenario {
     pub probes: Vec<RawProbe>,
     #[serde(default)]
     pub faults: Vec<RawFault>,
-    /// SLO expressions, e.g. `p95(latency, during=crash-primary) < 100ms`.
+    /// SLO expressions, e.g. `p95(latency, during=crash-primary) < 100ms`, or
+    /// `{ slo: EXPR, severity: advisory }` for one that is reported but never gates.
+    #[serde(default)]
+    #[schemars(with = "Vec<ScalarOr<RawSlo>>")]
+    pub slos: Vec<Spanned<ScalarOr<RawSlo>>>,
+    /// The steady-state hypothesis: SLOs over the window before the first fault (e.g.
+    /// `error_rate(phase=before) < 1%`). When one is breached the system was already
+    /// unhealthy, so the run is not judged (exit 3); when one cannot be decided, the run is
+    /// inconclusive.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
-    pub slos: Vec<Spanned<String>>,
+    pub steady_state: Vec<Spanned<String>>,
     /// Stop the run as soon as an SLO is certainly breached, whatever the rest of the run
     /// brings (as `chaosgate run --fail-fast`).
     #[serde(default)]
@@ -207,6 +215,24 @@ pub struct RawRamp {
     pub from: Spanned<String>,
     #[schemars(with = "String")]
     pub to: Spanned<String>,
+}
+
+/// The long form of an SLO entry.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlo {
+    /// The SLO expression.
+    #[schemars(with = "String")]
+    pub slo: Spanned<String>,
+    /// `gating` (the default) or `advisory`: judged and reported, annotated as a warning,
+    /// never changing the verdict or the exit code.
+    #[serde(default)]
+    #[schemars(with = "Option<String>", regex(pattern = r"^(gating|advisory)$"))]
+    pub severity: Option<Spanned<String>>,
+}
+
+impl Expecting for RawSlo {
+    const EXPECTING: &'static str = "an SLO like `p95(latency) < 100ms` or `{ slo: \"p99(latency) < 300ms\", severity: advisory }`";
 }
 
 impl Expecting for RawRamp {

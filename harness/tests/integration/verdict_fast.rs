@@ -139,17 +139,27 @@ impl Run {
     }
 
     fn judge(&self, slos: &[&str]) -> Decision {
+        self.judge_with(slos, &[], &[])
+    }
+
+    /// As `judge`, with steady-state SLOs (on the window before the first fault) and the
+    /// indexes of `slos` that are advisory.
+    fn judge_with(&self, slos: &[&str], steady: &[&str], advisory: &[usize]) -> Decision {
         let dir = tempdir();
         let path = dir.join("events.jsonl");
         let faults = self.write(&path);
         let analysis = analyze(&path, self.end_ms * MS, 3).unwrap();
-        let slos: Vec<Slo> = slos.iter().map(|s| parse(s).unwrap()).collect();
+        let mut slos: Vec<Slo> = slos.iter().map(|s| parse(s).unwrap()).collect();
+        for i in advisory {
+            slos[*i].severity = chaosgate::slo::Severity::Advisory;
+        }
+        let steady: Vec<Slo> = steady.iter().map(|s| parse(s).unwrap()).collect();
         let d = decide(&Inputs {
             slos: &slos,
             analysis: &analysis,
             faults: &faults,
             writes: None,
-            steady_state: &[],
+            steady_state: &steady,
         });
         let _ = std::fs::remove_dir_all(&dir);
         d
@@ -213,6 +223,46 @@ fn an_outage_seen_by_clients_is_a_breach() {
         ]
     );
     assert_eq!(d.results[3].measured.unwrap().to_string(), "400ms");
+}
+
+/// The steady-state hypothesis: a system already failing before the first fault is not
+/// judged (exit 3, every SLO "not judged"), instead of the fault being blamed; a healthy one
+/// is judged as usual.
+#[test]
+fn a_system_unhealthy_before_the_fault_is_not_judged() {
+    let mut run = Run::healthy(8_000, 200);
+    // 10 % of requests fail all along, fault or not.
+    run.request = Box::new(|t| {
+        if t % 10 == 0 {
+            (1, 0, Outcome::Status(503))
+        } else {
+            (2, 0, Outcome::Ok)
+        }
+    });
+    let steady = ["error_rate(phase=before) < 1%"];
+    let d = run.judge_with(CRASH_SLOS, &steady, &[]);
+    assert_eq!(d.steady_state[0].verdict, Verdict::Breached, "{d:#?}");
+    assert!(matches!(
+        d.issues.as_slice(),
+        [chaosgate::verdict::RunIssue::SteadyStateFailed { .. }]
+    ));
+    assert_eq!(chaosgate::exit_codes::of_decision(&d), 3);
+    assert!(verdicts(&d).iter().all(|v| *v == Verdict::Inconclusive));
+    let healthy = Run::healthy(8_000, 200).judge_with(CRASH_SLOS, &steady, &[]);
+    assert_eq!(healthy.verdict, Verdict::Pass, "{healthy:#?}");
+    assert!(healthy.issues.is_empty());
+}
+
+/// `severity: advisory`: judged and reported, never the run's verdict.
+#[test]
+fn an_advisory_breach_is_reported_and_does_not_gate() {
+    let run = Run::healthy(8_000, 200);
+    let slos = ["p95(latency) < 1ms", "error_rate() < 0.1%"];
+    let d = run.judge_with(&slos, &[], &[0]);
+    assert_eq!(verdicts(&d), [Verdict::Breached, Verdict::Pass]);
+    assert_eq!(d.verdict, Verdict::Pass);
+    let d = run.judge_with(&slos, &[], &[]);
+    assert_eq!(d.verdict, Verdict::Breached);
 }
 
 #[test]

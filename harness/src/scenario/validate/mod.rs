@@ -97,6 +97,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
         }
     }
     let slos = slos::slos(&mut cx, &raw, load.is_some());
+    let steady_state = slos::steady_state(&mut cx, &raw, load.is_some());
     if cx.errors.is_empty()
         && let (Some(stack), Some(duration)) = (stack, duration)
     {
@@ -112,7 +113,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
             probes: probes.into_iter().flatten().collect(),
             faults: faults.into_iter().flatten().collect(),
             slos,
-            steady_state: Vec::new(),
+            steady_state,
             path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             warnings: super::diagnostic::ScenarioErrors::new(path, src, cx.warnings).as_warnings(),
         });

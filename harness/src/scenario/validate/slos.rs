@@ -4,8 +4,11 @@ use std::collections::BTreeSet;
 
 use super::context::Ctx;
 use crate::scenario::diagnostic::ScenarioError;
+use serde_saphyr::Spanned;
+
 use crate::scenario::raw::RawScenario;
-use crate::slo::{self, Metric, RefKind, Slo};
+use crate::scenario::shapes::ScalarOr;
+use crate::slo::{self, Metric, RefKind, Scope, Severity, Slo};
 
 pub(super) fn slos(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) -> Vec<Slo> {
     if raw.slos.is_empty() {
@@ -15,10 +18,119 @@ pub(super) fn slos(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) -> Vec<S
                 .with_help("add e.g. `slos: [\"p95(latency) < 100ms\"]`"),
         );
     }
+    let mut out = Vec::new();
+    for entry in &raw.slos {
+        let (sp, severity) = match &entry.value {
+            ScalarOr::Scalar(text) => (
+                Spanned::new(text.clone(), entry.referenced, entry.defined),
+                Severity::Gating,
+            ),
+            ScalarOr::Map(m) => {
+                let severity = match m.severity.as_ref().map(|s| s.value.as_str()) {
+                    None | Some("gating") => Severity::Gating,
+                    Some("advisory") => Severity::Advisory,
+                    Some(other) => {
+                        let span = m.severity.as_ref().and_then(|s| cx.span(s));
+                        cx.push(
+                            ScenarioError::new(format!("unknown severity `{other}`"), span)
+                                .with_help("`gating` (the default) or `advisory`"),
+                        );
+                        Severity::Gating
+                    }
+                };
+                (
+                    Spanned::new(m.slo.value.clone(), m.slo.referenced, m.slo.defined),
+                    severity,
+                )
+            }
+        };
+        if let Some(mut slo) = one(cx, raw, has_load, &sp) {
+            slo.severity = severity;
+            out.push(slo);
+        }
+    }
+    if !out.is_empty() && out.iter().all(|s| !s.gates()) {
+        let span = cx.span(&raw.name);
+        cx.push(
+            ScenarioError::new(
+                "every SLO is advisory, so the scenario can never fail",
+                span,
+            )
+            .with_help("leave at least one SLO gating (no `severity`, or `severity: gating`)"),
+        );
+    }
+    out
+}
+
+/// `steady_state:`: SLOs on the load's requests judged on the window before the first fault
+/// (`phase=before`, which a bare metric means here). Other windows or metrics that are not
+/// the load's are refused, and so is a steady state with no fault to come before.
+pub(super) fn steady_state(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) -> Vec<Slo> {
+    let mut out = Vec::new();
+    if !raw.steady_state.is_empty() && raw.faults.is_empty() {
+        let span = cx.span(&raw.steady_state[0]);
+        cx.push(
+            ScenarioError::new(
+                "a steady state is judged before the first fault, but the scenario has no faults",
+                span,
+            )
+            .with_help("state the SLOs under `slos:` instead"),
+        );
+        return out;
+    }
+    for sp in &raw.steady_state {
+        let Some(mut slo) = one(cx, raw, has_load, sp) else {
+            continue;
+        };
+        let scope = match &mut slo.metric {
+            Metric::Latency { scope, .. }
+            | Metric::ErrorRate { scope }
+            | Metric::Availability { scope } => scope,
+            other => {
+                let name = other.name();
+                let span = cx.span(sp);
+                cx.push(
+                    ScenarioError::new(
+                        format!("`{name}` cannot state a steady state: it is not measured before the first fault"),
+                        span,
+                    )
+                    .with_help("a latency percentile, error_rate or availability of the load, e.g. `error_rate(phase=before) < 1%`"),
+                );
+                continue;
+            }
+        };
+        match scope {
+            Scope::Whole | Scope::Before => *scope = Scope::Before,
+            other => {
+                let span = cx.span(sp);
+                cx.push(
+                    ScenarioError::new(
+                        format!("a steady-state SLO is judged before the first fault, not over `{other}`"),
+                        span,
+                    )
+                    .with_help("leave the window out, or write `phase=before`"),
+                );
+                continue;
+            }
+        }
+        if slo.is_relative() {
+            let span = cx.span(sp);
+            cx.push(ScenarioError::new(
+                "a steady-state SLO needs an absolute target, not a baseline",
+                span,
+            ));
+            continue;
+        }
+        out.push(slo);
+    }
+    out
+}
+
+/// One SLO expression parsed and checked against the scenario (names, load, probes).
+fn one(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool, sp: &Spanned<String>) -> Option<Slo> {
     let fault_names: BTreeSet<&str> = raw.faults.iter().map(|f| f.name.value.as_str()).collect();
     let probe_names: BTreeSet<&str> = raw.probes.iter().map(|p| p.name.value.as_str()).collect();
-    let mut out = Vec::new();
-    for sp in &raw.slos {
+    {
         let text = sp.value.as_str();
         let slo = match slo::parse(text) {
             Ok(s) => s,
@@ -29,7 +141,7 @@ pub(super) fn slos(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) -> Vec<S
                     err = err.with_help(h);
                 }
                 cx.push(err);
-                continue;
+                return None;
             }
         };
         let mut ok = true;
@@ -79,9 +191,6 @@ pub(super) fn slos(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) -> Vec<S
             );
             ok = false;
         }
-        if ok {
-            out.push(slo);
-        }
+        ok.then_some(slo)
     }
-    out
 }
