@@ -1,7 +1,6 @@
 //! `chaosgate ab`: a candidate build against a baseline build under the same seeded fault
 //! schedule, and the shared CLI edge of `run --repeat N` (the gate's exit code and reports).
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -53,11 +52,10 @@ pub struct AbArgs {
 }
 
 /// Runs `chaosgate ab`. Exit: the gate's verdict (0 pass, 1 breached, 4 inconclusive); 2 when
-/// the scenario or a side's variables are bad (or the two sides are the same build); 3 when a
+/// the scenario or a side's variables are bad (a variable no compose file reads); 3 when a
 /// run failed around the system, the gate was interrupted or its reports could not be written.
 pub fn run(args: AbArgs, quiet: bool) -> CommandResult {
     let s = scenario::load(&args.file).map_err(|e| CommandError::BadInputs(vec![e.to_string()]))?;
-    same_build(&args.set, &args.baseline, &args.candidate)?;
     let sides = vec![
         Side {
             name: gate::ab::BASELINE.into(),
@@ -86,32 +84,6 @@ pub fn run(args: AbArgs, quiet: bool) -> CommandResult {
         )
         .await
     })
-}
-
-/// Two sides whose variables come out the same (after `--set`) are one build compared with
-/// itself: refused before anything starts, whatever the SLOs would say.
-fn same_build(
-    common: &[(String, String)],
-    baseline: &[(String, String)],
-    candidate: &[(String, String)],
-) -> Result<(), CommandError> {
-    let effective = |side: &[(String, String)]| -> BTreeMap<String, String> {
-        common.iter().chain(side).cloned().collect()
-    };
-    let (b, c) = (effective(baseline), effective(candidate));
-    if b == c {
-        let vars: Vec<String> = b.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        return Err(CommandError::BadInput(format!(
-            "--baseline and --candidate give the same build ({}): the gate would compare a \
-             build with itself; give the candidate the variables that make it different",
-            if vars.is_empty() {
-                "no variables".into()
-            } else {
-                vars.join(" ")
-            }
-        )));
-    }
-    Ok(())
 }
 
 /// What a gate (`ab` or `run --repeat`) runs, besides the scenario.

@@ -365,3 +365,36 @@ fn an_advisory_slo_never_gates_a_repeat() {
     };
     assert_eq!(judge_repeat(&s, &[run(1), run(2), run(3)]), Verdict::Pass);
 }
+
+/// Kind 4: the same variables on both sides are an A/A run (allowed: it measures noise), and
+/// the gate says so; a misspelt variable never gets this far (`run::from_scenario` refuses it).
+#[test]
+fn an_ab_of_one_build_with_itself_says_so() {
+    let s = scenario(&["availability(phase=whole) >= 99%"]);
+    let on_done = |_: &str, _: &Done| {};
+    let side = |name: &str, v: &str| Side {
+        name: name.into(),
+        set: vec![("GATEWAY_FAILOVER_DELAY".into(), v.into())],
+    };
+    let note = |b: &str, c: &str| {
+        let plan = Plan {
+            scenario: &s,
+            kind: GateKind::Ab,
+            seed: 1,
+            repeat: 1,
+            common: &[],
+            sides: vec![side("baseline", b), side("candidate", c)],
+            dir: Path::new("/nonexistent"),
+            cancel: CancellationToken::new(),
+            quiet: true,
+            jitter: None,
+            on_done: &on_done,
+        };
+        super::skeleton(&plan, &[], String::new(), Duration::ZERO)
+            .notes
+            .iter()
+            .any(|n| n.contains("A/A"))
+    };
+    assert!(note("0s", "0s"));
+    assert!(!note("0s", "5s"));
+}

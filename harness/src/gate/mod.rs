@@ -378,6 +378,22 @@ pub fn skeleton(
             hashes.into_iter().collect::<Vec<_>>().join(" ≠ ")
         ));
     }
+    if plan.kind == GateKind::Ab {
+        let effective = |side: &Side| -> BTreeMap<String, String> {
+            plan.common.iter().chain(&side.set).cloned().collect()
+        };
+        if let [a, b] = plan.sides.as_slice()
+            && effective(a) == effective(b)
+        {
+            // Legitimate as an A/A run (how much do two runs of one build differ?), and
+            // said, so nobody reads it as a comparison of two builds.
+            notes.push(
+                "both sides ran the same variables: an A/A comparison of one build with itself \
+                 (run-to-run noise), not of two builds"
+                    .into(),
+            );
+        }
+    }
     if plan.repeat > 1 && plan.jitter.is_none() && !plan.scenario.faults.is_empty() {
         notes.push(
             "every run applied its faults at the same times from the load's start: the system's \
