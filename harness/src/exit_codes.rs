@@ -66,7 +66,8 @@ pub const MEANINGS: [(i32, &str); 5] = [
     (
         INFRASTRUCTURE,
         "harness or infrastructure error (docker unreachable, stack never healthy, interrupted, \
-         or the load target or a probe never answered before the first fault)",
+         or the load target or a probe never answered before the first fault, or the steady \
+         state did not hold before it)",
     ),
     (
         INCONCLUSIVE,
