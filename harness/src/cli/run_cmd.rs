@@ -21,6 +21,7 @@ pub struct RunArgs {
     pub files: Vec<PathBuf>,
     /// Seed for the fault schedule and target picks (overrides the file's `seed:`); the same
     /// seed replays the same schedule. Without either, a random seed is drawn and reported.
+    /// 0 to 2^53 − 1, so that every JSON reader reads a recorded seed back exactly.
     #[arg(long, value_parser = crate::seed::parse)]
     pub seed: Option<u64>,
     /// Where run directories are created (`<dir>/<scenario>-<time>/`).

@@ -732,3 +732,59 @@ faults:
 ";
     insta::assert_snapshot!(check("label-selector", src).to_string());
 }
+
+/// `chaosgate --help`, and the help of the commands that say something about a build, as a
+/// reviewed snapshot: flags, their documented errors and the exit-code table change only on
+/// purpose.
+#[test]
+fn help_is_what_users_read() {
+    let mut all = String::new();
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["ab", "--help"],
+        &["compare", "--help"],
+        &["annotate", "--help"],
+    ] {
+        let out = crate::common::chaosgate()
+            .args(args)
+            .env("COLUMNS", "100")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        all.push_str(&format!(
+            "$ chaosgate {}\n{}\n",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stdout)
+        ));
+    }
+    insta::assert_snapshot!(all);
+}
+
+/// Seeds: a seed above 2^53 cannot be read back exactly by a JSON reader, so it is refused
+/// where it is given (exit 2), as a flag and in a file.
+#[test]
+fn seeds_beyond_what_json_holds_are_refused() {
+    let out = crate::common::chaosgate()
+        .args(["run", "--dry-run", "--seed", "18446744073709551615"])
+        .arg(crate::common::repo_root().join("scenarios/smoke.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("2^53"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = crate::common::chaosgate()
+        .args(["run", "--dry-run", "--seed", "9007199254740991"])
+        .arg(crate::common::repo_root().join("scenarios/smoke.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
