@@ -18,9 +18,14 @@ if [[ $skip_kube != 1 ]]; then
   kube_build=$!
 fi
 
-bash compose/build-images.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The fast tier (no container, no Docker needed) first: a broken verdict, parser or report
+# fails here in minutes, before the images are built (.config/nextest.toml, profile `fast`).
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --profile fast "$@"
+fi
+bash compose/build-images.sh
 
 # The harness's integration tests are one binary (harness/tests/integration/), a module per
 # area: the Kubernetes ones (run_kube::) wait for the cluster below.
