@@ -9,8 +9,6 @@ use tokio_util::sync::CancellationToken;
 use super::error::{CommandError, CommandResult};
 use super::run_cmd::{create_run_dir, parse_duration, parse_key_value};
 use super::runtime::{OnSignal, with_runtime};
-use crate::exit_codes;
-use crate::exit_codes::worse;
 use crate::gate::{self, Plan, Side};
 use crate::report::gate::GateKind;
 use crate::scenario;
@@ -159,25 +157,8 @@ pub(crate) async fn run_gate(
         Err(gate::GateError::BadInput(e)) => return Err(CommandError::BadInput(e)),
         Err(e) => return Err(CommandError::Infrastructure(e.to_string())),
     };
-    let mut report = gate::skeleton(&plan, &done, started_at, started.elapsed());
-    match args.kind {
-        GateKind::Repeat => gate::repeat::judge(&plan, &done[0], &mut report),
-        GateKind::Ab => gate::ab::judge(&plan, &done[0], &done[1], &mut report),
-    }
-    let worst_run = gate::worst_exit(&done);
-    // A run that failed around the system (or measured the wiring) is an infrastructure
-    // failure of the gate; a single run's breach or inconclusive is already in the verdict.
-    let mut exit_code = match worst_run {
-        exit_codes::INFRASTRUCTURE | exit_codes::BAD_INPUT => worst_run,
-        _ => exit_codes::of_verdict(report.verdict),
-    };
-    if interrupted {
-        exit_code = worse(exit_code, exit_codes::INFRASTRUCTURE);
-        report
-            .notes
-            .push("interrupted: not every run was made".into());
-    }
-    report.exit_code = exit_code;
+    let report = gate::decide(&plan, &done, interrupted, started_at, started.elapsed());
+    let exit_code = report.exit_code;
     for n in report.notes.iter().filter(|n| n.starts_with("warning:")) {
         eprintln!("chaosgate: {n}");
     }

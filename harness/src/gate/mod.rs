@@ -432,6 +432,40 @@ pub fn skeleton(
     }
 }
 
+/// The gate's report, judged: each SLO over the runs (`repeat` or `ab`), the one run-level
+/// rule over every side ([`settle`]), and its exit code — the verdict's, unless a run failed
+/// around the system (3, or 2) or the gate was interrupted (at least 3).
+pub fn decide(
+    plan: &Plan<'_>,
+    done: &[Vec<Done>],
+    interrupted: bool,
+    started_at: String,
+    wall: std::time::Duration,
+) -> GateReport {
+    let mut report = skeleton(plan, done, started_at, wall);
+    let empty = Vec::new();
+    let side = |i: usize| done.get(i).unwrap_or(&empty);
+    match plan.kind {
+        GateKind::Repeat => repeat::judge(plan, side(0), &mut report),
+        GateKind::Ab => ab::judge(plan, side(0), side(1), &mut report),
+    }
+    let worst_run = worst_exit(done);
+    // A run that failed around the system (or measured the wiring) is an infrastructure
+    // failure of the gate; a single run's breach or inconclusive is already in the verdict.
+    let mut exit_code = match worst_run {
+        crate::exit_codes::INFRASTRUCTURE | crate::exit_codes::BAD_INPUT => worst_run,
+        _ => crate::exit_codes::of_verdict(report.verdict),
+    };
+    if interrupted {
+        exit_code = crate::exit_codes::worse(exit_code, crate::exit_codes::INFRASTRUCTURE);
+        report
+            .notes
+            .push("interrupted: not every run was made".into());
+    }
+    report.exit_code = exit_code;
+    report
+}
+
 /// The worst exit code of the runs of `sides`.
 pub fn worst_exit(done: &[Vec<Done>]) -> i32 {
     done.iter()
