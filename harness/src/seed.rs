@@ -6,7 +6,7 @@
 //! doubles, and a seed above 2^53 read back and passed to `--seed` would replay a *different*
 //! plan. Seeds are accepted as a number or as a decimal string (`seed: "42"`, `--seed 42`).
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserializer;
 
 /// The largest seed: 2^53 − 1, the largest integer an IEEE double holds exactly.
 pub const MAX: u64 = (1 << 53) - 1;
@@ -59,23 +59,48 @@ pub fn parse(s: &str) -> Result<u64, String> {
 
 /// Deserializes an optional seed written as a number or as a decimal string, in `0..=MAX`.
 pub fn deserialize_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Either {
-        Number(u64),
-        Text(String),
+    struct SeedVisitor;
+    impl serde::de::Visitor<'_> for SeedVisitor {
+        type Value = Option<u64>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(
+                f,
+                "a whole number from 0 to {MAX} (or the same as a string)"
+            )
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            match check(v) {
+                Some(why) => Err(E::custom(why)),
+                None => Ok(Some(v)),
+            }
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            match u64::try_from(v) {
+                Ok(v) => self.visit_u64(v),
+                Err(_) => Err(E::custom(format!(
+                    "seed {v} is negative: a seed is a whole number from 0 to {MAX}"
+                ))),
+            }
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Err(E::custom(format!(
+                "seed {v} is not a whole number from 0 to {MAX}"
+            )))
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            parse(v).map(Some).map_err(E::custom)
+        }
     }
-    let value = match Option::<Either>::deserialize(d)? {
-        None => return Ok(None),
-        Some(Either::Number(n)) => n,
-        Some(Either::Text(t)) => t.trim().parse().map_err(|_| {
-            serde::de::Error::custom(format!("expected a whole number as the seed, got `{t}`"))
-        })?,
-    };
-    match check(value) {
-        Some(why) => Err(serde::de::Error::custom(why)),
-        None => Ok(Some(value)),
-    }
+    d.deserialize_any(SeedVisitor)
 }
 
 #[cfg(test)]

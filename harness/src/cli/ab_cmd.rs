@@ -154,7 +154,11 @@ pub(crate) async fn run_gate(
     let started = std::time::Instant::now();
     let (done, interrupted) = match gate::run_all(&plan).await {
         Ok(d) => d,
-        Err(gate::GateError::BadInput(e)) => return Err(CommandError::BadInput(e)),
+        Err(gate::GateError::BadInput(e)) => {
+            // Every plan is made before any run starts: nothing is in the directory yet.
+            let _ = std::fs::remove_dir(&dir);
+            return Err(CommandError::BadInput(e));
+        }
         Err(e) => return Err(CommandError::Infrastructure(e.to_string())),
     };
     let report = gate::decide(&plan, &done, interrupted, started_at, started.elapsed());

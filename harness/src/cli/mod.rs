@@ -65,10 +65,11 @@ pub enum Command {
     /// A/B release gate: run a candidate and a baseline build (compose variables) under the
     /// same seeded fault schedule and judge relative SLOs (`<= baseline * 1.2`).
     Ab(ab_cmd::AbArgs),
-    /// Compare two report.json files and flag regressions (exit 1 when any).
+    /// Compare two report.json files and flag regressions (exit 1 when any, the run verdict
+    /// included; exit 4 when a report was inconclusive as a whole, so nothing can be compared).
     Compare(compare_cmd::CompareArgs),
     /// Print GitHub Actions annotations for reports (::error per breached SLO, ::warning per
-    /// inconclusive one).
+    /// inconclusive or advisory one and per run-level issue).
     Annotate(annotate_cmd::AnnotateArgs),
     /// Drive open-model HTTP load at a URL and print latency percentiles.
     Load(load_cmd::LoadArgs),

@@ -122,6 +122,11 @@ async fn run_one(
         );
     }
     let progress = Progress::detect(quiet);
+    if let (Some(jitter), Some(_)) = (args.jitter, args.repeat) {
+        // Refused now, as the gate would refuse it, so that --dry-run says so too.
+        crate::gate::jitter_faults(&mut spec.clone(), seed, jitter)
+            .map_err(|e| CommandError::BadInput(format!("{}: --jitter: {e}", s.path.display())))?;
+    }
     if args.dry_run {
         for w in &s.warnings {
             eprintln!("{w}");

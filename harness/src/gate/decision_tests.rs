@@ -398,3 +398,32 @@ fn an_ab_of_one_build_with_itself_says_so() {
     assert!(note("0s", "0s"));
     assert!(!note("0s", "5s"));
 }
+
+/// A steady state is judged before the first fault: a bare metric means `phase=before`, and an
+/// explicit other window (`phase=whole` included) is refused rather than silently narrowed.
+#[test]
+fn a_steady_state_is_the_window_before_the_first_fault() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let text = std::fs::read_to_string(dir.join("replica-crash.yaml")).unwrap();
+    let with = |steady: &str| {
+        let src = text.replace(
+            "steady_state:\n  - error_rate(phase=before) < 1%\n",
+            &format!("steady_state:\n  - {steady}\n"),
+        );
+        crate::scenario::parse_str(&src, &dir.join("steady-test.yaml"))
+    };
+    let s = with("error_rate() < 1%").unwrap();
+    assert!(matches!(
+        s.steady_state[0].metric,
+        crate::slo::Metric::ErrorRate {
+            scope: crate::slo::Scope::Before
+        }
+    ));
+    for bad in [
+        "error_rate(phase=whole) < 1%",
+        "error_rate(during=crash-primary) < 1%",
+        "recovery_time(crash-primary) < 1s",
+    ] {
+        assert!(with(bad).is_err(), "{bad} was accepted");
+    }
+}

@@ -217,7 +217,13 @@ pub fn compare(old: &Report, new: &Report, tolerance: f64) -> ReportComparison {
         ..Default::default()
     };
     let (old_issues, new_issues) = (old.whole_run_issues(), new.whole_run_issues());
-    if new.verdict != old.verdict {
+    // The run-level rule, read back: a run with an issue is at least inconclusive, whatever a
+    // (hand-edited or older) report's `verdict` field says.
+    let effective = |r: &Report, issues: &[crate::verdict::RunIssue]| {
+        crate::verdict::run_verdict([r.verdict], issues)
+    };
+    let (old_verdict, new_verdict) = (effective(old, &old_issues), effective(new, &new_issues));
+    if new_verdict != old_verdict {
         let why = |issues: &[crate::verdict::RunIssue], v: Verdict| {
             if issues.is_empty() {
                 v.to_string()
@@ -228,14 +234,14 @@ pub fn compare(old: &Report, new: &Report, tolerance: f64) -> ReportComparison {
         };
         let change = Change {
             what: "run verdict".into(),
-            old: why(&old_issues, old.verdict),
-            new: why(&new_issues, new.verdict),
+            old: why(&old_issues, old_verdict),
+            new: why(&new_issues, new_verdict),
             change: "verdict".into(),
         };
         out.compared += 1;
-        if new.verdict > old.verdict {
+        if new_verdict > old_verdict {
             out.regressions.push(change);
-        } else if new.verdict == Verdict::Pass {
+        } else if new_verdict == Verdict::Pass {
             out.improvements.push(change);
         }
     }
@@ -264,8 +270,14 @@ pub fn compare(old: &Report, new: &Report, tolerance: f64) -> ReportComparison {
                 new: n.verdict.to_string(),
                 change: "verdict".into(),
             };
-            // Verdicts are ordered by severity: pass < inconclusive < breached.
-            if n.verdict > o.verdict {
+            // Verdicts are ordered by severity: pass < inconclusive < breached. An advisory
+            // SLO never gates, so its change is said, never a regression.
+            if n.advisory && n.verdict > o.verdict {
+                out.warnings.push(format!(
+                    "advisory SLO {}: {} → {} (not a regression: advisory SLOs never gate)",
+                    n.expression, o.verdict, n.verdict
+                ));
+            } else if n.verdict > o.verdict {
                 out.regressions.push(change);
             } else if n.verdict == Verdict::Pass {
                 out.improvements.push(change);

@@ -77,12 +77,7 @@ impl Gate {
             file: r.scenario.file.clone(),
             not_judged: r.not_judged.clone(),
             verdict: r.verdict,
-            run_issues: r
-                .whole_run_issues()
-                .iter()
-                .filter(|i| !matches!(i, crate::verdict::RunIssue::NeverAnswered { .. }))
-                .map(|i| i.text())
-                .collect(),
+            run_issues: r.whole_run_issues().iter().map(|i| i.text()).collect(),
             slos: r.slos.iter().map(GateSlo::from).collect(),
         }
     }

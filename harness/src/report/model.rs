@@ -268,8 +268,8 @@ pub struct FailoverReport {
 pub struct SloReport {
     /// The SLO as written in the scenario, e.g. `p95(latency)`.
     pub expression: String,
-    /// Pass, breached or inconclusive. Any breached SLO makes the run exit 1; otherwise any
-    /// inconclusive one makes it exit 4.
+    /// Pass, breached or inconclusive. Any breached gating SLO makes the run exit 1; otherwise
+    /// any inconclusive gating one makes it exit 4 (an `advisory` one never changes the exit).
     pub verdict: Verdict,
     /// e.g. `< 100ms`.
     pub target: String,

@@ -416,6 +416,20 @@ fn compare_reads_the_run_level_verdict() {
     assert_eq!(back.exit_code(), 4, "{back}");
 }
 
+/// An advisory SLO that got worse is said, never a regression: it does not gate.
+#[test]
+fn compare_never_calls_an_advisory_slo_a_regression() {
+    let mut old = fixture_passing();
+    old.slos[0].advisory = true;
+    let mut new = old.clone();
+    new.slos[0].verdict = Verdict::Breached;
+    let cmp = report::compare(&old, &new, 0.10);
+    assert_eq!(cmp.exit_code(), 0, "{cmp}");
+    assert!(cmp.to_string().contains("advisory SLO"), "{cmp}");
+    new.slos[0].advisory = false;
+    assert_eq!(report::compare(&old, &new, 0.10).exit_code(), 1);
+}
+
 /// The fixture with every SLO passing and a pass verdict.
 fn fixture_passing() -> report::Report {
     let mut r = fixture();

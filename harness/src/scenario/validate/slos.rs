@@ -91,7 +91,7 @@ pub(super) fn steady_state(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) 
                 let span = cx.span(sp);
                 cx.push(
                     ScenarioError::new(
-                        format!("`{name}` cannot state a steady state: it is not measured before the first fault"),
+                        format!("`{name}` cannot state a steady state: a steady state is a figure of the load's requests before the first fault"),
                         span,
                     )
                     .with_help("a latency percentile, error_rate or availability of the load, e.g. `error_rate(phase=before) < 1%`"),
@@ -99,8 +99,11 @@ pub(super) fn steady_state(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) 
                 continue;
             }
         };
+        // The parser gives a bare metric the whole run; only that default becomes `before`
+        // here: an explicit `phase=whole` asks for something a steady state is not.
+        let explicit_whole = sp.value.replace(' ', "").contains("phase=whole");
         match scope {
-            Scope::Whole | Scope::Before => *scope = Scope::Before,
+            Scope::Whole | Scope::Before if !explicit_whole => *scope = Scope::Before,
             other => {
                 let span = cx.span(sp);
                 cx.push(
