@@ -283,8 +283,10 @@ fn loss_of_30_percent_loses_30_percent_of_round_trips_at_the_client() {
         "load:\n  target: http://gateway:8080/health\n  rate: 10/s\n  duration: 24s\n\
          faults:\n  - name: lossy\n    at: 6s\n    duration: 12s\n    action: loss\n    \
          percent: 30%\n    target: { service: marketdata-a }\nslos:\n  \
-         - error_rate(phase=before) < 0.1%\n",
+         - error_rate(phase=before) < 50%\n",
     );
+    // (The SLO only gives the run a verdict; at 10/s a near-zero error-rate target would be
+    // honestly inconclusive: requests 100 ms apart cannot see a shorter outage.)
     let stop = Arc::new(AtomicBool::new(false));
     // Four probers: a lost connect waits out its timeout, one alone would sample too little.
     let probers: Vec<_> = (0..4)

@@ -61,7 +61,7 @@ fn a_paused_gateway_breaches_latency_even_with_a_small_in_flight_bound() {
 fn scenario_with_method(dir: &Path, method: &str) -> std::path::PathBuf {
     let compose = repo_root().join("compose/trading.yml");
     let text = format!(
-        "name: method-{m}\nstack:\n  compose: {c}\nload:\n  requests:\n    - {{ method: {method}, url: http://gateway:8080/orders }}\n  rate: 10/s\n  duration: 5s\nslos:\n  - error_rate() < 1%\n",
+        "name: method-{m}\nstack:\n  compose: {c}\nload:\n  requests:\n    - {{ method: {method}, url: http://gateway:8080/orders }}\n  rate: 10/s\n  duration: 5s\nslos:\n  - error_rate() < 10%\n",
         m = method.to_ascii_lowercase(),
         c = compose.display()
     );
