@@ -71,7 +71,10 @@ pub fn validate(args: ValidateArgs, quiet: bool) -> CommandResult {
                     eprintln!("{w}");
                 }
                 // Not errors: the run is valid, but these SLOs can never be decided.
-                for w in crate::verdict::resolution::warnings(&spec, &spec.slos) {
+                for w in crate::verdict::resolution::warnings(
+                    &spec,
+                    &[spec.steady_state.clone(), spec.slos.clone()].concat(),
+                ) {
                     eprintln!("warning: {}: {w}", f.display());
                 }
                 if !quiet {

@@ -21,7 +21,9 @@ pub fn warnings(spec: &RunSpec, slos: &[Slo]) -> Vec<String> {
     let gap = rate
         .filter(|r| *r > 0.0)
         .map(|r| Duration::from_secs_f64(1.0 / r));
-    for slo in slos {
+    // A relative SLO's target is known only from the baseline's figures: its threshold (the
+    // offset, or zero) is no target to hold the resolution against.
+    for slo in slos.iter().filter(|s| !s.is_relative()) {
         let target = match slo.threshold {
             Quantity::Duration(d) => Some(d),
             _ => None,
