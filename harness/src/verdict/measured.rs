@@ -76,9 +76,13 @@ impl RunMetrics<'_> {
 }
 
 /// The mean spacing of `samples` spread over `[from, to)`: the window's sample resolution.
-/// With one sample the whole window is the gap: an outage could be anywhere in it.
+/// N samples cut a window into N + 1 gaps (the window's ends rarely fall on a sample), so
+/// W / N overstates a steady grid's spacing (a 50 ms probe read 50.6 ms over a 1.5 s window)
+/// and W / (N + 1) is the estimate. It is only ever used through [`at_least`], never finer
+/// than the sampling's own over the whole run, so a window holding few samples of a sparse
+/// load cannot read as finely sampled.
 fn spacing(from: u64, to: u64, samples: u64) -> Option<Duration> {
-    (samples > 0 && to > from).then(|| Duration::from_nanos((to - from) / samples))
+    (samples > 0 && to > from).then(|| Duration::from_nanos((to - from) / (samples + 1)))
 }
 
 /// A window's sample spacing, never finer than the sampling's own over the whole run: a
@@ -122,7 +126,9 @@ impl RunMetrics<'_> {
     fn load_gap(&self) -> Option<Duration> {
         let whole = self.analysis.phase("whole")?;
         let (from, to) = self.analysis.load_window?;
-        spacing(from, to, whole.scheduled)
+        // The schedule spans exactly its own window (N requests, N gaps): W / N is its gap.
+        (whole.scheduled > 0 && to > from)
+            .then(|| Duration::from_nanos((to - from) / whole.scheduled))
     }
 
     /// A phase's evidence, its spacing no finer than the load's.
