@@ -73,53 +73,50 @@ fn done(
     }
 }
 
-fn judge_ab(s: &crate::scenario::Scenario, baseline: &[Done], candidate: &[Done]) -> Verdict {
-    let on_done = |_: &str, _: &Done| {};
-    let plan = Plan {
+/// A gate plan over `s` for judging only (nothing runs: no directory, no callback).
+fn plan<'a>(
+    s: &'a crate::scenario::Scenario,
+    kind: GateKind,
+    repeat: usize,
+    sides: Vec<Side>,
+) -> Plan<'a> {
+    fn ignore(_: &str, _: &Done) {}
+    Plan {
         scenario: s,
-        kind: GateKind::Ab,
+        kind,
         seed: 1,
-        repeat: baseline.len(),
+        repeat,
         common: &[],
-        sides: vec![
-            Side {
-                name: "baseline".into(),
-                set: vec![],
-            },
-            Side {
-                name: "candidate".into(),
-                set: vec![],
-            },
-        ],
+        sides,
         dir: Path::new("/nonexistent"),
         cancel: CancellationToken::new(),
         quiet: true,
         jitter: None,
-        on_done: &on_done,
-    };
+        on_done: &ignore,
+    }
+}
+
+fn side(name: &str) -> Side {
+    Side {
+        name: name.into(),
+        set: vec![],
+    }
+}
+
+fn judge_ab(s: &crate::scenario::Scenario, baseline: &[Done], candidate: &[Done]) -> Verdict {
+    let plan = plan(
+        s,
+        GateKind::Ab,
+        baseline.len(),
+        vec![side("baseline"), side("candidate")],
+    );
     let mut report = super::skeleton(&plan, &[], String::new(), Duration::ZERO);
     super::ab::judge(&plan, baseline, candidate, &mut report);
     report.verdict
 }
 
 fn judge_repeat(s: &crate::scenario::Scenario, runs: &[Done]) -> Verdict {
-    let on_done = |_: &str, _: &Done| {};
-    let plan = Plan {
-        scenario: s,
-        kind: GateKind::Repeat,
-        seed: 1,
-        repeat: runs.len(),
-        common: &[],
-        sides: vec![Side {
-            name: "repeat".into(),
-            set: vec![],
-        }],
-        dir: Path::new("/nonexistent"),
-        cancel: CancellationToken::new(),
-        quiet: true,
-        jitter: None,
-        on_done: &on_done,
-    };
+    let plan = plan(s, GateKind::Repeat, runs.len(), vec![side("repeat")]);
     let mut report = super::skeleton(&plan, &[], String::new(), Duration::ZERO);
     super::repeat::judge(&plan, runs, &mut report);
     report.verdict
@@ -281,20 +278,7 @@ fn a_lower_bound_past_the_bound_breaches() {
 #[test]
 fn run_issues_are_kept_typed_with_their_side() {
     let s = scenario(&["availability(phase=whole) >= 99%"]);
-    let on_done = |_: &str, _: &Done| {};
-    let plan = Plan {
-        scenario: &s,
-        kind: GateKind::Ab,
-        seed: 1,
-        repeat: 1,
-        common: &[],
-        sides: vec![],
-        dir: Path::new("/nonexistent"),
-        cancel: CancellationToken::new(),
-        quiet: true,
-        jitter: None,
-        on_done: &on_done,
-    };
+    let plan = plan(&s, GateKind::Ab, 1, vec![]);
     let b = done(
         1,
         vec![(0, result("", Verdict::Pass, ratio(1.0), Facts::default()))],
@@ -371,25 +355,17 @@ fn an_advisory_slo_never_gates_a_repeat() {
 #[test]
 fn an_ab_of_one_build_with_itself_says_so() {
     let s = scenario(&["availability(phase=whole) >= 99%"]);
-    let on_done = |_: &str, _: &Done| {};
     let side = |name: &str, v: &str| Side {
         name: name.into(),
         set: vec![("GATEWAY_FAILOVER_DELAY".into(), v.into())],
     };
     let note = |b: &str, c: &str| {
-        let plan = Plan {
-            scenario: &s,
-            kind: GateKind::Ab,
-            seed: 1,
-            repeat: 1,
-            common: &[],
-            sides: vec![side("baseline", b), side("candidate", c)],
-            dir: Path::new("/nonexistent"),
-            cancel: CancellationToken::new(),
-            quiet: true,
-            jitter: None,
-            on_done: &on_done,
-        };
+        let plan = plan(
+            &s,
+            GateKind::Ab,
+            1,
+            vec![side("baseline", b), side("candidate", c)],
+        );
         super::skeleton(&plan, &[], String::new(), Duration::ZERO)
             .notes
             .iter()

@@ -26,11 +26,6 @@ use crate::verdict::Verdict;
 use crate::verdict::interval::{MedianInterval, RunFigure, coverage_text, median_interval};
 pub use single::{SingleRun, run_single};
 
-/// The seeds of N runs ([`crate::seed::derive`]).
-pub fn seeds(seed: u64, n: usize) -> Vec<u64> {
-    crate::seed::derive(seed, n)
-}
-
 /// One build: a name and the compose variables that make it.
 #[derive(Debug, Clone)]
 pub struct Side {
@@ -104,7 +99,7 @@ pub struct Plan<'a> {
 /// Runs every side `repeat` times, interleaved (side 1 run 1, side 2 run 1, side 1 run 2,
 /// ...), each with the i-th derived seed. Every plan is resolved before anything starts.
 pub async fn run_all(plan: &Plan<'_>) -> Result<(Vec<Vec<Done>>, bool), GateError> {
-    let seeds = seeds(plan.seed, plan.repeat);
+    let seeds = crate::seed::derive(plan.seed, plan.repeat);
     let mut specs = Vec::new();
     for (i, seed) in seeds.iter().enumerate() {
         for side in &plan.sides {
@@ -537,16 +532,6 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn seeds_are_derived_and_repeatable() {
-        assert_eq!(seeds(42, 1), vec![42]);
-        let a = seeds(42, 5);
-        assert_eq!(a, seeds(42, 5));
-        assert_eq!(a[0], 42);
-        assert_eq!(a.iter().collect::<BTreeSet<_>>().len(), 5);
-        assert_ne!(seeds(43, 5)[1], a[1]);
-    }
 
     #[test]
     fn figures_read_in_their_unit() {
