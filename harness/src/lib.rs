@@ -8,11 +8,13 @@
 #![warn(missing_docs)]
 
 pub mod agent;
+pub mod artifacts;
 pub mod cli;
 pub mod exit_codes;
 pub mod fault;
 pub mod gate;
 pub mod measure;
+pub mod plan;
 pub mod probe;
 pub mod provenance;
 pub mod report;

@@ -10,7 +10,7 @@ use super::error::{CommandError, CommandResult};
 use super::runtime::{OnSignal, with_runtime};
 use crate::exit_codes::{self, worse};
 use crate::gate::run_single;
-use crate::run::{self, Progress};
+use crate::run::Progress;
 use crate::scenario;
 
 /// Arguments of `chaosgate run`.
@@ -110,7 +110,7 @@ async fn run_one(
     cancel: CancellationToken,
 ) -> CommandResult {
     let seed = args.seed.or(s.seed).unwrap_or_else(crate::seed::draw);
-    let mut spec = run::from_scenario(s, seed, overrides)
+    let mut spec = crate::plan::from_scenario(s, seed, overrides)
         .map_err(|e| CommandError::BadInput(format!("{}: {e}", s.path.display())))?;
     if args.fail_fast && spec.fail_fast.is_none() {
         // Advisory SLOs never gate, so they never stop a run either.

@@ -58,7 +58,7 @@ pub fn validate(args: ValidateArgs, quiet: bool) -> CommandResult {
             Ok(s) => {
                 // The planning `run` does, so that whatever `validate` accepts also runs.
                 let seed = s.seed.unwrap_or(0);
-                let spec = match crate::run::from_scenario(&s, seed, &Default::default()) {
+                let spec = match crate::plan::from_scenario(&s, seed, &Default::default()) {
                     Ok(spec) => spec,
                     Err(e) => {
                         bad.push(format!("error: {}: {e}", f.display()));

@@ -39,17 +39,6 @@ pub enum ContainerAction {
 }
 
 impl ContainerAction {
-    /// The action as scenario files spell it (`crash`, `kill`, `stop`, `restart`, `pause`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Crash => "crash",
-            Self::Kill => "kill",
-            Self::Stop => "stop",
-            Self::Restart => "restart",
-            Self::Pause => "pause",
-        }
-    }
-
     /// The Docker event that proves the fault took effect on a container.
     fn proof(self) -> DockerAction {
         match self {

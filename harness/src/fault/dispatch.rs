@@ -10,11 +10,12 @@ use tokio::sync::broadcast;
 
 use super::FaultRecord;
 use super::container::{ContainerFaultEnv, run_container_fault};
+use super::exec::Exec;
 use super::kube::{KubeAction, KubeFaultEnv, run_kube_fault};
 use super::network::{NetworkAction, NetworkFaultEnv, Runners, run_network_fault};
 use super::rollout::{RolloutEnv, run_rollout};
 use super::schedule::{FaultBackend, RunWindow, pick_targets};
-use crate::run::{FaultAction, PlannedFault};
+use crate::plan::PlannedFault;
 use crate::stack::ContainerInfo;
 use crate::stack::compose::ComposeScaler;
 use crate::stack::docker::project_containers;
@@ -61,11 +62,11 @@ impl FaultBackend for ComposeFaults {
             return false;
         };
         match f.action {
-            FaultAction::Container(_) | FaultAction::Rollout { .. } | FaultAction::Kube(_) => {
+            Exec::Container(_) | Exec::Rollout { .. } | Exec::Kube(_) => {
                 super::still_current(&pick_targets(containers, &f.service, &f.labels, f.pick))
             }
             // Peers' addresses come from the listing too.
-            FaultAction::Network { .. } => super::still_current(containers),
+            Exec::Network(_) => super::still_current(containers),
         }
     }
 
@@ -87,7 +88,7 @@ impl FaultBackend for ComposeFaults {
     ) {
         let (run_id, seed) = &self.run;
         match &f.action {
-            FaultAction::Container(action) => {
+            Exec::Container(action) => {
                 let env = ContainerFaultEnv {
                     docker: &self.docker,
                     sink: &run.sink,
@@ -104,7 +105,7 @@ impl FaultBackend for ComposeFaults {
                 )
                 .await;
             }
-            FaultAction::Network { action, .. } => {
+            Exec::Network(action) => {
                 network_fault(
                     &self.docker,
                     (run_id, *seed),
@@ -117,13 +118,13 @@ impl FaultBackend for ComposeFaults {
                 )
                 .await;
             }
-            FaultAction::Kube(_) => {
+            Exec::Kube(_) => {
                 record.error = Some(format!(
                     "action `{}` needs a Kubernetes stack",
-                    f.action.name()
+                    f.kind.name()
                 ));
             }
-            FaultAction::Rollout { strategy, set } => {
+            Exec::Rollout { strategy, set } => {
                 let env = RolloutEnv {
                     docker: &self.docker,
                     project: &self.project,
@@ -151,26 +152,23 @@ pub struct KubeFaults {
 /// The Kubernetes fault `action` is, `None` for the network faults that run on Kubernetes too
 /// (proxy faults, loss and partition: in the pods' network namespaces), or why it does not run
 /// there.
-fn kube_action(action: &FaultAction) -> Result<Option<KubeAction>, String> {
-    match action {
-        FaultAction::Kube(a) => Ok(Some(*a)),
-        FaultAction::Network {
-            action:
-                NetworkAction::Proxy { .. }
-                | NetworkAction::Loss { .. }
-                | NetworkAction::Partition { .. },
-            ..
-        } => Ok(None),
-        _ => Err(format!(
-            "action `{}` does not run on Kubernetes",
-            action.name()
-        )),
+fn kube_action(f: &PlannedFault) -> Result<Option<KubeAction>, String> {
+    match &f.action {
+        Exec::Kube(a) => Ok(Some(*a)),
+        Exec::Network(
+            NetworkAction::Proxy { .. }
+            | NetworkAction::Loss { .. }
+            | NetworkAction::Partition { .. },
+        ) => Ok(None),
+        Exec::Network(NetworkAction::Isolate) | Exec::Container(_) | Exec::Rollout { .. } => Err(
+            format!("action `{}` does not run on Kubernetes", f.kind.name()),
+        ),
     }
 }
 
 impl FaultBackend for KubeFaults {
     fn refuses(&self, f: &PlannedFault) -> Option<String> {
-        kube_action(&f.action).err()
+        kube_action(f).err()
     }
 
     async fn look_up(&self) -> Result<Vec<ContainerInfo>, String> {
@@ -188,7 +186,7 @@ impl FaultBackend for KubeFaults {
     }
 
     fn no_target(&self, f: &PlannedFault) -> Option<String> {
-        let on_workload = matches!(kube_action(&f.action), Ok(Some(a)) if a.on_workload());
+        let on_workload = matches!(kube_action(f), Ok(Some(a)) if a.on_workload());
         (!on_workload).then(|| format!("{} has no running pod", f.target_text("workload")))
     }
 
@@ -202,7 +200,7 @@ impl FaultBackend for KubeFaults {
         run: &RunWindow,
     ) {
         let (run_id, seed) = &self.run;
-        match (kube_action(&f.action), &f.action) {
+        match (kube_action(f), &f.action) {
             (Ok(Some(action)), _) => {
                 let env = KubeFaultEnv {
                     stack: &self.stack,
@@ -224,7 +222,7 @@ impl FaultBackend for KubeFaults {
             // Proxy faults, loss and partition: in the target pods' network namespaces (their
             // sandboxes', through the node's Docker runtime), matching the peers' pod IPs and
             // their Services' ClusterIPs (a proxy fault's path was wired at bring-up).
-            (Ok(None), FaultAction::Network { action, .. }) => {
+            (Ok(None), Exec::Network(action)) => {
                 let stack = &self.stack;
                 let peers = async {
                     let runners = match stack.agents() {

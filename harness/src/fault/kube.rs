@@ -45,16 +45,6 @@ pub enum KubeAction {
 }
 
 impl KubeAction {
-    /// The action as scenario files spell it (`pod-delete`, `crash`, `scale`, `rollout-restart`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::PodDelete { .. } => "pod-delete",
-            Self::Crash => "crash",
-            Self::Scale { .. } => "scale",
-            Self::RolloutRestart => "rollout-restart",
-        }
-    }
-
     /// Held for a duration and reverted (scale); the others run their course.
     pub fn holds(self) -> bool {
         matches!(self, Self::Scale { .. })

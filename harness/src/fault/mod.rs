@@ -2,8 +2,11 @@
 
 pub mod container;
 pub mod dispatch;
+pub mod exec;
+pub mod kinds;
 pub mod kube;
 pub mod lifecycle;
+pub mod link;
 pub mod network;
 pub mod rollout;
 pub mod schedule;

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::{FaultRecord, RESOLVE_AHEAD};
-use crate::run::{Pick, PlannedFault};
+use crate::plan::{Pick, PlannedFault};
 use crate::stack::ContainerInfo;
 use crate::timeline::{EventKind, EventSink, FaultStage};
 
@@ -76,7 +76,7 @@ pub async fn fault_task<B: FaultBackend>(
 ) -> FaultRecord {
     let mut record = FaultRecord {
         name: f.name.clone(),
-        action: f.action.name().to_string(),
+        action: f.kind.name().to_string(),
         scheduled_ns: f.at.as_nanos() as u64,
         ..Default::default()
     };
@@ -208,8 +208,8 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::fault::kinds::{Backend, FaultKind, Kill};
     use crate::fault::test_log::TestLog;
-    use crate::run::FaultAction;
     use crate::scenario::BlastSize;
     use crate::timeline::Event;
 
@@ -433,13 +433,15 @@ mod tests {
 
     fn fault(at_s: u64, duration: Option<Duration>, pick: Pick) -> PlannedFault {
         PlannedFault {
-            name: "kill-gw".into(),
             at: Duration::from_secs(at_s),
             duration,
-            action: FaultAction::Container(crate::fault::container::ContainerAction::Kill),
-            service: "gateway".into(),
-            labels: Default::default(),
             pick,
+            ..PlannedFault::new(
+                "kill-gw",
+                "gateway",
+                FaultKind::Kill(Kill),
+                Backend::Compose,
+            )
         }
     }
 

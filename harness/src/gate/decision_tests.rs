@@ -308,7 +308,7 @@ fn run_issues_are_kept_typed_with_their_side() {
 #[test]
 fn jitter_shifts_every_fault_alike_and_refuses_a_schedule_it_would_push_out() {
     let s = scenario(&["availability(phase=whole) >= 99%"]);
-    let spec = crate::run::from_scenario(&s, 7, &Default::default()).unwrap();
+    let spec = crate::plan::from_scenario(&s, 7, &Default::default()).unwrap();
     let mut a = spec.clone();
     let off = super::jitter_faults(&mut a, 7, Duration::from_secs(2)).unwrap();
     assert!(off <= Duration::from_secs(2));
@@ -351,7 +351,7 @@ fn an_advisory_slo_never_gates_a_repeat() {
 }
 
 /// Kind 4: the same variables on both sides are an A/A run (allowed: it measures noise), and
-/// the gate says so; a misspelt variable never gets this far (`run::from_scenario` refuses it).
+/// the gate says so; a misspelt variable never gets this far (`crate::plan::from_scenario` refuses it).
 #[test]
 fn an_ab_of_one_build_with_itself_says_so() {
     let s = scenario(&["availability(phase=whole) >= 99%"]);

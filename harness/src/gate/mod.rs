@@ -19,7 +19,7 @@ use crate::report::gate::{
     GATE_SCHEMA_VERSION, GateKind, GateReport, GateRun, GateRunIssue, GateSample, GateSide,
     INTERVAL_METHOD,
 };
-use crate::run::{self, Progress};
+use crate::run::Progress;
 use crate::scenario::Scenario;
 use crate::slo::{Quantity, Unit};
 use crate::verdict::Verdict;
@@ -105,14 +105,15 @@ pub async fn run_all(plan: &Plan<'_>) -> Result<(Vec<Vec<Done>>, bool), GateErro
         for side in &plan.sides {
             let overrides: BTreeMap<String, String> =
                 plan.common.iter().chain(&side.set).cloned().collect();
-            let mut spec = run::from_scenario(plan.scenario, *seed, &overrides).map_err(|e| {
-                GateError::BadInput(format!(
-                    "{}: {} (side {}): {e}",
-                    plan.scenario.path.display(),
-                    plan.scenario.name,
-                    side.name
-                ))
-            })?;
+            let mut spec =
+                crate::plan::from_scenario(plan.scenario, *seed, &overrides).map_err(|e| {
+                    GateError::BadInput(format!(
+                        "{}: {} (side {}): {e}",
+                        plan.scenario.path.display(),
+                        plan.scenario.name,
+                        side.name
+                    ))
+                })?;
             // One run's certain breach is not the gate's: the gate judges the N runs'
             // interval, so a run cut short would only make its other SLOs inconclusive.
             spec.fail_fast = None;
@@ -168,7 +169,7 @@ pub async fn run_all(plan: &Plan<'_>) -> Result<(Vec<Vec<Done>>, bool), GateErro
 /// milliseconds), keeping the schedule's shape; refused when the shifted schedule would not
 /// end inside the run.
 pub fn jitter_faults(
-    spec: &mut run::RunSpec,
+    spec: &mut crate::plan::RunSpec,
     seed: u64,
     jitter: std::time::Duration,
 ) -> Result<std::time::Duration, String> {

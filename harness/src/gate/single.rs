@@ -44,7 +44,7 @@ impl SingleRun {
 /// listed as needing a baseline and do not change the verdict), writes the reports. Prints
 /// nothing: the caller (`cli/`) shows the report, the error or the kept stack.
 pub async fn run_single(
-    spec: &run::RunSpec,
+    spec: &crate::plan::RunSpec,
     dir: &Path,
     set: &[(String, String)],
     keep: bool,
@@ -143,8 +143,8 @@ pub async fn run_single(
 
 /// What this run tested, for the report (best effort: what cannot be read is left out).
 async fn provenance(
-    spec: &run::RunSpec,
-    artifacts: &run::RunArtifacts,
+    spec: &crate::plan::RunSpec,
+    artifacts: &crate::artifacts::RunArtifacts,
     set: &[(String, String)],
 ) -> crate::provenance::Provenance {
     let images: BTreeMap<String, String> = artifacts

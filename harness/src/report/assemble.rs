@@ -10,8 +10,9 @@ use super::{
     FailoverReport, FaultReport, LatencySummary, PhaseReport, ProbeReport, RecoveryReport, Report,
     SCHEMA_VERSION, ScenarioInfo, SecondPoint, ServiceInfo, SloReport, StackInfo,
 };
+use crate::artifacts::RunArtifacts;
 use crate::measure::{PhaseStats, Recovery, percentile_ns};
-use crate::run::{RunArtifacts, RunSpec};
+use crate::plan::RunSpec;
 use crate::verdict::Decision;
 
 fn ms(ns: u64) -> f64 {

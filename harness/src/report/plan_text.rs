@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::run::{Pick, RunSpec};
+use crate::plan::{Pick, RunSpec};
 use crate::scenario::BlastSize;
 
 /// The `--dry-run` view: what would run, when, against what.
@@ -61,7 +61,7 @@ pub fn render(spec: &RunSpec) -> String {
             "  fault    {} at {:?}: {} {}{}{}",
             f.name,
             f.at,
-            f.action.name(),
+            f.kind.name(),
             match f.labels_text() {
                 Some(labels) => format!("{}[{labels}]", f.service),
                 None => f.service.clone(),

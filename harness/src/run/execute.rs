@@ -10,12 +10,13 @@ use futures::FutureExt;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+use super::RunError;
 use super::progress::{Progress, ProgressState};
-use super::{RunError, RunSpec};
-use crate::fault::FaultRecord;
+use crate::artifacts::RunArtifacts;
 use crate::fault::dispatch::{ComposeFaults, KubeFaults};
 use crate::fault::schedule::{RunWindow, fault_task};
-use crate::measure::{self, Analysis};
+use crate::measure;
+use crate::plan::RunSpec;
 use crate::probe::{ProbeEnv, run_probe};
 use crate::stack::compose::{ComposeStack, ComposeTool};
 use crate::stack::docker::{connect, project_containers};
@@ -34,41 +35,6 @@ pub struct RunOptions {
     pub cancel: CancellationToken,
     /// How progress is shown on stderr.
     pub progress: Progress,
-}
-
-/// Everything a run produced, for measurement and reporting.
-pub struct RunArtifacts {
-    /// The compose project name, or the Kubernetes namespace: `cg-<scenario name, cleaned>-<run
-    /// id>`.
-    pub project: String,
-    /// This run's ID, unique per run (in labels, file names and the report).
-    pub run_id: String,
-    /// The run clock's origin, in ns since the Unix epoch: run-clock ns + this = wall time.
-    pub started_unix_ns: i128,
-    /// The run's `events.jsonl` (the timeline every figure is measured from).
-    pub events_path: PathBuf,
-    /// What was measured from `events_path`.
-    pub analysis: Analysis,
-    /// What happened to each planned fault, in plan order.
-    pub faults: Vec<FaultRecord>,
-    /// The lost-writes check, when the load writes with unique ids.
-    pub writes: Option<crate::measure::WriteCheck>,
-    /// The stack's containers (Kubernetes: pods) as last seen before teardown.
-    pub containers: Vec<ContainerInfo>,
-    /// The load generator's own summary; `None` when the scenario has no load.
-    pub load: Option<chaosgate_load::LoadSummary>,
-    /// Stack up → all ready.
-    pub ready_after: Duration,
-    /// Wall time of the measured part (load start → last fault reverted).
-    pub measured_for: Duration,
-    /// Wall time the teardown took.
-    pub teardown_took: Duration,
-    /// Set with `keep`: the command that removes the stack.
-    pub kept_stack: Option<String>,
-    /// Remarks for the report about how the run went (things worth knowing that are not SLOs).
-    pub notes: Vec<String>,
-    /// Set when `--fail-fast` stopped the run early: when and why.
-    pub stopped_early: Option<crate::verdict::early::EarlyStop>,
 }
 
 /// Brings the stack up, runs everything, and tears the stack down whatever happens: a
@@ -385,7 +351,7 @@ async fn run_with_stack(
     // What the containers really listen on, before any load: a port the scenario names that
     // nothing listens on ends the bring-up here (exit 3, the stack torn down as always).
     if let Backend::Compose(_) = &*stack {
-        let wanted = super::from_scenario::listen_checks(spec);
+        let wanted = crate::plan::listen_checks(spec);
         let bound = spec.ready_timeout.saturating_sub(ready_after);
         let check = crate::stack::listening::verify(docker, stack.project(), &wanted, bound);
         for note in cancellable(&opts.cancel, check).await?? {
@@ -654,7 +620,7 @@ async fn run_with_stack(
 /// failover) already runs to the real revert; the reader must not take the planned length
 /// for the fault's.
 fn late_revert_notes(
-    planned: &[super::PlannedFault],
+    planned: &[crate::plan::PlannedFault],
     windows: &[measure::FaultWindow],
 ) -> Vec<String> {
     let secs = |ns: u64| format!("{:.3}s", ns as f64 / 1e9);
@@ -758,17 +724,13 @@ mod tests {
         assert!(late_revert_notes(&[planned("stop", None)], &windows).is_empty());
     }
 
-    fn planned(name: &str, duration: Option<Duration>) -> super::super::PlannedFault {
-        super::super::PlannedFault {
-            name: name.into(),
+    fn planned(name: &str, duration: Option<Duration>) -> crate::plan::PlannedFault {
+        use crate::fault::kinds::{Backend, FaultKind, Stop};
+        crate::plan::PlannedFault {
             at: Duration::from_secs(2),
             duration,
-            action: super::super::FaultAction::Container(
-                crate::fault::container::ContainerAction::Stop,
-            ),
-            service: "web".into(),
-            labels: Default::default(),
-            pick: super::super::Pick::First,
+            pick: crate::plan::Pick::First,
+            ..crate::plan::PlannedFault::new(name, "web", FaultKind::Stop(Stop), Backend::Compose)
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::RunSpec;
+use crate::plan::RunSpec;
 use crate::slo::Slo;
 use crate::timeline::{Event, RunClock};
 use crate::verdict::early::{self, EarlyStop, HORIZON_MARGIN, Seen};

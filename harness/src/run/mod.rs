@@ -3,14 +3,10 @@
 
 mod execute;
 mod fail_fast;
-mod from_scenario;
 mod progress;
-mod spec;
 
-pub use execute::{RunArtifacts, RunOptions, execute};
-pub use from_scenario::{PlanError, from_scenario};
+pub use execute::{RunOptions, execute};
 pub use progress::Progress;
-pub use spec::{FaultAction, Pick, PlannedFault, RunSpec, WriteReadBack};
 
 /// Why a run failed around the system under test. Every variant is an infrastructure error: exit 3
 /// ([`crate::exit_codes::INFRASTRUCTURE`], via `of_run_error`); the stack is torn down in

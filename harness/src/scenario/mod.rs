@@ -1,6 +1,5 @@
-//! Scenario files: the serde model, validation with file/line/column errors and the JSON Schema (the seeded plan is `run::from_scenario`).
+//! Scenario files: the serde model, validation with file/line/column errors and the JSON Schema (the seeded plan is `crate::plan::from_scenario`).
 
-pub mod actions;
 pub(crate) mod compose;
 mod diagnostic;
 mod discover;
@@ -14,12 +13,12 @@ use std::path::Path;
 
 use serde_saphyr::MessageFormatter;
 
+pub use crate::stack::kube::{KubeStackSpec, NodeAgentSpec};
 pub use diagnostic::{ScenarioError, ScenarioErrors, SourceSpan};
 pub use discover::{discover, files_in};
 pub use model::{
-    AtSpec, BlastSize, FaultAction, FaultSpec, HttpTarget, KubeStackSpec, LinkSide, LoadSpec,
-    NodeAgentSpec, PartitionDirection, Pick, ProbeKind, ProbeSpec, ProxyDirection, ProxyLink,
-    RateSpec, RequestSpec, RolloutStrategy, Scenario, StackSpec, TargetSpec,
+    AtSpec, BlastSize, FaultSpec, HttpTarget, LoadSpec, Pick, ProbeKind, ProbeSpec, RateSpec,
+    RequestSpec, Scenario, StackSpec, TargetSpec,
 };
 
 /// Reads, parses and validates the scenario file at `path`.

@@ -52,7 +52,7 @@ pub struct StackSpec {
     /// Absolute paths, in the order given (empty for a Kubernetes stack).
     pub compose_files: Vec<PathBuf>,
     /// Set for a Kubernetes stack (then `services` are its Services and workloads).
-    pub kubernetes: Option<KubeStackSpec>,
+    pub kubernetes: Option<crate::stack::kube::KubeStackSpec>,
     /// `stack.env`: compose `${VAR}` substitutions (with `--set KEY=VALUE` applied over them).
     pub env: BTreeMap<String, String>,
     /// `stack.ready_timeout`: how long the stack may take to become healthy (1 s – 1 h; 60 s by
@@ -65,36 +65,6 @@ pub struct StackSpec {
     /// and a rollout's `set` may set. Empty on Kubernetes.
     #[serde(skip)]
     pub compose_variables: Vec<(String, BTreeMap<String, BTreeSet<String>>)>,
-}
-
-/// `stack.kubernetes`, checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct KubeStackSpec {
-    /// Manifest files (absolute; folders expanded in name order), applied in this order;
-    /// empty with `kustomize` or `existing`.
-    pub manifests: Vec<PathBuf>,
-    /// A kustomization folder (absolute), rendered by `kubectl kustomize` instead of
-    /// `manifests`.
-    pub kustomize: Option<PathBuf>,
-    /// `None`: a fresh namespace per run.
-    pub namespace: Option<String>,
-    /// Attach to `namespace`: nothing applied, nothing deleted.
-    pub existing: bool,
-    /// Kubeconfig file; `None`: `$KUBECONFIG`, then `~/.kube/config`, as kubectl.
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context; `None`: the kubeconfig's current context.
-    pub context: Option<String>,
-    /// Where NodePort Services are reached from the harness.
-    pub node_address: String,
-    /// The node agent the node-side faults go through, when the scenario asks for one.
-    pub agent: Option<NodeAgentSpec>,
-}
-
-/// `stack.kubernetes.agent`, checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NodeAgentSpec {
-    /// The agent's image reference.
-    pub image: String,
 }
 
 /// `http://SERVICE:PORT/path?query`, split so the runner can map service:port to an address.
@@ -238,7 +208,7 @@ pub struct FaultSpec {
     /// (crash, kill, restart) whose end is the stack's own recovery.
     pub duration: Option<Duration>,
     /// What the fault does.
-    pub action: FaultAction,
+    pub action: crate::fault::kinds::FaultKind,
     /// Which service's replicas it acts on.
     pub target: TargetSpec,
 }
@@ -313,203 +283,4 @@ pub enum Pick {
     Random,
     /// The first replicas in the service's replica order.
     First,
-}
-
-/// A fault's `action:` and its parameters (see scenarios/README.md, "Fault actions").
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum FaultAction {
-    /// SIGKILL of the container's process: the restart policy applies.
-    Crash,
-    /// `docker kill`: the container stays down (Docker treats it as stopped by hand).
-    Kill,
-    /// `docker stop` for the fault's duration, then started again.
-    Stop,
-    /// `docker restart` (one-shot).
-    Restart,
-    /// `docker pause` (frozen) for the fault's duration, then unpaused.
-    Pause,
-    /// Delay added by the L4 proxy on the intercepted connections.
-    Latency {
-        /// Added delay per round trip (0 – 600 s); on `both` it is split half each way.
-        latency: Duration,
-        /// Spread around `latency` (0 when not given).
-        jitter: Duration,
-        /// The intercepted connections.
-        link: ProxyLink,
-    },
-    /// Throughput cap applied by the L4 proxy.
-    Bandwidth {
-        /// Cap in bytes per second.
-        bytes_per_second: u64,
-        /// The intercepted connections.
-        link: ProxyLink,
-    },
-    /// Connections are reset (TCP RST) by the proxy.
-    ResetPeer {
-        /// The intercepted connections.
-        link: ProxyLink,
-    },
-    /// Connections are accepted and then never answered.
-    Timeout {
-        /// The intercepted connections.
-        link: ProxyLink,
-    },
-    /// Packets dropped by iptables in the target's network namespace (outgoing, as netem).
-    Loss {
-        /// Share of packets dropped, 0.0 – 1.0 (`percent: 30%` → 0.30).
-        ratio: f64,
-        /// Only traffic with these services (all traffic when empty).
-        peers: Vec<String>,
-    },
-    /// Traffic between the target and `peers` blocked by iptables.
-    Partition {
-        /// Services cut off from the target.
-        peers: Vec<String>,
-        /// Whether both directions or only the target's outgoing traffic is blocked.
-        direction: PartitionDirection,
-    },
-    /// Disconnect the target from the stack's network.
-    Isolate,
-    /// Kubernetes: delete the target's pods; `force` = grace period 0.
-    PodDelete {
-        /// Delete with grace period 0 instead of the pods' own.
-        force: bool,
-    },
-    /// Kubernetes: scale the target workload to `replicas`, held for the fault's duration.
-    Scale {
-        /// Desired replica count while the fault holds.
-        replicas: u32,
-    },
-    /// Kubernetes: restart the workload's pods by a rolling update (`kubectl rollout restart`).
-    RolloutRestart,
-    /// Replace the service's containers with a new version (the compose variables in `set`
-    /// changed) under load. One-shot: a deploy is never reverted.
-    Rollout {
-        /// How old containers are replaced by new ones.
-        strategy: RolloutStrategy,
-        /// Compose variables of the new version, name → value, applied over the stack's `env`.
-        set: BTreeMap<String, String>,
-    },
-}
-
-/// How a `rollout` replaces a service's containers (`strategy:`; see scenarios/README.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum RolloutStrategy {
-    /// Stop and remove every old container, then start the new set (an outage by design).
-    Recreate,
-    /// Per replica: start one new, wait until healthy, stop and remove one old (the default).
-    Rolling,
-    /// Start a full new set, wait until all are healthy, then stop and remove the old set.
-    BlueGreen,
-}
-
-impl FaultAction {
-    /// The action's name as written in scenario files.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Crash => "crash",
-            Self::Kill => "kill",
-            Self::Stop => "stop",
-            Self::Restart => "restart",
-            Self::Pause => "pause",
-            Self::Latency { .. } => "latency",
-            Self::Bandwidth { .. } => "bandwidth",
-            Self::ResetPeer { .. } => "reset_peer",
-            Self::Timeout { .. } => "timeout",
-            Self::Loss { .. } => "loss",
-            Self::Partition { .. } => "partition",
-            Self::Isolate => "isolate",
-            Self::Rollout { .. } => "rollout",
-            Self::PodDelete { .. } => "pod-delete",
-            Self::Scale { .. } => "scale",
-            Self::RolloutRestart => "rollout-restart",
-        }
-    }
-
-    /// Services whose network paths a network fault intercepts or rewires: the target and
-    /// its peers. Empty for container faults and rollouts.
-    pub fn network_services<'a>(&'a self, target: &'a str) -> Vec<&'a str> {
-        let link_peer = |link: &'a ProxyLink| match &link.side {
-            LinkSide::Egress { service, .. } => vec![target, service.as_str()],
-            LinkSide::Ingress { .. } => vec![target],
-        };
-        match self {
-            Self::Latency { link, .. }
-            | Self::Bandwidth { link, .. }
-            | Self::ResetPeer { link }
-            | Self::Timeout { link } => link_peer(link),
-            Self::Loss { peers, .. } | Self::Partition { peers, .. } => std::iter::once(target)
-                .chain(peers.iter().map(String::as_str))
-                .collect(),
-            Self::Isolate => vec![target],
-            _ => vec![],
-        }
-    }
-
-    /// Faults through chaosgate's L4 fault proxy (toxics on a link).
-    pub fn is_proxy_fault(&self) -> bool {
-        matches!(
-            self,
-            Self::Latency { .. }
-                | Self::Bandwidth { .. }
-                | Self::ResetPeer { .. }
-                | Self::Timeout { .. }
-        )
-    }
-
-    /// Container lifecycle faults (issue 4) as opposed to network faults (issue 6).
-    pub fn is_container_fault(&self) -> bool {
-        matches!(
-            self,
-            Self::Crash | Self::Kill | Self::Stop | Self::Restart | Self::Pause
-        )
-    }
-}
-
-/// Which connections of the target the L4 proxy intercepts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ProxyLink {
-    /// Which connections are intercepted: the target's outgoing or incoming ones.
-    pub side: LinkSide,
-    /// Which way of the connection the toxic applies to.
-    pub direction: ProxyDirection,
-    /// Share of connections affected, in thousandths (1000 = all), so the spec stays `Eq`.
-    pub toxicity_permille: u16,
-}
-
-/// Which side of the target the L4 proxy sits on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum LinkSide {
-    /// The target's outgoing connections to `service:port`.
-    Egress {
-        /// The peer service the target connects to.
-        service: String,
-        /// The peer's container port.
-        port: u16,
-    },
-    /// Connections arriving at the target's `port`.
-    Ingress {
-        /// Container port of the target.
-        port: u16,
-    },
-}
-
-/// Which way of a proxied connection a toxic acts on (`direction:`; `both` by default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum ProxyDirection {
-    /// Client → server.
-    Upstream,
-    /// Server → client.
-    Downstream,
-    /// Both ways.
-    Both,
-}
-
-/// Which traffic a `partition` blocks (`direction:`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum PartitionDirection {
-    /// Both directions between the target and its peers (the default).
-    Both,
-    /// Only the target's outgoing packets to its peers (`one-way`).
-    OneWay,
 }

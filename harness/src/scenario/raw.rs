@@ -325,35 +325,6 @@ pub struct RawHealthProbe {
     pub service: Spanned<String>,
 }
 
-/// What a fault does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-#[schemars(rename = "Action")]
-pub enum RawAction {
-    Crash,
-    Kill,
-    Stop,
-    Restart,
-    Pause,
-    Latency,
-    Bandwidth,
-    ResetPeer,
-    Timeout,
-    Loss,
-    Partition,
-    Isolate,
-    /// Deploy a new version of the target service under load (`strategy`, `set`).
-    Rollout,
-    /// Kubernetes: delete the target's pods (graceful; `force: true` = no grace period).
-    #[serde(rename = "pod-delete")]
-    PodDelete,
-    /// Kubernetes: scale the target workload to `replicas` for `duration`, then back.
-    Scale,
-    /// Kubernetes: `kubectl rollout restart` of the target workload.
-    #[serde(rename = "rollout-restart")]
-    RolloutRestart,
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[schemars(rename = "Pick")]
@@ -361,18 +332,6 @@ pub enum RawPick {
     All,
     Random,
     First,
-}
-
-/// Which traffic a network fault affects: toward the proxied peer (`upstream`), back from it
-/// (`downstream`), both; `one-way` is only for partitions (target → peers blocked).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-#[schemars(rename = "Direction")]
-pub enum RawDirection {
-    Upstream,
-    Downstream,
-    Both,
-    OneWay,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -423,8 +382,8 @@ pub struct RawFault {
     /// Start, from the start of the load: `10s`, or `{ between: [5s, 15s] }` (seeded draw).
     #[schemars(with = "ScalarOr<RawBetween>")]
     pub at: Spanned<ScalarOr<RawBetween>>,
-    #[schemars(with = "RawAction")]
-    pub action: Spanned<RawAction>,
+    #[schemars(with = "crate::fault::kinds::KindId")]
+    pub action: Spanned<crate::fault::kinds::KindId>,
     pub target: RawTarget,
     /// How long the fault lasts (required for stop, pause and network faults).
     #[serde(default)]
@@ -455,8 +414,8 @@ pub struct RawFault {
     #[schemars(with = "Option<u16>", range(min = 1, max = 65535))]
     pub port: Option<Spanned<u16>>,
     #[serde(default)]
-    #[schemars(with = "Option<RawDirection>")]
-    pub direction: Option<Spanned<RawDirection>>,
+    #[schemars(with = "Option<crate::fault::link::Direction>")]
+    pub direction: Option<Spanned<crate::fault::link::Direction>>,
     /// Share of connections the toxic applies to (0.0–1.0, default 1.0).
     #[serde(default)]
     #[schemars(with = "Option<f64>")]

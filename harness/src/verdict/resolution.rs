@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::rules::{admits_no_failure, samples_needed, zero_target_spacing};
-use crate::run::RunSpec;
+use crate::plan::RunSpec;
 use crate::slo::{Metric, Quantity, Scope, Slo};
 
 /// One warning per SLO the plan cannot resolve, saying why and what to change.
@@ -150,7 +150,7 @@ mod tests {
 
     fn warnings_for(path: &Path, src: &str) -> Vec<String> {
         let s = scenario::parse_str(src, path).expect("valid");
-        let spec = crate::run::from_scenario(&s, 1, &Default::default()).expect("plans");
+        let spec = crate::plan::from_scenario(&s, 1, &Default::default()).expect("plans");
         super::warnings(&spec, &s.slos)
     }
 

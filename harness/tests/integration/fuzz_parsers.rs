@@ -17,8 +17,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use chaosgate::plan::from_scenario;
 use chaosgate::report::plan_text;
-use chaosgate::run::from_scenario;
 use chaosgate::{scenario, slo, units};
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -114,21 +114,17 @@ static SERVICES: &[&str] = &[
 static PORTS: &[&str] = &[
     "8080", "8081", "5432", "6379", "0", "9090", "65535", "70000", "x",
 ];
-static ACTIONS: &[&str] = &[
-    "crash",
-    "kill",
-    "stop",
-    "restart",
-    "pause",
-    "latency",
-    "bandwidth",
-    "reset_peer",
-    "timeout",
-    "loss",
-    "partition",
-    "isolate",
-    "explode",
-];
+/// Every kind of the table (the one list, fault/kinds/mod.rs) and one that is not.
+static ACTIONS: &[&str] = &{
+    const N: usize = chaosgate::fault::kinds::NAMES.len() + 1;
+    let mut all = ["explode"; N];
+    let mut i = 0;
+    while i < N - 1 {
+        all[i] = chaosgate::fault::kinds::NAMES[i];
+        i += 1;
+    }
+    all
+};
 static METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "FETCH"];
 static SLO_METRICS: &[&str] = &[
     "p95(latency)",

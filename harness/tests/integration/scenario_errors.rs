@@ -387,7 +387,7 @@ slos:
     );
     insta::assert_snapshot!(s.warnings.join("\n"));
     // Each one is a port the bring-up checks the container listens on.
-    let spec = chaosgate::run::from_scenario(&s, 1, &Default::default()).expect("plans");
+    let spec = chaosgate::plan::from_scenario(&s, 1, &Default::default()).expect("plans");
     assert_eq!(spec.probes.len(), 4);
     // A declared port gives no warning; port 0 is still an error.
     let declared = src
@@ -601,7 +601,7 @@ slos:
 ";
     let origin = Path::new("tests/data/scenario").join("coarse.yaml");
     let s = scenario::parse_str(src, &origin).expect("valid");
-    let spec = chaosgate::run::from_scenario(&s, 1, &Default::default()).expect("plans");
+    let spec = chaosgate::plan::from_scenario(&s, 1, &Default::default()).expect("plans");
     let w = chaosgate::verdict::resolution::warnings(&spec, &s.slos);
     insta::assert_snapshot!(w.join("\n"));
     // The bundled scenarios resolve every SLO they state.
@@ -611,7 +611,7 @@ slos:
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "yaml") {
             let s = scenario::load(&path).expect("bundled scenario is valid");
-            let spec = chaosgate::run::from_scenario(&s, 1, &Default::default()).unwrap();
+            let spec = chaosgate::plan::from_scenario(&s, 1, &Default::default()).unwrap();
             let w = chaosgate::verdict::resolution::warnings(&spec, &s.slos);
             assert!(w.is_empty(), "{}: {w:?}", path.display());
         }

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chaosgate::scenario::{self, AtSpec, FaultAction, Pick, ProbeKind, RateSpec};
+use chaosgate::fault::kinds::{self, FaultKind};
+use chaosgate::scenario::{self, AtSpec, Pick, ProbeKind, RateSpec};
 use chaosgate::slo::{Metric, Scope};
 
 fn repo() -> PathBuf {
@@ -63,7 +64,7 @@ fn replica_crash_parses_into_the_model() {
     );
     assert_eq!(s.duration, Duration::from_secs(30));
     assert_eq!(s.faults[0].at, AtSpec::Fixed(Duration::from_secs(10)));
-    assert_eq!(s.faults[0].action, FaultAction::Crash);
+    assert_eq!(s.faults[0].action, FaultKind::Crash(kinds::Crash));
     assert_eq!(s.faults[0].target.pick, Pick::All);
     assert!(
         matches!(&s.probes[1].kind, ProbeKind::Http { target, status: Some(200) } if target.service == "marketdata-a")
@@ -105,8 +106,8 @@ slos: [\"failover_time(a) < 2s\"]
 ";
 
 /// The seeded part of the plan: each fault's start time and replica pick.
-fn draws(s: &scenario::Scenario, seed: u64) -> Vec<(Duration, chaosgate::run::Pick)> {
-    chaosgate::run::from_scenario(s, seed, &Default::default())
+fn draws(s: &scenario::Scenario, seed: u64) -> Vec<(Duration, chaosgate::plan::Pick)> {
+    chaosgate::plan::from_scenario(s, seed, &Default::default())
         .expect("plans")
         .faults
         .iter()
@@ -125,9 +126,9 @@ fn the_same_seed_gives_the_same_plan() {
             "{at:?}"
         );
     }
-    assert!(matches!(one[0].1, chaosgate::run::Pick::Random { .. }));
-    assert_eq!(one[1].1, chaosgate::run::Pick::All);
-    let plan = chaosgate::run::from_scenario(&s, 7, &Default::default()).unwrap();
+    assert!(matches!(one[0].1, chaosgate::plan::Pick::Random { .. }));
+    assert_eq!(one[1].1, chaosgate::plan::Pick::All);
+    let plan = chaosgate::plan::from_scenario(&s, 7, &Default::default()).unwrap();
     assert_eq!(plan.faults[1].duration, Some(Duration::from_secs(3)));
     // Different seeds explore different schedules (over 20 seeds, at least two distinct times)
     // and hit different replicas.
@@ -136,7 +137,7 @@ fn the_same_seed_gives_the_same_plan() {
     assert!(times.len() > 1, "{times:?}");
     let picks: std::collections::BTreeSet<u64> = (0..20)
         .filter_map(|seed| match draws(&s, seed)[0].1 {
-            chaosgate::run::Pick::Random { draw } => Some(draw),
+            chaosgate::plan::Pick::Random { draw } => Some(draw),
             _ => None,
         })
         .collect();
@@ -207,19 +208,21 @@ slos: [\"p99(latency, during=slow-redis) < 1s\"]
 ";
     let s = with_compose(src, "net").unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        matches!(&s.faults[0].action, FaultAction::Latency { latency, .. } if *latency == Duration::from_millis(300))
+        matches!(&s.faults[0].action, FaultKind::Latency(kinds::Latency { latency, .. }) if *latency == Duration::from_millis(300))
     );
     assert!(matches!(
         &s.faults[1].action,
-        FaultAction::Bandwidth {
+        FaultKind::Bandwidth(kinds::Bandwidth {
             bytes_per_second: 64_000,
             ..
-        }
+        })
     ));
     assert!(
-        matches!(&s.faults[2].action, FaultAction::Loss { peers, .. } if peers == &["marketdata-a"])
+        matches!(&s.faults[2].action, FaultKind::Loss(kinds::Loss { peers, .. }) if peers == &["marketdata-a"])
     );
-    assert!(!s.faults[3].action.is_container_fault());
+    assert!(
+        matches!(&s.faults[3].action, FaultKind::Partition(p) if p.one_way && p.peers == ["postgres"])
+    );
 }
 
 #[test]

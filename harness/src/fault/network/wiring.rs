@@ -25,7 +25,8 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::{Link, NetworkAction, PROXY_MARK, path_peer_ips, peer_ips};
-use crate::run::{FaultAction, PlannedFault, RunSpec};
+use crate::fault::exec::Exec;
+use crate::plan::{PlannedFault, RunSpec};
 use crate::stack::ContainerInfo;
 use crate::stack::docker::{PROJECT_LABEL, inspect};
 
@@ -161,10 +162,7 @@ fn paths_to_wire(
 ) -> Vec<(ContainerInfo, Link, Vec<ContainerInfo>)> {
     let mut wanted: Vec<(&str, &Link)> = Vec::new();
     for f in faults {
-        if let FaultAction::Network {
-            action: NetworkAction::Proxy { link, .. },
-            ..
-        } = &f.action
+        if let Exec::Network(NetworkAction::Proxy { link, .. }) = &f.action
             && !wanted.contains(&(f.service.as_str(), link))
         {
             wanted.push((f.service.as_str(), link));
@@ -594,8 +592,7 @@ async fn rewire_on_start(wiring: Arc<Wiring>, docker: Docker, project: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fault::container::ContainerAction;
-    use crate::run::Pick;
+    use crate::fault::kinds::{self, Backend, FaultKind, LinkSide, ProxyLink};
 
     fn container(service: &str, number: u32, running: bool) -> ContainerInfo {
         ContainerInfo {
@@ -617,31 +614,20 @@ mod tests {
         }
     }
 
-    fn fault(name: &str, service: &str, action: FaultAction) -> PlannedFault {
-        PlannedFault {
-            name: name.into(),
-            at: Duration::from_secs(1),
-            duration: Some(Duration::from_secs(1)),
-            action,
-            service: service.into(),
-            labels: Default::default(),
-            pick: Pick::All,
-        }
+    fn fault(name: &str, service: &str, kind: FaultKind) -> PlannedFault {
+        PlannedFault::new(name, service, kind, Backend::Compose)
     }
 
-    fn proxy(link: Link) -> FaultAction {
-        FaultAction::Network {
-            name: "latency",
-            action: NetworkAction::Proxy {
-                link,
-                toxic: chaosgate_proxy::ToxicKind::Latency {
-                    latency: Duration::from_millis(1),
-                    jitter: Duration::ZERO,
-                },
-                direction: chaosgate_proxy::Direction::Both,
-                toxicity: 1.0,
+    fn proxy(side: LinkSide) -> FaultKind {
+        FaultKind::Latency(kinds::Latency {
+            latency: Duration::from_millis(1),
+            jitter: Duration::ZERO,
+            link: ProxyLink {
+                side,
+                direction: kinds::Direction::Both,
+                toxicity_permille: 1000,
             },
-        }
+        })
     }
 
     #[test]
@@ -650,22 +636,23 @@ mod tests {
             service: "postgres".into(),
             port: 5432,
         };
+        let db_side = LinkSide::Egress {
+            service: "postgres".into(),
+            port: 5432,
+        };
         let faults = [
-            fault("a", "gateway", proxy(to_db.clone())),
-            fault("b", "gateway", proxy(to_db.clone())),
-            fault("c", "gateway", proxy(Link::Ingress { port: 8080 })),
+            fault("a", "gateway", proxy(db_side.clone())),
+            fault("b", "gateway", proxy(db_side)),
+            fault("c", "gateway", proxy(LinkSide::Ingress { port: 8080 })),
             fault(
                 "d",
                 "postgres",
-                FaultAction::Network {
-                    name: "loss",
-                    action: NetworkAction::Loss {
-                        ratio: 0.3,
-                        peers: vec![],
-                    },
-                },
+                FaultKind::Loss(kinds::Loss {
+                    ratio: 0.3,
+                    peers: vec![],
+                }),
             ),
-            fault("e", "redis", FaultAction::Container(ContainerAction::Crash)),
+            fault("e", "redis", FaultKind::Crash(kinds::Crash)),
         ];
         let containers = [
             container("gateway", 1, true),

@@ -7,20 +7,19 @@ use serde_saphyr::Spanned;
 
 use super::check_name;
 use super::context::{Bounds, Ctx};
-use crate::scenario::diagnostic::{ScenarioError, SourceSpan};
-use crate::scenario::model::{
-    AtSpec, BlastSize, FaultAction, FaultSpec, LinkSide, PartitionDirection, Pick, ProxyDirection,
-    ProxyLink, RolloutStrategy, TargetSpec,
+use crate::fault::kinds::{
+    Backend, Direction, Fields, KindId, LinkSide, ProxyLink, Read, Reported, Takes,
 };
-use crate::scenario::raw::{RawAction, RawDirection, RawFault, RawPick, RawStrategy};
+use crate::fault::rollout::Strategy;
+use crate::scenario::diagnostic::{ScenarioError, SourceSpan};
+use crate::scenario::model::{AtSpec, BlastSize, FaultSpec, Pick, TargetSpec};
+use crate::scenario::raw::{RawFault, RawPick, RawStrategy};
 use crate::scenario::shapes::{OneOrList, ScalarOr};
 use crate::units;
 
 /// When a fault may start (from the load's start) and how long it may last.
 const AT_BOUNDS: Bounds = (Duration::ZERO, units::MAX_DURATION);
 const FAULT_DURATION_BOUNDS: Bounds = (Duration::from_millis(1), units::MAX_DURATION);
-/// A proxy delay beyond this is a timeout, which has its own action.
-const LATENCY_BOUNDS: Bounds = (Duration::ZERO, Duration::from_secs(600));
 
 pub(super) fn faults(cx: &mut Ctx<'_>, raw: &[RawFault]) -> Vec<Option<FaultSpec>> {
     let mut seen = BTreeSet::new();
@@ -35,20 +34,39 @@ pub(super) fn fault(
     let name_ok = check_name(cx, &f.name, "fault", seen);
     let name = f.name.value.clone();
     let action = f.action.value;
-    if !action.supported(cx.kube) {
+    let backend = if cx.kube {
+        Backend::Kube
+    } else {
+        Backend::Compose
+    };
+    if !action.runs_on(backend) {
         let span = cx.span(&f.action);
+        let only_here = |b: Backend| {
+            crate::fault::kinds::ALL
+                .iter()
+                .filter(|k| k.runs_on(b) && !k.runs_on(other(b)))
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let (stack, help) = if cx.kube {
             (
                 "a Kubernetes stack",
                 format!(
-                    "on Kubernetes: {} (instead of kill, stop, restart or rollout: pod-delete, scale or rollout-restart)",
-                    crate::scenario::actions::names_on(true)
+                    "on Kubernetes: {} (instead of {}: {})",
+                    crate::fault::kinds::names_on(Backend::Kube),
+                    only_here(Backend::Compose),
+                    only_here(Backend::Kube)
                 ),
             )
         } else {
             (
                 "a compose stack",
-                "pod-delete, scale and rollout-restart act on Kubernetes workloads; on compose use kill, stop, restart or rollout".to_string(),
+                format!(
+                    "{} act on Kubernetes workloads; on compose use {}",
+                    only_here(Backend::Kube),
+                    only_here(Backend::Compose)
+                ),
             )
         };
         cx.push(
@@ -103,7 +121,7 @@ pub(super) fn fault(
         .duration
         .as_ref()
         .and_then(|d| cx.duration(d, "a fault's duration", FAULT_DURATION_BOUNDS));
-    if f.duration.is_none() && action.info().needs_duration {
+    if f.duration.is_none() && action.info().duration == Takes::Required {
         let span = cx.span(&f.action);
         cx.push(
             ScenarioError::new(
@@ -152,27 +170,19 @@ pub(super) fn fault(
             fields_ok = false;
         }
     }
-    let action_spec = if fields_ok { fault_action(cx, f) } else { None };
-    if action == RawAction::Rollout
-        && let Some(d) = &f.duration
-    {
+    let action_spec = if fields_ok {
+        action.read(&mut Entry { cx, f }).ok()
+    } else {
+        None
+    };
+    if let (Takes::Never(why), Some(d)) = (action.info().duration, &f.duration) {
         let span = cx.span(d);
         cx.push(
             ScenarioError::new(
-                format!("fault `{name}`: a rollout takes no `duration`"),
+                format!("fault `{name}`: a {} takes no `duration`", action.name()),
                 span,
             )
-            .with_help("a deploy runs its course and is never reverted; its `during=` window ends when the last old container is gone"),
-        );
-    }
-    if action == RawAction::Rollout && f.target.pick.is_some_and(|p| p != RawPick::All) {
-        let span = cx.span(&f.target.service);
-        cx.push(
-            ScenarioError::new(
-                format!("fault `{name}`: a rollout replaces every replica; `pick` must be `all`"),
-                span,
-            )
-            .with_help("remove `pick`"),
+            .with_help(why),
         );
     }
     let (pick, size, size_ok) = blast_radius(cx, f, action);
@@ -198,11 +208,7 @@ pub(super) fn fault(
 /// `pick` with the blast radius (`count` or `percent`): a size makes `random` the default
 /// pick; it needs `random` or `first`, and a fault that acts on the whole workload or service
 /// takes none.
-fn blast_radius(
-    cx: &mut Ctx<'_>,
-    f: &RawFault,
-    action: RawAction,
-) -> (Pick, Option<BlastSize>, bool) {
+fn blast_radius(cx: &mut Ctx<'_>, f: &RawFault, action: KindId) -> (Pick, Option<BlastSize>, bool) {
     let t = &f.target;
     let mut ok = true;
     let size = match (&t.count, &t.percent) {
@@ -257,12 +263,7 @@ fn blast_radius(
         (Some(RawPick::First), _) => Pick::First,
         (Some(RawPick::All), None) | (None, None) => Pick::All,
     };
-    if size.is_some()
-        && matches!(
-            action,
-            RawAction::Scale | RawAction::RolloutRestart | RawAction::Rollout
-        )
-    {
+    if size.is_some() && action.info().whole_workload {
         let span = size_span;
         cx.push(ScenarioError::new(
             format!(
@@ -282,16 +283,13 @@ fn blast_radius(
 fn label_selector(
     cx: &mut Ctx<'_>,
     f: &RawFault,
-    action: RawAction,
+    action: KindId,
 ) -> (BTreeMap<String, String>, bool) {
     let Some(labels) = &f.target.labels else {
         return (BTreeMap::new(), true);
     };
     let span = cx.span(labels);
-    if matches!(
-        action,
-        RawAction::Scale | RawAction::RolloutRestart | RawAction::Rollout
-    ) {
+    if action.info().whole_workload {
         cx.push(
             ScenarioError::new(
                 format!(
@@ -401,231 +399,267 @@ fn is_label_key(s: &str) -> bool {
     }
 }
 
-pub(super) fn peer_list(cx: &mut Ctx<'_>, f: &RawFault) -> Option<Vec<String>> {
-    let Some(to) = &f.to else {
-        return Some(Vec::new());
-    };
-    let items: Vec<(String, Option<SourceSpan>)> = match &to.value {
-        OneOrList::One(s) => vec![(s.clone(), cx.span(to))],
-        OneOrList::List(l) => l.iter().map(|s| (s.value.clone(), cx.span(s))).collect(),
-    };
-    let mut ok = true;
-    let mut out = Vec::new();
-    for (name, span) in items {
-        ok &= cx.known_service(&name, span, &format!("fault `{}`", f.name.value));
-        out.push(name);
-    }
-    ok.then_some(out)
+/// The scenario side of [`Fields`]: a kind reads its fields from the raw entry, and every
+/// problem is reported at the field's line and column.
+struct Entry<'c, 'a, 'r> {
+    cx: &'c mut Ctx<'a>,
+    f: &'r RawFault,
 }
 
-pub(super) fn proxy_link(cx: &mut Ctx<'_>, f: &RawFault) -> Option<ProxyLink> {
-    let direction = match f.direction.as_ref().map(|d| d.value) {
-        None | Some(RawDirection::Both) => ProxyDirection::Both,
-        Some(RawDirection::Upstream) => ProxyDirection::Upstream,
-        Some(RawDirection::Downstream) => ProxyDirection::Downstream,
-        Some(RawDirection::OneWay) => {
-            let span = f.direction.as_ref().and_then(|d| cx.span(d));
-            cx.error(
-                "`one-way` is for partitions; use upstream, downstream or both",
-                span,
-            );
-            return None;
+fn other(b: Backend) -> Backend {
+    match b {
+        Backend::Compose => Backend::Kube,
+        Backend::Kube => Backend::Compose,
+    }
+}
+
+impl<'r> Entry<'_, '_, 'r> {
+    /// A field's value through `parse`, its error reported at the field.
+    fn parsed<T>(
+        &mut self,
+        field: Option<&Spanned<String>>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Read<T> {
+        let Some(sp) = field else { return Ok(None) };
+        parse(&sp.value).map(Some).map_err(|e| {
+            let span = self.cx.span(sp);
+            self.cx.error(e, span);
+            Reported
+        })
+    }
+
+    /// The span of the raw field `name`.
+    fn span_of(&self, name: &str) -> Option<SourceSpan> {
+        let f = self.f;
+        let cx = &self.cx;
+        match name {
+            "latency" => f.latency.as_ref().and_then(|s| cx.span(s)),
+            "jitter" => f.jitter.as_ref().and_then(|s| cx.span(s)),
+            "rate" => f.rate.as_ref().and_then(|s| cx.span(s)),
+            "percent" => f.percent.as_ref().and_then(|s| cx.span(s)),
+            "to" => f.to.as_ref().and_then(|s| cx.span(s)),
+            "port" => f.port.as_ref().and_then(|s| cx.span(s)),
+            "direction" => f.direction.as_ref().and_then(|s| cx.span(s)),
+            "toxicity" => f.toxicity.as_ref().and_then(|s| cx.span(s)),
+            "strategy" => f.strategy.as_ref().and_then(|s| cx.span(s)),
+            "set" => f.set.as_ref().and_then(|s| cx.span(s)),
+            "force" => f.force.as_ref().and_then(|s| cx.span(s)),
+            "replicas" => f.replicas.as_ref().and_then(|s| cx.span(s)),
+            "pick" => cx.span(&f.target.service),
+            _ => cx.span(&f.action),
         }
-    };
-    // Checked without returning early so that a bad `to` is reported as well.
-    let toxicity = match &f.toxicity {
-        Some(t) if !(0.0..=1.0).contains(&t.value) => {
-            let span = cx.span(t);
-            cx.error("toxicity is a share between 0.0 and 1.0", span);
-            None
+    }
+
+    fn text(&self, field: &str) -> Option<&'r Spanned<String>> {
+        let f: &'r RawFault = self.f;
+        match field {
+            "latency" => f.latency.as_ref(),
+            "jitter" => f.jitter.as_ref(),
+            "rate" => f.rate.as_ref(),
+            "percent" => f.percent.as_ref(),
+            _ => None,
         }
-        Some(t) => Some(t.value),
-        None => Some(1.0),
-    };
-    let side = match (&f.to, &f.port) {
-        (Some(to), None) => {
-            let OneOrList::One(text) = &to.value else {
-                let span = cx.span(to);
-                cx.error("`to` takes one `service:port` for this action", span);
-                return None;
-            };
-            let sp = Spanned {
-                value: text.clone(),
-                referenced: to.referenced,
-                defined: to.defined,
-            };
-            let (service, port) = cx.service_port(&sp, &format!("fault `{}`", f.name.value))?;
-            LinkSide::Egress { service, port }
+    }
+}
+
+impl Fields for Entry<'_, '_, '_> {
+    fn fault(&self) -> &str {
+        &self.f.name.value
+    }
+
+    fn target(&self) -> &str {
+        &self.f.target.service.value
+    }
+
+    fn has_duration(&self) -> bool {
+        self.f.duration.is_some()
+    }
+
+    fn picks_some(&self) -> bool {
+        self.f.target.pick.is_some_and(|p| p != RawPick::All)
+    }
+
+    fn duration(&mut self, field: &'static str, bounds: (Duration, Duration)) -> Read<Duration> {
+        let Some(sp) = self.text(field) else {
+            return Ok(None);
+        };
+        self.cx
+            .duration(sp, field, bounds)
+            .map(Some)
+            .ok_or(Reported)
+    }
+
+    fn byte_rate(&mut self, field: &'static str) -> Read<u64> {
+        let sp = self.text(field);
+        self.parsed(sp, units::parse_byte_rate)
+    }
+
+    fn percent(&mut self, field: &'static str) -> Read<f64> {
+        let sp = self.text(field);
+        self.parsed(sp, units::parse_percent)
+    }
+
+    fn count(&mut self, field: &'static str, lo: u32, hi: u32) -> Read<u32> {
+        let Some(r) = self.f.replicas.as_ref().filter(|_| field == "replicas") else {
+            return Ok(None);
+        };
+        if self.cx.number_in(r, field, lo, hi) {
+            Ok(Some(r.value))
+        } else {
+            Err(Reported)
         }
-        (None, Some(port)) => {
-            let span = cx.span(port);
-            let used_as = format!("fault `{}`", f.name.value);
-            let service = f.target.service.value.as_str();
-            if !cx.known_port(service, port.value, span, &used_as) {
-                return None;
+    }
+
+    fn flag(&mut self, field: &'static str) -> Read<bool> {
+        Ok(self
+            .f
+            .force
+            .as_ref()
+            .filter(|_| field == "force")
+            .map(|f| f.value))
+    }
+
+    fn services(&mut self, field: &'static str) -> Read<Vec<String>> {
+        let Some(to) = self.f.to.as_ref().filter(|_| field == "to") else {
+            return Ok(None);
+        };
+        let cx = &mut *self.cx;
+        let items: Vec<(String, Option<SourceSpan>)> = match &to.value {
+            OneOrList::One(s) => vec![(s.clone(), cx.span(to))],
+            OneOrList::List(l) => l.iter().map(|s| (s.value.clone(), cx.span(s))).collect(),
+        };
+        let mut ok = true;
+        let mut out = Vec::new();
+        for (name, span) in items {
+            ok &= cx.known_service(&name, span, &format!("fault `{}`", self.f.name.value));
+            out.push(name);
+        }
+        if ok { Ok(Some(out)) } else { Err(Reported) }
+    }
+
+    fn direction(&mut self) -> Read<Direction> {
+        Ok(self.f.direction.as_ref().map(|d| d.value))
+    }
+
+    fn strategy(&mut self) -> Read<Strategy> {
+        Ok(self.f.strategy.as_ref().map(|s| match s.value {
+            RawStrategy::Rolling => Strategy::Rolling,
+            RawStrategy::Recreate => Strategy::Recreate,
+            RawStrategy::BlueGreen => Strategy::BlueGreen,
+        }))
+    }
+
+    fn settings(&mut self, field: &'static str) -> Read<BTreeMap<String, String>> {
+        let Some(set) = self.f.set.as_ref().filter(|_| field == "set") else {
+            return Ok(None);
+        };
+        check_rollout_settings(
+            self.cx,
+            &self.f.name.value,
+            &self.f.target.service.value,
+            set,
+        );
+        Ok(Some(set.value.clone()))
+    }
+
+    fn proxy_link(&mut self) -> Result<ProxyLink, Reported> {
+        let (cx, f) = (&mut *self.cx, self.f);
+        let direction = match f.direction.as_ref().map(|d| d.value) {
+            Some(Direction::OneWay) => {
+                let span = f.direction.as_ref().and_then(|d| cx.span(d));
+                cx.error(
+                    "`one-way` is for partitions; use upstream, downstream or both",
+                    span,
+                );
+                return Err(Reported);
             }
-            LinkSide::Ingress { port: port.value }
-        }
-        _ => {
-            let span = cx.span(&f.action);
-            cx.push(
-                ScenarioError::new(
+            d => d.unwrap_or(Direction::Both),
+        };
+        // Checked without returning early so that a bad `to` is reported as well.
+        let toxicity = match &f.toxicity {
+            Some(t) if !(0.0..=1.0).contains(&t.value) => {
+                let span = cx.span(t);
+                cx.error("toxicity is a share between 0.0 and 1.0", span);
+                None
+            }
+            Some(t) => Some(t.value),
+            None => Some(1.0),
+        };
+        let side = match (&f.to, &f.port) {
+            (Some(to), None) => {
+                let OneOrList::One(text) = &to.value else {
+                    let span = cx.span(to);
+                    cx.error("`to` takes one `service:port` for this action", span);
+                    return Err(Reported);
+                };
+                let sp = Spanned {
+                    value: text.clone(),
+                    referenced: to.referenced,
+                    defined: to.defined,
+                };
+                let (service, port) = cx
+                    .service_port(&sp, &format!("fault `{}`", f.name.value))
+                    .ok_or(Reported)?;
+                LinkSide::Egress { service, port }
+            }
+            (None, Some(port)) => {
+                let span = cx.span(port);
+                let used_as = format!("fault `{}`", f.name.value);
+                let service = f.target.service.value.as_str();
+                if !cx.known_port(service, port.value, span, &used_as) {
+                    return Err(Reported);
+                }
+                LinkSide::Ingress { port: port.value }
+            }
+            _ => {
+                let span = cx.span(&f.action);
+                cx.push(ScenarioError::new(
                     format!(
                         "fault `{}`: action `{}` needs exactly one of `to: service:port` (egress) or `port:` (ingress)",
                         f.name.value,
                         f.action.value.name()
                     ),
                     span,
-                ),
-            );
-            return None;
-        }
-    };
-    Some(ProxyLink {
-        side,
-        direction,
-        toxicity_permille: (toxicity? * 1000.0).round() as u16,
-    })
-}
+                ));
+                return Err(Reported);
+            }
+        };
+        Ok(ProxyLink {
+            side,
+            direction,
+            toxicity_permille: (toxicity.ok_or(Reported)? * 1000.0).round() as u16,
+        })
+    }
 
-pub(super) fn required<'r>(
-    cx: &mut Ctx<'_>,
-    f: &RawFault,
-    field: &'r Option<Spanned<String>>,
-    what: &str,
-) -> Option<&'r Spanned<String>> {
-    if field.is_none() {
-        let span = cx.span(&f.action);
-        cx.error(
+    fn missing(&mut self, field: &'static str, help: Option<&str>) -> Reported {
+        let span = self.cx.span(&self.f.action);
+        let mut e = ScenarioError::new(
             format!(
-                "fault `{}`: action `{}` needs `{what}`",
-                f.name.value,
-                f.action.value.name()
+                "fault `{}`: action `{}` needs `{field}`",
+                self.f.name.value,
+                self.f.action.value.name()
             ),
             span,
         );
+        if let Some(help) = help {
+            e = e.with_help(help);
+        }
+        self.cx.push(e);
+        Reported
     }
-    field.as_ref()
-}
 
-pub(super) fn fault_action(cx: &mut Ctx<'_>, f: &RawFault) -> Option<FaultAction> {
-    use RawAction as A;
-    Some(match f.action.value {
-        A::Crash => FaultAction::Crash,
-        A::Kill => FaultAction::Kill,
-        A::Stop => FaultAction::Stop,
-        A::Restart => FaultAction::Restart,
-        A::Pause => FaultAction::Pause,
-        A::Isolate => FaultAction::Isolate,
-        A::Rollout => {
-            if let Some(set) = &f.set {
-                check_rollout_settings(cx, &f.name.value, &f.target.service.value, set);
-            }
-            FaultAction::Rollout {
-                strategy: match f.strategy.as_ref().map(|s| s.value) {
-                    None | Some(RawStrategy::Rolling) => RolloutStrategy::Rolling,
-                    Some(RawStrategy::Recreate) => RolloutStrategy::Recreate,
-                    Some(RawStrategy::BlueGreen) => RolloutStrategy::BlueGreen,
-                },
-                set: f.set.as_ref().map(|s| s.value.clone()).unwrap_or_default(),
-            }
-        }
-        A::PodDelete => FaultAction::PodDelete {
-            force: f.force.as_ref().is_some_and(|f| f.value),
-        },
-        A::RolloutRestart => FaultAction::RolloutRestart,
-        A::Scale => {
-            let Some(r) = &f.replicas else {
-                let span = cx.span(&f.action);
-                cx.push(
-                    ScenarioError::new(
-                        format!("fault `{}`: action `scale` needs `replicas`", f.name.value),
-                        span,
-                    )
-                    .with_help("e.g. `replicas: 0` takes the workload down for `duration`, then scales it back"),
-                );
-                return None;
-            };
-            if !cx.number_in(r, "replicas", 0, 1000) {
-                return None;
-            }
-            FaultAction::Scale { replicas: r.value }
-        }
-        A::Latency => {
-            let latency = required(cx, f, &f.latency, "latency")
-                .and_then(|l| cx.duration(l, "latency", LATENCY_BOUNDS));
-            let jitter =
-                cx.duration_or(f.jitter.as_ref(), Duration::ZERO, "jitter", LATENCY_BOUNDS);
-            let link = proxy_link(cx, f);
-            FaultAction::Latency {
-                latency: latency?,
-                jitter,
-                link: link?,
-            }
-        }
-        A::Bandwidth => {
-            let rate = required(cx, f, &f.rate, "rate").and_then(|r| {
-                units::parse_byte_rate(&r.value)
-                    .map_err(|e| {
-                        let span = cx.span(r);
-                        cx.error(e, span);
-                    })
-                    .ok()
-            });
-            let link = proxy_link(cx, f);
-            FaultAction::Bandwidth {
-                bytes_per_second: rate?,
-                link: link?,
-            }
-        }
-        A::ResetPeer => FaultAction::ResetPeer {
-            link: proxy_link(cx, f)?,
-        },
-        A::Timeout => FaultAction::Timeout {
-            link: proxy_link(cx, f)?,
-        },
-        A::Loss => {
-            let ratio = required(cx, f, &f.percent, "percent").and_then(|p| {
-                units::parse_percent(&p.value)
-                    .map_err(|e| {
-                        let span = cx.span(p);
-                        cx.error(e, span);
-                    })
-                    .ok()
-            });
-            let peers = peer_list(cx, f);
-            FaultAction::Loss {
-                ratio: ratio?,
-                peers: peers?,
-            }
-        }
-        A::Partition => {
-            if f.to.is_none() {
-                let span = cx.span(&f.action);
-                cx.error(
-                    format!(
-                        "fault `{}`: action `partition` needs `to: [services]`",
-                        f.name.value
-                    ),
-                    span,
-                );
-                return None;
-            }
-            let direction = match f.direction.as_ref().map(|d| d.value) {
-                None | Some(RawDirection::Both) => PartitionDirection::Both,
-                Some(RawDirection::OneWay) => PartitionDirection::OneWay,
-                Some(_) => {
-                    let span = f.direction.as_ref().and_then(|d| cx.span(d));
-                    cx.error("a partition's direction is `both` or `one-way`", span);
-                    return None;
-                }
-            };
-            FaultAction::Partition {
-                peers: peer_list(cx, f)?,
-                direction,
-            }
-        }
-    })
+    fn invalid(&mut self, field: &'static str, message: String) -> Reported {
+        let span = self.span_of(field);
+        self.cx.error(message, span);
+        Reported
+    }
+
+    fn refuse(&mut self, at: Option<&'static str>, message: String, help: &str) -> Reported {
+        let span = self.span_of(at.unwrap_or("action"));
+        self.cx
+            .push(ScenarioError::new(message, span).with_help(help));
+        Reported
+    }
 }
 
 /// Two faults on the same service whose possible windows intersect make the measurement of
@@ -688,24 +722,16 @@ pub(super) fn check_replaced_paths(
         .iter()
         .flatten()
         .filter(|f| {
-            if kube {
-                matches!(
-                    f.action,
-                    FaultAction::PodDelete { .. }
-                        | FaultAction::Scale { .. }
-                        | FaultAction::RolloutRestart
-                )
-            } else {
-                matches!(f.action, FaultAction::Rollout { .. })
-            }
+            // Validation ran only kinds this backend runs.
+            f.action.info().replaces
         })
         .map(|f| (f.target.service.as_str(), f.name.as_str()))
         .collect();
     for (i, f) in faults.iter().enumerate() {
         let Some(f) = f else { continue };
         let wired: Vec<&str> = if !kube {
-            f.action.network_services(&f.target.service)
-        } else if f.action.is_proxy_fault() {
+            f.action.wired(&f.target.service)
+        } else if f.action.proxied() {
             vec![f.target.service.as_str()]
         } else {
             vec![]
@@ -748,7 +774,7 @@ pub(super) fn check_agent(cx: &mut Ctx<'_>, raw: &[RawFault], faults: &[Option<F
     }
     for (i, f) in faults.iter().enumerate() {
         let Some(f) = f else { continue };
-        if !f.action.is_proxy_fault() {
+        if !f.action.proxied() {
             continue;
         }
         let span = cx.span(&raw[i].action);

@@ -10,10 +10,11 @@ use serde_saphyr::Spanned;
 use super::context::Ctx;
 use crate::scenario::compose::ServicePorts;
 use crate::scenario::diagnostic::{ScenarioError, SourceSpan};
-use crate::scenario::model::{KubeStackSpec, NodeAgentSpec, StackSpec};
+use crate::scenario::model::StackSpec;
 use crate::scenario::raw::{RawKubernetes, RawStack};
 use crate::scenario::shapes::OneOrList;
 use crate::stack::kube::manifests;
+use crate::stack::kube::{KubeStackSpec, NodeAgentSpec};
 
 const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(60);
 const READY_TIMEOUT_RANGE: (Duration, Duration) =

@@ -54,7 +54,7 @@ pub fn expand(path: &Path) -> Result<Vec<PathBuf>, String> {
 /// Every object of the stack, in apply order: the kustomization rendered when `spec` names
 /// one, else the manifest files. Errors say which file or folder and why (exit 2 when met
 /// while validating, 3 when met bringing the stack up).
-pub fn load(spec: &crate::scenario::KubeStackSpec) -> Result<Vec<Value>, String> {
+pub fn load(spec: &super::KubeStackSpec) -> Result<Vec<Value>, String> {
     match &spec.kustomize {
         Some(dir) => render_kustomization(dir),
         None => read(&spec.manifests),

@@ -7,6 +7,7 @@
 
 pub mod agent;
 pub mod manifests;
+pub mod spec;
 pub mod watch;
 
 use std::collections::{BTreeMap, HashMap};
@@ -27,7 +28,7 @@ use serde_json::Value;
 use self::agent::AgentDeploy;
 use super::{ContainerInfo, StackError};
 use crate::agent::{AGENT_LABEL, AgentClient};
-use crate::scenario::KubeStackSpec;
+pub use spec::{KubeStackSpec, NodeAgentSpec};
 
 /// The label every namespace chaosgate creates carries: the run id.
 pub const RUN_LABEL: &str = "chaosgate.io/run";

@@ -4,10 +4,8 @@ use std::collections::BTreeMap;
 
 use chaosgate_load::{LoadPlan, Method, Rate, RequestTemplate};
 
-use super::{FaultAction, Pick, PlannedFault, RunSpec, WriteReadBack};
-use crate::fault::container::ContainerAction;
-use crate::fault::network::{Link, NetworkAction};
-use crate::fault::rollout::Strategy as RolloutStrategy;
+use super::{Pick, PlannedFault, RunSpec, WriteReadBack};
+use crate::fault::kinds::Backend;
 use crate::probe::{Check, Probe};
 use crate::scenario::{self, ProbeKind, RateSpec, Scenario};
 
@@ -90,7 +88,11 @@ pub fn from_scenario(
             help: unread.help(),
         });
     }
-    let kube = s.stack.kubernetes.is_some();
+    let backend = if s.stack.kubernetes.is_some() {
+        Backend::Kube
+    } else {
+        Backend::Compose
+    };
     let load = s
         .load
         .as_ref()
@@ -175,40 +177,13 @@ pub fn from_scenario(
         .collect();
     let mut faults = Vec::new();
     for (index, spec) in s.faults.iter().enumerate() {
-        let (at, pick_draw) = draw(spec, index, seed);
-        use crate::fault::kube::KubeAction;
-        let action = match &spec.action {
-            scenario::FaultAction::Crash if kube => FaultAction::Kube(KubeAction::Crash),
-            scenario::FaultAction::PodDelete { force } => {
-                FaultAction::Kube(KubeAction::PodDelete { force: *force })
-            }
-            scenario::FaultAction::Scale { replicas } => FaultAction::Kube(KubeAction::Scale {
-                replicas: *replicas,
-            }),
-            scenario::FaultAction::RolloutRestart => FaultAction::Kube(KubeAction::RolloutRestart),
-            scenario::FaultAction::Crash => FaultAction::Container(ContainerAction::Crash),
-            scenario::FaultAction::Kill => FaultAction::Container(ContainerAction::Kill),
-            scenario::FaultAction::Stop => FaultAction::Container(ContainerAction::Stop),
-            scenario::FaultAction::Restart => FaultAction::Container(ContainerAction::Restart),
-            scenario::FaultAction::Pause => FaultAction::Container(ContainerAction::Pause),
-            scenario::FaultAction::Rollout { strategy, set } => FaultAction::Rollout {
-                strategy: match strategy {
-                    scenario::RolloutStrategy::Recreate => RolloutStrategy::Recreate,
-                    scenario::RolloutStrategy::Rolling => RolloutStrategy::Rolling,
-                    scenario::RolloutStrategy::BlueGreen => RolloutStrategy::BlueGreen,
-                },
-                set: set.clone(),
-            },
-            other => FaultAction::Network {
-                name: other.name(),
-                action: network_action(other),
-            },
-        };
+        let (at, pick_draw) = super::draw::draw(spec, index, seed);
         faults.push(PlannedFault {
             name: spec.name.clone(),
             at,
             duration: spec.duration,
-            action,
+            kind: spec.action.clone(),
+            action: spec.action.exec(backend),
             service: spec.target.service.clone(),
             labels: spec.target.labels.clone(),
             pick: match (spec.target.pick, spec.target.size) {
@@ -250,164 +225,6 @@ pub fn from_scenario(
                 .collect()
         }),
     })
-}
-
-/// Every `service:port` a compose run connects to (the load's URLs and read-backs, `http`
-/// and `tcp` probes, proxy faults' paths), each with where the scenario uses it: what
-/// [`crate::stack::listening::verify`] checks the containers listen on once the stack is
-/// healthy. Empty on Kubernetes, where ports are declared by the manifests (validated) and the
-/// probes must pass before the run starts.
-pub(crate) fn listen_checks(spec: &RunSpec) -> Vec<crate::stack::listening::Wanted> {
-    use crate::stack::listening::Wanted;
-    if spec.kube.is_some() {
-        return Vec::new();
-    }
-    let mut out = Vec::new();
-    let url = |out: &mut Vec<Wanted>, text: &str, used_as: String| {
-        if let Ok(u) = url::Url::parse(text)
-            && let Some(host) = u.host_str()
-        {
-            out.push(Wanted {
-                service: host.to_string(),
-                port: u.port_or_known_default().unwrap_or(80),
-                used_as,
-            });
-        }
-    };
-    if let Some(load) = &spec.load {
-        for (i, r) in load.requests.iter().enumerate() {
-            let used_as = if load.requests.len() == 1 {
-                "load.target".to_string()
-            } else {
-                format!("load.requests[{i}]")
-            };
-            url(&mut out, &r.url, used_as);
-        }
-    }
-    for w in &spec.writes {
-        url(
-            &mut out,
-            &w.url,
-            format!("load.requests[{}].read_back", w.template),
-        );
-    }
-    for p in &spec.probes {
-        match &p.check {
-            Check::Http { url: u, .. } => url(&mut out, u, format!("probe `{}`", p.name)),
-            Check::Tcp { service, port } => out.push(Wanted {
-                service: service.clone(),
-                port: *port,
-                used_as: format!("probe `{}`", p.name),
-            }),
-            _ => {}
-        }
-    }
-    for f in &spec.faults {
-        if let FaultAction::Network {
-            action: NetworkAction::Proxy { link, .. },
-            ..
-        } = &f.action
-        {
-            let (service, port) = match link {
-                Link::Egress { service, port } => (service.clone(), *port),
-                Link::Ingress { port } => (f.service.clone(), *port),
-            };
-            if !service.is_empty() {
-                out.push(Wanted {
-                    service,
-                    port,
-                    used_as: format!("fault `{}`", f.name),
-                });
-            }
-        }
-    }
-    out
-}
-
-/// The seeded draws of fault `index`: its start time (a `between` window resolved to the
-/// millisecond) and the random number that picks its replica(s). Same scenario + same seed ⇒
-/// same draws on every machine (ChaCha8 is portable). Each fault draws from its own ChaCha
-/// stream (its index), so adding a fault at the end does not move the others.
-fn draw(f: &scenario::FaultSpec, index: usize, seed: u64) -> (std::time::Duration, u64) {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(index as u64);
-    let at = match f.at {
-        scenario::AtSpec::Fixed(at) => at,
-        scenario::AtSpec::Between(lo, hi) => {
-            // Millisecond resolution is far below what a run can distinguish and keeps plans
-            // readable.
-            let (lo, hi) = (lo.as_millis() as u64, hi.as_millis() as u64);
-            std::time::Duration::from_millis(rng.random_range(lo..=hi))
-        }
-    };
-    // Drawn after the time, and only for a random pick, so that the stream (and so every
-    // replay of an existing seed) stays what it was.
-    let pick_draw = if f.target.pick == scenario::Pick::Random {
-        rng.random::<u64>()
-    } else {
-        0
-    };
-    (at, pick_draw)
-}
-
-fn network_action(a: &scenario::FaultAction) -> NetworkAction {
-    use chaosgate_proxy::ToxicKind;
-    let proxy = |link: &scenario::ProxyLink, toxic: ToxicKind| NetworkAction::Proxy {
-        link: match &link.side {
-            scenario::LinkSide::Egress { service, port } => Link::Egress {
-                service: service.clone(),
-                port: *port,
-            },
-            scenario::LinkSide::Ingress { port } => Link::Ingress { port: *port },
-        },
-        toxic,
-        direction: match link.direction {
-            scenario::ProxyDirection::Upstream => chaosgate_proxy::Direction::Upstream,
-            scenario::ProxyDirection::Downstream => chaosgate_proxy::Direction::Downstream,
-            scenario::ProxyDirection::Both => chaosgate_proxy::Direction::Both,
-        },
-        toxicity: f64::from(link.toxicity_permille) / 1000.0,
-    };
-    match a {
-        scenario::FaultAction::Latency {
-            latency,
-            jitter,
-            link,
-        } => proxy(
-            link,
-            ToxicKind::Latency {
-                latency: *latency,
-                jitter: *jitter,
-            },
-        ),
-        scenario::FaultAction::Bandwidth {
-            bytes_per_second,
-            link,
-        } => proxy(
-            link,
-            ToxicKind::Bandwidth {
-                bytes_per_sec: *bytes_per_second,
-            },
-        ),
-        scenario::FaultAction::ResetPeer { link } => proxy(
-            link,
-            ToxicKind::ResetPeer {
-                after: std::time::Duration::ZERO,
-            },
-        ),
-        scenario::FaultAction::Timeout { link } => proxy(link, ToxicKind::Timeout { after: None }),
-        scenario::FaultAction::Loss { ratio, peers } => NetworkAction::Loss {
-            ratio: *ratio,
-            peers: peers.clone(),
-        },
-        scenario::FaultAction::Partition { peers, direction } => NetworkAction::Partition {
-            peers: peers.clone(),
-            one_way: *direction == scenario::PartitionDirection::OneWay,
-        },
-        // Container actions never reach here (matched above); isolation is the remaining one.
-        _ => NetworkAction::Isolate,
-    }
 }
 
 #[cfg(test)]

@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::fault::container::ContainerAction;
-use crate::fault::network::NetworkAction;
-pub use crate::measure::lost_writes::WriteReadBack;
+use super::WriteReadBack;
+use crate::fault::kinds::{Backend, Exec, FaultKind};
 use crate::probe::Probe;
 
 /// One run, fully resolved from a scenario and a seed (see [`super::from_scenario()`]).
@@ -68,8 +67,10 @@ pub struct PlannedFault {
     pub at: Duration,
     /// How long it is held before being reverted; `None` for one-shot actions.
     pub duration: Option<Duration>,
-    /// What it does.
-    pub action: FaultAction,
+    /// What it is, with its parameters, as validated.
+    pub kind: FaultKind,
+    /// What the runner does for it on the run's backend (from `kind`).
+    pub action: Exec,
     /// The compose service (Kubernetes: workload) it targets.
     pub service: String,
     /// Only the replicas carrying every one of these labels (Docker labels; Kubernetes: pod
@@ -82,35 +83,32 @@ pub struct PlannedFault {
 impl RunSpec {
     /// Whether a fault goes through the transparent proxy (its paths are wired at bring-up).
     pub fn has_proxy_faults(&self) -> bool {
-        self.faults.iter().any(|f| {
-            matches!(
-                f.action,
-                FaultAction::Network {
-                    action: crate::fault::network::NetworkAction::Proxy { .. },
-                    ..
-                }
-            )
-        })
+        self.faults.iter().any(|f| f.action.is_proxy())
     }
 
     /// Whether a fault acts on a node (crash, loss, partition): what the Kubernetes node agent
     /// is deployed for. A run whose faults all go through the API deploys none.
     pub fn needs_node_agent(&self) -> bool {
-        use crate::fault::network::NetworkAction;
-        self.faults.iter().any(|f| {
-            matches!(
-                f.action,
-                FaultAction::Kube(crate::fault::kube::KubeAction::Crash)
-                    | FaultAction::Network {
-                        action: NetworkAction::Loss { .. } | NetworkAction::Partition { .. },
-                        ..
-                    }
-            )
-        })
+        self.faults.iter().any(|f| f.action.on_node())
     }
 }
 
 impl PlannedFault {
+    /// A fault of `kind` on every replica of `service` at the run's start, planned for
+    /// `backend` (for plans built without a scenario, as tests do).
+    pub fn new(name: &str, service: &str, kind: FaultKind, backend: Backend) -> Self {
+        Self {
+            name: name.into(),
+            at: Duration::ZERO,
+            duration: None,
+            action: kind.exec(backend),
+            kind,
+            service: service.into(),
+            labels: BTreeMap::new(),
+            pick: Pick::All,
+        }
+    }
+
     /// The target as messages name it: `` service `gateway` `` or
     /// `` workload `gateway` with labels track=canary `` (`kind` is "service" or "workload").
     pub fn target_text(&self, kind: &str) -> String {
@@ -133,29 +131,6 @@ impl PlannedFault {
     }
 }
 
-/// What a planned fault does, by backend.
-#[derive(Debug, Clone)]
-pub enum FaultAction {
-    /// A Docker-level fault on the targets' containers (fault/container.rs).
-    Container(ContainerAction),
-    /// `name` is the scenario's action name (`latency`, `loss`, ...).
-    Network {
-        /// The action as scenario files spell it.
-        name: &'static str,
-        /// What is done to the network.
-        action: NetworkAction,
-    },
-    /// A fault on a Kubernetes stack (fault/kube.rs).
-    Kube(crate::fault::kube::KubeAction),
-    /// A deploy under load (fault/rollout.rs): one-shot, never reverted.
-    Rollout {
-        /// How the old containers are replaced.
-        strategy: crate::fault::rollout::Strategy,
-        /// Compose variables changed for the new version (`set:`).
-        set: BTreeMap<String, String>,
-    },
-}
-
 impl RunSpec {
     /// The SLOs a single run judges: every one but the relative ones (those need a baseline).
     pub fn absolute_slos(&self) -> Vec<crate::slo::Slo> {
@@ -164,31 +139,6 @@ impl RunSpec {
             .filter(|x| !x.is_relative())
             .cloned()
             .collect()
-    }
-}
-
-impl FaultAction {
-    /// The action as scenario files spell it (`crash`, `latency`, `rollout`, `pod-delete`, ...).
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Container(a) => a.name(),
-            Self::Network { name, .. } => name,
-            Self::Rollout { .. } => "rollout",
-            Self::Kube(a) => a.name(),
-        }
-    }
-
-    /// Whether the fault is held for its `duration` and then reverted (crash and restart are
-    /// one-shot: the stack's own recovery ends them).
-    pub fn holds(&self) -> bool {
-        if let Self::Kube(a) = self {
-            return a.holds();
-        }
-        !matches!(
-            self,
-            Self::Container(ContainerAction::Crash | ContainerAction::Restart)
-                | Self::Rollout { .. }
-        )
     }
 }
 

@@ -1,0 +1,57 @@
+//! What the runner does for a fault: the executor family a kind runs on and its instruction
+//! there. A kind (fault/kinds/) turns its parameters into one of these; the scheduler
+//! (fault/dispatch.rs) runs each family's lifecycle.
+
+use std::collections::BTreeMap;
+
+use super::container::ContainerAction;
+use super::kube::KubeAction;
+use super::network::NetworkAction;
+use super::rollout::Strategy;
+
+/// A fault's instruction to its executor.
+#[derive(Debug, Clone)]
+pub enum Exec {
+    /// A Docker-level fault on the targets' containers (fault/container.rs).
+    Container(ContainerAction),
+    /// A network fault: the fault proxy or iptables rules in the targets' namespaces
+    /// (fault/network.rs), on either backend.
+    Network(NetworkAction),
+    /// A fault through the Kubernetes API or the node (fault/kube.rs).
+    Kube(KubeAction),
+    /// A deploy under load (fault/rollout.rs): one-shot, never reverted.
+    Rollout {
+        /// How the old containers are replaced.
+        strategy: Strategy,
+        /// Compose variables changed for the new version (`set:`).
+        set: BTreeMap<String, String>,
+    },
+}
+
+impl Exec {
+    /// Whether the fault is held for its `duration` and then reverted (crash, restart and the
+    /// deploys are one-shot: the stack's own recovery ends them).
+    pub fn holds(&self) -> bool {
+        match self {
+            Self::Container(a) => !matches!(a, ContainerAction::Crash | ContainerAction::Restart),
+            Self::Network(_) => true,
+            Self::Kube(a) => a.holds(),
+            Self::Rollout { .. } => false,
+        }
+    }
+
+    /// Whether it goes through the fault proxy (its paths are wired at bring-up).
+    pub fn is_proxy(&self) -> bool {
+        matches!(self, Self::Network(NetworkAction::Proxy { .. }))
+    }
+
+    /// Whether it acts on a Kubernetes node (crash, loss, partition): what the node agent is
+    /// deployed for.
+    pub fn on_node(&self) -> bool {
+        matches!(
+            self,
+            Self::Kube(KubeAction::Crash)
+                | Self::Network(NetworkAction::Loss { .. } | NetworkAction::Partition { .. })
+        )
+    }
+}
