@@ -11,18 +11,17 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
 use super::RunError;
+use super::backend::{Compose, Kube, RunBackend};
 use super::progress::{Progress, ProgressState};
 use crate::artifacts::RunArtifacts;
-use crate::fault::dispatch::{ComposeFaults, KubeFaults};
 use crate::fault::schedule::{RunWindow, fault_task};
 use crate::measure;
 use crate::plan::RunSpec;
 use crate::probe::{ProbeEnv, run_probe};
 use crate::stack::compose::{ComposeStack, ComposeTool};
-use crate::stack::docker::{connect, project_containers};
-use crate::stack::events::start_recorder;
+use crate::stack::docker::connect;
 use crate::stack::kube::KubeStack;
-use crate::stack::{AddressBook, ContainerInfo, Stack, sweep};
+use crate::stack::{AddressBook, ContainerInfo, sweep};
 use crate::timeline::{EventKind, EventLog, EventSink, RunClock};
 
 /// How to run, beyond what the [`RunSpec`] says.
@@ -43,7 +42,7 @@ pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, R
     let mut notes = Vec::new();
     let run_id = run_id(spec.seed);
     let project = project_name(&spec.name, &run_id);
-    let (docker, mut stack) = match &spec.kube {
+    match &spec.kube {
         None => {
             let docker = connect().await?;
             let tool = ComposeTool::detect().await?;
@@ -62,7 +61,8 @@ pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, R
                 spec.services.clone(),
                 &opts.dir,
             )?;
-            (docker, Backend::Compose(stack))
+            let backend = Compose { stack, docker };
+            run_on(spec, &opts, backend, run_id, notes).await
         }
         Some(kube) => {
             // Docker only serves `crash` (the node's runtime, on the local cluster); a cluster
@@ -89,38 +89,42 @@ pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, R
                     "not looking for namespaces left by earlier runs: {e}"
                 )),
             }
-            (docker, Backend::Kube(stack))
+            run_on(spec, &opts, Kube { stack, docker }, run_id, notes).await
         }
-    };
-    let body =
-        std::panic::AssertUnwindSafe(run_with_stack(spec, &opts, &docker, &mut stack, &run_id))
-            .catch_unwind()
-            .await;
+    }
+}
+
+/// Runs `spec` on `stack` and tears it down (or keeps it) whatever the run did.
+pub(super) async fn run_on<B: RunBackend>(
+    spec: &RunSpec,
+    opts: &RunOptions,
+    mut stack: B,
+    run_id: String,
+    notes: Vec<String>,
+) -> Result<RunArtifacts, RunError> {
+    let body = std::panic::AssertUnwindSafe(run_with_stack(spec, opts, &mut stack, &run_id))
+        .catch_unwind()
+        .await;
     let down_started = Instant::now();
     let kept = if opts.keep && !matches!(body, Err(_) | Ok(Err(_))) {
         Some(stack.keep().await)
     } else {
-        if let Backend::Kube(k) = &stack {
-            opts.progress.line(&format!(
-                "deleting namespace {} (its workloads and pods first; at most {}s)",
-                k.namespace(),
-                crate::stack::kube::TEARDOWN_BOUND.as_secs()
-            ));
+        let line = stack.down_line();
+        if let Some(line) = &line {
+            opts.progress.line(line);
         }
         if let Err(e) = stack.down().await {
             tracing::error!("tearing the stack down: {e}");
         }
+        if line.is_some() {
+            opts.progress.line(&format!(
+                "namespace deleted in {:.1}s",
+                down_started.elapsed().as_secs_f64()
+            ));
+        }
         None
     };
     let teardown_took = down_started.elapsed();
-    if let Backend::Kube(_) = &stack
-        && !opts.keep
-    {
-        opts.progress.line(&format!(
-            "namespace deleted in {:.1}s",
-            teardown_took.as_secs_f64()
-        ));
-    }
     match body {
         Err(panic) => {
             let msg = panic
@@ -179,63 +183,6 @@ async fn cancellable<T>(
     }
 }
 
-/// The stack of a run: a compose project or a Kubernetes namespace.
-enum Backend {
-    Compose(ComposeStack),
-    Kube(KubeStack),
-}
-
-impl Backend {
-    /// The compose project, or the namespace.
-    fn project(&self) -> &str {
-        match self {
-            Self::Compose(s) => s.project(),
-            Self::Kube(s) => s.namespace(),
-        }
-    }
-
-    async fn up(&mut self) -> Result<(), crate::stack::StackError> {
-        match self {
-            Self::Compose(s) => s.up().await,
-            Self::Kube(s) => s.up().await,
-        }
-    }
-
-    async fn wait_ready(
-        &self,
-        timeout: Duration,
-    ) -> Result<Vec<ContainerInfo>, crate::stack::StackError> {
-        match self {
-            Self::Compose(s) => s.wait_ready(timeout).await,
-            Self::Kube(s) => s.wait_ready(timeout).await,
-        }
-    }
-
-    async fn containers(
-        &self,
-        docker: &Docker,
-    ) -> Result<Vec<ContainerInfo>, crate::stack::StackError> {
-        match self {
-            Self::Compose(s) => project_containers(docker, s.project()).await,
-            Self::Kube(s) => s.containers().await,
-        }
-    }
-
-    async fn down(&mut self) -> Result<(), crate::stack::StackError> {
-        match self {
-            Self::Compose(s) => s.down().await,
-            Self::Kube(s) => s.down().await,
-        }
-    }
-
-    async fn keep(&mut self) -> String {
-        match self {
-            Self::Compose(s) => s.keep(),
-            Self::Kube(s) => s.keep().await,
-        }
-    }
-}
-
 /// On Kubernetes, Ready pods are not yet a usable stack (the reference gateway is Ready
 /// before its first database connection): the load starts once every http/tcp probe has
 /// passed [`STEADY_CHECKS`] times in a row (the steady state), or after `bound` with a note.
@@ -276,14 +223,38 @@ async fn wait_steady(
     Ok(started.elapsed())
 }
 
-async fn run_with_stack(
+/// A run on a stack that is being brought up, phase by phase: bring up, wire, start the
+/// sources (timeline, probes, load, faults), hold until the end, settle, measure. Returns
+/// with the stack still up; [`run_on`] tears it down.
+async fn run_with_stack<B: RunBackend>(
     spec: &RunSpec,
     opts: &RunOptions,
-    docker: &Docker,
-    stack: &mut Backend,
+    stack: &mut B,
     run_id: &str,
 ) -> Result<RunArtifacts, RunError> {
-    let run_id = run_id.to_string();
+    let up = bring_up(spec, opts, stack).await?;
+    // Proxy faults' paths go through their interception from now until the end of this
+    // function (fault/network/wiring.rs): a fault then only adds and removes its toxic.
+    let _wiring = cancellable(&opts.cancel, stack.wire(spec, &up.containers, run_id)).await??;
+    let timeline = open_timeline(spec, opts, &*stack, &up).await?;
+    let sources = start_sources(spec, opts, &*stack, &timeline, run_id)?;
+    let held = hold(spec, opts, sources, &timeline.sink).await;
+    let settled = settle(stack, up, timeline, held).await?;
+    measure_run(spec, opts, &*stack, settled).await
+}
+
+/// What [`bring_up`] leaves: the ready stack's members and how long it took.
+struct Ready {
+    containers: Vec<ContainerInfo>,
+    ready_after: Duration,
+}
+
+/// Phase 1: the stack up and ready (`stack.ready_timeout`, exit 3 after).
+async fn bring_up<B: RunBackend>(
+    spec: &RunSpec,
+    opts: &RunOptions,
+    stack: &mut B,
+) -> Result<Ready, RunError> {
     let up_started = Instant::now();
     opts.progress
         .line(&format!("bringing up {} ({})", spec.name, stack.project()));
@@ -294,40 +265,36 @@ async fn run_with_stack(
         "stack ready after {:.1}s: {} {}",
         ready_after.as_secs_f64(),
         containers.len(),
-        match stack {
-            Backend::Compose(_) => "containers",
-            Backend::Kube(_) => "pods",
-        }
+        stack.members()
     ));
+    Ok(Ready {
+        containers,
+        ready_after,
+    })
+}
 
-    // Proxy faults' paths go through their interception from now until the end of this
-    // function (fault/network/wiring.rs): a fault then only adds and removes its toxic.
-    let _interceptions = match stack {
-        Backend::Compose(_) => {
-            crate::fault::network::wire_interceptions(
-                spec,
-                docker,
-                Some(stack.project()),
-                &containers,
-                &run_id,
-            )
-            .await
-        }
-        Backend::Kube(k) => {
-            // Pods are wired in their sandboxes' namespaces; a path's peers are the peer
-            // workload's pods and its Services' ClusterIPs (what a pod connects to by name).
-            let mut pods = Vec::new();
-            if spec.has_proxy_faults() {
-                pods = containers.clone();
-                if let Err(e) = k.with_sandbox_pids(docker, &mut pods).await {
-                    tracing::warn!("finding the pods' sandboxes to wire proxy faults: {e}");
-                }
-                pods.extend(k.service_peers().await?);
-            }
-            crate::fault::network::wire_interceptions(spec, docker, None, &pods, &run_id).await
-        }
-    };
+/// The run's one clock and what records onto it: the event log, the address book, the
+/// stack's own events, and the probes' environment.
+struct Timeline {
+    events_path: PathBuf,
+    clock: RunClock,
+    log: EventLog,
+    sink: EventSink,
+    book: Arc<AddressBook>,
+    events_tx: broadcast::Sender<crate::stack::events::ContainerEvent>,
+    recorder: tokio::task::JoinHandle<()>,
+    recorder_cancel: CancellationToken,
+    probe_env: ProbeEnv,
+}
 
+/// Phase 2: the clock starts; addresses are known and checked, the stack's events recorded,
+/// and (Kubernetes) the probes' steady state reached before anything is measured.
+async fn open_timeline<B: RunBackend>(
+    spec: &RunSpec,
+    opts: &RunOptions,
+    stack: &B,
+    up: &Ready,
+) -> Result<Timeline, RunError> {
     let events_path = opts.dir.join("events.jsonl");
     let clock = RunClock::start();
     let (log, sink) = EventLog::create(&events_path, clock).map_err(|source| RunError::Io {
@@ -335,61 +302,23 @@ async fn run_with_stack(
         source,
     })?;
     let book = Arc::new(AddressBook::new());
-    book.refresh(&containers);
-    let kube = match &*stack {
-        Backend::Kube(k) => {
-            for (service, port, addr) in k.service_addresses().await? {
-                book.set_fixed(&service, port, addr);
-            }
-            Some((k.client().clone(), k.namespace().to_string()))
-        }
-        Backend::Compose(_) => None,
-    };
+    book.refresh(&up.containers);
+    stack.fixed_addresses(&book).await?;
     if let Some(note) = book.check_direct(Duration::from_millis(500)).await {
         sink.note(note);
     }
     // What the containers really listen on, before any load: a port the scenario names that
     // nothing listens on ends the bring-up here (exit 3, the stack torn down as always).
-    if let Backend::Compose(_) = &*stack {
-        let wanted = crate::plan::listen_checks(spec);
-        let bound = spec.ready_timeout.saturating_sub(ready_after);
-        let check = crate::stack::listening::verify(docker, stack.project(), &wanted, bound);
-        for note in cancellable(&opts.cancel, check).await?? {
-            sink.note(note);
-        }
+    let bound = spec.ready_timeout.saturating_sub(up.ready_after);
+    for note in cancellable(&opts.cancel, stack.check_listening(spec, bound)).await?? {
+        sink.note(note);
     }
-
     // The recorder outlives the work: reverting faults at the end still needs its events.
     let recorder_cancel = CancellationToken::new();
-    let (events_tx, recorder) = match &kube {
-        None => {
-            start_recorder(
-                docker.clone(),
-                stack.project().to_string(),
-                sink.clone(),
-                book.clone(),
-                recorder_cancel.clone(),
-            )
-            .await
-        }
-        Some((client, namespace)) => (
-            broadcast::channel(16).0,
-            crate::stack::kube::watch::start(
-                client.clone(),
-                namespace.clone(),
-                sink.clone(),
-                recorder_cancel.clone(),
-            ),
-        ),
-    };
-
-    let work = opts.cancel.child_token();
-    let run_end = tokio::time::Instant::from_std(clock.instant_at(0)) + spec.duration;
-    let state = Arc::new(ProgressState::default());
-    let progress_task = opts
-        .progress
-        .spawn(state.clone(), clock, spec.duration, work.clone());
-
+    let (events_tx, recorder) = stack
+        .record_events(&sink, book.clone(), recorder_cancel.clone())
+        .await;
+    let (docker, kube) = stack.probe_clients();
     let probe_env = ProbeEnv {
         // An HTTP_PROXY from the environment would stand between the probe and the service.
         http: reqwest::Client::builder()
@@ -397,14 +326,13 @@ async fn run_with_stack(
             .no_proxy()
             .build()
             .map_err(|e| RunError::Load(e.to_string()))?,
-        docker: docker.clone(),
+        docker,
         project: stack.project().to_string(),
         book: book.clone(),
         sink: sink.clone(),
-        kube: kube.clone(),
+        kube,
     };
-    if kube.is_some() {
-        let bound = spec.ready_timeout.saturating_sub(ready_after);
+    if stack.waits_for_steady_state() {
         match cancellable(&opts.cancel, wait_steady(spec, &probe_env, bound)).await? {
             Ok(took) => opts.progress.line(&format!(
                 "steady state after {:.1}s more (every http/tcp probe passed {STEADY_CHECKS} times in a row)",
@@ -420,10 +348,53 @@ async fn run_with_stack(
             }
         }
     }
+    Ok(Timeline {
+        events_path,
+        clock,
+        log,
+        sink,
+        book,
+        events_tx,
+        recorder,
+        recorder_cancel,
+        probe_env,
+    })
+}
+
+type LoadTask =
+    tokio::task::JoinHandle<Result<chaosgate_load::LoadSummary, chaosgate_load::LoadError>>;
+
+/// Everything that runs during the measured part, started on the run clock.
+struct Sources {
+    /// Cancelled at the run's end (or earlier): probes, faults and progress stop.
+    work: CancellationToken,
+    run_end: tokio::time::Instant,
+    progress_task: Option<tokio::task::JoinHandle<()>>,
+    probe_tasks: Vec<tokio::task::JoinHandle<()>>,
+    load_stop: CancellationToken,
+    load_task: Option<LoadTask>,
+    fault_tasks: Vec<tokio::task::JoinHandle<crate::fault::FaultRecord>>,
+    fail_fast: Option<tokio::sync::oneshot::Receiver<crate::verdict::early::EarlyStop>>,
+}
+
+/// Phase 3: probes, the load, every fault's schedule and the fail-fast monitor start.
+fn start_sources<B: RunBackend>(
+    spec: &RunSpec,
+    opts: &RunOptions,
+    stack: &B,
+    t: &Timeline,
+    run_id: &str,
+) -> Result<Sources, RunError> {
+    let work = opts.cancel.child_token();
+    let run_end = tokio::time::Instant::from_std(t.clock.instant_at(0)) + spec.duration;
+    let state = Arc::new(ProgressState::default());
+    let progress_task = opts
+        .progress
+        .spawn(state.clone(), t.clock, spec.duration, work.clone());
     let probe_tasks: Vec<_> = spec
         .probes
         .iter()
-        .map(|p| tokio::spawn(run_probe(p.clone(), probe_env.clone(), work.clone())))
+        .map(|p| tokio::spawn(run_probe(p.clone(), t.probe_env.clone(), work.clone())))
         .collect();
 
     // The load's schedule counts from its own start, a moment after the run clock's (the
@@ -432,14 +403,14 @@ async fn run_with_stack(
     // the run's end does not stop it: only an interrupt or fail-fast does, and the run waits
     // for its schedule to run out.
     let load_stop = opts.cancel.child_token();
-    let mut load_task = spec.load.clone().map(|plan| {
+    let load_task = spec.load.clone().map(|plan| {
         let observer = Arc::new(RequestRecorder {
-            sink: sink.clone(),
+            sink: t.sink.clone(),
             state: state.clone(),
         });
-        let resolver: Arc<dyn chaosgate_load::Resolver> = book.clone();
+        let resolver: Arc<dyn chaosgate_load::Resolver> = t.book.clone();
         let stop = load_stop.clone();
-        let sink = sink.clone();
+        let sink = t.sink.clone();
         tokio::spawn(async move {
             sink.record(EventKind::Load { started: true });
             let r = chaosgate_load::run_open(plan, resolver, observer, stop).await;
@@ -456,53 +427,62 @@ async fn run_with_stack(
             let showing = move |fault| state.set_fault(fault);
             // Each task owns its sink clone: the log is only finished once every one is gone.
             let window = RunWindow {
-                sink: sink.clone(),
+                sink: t.sink.clone(),
                 run_end,
                 cancel: work.clone(),
             };
-            let (f, run) = (f.clone(), (run_id.clone(), spec.seed));
-            match &*stack {
-                Backend::Compose(compose) => {
-                    let backend = ComposeFaults {
-                        docker: docker.clone(),
-                        project: compose.project().to_string(),
-                        events: events_tx.clone(),
-                        run,
-                        scaler: compose.scaler(),
-                    };
-                    tokio::spawn(fault_task(backend, f, window, showing))
-                }
-                Backend::Kube(kube) => {
-                    let backend = KubeFaults {
-                        stack: kube.clone(),
-                        docker: docker.clone(),
-                        run,
-                    };
-                    tokio::spawn(fault_task(backend, f, window, showing))
-                }
-            }
+            let backend = stack.faults(t.events_tx.clone(), (run_id.to_string(), spec.seed));
+            tokio::spawn(fault_task(backend, f.clone(), window, showing))
         })
         .collect();
 
-    let monitor = spec.fail_fast.as_ref().map(|slos| {
+    let fail_fast = spec.fail_fast.as_ref().map(|slos| {
         super::fail_fast::spawn(
             super::fail_fast::plan(spec, slos),
-            events_path.clone(),
-            clock,
+            t.events_path.clone(),
+            t.clock,
             work.clone(),
         )
     });
-    let stopped = super::fail_fast::stopped(monitor);
+    Ok(Sources {
+        work,
+        run_end,
+        progress_task,
+        probe_tasks,
+        load_stop,
+        load_task,
+        fault_tasks,
+        fail_fast,
+    })
+}
+
+/// What [`hold`] saw: how the measured part ended.
+struct Held {
+    sources: Sources,
+    interrupted: bool,
+    stopped_early: Option<crate::verdict::early::EarlyStop>,
+    load_result: Option<
+        Result<
+            Result<chaosgate_load::LoadSummary, chaosgate_load::LoadError>,
+            tokio::task::JoinError,
+        >,
+    >,
+}
+
+/// Phase 4: until the run's end and the load's schedule have run out, or Ctrl-C, or
+/// fail-fast finds an SLO certainly breached.
+async fn hold(spec: &RunSpec, opts: &RunOptions, mut s: Sources, sink: &EventSink) -> Held {
+    let stopped = super::fail_fast::stopped(s.fail_fast.take());
     tokio::pin!(stopped);
     let (mut interrupted, mut stopped_early) = tokio::select! {
-        _ = tokio::time::sleep_until(run_end) => (false, None),
+        _ = tokio::time::sleep_until(s.run_end) => (false, None),
         _ = opts.cancel.cancelled() => (true, None),
         stop = &mut stopped => (false, Some(stop)),
     };
     let mut load_result = None;
     if !interrupted
         && stopped_early.is_none()
-        && let Some(task) = load_task.as_mut()
+        && let Some(task) = s.load_task.as_mut()
     {
         tokio::select! {
             r = task => load_result = Some(r),
@@ -510,7 +490,7 @@ async fn run_with_stack(
             stop = &mut stopped => stopped_early = Some(stop),
         }
     }
-    load_stop.cancel();
+    s.load_stop.cancel();
     if let Some(stop) = &stopped_early {
         let line = format!(
             "fail-fast: stopping at {:.1}s of {:.0}s: `{}` is certainly breached: {}",
@@ -522,20 +502,56 @@ async fn run_with_stack(
         sink.note(line.clone());
         opts.progress.line(&line);
     }
-    work.cancel();
+    s.work.cancel();
+    Held {
+        sources: s,
+        interrupted,
+        stopped_early,
+        load_result,
+    }
+}
+
+/// What [`settle`] leaves: every source stopped and joined, the log complete on disk.
+struct Settled {
+    up: Ready,
+    events_path: PathBuf,
+    clock: RunClock,
+    book: Arc<AddressBook>,
+    faults: Vec<crate::fault::FaultRecord>,
+    load: Option<chaosgate_load::LoadSummary>,
+    measured_for: Duration,
+    run_end_ns: u64,
+    final_containers: Vec<ContainerInfo>,
+    stopped_early: Option<crate::verdict::early::EarlyStop>,
+}
+
+/// Phase 5: faults reverted and their records in, the load and probes joined, the stack's
+/// last events recorded, the log finished. A panic in a task is the run's panic.
+async fn settle<B: RunBackend>(
+    stack: &B,
+    up: Ready,
+    t: Timeline,
+    held: Held,
+) -> Result<Settled, RunError> {
+    let Held {
+        sources: s,
+        interrupted,
+        stopped_early,
+        load_result,
+    } = held;
     let mut faults = Vec::new();
-    for t in fault_tasks {
-        match t.await {
+    for task in s.fault_tasks {
+        match task.await {
             Ok(r) => faults.push(r),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => {}
         }
     }
-    let measured_for = clock.elapsed();
-    let run_end_ns = clock.now_ns();
-    let load_result = match (load_result, load_task) {
+    let measured_for = t.clock.elapsed();
+    let run_end_ns = t.clock.now_ns();
+    let load_result = match (load_result, s.load_task) {
         (Some(r), _) => Some(r),
-        (None, Some(t)) => Some(t.await),
+        (None, Some(task)) => Some(task.await),
         (None, None) => None,
     };
     let load = match load_result {
@@ -547,70 +563,91 @@ async fn run_with_stack(
         },
         None => None,
     };
-    for t in probe_tasks {
-        let _ = t.await;
+    for task in s.probe_tasks {
+        let _ = task.await;
     }
-    if let Some(t) = progress_task {
-        let _ = t.await;
+    if let Some(task) = s.progress_task {
+        let _ = task.await;
     }
     // Give Docker's last events (a restart after the final fault) a moment to arrive.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    recorder_cancel.cancel();
-    let _ = recorder.await;
-    let final_containers = stack.containers(docker).await.unwrap_or(containers);
-    drop(probe_env);
-    drop(events_tx);
-    drop(sink);
-    log.finish().await.map_err(|source| RunError::Io {
-        path: events_path.clone(),
+    t.recorder_cancel.cancel();
+    let _ = t.recorder.await;
+    let final_containers = match stack.containers().await {
+        Ok(c) => c,
+        Err(_) => up.containers.clone(),
+    };
+    drop(t.probe_env);
+    drop(t.events_tx);
+    drop(t.sink);
+    t.log.finish().await.map_err(|source| RunError::Io {
+        path: t.events_path.clone(),
         source,
     })?;
     if interrupted {
         return Err(RunError::Interrupted);
     }
+    Ok(Settled {
+        up,
+        events_path: t.events_path,
+        clock: t.clock,
+        book: t.book,
+        faults,
+        load,
+        measured_for,
+        run_end_ns,
+        final_containers,
+        stopped_early,
+    })
+}
+
+/// Phase 6: acknowledged writes read back, and every figure measured from the event log.
+async fn measure_run<B: RunBackend>(
+    spec: &RunSpec,
+    opts: &RunOptions,
+    stack: &B,
+    s: Settled,
+) -> Result<RunArtifacts, RunError> {
+    let io = |source| RunError::Io {
+        path: s.events_path.clone(),
+        source,
+    };
     let writes = if spec.writes.is_empty() {
         None
     } else {
         opts.progress.line("reading acknowledged writes back");
         let rb = crate::measure::lost_writes::ReadBack {
             writes: &spec.writes,
-            book: &book,
+            book: &s.book,
             http: &reqwest::Client::builder()
                 .no_proxy()
                 .build()
                 .map_err(|e| RunError::Load(e.to_string()))?,
         };
         Some(
-            crate::measure::lost_writes::check(&events_path, rb)
+            crate::measure::lost_writes::check(&s.events_path, rb)
                 .await
-                .map_err(|source| RunError::Io {
-                    path: events_path.clone(),
-                    source,
-                })?,
+                .map_err(io)?,
         )
     };
-    let analysis = measure::analyze(&events_path, run_end_ns, spec.recovery_consecutive).map_err(
-        |source| RunError::Io {
-            path: events_path.clone(),
-            source,
-        },
-    )?;
+    let analysis =
+        measure::analyze(&s.events_path, s.run_end_ns, spec.recovery_consecutive).map_err(io)?;
     Ok(RunArtifacts {
         project: stack.project().to_string(),
         run_id: String::new(),
-        started_unix_ns: clock.origin_unix_ns(),
-        events_path,
-        faults,
+        started_unix_ns: s.clock.origin_unix_ns(),
+        events_path: s.events_path.clone(),
+        faults: s.faults,
         writes,
-        containers: final_containers,
-        load,
-        ready_after,
-        measured_for,
+        containers: s.final_containers,
+        load: s.load,
+        ready_after: s.up.ready_after,
+        measured_for: s.measured_for,
         teardown_took: Duration::ZERO,
         kept_stack: None,
         notes: late_revert_notes(&spec.faults, &analysis.faults),
         analysis,
-        stopped_early,
+        stopped_early: s.stopped_early,
     })
 }
 

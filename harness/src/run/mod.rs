@@ -1,8 +1,11 @@
 //! Orchestration of one run: stack up, load ‖ probes ‖ faults ‖ Docker events on one clock,
 //! then teardown (always: on success, error, Ctrl-C and panic) and measurement.
 
+mod backend;
 mod execute;
 mod fail_fast;
+#[cfg(test)]
+pub(crate) mod fake;
 mod progress;
 
 pub use execute::{RunOptions, execute};

@@ -2,19 +2,23 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Tokio's monotonic clock: the same as the system's, except in a test that pauses time,
+/// where a whole run's schedule (faults, holds, the run's end) passes in virtual time.
+type Now = tokio::time::Instant;
+
 /// One monotonic time base for a run. Docker reports events in wall-clock nanoseconds; those
 /// are mapped onto this clock through the wall time captured at the same moment as the origin,
 /// so a clock step during the run moves only Docker's timestamps, never ours.
 #[derive(Debug, Clone, Copy)]
 pub struct RunClock {
-    origin: Instant,
+    origin: Now,
     origin_unix_ns: i128,
 }
 
 impl RunClock {
     /// Starts a run clock whose origin (0 ns) is now.
     pub fn start() -> Self {
-        let origin = Instant::now();
+        let origin = Now::now();
         let origin_unix_ns = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_nanos() as i128)
@@ -27,17 +31,19 @@ impl RunClock {
 
     /// Nanoseconds since the origin, now.
     pub fn now_ns(&self) -> u64 {
-        self.ns_at(Instant::now())
+        Now::now().saturating_duration_since(self.origin).as_nanos() as u64
     }
 
     /// Nanoseconds since the origin at `instant`; instants before the origin map to 0.
     pub fn ns_at(&self, instant: Instant) -> u64 {
-        instant.saturating_duration_since(self.origin).as_nanos() as u64
+        Now::from_std(instant)
+            .saturating_duration_since(self.origin)
+            .as_nanos() as u64
     }
 
     /// The instant `ns` after the origin.
     pub fn instant_at(&self, ns: u64) -> Instant {
-        self.origin + Duration::from_nanos(ns)
+        (self.origin + Duration::from_nanos(ns)).into_std()
     }
 
     /// Maps a wall-clock Unix timestamp in nanoseconds (Docker's `timeNano`) onto the run
@@ -54,7 +60,7 @@ impl RunClock {
 
     /// Time since the origin.
     pub fn elapsed(&self) -> Duration {
-        self.origin.elapsed()
+        Now::now().saturating_duration_since(self.origin)
     }
 }
 

@@ -42,19 +42,23 @@ impl EventSink {
     }
 }
 
-/// Owns the writer task; `finish` waits until every event sent before it is on disk.
+/// Owns the writer thread; `finish` waits until every event sent before it is on disk.
 pub struct EventLog {
     path: PathBuf,
-    writer: tokio::task::JoinHandle<std::io::Result<u64>>,
+    writer: tokio::sync::oneshot::Receiver<std::io::Result<u64>>,
 }
 
 impl EventLog {
-    /// Creates (truncates) `path` and starts the writer task (needs a tokio runtime); returns the
+    /// Creates (truncates) `path` and starts the writer thread; returns the
     /// log and the first sink. Errors: the file cannot be created.
     pub fn create(path: &Path, clock: RunClock) -> std::io::Result<(Self, EventSink)> {
         let file = File::create(path)?;
         let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
-        let writer = tokio::task::spawn_blocking(move || {
+        // A thread of its own rather than tokio's blocking pool: the writer lives as long as the
+        // run, and a blocking-pool task in flight would stop paused time from advancing in the
+        // runner's tests (run/fake.rs).
+        let (done, writer) = tokio::sync::oneshot::channel();
+        let write = move || -> std::io::Result<u64> {
             let mut out = BufWriter::with_capacity(256 * 1024, file);
             let mut written = 0u64;
             while let Some(event) = rx.blocking_recv() {
@@ -69,7 +73,12 @@ impl EventLog {
             }
             out.flush()?;
             Ok(written)
-        });
+        };
+        std::thread::Builder::new()
+            .name("events.jsonl".into())
+            .spawn(move || {
+                let _ = done.send(write());
+            })?;
         Ok((
             Self {
                 path: path.to_path_buf(),
@@ -89,7 +98,7 @@ impl EventLog {
     pub async fn finish(self) -> std::io::Result<u64> {
         match self.writer.await {
             Ok(result) => result,
-            Err(e) => Err(std::io::Error::other(e)),
+            Err(_) => Err(std::io::Error::other("the event log's writer stopped")),
         }
     }
 }
