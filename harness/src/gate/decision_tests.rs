@@ -392,7 +392,7 @@ fn a_steady_state_is_the_window_before_the_first_fault() {
     assert!(matches!(
         s.steady_state[0].metric,
         crate::slo::Metric::ErrorRate {
-            scope: crate::slo::Scope::Before
+            scope: crate::slo::Phase::Before
         }
     ));
     for bad in [

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use super::Phase;
+
 /// One parsed SLO, e.g. `p95(latency, during=crash-primary) < 100ms`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Slo {
@@ -146,17 +148,20 @@ pub enum Metric {
         /// The percentile, 0–100 (`p99.9` → 99.9), read from an HdrHistogram of the latencies.
         percentile: f64,
         /// The part of the run whose requests count.
-        scope: Scope,
+        #[serde(serialize_with = "super::phase::serialize_in_slo")]
+        scope: Phase,
     },
     /// Failed / scheduled requests.
     ErrorRate {
         /// The part of the run whose requests count.
-        scope: Scope,
+        #[serde(serialize_with = "super::phase::serialize_in_slo")]
+        scope: Phase,
     },
     /// Successful / scheduled requests.
     Availability {
         /// The part of the run whose requests count.
-        scope: Scope,
+        #[serde(serialize_with = "super::phase::serialize_in_slo")]
+        scope: Phase,
     },
     /// Fault start → first of N consecutive successful checks of `probe` (every probe when
     /// `None`: the slowest counts).
@@ -206,31 +211,6 @@ impl Metric {
             Self::FailoverTime { .. } => "failover_time".into(),
             Self::LostWrites => "lost_writes".into(),
             Self::ProbeSuccess { .. } => "probe_success".into(),
-        }
-    }
-}
-
-/// Which part of the run a request-based metric covers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// The whole load.
-    Whole,
-    /// Before the first fault starts.
-    Before,
-    /// After the last fault has ended.
-    After,
-    /// Inside the named fault's window.
-    During(String),
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Whole => f.write_str("whole"),
-            Self::Before => f.write_str("before"),
-            Self::After => f.write_str("after"),
-            Self::During(fault) => write!(f, "during:{fault}"),
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use std::ops::Range;
 
-use super::expr::{Comparison, Metric, NameRef, Quantity, RefKind, Relative, Scope, Slo, Unit};
+use super::Phase;
+use super::expr::{Comparison, Metric, NameRef, Quantity, RefKind, Relative, Slo, Unit};
 use crate::units;
 
 /// A syntax or unit error in an SLO expression. In a scenario file it becomes a
@@ -473,7 +474,7 @@ impl Args {
     }
 }
 
-fn scope(args: &mut Args, metric: &str, refs: &mut Vec<NameRef>) -> Result<Scope, SloParseError> {
+fn scope(args: &mut Args, metric: &str, refs: &mut Vec<NameRef>) -> Result<Phase, SloParseError> {
     let during = args.take("during");
     let phase = args.take("phase");
     match (during, phase) {
@@ -487,16 +488,13 @@ fn scope(args: &mut Args, metric: &str, refs: &mut Vec<NameRef>) -> Result<Scope
                 name: d.value.clone(),
                 at: d.at,
             });
-            Ok(Scope::During(d.value))
+            Ok(Phase::During(d.value))
         }
-        (None, Some(p)) => match p.value.as_str() {
-            "before" => Ok(Scope::Before),
-            "after" => Ok(Scope::After),
-            "whole" => Ok(Scope::Whole),
-            other => Err(SloParseError::new(format!("unknown phase `{other}`"), p.at)
-                .help("phases: before, after, whole (or `during=FAULT`)")),
-        },
-        (None, None) => Ok(Scope::Whole),
+        (None, Some(p)) => Phase::named(&p.value).ok_or_else(|| {
+            SloParseError::new(format!("unknown phase `{}`", p.value), p.at)
+                .help("phases: before, after, whole (or `during=FAULT`)")
+        }),
+        (None, None) => Ok(Phase::Whole),
     }
 }
 
@@ -696,7 +694,7 @@ mod tests {
             s.metric,
             Metric::Latency {
                 percentile: 95.0,
-                scope: Scope::During("crash-primary".into())
+                scope: Phase::During("crash-primary".into())
             }
         );
         assert_eq!(s.threshold, Quantity::Duration(Duration::from_millis(100)));
@@ -708,7 +706,7 @@ mod tests {
             s.metric,
             Metric::Latency {
                 percentile: 99.9,
-                scope: Scope::After
+                scope: Phase::After
             }
         );
         assert_eq!(

@@ -46,7 +46,7 @@ use hdrhistogram::Histogram;
 use super::rules::{STARVED_LAG_P99, admits_no_failure, samples_needed};
 use super::{Decision, Verdict, run_verdict};
 use crate::measure::{FaultEvent, FaultWindow, failover, fault_windows, percentile_ns, recovery};
-use crate::slo::{Comparison, Metric, Quantity, Scope, Slo};
+use crate::slo::{Comparison, Metric, Phase, Quantity, Slo};
 use crate::timeline::{DockerAction, Event, EventKind};
 
 /// How far behind "now" an event may still be on its way into the log.
@@ -269,14 +269,14 @@ impl<'a> Context<'a> {
         Some(s.total() - first)
     }
 
-    fn phase(&self, scope: &Scope) -> Option<PhaseSoFar> {
+    fn phase(&self, scope: &Phase) -> Option<PhaseSoFar> {
         let (from, to, with_in_flight) = match scope {
-            Scope::Whole => (0, u64::MAX, false),
-            Scope::During(fault) => {
+            Phase::Whole => (0, u64::MAX, false),
+            Phase::During(fault) => {
                 let w = self.verified(fault)?;
                 (w.applied, w.certain_end, true)
             }
-            Scope::Before | Scope::After => return None,
+            Phase::Before | Phase::After => return None,
         };
         // A `during` window also holds the requests in flight when its fault was applied
         // (`measure::phases`): any request scheduled before it not yet seen ended by then.
@@ -320,7 +320,7 @@ impl<'a> Context<'a> {
 
     /// The harness's lateness (p99 so far) in a fault's window, when load ran in it.
     fn fault_lag(&self, fault: &str) -> Option<Duration> {
-        self.phase(&Scope::During(fault.to_string()))
+        self.phase(&Phase::During(fault.to_string()))
             .and_then(|p| p.lag_p99)
     }
 }

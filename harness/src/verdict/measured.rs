@@ -8,7 +8,7 @@ use serde_json::json;
 use super::{Evidence, Facts, Measurement, MetricSource};
 use crate::fault::FaultRecord;
 use crate::measure::{Analysis, PhaseStats, WriteCheck};
-use crate::slo::{Metric, Quantity, Scope};
+use crate::slo::{Metric, Phase, Quantity};
 
 /// Answers metrics from a finished run's analysis.
 pub struct RunMetrics<'a> {
@@ -52,15 +52,14 @@ impl RunMetrics<'_> {
         Ok(f)
     }
 
-    fn phase(&self, scope: &Scope) -> Result<&PhaseStats, Measurement> {
-        if let Scope::During(fault) = scope {
+    fn phase(&self, name: &Phase) -> Result<&PhaseStats, Measurement> {
+        if let Phase::During(fault) = name {
             self.fault(fault)?;
         }
-        let name = scope.to_string();
-        let phase = self.analysis.phase(&name).or_else(|| {
+        let phase = self.analysis.phase(name).or_else(|| {
             // Without faults there are no before/after phases: the whole run is both.
-            (self.analysis.faults.is_empty() && matches!(scope, Scope::Before | Scope::After))
-                .then(|| self.analysis.phase("whole"))
+            (self.analysis.faults.is_empty() && matches!(name, Phase::Before | Phase::After))
+                .then(|| self.analysis.phase(&Phase::Whole))
                 .flatten()
         });
         match phase {
@@ -124,7 +123,7 @@ fn phase_evidence(p: &PhaseStats, load_window: Option<(u64, u64)>) -> Evidence {
 impl RunMetrics<'_> {
     /// The load's mean request spacing over the whole run.
     fn load_gap(&self) -> Option<Duration> {
-        let whole = self.analysis.phase("whole")?;
+        let whole = self.analysis.phase(&Phase::Whole)?;
         let (from, to) = self.analysis.load_window?;
         // The schedule spans exactly its own window (N requests, N gaps): W / N is its gap.
         (whole.scheduled > 0 && to > from)
@@ -180,7 +179,7 @@ impl RunMetrics<'_> {
     /// The harness's lateness while the fault was in effect, when load ran then.
     fn fault_window_lag(&self, fault: &str) -> Option<Duration> {
         self.analysis
-            .phase(&format!("during:{fault}"))
+            .phase(&Phase::during(fault))
             .filter(|p| p.scheduled > 0)
             .and_then(harness_lag)
     }

@@ -37,7 +37,7 @@ pub use rules::STARVED_LAG_P99;
 
 use crate::fault::FaultRecord;
 use crate::measure::{Analysis, WriteCheck};
-use crate::slo::{Quantity, Slo};
+use crate::slo::{Phase, Quantity, Slo};
 
 /// A fault applied this long after its planned time is worth telling (a starved harness):
 /// targets are looked up a second ahead, and measured 0.6–7.3 ms late on a busy machine.
@@ -237,7 +237,7 @@ pub fn decide(input: &Inputs<'_>) -> Decision {
     notes.extend(lateness_notes(input));
     if let Some(dropped) = input
         .analysis
-        .phase("whole")
+        .phase(&Phase::Whole)
         .map(|p| p.dropped)
         .filter(|n| *n > 0)
     {
@@ -262,11 +262,14 @@ pub fn decide(input: &Inputs<'_>) -> Decision {
 fn never_answered(a: &Analysis) -> Option<String> {
     let mut silent = Vec::new();
     let load_phase = if a.faults.is_empty() {
-        "whole"
+        Phase::Whole
     } else {
-        "before"
+        Phase::Before
     };
-    if let Some(p) = a.phase(load_phase).filter(|p| p.scheduled > 0 && p.ok == 0) {
+    if let Some(p) = a
+        .phase(&load_phase)
+        .filter(|p| p.scheduled > 0 && p.ok == 0)
+    {
         let kinds: Vec<String> = p
             .errors_by_kind
             .iter()
@@ -322,7 +325,7 @@ fn lateness_notes(input: &Inputs<'_>) -> Vec<String> {
     }
     if let Some(lag) = input
         .analysis
-        .phase("whole")
+        .phase(&Phase::Whole)
         .and_then(|p| p.lag_percentile_ns(99.0))
         .map(Duration::from_nanos)
         .filter(|l| *l > STARVED_LAG_P99)

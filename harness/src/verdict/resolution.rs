@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::rules::{admits_no_failure, samples_needed, zero_target_spacing};
 use crate::plan::RunSpec;
-use crate::slo::{Metric, Quantity, Scope, Slo};
+use crate::slo::{Metric, Phase, Quantity, Slo};
 
 /// One warning per SLO the plan cannot resolve, saying why and what to change.
 pub fn warnings(spec: &RunSpec, slos: &[Slo]) -> Vec<String> {
@@ -40,8 +40,8 @@ pub fn warnings(spec: &RunSpec, slos: &[Slo]) -> Vec<String> {
             Metric::Latency { scope, .. }
             | Metric::ErrorRate { scope }
             | Metric::Availability { scope } => match scope {
-                Scope::During(fault) => fault_for(fault),
-                Scope::Whole => load_for,
+                Phase::During(fault) => fault_for(fault),
+                Phase::Whole => load_for,
                 _ => None,
             },
             Metric::FailoverTime { fault } => fault_for(fault),

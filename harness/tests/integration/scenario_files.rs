@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chaosgate::fault::kinds::{self, FaultKind};
 use chaosgate::scenario::{self, AtSpec, Pick, ProbeKind, RateSpec};
-use chaosgate::slo::{Metric, Scope};
+use chaosgate::slo::{Metric, Phase};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -73,7 +73,7 @@ fn replica_crash_parses_into_the_model() {
         s.slos[0].metric,
         Metric::Latency {
             percentile: 95.0,
-            scope: Scope::During("crash-primary".into())
+            scope: Phase::During("crash-primary".into())
         }
     );
     // Five absolute SLOs for `run`, three relative ones for `chaosgate ab`.

@@ -8,7 +8,7 @@ use serde_saphyr::Spanned;
 
 use crate::scenario::raw::RawScenario;
 use crate::scenario::shapes::ScalarOr;
-use crate::slo::{self, Metric, RefKind, Scope, Severity, Slo};
+use crate::slo::{self, Metric, Phase, RefKind, Severity, Slo};
 
 pub(super) fn slos(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) -> Vec<Slo> {
     if raw.slos.is_empty() {
@@ -103,7 +103,7 @@ pub(super) fn steady_state(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) 
         // here: an explicit `phase=whole` asks for something a steady state is not.
         let explicit_whole = sp.value.replace(' ', "").contains("phase=whole");
         match scope {
-            Scope::Whole | Scope::Before if !explicit_whole => *scope = Scope::Before,
+            Phase::Whole | Phase::Before if !explicit_whole => *scope = Phase::Before,
             other => {
                 let span = cx.span(sp);
                 cx.push(
