@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use super::Phase;
+pub use crate::metric::Metric;
 
 /// One parsed SLO, e.g. `p95(latency, during=crash-primary) < 100ms`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -137,82 +137,6 @@ pub enum RefKind {
     Fault,
     /// A probe's `name:` (`probe=P`, `probe_success(P)`).
     Probe,
-}
-
-/// What is measured.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "metric", rename_all = "snake_case")]
-pub enum Metric {
-    /// A latency percentile (e.g. 95.0, 99.9) of the load's requests, from intended send time.
-    Latency {
-        /// The percentile, 0–100 (`p99.9` → 99.9), read from an HdrHistogram of the latencies.
-        percentile: f64,
-        /// The part of the run whose requests count.
-        #[serde(serialize_with = "super::phase::serialize_in_slo")]
-        scope: Phase,
-    },
-    /// Failed / scheduled requests.
-    ErrorRate {
-        /// The part of the run whose requests count.
-        #[serde(serialize_with = "super::phase::serialize_in_slo")]
-        scope: Phase,
-    },
-    /// Successful / scheduled requests.
-    Availability {
-        /// The part of the run whose requests count.
-        #[serde(serialize_with = "super::phase::serialize_in_slo")]
-        scope: Phase,
-    },
-    /// Fault start → first of N consecutive successful checks of `probe` (every probe when
-    /// `None`: the slowest counts).
-    RecoveryTime {
-        /// The fault whose start the recovery is timed from.
-        fault: String,
-        /// The probe whose checks decide recovery; `None`: every probe, the slowest counts.
-        probe: Option<String>,
-    },
-    /// Longest window of failing client requests inside the fault's window.
-    FailoverTime {
-        /// The fault whose window is searched.
-        fault: String,
-    },
-    /// Acknowledged writes missing after healing.
-    LostWrites,
-    /// Successful / total checks of a probe.
-    ProbeSuccess {
-        /// The probe whose checks are counted.
-        probe: String,
-        /// Only the checks inside this fault's window; `None`: every check of the run.
-        during: Option<String>,
-    },
-}
-
-impl Metric {
-    /// The unit the metric's figures and thresholds are in.
-    pub fn unit(&self) -> Unit {
-        match self {
-            Self::Latency { .. } | Self::RecoveryTime { .. } | Self::FailoverTime { .. } => {
-                Unit::Duration
-            }
-            Self::ErrorRate { .. } | Self::Availability { .. } | Self::ProbeSuccess { .. } => {
-                Unit::Ratio
-            }
-            Self::LostWrites => Unit::Count,
-        }
-    }
-
-    /// The metric's name as written (`p95`, `error_rate`, ...).
-    pub fn name(&self) -> String {
-        match self {
-            Self::Latency { percentile, .. } => format!("p{percentile}"),
-            Self::ErrorRate { .. } => "error_rate".into(),
-            Self::Availability { .. } => "availability".into(),
-            Self::RecoveryTime { .. } => "recovery_time".into(),
-            Self::FailoverTime { .. } => "failover_time".into(),
-            Self::LostWrites => "lost_writes".into(),
-            Self::ProbeSuccess { .. } => "probe_success".into(),
-        }
-    }
 }
 
 /// The comparison operator of an SLO (`<`, `<=`, `>`, `>=`; there is no `==`).

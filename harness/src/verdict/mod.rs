@@ -16,9 +16,7 @@
 
 pub mod early;
 mod evaluate;
-mod facts;
 pub mod interval;
-mod measured;
 pub mod relative;
 pub mod resolution;
 pub mod rules;
@@ -28,12 +26,10 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::metric::{Facts, RunMetrics, STARVED_LAG_P99};
 pub use evaluate::{
     Evidence, Measurement, MetricSource, NEEDS_BASELINE, SloResult, Verdict, evaluate, overall,
 };
-pub use facts::Facts;
-pub use measured::RunMetrics;
-pub use rules::STARVED_LAG_P99;
 
 use crate::fault::FaultRecord;
 use crate::measure::{Analysis, WriteCheck};
