@@ -376,4 +376,109 @@ mod tests {
             );
         }
     }
+
+    /// What validation, the demotion rules and the comparisons across runs read of each
+    /// metric, pinned as it was when these answers were `match`es spread over six files.
+    #[test]
+    fn each_metric_answers_as_it_always_has() {
+        // (expression, needs load, needs probes, has a load phase, excused by a late
+        // harness, a timing, never noise, sampled by)
+        let table = [
+            (
+                "p95(latency) < 1s",
+                true,
+                false,
+                true,
+                true,
+                true,
+                false,
+                "requests",
+            ),
+            (
+                "error_rate() < 1%",
+                true,
+                false,
+                true,
+                true,
+                false,
+                false,
+                "requests",
+            ),
+            (
+                "availability() > 1%",
+                true,
+                false,
+                true,
+                true,
+                false,
+                false,
+                "requests",
+            ),
+            (
+                "recovery_time(f) < 1s",
+                false,
+                true,
+                false,
+                true,
+                true,
+                false,
+                "requests",
+            ),
+            (
+                "recovery_time(f, probe=p) < 1s",
+                false,
+                false,
+                false,
+                true,
+                true,
+                false,
+                "requests",
+            ),
+            (
+                "failover_time(f) < 1s",
+                true,
+                false,
+                false,
+                true,
+                true,
+                false,
+                "requests",
+            ),
+            (
+                "lost_writes() <= 0",
+                true,
+                false,
+                false,
+                false,
+                false,
+                true,
+                "requests",
+            ),
+            (
+                "probe_success(p) > 1%",
+                false,
+                false,
+                false,
+                true,
+                false,
+                false,
+                "probe checks",
+            ),
+        ];
+        for (expr, load, probes, phase, excused, timing, never_noise, sampled) in table {
+            let mut slo = crate::slo::parse(expr).unwrap();
+            let m = slo.metric.kind();
+            assert_eq!(m.needs_load(), load, "{expr}");
+            assert_eq!(m.needs_probes(), probes, "{expr}");
+            assert_eq!(m.excused_by_late_harness(), excused, "{expr}");
+            assert_eq!(m.timing(), timing, "{expr}");
+            assert_eq!(m.never_noise(), never_noise, "{expr}");
+            assert_eq!(m.sampled_by(), sampled, "{expr}");
+            assert_eq!(
+                slo.metric.kind_mut().load_phase_mut().is_some(),
+                phase,
+                "{expr}"
+            );
+        }
+    }
 }

@@ -7,11 +7,13 @@
 //! exit 3 at the CLI edge).
 //!
 //! Order of reasoning:
-//! 1. [`MetricSource`] (here [`RunMetrics`]) answers each metric from the analysis, or says
-//!    *no data* / *inconclusive* (a fault not proven applied) — never a guess;
+//! 1. [`MetricSource`] (here [`RunMetrics`]: each metric measures itself, in its file under
+//!    `crate::metric`) answers each metric from the analysis, or says *no data* /
+//!    *inconclusive* (a fault not proven applied) — never a guess;
 //! 2. `evaluate` compares the figure with the target;
 //! 3. `rules` demote a comparison that cannot be trusted (lower bound only, dropped requests,
-//!    too few samples, a late harness, coarse resolution) to *inconclusive*;
+//!    too few samples, a late harness, coarse resolution, an unresolved zero target) to
+//!    *inconclusive*, reading of each metric what it says of itself;
 //! 4. the run is the worst of its SLOs, and inconclusive when any fault was not proven.
 
 pub mod early;
