@@ -307,15 +307,15 @@ mod tests {
         set.record(&req(5 * s, 900_000_000, 0, None, Some("timeout")));
         set.record(&req(7 * s, 3_000_000, 0, Some(503), None));
         let (phases, series) = set.finish();
-        let get = |n: &str| phases.iter().find(|p| p.name.to_string() == n).unwrap();
-        assert_eq!(get("whole").scheduled, 3);
-        assert_eq!(get("before").ok, 1);
-        let during = get("during:f");
+        let get = |n: Phase| phases.iter().find(|p| p.name == n).unwrap();
+        assert_eq!(get(Phase::Whole).scheduled, 3);
+        assert_eq!(get(Phase::Before).ok, 1);
+        let during = get(Phase::during("f"));
         assert_eq!((during.scheduled, during.errors), (1, 1));
         assert_eq!(during.errors_by_kind.get("timeout"), Some(&1));
         assert!(during.percentile_ns(95.0).unwrap() >= 899_000_000);
-        assert_eq!(get("after").errors_by_kind.get("status_503"), Some(&1));
-        assert_eq!(get("after").error_rate(), Some(1.0));
+        assert_eq!(get(Phase::After).errors_by_kind.get("status_503"), Some(&1));
+        assert_eq!(get(Phase::After).error_rate(), Some(1.0));
         assert_eq!(series.len(), 3);
         assert!(series.iter().all(|s| s.sent == 1));
     }
@@ -356,18 +356,18 @@ mod tests {
         set.record(&req(kill + ms, 2 * ms, 0, None, Some("connect_refused")));
         set.record(&req(7_000 * ms, 2 * ms, 0, Some(200), None));
         let (phases, _) = set.finish();
-        let get = |n: &str| phases.iter().find(|p| p.name.to_string() == n).unwrap();
-        let before = get("before");
+        let get = |n: Phase| phases.iter().find(|p| p.name == n).unwrap();
+        let before = get(Phase::Before);
         assert_eq!((before.scheduled, before.errors), (2, 0));
         assert_eq!(before.error_rate(), Some(0.0));
-        let during = get("during:kill");
+        let during = get(Phase::during("kill"));
         assert_eq!((during.scheduled, during.errors), (3, 2));
         assert_eq!(during.errors_by_kind.get("reset"), Some(&1));
-        assert_eq!(get("after").scheduled, 1);
-        assert_eq!(get("whole").scheduled, 6);
+        assert_eq!(get(Phase::After).scheduled, 1);
+        assert_eq!(get(Phase::Whole).scheduled, 6);
         assert_eq!(
-            before.scheduled + during.scheduled + get("after").scheduled,
-            get("whole").scheduled
+            before.scheduled + during.scheduled + get(Phase::After).scheduled,
+            get(Phase::Whole).scheduled
         );
     }
 
@@ -383,13 +383,13 @@ mod tests {
         set.record(&req(4_400, 2 * s, 0, None, Some(DROPPED)));
         set.record(&req(7_000, 1_000_000, 0, Some(200), None));
         let (phases, _) = set.finish();
-        let get = |n: &str| phases.iter().find(|p| p.name.to_string() == n).unwrap();
-        let during = get("during:f");
+        let get = |n: Phase| phases.iter().find(|p| p.name == n).unwrap();
+        let during = get(Phase::during("f"));
         assert_eq!(during.latency.len(), during.scheduled);
         assert_eq!(during.from_send.len(), during.scheduled);
         assert_eq!((during.dropped, during.errors), (1, 3));
-        assert_eq!(get("whole").dropped, 1);
-        assert_eq!(get("after").dropped, 0);
+        assert_eq!(get(Phase::Whole).dropped, 1);
+        assert_eq!(get(Phase::After).dropped, 0);
         // Half of the phase took 2 s: its p50 cannot look fast.
         assert!(during.percentile_ns(90.0).unwrap() >= 1_990_000_000);
         assert!(during.from_send_percentile_ns(90.0).unwrap() >= 1_990_000_000);

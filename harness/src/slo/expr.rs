@@ -351,4 +351,60 @@ mod tests {
         assert!(Comparison::GreaterOrEqual.holds(999.0 / 1000.0, 99.9 / 100.0));
         assert!(!Comparison::Less.holds(0.001, 0.1 / 100.0));
     }
+
+    /// A parsed SLO serializes its metric exactly as before the metrics had their own files.
+    #[test]
+    fn parsed_slos_serialize_as_they_always_have() {
+        let cases = [
+            (
+                "p95(latency, during=crash-primary) < 100ms",
+                r#"{"metric":"latency","percentile":95.0,"scope":{"during":"crash-primary"}}"#,
+            ),
+            (
+                "p99.9(latency, phase=after) <= baseline * 1.2",
+                r#"{"metric":"latency","percentile":99.9,"scope":"after"}"#,
+            ),
+            (
+                "p50(latency) < 1s",
+                r#"{"metric":"latency","percentile":50.0,"scope":"whole"}"#,
+            ),
+            (
+                "error_rate(phase=before) < 0.1%",
+                r#"{"metric":"error_rate","scope":"before"}"#,
+            ),
+            (
+                "availability(phase=whole) >= 99.9%",
+                r#"{"metric":"availability","scope":"whole"}"#,
+            ),
+            (
+                "recovery_time(f, probe=p) < 30s",
+                r#"{"metric":"recovery_time","fault":"f","probe":"p"}"#,
+            ),
+            (
+                "recovery_time(f) <= baseline + 2s",
+                r#"{"metric":"recovery_time","fault":"f","probe":null}"#,
+            ),
+            (
+                "failover_time(f) < 2s",
+                r#"{"metric":"failover_time","fault":"f"}"#,
+            ),
+            ("lost_writes() <= 0", r#"{"metric":"lost_writes"}"#),
+            (
+                "probe_success(p, during=f) >= 99%",
+                r#"{"metric":"probe_success","probe":"p","during":"f"}"#,
+            ),
+            (
+                "probe_success(p) >= 99%",
+                r#"{"metric":"probe_success","probe":"p","during":null}"#,
+            ),
+        ];
+        for (expr, metric) in cases {
+            let slo = crate::slo::parse(expr).unwrap();
+            assert_eq!(
+                serde_json::to_string(&slo.metric).unwrap(),
+                metric,
+                "{expr}"
+            );
+        }
+    }
 }
