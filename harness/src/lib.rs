@@ -14,6 +14,7 @@ pub mod exit_codes;
 pub mod fault;
 pub mod gate;
 pub mod measure;
+pub mod metric;
 pub mod plan;
 pub mod probe;
 pub mod provenance;

@@ -391,9 +391,9 @@ fn a_steady_state_is_the_window_before_the_first_fault() {
     let s = with("error_rate() < 1%").unwrap();
     assert!(matches!(
         s.steady_state[0].metric,
-        crate::slo::Metric::ErrorRate {
-            scope: crate::slo::Scope::Before
-        }
+        crate::slo::Metric::ErrorRate(crate::metric::ErrorRate {
+            phase: crate::slo::Phase::Before
+        })
     ));
     for bad in [
         "error_rate(phase=whole) < 1%",

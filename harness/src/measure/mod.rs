@@ -19,6 +19,7 @@ pub use lost_writes::WriteCheck;
 pub use phases::{PhaseStats, RequestRecord, SecondStats};
 pub use recovery::Recovery;
 
+use crate::slo::Phase;
 use crate::timeline::{DockerAction, EventKind, FaultStage, read_events};
 
 /// A fault's window on the run clock: from when it was applied until its targets were back
@@ -72,9 +73,10 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// The phase called `name` (`before`, `during:<fault>`, `after`, `whole`).
-    pub fn phase(&self, name: &str) -> Option<&PhaseStats> {
-        self.phases.iter().find(|p| p.name == name)
+    /// The statistics of `phase`; `None` when the run had no such phase (no load, or no
+    /// faults for `before`/`after`/`during`).
+    pub fn phase(&self, phase: &Phase) -> Option<&PhaseStats> {
+        self.phases.iter().find(|p| &p.name == phase)
     }
 
     /// The window of the fault called `name`; `None` when it was never applied.

@@ -6,6 +6,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::{FaultWindow, percentile_ns};
+use crate::slo::Phase;
 
 /// The `error` of a request the load generator dropped (`chaosgate_load::ErrorKind`).
 const DROPPED: &str = "dropped";
@@ -20,8 +21,8 @@ fn histogram(sigfig: u8) -> Histogram<u64> {
 /// s, values in ns).
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseStats {
-    /// `before`, `during:<fault>`, `after` or `whole`.
-    pub name: String,
+    /// Which phase: written `before`, `during:<fault>`, `after` or `whole`.
+    pub name: Phase,
     /// Phase start, run-clock ns: requests with intended send times from it belong to it,
     /// and, in a `during:` phase (which starts when its fault was applied), so do requests
     /// still in flight then (they are not in `before`): the fault may be what failed them.
@@ -58,7 +59,7 @@ pub struct PhaseStats {
 }
 
 impl PhaseStats {
-    fn new(name: String, start_ns: u64, end_ns: u64) -> Self {
+    fn new(name: Phase, start_ns: u64, end_ns: u64) -> Self {
         Self {
             name,
             start_ns,
@@ -205,29 +206,25 @@ impl PhaseSet {
         let (start, end) = load.unwrap_or((0, u64::MAX));
         let first_fault = faults.iter().map(|f| f.applied_ns).min();
         let last_end = faults.iter().map(|f| f.end_ns).max();
-        let mut phases = vec![PhaseStats::new(
-            "whole".into(),
-            start,
-            end.saturating_add(1),
-        )];
+        let mut phases = vec![PhaseStats::new(Phase::Whole, start, end.saturating_add(1))];
         let mut roles = vec![Role::Sent];
         if !faults.is_empty() {
             phases.push(PhaseStats::new(
-                "before".into(),
+                Phase::Before,
                 start,
                 first_fault.unwrap_or(end).max(start),
             ));
             roles.push(Role::Before);
             for f in faults {
                 phases.push(PhaseStats::new(
-                    format!("during:{}", f.fault),
+                    Phase::During(f.fault.clone()),
                     f.applied_ns,
                     f.end_ns.max(f.applied_ns + 1),
                 ));
                 roles.push(Role::During);
             }
             phases.push(PhaseStats::new(
-                "after".into(),
+                Phase::After,
                 last_end.unwrap_or(end),
                 end.saturating_add(1),
             ));
@@ -310,15 +307,15 @@ mod tests {
         set.record(&req(5 * s, 900_000_000, 0, None, Some("timeout")));
         set.record(&req(7 * s, 3_000_000, 0, Some(503), None));
         let (phases, series) = set.finish();
-        let get = |n: &str| phases.iter().find(|p| p.name == n).unwrap();
-        assert_eq!(get("whole").scheduled, 3);
-        assert_eq!(get("before").ok, 1);
-        let during = get("during:f");
+        let get = |n: Phase| phases.iter().find(|p| p.name == n).unwrap();
+        assert_eq!(get(Phase::Whole).scheduled, 3);
+        assert_eq!(get(Phase::Before).ok, 1);
+        let during = get(Phase::during("f"));
         assert_eq!((during.scheduled, during.errors), (1, 1));
         assert_eq!(during.errors_by_kind.get("timeout"), Some(&1));
         assert!(during.percentile_ns(95.0).unwrap() >= 899_000_000);
-        assert_eq!(get("after").errors_by_kind.get("status_503"), Some(&1));
-        assert_eq!(get("after").error_rate(), Some(1.0));
+        assert_eq!(get(Phase::After).errors_by_kind.get("status_503"), Some(&1));
+        assert_eq!(get(Phase::After).error_rate(), Some(1.0));
         assert_eq!(series.len(), 3);
         assert!(series.iter().all(|s| s.sent == 1));
     }
@@ -359,18 +356,18 @@ mod tests {
         set.record(&req(kill + ms, 2 * ms, 0, None, Some("connect_refused")));
         set.record(&req(7_000 * ms, 2 * ms, 0, Some(200), None));
         let (phases, _) = set.finish();
-        let get = |n: &str| phases.iter().find(|p| p.name == n).unwrap();
-        let before = get("before");
+        let get = |n: Phase| phases.iter().find(|p| p.name == n).unwrap();
+        let before = get(Phase::Before);
         assert_eq!((before.scheduled, before.errors), (2, 0));
         assert_eq!(before.error_rate(), Some(0.0));
-        let during = get("during:kill");
+        let during = get(Phase::during("kill"));
         assert_eq!((during.scheduled, during.errors), (3, 2));
         assert_eq!(during.errors_by_kind.get("reset"), Some(&1));
-        assert_eq!(get("after").scheduled, 1);
-        assert_eq!(get("whole").scheduled, 6);
+        assert_eq!(get(Phase::After).scheduled, 1);
+        assert_eq!(get(Phase::Whole).scheduled, 6);
         assert_eq!(
-            before.scheduled + during.scheduled + get("after").scheduled,
-            get("whole").scheduled
+            before.scheduled + during.scheduled + get(Phase::After).scheduled,
+            get(Phase::Whole).scheduled
         );
     }
 
@@ -386,13 +383,13 @@ mod tests {
         set.record(&req(4_400, 2 * s, 0, None, Some(DROPPED)));
         set.record(&req(7_000, 1_000_000, 0, Some(200), None));
         let (phases, _) = set.finish();
-        let get = |n: &str| phases.iter().find(|p| p.name == n).unwrap();
-        let during = get("during:f");
+        let get = |n: Phase| phases.iter().find(|p| p.name == n).unwrap();
+        let during = get(Phase::during("f"));
         assert_eq!(during.latency.len(), during.scheduled);
         assert_eq!(during.from_send.len(), during.scheduled);
         assert_eq!((during.dropped, during.errors), (1, 3));
-        assert_eq!(get("whole").dropped, 1);
-        assert_eq!(get("after").dropped, 0);
+        assert_eq!(get(Phase::Whole).dropped, 1);
+        assert_eq!(get(Phase::After).dropped, 0);
         // Half of the phase took 2 s: its p50 cannot look fast.
         assert!(during.percentile_ns(90.0).unwrap() >= 1_990_000_000);
         assert!(during.from_send_percentile_ns(90.0).unwrap() >= 1_990_000_000);

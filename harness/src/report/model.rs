@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::slo::Quantity;
+use crate::slo::{Phase, Quantity};
 use crate::verdict::{SloResult, Verdict};
 
 /// Bumped on any change a consumer could notice.
@@ -151,7 +151,7 @@ pub struct ServiceInfo {
 #[serde(deny_unknown_fields)]
 pub struct PhaseReport {
     /// `before`, `during:<fault>`, `after` or `whole`.
-    pub name: String,
+    pub name: Phase,
     /// Phase start on the run clock, ms.
     pub start_ms: f64,
     /// Phase end on the run clock, ms.

@@ -86,7 +86,7 @@ pub fn phase_rows(report: &Report) -> Vec<PhaseRow> {
         .map(|p| {
             let l = p.latency_ms;
             PhaseRow {
-                name: p.name.clone(),
+                name: p.name.to_string(),
                 window: format!("{}–{}", at(Some(p.start_ms)), at(Some(p.end_ms))),
                 scheduled: p.scheduled,
                 ok: p.ok,

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use super::format::{at, headline, ms, percent, stopped_early_line};
 use super::model::Report;
+use crate::slo::Phase;
 use crate::verdict::Verdict;
 
 fn mark(v: Verdict) -> &'static str {
@@ -92,7 +93,7 @@ pub fn render_terminal(report: &Report) -> String {
             let _ = writeln!(out);
         }
     }
-    if let Some(whole) = report.phases.iter().find(|p| p.name == "whole") {
+    if let Some(whole) = report.phases.iter().find(|p| p.name == Phase::Whole) {
         let _ = writeln!(
             out,
             "Load: {} scheduled, {} ok, {} errors ({}), p99 {}, harness lag p99 {}",

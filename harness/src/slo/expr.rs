@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+pub use crate::metric::Metric;
+
 /// One parsed SLO, e.g. `p95(latency, during=crash-primary) < 100ms`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Slo {
@@ -135,104 +137,6 @@ pub enum RefKind {
     Fault,
     /// A probe's `name:` (`probe=P`, `probe_success(P)`).
     Probe,
-}
-
-/// What is measured.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "metric", rename_all = "snake_case")]
-pub enum Metric {
-    /// A latency percentile (e.g. 95.0, 99.9) of the load's requests, from intended send time.
-    Latency {
-        /// The percentile, 0–100 (`p99.9` → 99.9), read from an HdrHistogram of the latencies.
-        percentile: f64,
-        /// The part of the run whose requests count.
-        scope: Scope,
-    },
-    /// Failed / scheduled requests.
-    ErrorRate {
-        /// The part of the run whose requests count.
-        scope: Scope,
-    },
-    /// Successful / scheduled requests.
-    Availability {
-        /// The part of the run whose requests count.
-        scope: Scope,
-    },
-    /// Fault start → first of N consecutive successful checks of `probe` (every probe when
-    /// `None`: the slowest counts).
-    RecoveryTime {
-        /// The fault whose start the recovery is timed from.
-        fault: String,
-        /// The probe whose checks decide recovery; `None`: every probe, the slowest counts.
-        probe: Option<String>,
-    },
-    /// Longest window of failing client requests inside the fault's window.
-    FailoverTime {
-        /// The fault whose window is searched.
-        fault: String,
-    },
-    /// Acknowledged writes missing after healing.
-    LostWrites,
-    /// Successful / total checks of a probe.
-    ProbeSuccess {
-        /// The probe whose checks are counted.
-        probe: String,
-        /// Only the checks inside this fault's window; `None`: every check of the run.
-        during: Option<String>,
-    },
-}
-
-impl Metric {
-    /// The unit the metric's figures and thresholds are in.
-    pub fn unit(&self) -> Unit {
-        match self {
-            Self::Latency { .. } | Self::RecoveryTime { .. } | Self::FailoverTime { .. } => {
-                Unit::Duration
-            }
-            Self::ErrorRate { .. } | Self::Availability { .. } | Self::ProbeSuccess { .. } => {
-                Unit::Ratio
-            }
-            Self::LostWrites => Unit::Count,
-        }
-    }
-
-    /// The metric's name as written (`p95`, `error_rate`, ...).
-    pub fn name(&self) -> String {
-        match self {
-            Self::Latency { percentile, .. } => format!("p{percentile}"),
-            Self::ErrorRate { .. } => "error_rate".into(),
-            Self::Availability { .. } => "availability".into(),
-            Self::RecoveryTime { .. } => "recovery_time".into(),
-            Self::FailoverTime { .. } => "failover_time".into(),
-            Self::LostWrites => "lost_writes".into(),
-            Self::ProbeSuccess { .. } => "probe_success".into(),
-        }
-    }
-}
-
-/// Which part of the run a request-based metric covers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scope {
-    /// The whole load.
-    Whole,
-    /// Before the first fault starts.
-    Before,
-    /// After the last fault has ended.
-    After,
-    /// Inside the named fault's window.
-    During(String),
-}
-
-impl fmt::Display for Scope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Whole => f.write_str("whole"),
-            Self::Before => f.write_str("before"),
-            Self::After => f.write_str("after"),
-            Self::During(fault) => write!(f, "during:{fault}"),
-        }
-    }
 }
 
 /// The comparison operator of an SLO (`<`, `<=`, `>`, `>=`; there is no `==`).
@@ -446,5 +350,61 @@ mod tests {
         assert!(!Comparison::Greater.holds(0.5, 0.999));
         assert!(Comparison::GreaterOrEqual.holds(999.0 / 1000.0, 99.9 / 100.0));
         assert!(!Comparison::Less.holds(0.001, 0.1 / 100.0));
+    }
+
+    /// A parsed SLO serializes its metric exactly as before the metrics had their own files.
+    #[test]
+    fn parsed_slos_serialize_as_they_always_have() {
+        let cases = [
+            (
+                "p95(latency, during=crash-primary) < 100ms",
+                r#"{"metric":"latency","percentile":95.0,"scope":{"during":"crash-primary"}}"#,
+            ),
+            (
+                "p99.9(latency, phase=after) <= baseline * 1.2",
+                r#"{"metric":"latency","percentile":99.9,"scope":"after"}"#,
+            ),
+            (
+                "p50(latency) < 1s",
+                r#"{"metric":"latency","percentile":50.0,"scope":"whole"}"#,
+            ),
+            (
+                "error_rate(phase=before) < 0.1%",
+                r#"{"metric":"error_rate","scope":"before"}"#,
+            ),
+            (
+                "availability(phase=whole) >= 99.9%",
+                r#"{"metric":"availability","scope":"whole"}"#,
+            ),
+            (
+                "recovery_time(f, probe=p) < 30s",
+                r#"{"metric":"recovery_time","fault":"f","probe":"p"}"#,
+            ),
+            (
+                "recovery_time(f) <= baseline + 2s",
+                r#"{"metric":"recovery_time","fault":"f","probe":null}"#,
+            ),
+            (
+                "failover_time(f) < 2s",
+                r#"{"metric":"failover_time","fault":"f"}"#,
+            ),
+            ("lost_writes() <= 0", r#"{"metric":"lost_writes"}"#),
+            (
+                "probe_success(p, during=f) >= 99%",
+                r#"{"metric":"probe_success","probe":"p","during":"f"}"#,
+            ),
+            (
+                "probe_success(p) >= 99%",
+                r#"{"metric":"probe_success","probe":"p","during":null}"#,
+            ),
+        ];
+        for (expr, metric) in cases {
+            let slo = crate::slo::parse(expr).unwrap();
+            assert_eq!(
+                serde_json::to_string(&slo.metric).unwrap(),
+                metric,
+                "{expr}"
+            );
+        }
     }
 }

@@ -1,11 +1,14 @@
-//! SLO expressions: the language (metrics, scopes, targets) and its parser with
-//! column-precise errors. Judging them is `verdict`'s job.
+//! SLO expressions: the language (a metric call, a comparison, a typed target; the phases of
+//! a run) and its parser with column-precise errors. Which metrics exist and what their
+//! arguments are is `crate::metric`'s (the parser reads a generic call and asks the metric
+//! table to type it); judging them is `verdict`'s job.
 
+pub mod call;
 mod expr;
-pub mod metrics;
 mod parse;
+pub mod phase;
 
-pub use expr::{
-    Comparison, Metric, NameRef, Quantity, RefKind, Relative, Scope, Severity, Slo, Unit,
-};
-pub use parse::{SloParseError, parse};
+pub use call::{Arg, Args, Call, SloParseError};
+pub use expr::{Comparison, Metric, NameRef, Quantity, RefKind, Relative, Severity, Slo, Unit};
+pub use parse::parse;
+pub use phase::Phase;

@@ -3,43 +3,9 @@
 
 use std::ops::Range;
 
-use super::expr::{Comparison, Metric, NameRef, Quantity, RefKind, Relative, Scope, Slo, Unit};
+use super::call::{Arg, Call, SloParseError};
+use super::expr::{Comparison, Metric, Quantity, Relative, Slo, Unit};
 use crate::units;
-
-/// A syntax or unit error in an SLO expression. In a scenario file it becomes a
-/// `ScenarioError` at the expression's column: exit `BAD_INPUT` (2).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct SloParseError {
-    /// What is wrong, one line.
-    pub message: String,
-    /// Byte range inside the expression as given to `parse`.
-    pub at: Range<usize>,
-    /// A hint on how to fix it (e.g. the unit to write), printed as `help:`.
-    pub help: Option<String>,
-}
-
-impl SloParseError {
-    fn new(message: impl Into<String>, at: Range<usize>) -> Self {
-        Self {
-            message: message.into(),
-            at,
-            help: None,
-        }
-    }
-
-    fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
-    }
-
-    /// 1-based column (in characters) of the error inside `expression`.
-    pub fn column(&self, expression: &str) -> usize {
-        expression
-            .get(..self.at.start)
-            .map_or(1, |before| before.chars().count() + 1)
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
@@ -156,13 +122,6 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, Range<usize>)>, SloParseError> {
     Ok(out)
 }
 
-/// One argument inside the parentheses: `latency`, `crash-primary` or `during=crash-primary`.
-struct Arg {
-    key: Option<(String, Range<usize>)>,
-    value: String,
-    at: Range<usize>,
-}
-
 struct Parser {
     toks: Vec<(Tok, Range<usize>)>,
     pos: usize,
@@ -262,7 +221,7 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
             format!("expected a metric name, found {}", tok.describe()),
             name_at,
         )
-        .help(format!("metrics: {}", super::metrics::names())));
+        .help(format!("metrics: {}", crate::metric::names())));
     };
     p.expect(&Tok::LParen, &format!("`(` after `{name}`"))?;
     let (args, close_at) = p.args()?;
@@ -276,9 +235,9 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
             op_at,
         ));
     };
-    let mut refs = Vec::new();
+    let mut call = Call::new(name, name_at, args, close_at);
     if matches!(&p.peek().0, Tok::Word(w) if w.starts_with("baseline")) {
-        let metric = build_metric(&name, name_at, args, close_at, &mut refs)?;
+        let metric = Metric::from_call(&mut call)?;
         let relative = relative_target(&mut p, &metric)?;
         return Ok(Slo {
             expression: expression.to_string(),
@@ -289,7 +248,7 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
             metric,
             op,
             relative: Some(relative),
-            references: refs,
+            references: call.refs,
             severity: Default::default(),
         });
     }
@@ -314,7 +273,7 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
             end_at,
         ));
     }
-    let metric = build_metric(&name, name_at, args, close_at, &mut refs)?;
+    let metric = Metric::from_call(&mut call)?;
     let threshold = parse_threshold(&value_text, value_at, metric.unit(), &metric)?;
     Ok(Slo {
         expression: expression.to_string(),
@@ -322,7 +281,7 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
         op,
         threshold,
         relative: None,
-        references: refs,
+        references: call.refs,
         severity: Default::default(),
     })
 }
@@ -413,218 +372,6 @@ fn relative_target(p: &mut Parser, metric: &Metric) -> Result<Relative, SloParse
     Ok(relative)
 }
 
-/// Splits arguments into positionals and `key=value` pairs, rejecting keys the metric does
-/// not take and repeated keys.
-struct Args {
-    positional: Vec<Arg>,
-    named: Vec<(String, Arg)>,
-}
-
-fn split_args(metric: &str, args: Vec<Arg>, allowed: &[&str]) -> Result<Args, SloParseError> {
-    let mut out = Args {
-        positional: Vec::new(),
-        named: Vec::new(),
-    };
-    for arg in args {
-        match &arg.key {
-            None => out.positional.push(arg),
-            Some((key, key_at)) => {
-                if !allowed.contains(&key.as_str()) {
-                    let expected = if allowed.is_empty() {
-                        "none".to_string()
-                    } else {
-                        allowed.join(", ")
-                    };
-                    return Err(SloParseError::new(
-                        format!("`{metric}` has no argument `{key}` (it takes: {expected})"),
-                        key_at.clone(),
-                    ));
-                }
-                if out.named.iter().any(|(k, _)| k == key) {
-                    return Err(SloParseError::new(
-                        format!("`{key}` is given twice"),
-                        key_at.clone(),
-                    ));
-                }
-                out.named.push((key.clone(), arg));
-            }
-        }
-    }
-    Ok(out)
-}
-
-impl Args {
-    fn take(&mut self, key: &str) -> Option<Arg> {
-        let i = self.named.iter().position(|(k, _)| k == key)?;
-        Some(self.named.remove(i).1)
-    }
-
-    fn no_more_positionals(&self, metric: &str, max: usize) -> Result<(), SloParseError> {
-        match self.positional.get(max) {
-            Some(extra) => Err(SloParseError::new(
-                format!(
-                    "`{metric}` takes {max} positional argument{}",
-                    if max == 1 { "" } else { "s" }
-                ),
-                extra.at.clone(),
-            )),
-            None => Ok(()),
-        }
-    }
-}
-
-fn scope(args: &mut Args, metric: &str, refs: &mut Vec<NameRef>) -> Result<Scope, SloParseError> {
-    let during = args.take("during");
-    let phase = args.take("phase");
-    match (during, phase) {
-        (Some(_), Some(p)) => Err(SloParseError::new(
-            format!("`{metric}` takes `during=` or `phase=`, not both"),
-            p.at,
-        )),
-        (Some(d), None) => {
-            refs.push(NameRef {
-                kind: RefKind::Fault,
-                name: d.value.clone(),
-                at: d.at,
-            });
-            Ok(Scope::During(d.value))
-        }
-        (None, Some(p)) => match p.value.as_str() {
-            "before" => Ok(Scope::Before),
-            "after" => Ok(Scope::After),
-            "whole" => Ok(Scope::Whole),
-            other => Err(SloParseError::new(format!("unknown phase `{other}`"), p.at)
-                .help("phases: before, after, whole (or `during=FAULT`)")),
-        },
-        (None, None) => Ok(Scope::Whole),
-    }
-}
-
-fn required_positional(
-    args: &Args,
-    metric: &str,
-    what: &str,
-    close_at: &Range<usize>,
-) -> Result<Arg, SloParseError> {
-    match args.positional.first() {
-        Some(a) => Ok(Arg {
-            key: None,
-            value: a.value.clone(),
-            at: a.at.clone(),
-        }),
-        None => Err(SloParseError::new(
-            format!("`{metric}` needs {what} as its first argument"),
-            close_at.clone(),
-        )),
-    }
-}
-
-fn build_metric(
-    name: &str,
-    name_at: Range<usize>,
-    args: Vec<Arg>,
-    close_at: Range<usize>,
-    refs: &mut Vec<NameRef>,
-) -> Result<Metric, SloParseError> {
-    let Some(row) = super::metrics::info(name) else {
-        return Err(
-            SloParseError::new(format!("unknown metric `{name}`"), name_at)
-                .help(format!("metrics: {}", super::metrics::names())),
-        );
-    };
-    let allowed = row.named;
-    if let Some(number) = name
-        .strip_prefix('p')
-        .filter(|n| n.starts_with(|c: char| c.is_ascii_digit()))
-    {
-        let percentile: f64 = number
-            .parse()
-            .ok()
-            .filter(|p: &f64| *p > 0.0 && *p <= 100.0)
-            .ok_or_else(|| {
-                SloParseError::new(format!("`{name}` is not a percentile"), name_at.clone())
-                    .help("write p50, p90, p95, p99, p99.9, ...")
-            })?;
-        let mut args = split_args(name, args, allowed)?;
-        let first = required_positional(&args, name, "`latency`", &close_at)?;
-        if first.value != "latency" {
-            return Err(SloParseError::new(
-                format!("percentiles are taken of `latency`, not `{}`", first.value),
-                first.at,
-            ));
-        }
-        args.no_more_positionals(name, 1)?;
-        let scope = scope(&mut args, name, refs)?;
-        return Ok(Metric::Latency { percentile, scope });
-    }
-    match name {
-        "error_rate" | "availability" => {
-            let mut args = split_args(name, args, allowed)?;
-            args.no_more_positionals(name, 0)?;
-            let scope = scope(&mut args, name, refs)?;
-            Ok(if name == "error_rate" {
-                Metric::ErrorRate { scope }
-            } else {
-                Metric::Availability { scope }
-            })
-        }
-        "recovery_time" | "failover_time" => {
-            let mut args = split_args(name, args, allowed)?;
-            let fault = required_positional(&args, name, "a fault name", &close_at)?;
-            args.no_more_positionals(name, 1)?;
-            refs.push(NameRef {
-                kind: RefKind::Fault,
-                name: fault.value.clone(),
-                at: fault.at,
-            });
-            if name == "failover_time" {
-                return Ok(Metric::FailoverTime { fault: fault.value });
-            }
-            let probe = args.take("probe").map(|p| {
-                refs.push(NameRef {
-                    kind: RefKind::Probe,
-                    name: p.value.clone(),
-                    at: p.at,
-                });
-                p.value
-            });
-            Ok(Metric::RecoveryTime {
-                fault: fault.value,
-                probe,
-            })
-        }
-        "lost_writes" => {
-            let args = split_args(name, args, allowed)?;
-            args.no_more_positionals(name, 0)?;
-            Ok(Metric::LostWrites)
-        }
-        "probe_success" => {
-            let mut args = split_args(name, args, allowed)?;
-            let probe = required_positional(&args, name, "a probe name", &close_at)?;
-            args.no_more_positionals(name, 1)?;
-            refs.push(NameRef {
-                kind: RefKind::Probe,
-                name: probe.value.clone(),
-                at: probe.at,
-            });
-            let during = args.take("during").map(|d| {
-                refs.push(NameRef {
-                    kind: RefKind::Fault,
-                    name: d.value.clone(),
-                    at: d.at,
-                });
-                d.value
-            });
-            Ok(Metric::ProbeSuccess {
-                probe: probe.value,
-                during,
-            })
-        }
-        // Every row of the table has its arm above.
-        other => unreachable!("metric `{other}` is in the table but not parsed"),
-    }
-}
-
 fn parse_threshold(
     text: &str,
     at: Range<usize>,
@@ -682,6 +429,8 @@ fn parse_threshold(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metric::{Latency, RecoveryTime};
+    use crate::slo::Phase;
     use std::time::Duration;
 
     fn err(src: &str) -> (String, usize) {
@@ -694,10 +443,10 @@ mod tests {
         let s = parse("p95(latency, during=crash-primary) < 100ms").unwrap();
         assert_eq!(
             s.metric,
-            Metric::Latency {
+            Metric::Latency(Latency {
                 percentile: 95.0,
-                scope: Scope::During("crash-primary".into())
-            }
+                phase: Phase::During("crash-primary".into())
+            })
         );
         assert_eq!(s.threshold, Quantity::Duration(Duration::from_millis(100)));
         assert_eq!(s.references[0].name, "crash-primary");
@@ -706,10 +455,10 @@ mod tests {
         let s = parse("p99.9(latency, phase=after) <= 250ms").unwrap();
         assert_eq!(
             s.metric,
-            Metric::Latency {
+            Metric::Latency(Latency {
                 percentile: 99.9,
-                scope: Scope::After
-            }
+                phase: Phase::After
+            })
         );
         assert_eq!(
             parse("error_rate(during=x) < 0.1%").unwrap().threshold,
@@ -723,10 +472,10 @@ mod tests {
             parse("recovery_time(crash-primary, probe=gateway) < 30s")
                 .unwrap()
                 .metric,
-            Metric::RecoveryTime {
+            Metric::RecoveryTime(RecoveryTime {
                 fault: "crash-primary".into(),
                 probe: Some("gateway".into())
-            }
+            })
         );
         assert_eq!(parse("failover_time(f) < 2s").unwrap().references.len(), 1);
         assert_eq!(

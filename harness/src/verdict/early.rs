@@ -3,7 +3,8 @@
 //!
 //! Pure: [`Seen`] takes the run's events as they are written, [`certain_breach`] reads them
 //! with the [`Plan`] known in advance (the SLOs, the load's seeded open-model schedule, N
-//! consecutive). Each rule below is one function with a proof sketch: it fires only when
+//! consecutive). Each metric's rule (`certain_breach` in its file under `metric/`, reading
+//! [`crate::metric::live::Live`]) is one function with a proof sketch: it fires only when
 //! the SLO's final figure is on the breach side of its target *for every possible rest of the
 //! run*, and when the demotion rules (`rules`) cannot make that breach inconclusive — neither
 //! on the whole run nor on the run cut short at the stop. A rule that cannot prove both
@@ -23,7 +24,7 @@
 //!   whatever the system does, so a window from `a` can hold at most the schedule's requests
 //!   from `a` on ([`Plan::schedule`], with 1 ms of slack for clock rounding).
 //! - **The harness was on time.** A breach in a window whose requests the harness began more
-//!   than [`STARVED_LAG_P99`] late (p99 over every request seen from the window's start) is
+//!   than [`crate::metric::STARVED_LAG_P99`] late (p99 over every request seen from the window's start) is
 //!   demoted by the late-harness rule: no rule fires then. Lateness after the stop cannot undo
 //!   failures that a punctual harness saw; requests begun late between the decision and the
 //!   stop can still make the cut run's breach inconclusive, which the report then says
@@ -37,23 +38,15 @@
 //! run), `probe_success`, and `before`/`after` scopes (their windows are fixed only once every
 //! fault has run); a recovery with several probes and none named (the slowest decides).
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chaosgate_load::Schedule;
-use hdrhistogram::Histogram;
-
-use super::rules::{STARVED_LAG_P99, admits_no_failure, samples_needed};
 use super::{Decision, Verdict, run_verdict};
-use crate::measure::{FaultEvent, FaultWindow, failover, fault_windows, percentile_ns, recovery};
-use crate::slo::{Comparison, Metric, Quantity, Scope, Slo};
-use crate::timeline::{DockerAction, Event, EventKind};
+use crate::metric::live::Live;
+pub use crate::metric::live::{Plan, Seen};
+use crate::slo::Quantity;
 
 /// How far behind "now" an event may still be on its way into the log.
 pub const HORIZON_MARGIN: Duration = Duration::from_secs(2);
-
-/// Slack when mapping run-clock times onto the schedule (rounding of instants to ns).
-const SCHEDULE_SLACK_NS: u64 = 1_000_000;
 
 /// Why and when a run was stopped early.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,110 +59,17 @@ pub struct EarlyStop {
     pub reason: String,
 }
 
-/// What is known before the run starts.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    /// The SLOs watched during the run (`--fail-fast`), in the scenario's order.
-    pub slos: Vec<Slo>,
-    /// The load's open-model schedule (`None` without a load).
-    pub schedule: Option<Schedule>,
-    /// N in "first of N consecutive successes".
-    pub consecutive: u32,
-    /// Every probe's name.
-    pub probes: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Req {
-    t: u64,
-    ok: bool,
-    latency_ns: u64,
-    lag_ns: u64,
-}
-
-/// The run's events so far, as the log has them.
-#[derive(Debug, Default)]
-pub struct Seen {
-    requests: Vec<Req>,
-    /// Run-clock time of the schedule's offset 0 (from any request: `t - offset(seq)`).
-    load_origin_ns: Option<i128>,
-    /// Requests are complete up to (not including) this sequence number...
-    next_seq: u64,
-    /// ...whose predecessor was scheduled at this time.
-    complete_until_ns: Option<u64>,
-    early_seqs: BTreeMap<u64, u64>,
-    probes: BTreeMap<String, Vec<recovery::Check>>,
-    faults: Vec<FaultEvent>,
-    docker: Vec<(u64, String, DockerAction)>,
-}
-
-impl Seen {
-    /// Takes one event of the log (in the log's order).
-    pub fn push(&mut self, e: Event, schedule: Option<&Schedule>) {
-        match e.kind {
-            EventKind::Request {
-                seq,
-                latency_ns,
-                lag_ns,
-                status,
-                error,
-                ..
-            } => {
-                let ok = error.is_none() && status.is_some_and(|s| (200..300).contains(&s));
-                self.requests.push(Req {
-                    t: e.t,
-                    ok,
-                    latency_ns,
-                    lag_ns,
-                });
-                if self.load_origin_ns.is_none()
-                    && let Some(s) = schedule
-                {
-                    self.load_origin_ns = Some(e.t as i128 - s.offset(seq).as_nanos() as i128);
-                }
-                self.early_seqs.insert(seq, e.t);
-                while let Some(t) = self.early_seqs.remove(&self.next_seq) {
-                    self.complete_until_ns = Some(t);
-                    self.next_seq += 1;
-                }
-            }
-            EventKind::Probe {
-                probe, ok, lag_ns, ..
-            } => self
-                .probes
-                .entry(probe)
-                .or_default()
-                .push(recovery::Check { t: e.t, ok, lag_ns }),
-            EventKind::Fault {
-                fault,
-                stage,
-                targets,
-                detail,
-            } => self.faults.push((e.t, fault, stage, targets, detail)),
-            EventKind::Docker {
-                container, action, ..
-            } => self.docker.push((e.t, container, action)),
-            EventKind::Load { .. } | EventKind::Note { .. } | EventKind::Pod { .. } => {}
-        }
-    }
-}
-
 /// The first SLO (in the scenario's order) certainly breached by what `seen` holds, with
 /// everything timed before `horizon` assumed logged.
 pub fn certain_breach(plan: &Plan, seen: &Seen, horizon: u64) -> Option<EarlyStop> {
-    let ctx = Context::new(plan, seen, horizon);
-    if !ctx.answered() {
+    let live = Live::new(plan, seen, horizon);
+    if !live.answered() {
         return None;
     }
+    // Each metric's own rule (metric/<metric>.rs), with its proof; a metric without one
+    // (lost writes, probe success) never stops a run.
     for slo in &plan.slos {
-        let rule = match slo.metric {
-            Metric::ErrorRate { .. } | Metric::Availability { .. } => error_budget,
-            Metric::Latency { .. } => latency_budget,
-            Metric::RecoveryTime { .. } => recovery_deadline,
-            Metric::FailoverTime { .. } => failover_outage,
-            Metric::LostWrites | Metric::ProbeSuccess { .. } => continue,
-        };
-        if let Some(reason) = rule(slo, &ctx) {
+        if let Some(reason) = slo.metric.kind().certain_breach(slo, &live) {
             return Some(EarlyStop {
                 at_ns: horizon + HORIZON_MARGIN.as_nanos() as u64,
                 slo: slo.expression.clone(),
@@ -178,398 +78,6 @@ pub fn certain_breach(plan: &Plan, seen: &Seen, horizon: u64) -> Option<EarlySto
         }
     }
     None
-}
-
-/// A fault's window as far as it is certain.
-struct Window {
-    applied: u64,
-    verified: Option<u64>,
-    /// The final window certainly reaches (at least) this far.
-    certain_end: u64,
-}
-
-/// The requests certainly inside a scope's final window, and the most it can hold.
-struct PhaseSoFar {
-    name: String,
-    requests: Vec<Req>,
-    /// Upper bound of the requests the final window can hold.
-    max_requests: u64,
-    lag_p99: Option<Duration>,
-}
-
-struct Context<'a> {
-    plan: &'a Plan,
-    seen: &'a Seen,
-    horizon: u64,
-    windows: BTreeMap<String, Window>,
-}
-
-impl<'a> Context<'a> {
-    fn new(plan: &'a Plan, seen: &'a Seen, horizon: u64) -> Self {
-        let mut docker = seen.docker.clone();
-        docker.sort_by_key(|d| d.0);
-        let windows = fault_windows(&seen.faults, &docker, horizon)
-            .into_iter()
-            .map(|w: FaultWindow| {
-                let certain_end = match w.reverted_ns {
-                    // Settled, reverted and the run's end are each at least the revert.
-                    Some(r) => r,
-                    // A later crash can only delay the settle time, never advance it.
-                    None => w.settled_ns.unwrap_or(horizon),
-                }
-                .min(horizon);
-                (
-                    w.fault,
-                    Window {
-                        applied: w.applied_ns,
-                        verified: w.verified_ns,
-                        certain_end,
-                    },
-                )
-            })
-            .collect();
-        Self {
-            plan,
-            seen,
-            horizon,
-            windows,
-        }
-    }
-
-    /// Whether the load and every probe have already succeeded before the first fault, so
-    /// that the final run cannot be "never answered" (exit 3, not judged).
-    fn answered(&self) -> bool {
-        let first_fault = self
-            .windows
-            .values()
-            .map(|w| w.applied)
-            .min()
-            .unwrap_or(self.horizon)
-            .min(self.horizon);
-        let load = self.plan.schedule.is_none()
-            || self.seen.requests.iter().any(|r| r.ok && r.t < first_fault);
-        load && self.plan.probes.iter().all(|p| {
-            self.seen
-                .probes
-                .get(p)
-                .is_some_and(|c| c.iter().any(|c| c.ok && c.t < first_fault))
-        })
-    }
-
-    /// A verified fault's window.
-    fn verified(&self, fault: &str) -> Option<&Window> {
-        self.windows.get(fault).filter(|w| w.verified.is_some())
-    }
-
-    /// How many of the schedule's requests start at or after run-clock time `from`.
-    fn schedule_from(&self, from: u64) -> Option<u64> {
-        let s = self.plan.schedule.as_ref()?;
-        let origin = self.seen.load_origin_ns?;
-        let first = first_at_or_after(s, from as i128 - origin - SCHEDULE_SLACK_NS as i128);
-        Some(s.total() - first)
-    }
-
-    fn phase(&self, scope: &Scope) -> Option<PhaseSoFar> {
-        let (from, to, with_in_flight) = match scope {
-            Scope::Whole => (0, u64::MAX, false),
-            Scope::During(fault) => {
-                let w = self.verified(fault)?;
-                (w.applied, w.certain_end, true)
-            }
-            Scope::Before | Scope::After => return None,
-        };
-        // A `during` window also holds the requests in flight when its fault was applied
-        // (`measure::phases`): any request scheduled before it not yet seen ended by then.
-        let in_flight = |r: &Req| with_in_flight && r.t < from && r.t + r.latency_ns > from;
-        let requests: Vec<Req> = self
-            .seen
-            .requests
-            .iter()
-            .filter(|r| (r.t >= from && r.t < to) || in_flight(r))
-            .copied()
-            .collect();
-        let mut max_requests = self.schedule_from(from)?;
-        if with_in_flight {
-            let total = self.plan.schedule.as_ref()?.total();
-            let ended_before = self
-                .seen
-                .requests
-                .iter()
-                .filter(|r| r.t < from && r.t + r.latency_ns <= from)
-                .count() as u64;
-            max_requests = total.saturating_sub(ended_before).max(max_requests);
-        }
-        // The harness's lateness is read over every request seen from the window's start
-        // (up to its end when it has one): the cut run's window will hold those too, and a
-        // harness late after the certain part would make the cut run's breach inconclusive.
-        let lag_until = if to < self.horizon { to } else { u64::MAX };
-        let lag_over: Vec<Req> = self
-            .seen
-            .requests
-            .iter()
-            .filter(|r| r.t >= from && r.t < lag_until)
-            .copied()
-            .collect();
-        Some(PhaseSoFar {
-            name: scope.to_string(),
-            lag_p99: lag_p99(&lag_over),
-            max_requests,
-            requests,
-        })
-    }
-
-    /// The harness's lateness (p99 so far) in a fault's window, when load ran in it.
-    fn fault_lag(&self, fault: &str) -> Option<Duration> {
-        self.phase(&Scope::During(fault.to_string()))
-            .and_then(|p| p.lag_p99)
-    }
-}
-
-/// The first request index whose offset is at least `at_ns` (schedule offsets never fall).
-fn first_at_or_after(s: &Schedule, at_ns: i128) -> u64 {
-    let (mut lo, mut hi) = (0u64, s.total());
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if (s.offset(mid).as_nanos() as i128) < at_ns {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    lo
-}
-
-fn lag_p99(requests: &[Req]) -> Option<Duration> {
-    let mut h = Histogram::<u64>::new_with_bounds(1_000, 60_000_000_000, 3)
-        .expect("static histogram bounds are valid");
-    for r in requests {
-        h.saturating_record(r.lag_ns.max(1_000));
-    }
-    percentile_ns(&h, 99.0).map(Duration::from_nanos)
-}
-
-fn starved(lag: Option<Duration>) -> bool {
-    lag.is_some_and(|l| l > STARVED_LAG_P99)
-}
-
-fn is_upper_limit(op: Comparison) -> bool {
-    matches!(op, Comparison::Less | Comparison::LessOrEqual)
-}
-
-fn duration_target(slo: &Slo) -> Option<Duration> {
-    match slo.threshold {
-        Quantity::Duration(d) if is_upper_limit(slo.op) => Some(d),
-        _ => None,
-    }
-}
-
-/// `error_rate(W) < x` and `availability(W) >= y`.
-///
-/// Proof sketch: the final window holds N ≤ `max_requests` requests (the schedule) and at
-/// least the E errors already seen in its certain part, so its error rate is ≥ E / max and
-/// its availability ≤ 1 − E / max. With an upper limit on the error rate (a lower one on
-/// availability), a bound already on the wrong side puts the final figure there too; the cut
-/// run's window holds fewer requests and the same errors, so it breaches as well. Only the
-/// late-harness rule demotes an error-rate breach: it is checked on the window so far (the
-/// zero-target rule, `rules::zero_target_spacing`, demotes only passes: a failed request
-/// seen breaches a zero target at any request spacing).
-fn error_budget(slo: &Slo, ctx: &Context<'_>) -> Option<String> {
-    let (scope, availability) = match &slo.metric {
-        Metric::ErrorRate { scope } if is_upper_limit(slo.op) => (scope, false),
-        Metric::Availability { scope } if !is_upper_limit(slo.op) => (scope, true),
-        _ => return None,
-    };
-    let p = ctx.phase(scope)?;
-    if starved(p.lag_p99) || p.max_requests == 0 {
-        return None;
-    }
-    let errors = p.requests.iter().filter(|r| !r.ok).count() as u64;
-    let error_bound = errors as f64 / p.max_requests as f64;
-    let bound = if availability {
-        1.0 - error_bound
-    } else {
-        error_bound
-    };
-    if errors == 0 || slo.op.holds(bound, slo.threshold.as_f64()) {
-        return None;
-    }
-    Some(format!(
-        "{errors} request(s) failed in `{}` already, and it can hold at most {} requests: \
-         {} is {} {} whatever the rest of the run brings (target {})",
-        p.name,
-        p.max_requests,
-        slo.metric.name(),
-        if availability { "at most" } else { "at least" },
-        Quantity::Ratio(bound),
-        slo.target_text()
-    ))
-}
-
-/// `pQ(latency, W) < T` (or `<=`).
-///
-/// Proof sketch: every request of the window counts in the percentile at its latency (errors
-/// and timeouts included). If B requests already took at least T *from their actual send*
-/// (so the harness's own lateness is not in it) and B > (1 − Q)·max + 1, fewer than Q·N of the
-/// final N ≤ max requests are below T, so the Q-quantile (HdrHistogram: the first bucket
-/// whose cumulative count reaches ⌈Q·N⌉, reported at its highest value) is ≥ T — from the
-/// intended and from the actual sends alike, so the late-harness rule's "punctual" exception
-/// cannot apply. The cut run has N' ≤ max, the same B; it must hold enough samples for the
-/// percentile (too-few-samples rule) and a punctual harness so far.
-fn latency_budget(slo: &Slo, ctx: &Context<'_>) -> Option<String> {
-    let Metric::Latency { percentile, scope } = &slo.metric else {
-        return None;
-    };
-    let target = duration_target(slo)?;
-    let p = ctx.phase(scope)?;
-    if starved(p.lag_p99) || (p.requests.len() as u64) < samples_needed(*percentile) {
-        return None;
-    }
-    let t = target.as_nanos() as u64;
-    let slow = p
-        .requests
-        .iter()
-        .filter(|r| {
-            let from_send = r.latency_ns.saturating_sub(r.lag_ns);
-            match slo.op {
-                Comparison::Less => from_send >= t,
-                _ => from_send > t,
-            }
-        })
-        .count() as u64;
-    let allowed = (1.0 - percentile / 100.0) * p.max_requests as f64 + 1.0;
-    ((slow as f64) > allowed).then(|| {
-        format!(
-            "{slow} request(s) in `{}` already took {} or more, more than the {:.0}% the \
-             percentile allows of the at most {} requests the window can hold: p{percentile} \
-             cannot be {} any more",
-            p.name,
-            Quantity::Duration(target),
-            100.0 - percentile,
-            p.max_requests,
-            slo.target_text()
-        )
-    })
-}
-
-/// `recovery_time(f, probe=p) < T` (or `<=`).
-///
-/// Proof sketch (`measure::recovery`, the same code): the figure is the start of the first
-/// run of N successful checks after the fault took effect, or, never recovered, the last check
-/// (a lower bound). A probe runs one check at a time and logs them in order, so a failed check
-/// seen at `t_f` with nothing unseen before it means any recovery starts after `t_f`: the
-/// figure is ≥ `t_f − start` whatever comes next. The coarse-resolution rule bounds the truth
-/// from below by the check before the recovery, itself ≥ `t_f`; the late-harness rule's
-/// punctual figure is ≥ that check too; so with `t_f − start` past the target every bound is.
-/// The fault must be verified, the lateness in its window so far within the limit.
-fn recovery_deadline(slo: &Slo, ctx: &Context<'_>) -> Option<String> {
-    let Metric::RecoveryTime { fault, probe } = &slo.metric else {
-        return None;
-    };
-    duration_target(slo)?;
-    let probe = match (probe, ctx.plan.probes.as_slice()) {
-        (Some(p), _) => p,
-        (None, [only]) => only,
-        _ => return None,
-    };
-    let w = ctx.verified(fault)?;
-    if starved(ctx.fault_lag(fault)) {
-        return None;
-    }
-    let checks = ctx.seen.probes.get(probe)?;
-    let r = recovery::recovery(
-        checks,
-        w.applied,
-        w.verified.unwrap_or(w.applied),
-        ctx.plan.consecutive,
-    )?;
-    let failed_after = Duration::from_nanos(r.last_failure_ns?.saturating_sub(w.applied));
-    (!slo.op.holds(
-        Quantity::Duration(failed_after).as_f64(),
-        slo.threshold.as_f64(),
-    ))
-    .then(|| {
-        format!(
-            "probe `{probe}` still failed {} after `{fault}` started: recovery cannot be {} \
-             any more",
-            Quantity::Duration(failed_after),
-            slo.target_text()
-        )
-    })
-}
-
-/// `failover_time(f) < T` (or `<=`).
-///
-/// Proof sketch (`measure::failover`, the same code, on the requests known complete — every
-/// sequence number up to the last one seen in order): an outage starting inside the window
-/// ends only at the first of N consecutive successes, so its length is at least from its
-/// first failure to its last failure seen; later requests can only lengthen outages or add
-/// new ones, and the figure is the longest. The coarse-resolution rule reads the truth as the
-/// figure ± one request gap (the window's median gap, at most the schedule's widest gap from
-/// the fault on): a lower bound minus that gap still past the target is a breach under the
-/// rule too. A zero target ([`admits_no_failure`]) breaches on any failure in the window,
-/// whatever the request spacing: the zero-target rule (`rules::zero_target_spacing`) only
-/// ever demotes a *pass* seen through sparse requests, never a failure a client saw.
-fn failover_outage(slo: &Slo, ctx: &Context<'_>) -> Option<String> {
-    let Metric::FailoverTime { fault } = &slo.metric else {
-        return None;
-    };
-    duration_target(slo)?;
-    let w = ctx.verified(fault)?;
-    if starved(ctx.fault_lag(fault)) {
-        return None;
-    }
-    let complete = ctx.seen.complete_until_ns?;
-    let mut outcomes: Vec<(u64, bool)> = ctx
-        .seen
-        .requests
-        .iter()
-        .filter(|r| r.t >= w.applied && r.t <= complete)
-        .map(|r| (r.t, r.ok))
-        .collect();
-    outcomes.sort_by_key(|o| o.0);
-    let to = w.certain_end.min(complete);
-    let f = failover::failover(&outcomes, (w.applied, to), ctx.plan.consecutive)?;
-    let start = f.start_ns.filter(|_| f.failed_total > 0)?;
-    let at_least = if f.unterminated {
-        let last_failure = outcomes.iter().rev().find(|o| !o.1)?.0;
-        last_failure.saturating_sub(start)
-    } else {
-        f.duration_ns
-    };
-    let gap = widest_gap_from(ctx, w.applied)?;
-    // The final figure ends at a success after the last failure: strictly longer.
-    let certain = if admits_no_failure(slo, None) {
-        Duration::from_nanos(at_least + 1)
-    } else {
-        Duration::from_nanos(at_least.saturating_sub(gap))
-    };
-    (!slo
-        .op
-        .holds(Quantity::Duration(certain).as_f64(), slo.threshold.as_f64()))
-    .then(|| {
-        format!(
-            "clients already saw an outage of at least {} in `{fault}` (requests {} apart): \
-             failover cannot be {} any more",
-            Quantity::Duration(Duration::from_nanos(at_least)),
-            Quantity::Duration(Duration::from_nanos(gap)),
-            slo.target_text()
-        )
-    })
-}
-
-/// The widest gap between two scheduled requests from run-clock time `from` on (ns), 1 µs
-/// of slack included. A rate is constant or linear, so the gaps only grow or only shrink:
-/// the widest is at one end.
-fn widest_gap_from(ctx: &Context<'_>, from: u64) -> Option<u64> {
-    let s = ctx.plan.schedule.as_ref()?;
-    let origin = ctx.seen.load_origin_ns?;
-    let first = first_at_or_after(s, from as i128 - origin).saturating_sub(1);
-    let last = s.total().checked_sub(1)?;
-    if last <= first {
-        return None;
-    }
-    let gap = |i: u64| s.offset(i + 1).saturating_sub(s.offset(i)).as_nanos() as u64;
-    Some(gap(first).max(gap(last - 1)) + 1_000)
 }
 
 /// The verdict of a run that fail-fast stopped: the SLO found certainly breached keeps its
@@ -618,8 +126,8 @@ pub fn settle(decision: &mut Decision, stop: &EarlyStop) {
 mod tests {
     use super::*;
     use crate::slo::parse;
-    use crate::timeline::FaultStage;
-    use chaosgate_load::Rate;
+    use crate::timeline::{DockerAction, Event, EventKind, FaultStage};
+    use chaosgate_load::{Rate, Schedule};
 
     const MS: u64 = 1_000_000;
     const S: u64 = 1_000_000_000;

@@ -2,12 +2,11 @@
 //! tested without a run, and "no data" can never turn into a pass. The demotions that follow
 //! the comparison (late harness, coarse resolution, ...) are in `rules`.
 
-use std::collections::BTreeMap;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::facts::Facts;
+use crate::metric::RunMetrics;
+pub use crate::metric::{Evidence, Measurement};
 use crate::slo::{Metric, Quantity, Slo};
 
 /// Where the measured figures come from (the runner's timeline in production).
@@ -16,48 +15,10 @@ pub trait MetricSource {
     fn measure(&self, metric: &Metric) -> Measurement;
 }
 
-/// One metric's measurement: a figure with its evidence, or why there is none. `NoData` and
-/// `Inconclusive` both make the SLO inconclusive (exit 4), never a pass.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Measurement {
-    /// A figure was measured.
-    Value {
-        /// The figure, in the metric's unit (duration, ratio or count).
-        value: Quantity,
-        /// Boxed: the typed facts make it large, and measurements travel in `Result`s.
-        evidence: Box<Evidence>,
-    },
-    /// Nothing to measure (no requests in the window, probe never ran, fault never applied).
-    NoData {
-        /// What was missing, in words for the report.
-        reason: String,
-    },
-    /// Something was measured but cannot be trusted (fault not proven applied, ...).
-    Inconclusive {
-        /// Why the figure cannot be trusted, in words for the report.
-        reason: String,
-    },
-}
-
-/// What a figure was computed from, so a reader can check it against the event log.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Evidence {
-    /// The window on the run clock (ns) the figure covers.
-    pub window_ns: Option<(u64, u64)>,
-    /// What the rules read (typed).
-    pub facts: Facts,
-    /// Everything else a reader may want (counts, timestamps), for the report only.
-    pub details: BTreeMap<String, serde_json::Value>,
-}
-
-impl Evidence {
-    /// The details with the facts merged in under their report keys.
-    pub fn report_details(&self) -> BTreeMap<String, serde_json::Value> {
-        let mut d = self.details.clone();
-        for (k, v) in self.facts.to_details() {
-            d.insert(k.to_string(), v);
-        }
-        d
+/// A finished run: each metric measures itself from its analysis.
+impl MetricSource for RunMetrics<'_> {
+    fn measure(&self, metric: &Metric) -> Measurement {
+        metric.kind().measure(self)
     }
 }
 
@@ -195,6 +156,7 @@ pub fn overall(results: &[SloResult]) -> Verdict {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
     use std::time::Duration;
 
     use super::*;

@@ -17,7 +17,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Verdict;
-use crate::slo::{Comparison, Metric, Slo};
+use crate::slo::{Comparison, Slo};
 
 /// The coverage aimed for.
 pub const TARGET_COVERAGE: f64 = 0.95;
@@ -250,7 +250,7 @@ pub fn judge_absolute(slo: &Slo, runs: &[RunFigure], show: &dyn Fn(f64) -> Strin
         )
     };
     // Lost writes are data loss, never noise: one run that lost writes breaches.
-    if matches!(slo.metric, Metric::LostWrites)
+    if slo.metric.kind().never_noise()
         && let Some((i, v)) = runs
             .iter()
             .enumerate()

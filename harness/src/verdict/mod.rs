@@ -7,18 +7,18 @@
 //! exit 3 at the CLI edge).
 //!
 //! Order of reasoning:
-//! 1. [`MetricSource`] (here [`RunMetrics`]) answers each metric from the analysis, or says
-//!    *no data* / *inconclusive* (a fault not proven applied) — never a guess;
+//! 1. [`MetricSource`] (here [`RunMetrics`]: each metric measures itself, in its file under
+//!    `crate::metric`) answers each metric from the analysis, or says *no data* /
+//!    *inconclusive* (a fault not proven applied) — never a guess;
 //! 2. `evaluate` compares the figure with the target;
 //! 3. `rules` demote a comparison that cannot be trusted (lower bound only, dropped requests,
-//!    too few samples, a late harness, coarse resolution) to *inconclusive*;
+//!    too few samples, a late harness, coarse resolution, an unresolved zero target) to
+//!    *inconclusive*, reading of each metric what it says of itself;
 //! 4. the run is the worst of its SLOs, and inconclusive when any fault was not proven.
 
 pub mod early;
 mod evaluate;
-mod facts;
 pub mod interval;
-mod measured;
 pub mod relative;
 pub mod resolution;
 pub mod rules;
@@ -28,16 +28,14 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::metric::{Facts, RunMetrics, STARVED_LAG_P99};
 pub use evaluate::{
     Evidence, Measurement, MetricSource, NEEDS_BASELINE, SloResult, Verdict, evaluate, overall,
 };
-pub use facts::Facts;
-pub use measured::RunMetrics;
-pub use rules::STARVED_LAG_P99;
 
 use crate::fault::FaultRecord;
 use crate::measure::{Analysis, WriteCheck};
-use crate::slo::{Quantity, Slo};
+use crate::slo::{Phase, Quantity, Slo};
 
 /// A fault applied this long after its planned time is worth telling (a starved harness):
 /// targets are looked up a second ahead, and measured 0.6–7.3 ms late on a busy machine.
@@ -237,7 +235,7 @@ pub fn decide(input: &Inputs<'_>) -> Decision {
     notes.extend(lateness_notes(input));
     if let Some(dropped) = input
         .analysis
-        .phase("whole")
+        .phase(&Phase::Whole)
         .map(|p| p.dropped)
         .filter(|n| *n > 0)
     {
@@ -262,11 +260,14 @@ pub fn decide(input: &Inputs<'_>) -> Decision {
 fn never_answered(a: &Analysis) -> Option<String> {
     let mut silent = Vec::new();
     let load_phase = if a.faults.is_empty() {
-        "whole"
+        Phase::Whole
     } else {
-        "before"
+        Phase::Before
     };
-    if let Some(p) = a.phase(load_phase).filter(|p| p.scheduled > 0 && p.ok == 0) {
+    if let Some(p) = a
+        .phase(&load_phase)
+        .filter(|p| p.scheduled > 0 && p.ok == 0)
+    {
         let kinds: Vec<String> = p
             .errors_by_kind
             .iter()
@@ -322,7 +323,7 @@ fn lateness_notes(input: &Inputs<'_>) -> Vec<String> {
     }
     if let Some(lag) = input
         .analysis
-        .phase("whole")
+        .phase(&Phase::Whole)
         .and_then(|p| p.lag_percentile_ns(99.0))
         .map(Duration::from_nanos)
         .filter(|l| *l > STARVED_LAG_P99)

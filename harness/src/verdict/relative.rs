@@ -17,7 +17,7 @@ use super::evaluate::SloResult;
 use super::interval::{self, MedianInterval, RunFigure, lower_is_better, sample};
 use super::rules;
 use super::{Inputs, RunMetrics, Verdict};
-use crate::slo::{Metric, Quantity, Relative, Slo};
+use crate::slo::{Quantity, Relative, Slo};
 
 /// A relative SLO judged.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,21 +85,10 @@ pub fn figure(slo: &Slo, r: &SloResult) -> RunFigure {
             format!("did not recover before the run ended; {m} is only a lower bound"),
         );
     }
-    if let Metric::Latency { percentile, .. } = slo.metric {
-        if facts.dropped.is_some_and(|d| d > 0) {
-            return RunFigure::untrusted(
-                Some(value),
-                "requests in the window were never sent (the load generator's queue overflowed)",
-            );
-        }
-        if let Some(n) = facts.samples
-            && n < rules::samples_needed(percentile)
-        {
-            return RunFigure::untrusted(
-                Some(value),
-                format!("p{percentile} from only {n} request(s)"),
-            );
-        }
+    // What the metric itself says of its facts (a latency window with drops, a percentile
+    // from too few samples).
+    if let Some(why) = slo.metric.kind().untrusted_figure(&facts) {
+        return RunFigure::untrusted(Some(value), why);
     }
     if !value.is_finite() {
         return RunFigure::untrusted(None, "the measured value is not a number");
@@ -117,10 +106,7 @@ pub fn baseline_figure(slo: &Slo, r: &SloResult) -> RunFigure {
     let Some(value) = f.value.filter(|v| f.is_trusted() && *v > 0.0) else {
         return f;
     };
-    let timing = matches!(
-        slo.metric,
-        Metric::Latency { .. } | Metric::RecoveryTime { .. } | Metric::FailoverTime { .. }
-    );
+    let timing = slo.metric.kind().timing();
     let facts = r
         .evidence
         .as_ref()

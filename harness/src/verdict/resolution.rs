@@ -5,137 +5,50 @@
 
 use std::time::Duration;
 
-use super::rules::{admits_no_failure, samples_needed, zero_target_spacing};
+use crate::metric::{Planned, PlannedProbe};
 use crate::plan::RunSpec;
-use crate::slo::{Metric, Quantity, Scope, Slo};
+use crate::slo::Slo;
 
-/// One warning per SLO the plan cannot resolve, saying why and what to change.
+/// One warning per SLO the plan cannot resolve, saying why and what to change (each
+/// metric's own rule, `resolution_warnings` in its file under `metric/`).
 pub fn warnings(spec: &RunSpec, slos: &[Slo]) -> Vec<String> {
-    let mut out = Vec::new();
+    let planned = planned(spec);
+    // A relative SLO's target is known only from the baseline's figures: its threshold (the
+    // offset, or zero) is no target to hold the resolution against.
+    slos.iter()
+        .filter(|s| !s.is_relative())
+        .flat_map(|slo| slo.metric.kind().resolution_warnings(slo, &planned))
+        .collect()
+}
+
+/// The plan's sampling, as the metrics read it.
+fn planned(spec: &RunSpec) -> Planned<'_> {
     // The slowest the load ever runs decides the widest gap between two requests.
     let rate = spec.load.as_ref().map(|l| match l.rate {
         chaosgate_load::Rate::Constant(r) => r,
         chaosgate_load::Rate::Ramp { from, to } => from.min(to).max(f64::MIN_POSITIVE),
     });
-    let load_for = spec.load.as_ref().map(|l| l.duration.min(spec.duration));
-    let gap = rate
-        .filter(|r| *r > 0.0)
-        .map(|r| Duration::from_secs_f64(1.0 / r));
-    // A relative SLO's target is known only from the baseline's figures: its threshold (the
-    // offset, or zero) is no target to hold the resolution against.
-    for slo in slos.iter().filter(|s| !s.is_relative()) {
-        let target = match slo.threshold {
-            Quantity::Duration(d) => Some(d),
-            _ => None,
-        };
-        // A window of known length: a `during=` of a fault with a duration, or the whole
-        // load. A one-shot fault's or a phase's length is only known after the run.
-        let fault_for = |fault: &str| {
-            spec.faults
-                .iter()
-                .find(|f| f.name == fault)
-                .and_then(|f| f.duration)
-        };
-        let window = match &slo.metric {
-            Metric::Latency { scope, .. }
-            | Metric::ErrorRate { scope }
-            | Metric::Availability { scope } => match scope {
-                Scope::During(fault) => fault_for(fault),
-                Scope::Whole => load_for,
-                _ => None,
-            },
-            Metric::FailoverTime { fault } => fault_for(fault),
-            Metric::ProbeSuccess { during, .. } => match during {
-                Some(fault) => fault_for(fault),
-                None => Some(spec.duration),
-            },
-            _ => None,
-        };
-        match &slo.metric {
-            // A zero target's resolution is the spacing (rules::zero_target_spacing), not the
-            // gap-against-target comparison below, which a zero target always fails.
-            Metric::FailoverTime { .. }
-            | Metric::ErrorRate { .. }
-            | Metric::Availability { .. }
-                if admits_no_failure(slo, expected(rate, window)) =>
-            {
-                let samples = expected(rate, window);
-                if let Some(why) = gap.and_then(|g| zero_target_spacing(slo, samples, g)) {
-                    out.push(format!(
-                        "`{}`: {why}; it can only be inconclusive unless a failure is seen — \
-                         raise the load's rate",
-                        slo.expression
-                    ));
-                }
-            }
-            Metric::ProbeSuccess { probe, .. } => {
-                let Some(p) = spec.probes.iter().find(|p| &p.name == probe) else {
-                    continue;
-                };
-                let checks = window.map(|w| (w.as_secs_f64() / p.every.as_secs_f64()) as u64);
-                if let Some(why) = zero_target_spacing(slo, checks, p.every) {
-                    out.push(format!(
-                        "`{}`: {why}; it can only be inconclusive unless a check fails — probe \
-                         `{}` more often",
-                        slo.expression, p.name
-                    ));
-                }
-            }
-            Metric::FailoverTime { .. } => {
-                if let (Some(gap), Some(target)) = (gap, target)
-                    && gap >= target
-                {
-                    out.push(format!(
-                        "`{}`: requests are {} apart, so an outage shorter than that can fall \
-                         between two of them unseen; it can only be inconclusive — raise the \
-                         load's rate above {}/s",
-                        slo.expression,
-                        Quantity::Duration(gap),
-                        (1.0 / target.as_secs_f64()).ceil()
-                    ));
-                }
-            }
-            Metric::RecoveryTime { probe, .. } => {
-                let probes = spec
-                    .probes
-                    .iter()
-                    .filter(|p| probe.as_deref().is_none_or(|n| n == p.name));
-                for p in probes {
-                    if let Some(target) = target
-                        && p.every >= target
-                    {
-                        out.push(format!(
-                            "`{}`: probe `{}` checks every {}, no finer than the target; a \
-                             breach near it can only be inconclusive — probe more often",
-                            slo.expression,
-                            p.name,
-                            Quantity::Duration(p.every)
-                        ));
-                    }
-                }
-            }
-            Metric::Latency { percentile, .. } => {
-                if let Some(expected) = expected(rate, window) {
-                    let needed = samples_needed(*percentile);
-                    if expected < needed {
-                        out.push(format!(
-                            "`{}`: about {expected} request(s) fall in its window, but \
-                             p{percentile} needs at least {needed}; it can only be \
-                             inconclusive — raise the rate or lengthen the window",
-                            slo.expression
-                        ));
-                    }
-                }
-            }
-            _ => {}
-        }
+    Planned {
+        rate,
+        gap: rate
+            .filter(|r| *r > 0.0)
+            .map(|r| Duration::from_secs_f64(1.0 / r)),
+        load_for: spec.load.as_ref().map(|l| l.duration.min(spec.duration)),
+        duration: spec.duration,
+        faults: spec
+            .faults
+            .iter()
+            .map(|f| (f.name.as_str(), f.duration))
+            .collect(),
+        probes: spec
+            .probes
+            .iter()
+            .map(|p| PlannedProbe {
+                name: p.name.as_str(),
+                every: p.every,
+            })
+            .collect(),
     }
-    out
-}
-
-/// About how many requests a window of `window` holds at `rate` a second.
-fn expected(rate: Option<f64>, window: Option<Duration>) -> Option<u64> {
-    Some((rate? * window?.as_secs_f64()).floor() as u64)
 }
 
 #[cfg(test)]

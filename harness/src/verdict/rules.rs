@@ -2,27 +2,18 @@
 //! comparison cannot be trusted and make the result *inconclusive*. No rule ever turns a
 //! breach into a pass or an inconclusive into a pass; each is one function with its own tests.
 //!
-//! The rules only read the figure's typed [`Facts`]; they never see the run.
-
-use std::time::Duration;
+//! The rules only read the figure's typed [`Facts`]; they never see the run. What a rule
+//! reads of a metric (which metrics drop, which are outage times, which targets are zero
+//! targets) the metric says, in its file under `metric/` ([`crate::metric::MetricKind`]).
 
 use super::Verdict;
 use super::evaluate::SloResult;
-use super::facts::Facts;
-use crate::slo::{Comparison, Metric, Quantity, Slo};
-
-/// When the harness began the requests of a window this late (p99), the machine was starved
-/// of CPU and a timing breach in that window says as much about the harness as about the
-/// system. Measured on replica-crash on a 2-core machine: p99 2 ms over a quiet run (8 ms
-/// during the crash); 28–54 ms during the crash with a cargo build or 14 CPU hogs beside it.
-pub const STARVED_LAG_P99: Duration = Duration::from_millis(50);
-
-/// The widest sample spacing (requests, or probe checks) at which a zero target can pass:
-/// "no client saw a failure" is read as "no outage of this length or longer", and only
-/// samples at most this far apart cannot miss one. 50 ms is the resolution DESIGN.md asks of
-/// failover and recovery figures, and the tightest non-zero failover target the bundled
-/// scenarios set; it takes 20 requests a second.
-pub const ZERO_TARGET_SPACING: Duration = Duration::from_millis(50);
+use crate::metric::holds;
+pub use crate::metric::{
+    Facts, STARVED_LAG_P99, ZERO_TARGET_SPACING, admits_no_failure, samples_needed,
+    zero_target_spacing,
+};
+use crate::slo::{Quantity, Slo};
 
 /// One rule: `Some(reason)` when the result must become inconclusive.
 type Rule = fn(&Slo, &SloResult, &Facts) -> Option<String>;
@@ -60,11 +51,6 @@ fn measured_text(r: &SloResult) -> String {
     r.measured.map(|m| m.to_string()).unwrap_or_default()
 }
 
-fn holds(slo: &Slo, d: Duration) -> bool {
-    slo.op
-        .holds(Quantity::Duration(d).as_f64(), slo.threshold.as_f64())
-}
-
 /// A recovery or failover that never completed was measured as a lower bound ("at least X");
 /// if that lower bound is still within the target, the SLO is not known to pass.
 fn lower_bound_only(_: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
@@ -77,45 +63,22 @@ fn lower_bound_only(_: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
 }
 
 /// Requests the harness never sent (its schedule's queue overflowed) were never measured, so
-/// a latency figure of that window could be better than what clients would have seen.
+/// a figure of that window could be better than what clients would have seen: a pass of a
+/// metric they would have counted in (a latency percentile) cannot stand.
 fn dropped_requests(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
     let dropped = f.dropped.filter(|n| *n > 0)?;
-    (r.verdict == Verdict::Pass && matches!(slo.metric, Metric::Latency { .. })).then(|| {
-        format!(
-            "measured {}, but {dropped} scheduled request(s) in this window were never sent \
-             (the load generator's queue overflowed), so the latency they would have had is \
-             unknown: a latency SLO cannot pass on what was not measured",
-            measured_text(r)
-        )
-    })
-}
-
-/// The fewest samples from which percentile `q` is more than the maximum: p99 of 20 samples
-/// is simply the largest of them, which says nothing about the 99th percentile.
-pub fn samples_needed(q: f64) -> u64 {
-    if q >= 100.0 || q <= 0.0 {
-        return 1;
-    }
-    // Rounded to a millionth first: 100 / (100 - 99.9) is 1000.0000000000001 in floating
-    // point, and its ceiling would ask for one sample too many.
-    let x = ((100.0 / (100.0 - q)) * 1e6).round() / 1e6;
-    x.ceil() as u64
-}
-
-/// A percentile from fewer samples than it takes to resolve it decides neither way.
-fn too_few_samples(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
-    let Metric::Latency { percentile, .. } = slo.metric else {
+    if r.verdict != Verdict::Pass {
         return None;
-    };
+    }
+    slo.metric
+        .kind()
+        .unmeasured_drops(&measured_text(r), dropped)
+}
+
+/// A figure from fewer samples than it takes to resolve it (a percentile) decides neither way.
+fn too_few_samples(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
     let n = f.samples?;
-    let needed = samples_needed(percentile);
-    (n < needed).then(|| {
-        format!(
-            "measured {} from only {n} request(s): p{percentile} needs at least {needed} to be \
-             more than their maximum; raise the rate or lengthen the window",
-            measured_text(r)
-        )
-    })
+    slo.metric.kind().too_few_samples(&measured_text(r), n)
 }
 
 /// A timing breach the harness may have caused itself is not a verdict on the system:
@@ -128,9 +91,11 @@ fn too_few_samples(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
 ///   the system under test as much as the harness.
 ///
 /// Only breaches are demoted: lateness only ever adds to latency and outage times, so a
-/// pass measured by a late harness still holds. Lost writes are never excused.
+/// pass measured by a late harness still holds. Lost writes are never excused. The first two
+/// are the metrics' own ([`crate::metric::MetricKind::punctual`]).
 fn late_harness(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
-    if r.verdict != Verdict::Breached || matches!(slo.metric, Metric::LostWrites) {
+    let metric = slo.metric.kind();
+    if r.verdict != Verdict::Breached || !metric.excused_by_late_harness() {
         return None;
     }
     let measured = measured_text(r);
@@ -138,26 +103,7 @@ fn late_harness(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
         .harness_lag_p99
         .map(|l| format!(" (p99 {})", Quantity::Duration(l)))
         .unwrap_or_default();
-    let punctual = match slo.metric {
-        Metric::Latency { .. } => f.latency_from_send.filter(|d| holds(slo, *d)).map(|d| {
-            format!(
-                "measured {measured} from the intended send times but {} from the actual \
-                 sends: the harness began requests late{lag_text}, so the breach is not the system's",
-                Quantity::Duration(d)
-            )
-        }),
-        Metric::RecoveryTime { .. } => {
-            f.recovery_if_punctual.filter(|d| holds(slo, *d)).map(|d| {
-                format!(
-                    "measured {measured}, but the probe check that saw the recovery began late: \
-                     a punctual harness could have measured as little as {}, within the \
-                     target, so the breach is not the system's",
-                    Quantity::Duration(d)
-                )
-            })
-        }
-        _ => None,
-    };
+    let punctual = metric.punctual(slo, &measured, &lag_text, f);
     if punctual.is_some() {
         return punctual;
     }
@@ -176,29 +122,15 @@ fn late_harness(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
 /// between the figure's lower bound and the figure plus one sample gap. A verdict is given
 /// only when that whole interval is on one side of the target.
 ///
-/// - failover: an outage can begin up to one request gap before the first failed request
-///   and end up to one gap after the last one, so truth ∈ [figure − gap, figure + gap]; an
-///   outage shorter than one gap can fall between two requests unseen, so with no failure
-///   seen, truth < gap. A zero target never has both ends on one side (truth ∈ [0, gap)),
-///   so it is left to [`zero_target_unresolved`], which decides it on the spacing instead.
-/// - recovery: the figure (first of N consecutive successes) is an upper bound; the check
-///   before it still saw the service down, so truth ≥ that check's time.
+/// Each outage metric says its interval ([`crate::metric::MetricKind::outage_bounds`]):
+/// - failover: truth ∈ [figure − gap, figure + gap]; a zero target is left to
+///   [`zero_target_unresolved`], which decides it on the spacing instead;
+/// - recovery: truth between the check before the recovery and the figure.
 fn coarse_resolution(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
     let Some(Quantity::Duration(measured)) = r.measured else {
         return None;
     };
-    let (lo, hi) = match slo.metric {
-        Metric::FailoverTime { .. } => {
-            let gap = f.resolution?;
-            if admits_no_failure(slo, None) {
-                return None;
-            }
-            let lo = f.lower_bound.unwrap_or(measured.saturating_sub(gap));
-            (lo, measured + gap)
-        }
-        Metric::RecoveryTime { .. } => (f.lower_bound?, measured),
-        _ => return None,
-    };
+    let (lo, hi) = slo.metric.kind().outage_bounds(slo, measured, f)?;
     // Both ends on the same side of the target: the figure's own comparison stands (for a
     // monotone comparison the figure, which lies between them, is on that side too).
     if holds(slo, lo) == holds(slo, hi) {
@@ -219,64 +151,6 @@ fn coarse_resolution(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String> {
     ))
 }
 
-/// Whether one failed sample would already breach `slo`: a *zero target*. `samples` is how
-/// many samples (requests, probe checks) the window holds, when known.
-///
-/// - `failover_time(f) <= 0ms`: any failed request makes an outage longer than zero.
-/// - `error_rate(W) < t`, `availability(W) >= a`, `probe_success(p) >= a`: a ratio of N
-///   samples moves in steps of 1/N; when one step already crosses the target (t ≤ 1/N, e.g.
-///   `< 0.1%` over 200 requests), the target allows no failure in that window, whatever it
-///   says. With N unknown only an exact 0 % (100 %) target is known to be one.
-///
-/// Latency percentiles are not: their samples' resolution is `too_few_samples`'s. Counts
-/// (`lost_writes`) are not sampled at all: every acknowledged write is read back.
-pub fn admits_no_failure(slo: &Slo, samples: Option<u64>) -> bool {
-    let t = slo.threshold.as_f64();
-    let upper = matches!(slo.op, Comparison::Less | Comparison::LessOrEqual);
-    // The figure a single failure among `samples` gives (the failure-free figure when N is
-    // unknown, so only a target that even that breaches-by-a-hair counts).
-    let one_failure = |clean: f64, step: f64| match samples {
-        Some(n) if n > 0 => !slo.op.holds(clean + step / n as f64, t),
-        _ => (clean - t).abs() <= 1e-12,
-    };
-    match slo.metric {
-        Metric::FailoverTime { .. } => upper && t == 0.0,
-        Metric::ErrorRate { .. } => upper && one_failure(0.0, 1.0),
-        Metric::Availability { .. } | Metric::ProbeSuccess { .. } => {
-            !upper && one_failure(1.0, -1.0)
-        }
-        _ => false,
-    }
-}
-
-/// Why a zero target cannot be judged from samples `spacing` apart, or `None` when it can.
-///
-/// The rule for zero targets: a target that one failed sample would breach
-/// ([`admits_no_failure`]) can only pass when the samples in its window were at most
-/// [`ZERO_TARGET_SPACING`] apart. No failure among samples `g` apart rules out only an
-/// outage of `g` or longer (a shorter one can fall between two samples), so sparse samples
-/// seeing nothing is "nothing seen", not "no client saw a failure". A failure that *was*
-/// seen is certain, so a breach always stands (and fail-fast may stop on it).
-///
-/// Shared by the verdict, `validate`'s warnings (`resolution`) and fail-fast (`early`).
-pub fn zero_target_spacing(slo: &Slo, samples: Option<u64>, spacing: Duration) -> Option<String> {
-    if spacing <= ZERO_TARGET_SPACING || !admits_no_failure(slo, samples) {
-        return None;
-    }
-    let what = match slo.metric {
-        Metric::ProbeSuccess { .. } => "probe checks",
-        _ => "requests",
-    };
-    Some(format!(
-        "its target allows no failure in the window, but the {what} were {} apart: an outage \
-         shorter than that can fall between two of them unseen, so seeing none proves nothing; \
-         a zero target needs {what} at most {} apart ({}/s or more)",
-        Quantity::Duration(spacing),
-        Quantity::Duration(ZERO_TARGET_SPACING),
-        (1.0 / ZERO_TARGET_SPACING.as_secs_f64()).round()
-    ))
-}
-
 /// A zero target passed, from samples too far apart to have seen a failure (see
 /// [`zero_target_spacing`]). A pass of a zero target means no sample failed: one would have
 /// breached it.
@@ -290,6 +164,8 @@ fn zero_target_unresolved(slo: &Slo, r: &SloResult, f: &Facts) -> Option<String>
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::slo::parse;
     use crate::verdict::Evidence;

@@ -32,7 +32,7 @@ fn phase(
     l: LatencySummary,
 ) -> PhaseReport {
     PhaseReport {
-        name: name.into(),
+        name: name.parse().unwrap(),
         start_ms,
         end_ms,
         scheduled,

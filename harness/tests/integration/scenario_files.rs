@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chaosgate::fault::kinds::{self, FaultKind};
+use chaosgate::metric::Latency;
 use chaosgate::scenario::{self, AtSpec, Pick, ProbeKind, RateSpec};
-use chaosgate::slo::{Metric, Scope};
+use chaosgate::slo::{Metric, Phase};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -71,10 +72,10 @@ fn replica_crash_parses_into_the_model() {
     );
     assert_eq!(
         s.slos[0].metric,
-        Metric::Latency {
+        Metric::Latency(Latency {
             percentile: 95.0,
-            scope: Scope::During("crash-primary".into())
-        }
+            phase: Phase::During("crash-primary".into())
+        })
     );
     // Five absolute SLOs for `run`, three relative ones for `chaosgate ab`.
     assert_eq!(s.slos.len(), 8);

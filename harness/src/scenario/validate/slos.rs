@@ -8,7 +8,7 @@ use serde_saphyr::Spanned;
 
 use crate::scenario::raw::RawScenario;
 use crate::scenario::shapes::ScalarOr;
-use crate::slo::{self, Metric, RefKind, Scope, Severity, Slo};
+use crate::slo::{self, Phase, RefKind, Severity, Slo};
 
 pub(super) fn slos(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) -> Vec<Slo> {
     if raw.slos.is_empty() {
@@ -82,12 +82,10 @@ pub(super) fn steady_state(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) 
         let Some(mut slo) = one(cx, raw, has_load, sp) else {
             continue;
         };
-        let scope = match &mut slo.metric {
-            Metric::Latency { scope, .. }
-            | Metric::ErrorRate { scope }
-            | Metric::Availability { scope } => scope,
-            other => {
-                let name = other.name();
+        let name = slo.metric.name();
+        let scope = match slo.metric.kind_mut().load_phase_mut() {
+            Some(scope) => scope,
+            None => {
                 let span = cx.span(sp);
                 cx.push(
                     ScenarioError::new(
@@ -103,7 +101,7 @@ pub(super) fn steady_state(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) 
         // here: an explicit `phase=whole` asks for something a steady state is not.
         let explicit_whole = sp.value.replace(' ', "").contains("phase=whole");
         match scope {
-            Scope::Whole | Scope::Before if !explicit_whole => *scope = Scope::Before,
+            Phase::Whole | Phase::Before if !explicit_whole => *scope = Phase::Before,
             other => {
                 let span = cx.span(sp);
                 cx.push(
@@ -167,14 +165,7 @@ fn one(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool, sp: &Spanned<String>
                 ok = false;
             }
         }
-        let needs_load = matches!(
-            slo.metric,
-            Metric::Latency { .. }
-                | Metric::ErrorRate { .. }
-                | Metric::Availability { .. }
-                | Metric::FailoverTime { .. }
-                | Metric::LostWrites
-        );
+        let needs_load = slo.metric.kind().needs_load();
         if needs_load && !has_load && raw.load.is_none() {
             let span = cx.span(sp);
             cx.error(
@@ -186,10 +177,13 @@ fn one(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool, sp: &Spanned<String>
             );
             ok = false;
         }
-        if matches!(slo.metric, Metric::RecoveryTime { probe: None, .. }) && raw.probes.is_empty() {
+        if slo.metric.kind().needs_probes() && raw.probes.is_empty() {
             let span = cx.span(sp);
             cx.error(
-                "recovery_time is measured by probes, but the scenario has none",
+                format!(
+                    "{} is measured by probes, but the scenario has none",
+                    slo.metric.name()
+                ),
                 span,
             );
             ok = false;
