@@ -18,26 +18,30 @@ if [[ $skip_kube != 1 ]]; then
   kube_build=$!
 fi
 
+# The tiers are test binaries (.config/nextest.toml): the Docker ones (chaosgate's `docker`,
+# trading-fixtures' `stack`) are built only with their crate's `docker-tests` feature. Every
+# cargo command here builds with all features, so each is built once and linted too.
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --all-features -- -D warnings
 # The fast tier (no container, no Docker needed) first: a broken verdict, parser or report
-# fails here in minutes, before the images are built (.config/nextest.toml, profile `fast`).
+# fails here in minutes, before the images are built (profile `fast`).
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --profile fast "$@"
+  cargo nextest run --workspace --all-features --profile fast "$@"
 fi
 bash compose/build-images.sh
 
-# The harness's integration tests are one binary (harness/tests/integration/), a module per
-# area: the Kubernetes ones (run_kube::) wait for the cluster below.
-kube_tests='test(/^run_kube::/)'
+# Then the serial tier (test group `serial`: containers, network namespaces, timed load), one
+# test at a time; the harness's Kubernetes tests (module run_kube of the `docker` binary) wait
+# for the cluster below.
+kube_tests='binary_id(chaosgate::docker) and test(/^run_kube::/)'
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast \
-    -E "not (binary_id(chaosgate::integration) and $kube_tests)" "$@" || status=$?
+  cargo nextest run --workspace --all-features --no-fail-fast \
+    -E "group(serial) and not ($kube_tests)" "$@" || status=$?
 else
-  # Without nextest (which runs the Docker modules one at a time, .config/nextest.toml) libtest
-  # would run them in parallel threads: one at a time here too.
-  RUST_TEST_THREADS=1 cargo test --workspace --no-fail-fast "$@" || status=$?
+  # Without nextest: every test (libtest would run the serial tier's in parallel threads: one
+  # at a time here).
+  RUST_TEST_THREADS=1 cargo test --workspace --all-features --no-fail-fast "$@" || status=$?
 fi
 
 if [[ $skip_kube == 1 ]]; then
@@ -66,8 +70,8 @@ else
 fi
 export KUBECONFIG=$kubeconfig CHAOSGATE_KUBE_TESTS=1
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run -p chaosgate --no-fail-fast --test integration -E "$kube_tests" "$@" || status=$?
+  cargo nextest run --workspace --all-features --no-fail-fast -E "$kube_tests" "$@" || status=$?
 else
-  RUST_TEST_THREADS=1 cargo test -p chaosgate --no-fail-fast --test integration run_kube:: "$@" || status=$?
+  RUST_TEST_THREADS=1 cargo test -p chaosgate --features docker-tests --no-fail-fast --test docker run_kube:: "$@" || status=$?
 fi
 exit "$status"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The chaosgate GitHub Action's gate step (action.yml runs it;
-# harness/tests/integration/action_steps.rs tests it with the GITHUB_* files pointed at
-# temporary files).
+# harness/tests/{integration,docker}/action_steps.rs test it with the GITHUB_* files pointed
+# at temporary files, without and with a real run).
 #
 # Runs `chaosgate run` (or `chaosgate ab` when a baseline or candidate is given), then:
 #   - appends each new run's summary.md to $GITHUB_STEP_SUMMARY,

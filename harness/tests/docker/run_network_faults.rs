@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::common::*;
+use crate::stack::*;
 
 const ORDER_LOAD: &str = r#"load:
   requests:

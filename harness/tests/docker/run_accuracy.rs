@@ -7,6 +7,7 @@
 //! seen ~280 ms after the process had started.
 
 use crate::common::*;
+use crate::stack::*;
 
 const WARMUP_MS: f64 = 2000.0;
 

@@ -4,6 +4,7 @@
 //! never found, and counted as ~450 lost writes (BREACHED, exit 1). Right: 0 lost, exit 0.
 
 use crate::common::*;
+use crate::stack::*;
 
 #[test]
 fn quotes_carrying_an_id_are_not_read_back_as_lost_orders() {

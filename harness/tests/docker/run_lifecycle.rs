@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
+use crate::stack::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 

@@ -3,6 +3,7 @@
 //! the container really listens on, from its sockets, before any load.
 
 use crate::common::*;
+use crate::stack::*;
 
 /// A one-service stack: the reference market-data server listening on 7081, a port the
 /// compose file declares nowhere.

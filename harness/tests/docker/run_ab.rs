@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::common::{self, TempDir, chaosgate, host_rules, leftovers, require_images, text};
+use crate::common::{self, TempDir, chaosgate, text};
+use crate::stack::{host_rules, inline_scenario, leftovers, require_images};
 
 /// The one gate directory under `root`, its `gate.json`, and every run's `report.json`.
 fn gate_of(root: &Path, out: &Output) -> (PathBuf, serde_json::Value) {
@@ -159,7 +160,7 @@ fn good_against_good_passes_twice() {
 fn repeat_three_times_gives_medians_and_intervals() {
     require_images();
     // A short crash scenario (~15 s of load a run) keeps three runs within the CI budget.
-    let yaml = common::inline_scenario(
+    let yaml = inline_scenario(
         "repeat-crash",
         Some(9),
         "load:\n  target: http://gateway:8080/quote?symbol=BTCUSD\n  rate: 100/s\n  duration: 12s\n  timeout: 1s\n\

@@ -3,6 +3,7 @@
 //! build fails the SLO it should, every fault leaves counters as evidence, and no rule is left.
 
 use crate::common::*;
+use crate::stack::*;
 use std::process::Command;
 use std::time::Duration;
 

@@ -2,6 +2,7 @@
 //! the good stack passes, the bad builds fail the SLO they should, and nothing is left behind.
 
 use crate::common::*;
+use crate::stack::*;
 
 pub fn assert_clean(report: &serde_json::Value) {
     let project = report["stack"]["project"]

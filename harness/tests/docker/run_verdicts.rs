@@ -3,6 +3,7 @@
 //! verdict on the system (exit 3, every report agrees).
 
 use crate::common::*;
+use crate::stack::*;
 
 #[test]
 fn a_load_target_that_never_answered_is_an_infrastructure_error_in_every_report() {

@@ -9,6 +9,7 @@
 use std::process::Command;
 
 use crate::common::*;
+use crate::stack::*;
 
 /// `None` (and a line on stderr) when the Kubernetes tests are not enabled.
 fn cluster() -> Option<()> {

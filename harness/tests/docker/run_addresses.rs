@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use crate::common::*;
+use crate::stack::*;
 
 /// Runs `body` (a scenario without its `stack:`) against the reference stack from `dir`;
 /// returns the exit code, the report and the run's events (nothing left behind is checked).

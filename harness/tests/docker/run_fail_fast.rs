@@ -4,7 +4,8 @@
 
 use std::time::Instant;
 
-use crate::common::{TempDir, inline_scenario, run_yaml_in, text};
+use crate::common::{TempDir, text};
+use crate::stack::{inline_scenario, run_yaml_in};
 
 /// Planned length of the breaching run: it must end well before this.
 const PLANNED_S: f64 = 40.0;
