@@ -1,6 +1,6 @@
 //! `chaosgate annotate REPORT...`: prints GitHub Actions workflow commands for reports, one
 //! `::error` per breached SLO and one `::warning` per inconclusive SLO (the composite action
-//! runs it after each run; see README "GitHub Action").
+//! runs it after each run; see docs/github-action.md).
 
 use std::path::PathBuf;
 
