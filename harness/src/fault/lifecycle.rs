@@ -277,8 +277,10 @@ async fn revert<L: Lifecycle>(
             stage_at(sink, record, FaultStage::Reverted, None, t);
         }
         Reverted::WithErrors(e) => {
-            record.reverted_ns = Some(sink.clock().now_ns());
+            let t = sink.clock().now_ns();
+            record.reverted_ns = Some(t);
             record.error = Some(e.clone());
+            stage_at(sink, record, FaultStage::Reverted, None, t);
             stage(
                 sink,
                 record,
@@ -304,7 +306,10 @@ async fn revert<L: Lifecycle>(
 
 fn came_back(sink: &EventSink, record: &mut FaultRecord, back: Option<Back>) {
     match back {
-        Some(Back::Seen(t)) => record.target_back_ns = Some(t),
+        Some(Back::Seen(t)) => {
+            record.target_back_ns = Some(t);
+            stage_at(sink, record, FaultStage::Back, None, t);
+        }
         Some(Back::Completed(t)) => {
             record.target_back_ns = Some(t);
             stage_at(sink, record, FaultStage::Completed, None, t);
@@ -529,7 +534,7 @@ mod tests {
         fake.proof.0 = Duration::from_secs(2);
         let (record, stages, start) = run(&mut fake, 60, None).await;
         use FaultStage::*;
-        assert_eq!(kinds(&stages), [Applied, Verified, Reverted]);
+        assert_eq!(kinds(&stages), [Applied, Verified, Reverted, Back]);
         assert_eq!(stages[0], (1_000, Applied, Some("how".into())));
         assert_eq!(stages[1], (2_000, Verified, Some("seen".into())));
         assert_eq!(record.targets, ["a", "b"]);
@@ -580,7 +585,7 @@ mod tests {
         fake.proof.1 = None;
         let (record, stages, start) = run(&mut fake, 60, None).await;
         use FaultStage::*;
-        assert_eq!(kinds(&stages), [Applied, Unverified, Reverted]);
+        assert_eq!(kinds(&stages), [Applied, Unverified, Reverted, Back]);
         assert_eq!(stages[1].2.as_deref(), Some("not seen"));
         assert!(record.verified_ns.is_none());
         assert!(record.reverted_ns.is_some());
@@ -593,7 +598,7 @@ mod tests {
         fake.apply_fails = Some(("b: no such container", vec!["a".into()]));
         let (record, stages, start) = run(&mut fake, 60, None).await;
         use FaultStage::*;
-        assert_eq!(kinds(&stages), [Applied, Failed, Reverted]);
+        assert_eq!(kinds(&stages), [Applied, Failed, Reverted, Back]);
         assert_eq!(stages[1].2.as_deref(), Some("b: no such container"));
         assert_eq!(record.error.as_deref(), Some("b: no such container"));
         assert_eq!(fake.reverted.as_deref(), Some(&["a".to_string()][..]));
@@ -631,7 +636,7 @@ mod tests {
     async fn a_hold_ends_at_once_when_the_run_is_cancelled_or_ends() {
         let mut fake = Fake::new(held(60, HoldFrom::Proven));
         let (record, stages, start) = run(&mut fake, 600, Some(Duration::from_secs(3))).await;
-        assert_eq!(kinds(&stages).last(), Some(&FaultStage::Reverted));
+        assert!(kinds(&stages).contains(&FaultStage::Reverted));
         assert!(record.reverted_ns.is_some());
         assert!(after(start, 3.0, fake.called("revert")));
         let mut fake = Fake::new(held(60, HoldFrom::Proven));
@@ -644,7 +649,10 @@ mod tests {
         let mut fake = Fake::new(None);
         fake.back = Some(Back::Seen(9_000));
         let (record, stages, _) = run(&mut fake, 60, None).await;
-        assert_eq!(kinds(&stages), [FaultStage::Applied, FaultStage::Verified]);
+        assert_eq!(
+            kinds(&stages),
+            [FaultStage::Applied, FaultStage::Verified, FaultStage::Back]
+        );
         assert_eq!(record.target_back_ns, Some(9_000));
         assert!(record.reverted_ns.is_none());
         assert!(fake.called("revert").is_none());
@@ -685,9 +693,10 @@ mod tests {
         let mut fake = Fake::new(held(1, HoldFrom::Proven));
         fake.reverts = RevertEnds::WithErrors("removing rules: busy");
         let (record, stages, _) = run(&mut fake, 60, None).await;
-        assert_eq!(kinds(&stages), [Applied, Verified, Failed]);
+        // Reverted (the window ends there), with what went wrong said after it.
+        assert_eq!(kinds(&stages), [Applied, Verified, Reverted, Failed, Back]);
         assert_eq!(
-            stages[2].2.as_deref(),
+            stages[3].2.as_deref(),
             Some("reverting: removing rules: busy")
         );
         assert_eq!(record.error.as_deref(), Some("removing rules: busy"));
@@ -701,7 +710,10 @@ mod tests {
         fake.touched_nothing = Some("its counters show it touched no traffic");
         let (record, stages, _) = run(&mut fake, 60, None).await;
         use FaultStage::*;
-        assert_eq!(kinds(&stages), [Applied, Verified, Reverted, Unverified]);
+        assert_eq!(
+            kinds(&stages),
+            [Applied, Verified, Reverted, Unverified, Back]
+        );
         assert!(record.verified_ns.is_none());
         assert!(record.reverted_ns.is_some());
         assert_eq!(

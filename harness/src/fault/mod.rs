@@ -8,6 +8,7 @@ pub mod kube;
 pub mod lifecycle;
 pub mod link;
 pub mod network;
+pub mod record;
 pub mod rollout;
 pub mod schedule;
 #[cfg(test)]
@@ -16,40 +17,12 @@ mod test_log;
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use crate::stack::ContainerInfo;
 
 /// The proof and counters a fault gathers for the report, by name.
 pub type Evidence = serde_json::Map<String, serde_json::Value>;
 
-/// What happened to one fault, as the report shows it. Times are run-clock nanoseconds.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct FaultRecord {
-    /// The fault's `name` from the scenario file (unique within it).
-    pub name: String,
-    /// The action as scenario files spell it (`crash`, `latency`, `pod-delete`, ...).
-    pub action: String,
-    /// Names of the containers (Kubernetes: pods) it acted on.
-    pub targets: Vec<String>,
-    /// When the scenario planned it (`at:`).
-    pub scheduled_ns: u64,
-    /// When the action was issued; `None` = never applied (no target, or the run ended first).
-    pub applied_ns: Option<u64>,
-    /// When evidence showed the fault took effect; `None` = not proven applied.
-    pub verified_ns: Option<u64>,
-    /// When it was undone (unpause, start, proxy removed, rules deleted); `None` when it was not,
-    /// or has nothing to undo.
-    pub reverted_ns: Option<u64>,
-    /// When the target was back by itself (a crashed container restarted), if it was.
-    pub target_back_ns: Option<u64>,
-    /// What went wrong applying, proving or reverting it, in words; set errors are why a fault is
-    /// not proven applied (an inconclusive verdict, exit 4).
-    pub error: Option<String>,
-    /// The proof and counters gathered for the report (Docker events, proxy or rule counters, pod
-    /// states), by name.
-    pub evidence: Evidence,
-}
+pub use record::FaultRecord;
 
 /// How long to wait for Docker's event proving a container fault took effect. The measured
 /// die event after SIGKILL comes within tens of milliseconds; a stop may take its grace time.

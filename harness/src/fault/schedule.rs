@@ -67,8 +67,28 @@ pub trait FaultBackend {
 }
 
 /// One planned fault, from waiting for its time to its record. `showing` is told which fault
-/// is running (for the progress line), and `None` when it is over.
+/// is running (for the progress line), and `None` when it is over. The record's last word goes
+/// to the log too ([`EventKind::FaultClosed`]): what the verdict reads is derived from there.
 pub async fn fault_task<B: FaultBackend>(
+    backend: B,
+    f: PlannedFault,
+    run: RunWindow,
+    showing: impl Fn(Option<String>),
+) -> FaultRecord {
+    let sink = run.sink.clone();
+    let record = schedule(backend, f, run, showing).await;
+    sink.record(EventKind::FaultClosed {
+        fault: record.name.clone(),
+        action: record.action.clone(),
+        scheduled_ns: record.scheduled_ns,
+        targets: record.targets.clone(),
+        error: record.error.clone(),
+        evidence: record.evidence.clone(),
+    });
+    record
+}
+
+async fn schedule<B: FaultBackend>(
     backend: B,
     f: PlannedFault,
     run: RunWindow,
@@ -472,7 +492,35 @@ mod tests {
         let shown = Mutex::new(Vec::new());
         let due = zero + f.at;
         let record = fault_task(fake, f, run, |s| shown.lock().unwrap().push(s)).await;
-        let events = log.events().await;
+        // Every fault closes on the log with its record's last word, whatever happened.
+        let (closed, events): (Vec<Event>, Vec<Event>) = log
+            .events()
+            .await
+            .into_iter()
+            .partition(|e| matches!(e.kind, EventKind::FaultClosed { .. }));
+        assert_eq!(closed.len(), 1, "{closed:?}");
+        match &closed[0].kind {
+            EventKind::FaultClosed {
+                fault,
+                action,
+                scheduled_ns,
+                error,
+                evidence,
+                ..
+            } => {
+                assert_eq!(
+                    (fault, action, *scheduled_ns, error, evidence),
+                    (
+                        &record.name,
+                        &record.action,
+                        record.scheduled_ns,
+                        &record.error,
+                        &record.evidence
+                    )
+                );
+            }
+            _ => unreachable!(),
+        }
         (record, events, due, shown.into_inner().unwrap())
     }
 

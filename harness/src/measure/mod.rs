@@ -133,7 +133,10 @@ pub fn analyze(
             EventKind::Docker {
                 container, action, ..
             } => docker.push((e.t, container, action)),
-            EventKind::Request { .. } | EventKind::Note { .. } | EventKind::Pod { .. } => {}
+            EventKind::Request { .. }
+            | EventKind::Note { .. }
+            | EventKind::Pod { .. }
+            | EventKind::FaultClosed { .. } => {}
         }
     }
     for checks in probe_checks.values_mut() {
@@ -263,6 +266,8 @@ pub(crate) fn fault_windows(
             FaultStage::Unverified => {}
             // Ends the window like a revert does (a deploy is never reverted).
             FaultStage::Completed => w.reverted_ns = Some(*t),
+            // The window's settling is read from the targets' own events.
+            FaultStage::Back => {}
         }
     }
     let mut out = Vec::new();

@@ -103,7 +103,10 @@ impl Seen {
             EventKind::Docker {
                 container, action, ..
             } => self.docker.push((e.t, container, action)),
-            EventKind::Load { .. } | EventKind::Note { .. } | EventKind::Pod { .. } => {}
+            EventKind::Load { .. }
+            | EventKind::Note { .. }
+            | EventKind::Pod { .. }
+            | EventKind::FaultClosed { .. } => {}
         }
     }
 }

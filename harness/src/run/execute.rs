@@ -239,7 +239,7 @@ async fn run_with_stack<B: RunBackend>(
     let timeline = open_timeline(spec, opts, &*stack, &up).await?;
     let sources = start_sources(spec, opts, &*stack, &timeline, run_id)?;
     let held = hold(spec, opts, sources, &timeline.sink).await;
-    let settled = settle(stack, up, timeline, held).await?;
+    let settled = settle(spec, stack, up, timeline, held).await?;
     measure_run(spec, opts, &*stack, settled).await
 }
 
@@ -513,6 +513,8 @@ async fn hold(spec: &RunSpec, opts: &RunOptions, mut s: Sources, sink: &EventSin
 
 /// What [`settle`] leaves: every source stopped and joined, the log complete on disk.
 struct Settled {
+    /// Remarks on how the run went, for the report.
+    notes: Vec<String>,
     up: Ready,
     events_path: PathBuf,
     clock: RunClock,
@@ -528,6 +530,7 @@ struct Settled {
 /// Phase 5: faults reverted and their records in, the load and probes joined, the stack's
 /// last events recorded, the log finished. A panic in a task is the run's panic.
 async fn settle<B: RunBackend>(
+    spec: &RunSpec,
     stack: &B,
     up: Ready,
     t: Timeline,
@@ -539,10 +542,10 @@ async fn settle<B: RunBackend>(
         stopped_early,
         load_result,
     } = held;
-    let mut faults = Vec::new();
+    let mut written = Vec::new();
     for task in s.fault_tasks {
         match task.await {
-            Ok(r) => faults.push(r),
+            Ok(r) => written.push(r),
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => {}
         }
@@ -587,7 +590,28 @@ async fn settle<B: RunBackend>(
     if interrupted {
         return Err(RunError::Interrupted);
     }
+    // The log is the one story of every fault: the records the verdict and the reports read
+    // are read back from it. The fault tasks' own records must tell the same one.
+    let planned: Vec<&str> = spec.faults.iter().map(|f| f.name.as_str()).collect();
+    let faults =
+        crate::fault::FaultRecord::from_log(&t.events_path, &planned).map_err(|source| {
+            RunError::Io {
+                path: t.events_path.clone(),
+                source,
+            }
+        })?;
+    let mut notes = Vec::new();
+    for w in &written {
+        if faults.iter().find(|r| r.name == w.name) != Some(w) {
+            tracing::error!(fault = %w.name, "the fault's record and its events disagree: {w:?}");
+            notes.push(format!(
+                "harness error: fault `{}`'s record in memory and in events.jsonl disagree; the report shows the log's",
+                w.name
+            ));
+        }
+    }
     Ok(Settled {
+        notes,
         up,
         events_path: t.events_path,
         clock: t.clock,
@@ -645,7 +669,11 @@ async fn measure_run<B: RunBackend>(
         measured_for: s.measured_for,
         teardown_took: Duration::ZERO,
         kept_stack: None,
-        notes: late_revert_notes(&spec.faults, &analysis.faults),
+        notes: s
+            .notes
+            .into_iter()
+            .chain(late_revert_notes(&spec.faults, &analysis.faults))
+            .collect(),
         analysis,
         stopped_early: s.stopped_early,
     })

@@ -486,6 +486,15 @@ mod tests {
             run.measured_for
         );
 
+        // The records are read back from the log, and the fault tasks' own agree with them.
+        assert!(
+            !run.notes.iter().any(|n| n.contains("disagree")),
+            "{:?}",
+            run.notes
+        );
+        assert!(log.contains(r#""type":"fault_closed""#), "{log}");
+        assert!(crash.evidence.contains_key("fake"));
+
         let seen = seen.lock().unwrap();
         assert!(seen.up);
         assert_eq!(seen.downs, 1);

@@ -98,6 +98,26 @@ pub enum EventKind {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         detail: Option<String>,
     },
+    /// A fault's life is over: what was gathered along it that no stage says. With the
+    /// `fault` events before it, the log alone tells each fault's story
+    /// (`FaultRecord::from_log`): the verdict and the reports read nothing else.
+    FaultClosed {
+        /// The fault's `name:`.
+        fault: String,
+        /// The action as scenario files spell it.
+        action: String,
+        /// When the plan had it start, run-clock ns.
+        scheduled_ns: u64,
+        /// The replicas it acted on.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        targets: Vec<String>,
+        /// Why it was not (fully) applied, proven or reverted, in words.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        error: Option<String>,
+        /// Its proof and counters, by name.
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        evidence: serde_json::Map<String, serde_json::Value>,
+    },
     /// The load generator started or stopped.
     Load {
         /// True when it started, false when it stopped.
@@ -160,6 +180,9 @@ pub enum FaultStage {
     /// A one-shot fault that runs its course finished (a rollout: the last old container is
     /// gone). Its `during=` window ends here; nothing is reverted.
     Completed,
+    /// The target came back by itself (a crashed container restarted, a deleted pod
+    /// replaced and ready).
+    Back,
 }
 
 /// What happened to a pod.
