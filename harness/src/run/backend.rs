@@ -1,6 +1,7 @@
 //! The stacks a run executes on, behind one trait: what each phase of a run
 //! ([`super::execute`]) needs from a compose project, a Kubernetes namespace, or a scripted
-//! fake (the tests of run/phases.rs run whole plans on it, without Docker and in paused time).
+//! fake (run/fake.rs: whole plans run on it without Docker, in paused time). It is the one
+//! backend trait: the stacks in `stack/` are its parts, not trait objects of their own.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use crate::stack::compose::ComposeStack;
 use crate::stack::docker::project_containers;
 use crate::stack::events::{ContainerEvent, start_recorder};
 use crate::stack::kube::KubeStack;
-use crate::stack::{AddressBook, ContainerInfo, Stack, StackError};
+use crate::stack::{AddressBook, ContainerInfo, StackError};
 use crate::timeline::EventSink;
 
 /// What a run needs from the stack it runs on, phase by phase. Errors are infrastructure

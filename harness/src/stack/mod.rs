@@ -1,5 +1,6 @@
 //! The system under test: bringing it up, finding its containers and their addresses,
-//! watching its Docker events, and tearing it down. Backends sit behind [`Stack`].
+//! watching its Docker events, and tearing it down: a compose project (`compose/`) or a
+//! Kubernetes namespace (`kube/`). A run drives either through one trait, `run::RunBackend`.
 
 pub mod address_book;
 pub mod compose;
@@ -149,22 +150,6 @@ pub enum StackError {
     /// Reading or writing a local file (compose override, work dir) failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
-}
-
-/// What a scenario needs from any backend (compose now; Kubernetes later).
-#[allow(async_fn_in_trait)]
-pub trait Stack {
-    /// A name unique to this run, used to find everything it created.
-    fn project(&self) -> &str;
-    /// Brings the stack up (compose up / apply the manifests); does not wait for readiness.
-    async fn up(&mut self) -> Result<(), StackError>;
-    /// Waits until every service has a container and every container is ready.
-    async fn wait_ready(&self, timeout: Duration) -> Result<Vec<ContainerInfo>, StackError>;
-    /// The stack's containers (Kubernetes: pods) as they are now, sorted by service then replica
-    /// number.
-    async fn containers(&self) -> Result<Vec<ContainerInfo>, StackError>;
-    /// Removes everything the stack created. Safe to call more than once.
-    async fn down(&mut self) -> Result<(), StackError>;
 }
 
 #[cfg(test)]

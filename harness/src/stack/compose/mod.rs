@@ -11,7 +11,7 @@ use bollard::Docker;
 
 use super::docker::{OWNER_PID_LABEL, RUN_LABEL, project_containers};
 use super::reaper::Reaper;
-use super::{ContainerInfo, Stack, StackError};
+use super::{ContainerInfo, StackError};
 pub use tool::ComposeTool;
 
 /// A compose project owned by one chaosgate run.
@@ -182,12 +182,15 @@ fn labels_override(
     Ok(out)
 }
 
-impl Stack for ComposeStack {
-    fn project(&self) -> &str {
+/// What a run does with the project (run/backend.rs drives it).
+impl ComposeStack {
+    /// The compose project name, unique to the run.
+    pub fn project(&self) -> &str {
         &self.project
     }
 
-    async fn up(&mut self) -> Result<(), StackError> {
+    /// `compose up -d` (the reaper armed first); does not wait for readiness.
+    pub async fn up(&mut self) -> Result<(), StackError> {
         // Armed before anything exists, so a harness killed during `up` leaves nothing either.
         if self.reaper.is_none() {
             self.reaper = Some(Reaper::spawn(&self.project, &self.reaper_log)?);
@@ -203,7 +206,8 @@ impl Stack for ComposeStack {
             .await
     }
 
-    async fn wait_ready(&self, timeout: Duration) -> Result<Vec<ContainerInfo>, StackError> {
+    /// Waits until every service has a container and every container is ready.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<Vec<ContainerInfo>, StackError> {
         let deadline = Instant::now() + timeout;
         loop {
             let containers = project_containers(&self.docker, &self.project).await?;
@@ -241,11 +245,13 @@ impl Stack for ComposeStack {
         }
     }
 
-    async fn containers(&self) -> Result<Vec<ContainerInfo>, StackError> {
+    /// The project's containers, sorted by service then replica number.
+    pub async fn containers(&self) -> Result<Vec<ContainerInfo>, StackError> {
         project_containers(&self.docker, &self.project).await
     }
 
-    async fn down(&mut self) -> Result<(), StackError> {
+    /// Removes everything the project created. Safe to call more than once.
+    pub async fn down(&mut self) -> Result<(), StackError> {
         if !self.up_called {
             return Ok(());
         }
