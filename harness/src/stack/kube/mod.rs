@@ -7,6 +7,8 @@
 
 pub mod agent;
 pub mod manifests;
+#[cfg(test)]
+mod recorded;
 pub mod spec;
 pub mod watch;
 
@@ -200,6 +202,23 @@ impl KubeStack {
         })
     }
 
+    /// A stack on `client` in `namespace` with no manifests of its own (attached, as with
+    /// `existing: true`): for tests that serve the API.
+    #[cfg(test)]
+    pub(crate) fn attached(client: Client, namespace: &str, node_address: IpAddr) -> Self {
+        Self {
+            kubectl_flags: String::new(),
+            client,
+            namespace: namespace.to_string(),
+            owned: false,
+            run_id: "test".into(),
+            docs: Vec::new(),
+            node_address,
+            agent: None,
+            agents: Arc::new(OnceLock::new()),
+        }
+    }
+
     /// The kube-rs client for the cluster.
     pub fn client(&self) -> &Client {
         &self.client
@@ -370,7 +389,8 @@ impl KubeStack {
 
     /// Waits until every workload has rolled out and every pod is Ready.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<Vec<ContainerInfo>, StackError> {
-        let started = Instant::now();
+        // Tokio's clock: the system's, or a test's paused one.
+        let started = tokio::time::Instant::now();
         loop {
             let workloads = self.workloads().await?;
             let pods = pod_infos(&self.pods().await?, &workloads);
@@ -392,7 +412,7 @@ impl KubeStack {
             if waiting.is_empty() && !workloads.is_empty() {
                 if let Some(a) = &self.agent {
                     let agents = a
-                        .wait(&self.client, &self.namespace, started, timeout)
+                        .wait(&self.client, &self.namespace, started.into_std(), timeout)
                         .await?;
                     let _ = self.agents.set(agents);
                 }
