@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use super::args::{create_run_dir, parse_duration, parse_key_value};
 use super::error::{CommandError, CommandResult};
-use super::run_cmd::{create_run_dir, parse_duration, parse_key_value};
 use super::runtime::{OnSignal, with_runtime};
 use crate::gate::{self, Plan, Side};
 use crate::report::gate::GateKind;

@@ -20,6 +20,7 @@ macro_rules! out {
 pub mod ab_cmd;
 pub mod agent_cmd;
 pub mod annotate_cmd;
+pub mod args;
 pub mod compare_cmd;
 pub mod error;
 pub mod load_cmd;

@@ -1,11 +1,12 @@
 //! `chaosgate run`: scenario files in, verdicts, reports and an exit code out.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
+use super::args::{create_run_dir, parse_duration, parse_key_value};
 use super::error::{CommandError, CommandResult};
 use super::runtime::{OnSignal, with_runtime};
 use crate::exit_codes::{self, worse};
@@ -56,18 +57,6 @@ pub struct RunArgs {
     /// expiry) at different phases instead of one. Recorded per run (its seed).
     #[arg(long, value_name = "D", requires = "repeat", value_parser = parse_duration)]
     pub jitter: Option<std::time::Duration>,
-}
-
-/// A duration flag (`2s`, `500ms`), with the scenario files' units.
-pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    crate::units::parse_duration(s)
-}
-
-pub(crate) fn parse_key_value(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
-    }
 }
 
 /// Runs `chaosgate run`: every file is validated first (any error: exit 2, nothing started),
@@ -185,23 +174,6 @@ async fn run_one(
     Ok(single.exit_code)
 }
 
-pub(crate) fn create_run_dir(root: &Path, scenario: &str) -> std::io::Result<PathBuf> {
-    let now = time::OffsetDateTime::now_utc();
-    let stamp = now
-        .format(time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
-        ))
-        .map_err(std::io::Error::other)?;
-    let mut dir = root.join(format!("{scenario}-{stamp}"));
-    let mut n = 1;
-    while dir.exists() {
-        n += 1;
-        dir = root.join(format!("{scenario}-{stamp}-{n}"));
-    }
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,15 +192,5 @@ mod tests {
             worse(exit_codes::SLO_BREACHED, exit_codes::INFRASTRUCTURE),
             exit_codes::INFRASTRUCTURE
         );
-    }
-
-    #[test]
-    fn key_values_parse() {
-        assert_eq!(
-            parse_key_value("A=b=c").unwrap(),
-            ("A".into(), "b=c".into())
-        );
-        assert!(parse_key_value("=x").is_err());
-        assert!(parse_key_value("novalue").is_err());
     }
 }

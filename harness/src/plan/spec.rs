@@ -109,6 +109,14 @@ impl PlannedFault {
         }
     }
 
+    /// The link a proxy fault intercepts (wired at bring-up); `None` for other faults.
+    pub fn proxy_link(&self) -> Option<&crate::fault::network::Link> {
+        match &self.action {
+            Exec::Network(crate::fault::network::NetworkAction::Proxy { link, .. }) => Some(link),
+            _ => None,
+        }
+    }
+
     /// The target as messages name it: `` service `gateway` `` or
     /// `` workload `gateway` with labels track=canary `` (`kind` is "service" or "workload").
     pub fn target_text(&self, kind: &str) -> String {

@@ -12,7 +12,7 @@ pub use execute::{RunOptions, execute};
 pub use progress::Progress;
 
 /// Why a run failed around the system under test. Every variant is an infrastructure error: exit 3
-/// ([`crate::exit_codes::INFRASTRUCTURE`], via `of_run_error`); the stack is torn down in
+/// (the CLI maps it); the stack is torn down in
 /// every case.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

@@ -1,4 +1,4 @@
-//! Scenario files: the serde model, validation with file/line/column errors and the JSON Schema (the seeded plan is `crate::plan::from_scenario`).
+//! Scenario files: the serde model, validation with file/line/column errors and the JSON Schema (a scenario and a seed become a run's plan in `plan/`).
 
 pub(crate) mod compose;
 mod diagnostic;

@@ -24,8 +24,7 @@ use chaosgate_proxy::{ProxyConfig, ProxyCounters, ProxyHandle, Toxic, Upstream};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::{Link, NetworkAction, PROXY_MARK, path_peer_ips, peer_ips};
-use crate::fault::exec::Exec;
+use super::{Link, PROXY_MARK, path_peer_ips, peer_ips};
 use crate::plan::{PlannedFault, RunSpec};
 use crate::stack::ContainerInfo;
 use crate::stack::docker::{PROJECT_LABEL, inspect};
@@ -162,7 +161,7 @@ fn paths_to_wire(
 ) -> Vec<(ContainerInfo, Link, Vec<ContainerInfo>)> {
     let mut wanted: Vec<(&str, &Link)> = Vec::new();
     for f in faults {
-        if let Exec::Network(NetworkAction::Proxy { link, .. }) = &f.action
+        if let Some(link) = f.proxy_link()
             && !wanted.contains(&(f.service.as_str(), link))
         {
             wanted.push((f.service.as_str(), link));
