@@ -27,3 +27,14 @@ impl Kind for Bandwidth {
         Some(self.bytes_per_sec)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_of_zero_is_refused() {
+        assert!(Bandwidth { bytes_per_sec: 0 }.check().is_err());
+        assert_eq!(Bandwidth { bytes_per_sec: 1 }.rate(), Some(1));
+    }
+}

@@ -36,3 +36,28 @@ impl Kind for LimitData {
         *sent >= self.bytes
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering::Relaxed;
+
+    use super::*;
+    use crate::toxic::{Direction, Flow};
+    use crate::toxics::TestStream;
+
+    #[test]
+    fn lets_exactly_the_limit_through_per_toxic_then_asks_to_close() {
+        let toxic = LimitData { bytes: 10 };
+        let mut stream = TestStream::new(Flow::Downstream, Direction::Both);
+        let mut first = Bytes::from_static(b"123456");
+        assert!(!toxic.limit(&mut stream.cx(1), &mut first));
+        assert_eq!(first.len(), 6);
+        // Another toxic on the same stream counts on its own.
+        let mut other = Bytes::from_static(b"123456");
+        assert!(!toxic.limit(&mut stream.cx(2), &mut other));
+        let mut second = Bytes::from_static(b"abcdefgh");
+        assert!(toxic.limit(&mut stream.cx(1), &mut second));
+        assert_eq!(&second[..], b"abcd");
+        assert_eq!(stream.stats.bytes_affected.load(Relaxed), 16);
+    }
+}

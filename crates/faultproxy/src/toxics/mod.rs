@@ -215,6 +215,42 @@ toxics! {
     limit_data::LimitData { bytes: u64 },
 }
 
+/// One stream's toxic context without a connection, for the toxics' unit tests.
+#[cfg(test)]
+pub(crate) struct TestStream {
+    pub flow: Flow,
+    pub direction: Direction,
+    pub stats: ToxicStats,
+    rng: ChaCha8Rng,
+    states: HashMap<u64, Box<dyn Any + Send>>,
+}
+
+#[cfg(test)]
+impl TestStream {
+    pub fn new(flow: Flow, direction: Direction) -> Self {
+        use rand::SeedableRng;
+        TestStream {
+            flow,
+            direction,
+            stats: ToxicStats::default(),
+            rng: ChaCha8Rng::seed_from_u64(1),
+            states: HashMap::new(),
+        }
+    }
+
+    /// The context of toxic number `id` on this stream.
+    pub fn cx(&mut self, id: u64) -> Cx<'_> {
+        Cx {
+            flow: self.flow,
+            direction: self.direction,
+            stats: &self.stats,
+            rng: &mut self.rng,
+            id,
+            states: &mut self.states,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,30 +267,12 @@ mod tests {
         }
     }
 
-    fn cx<'a>(
-        id: u64,
-        stats: &'a ToxicStats,
-        rng: &'a mut ChaCha8Rng,
-        states: &'a mut HashMap<u64, Box<dyn Any + Send>>,
-    ) -> Cx<'a> {
-        Cx {
-            flow: Flow::Upstream,
-            direction: Direction::Both,
-            stats,
-            rng,
-            id,
-            states,
-        }
-    }
-
     #[test]
     fn a_state_is_kept_per_toxic_and_made_on_first_use() {
-        use rand::SeedableRng;
-        let (mut states, stats) = (HashMap::new(), ToxicStats::default());
-        let mut rng = ChaCha8Rng::seed_from_u64(1);
-        *cx(1, &stats, &mut rng, &mut states).state::<u64>() += 5;
-        *cx(1, &stats, &mut rng, &mut states).state::<u64>() += 2;
-        assert_eq!(*cx(2, &stats, &mut rng, &mut states).state::<u64>(), 0);
-        assert_eq!(*cx(1, &stats, &mut rng, &mut states).state::<u64>(), 7);
+        let mut stream = TestStream::new(Flow::Upstream, Direction::Both);
+        *stream.cx(1).state::<u64>() += 5;
+        *stream.cx(1).state::<u64>() += 2;
+        assert_eq!(*stream.cx(2).state::<u64>(), 0);
+        assert_eq!(*stream.cx(1).state::<u64>(), 7);
     }
 }

@@ -91,6 +91,18 @@ mod tests {
     }
 
     #[test]
+    fn sizes_that_could_draw_an_empty_piece_are_refused() {
+        let slicer = |avg_size, size_variation| Slicer {
+            avg_size,
+            size_variation,
+            delay: Duration::ZERO,
+        };
+        assert!(slicer(0, 0).check().is_err());
+        assert!(slicer(10, 10).check().is_err());
+        assert!(slicer(10, 9).check().is_ok());
+    }
+
+    #[test]
     fn fixed_size_and_empty() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         assert_eq!(piece_lengths(10, 4, 0, &mut rng), vec![4, 4, 2]);

@@ -43,3 +43,25 @@ impl Kind for Timeout {
         tracing::debug!(conn_id = cx.conn.id, toxic = %cx.name, "timeout closed connection");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering::Relaxed;
+
+    use super::*;
+    use crate::toxic::{Direction, Flow};
+    use crate::toxics::TestStream;
+
+    #[test]
+    fn swallows_whole_chunks_and_counts_held_connections() {
+        let toxic = Timeout { after: None };
+        let mut stream = TestStream::new(Flow::Upstream, Direction::Upstream);
+        toxic.selected(&stream.stats);
+        let mut data = Bytes::from_static(b"GET / HTTP/1.1\r\n");
+        toxic.swallow(&mut stream.cx(1), &mut data);
+        assert!(data.is_empty());
+        assert_eq!(stream.stats.bytes_held.load(Relaxed), 16);
+        assert_eq!(stream.stats.timeouts_held.load(Relaxed), 1);
+        assert_eq!(toxic.closes_after(), None);
+    }
+}
