@@ -16,7 +16,8 @@ use crate::counters::{ProxyStats, bump};
 use crate::pump::{Chunk, Pump};
 use crate::registry::{InstalledToxic, ToxicList};
 use crate::socket_io::{arm_reset, read_some};
-use crate::toxic::{Direction, Flow, ToxicKind};
+use crate::toxic::Flow;
+use crate::toxics::Closing;
 use crate::upstream::{Upstream, connect, original_destination};
 
 /// Bytes asked of the kernel per read: one chunk.
@@ -151,7 +152,8 @@ async fn read_stream(from: Arc<TcpStream>, to: mpsc::Sender<Chunk>, cancel: Canc
 }
 
 /// Enforces the toxics that act on the whole connection at a point in time rather than on
-/// chunks: reset_peer and the closing deadline of timeout.
+/// chunks (`Kind::closes_after`: reset_peer, the closing deadline of timeout): the earliest
+/// deadline of the toxics now applying, re-read whenever the toxics change.
 async fn supervise(conn: &ConnShared, mut toxics: watch::Receiver<ToxicList>) {
     let mut registry_alive = true;
     loop {
@@ -160,11 +162,7 @@ async fn supervise(conn: &ConnShared, mut toxics: watch::Receiver<ToxicList>) {
             .applicable(&list, None)
             .into_iter()
             .filter_map(|active| {
-                let after = match active.installed.toxic.kind {
-                    ToxicKind::ResetPeer { after } => after,
-                    ToxicKind::Timeout { after: Some(after) } => after,
-                    _ => return None,
-                };
+                let after = active.installed.behaviour.closes_after()?;
                 Some((active.since + after, active.installed))
             })
             .min_by_key(|(deadline, _)| *deadline);
@@ -198,25 +196,12 @@ async fn sleep_until_some(deadline: Option<Instant>) {
 }
 
 fn end_connection(conn: &ConnShared, toxic: &InstalledToxic) {
-    match toxic.toxic.kind {
-        ToxicKind::ResetPeer { .. } => {
-            let targets: &[&TcpStream] = match toxic.toxic.direction {
-                Direction::Upstream => &[&*conn.server],
-                Direction::Downstream => &[&*conn.client],
-                Direction::Both => &[&*conn.client, &*conn.server],
-            };
-            for socket in targets {
-                if arm_reset(socket).is_ok() {
-                    bump(&toxic.stats.resets_sent, 1);
-                }
-            }
-            tracing::debug!(conn_id = conn.id, toxic = %toxic.toxic.name, "reset_peer fired");
-        }
-        _ => {
-            bump(&toxic.stats.connections_closed, 1);
-            tracing::debug!(conn_id = conn.id, toxic = %toxic.toxic.name, "timeout closed connection");
-        }
-    }
+    toxic.behaviour.close(&Closing {
+        conn,
+        direction: toxic.toxic.direction,
+        stats: &toxic.stats,
+        name: &toxic.toxic.name,
+    });
     // Every task drops its handle on the sockets; the last drop closes them (RST if armed).
     conn.cancel.cancel();
 }

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::counters::{ProxyStats, bump};
 use crate::draw::toxicity_applies;
 use crate::registry::{InstalledToxic, ToxicList, ToxicRegistry};
-use crate::toxic::{Flow, ToxicKind};
+use crate::toxic::Flow;
 use crate::upstream::Upstream;
 
 /// What every connection of one proxy shares.
@@ -31,6 +31,7 @@ struct Decision {
 }
 
 /// A toxic that applies to this connection, and since when.
+#[derive(Clone)]
 pub(crate) struct ActiveToxic {
     pub installed: Arc<InstalledToxic>,
     pub since: Instant,
@@ -79,8 +80,8 @@ impl ConnShared {
                 &toxic.stats.connections_spared
             };
             bump(counter, 1);
-            if applies && matches!(toxic.toxic.kind, ToxicKind::Timeout { .. }) {
-                bump(&toxic.stats.timeouts_held, 1);
+            if applies {
+                toxic.behaviour.selected(&toxic.stats);
             }
             Decision {
                 applies,

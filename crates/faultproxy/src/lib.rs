@@ -11,6 +11,8 @@
 //! truncates it (and closes after); `latency` holds it until arrival + delay (pipelined);
 //! `slicer` cuts it; `bandwidth` paces the writes. `reset_peer` and the closing deadline of
 //! `timeout` act on the whole connection at `max(connection start, toxic added) + after`.
+//! Each toxic is one file under [`toxics`], implementing one hook per stage; the pump
+//! (`pump.rs`) and the connection's supervisor (`conn.rs`) ask every toxic that applies.
 //! Toxicity is drawn once per (connection, toxic) from the seed, the connection's accept
 //! number and the toxic's install number, so the same run replays the same choices.
 //!
@@ -28,9 +30,9 @@ pub mod netns_rules;
 mod proxy;
 mod pump;
 mod registry;
-mod slicer;
 mod socket_io;
 mod toxic;
+pub mod toxics;
 mod upstream;
 
 pub use counters::{ProxyCounters, ToxicCounters};
@@ -43,7 +45,8 @@ pub use netns::{
     spawn_thread_in_netns,
 };
 pub use proxy::{ProxyConfig, ProxyHandle, spawn};
-pub use toxic::{Direction, Toxic, ToxicKind};
+pub use toxic::{Direction, Toxic};
+pub use toxics::ToxicKind;
 pub use upstream::Upstream;
 
 #[cfg(test)]

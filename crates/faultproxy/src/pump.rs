@@ -1,17 +1,17 @@
 //! One stream of a connection (client → server or back): takes the chunks its reader queued
-//! and writes them out through the toxics that currently apply.
+//! and writes them out through the toxics that currently apply, asking each at every stage
+//! of the chunk's way (`toxics::Kind`: swallow, limit, delay, slice, rate). What stays here
+//! is the stream's machinery, shared by whichever toxics apply: the order of the stages and
+//! how several toxics of one stage combine, the release clock and the pacing schedule.
 //!
 //! Latency is pipelined: a chunk leaves at `arrival + delay` (never before the previous one),
 //! so two chunks 5 ms apart under "100 ms" leave 100 ms and 105 ms after they came, not
 //! 100 ms and 200 ms. The reader keeps reading while the pump waits.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -20,9 +20,9 @@ use crate::conn_state::{ActiveToxic, ConnShared, ProxyContext};
 use crate::counters::{ProxyStats, bump};
 use crate::draw::flow_rng;
 use crate::registry::ToxicList;
-use crate::slicer::piece_lengths;
 use crate::socket_io::{close_write, write_all};
-use crate::toxic::{Direction, Flow, ToxicKind};
+use crate::toxic::Flow;
+use crate::toxics::StreamToxics;
 
 /// Bandwidth pacing writes this share of a second's worth of bytes at a time.
 const PACING_SLICES_PER_SEC: u64 = 20;
@@ -49,10 +49,10 @@ pub(crate) struct Pump<'a> {
     input: mpsc::Receiver<Chunk>,
     output: Arc<TcpStream>,
     stats: &'a ProxyStats,
-    rng: ChaCha8Rng,
+    /// The toxics' generator and per-toxic state on this stream.
+    chain: StreamToxics,
     last_release: Instant,
     bandwidth_next: Instant,
-    limit_sent: HashMap<u64, u64>,
 }
 
 impl<'a> Pump<'a> {
@@ -66,7 +66,7 @@ impl<'a> Pump<'a> {
         let now = Instant::now();
         Pump {
             flow,
-            rng: flow_rng(ctx.seed, conn.id, flow),
+            chain: StreamToxics::new(flow, flow_rng(ctx.seed, conn.id, flow)),
             conn,
             toxics: ctx.registry.subscribe(),
             registry_alive: true,
@@ -75,7 +75,6 @@ impl<'a> Pump<'a> {
             stats: &ctx.stats,
             last_release: now,
             bandwidth_next: now,
-            limit_sent: HashMap::new(),
         }
     }
 
@@ -109,15 +108,10 @@ impl<'a> Pump<'a> {
 
     async fn forward(&mut self, chunk: Chunk) -> Result<(), Stop> {
         let active = self.active();
-        let len = chunk.data.len() as u64;
-        if let Some(timeout) = active
-            .iter()
-            .find(|t| matches!(t.installed.toxic.kind, ToxicKind::Timeout { .. }))
-        {
-            bump(&timeout.installed.stats.bytes_held, len);
+        let mut data = chunk.data;
+        if self.swallow(&active, &mut data) {
             return Ok(());
         }
-        let mut data = chunk.data;
         let limit_reached = self.apply_limits(&active, &mut data);
 
         let release = self.release_time(chunk.arrived, &active, Some(data.len()));
@@ -137,34 +131,39 @@ impl<'a> Pump<'a> {
         Ok(())
     }
 
-    /// Truncates `data` to what the limit_data toxics still allow; returns the toxic whose
-    /// limit is now reached, if any.
+    /// Lets the toxics take bytes out of the chunk, in install order; `true` when nothing is
+    /// left (the first toxic that took all of it is the only one that saw it).
+    fn swallow(&mut self, active: &[ActiveToxic], data: &mut Bytes) -> bool {
+        for toxic in active {
+            toxic
+                .installed
+                .behaviour
+                .swallow(&mut self.chain.cx(toxic), data);
+            if data.is_empty() {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Truncates `data` to what the toxics still allow (every limiting toxic counts it);
+    /// returns the first toxic whose limit is now reached, if any.
     fn apply_limits(&mut self, active: &[ActiveToxic], data: &mut Bytes) -> Option<ActiveToxic> {
         let mut reached = None;
         for toxic in active {
-            let ToxicKind::LimitData { bytes } = toxic.installed.toxic.kind else {
-                continue;
-            };
-            let sent = self.limit_sent.entry(toxic.installed.id).or_insert(0);
-            let allowed = bytes.saturating_sub(*sent);
-            if (data.len() as u64) > allowed {
-                // allowed < data.len() <= usize::MAX here.
-                data.truncate(allowed as usize);
-            }
-            *sent += data.len() as u64;
-            bump(&toxic.installed.stats.bytes_affected, data.len() as u64);
-            if *sent >= bytes && reached.is_none() {
-                reached = Some(ActiveToxic {
-                    installed: toxic.installed.clone(),
-                    since: toxic.since,
-                });
+            let closes = toxic
+                .installed
+                .behaviour
+                .limit(&mut self.chain.cx(toxic), data);
+            if closes && reached.is_none() {
+                reached = Some(toxic.clone());
             }
         }
         reached
     }
 
-    /// When a chunk that arrived at `arrived` may leave under the latency toxics of `active`;
-    /// counts the chunk (of `counted_len` bytes) against them when given.
+    /// When a chunk that arrived at `arrived` may leave under the delays of `active` (they add
+    /// up); counts the chunk (of `counted_len` bytes) against them when given.
     fn release_time(
         &mut self,
         arrived: Instant,
@@ -173,22 +172,16 @@ impl<'a> Pump<'a> {
     ) -> Instant {
         let mut delay = Duration::ZERO;
         for toxic in active {
-            let ToxicKind::Latency { latency, jitter } = toxic.installed.toxic.kind else {
-                continue;
-            };
-            let (latency, jitter) =
-                stream_share(latency, jitter, toxic.installed.toxic.direction, self.flow);
-            delay += jittered(latency, jitter, &mut self.rng);
-            if let Some(len) = counted_len {
-                bump(&toxic.installed.stats.chunks_delayed, 1);
-                bump(&toxic.installed.stats.bytes_affected, len as u64);
-            }
+            delay += toxic
+                .installed
+                .behaviour
+                .delay(&mut self.chain.cx(toxic), counted_len);
         }
         // A stream keeps its order whatever the jitter drew.
         (arrived + delay).max(self.last_release)
     }
 
-    /// Waits until `release`; if the toxics change meanwhile (a latency toxic removed), the
+    /// Waits until `release`; if the toxics change meanwhile (a delaying toxic removed), the
     /// release time is recomputed so the chunk does not wait for a fault that is gone.
     async fn wait_for_release(
         &mut self,
@@ -212,33 +205,16 @@ impl<'a> Pump<'a> {
         Ok(())
     }
 
-    /// Splits `data` as the active slicers ask; returns the pieces and the gap between them.
+    /// Splits `data` as the toxics ask, each cutting the pieces of the ones before; returns
+    /// the pieces and the gap between them (the toxics' gaps add up).
     fn slice(&mut self, active: &[ActiveToxic], data: Bytes) -> (Vec<Bytes>, Duration) {
         let mut pieces = vec![data];
         let mut gap = Duration::ZERO;
         for toxic in active {
-            let ToxicKind::Slicer {
-                avg_size,
-                size_variation,
-                delay,
-            } = toxic.installed.toxic.kind
-            else {
-                continue;
-            };
-            let mut sliced = Vec::new();
-            for mut piece in pieces {
-                bump(&toxic.installed.stats.bytes_affected, piece.len() as u64);
-                for size in piece_lengths(piece.len(), avg_size, size_variation, &mut self.rng) {
-                    sliced.push(piece.split_to(size));
-                }
-            }
-            bump(&toxic.installed.stats.slices, sliced.len() as u64);
-            bump(
-                &toxic.installed.stats.chunks_delayed,
-                sliced.len().saturating_sub(1) as u64,
-            );
-            pieces = sliced;
-            gap += delay;
+            gap += toxic
+                .installed
+                .behaviour
+                .slice(&mut self.chain.cx(toxic), &mut pieces);
         }
         (pieces, gap)
     }
@@ -251,15 +227,12 @@ impl<'a> Pump<'a> {
         }
     }
 
-    /// The tightest bandwidth toxic now applying, if any; re-read between paced writes so a
-    /// removed toxic stops throttling mid-chunk.
+    /// The tightest rate of the toxics now applying (the first installed among equals), if
+    /// any; re-read between paced writes so a removed toxic stops throttling mid-chunk.
     fn bandwidth_limit(&mut self) -> Option<(u64, ActiveToxic)> {
         self.active()
             .into_iter()
-            .filter_map(|t| match t.installed.toxic.kind {
-                ToxicKind::Bandwidth { bytes_per_sec } => Some((bytes_per_sec, t)),
-                _ => None,
-            })
+            .filter_map(|t| Some((t.installed.behaviour.rate()?, t)))
             .min_by_key(|(rate, _)| *rate)
     }
 
@@ -314,59 +287,6 @@ impl<'a> Pump<'a> {
                 Ok(())
             }
             Err(_) => Err(Stop::WriteFailed),
-        }
-    }
-}
-
-/// The part of a latency toxic's `latency ± jitter` that `flow` carries. A toxic on one
-/// stream delays it by the whole amount; on both streams the round trip still gains
-/// `latency` (half each way) and the jitter is drawn once, on the way back: `latency: 100ms`
-/// adds 100 ms to a request/response whatever the direction, as netem on egress and
-/// toxiproxy's downstream toxic do.
-fn stream_share(
-    latency: Duration,
-    jitter: Duration,
-    direction: Direction,
-    flow: Flow,
-) -> (Duration, Duration) {
-    match (direction, flow) {
-        (Direction::Both, Flow::Upstream) => (latency / 2, Duration::ZERO),
-        (Direction::Both, Flow::Downstream) => (latency - latency / 2, jitter),
-        _ => (latency, jitter),
-    }
-}
-
-/// `latency ± jitter`, uniformly drawn, never negative.
-fn jittered(latency: Duration, jitter: Duration, rng: &mut impl Rng) -> Duration {
-    if jitter.is_zero() {
-        return latency;
-    }
-    let spread = jitter.as_secs_f64();
-    let seconds = latency.as_secs_f64() + rng.random_range(-spread..=spread);
-    Duration::from_secs_f64(seconds.max(0.0))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn both_directions_add_the_asked_latency_once_per_round_trip() {
-        let ms = Duration::from_millis;
-        let (up, down) = (
-            stream_share(ms(101), ms(20), Direction::Both, Flow::Upstream),
-            stream_share(ms(101), ms(20), Direction::Both, Flow::Downstream),
-        );
-        assert_eq!(up.0 + down.0, ms(101));
-        assert_eq!((up.1, down.1), (Duration::ZERO, ms(20)));
-        for (direction, flow) in [
-            (Direction::Upstream, Flow::Upstream),
-            (Direction::Downstream, Flow::Downstream),
-        ] {
-            assert_eq!(
-                stream_share(ms(100), ms(20), direction, flow),
-                (ms(100), ms(20))
-            );
         }
     }
 }

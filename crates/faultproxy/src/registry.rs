@@ -13,12 +13,15 @@ use tokio::time::Instant;
 use crate::counters::{ToxicCounters, ToxicStats};
 use crate::error::ProxyError;
 use crate::toxic::Toxic;
+use crate::toxics::Kind;
 
-/// A toxic as installed: a unique number (for replayable draws) and its counters.
+/// A toxic as installed: a unique number (for replayable draws), what it does at each stage
+/// (its file under `toxics/`) and its counters.
 #[derive(Debug)]
 pub(crate) struct InstalledToxic {
     pub id: u64,
     pub toxic: Toxic,
+    pub behaviour: Box<dyn Kind>,
     pub stats: Arc<ToxicStats>,
     pub installed_at: Instant,
 }
@@ -61,6 +64,7 @@ impl ToxicRegistry {
         entry.0 = kind;
         let installed = Arc::new(InstalledToxic {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            behaviour: toxic.kind.behaviour(),
             toxic,
             stats: entry.1.clone(),
             installed_at: Instant::now(),
