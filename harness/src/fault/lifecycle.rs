@@ -558,9 +558,7 @@ mod tests {
     async fn a_hold_from_the_applied_stage_counts_the_proofs_wait() {
         let mut fake = Fake::new(held(10, HoldFrom::Applied));
         let (log, sink) = TestLog::start();
-        // Applied at `start` exactly: the run clock reads real time while the test's clock is
-        // paused, so a `now_ns()` taken apart from `start` drifts by however long a busy machine
-        // took in between (a CI run saw more than the 5 ms tolerance).
+        // Applied at `start` exactly (the run clock is the test's paused one).
         let start = Instant::now();
         fake.applied.0 = Some(sink.clock().ns_at(start.into_std()));
         fake.proof.0 = Duration::from_secs(4);

@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use crate::timeline::{Event, EventLog, EventSink, RunClock, read_events};
 
-/// An `events.jsonl` in a temporary directory, written on a runtime of its own: its writer is a
-/// blocking task, and one on the test's runtime would keep paused time from ever advancing.
+/// An `events.jsonl` in a temporary directory. Its run clock is the test's: in paused time
+/// every stage's time is exact (the writer is a thread of its own, which does not hold paused
+/// time back).
 pub struct TestLog {
-    runtime: tokio::runtime::Runtime,
     log: EventLog,
     dir: PathBuf,
 }
@@ -21,15 +21,8 @@ impl TestLog {
             rand::random::<u64>()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .build()
-            .unwrap();
-        let (log, sink) = {
-            let _on = runtime.enter();
-            EventLog::create(&dir.join("events.jsonl"), RunClock::start()).unwrap()
-        };
-        (Self { runtime, log, dir }, sink)
+        let (log, sink) = EventLog::create(&dir.join("events.jsonl"), RunClock::start()).unwrap();
+        (Self { log, dir }, sink)
     }
 
     /// Every event recorded, once every sink has been dropped.
@@ -38,7 +31,6 @@ impl TestLog {
         self.log.finish().await.unwrap();
         let events = read_events(&path).unwrap().map(|e| e.unwrap()).collect();
         std::fs::remove_dir_all(&self.dir).unwrap();
-        self.runtime.shutdown_background();
         events
     }
 }
