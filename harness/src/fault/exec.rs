@@ -40,6 +40,28 @@ impl Exec {
         }
     }
 
+    /// The services whose network paths it intercepts or rewires around `target`: a proxy
+    /// link's ends, loss and partition's peers, an isolated target. Empty for the others.
+    pub fn wired(&self, target: &str) -> Vec<String> {
+        let peers = |peers: &[String]| {
+            std::iter::once(target.to_string())
+                .chain(peers.iter().cloned())
+                .collect()
+        };
+        match self {
+            Self::Network(NetworkAction::Proxy { link, .. }) => match link {
+                super::network::Link::Egress { service, .. } => {
+                    vec![target.to_string(), service.clone()]
+                }
+                super::network::Link::Ingress { .. } => vec![target.to_string()],
+            },
+            Self::Network(NetworkAction::Loss { peers: p, .. })
+            | Self::Network(NetworkAction::Partition { peers: p, .. }) => peers(p),
+            Self::Network(NetworkAction::Isolate) => vec![target.to_string()],
+            Self::Container(_) | Self::Kube(_) | Self::Rollout { .. } => Vec::new(),
+        }
+    }
+
     /// Whether it goes through the fault proxy (its paths are wired at bring-up).
     pub fn is_proxy(&self) -> bool {
         matches!(self, Self::Network(NetworkAction::Proxy { .. }))

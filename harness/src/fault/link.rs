@@ -49,14 +49,6 @@ pub enum LinkSide {
 }
 
 impl ProxyLink {
-    /// The services whose paths the link runs through: the target, and an egress link's peer.
-    pub fn services<'a>(&'a self, target: &'a str) -> Vec<&'a str> {
-        match &self.side {
-            LinkSide::Egress { service, .. } => vec![target, service.as_str()],
-            LinkSide::Ingress { .. } => vec![target],
-        }
-    }
-
     /// The executor's form of the link with `toxic` on it.
     pub fn with_toxic(&self, toxic: chaosgate_proxy::ToxicKind) -> super::network::NetworkAction {
         use super::network::{Link, NetworkAction};

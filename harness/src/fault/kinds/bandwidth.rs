@@ -40,12 +40,4 @@ impl Kind for Bandwidth {
             bytes_per_sec: self.bytes_per_second,
         }))
     }
-
-    fn wired<'a>(&'a self, target: &'a str) -> Vec<&'a str> {
-        self.link.services(target)
-    }
-
-    fn proxied(&self) -> bool {
-        true
-    }
 }

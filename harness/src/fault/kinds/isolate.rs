@@ -27,8 +27,4 @@ impl Kind for Isolate {
     fn exec(&self, _: Backend) -> Exec {
         Exec::Network(NetworkAction::Isolate)
     }
-
-    fn wired<'a>(&'a self, target: &'a str) -> Vec<&'a str> {
-        vec![target]
-    }
 }

@@ -51,12 +51,4 @@ impl Kind for Latency {
             jitter: self.jitter,
         }))
     }
-
-    fn wired<'a>(&'a self, target: &'a str) -> Vec<&'a str> {
-        self.link.services(target)
-    }
-
-    fn proxied(&self) -> bool {
-        true
-    }
 }

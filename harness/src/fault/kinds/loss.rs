@@ -41,10 +41,4 @@ impl Kind for Loss {
             peers: self.peers.clone(),
         })
     }
-
-    fn wired<'a>(&'a self, target: &'a str) -> Vec<&'a str> {
-        std::iter::once(target)
-            .chain(self.peers.iter().map(String::as_str))
-            .collect()
-    }
 }

@@ -111,17 +111,10 @@ pub trait Kind: Sized {
     const INFO: KindInfo;
     /// Reads the kind's own fields (those of [`KindInfo::fields`]); problems go to `fields`.
     fn read(fields: &mut dyn Fields) -> Result<Self, Reported>;
-    /// What the runner does for it on `backend` (one of the backends its row names).
+    /// What the runner does for it on `backend` (one of the backends its row names). Whether
+    /// it goes through the fault proxy and which network paths it touches are read from this
+    /// ([`Exec::is_proxy`], [`Exec::wired`]), never declared a second time.
     fn exec(&self, backend: Backend) -> Exec;
-    /// Services whose network paths it intercepts or rewires on compose (wired at bring-up):
-    /// its target and peers. Empty for faults that are not network faults.
-    fn wired<'a>(&'a self, _target: &'a str) -> Vec<&'a str> {
-        Vec::new()
-    }
-    /// Whether it goes through chaosgate's fault proxy (toxics on a link).
-    fn proxied(&self) -> bool {
-        false
-    }
 }
 
 /// The list: `Variant => module::Type`. Everything about the set of kinds is generated here.
@@ -188,19 +181,6 @@ macro_rules! kinds {
                 }
             }
 
-            /// See [`Kind::wired`].
-            pub fn wired<'a>(&'a self, target: &'a str) -> Vec<&'a str> {
-                match self {
-                    $(Self::$variant(k) => k.wired(target),)+
-                }
-            }
-
-            /// See [`Kind::proxied`].
-            pub fn proxied(&self) -> bool {
-                match self {
-                    $(Self::$variant(k) => k.proxied(),)+
-                }
-            }
         }
     };
 }
@@ -248,6 +228,17 @@ impl FaultKind {
     /// This kind's row.
     pub fn info(&self) -> &'static KindInfo {
         self.id().info()
+    }
+
+    /// Services whose network paths it intercepts or rewires on compose (wired at bring-up):
+    /// its target and peers; empty for faults that are not network faults.
+    pub fn wired(&self, target: &str) -> Vec<String> {
+        self.exec(Backend::Compose).wired(target)
+    }
+
+    /// Whether it goes through chaosgate's fault proxy (toxics on a link), on either backend.
+    pub fn proxied(&self) -> bool {
+        self.exec(Backend::Compose).is_proxy() || self.exec(Backend::Kube).is_proxy()
     }
 }
 

@@ -48,10 +48,4 @@ impl Kind for Partition {
             one_way: self.one_way,
         })
     }
-
-    fn wired<'a>(&'a self, target: &'a str) -> Vec<&'a str> {
-        std::iter::once(target)
-            .chain(self.peers.iter().map(String::as_str))
-            .collect()
-    }
 }

@@ -36,12 +36,4 @@ impl Kind for ResetPeer {
             after: Duration::ZERO,
         }))
     }
-
-    fn wired<'a>(&'a self, target: &'a str) -> Vec<&'a str> {
-        self.link.services(target)
-    }
-
-    fn proxied(&self) -> bool {
-        true
-    }
 }

@@ -32,12 +32,4 @@ impl Kind for Timeout {
     fn exec(&self, _: Backend) -> Exec {
         Exec::Network(self.link.with_toxic(ToxicKind::Timeout { after: None }))
     }
-
-    fn wired<'a>(&'a self, target: &'a str) -> Vec<&'a str> {
-        self.link.services(target)
-    }
-
-    fn proxied(&self) -> bool {
-        true
-    }
 }

@@ -406,6 +406,14 @@ struct Entry<'c, 'a, 'r> {
     f: &'r RawFault,
 }
 
+/// A kind asked for a field the scenario format does not have (or not of that type): a
+/// programming error, found by the kind's first test, never by a user.
+fn unknown(field: &str) -> ! {
+    panic!(
+        "no fault field `{field}` of this type: add it to RawFault (scenario/raw.rs) and to Entry's readers"
+    )
+}
+
 fn other(b: Backend) -> Backend {
     match b {
         Backend::Compose => Backend::Kube,
@@ -457,7 +465,7 @@ impl<'r> Entry<'_, '_, 'r> {
             "jitter" => f.jitter.as_ref(),
             "rate" => f.rate.as_ref(),
             "percent" => f.percent.as_ref(),
-            _ => None,
+            other => unknown(other),
         }
     }
 }
@@ -500,7 +508,11 @@ impl Fields for Entry<'_, '_, '_> {
     }
 
     fn count(&mut self, field: &'static str, lo: u32, hi: u32) -> Read<u32> {
-        let Some(r) = self.f.replicas.as_ref().filter(|_| field == "replicas") else {
+        let r = match field {
+            "replicas" => self.f.replicas.as_ref(),
+            other => unknown(other),
+        };
+        let Some(r) = r else {
             return Ok(None);
         };
         if self.cx.number_in(r, field, lo, hi) {
@@ -511,16 +523,18 @@ impl Fields for Entry<'_, '_, '_> {
     }
 
     fn flag(&mut self, field: &'static str) -> Read<bool> {
-        Ok(self
-            .f
-            .force
-            .as_ref()
-            .filter(|_| field == "force")
-            .map(|f| f.value))
+        match field {
+            "force" => Ok(self.f.force.as_ref().map(|f| f.value)),
+            other => unknown(other),
+        }
     }
 
     fn services(&mut self, field: &'static str) -> Read<Vec<String>> {
-        let Some(to) = self.f.to.as_ref().filter(|_| field == "to") else {
+        let to = match field {
+            "to" => self.f.to.as_ref(),
+            other => unknown(other),
+        };
+        let Some(to) = to else {
             return Ok(None);
         };
         let cx = &mut *self.cx;
@@ -550,7 +564,11 @@ impl Fields for Entry<'_, '_, '_> {
     }
 
     fn settings(&mut self, field: &'static str) -> Read<BTreeMap<String, String>> {
-        let Some(set) = self.f.set.as_ref().filter(|_| field == "set") else {
+        let set = match field {
+            "set" => self.f.set.as_ref(),
+            other => unknown(other),
+        };
+        let Some(set) = set else {
             return Ok(None);
         };
         check_rollout_settings(
@@ -729,14 +747,15 @@ pub(super) fn check_replaced_paths(
         .collect();
     for (i, f) in faults.iter().enumerate() {
         let Some(f) = f else { continue };
-        let wired: Vec<&str> = if !kube {
+        let wired: Vec<String> = if !kube {
             f.action.wired(&f.target.service)
         } else if f.action.proxied() {
-            vec![f.target.service.as_str()]
+            vec![f.target.service.clone()]
         } else {
             vec![]
         };
-        let Some((service, replacer)) = replaced.iter().find(|(s, _)| wired.contains(s)) else {
+        let Some((service, replacer)) = replaced.iter().find(|(s, _)| wired.iter().any(|w| w == s))
+        else {
             continue;
         };
         let span = cx.span(&raw[i].action);
