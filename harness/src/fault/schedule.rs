@@ -230,7 +230,7 @@ mod tests {
     use super::*;
     use crate::fault::kinds::{Backend, FaultKind, Kill};
     use crate::fault::test_log::TestLog;
-    use crate::scenario::BlastSize;
+    use crate::plan::BlastSize;
     use crate::timeline::Event;
 
     fn replicas(n: u32) -> Vec<ContainerInfo> {

@@ -9,6 +9,7 @@ mod listen;
 mod spec;
 
 pub use crate::measure::lost_writes::WriteReadBack;
+pub use crate::scenario::BlastSize;
 pub use from_scenario::{PlanError, from_scenario};
 pub(crate) use listen::listen_checks;
 pub use spec::{Pick, PlannedFault, RunSpec};

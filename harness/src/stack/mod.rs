@@ -73,7 +73,7 @@ impl ContainerInfo {
 }
 
 /// Why the stack could not be brought up, inspected or torn down. Every variant ends the run as an
-/// infrastructure error (exit 3, [`crate::exit_codes::INFRASTRUCTURE`]).
+/// infrastructure error (exit 3).
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
     /// The Docker daemon did not answer connect, version negotiation or ping; holds the client's
