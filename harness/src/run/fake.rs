@@ -418,8 +418,15 @@ mod tests {
                 None,
             ),
         ]);
-        let dir = std::env::temp_dir().join(format!("cg-fake-run-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        /// Removes the run's directory however the test ends.
+        struct Dir(PathBuf);
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+        let dir = Dir(std::env::temp_dir().join(format!("cg-fake-run-{}", std::process::id())));
+        std::fs::create_dir_all(&dir.0).unwrap();
         let script = Script {
             proof_after: Duration::from_millis(50),
             back_after: Duration::from_secs(3),
@@ -427,7 +434,7 @@ mod tests {
         let fake = FakeStack::new(&["gateway", "redis", "marketdata"], script);
         let seen = fake.seen.clone();
         let opts = RunOptions {
-            dir: dir.clone(),
+            dir: dir.0.clone(),
             keep: false,
             cancel: CancellationToken::new(),
             progress: Progress::Quiet,
@@ -499,6 +506,5 @@ mod tests {
         assert!(seen.up);
         assert_eq!(seen.downs, 1);
         assert!(seen.unwired_before_down);
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }
