@@ -1,8 +1,7 @@
 //! What a compose run connects to, checked once the stack is healthy.
 
 use super::RunSpec;
-use crate::fault::kinds::Exec;
-use crate::fault::network::{Link, NetworkAction};
+use crate::fault::network::Link;
 use crate::probe::Check;
 
 /// Every `service:port` a compose run connects to (the load's URLs and read-backs, `http`
@@ -56,7 +55,7 @@ pub(crate) fn listen_checks(spec: &RunSpec) -> Vec<crate::stack::listening::Want
         }
     }
     for f in &spec.faults {
-        if let Exec::Network(NetworkAction::Proxy { link, .. }) = &f.action {
+        if let Some(link) = f.proxy_link() {
             let (service, port) = match link {
                 Link::Egress { service, port } => (service.clone(), *port),
                 Link::Ingress { port } => (f.service.clone(), *port),

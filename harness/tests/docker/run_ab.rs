@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use crate::common::{self, TempDir, chaosgate, text};
-use crate::stack::{host_rules, inline_scenario, leftovers, require_images};
+use crate::stack::{assert_run_left_nothing, inline_scenario, require_images};
 
 /// The one gate directory under `root`, its `gate.json`, and every run's `report.json`.
 fn gate_of(root: &Path, out: &Output) -> (PathBuf, serde_json::Value) {
@@ -17,19 +17,9 @@ fn gate_of(root: &Path, out: &Output) -> (PathBuf, serde_json::Value) {
     for side in gate["sides"].as_array().expect("sides") {
         for run in side["runs"].as_array().expect("runs") {
             let report = common::report_json(Path::new(run["dir"].as_str().expect("dir")));
-            let project = report["stack"]["project"].as_str().unwrap_or_default();
-            assert_eq!(
-                leftovers(project),
-                Vec::<String>::new(),
-                "left behind by {project}"
-            );
+            assert_run_left_nothing(&report);
         }
     }
-    assert_eq!(
-        host_rules(),
-        Vec::<String>::new(),
-        "chaosgate iptables rules left"
-    );
     (dir, gate)
 }
 

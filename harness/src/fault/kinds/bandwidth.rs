@@ -27,7 +27,7 @@ impl Kind for Bandwidth {
 
     fn read(fields: &mut dyn Fields) -> Result<Self, Reported> {
         let rate = fields.byte_rate("rate");
-        let link = super::link(fields);
+        let link = fields.proxy_link();
         let rate = rate?.ok_or_else(|| fields.missing("rate", Some("e.g. `rate: 64KB/s`")))?;
         Ok(Self {
             bytes_per_second: rate,

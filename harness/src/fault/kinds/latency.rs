@@ -36,7 +36,7 @@ impl Kind for Latency {
     fn read(fields: &mut dyn Fields) -> Result<Self, Reported> {
         let latency = fields.duration("latency", BOUNDS);
         let jitter = fields.duration("jitter", BOUNDS);
-        let link = super::link(fields);
+        let link = fields.proxy_link();
         let latency = latency?.ok_or_else(|| fields.missing("latency", Some("e.g. `latency: 300ms`")))?;
         Ok(Self {
             latency,

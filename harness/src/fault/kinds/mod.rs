@@ -69,10 +69,6 @@ pub type Read<T> = Result<Option<T>, Reported>;
 pub trait Fields {
     /// The fault's `name`.
     fn fault(&self) -> &str;
-    /// The target service (Kubernetes: workload).
-    fn target(&self) -> &str;
-    /// Whether the fault has a `duration`.
-    fn has_duration(&self) -> bool;
     /// Whether its target has a `pick` other than `all`.
     fn picks_some(&self) -> bool;
     /// A duration within `bounds` (`300ms`).
@@ -316,11 +312,6 @@ impl schemars::JsonSchema for KindId {
     }
 }
 
-/// Reads a proxy fault's link, for the kinds that take one.
-fn link(fields: &mut dyn Fields) -> Result<ProxyLink, Reported> {
-    fields.proxy_link()
-}
-
 /// The fields of a proxy fault's link.
 const PROXY: &[&str] = &["to", "port", "direction", "toxicity"];
 
@@ -358,9 +349,9 @@ mod tests {
         assert!(!names_on(Backend::Compose).contains(PodDelete::INFO.name));
     }
 
-    /// Whatever a kind reads, it runs only where its row says, as the executor expects.
+    /// Every kind runs on some backend and has a help line for the schema and help texts.
     #[test]
-    fn whole_workload_kinds_replace_or_hold() {
+    fn every_kind_runs_somewhere_and_says_what_it_does() {
         for &k in ALL {
             let i = k.info();
             assert!(i.compose || i.kube, "{} runs nowhere", i.name);

@@ -27,7 +27,7 @@ impl Kind for ResetPeer {
 
     fn read(fields: &mut dyn Fields) -> Result<Self, Reported> {
         Ok(Self {
-            link: super::link(fields)?,
+            link: fields.proxy_link()?,
         })
     }
 

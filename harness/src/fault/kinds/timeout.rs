@@ -25,7 +25,7 @@ impl Kind for Timeout {
 
     fn read(fields: &mut dyn Fields) -> Result<Self, Reported> {
         Ok(Self {
-            link: super::link(fields)?,
+            link: fields.proxy_link()?,
         })
     }
 

@@ -135,24 +135,10 @@ pub(super) fn fault(
         );
     }
     // Fields present on this fault that its action does not take.
-    let present: [(&str, Option<Option<SourceSpan>>); 12] = [
-        ("latency", f.latency.as_ref().map(|s| cx.span(s))),
-        ("jitter", f.jitter.as_ref().map(|s| cx.span(s))),
-        ("rate", f.rate.as_ref().map(|s| cx.span(s))),
-        ("percent", f.percent.as_ref().map(|s| cx.span(s))),
-        ("to", f.to.as_ref().map(|s| cx.span(s))),
-        ("port", f.port.as_ref().map(|p| cx.span(p))),
-        ("direction", f.direction.as_ref().map(|s| cx.span(s))),
-        ("toxicity", f.toxicity.as_ref().map(|s| cx.span(s))),
-        ("strategy", f.strategy.as_ref().map(|s| cx.span(s))),
-        ("set", f.set.as_ref().map(|s| cx.span(s))),
-        ("force", f.force.as_ref().map(|s| cx.span(s))),
-        ("replicas", f.replicas.as_ref().map(|s| cx.span(s))),
-    ];
     let allowed = action.info().fields;
     let mut fields_ok = true;
-    for (field, span) in present {
-        if let Some(span) = span
+    for field in KIND_FIELDS {
+        if let Some(span) = given(cx, f, field)
             && !allowed.contains(&field)
         {
             let takes = if allowed.is_empty() {
@@ -406,6 +392,42 @@ struct Entry<'c, 'a, 'r> {
     f: &'r RawFault,
 }
 
+/// The fields of a fault entry that belong to its kind (beside `name`, `at`, `action`,
+/// `target` and `duration`): what a kind's `KindInfo::fields` names.
+const KIND_FIELDS: [&str; 12] = [
+    "latency",
+    "jitter",
+    "rate",
+    "percent",
+    "to",
+    "port",
+    "direction",
+    "toxicity",
+    "strategy",
+    "set",
+    "force",
+    "replicas",
+];
+
+/// `Some(span)` when the entry has the kind field `name` (of [`KIND_FIELDS`]), `None` when not.
+fn given(cx: &Ctx<'_>, f: &RawFault, name: &str) -> Option<Option<SourceSpan>> {
+    match name {
+        "latency" => f.latency.as_ref().map(|s| cx.span(s)),
+        "jitter" => f.jitter.as_ref().map(|s| cx.span(s)),
+        "rate" => f.rate.as_ref().map(|s| cx.span(s)),
+        "percent" => f.percent.as_ref().map(|s| cx.span(s)),
+        "to" => f.to.as_ref().map(|s| cx.span(s)),
+        "port" => f.port.as_ref().map(|s| cx.span(s)),
+        "direction" => f.direction.as_ref().map(|s| cx.span(s)),
+        "toxicity" => f.toxicity.as_ref().map(|s| cx.span(s)),
+        "strategy" => f.strategy.as_ref().map(|s| cx.span(s)),
+        "set" => f.set.as_ref().map(|s| cx.span(s)),
+        "force" => f.force.as_ref().map(|s| cx.span(s)),
+        "replicas" => f.replicas.as_ref().map(|s| cx.span(s)),
+        _ => None,
+    }
+}
+
 /// A kind asked for a field the scenario format does not have (or not of that type): a
 /// programming error, found by the kind's first test, never by a user.
 fn unknown(field: &str) -> ! {
@@ -436,25 +458,15 @@ impl<'r> Entry<'_, '_, 'r> {
         })
     }
 
-    /// The span of the raw field `name`.
+    /// Where a problem of the raw field `name` is reported: the kind field where it is written
+    /// (nowhere when absent), the target for `pick`, else the fault's `action`.
     fn span_of(&self, name: &str) -> Option<SourceSpan> {
-        let f = self.f;
-        let cx = &self.cx;
-        match name {
-            "latency" => f.latency.as_ref().and_then(|s| cx.span(s)),
-            "jitter" => f.jitter.as_ref().and_then(|s| cx.span(s)),
-            "rate" => f.rate.as_ref().and_then(|s| cx.span(s)),
-            "percent" => f.percent.as_ref().and_then(|s| cx.span(s)),
-            "to" => f.to.as_ref().and_then(|s| cx.span(s)),
-            "port" => f.port.as_ref().and_then(|s| cx.span(s)),
-            "direction" => f.direction.as_ref().and_then(|s| cx.span(s)),
-            "toxicity" => f.toxicity.as_ref().and_then(|s| cx.span(s)),
-            "strategy" => f.strategy.as_ref().and_then(|s| cx.span(s)),
-            "set" => f.set.as_ref().and_then(|s| cx.span(s)),
-            "force" => f.force.as_ref().and_then(|s| cx.span(s)),
-            "replicas" => f.replicas.as_ref().and_then(|s| cx.span(s)),
-            "pick" => cx.span(&f.target.service),
-            _ => cx.span(&f.action),
+        let (cx, f) = (&*self.cx, self.f);
+        match (name, given(cx, f, name)) {
+            (_, Some(span)) => span,
+            (field, None) if KIND_FIELDS.contains(&field) => None,
+            ("pick", None) => cx.span(&f.target.service),
+            (_, None) => cx.span(&f.action),
         }
     }
 
@@ -473,14 +485,6 @@ impl<'r> Entry<'_, '_, 'r> {
 impl Fields for Entry<'_, '_, '_> {
     fn fault(&self) -> &str {
         &self.f.name.value
-    }
-
-    fn target(&self) -> &str {
-        &self.f.target.service.value
-    }
-
-    fn has_duration(&self) -> bool {
-        self.f.duration.is_some()
     }
 
     fn picks_some(&self) -> bool {
