@@ -3,6 +3,7 @@
 //! connection (`conn`) and the pumps (`pump`) both depend on it and not on each other.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::net::TcpStream;
@@ -46,6 +47,9 @@ pub(crate) struct ConnShared {
     pub cancel: CancellationToken,
     started: Instant,
     decisions: Mutex<HashMap<u64, Decision>>,
+    /// Bytes written to the client so far: an L7 toxic reads it to tell whether a response
+    /// has started (`toxics/http.rs`).
+    downstream_written: AtomicU64,
 }
 
 impl ConnShared {
@@ -64,7 +68,18 @@ impl ConnShared {
             cancel,
             started: Instant::now(),
             decisions: Mutex::new(HashMap::new()),
+            downstream_written: AtomicU64::new(0),
         }
+    }
+
+    /// Bytes written to the client so far.
+    pub fn downstream_written(&self) -> u64 {
+        self.downstream_written.load(Ordering::Acquire)
+    }
+
+    /// Counts `n` bytes written to the client.
+    pub fn wrote_downstream(&self, n: u64) {
+        self.downstream_written.fetch_add(n, Ordering::AcqRel);
     }
 
     fn decide(&self, toxic: &InstalledToxic) -> Decision {

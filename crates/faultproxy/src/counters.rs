@@ -28,6 +28,12 @@ pub(crate) struct ToxicStats {
     pub timeouts_held: AtomicU64,
     pub bytes_held: AtomicU64,
     pub connections_closed: AtomicU64,
+    /// The toxic counts requests (an L7 toxic): its snapshot carries [`RequestCounters`].
+    pub per_request: bool,
+    pub requests_matched: AtomicU64,
+    pub requests_acted: AtomicU64,
+    pub requests_spared: AtomicU64,
+    pub streams_passed_through: AtomicU64,
 }
 
 pub(crate) fn bump(counter: &AtomicU64, by: u64) {
@@ -81,6 +87,33 @@ pub struct ToxicCounters {
     pub bytes_held: u64,
     /// Connections closed by a timeout or limit_data toxic.
     pub connections_closed: u64,
+    /// An L7 toxic's (`http_abort`, `http_delay`) per-request counts; absent for the others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RequestCounters>,
+}
+
+/// What an L7 toxic did, per request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RequestCounters {
+    /// Requests that matched the toxic's method, path and header.
+    pub matched: u64,
+    /// Matching requests acted on (aborted or delayed).
+    pub acted: u64,
+    /// Matching requests left alone: not drawn, or (an abort) pipelined behind a response.
+    pub spared: u64,
+    /// Streams that were not HTTP/1 (or switched protocols) and passed untouched.
+    pub streams_passed_through: u64,
+}
+
+impl ToxicCounters {
+    /// Whether the toxic touched traffic: for an L7 toxic, a request acted on (a fault that
+    /// matched nothing proved nothing); for the others, a connection it was drawn for.
+    pub fn touched_traffic(&self) -> bool {
+        match &self.requests {
+            Some(r) => r.acted > 0,
+            None => self.connections_affected > 0,
+        }
+    }
 }
 
 impl ProxyCounters {
@@ -115,6 +148,16 @@ impl ToxicCounters {
         self.timeouts_held += other.timeouts_held;
         self.bytes_held += other.bytes_held;
         self.connections_closed += other.connections_closed;
+        match (&mut self.requests, &other.requests) {
+            (Some(ours), Some(theirs)) => {
+                ours.matched += theirs.matched;
+                ours.acted += theirs.acted;
+                ours.spared += theirs.spared;
+                ours.streams_passed_through += theirs.streams_passed_through;
+            }
+            (None, Some(theirs)) => self.requests = Some(theirs.clone()),
+            (_, None) => {}
+        }
     }
 }
 
@@ -131,6 +174,12 @@ impl ToxicStats {
             timeouts_held: read(&self.timeouts_held),
             bytes_held: read(&self.bytes_held),
             connections_closed: read(&self.connections_closed),
+            requests: self.per_request.then(|| RequestCounters {
+                matched: read(&self.requests_matched),
+                acted: read(&self.requests_acted),
+                spared: read(&self.requests_spared),
+                streams_passed_through: read(&self.streams_passed_through),
+            }),
         }
     }
 }
@@ -165,6 +214,7 @@ mod tests {
             timeouts_held: 0,
             bytes_held: 0,
             connections_closed: 0,
+            requests: None,
         }
     }
 

@@ -35,7 +35,7 @@ mod toxic;
 pub mod toxics;
 mod upstream;
 
-pub use counters::{ProxyCounters, ToxicCounters};
+pub use counters::{ProxyCounters, RequestCounters, ToxicCounters};
 pub use error::ProxyError;
 pub use intercept::{
     InterceptDirection, InterceptError, InterceptSpec, Interception, InterceptionReport,
@@ -46,7 +46,7 @@ pub use netns::{
 };
 pub use proxy::{ProxyConfig, ProxyHandle, spawn};
 pub use toxic::{Direction, Toxic};
-pub use toxics::ToxicKind;
+pub use toxics::{HeaderMatch, HttpMatch, PathGlob, PathMatch, ToxicKind};
 pub use upstream::Upstream;
 
 #[cfg(test)]

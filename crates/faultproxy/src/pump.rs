@@ -20,7 +20,7 @@ use crate::conn_state::{ActiveToxic, ConnShared, ProxyContext};
 use crate::counters::{ProxyStats, bump};
 use crate::draw::flow_rng;
 use crate::registry::ToxicList;
-use crate::socket_io::{close_write, write_all};
+use crate::socket_io::{arm_reset, close_write, write_all};
 use crate::toxic::Flow;
 use crate::toxics::StreamToxics;
 
@@ -51,6 +51,10 @@ pub(crate) struct Pump<'a> {
     stats: &'a ProxyStats,
     /// The toxics' generator and per-toxic state on this stream.
     chain: StreamToxics,
+    /// The toxics that applied at the last chunk.
+    previous: Vec<ActiveToxic>,
+    /// Toxics removed while they held part of a request (`Kind::retire`).
+    retiring: Vec<ActiveToxic>,
     last_release: Instant,
     bandwidth_next: Instant,
 }
@@ -73,6 +77,8 @@ impl<'a> Pump<'a> {
             input,
             output,
             stats: &ctx.stats,
+            previous: Vec::new(),
+            retiring: Vec::new(),
             last_release: now,
             bandwidth_next: now,
         }
@@ -87,7 +93,9 @@ impl<'a> Pump<'a> {
                 chunk = self.input.recv() => chunk,
             };
             let Some(chunk) = chunk else {
-                close_write(&self.output);
+                if self.flush().await.is_ok() {
+                    close_write(&self.output);
+                }
                 return;
             };
             match self.forward(chunk).await {
@@ -106,10 +114,30 @@ impl<'a> Pump<'a> {
         self.conn.applicable(&list, Some(self.flow))
     }
 
-    async fn forward(&mut self, chunk: Chunk) -> Result<(), Stop> {
+    /// The toxics that apply to this chunk; those that applied to the last one and no
+    /// longer do start retiring.
+    fn active_for_chunk(&mut self) -> Vec<ActiveToxic> {
         let active = self.active();
+        for gone in std::mem::take(&mut self.previous) {
+            let id = gone.installed.id;
+            if !active.iter().any(|a| a.installed.id == id)
+                && !self.retiring.iter().any(|r| r.installed.id == id)
+            {
+                self.retiring.push(gone);
+            }
+        }
+        self.previous.clone_from(&active);
+        active
+    }
+
+    async fn forward(&mut self, chunk: Chunk) -> Result<(), Stop> {
+        let active = self.active_for_chunk();
         let mut data = chunk.data;
-        if self.swallow(&active, &mut data) {
+        self.chain.downstream = self.conn.downstream_written();
+        self.retire(&mut data);
+        let swallowed = self.swallow(&active, &mut data);
+        self.apply_effects().await?;
+        if swallowed {
             return Ok(());
         }
         let limit_reached = self.apply_limits(&active, &mut data);
@@ -127,6 +155,68 @@ impl<'a> Pump<'a> {
         if let Some(limit) = limit_reached {
             bump(&limit.installed.stats.connections_closed, 1);
             return Err(Stop::LimitReached);
+        }
+        Ok(())
+    }
+
+    /// Lets the toxics removed mid-request finish what they hold; forgets those done.
+    fn retire(&mut self, data: &mut Bytes) {
+        let retiring = std::mem::take(&mut self.retiring);
+        for toxic in retiring {
+            let done = toxic
+                .installed
+                .behaviour
+                .retire(&mut self.chain.cx(&toxic), data);
+            if done {
+                self.chain.forget(&toxic);
+            } else {
+                self.retiring.push(toxic);
+            }
+        }
+    }
+
+    /// The stream ended: writes what the toxics still hold (an incomplete request head).
+    async fn flush(&mut self) -> Result<(), Stop> {
+        let holders: Vec<ActiveToxic> = self
+            .retiring
+            .drain(..)
+            .chain(self.previous.drain(..))
+            .collect();
+        for toxic in holders {
+            let held = toxic.installed.behaviour.flush(&mut self.chain.cx(&toxic));
+            if !held.is_empty() {
+                self.write(&held).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Does what the hooks asked besides forwarding: answers written back the way the chunk
+    /// came, a reset of the connection.
+    async fn apply_effects(&mut self) -> Result<(), Stop> {
+        let effects = self.chain.take_effects();
+        let back = match self.flow {
+            Flow::Upstream => self.conn.client.clone(),
+            Flow::Downstream => self.conn.server.clone(),
+        };
+        for reply in effects.replies {
+            let written = tokio::select! {
+                biased;
+                _ = self.conn.cancel.cancelled() => return Err(Stop::Cancelled),
+                written = write_all(&back, &reply) => written,
+            };
+            if written.is_err() {
+                return Err(Stop::WriteFailed);
+            }
+            if self.flow == Flow::Upstream {
+                self.conn.wrote_downstream(reply.len() as u64);
+                bump(&self.stats.bytes_downstream, reply.len() as u64);
+            }
+        }
+        if effects.reset {
+            let _ = arm_reset(&self.conn.client);
+            let _ = arm_reset(&self.conn.server);
+            return Err(Stop::WriteFailed);
         }
         Ok(())
     }
@@ -281,7 +371,10 @@ impl<'a> Pump<'a> {
             Ok(()) => {
                 let counter = match self.flow {
                     Flow::Upstream => &self.stats.bytes_upstream,
-                    Flow::Downstream => &self.stats.bytes_downstream,
+                    Flow::Downstream => {
+                        self.conn.wrote_downstream(data.len() as u64);
+                        &self.stats.bytes_downstream
+                    }
                 };
                 bump(counter, data.len() as u64);
                 Ok(())

@@ -58,13 +58,19 @@ impl ToxicRegistry {
             return Err(ProxyError::DuplicateToxic(toxic.name));
         }
         let kind = toxic.kind.type_name();
-        let entry = stats
-            .entry(toxic.name.clone())
-            .or_insert_with(|| (kind, Arc::new(ToxicStats::default())));
+        let behaviour = toxic.kind.behaviour();
+        let per_request = behaviour.counts_requests();
+        let entry = stats.entry(toxic.name.clone()).or_insert_with(|| {
+            let stats = ToxicStats {
+                per_request,
+                ..ToxicStats::default()
+            };
+            (kind, Arc::new(stats))
+        });
         entry.0 = kind;
         let installed = Arc::new(InstalledToxic {
             id: self.next_id.fetch_add(1, Ordering::Relaxed),
-            behaviour: toxic.kind.behaviour(),
+            behaviour,
             toxic,
             stats: entry.1.clone(),
             installed_at: Instant::now(),

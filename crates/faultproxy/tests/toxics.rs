@@ -497,3 +497,158 @@ async fn immediate_reset_lets_no_byte_through() {
     // Both sockets of each connection were reset.
     assert_eq!(counters.toxics["rst"].resets_sent, 10);
 }
+
+fn http_toxic(name: &str, kind: ToxicKind) -> Toxic {
+    Toxic::new(name, kind, Direction::Upstream)
+}
+
+fn quote_only() -> chaosgate_proxy::HttpMatch {
+    chaosgate_proxy::HttpMatch {
+        method: Some("GET".into()),
+        path: Some(chaosgate_proxy::PathMatch::Exact("/quote".into())),
+        header: None,
+    }
+}
+
+/// The share asked for, measured at the client over 1000 matching requests on one live
+/// keep-alive connection; the requests it does not match pass untouched; the connection
+/// survives the toxic's removal.
+#[tokio::test]
+async fn http_abort_answers_its_share_of_matching_requests_on_a_live_connection() {
+    let (server, seen) = http_server().await;
+    let proxy = proxy_to(server.addr, 7).await;
+    let mut stream = connect(proxy.local_addr()).await;
+    assert_eq!(
+        http_get(&mut stream, "/quote").await.map(|r| r.0),
+        Some(200)
+    );
+    proxy
+        .add_toxic(http_toxic(
+            "abort",
+            ToxicKind::HttpAbort {
+                matcher: quote_only(),
+                probability: 0.5,
+                status: Some(503),
+            },
+        ))
+        .expect("add http_abort");
+    let (mut aborted, mut health_failed) = (0, 0);
+    for _ in 0..1000 {
+        let (status, _) = http_get(&mut stream, "/quote").await.expect("a response");
+        aborted += usize::from(status == 503);
+        let (status, _) = http_get(&mut stream, "/health").await.expect("a response");
+        health_failed += usize::from(status != 200);
+    }
+    proxy.remove_toxic("abort").expect("remove");
+    assert_eq!(
+        http_get(&mut stream, "/quote").await.map(|r| r.0),
+        Some(200)
+    );
+    assert!(
+        (450..=550).contains(&aborted),
+        "{aborted} of 1000 aborted, asked 50 %"
+    );
+    assert_eq!(health_failed, 0);
+    let quotes_seen = seen
+        .lock()
+        .expect("log")
+        .iter()
+        .filter(|p| *p == "/quote")
+        .count();
+    // The first and last quotes plus those the toxic let through: the server never saw the rest.
+    assert_eq!(quotes_seen, 2 + 1000 - aborted);
+    let counters = proxy.counters();
+    let requests = counters.toxics["abort"]
+        .requests
+        .clone()
+        .expect("request counters");
+    assert_eq!((requests.matched, requests.acted), (1000, aborted as u64));
+    assert!(counters.toxics["abort"].touched_traffic());
+    assert_eq!(counters.connections_accepted, 1, "{counters:?}");
+}
+
+/// The delay lands on matching requests only (within 15 ms of what was asked, at the median),
+/// and requests that do not match keep their latency.
+#[tokio::test]
+async fn http_delay_holds_matching_requests_only() {
+    let (server, _) = http_server().await;
+    let proxy = proxy_to(server.addr, 7).await;
+    let mut stream = connect(proxy.local_addr()).await;
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let mut sample = async |path: &str| {
+        let mut times = Vec::new();
+        for _ in 0..21 {
+            times.push(http_get(&mut stream, path).await.expect("a response").1);
+        }
+        median(times)
+    };
+    let (quote_before, health_before) = (sample("/quote").await, sample("/health").await);
+    proxy
+        .add_toxic(http_toxic(
+            "slow",
+            ToxicKind::HttpDelay {
+                matcher: quote_only(),
+                probability: 1.0,
+                delay: Duration::from_millis(100),
+            },
+        ))
+        .expect("add http_delay");
+    let (quote_during, health_during) = (sample("/quote").await, sample("/health").await);
+    proxy.remove_toxic("slow").expect("remove");
+    let added = quote_during.saturating_sub(quote_before);
+    assert_between(
+        added,
+        Duration::from_millis(100),
+        Duration::from_millis(115),
+        "added to /quote",
+    );
+    assert!(
+        health_during < health_before + Duration::from_millis(15),
+        "/health went from {health_before:?} to {health_during:?}"
+    );
+    let requests = proxy.counters().toxics["slow"]
+        .requests
+        .clone()
+        .expect("counters");
+    assert_eq!((requests.matched, requests.acted), (21, 21));
+}
+
+/// A toxic removed while it holds half a request head lets the whole request through: a
+/// revert never cuts a request in two.
+#[tokio::test]
+async fn removing_an_http_toxic_mid_request_keeps_the_request_whole() {
+    let (server, seen) = http_server().await;
+    let proxy = proxy_to(server.addr, 7).await;
+    let mut stream = connect(proxy.local_addr()).await;
+    proxy
+        .add_toxic(http_toxic(
+            "abort",
+            ToxicKind::HttpAbort {
+                matcher: quote_only(),
+                probability: 1.0,
+                status: Some(503),
+            },
+        ))
+        .expect("add http_abort");
+    stream
+        .write_all(b"GET /quote HTTP/1.1\r\nho")
+        .await
+        .expect("write");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    proxy.remove_toxic("abort").expect("remove");
+    stream.write_all(b"st: test\r\n\r\n").await.expect("write");
+    let mut response = vec![0u8; 256];
+    let n = tokio::time::timeout(TEST_WAIT, stream.read(&mut response))
+        .await
+        .expect("an answer in time")
+        .expect("read");
+    assert!(
+        response[..n].starts_with(b"HTTP/1.1 200 OK"),
+        "{:?}",
+        String::from_utf8_lossy(&response[..n])
+    );
+    assert_eq!(*seen.lock().expect("log"), ["/quote"]);
+}

@@ -557,7 +557,7 @@ async fn revert(
                     .proxy
                     .toxics
                     .get(&record.name)
-                    .is_some_and(|t| t.connections_affected > 0);
+                    .is_some_and(|t| t.touched_traffic());
                 match &mut proxy {
                     Some(p) => p.absorb(&o.proxy),
                     None => proxy = Some(o.proxy),
@@ -581,8 +581,7 @@ async fn revert(
                         before
                     }
                 };
-                let affected: u64 = proxy.toxics.values().map(|t| t.connections_affected).sum();
-                touched |= affected > 0;
+                touched |= proxy.toxics.values().any(|t| t.touched_traffic());
                 record.evidence.insert("proxy".into(), json!(proxy));
                 if let Some(c) = counters {
                     record.evidence.insert("rules".into(), json!(c));

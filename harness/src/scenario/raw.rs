@@ -401,7 +401,8 @@ pub struct RawFault {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub rate: Option<Spanned<String>>,
-    /// loss: share of packets dropped, e.g. `30%`.
+    /// loss: share of packets dropped, e.g. `30%`; http-abort, http-delay: share of the
+    /// matching requests acted on (all when absent).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub percent: Option<Spanned<String>>,
@@ -436,6 +437,26 @@ pub struct RawFault {
     #[serde(default)]
     #[schemars(with = "Option<u32>")]
     pub replicas: Option<Spanned<u32>>,
+    /// http-abort: the status answered (400–599, default 503) or `reset`.
+    #[serde(default)]
+    #[schemars(with = "Option<ScalarOr<u16>>")]
+    pub status: Option<Spanned<String>>,
+    /// http-abort, http-delay: only requests with this method (`GET`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub method: Option<Spanned<String>>,
+    /// http-abort, http-delay: only requests for this path (`/quote`), or a glob (`/api/**`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub path: Option<Spanned<String>>,
+    /// http-abort, http-delay: only requests with this header (`"x-user: bob"`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub header: Option<Spanned<String>>,
+    /// http-delay: how long each matching request is held, e.g. `500ms`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub delay: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

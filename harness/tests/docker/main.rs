@@ -26,6 +26,7 @@ mod run_addresses;
 mod run_errors;
 mod run_fail_fast;
 mod run_kube;
+mod run_l7;
 mod run_lifecycle;
 mod run_listening;
 mod run_network;

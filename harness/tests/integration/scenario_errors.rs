@@ -788,3 +788,20 @@ fn seeds_beyond_what_json_holds_are_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 22: the L7 faults' fields, each bad one reported where it is written, and a
+/// `direction` (they act on requests, client → server) refused.
+#[test]
+fn l7_fault_fields_are_checked_where_they_are_written() {
+    let src = format!(
+        "{GOOD_HEAD}faults:
+  - {{ name: a, at: 1s, duration: 2s, action: http-abort, status: 200, target: {{ service: gateway }}, to: marketdata-a:8081 }}
+  - {{ name: b, at: 1s, duration: 2s, action: http-abort, path: quote, method: \"G T\", target: {{ service: gateway }}, to: marketdata-b:8081 }}
+  - {{ name: c, at: 1s, duration: 2s, action: http-delay, delay: 1s, header: nocolon, path: \"/a/[\", target: {{ service: marketdata-a }}, port: 8081 }}
+  - {{ name: d, at: 1s, duration: 2s, action: http-delay, direction: downstream, target: {{ service: marketdata-b }}, port: 8081 }}
+  - {{ name: e, at: 1s, duration: 2s, action: http-abort, percent: 150%, target: {{ service: redis }}, port: 6379 }}
+slos: [\"error_rate(phase=whole) < 1%\"]
+"
+    );
+    insta::assert_snapshot!(check("l7-fields", &src).to_string());
+}

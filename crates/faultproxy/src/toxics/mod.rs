@@ -16,6 +16,12 @@
 //! Besides, [`Kind::closes_after`] and [`Kind::close`] end the whole connection at a point in
 //! time (`reset_peer`, `timeout`): the connection's supervisor in `conn.rs` runs them.
 //!
+//! The L7 toxics (`http_abort`, `http_delay`) follow a stream's requests (`http.rs`): they
+//! act at the swallow stage, may answer the client themselves ([`Cx::reply`]) and hold an
+//! incomplete request head until it is whole; when one is removed mid-request the pump
+//! keeps asking it to [`Kind::retire`] until the request it holds has passed, so a revert
+//! never cuts a request in two.
+//!
 //! Adding a toxic is a file here (its parameter struct with the same fields as its line, and
 //! `impl Kind`, with its tests) and a line in the list.
 
@@ -83,6 +89,36 @@ pub(crate) trait Kind: Debug + Send + Sync {
 
     /// Ends the connection at its deadline (the supervisor then closes every socket).
     fn close(&self, _cx: &Closing<'_>) {}
+
+    /// Whether the toxic counts requests (an L7 toxic): its proof is then a request acted
+    /// on, not a connection selected ([`crate::ToxicCounters::touched_traffic`]).
+    fn counts_requests(&self) -> bool {
+        false
+    }
+
+    /// The toxic no longer applies to this stream (removed) but saw it before: it passes on
+    /// `data` while finishing what it holds (an incomplete request head, the rest of a
+    /// dropped request), acting on nothing new. `true` once it holds nothing more, and is
+    /// then no longer asked.
+    fn retire(&self, _cx: &mut Cx<'_>, _data: &mut Bytes) -> bool {
+        true
+    }
+
+    /// The stream ended (its reader saw end of file): the bytes the toxic still holds, to
+    /// be written before the FIN.
+    fn flush(&self, _cx: &mut Cx<'_>) -> Bytes {
+        Bytes::new()
+    }
+}
+
+/// What a chunk's hooks ask the pump to do besides forwarding it.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    /// Bytes for the other end of the connection (an L7 toxic's own answer to the client),
+    /// written before the chunk goes on.
+    pub replies: Vec<Bytes>,
+    /// Reset the connection (both sockets close with RST).
+    pub reset: bool,
 }
 
 /// What a chunk-stage hook sees: the stream, the toxic as installed, the stream's random
@@ -97,11 +133,24 @@ pub(crate) struct Cx<'a> {
     /// The stream's generator: every draw of every toxic on this stream comes from it, in
     /// stage order, so a seeded run replays.
     pub rng: &'a mut ChaCha8Rng,
+    /// Bytes the connection has written toward its client so far (its responses' progress).
+    pub downstream: u64,
     id: u64,
     states: &'a mut HashMap<u64, Box<dyn Any + Send>>,
+    effects: &'a mut Effects,
 }
 
 impl Cx<'_> {
+    /// Sends `bytes` back the way the chunk came (to the client, for a request stream).
+    pub fn reply(&mut self, bytes: Bytes) {
+        self.effects.replies.push(bytes);
+    }
+
+    /// Resets the connection once the chunk's hooks have run.
+    pub fn reset(&mut self) {
+        self.effects.reset = true;
+    }
+
     /// The toxic's own state on this stream (bytes let through, a half-read request head...),
     /// made with `Default` the first time it is asked for.
     pub fn state<S: Default + Send + 'static>(&mut self) -> &mut S {
@@ -122,6 +171,9 @@ pub(crate) struct StreamToxics {
     flow: Flow,
     rng: ChaCha8Rng,
     states: HashMap<u64, Box<dyn Any + Send>>,
+    /// The connection's server → client byte count, as of the chunk being handled.
+    pub downstream: u64,
+    effects: Effects,
 }
 
 impl StreamToxics {
@@ -130,6 +182,8 @@ impl StreamToxics {
             flow,
             rng,
             states: HashMap::new(),
+            downstream: 0,
+            effects: Effects::default(),
         }
     }
 
@@ -140,9 +194,21 @@ impl StreamToxics {
             direction: toxic.installed.toxic.direction,
             stats: &toxic.installed.stats,
             rng: &mut self.rng,
+            downstream: self.downstream,
             id: toxic.installed.id,
             states: &mut self.states,
+            effects: &mut self.effects,
         }
+    }
+
+    /// What the hooks asked for since the last call.
+    pub fn take_effects(&mut self) -> Effects {
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Forgets a toxic's state on this stream (it retired).
+    pub fn forget(&mut self, toxic: &ActiveToxic) {
+        self.states.remove(&toxic.installed.id);
     }
 }
 
@@ -213,7 +279,12 @@ toxics! {
     timeout::Timeout { after: Option<Duration> },
     slicer::Slicer { avg_size: usize, size_variation: usize, delay: Duration },
     limit_data::LimitData { bytes: u64 },
+    http_abort::HttpAbort { matcher: HttpMatch, probability: f64, status: Option<u16> },
+    http_delay::HttpDelay { matcher: HttpMatch, probability: f64, delay: Duration },
 }
+
+mod http;
+pub use http::{HeaderMatch, HttpMatch, PathGlob, PathMatch};
 
 /// One stream's toxic context without a connection, for the toxics' unit tests.
 #[cfg(test)]
@@ -221,6 +292,8 @@ pub(crate) struct TestStream {
     pub flow: Flow,
     pub direction: Direction,
     pub stats: ToxicStats,
+    pub downstream: u64,
+    pub effects: Effects,
     rng: ChaCha8Rng,
     states: HashMap<u64, Box<dyn Any + Send>>,
 }
@@ -233,6 +306,8 @@ impl TestStream {
             flow,
             direction,
             stats: ToxicStats::default(),
+            downstream: 0,
+            effects: Effects::default(),
             rng: ChaCha8Rng::seed_from_u64(1),
             states: HashMap::new(),
         }
@@ -245,8 +320,10 @@ impl TestStream {
             direction: self.direction,
             stats: &self.stats,
             rng: &mut self.rng,
+            downstream: self.downstream,
             id,
             states: &mut self.states,
+            effects: &mut self.effects,
         }
     }
 }

@@ -148,3 +148,78 @@ pub async fn wait_idle(proxy: &ProxyHandle) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// A keep-alive HTTP/1.1 server: answers every request `200 ok` with its path as the body,
+/// request after request on each connection; counts the requests it saw per path.
+pub async fn http_server() -> (Server, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let server = serve_each(move |mut stream| {
+        let log = log.clone();
+        async move {
+            let mut buf = Vec::new();
+            let mut chunk = vec![0u8; 16 * 1024];
+            loop {
+                let mut headers = [httparse::EMPTY_HEADER; 32];
+                let mut request = httparse::Request::new(&mut headers);
+                let len = match request.parse(&buf) {
+                    Ok(httparse::Status::Complete(len)) => len,
+                    Ok(httparse::Status::Partial) => match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            buf.extend_from_slice(&chunk[..n]);
+                            continue;
+                        }
+                    },
+                    Err(_) => return,
+                };
+                let path = request.path.unwrap_or("").to_owned();
+                buf.drain(..len);
+                log.lock().expect("log").push(path.clone());
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{path}",
+                    path.len()
+                );
+                if stream.write_all(answer.as_bytes()).await.is_err() {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    (server, seen)
+}
+
+/// Sends `GET path` on a keep-alive connection and reads the whole response: its status and
+/// how long it took, or `None` when the connection ended first.
+pub async fn http_get(stream: &mut TcpStream, path: &str) -> Option<(u16, Duration)> {
+    let start = Instant::now();
+    let request = format!("GET {path} HTTP/1.1\r\nhost: test\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        if let Ok(httparse::Status::Complete(len)) = response.parse(&buf) {
+            let body: usize = response
+                .headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                .and_then(|h| std::str::from_utf8(h.value).ok()?.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= len + body {
+                assert_eq!(buf.len(), len + body, "nothing beyond the response");
+                return Some((response.code?, start.elapsed()));
+            }
+        }
+        let n = tokio::time::timeout(TEST_WAIT, stream.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}

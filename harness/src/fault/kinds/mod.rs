@@ -77,6 +77,8 @@ pub trait Fields {
     fn byte_rate(&mut self, field: &'static str) -> Read<u64>;
     /// A share (`30%`), 0.0 – 1.0.
     fn percent(&mut self, field: &'static str) -> Read<f64>;
+    /// A word or line as written (`GET`, `/quote`, `x-user: bob`).
+    fn word(&mut self, field: &'static str) -> Read<String>;
     /// A whole number within `lo..=hi`.
     fn count(&mut self, field: &'static str, lo: u32, hi: u32) -> Read<u32>;
     /// `true` / `false`.
@@ -198,6 +200,8 @@ kinds! {
     PodDelete => pod_delete::PodDelete,
     Scale => scale::Scale,
     RolloutRestart => rollout_restart::RolloutRestart,
+    HttpAbort => http_abort::HttpAbort,
+    HttpDelay => http_delay::HttpDelay,
 }
 
 impl KindId {
@@ -341,7 +345,7 @@ mod tests {
     fn each_backend_lists_its_kinds() {
         assert_eq!(
             names_on(Backend::Kube),
-            "crash, latency, bandwidth, reset_peer, timeout, loss, partition, pod-delete, scale, rollout-restart"
+            "crash, latency, bandwidth, reset_peer, timeout, loss, partition, pod-delete, scale, rollout-restart, http-abort, http-delay"
         );
         assert!(
             names_on(Backend::Compose).starts_with("crash, kill, stop, restart, pause, latency")

@@ -394,7 +394,7 @@ struct Entry<'c, 'a, 'r> {
 
 /// The fields of a fault entry that belong to its kind (beside `name`, `at`, `action`,
 /// `target` and `duration`): what a kind's `KindInfo::fields` names.
-const KIND_FIELDS: [&str; 12] = [
+const KIND_FIELDS: [&str; 17] = [
     "latency",
     "jitter",
     "rate",
@@ -407,6 +407,11 @@ const KIND_FIELDS: [&str; 12] = [
     "set",
     "force",
     "replicas",
+    "status",
+    "method",
+    "path",
+    "header",
+    "delay",
 ];
 
 /// `Some(span)` when the entry has the kind field `name` (of [`KIND_FIELDS`]), `None` when not.
@@ -424,6 +429,11 @@ fn given(cx: &Ctx<'_>, f: &RawFault, name: &str) -> Option<Option<SourceSpan>> {
         "set" => f.set.as_ref().map(|s| cx.span(s)),
         "force" => f.force.as_ref().map(|s| cx.span(s)),
         "replicas" => f.replicas.as_ref().map(|s| cx.span(s)),
+        "status" => f.status.as_ref().map(|s| cx.span(s)),
+        "method" => f.method.as_ref().map(|s| cx.span(s)),
+        "path" => f.path.as_ref().map(|s| cx.span(s)),
+        "header" => f.header.as_ref().map(|s| cx.span(s)),
+        "delay" => f.delay.as_ref().map(|s| cx.span(s)),
         _ => None,
     }
 }
@@ -477,6 +487,11 @@ impl<'r> Entry<'_, '_, 'r> {
             "jitter" => f.jitter.as_ref(),
             "rate" => f.rate.as_ref(),
             "percent" => f.percent.as_ref(),
+            "status" => f.status.as_ref(),
+            "method" => f.method.as_ref(),
+            "path" => f.path.as_ref(),
+            "header" => f.header.as_ref(),
+            "delay" => f.delay.as_ref(),
             other => unknown(other),
         }
     }
@@ -509,6 +524,10 @@ impl Fields for Entry<'_, '_, '_> {
     fn percent(&mut self, field: &'static str) -> Read<f64> {
         let sp = self.text(field);
         self.parsed(sp, units::parse_percent)
+    }
+
+    fn word(&mut self, field: &'static str) -> Read<String> {
+        Ok(self.text(field).map(|s| s.value.clone()))
     }
 
     fn count(&mut self, field: &'static str, lo: u32, hi: u32) -> Read<u32> {
