@@ -422,10 +422,11 @@ fn a_missing_agent_image_fails_the_bring_up_at_once_and_says_how_to_build_it() {
 }
 
 /// The L7 abort in the gateway pods' namespaces: the good gateway retries the other replica
-/// (0 errors), the no-retry build shows the 503s to its clients; the proxy's request counters
-/// prove the fault in both runs.
+/// (0 errors) and the proxy's request counters prove the fault. The no-retry build is failed
+/// by the compose twin (run_l7); on this cluster it showed 3.59 % errors, all 503
+/// (docs/kubernetes.md), and is not run again here to keep CI inside its hour.
 #[test]
-fn http_abort_acts_on_requests_in_the_pods_and_catches_the_no_retry_build() {
+fn http_abort_acts_on_requests_in_the_pods() {
     if cluster().is_none() {
         return;
     }
@@ -433,19 +434,13 @@ fn http_abort_acts_on_requests_in_the_pods_and_catches_the_no_retry_build() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let fault = &report["faults"][0];
     assert_eq!(fault["applied"], true, "{fault:#}");
+    assert_eq!(fault["targets"].as_array().map(Vec::len), Some(2), "{fault:#}");
     let requests = &fault["evidence"]["proxy"]["toxics"]["quote-503"]["requests"];
     eprintln!("good build: requests {requests}");
     assert!(requests["acted"].as_u64().unwrap_or(0) > 0, "{fault:#}");
-
-    let (out, report, _d) = run_kube("http-abort.yaml", &["--set", "GATEWAY_MAX_ATTEMPTS=1"]);
-    eprintln!(
-        "no-retry build: {}",
-        slo(&report, "error_rate(during=quote-503) < 0.1%")
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(
         slo(&report, "error_rate(during=quote-503) < 0.1%")["verdict"],
-        "breached",
+        "pass",
         "{report:#}"
     );
 }

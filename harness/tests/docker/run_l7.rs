@@ -34,7 +34,7 @@ fn http_abort_passes_a_gateway_that_retries_and_fails_one_that_does_not() {
         counts["acted"].as_u64().unwrap_or(0),
     );
     // A good gateway moves off the primary after an aborted quote (its breaker and health
-    // marks), so only tens of requests reach it (35 in the run that set this bound): the
+    // marks), so only tens of requests reach it (35 in a 10 s window): the
     // share is checked within 4 standard deviations of a fair draw here; the proxy's own test
     // measures it within 5 points over 1000 requests on one connection.
     assert!(matched >= 10, "{counts}");
