@@ -13,7 +13,7 @@ use super::container::{ContainerFaultEnv, run_container_fault};
 use super::exec::Exec;
 use super::kube::{KubeAction, KubeFaultEnv, run_kube_fault};
 use super::network::{NetworkAction, NetworkFaultEnv, Runners, run_network_fault};
-use super::rollout::{RolloutEnv, run_rollout};
+use super::rollout::{RolloutEnv, RolloutPlan, run_rollout};
 use super::schedule::{FaultBackend, RunWindow, pick_targets};
 use crate::plan::PlannedFault;
 use crate::stack::ContainerInfo;
@@ -124,7 +124,11 @@ impl FaultBackend for ComposeFaults {
                     f.kind.name()
                 ));
             }
-            Exec::Rollout { strategy, set } => {
+            Exec::Rollout {
+                strategy,
+                set,
+                rollback,
+            } => {
                 let env = RolloutEnv {
                     docker: &self.docker,
                     project: &self.project,
@@ -132,7 +136,12 @@ impl FaultBackend for ComposeFaults {
                     events: &self.events,
                     scaler: &self.scaler,
                 };
-                run_rollout(&env, record, *strategy, set, &targets, &run.cancel).await;
+                let plan = RolloutPlan {
+                    strategy: *strategy,
+                    set,
+                    rollback: *rollback,
+                };
+                run_rollout(&env, record, &plan, &targets, &run.cancel).await;
             }
         }
     }
@@ -160,9 +169,12 @@ fn kube_action(f: &PlannedFault) -> Result<Option<KubeAction>, String> {
             | NetworkAction::Loss { .. }
             | NetworkAction::Partition { .. },
         ) => Ok(None),
-        Exec::Network(NetworkAction::Isolate) | Exec::Container(_) | Exec::Rollout { .. } => Err(
-            format!("action `{}` does not run on Kubernetes", f.kind.name()),
-        ),
+        Exec::Network(NetworkAction::Isolate | NetworkAction::Dns { .. })
+        | Exec::Container(_)
+        | Exec::Rollout { .. } => Err(format!(
+            "action `{}` does not run on Kubernetes",
+            f.kind.name()
+        )),
     }
 }
 

@@ -25,6 +25,9 @@ pub enum Exec {
         strategy: Strategy,
         /// Compose variables changed for the new version (`set:`).
         set: BTreeMap<String, String>,
+        /// Once the new version is in, roll back to the previous one the same way
+        /// (`then: rollback`).
+        rollback: bool,
     },
 }
 
@@ -57,7 +60,9 @@ impl Exec {
             },
             Self::Network(NetworkAction::Loss { peers: p, .. })
             | Self::Network(NetworkAction::Partition { peers: p, .. }) => peers(p),
-            Self::Network(NetworkAction::Isolate) => vec![target.to_string()],
+            Self::Network(NetworkAction::Isolate | NetworkAction::Dns { .. }) => {
+                vec![target.to_string()]
+            }
             Self::Container(_) | Self::Kube(_) | Self::Rollout { .. } => Vec::new(),
         }
     }

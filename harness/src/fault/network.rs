@@ -23,6 +23,7 @@ use chaosgate_proxy::{ProxyConfig, ProxyCounters, ProxyHandle, Toxic, ToxicKind,
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+mod dns;
 mod wiring;
 
 pub use wiring::{Interceptions, wire_interceptions};
@@ -85,6 +86,13 @@ pub enum NetworkAction {
         peers: Vec<String>,
         /// Only the target's traffic to the peers is dropped; `false` cuts both ways.
         one_way: bool,
+    },
+    /// Fail the target's DNS lookups (iptables rules in its namespace; see `network/dns.rs`).
+    Dns {
+        /// Only lookups of these services' names (every lookup when empty).
+        names: Vec<String>,
+        /// Refused at once, or dropped (the lookup times out).
+        refuse: bool,
     },
     /// Disconnect the target from the stack's networks, reconnected with its aliases afterwards.
     Isolate,
@@ -468,6 +476,31 @@ async fn apply(
                     .partition(direction, &ips)
                     .map_err(|e| e.to_string())?;
                 out.push(apply_rules(env, rules, t).await?);
+            }
+            Ok(Applied::Rules(out))
+        }
+        NetworkAction::Dns { names, refuse } => {
+            let mut out = Vec::new();
+            for t in targets {
+                let rules = RuleSet::new(marker.clone())
+                    .dns_failure(names, *refuse)
+                    .map_err(|e| e.to_string())?;
+                out.push(apply_rules(env, rules, t).await?);
+                // The rules are in place: a lookup from inside must now fail as asked, or the
+                // fault is not applied (and its rules are removed by the revert).
+                match dns::canary(t.pid, names.first().map(String::as_str), *refuse).await {
+                    Ok(seen) => {
+                        record
+                            .evidence
+                            .insert(format!("{}.dns_canary", t.name), json!(seen));
+                    }
+                    Err(error) => {
+                        return Err(ApplyError {
+                            error,
+                            acted: Some(Applied::Rules(out)),
+                        });
+                    }
+                }
             }
             Ok(Applied::Rules(out))
         }

@@ -83,16 +83,31 @@ enum RolloutError {
     Cancelled,
 }
 
-/// Replaces `old` (the service's running containers) by the new version. Every step is a
-/// note on the timeline and in the record's evidence; errors are recorded, not returned.
+/// What a rollout deploys, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct RolloutPlan<'a> {
+    /// How old containers are replaced.
+    pub strategy: Strategy,
+    /// Compose variables of the new version.
+    pub set: &'a BTreeMap<String, String>,
+    /// Then deploy the previous version back, the same way.
+    pub rollback: bool,
+}
+
+/// The previous version: the stack's own variables, nothing changed.
+static PREVIOUS_VERSION: BTreeMap<String, String> = BTreeMap::new();
+
+/// Replaces `old` (the service's running containers) by the new version, and with
+/// `rollback` the new containers by the previous version once they are all in. Every step is
+/// a note on the timeline and in the record's evidence; errors are recorded, not returned.
 pub async fn run_rollout(
     env: &RolloutEnv<'_>,
     record: &mut FaultRecord,
-    strategy: Strategy,
-    set: &BTreeMap<String, String>,
+    plan: &RolloutPlan<'_>,
     old: &[ContainerInfo],
     cancel: &CancellationToken,
 ) {
+    let (strategy, set) = (plan.strategy, plan.set);
     let mut old = old.to_vec();
     old.sort_by_key(|c| c.number);
     let service = old.first().map(|c| c.service.clone()).unwrap_or_default();
@@ -132,12 +147,33 @@ pub async fn run_rollout(
             )),
         },
     );
+    // Docker events that prove the deploy: each new container started and healthy, each
+    // old one died (counted per direction with a rollback).
+    let mut expected = 0;
     let steps = async {
-        match strategy {
-            Strategy::Recreate => run.recreate(&old).await,
-            Strategy::Rolling => run.rolling(&old).await,
-            Strategy::BlueGreen => run.blue_green(&old).await,
+        run.deploy(strategy, &old).await?;
+        expected += 2 * run.new_names.len() + old.len();
+        if plan.rollback {
+            let deployed = run.service_containers().await?;
+            run.note(format!(
+                "rolling back: {} container(s) of the previous version replace {}",
+                deployed.len(),
+                deployed
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            run.record.evidence.insert(
+                "rolled_back".into(),
+                json!(deployed.iter().map(|c| &c.name).collect::<Vec<_>>()),
+            );
+            let forward = run.new_names.len();
+            run.set = &PREVIOUS_VERSION;
+            run.deploy(strategy, &deployed).await?;
+            expected += 2 * (run.new_names.len() - forward) + deployed.len();
         }
+        Ok(())
     };
     let outcome = tokio::select! {
         r = steps => r,
@@ -167,7 +203,6 @@ pub async fn run_rollout(
     }
     let done = env.sink.clock().now_ns();
     // Proven by Docker's events: each new container started and healthy, each old one died.
-    let expected = 2 * new_names.len() + old.len();
     if proofs.len() == expected && !new_names.is_empty() {
         let t = proofs.iter().copied().max().unwrap_or(done);
         record.verified_ns = Some(t);
@@ -222,6 +257,19 @@ struct Rollout<'e, 'r> {
 }
 
 impl Rollout<'_, '_> {
+    /// Replaces `old` by containers of the version `self.set` describes.
+    async fn deploy(
+        &mut self,
+        strategy: Strategy,
+        old: &[ContainerInfo],
+    ) -> Result<(), RolloutError> {
+        match strategy {
+            Strategy::Recreate => self.recreate(old).await,
+            Strategy::Rolling => self.rolling(old).await,
+            Strategy::BlueGreen => self.blue_green(old).await,
+        }
+    }
+
     fn note(&self, message: String) {
         self.env
             .sink

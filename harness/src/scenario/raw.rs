@@ -457,6 +457,14 @@ pub struct RawFault {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub delay: Option<Spanned<String>>,
+    /// dns: `timeout` (default: lookups go unanswered) or `refused`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub mode: Option<Spanned<String>>,
+    /// rollout: `rollback` deploys the previous version back once the new one is in.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub then: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

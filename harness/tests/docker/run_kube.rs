@@ -434,7 +434,11 @@ fn http_abort_acts_on_requests_in_the_pods() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let fault = &report["faults"][0];
     assert_eq!(fault["applied"], true, "{fault:#}");
-    assert_eq!(fault["targets"].as_array().map(Vec::len), Some(2), "{fault:#}");
+    assert_eq!(
+        fault["targets"].as_array().map(Vec::len),
+        Some(2),
+        "{fault:#}"
+    );
     let requests = &fault["evidence"]["proxy"]["toxics"]["quote-503"]["requests"];
     eprintln!("good build: requests {requests}");
     assert!(requests["acted"].as_u64().unwrap_or(0) > 0, "{fault:#}");

@@ -96,3 +96,49 @@ fn http_delay_passes_a_gateway_with_a_call_time_limit_and_fails_one_without() {
     // Every quote the primary served waited the whole 2 s.
     assert!(p95 >= 2000.0, "p95 {p95} ms");
 }
+
+/// `dns` on the reference stack: the good gateway keeps its replica connections open and
+/// never looks their names up again (0 errors), the no-keep-alive build resolves per call
+/// and fails; the canary lookup from the gateway's namespace proves the fault either way.
+#[test]
+fn dns_outage_passes_a_gateway_that_keeps_its_connections_and_fails_one_that_does_not() {
+    let (out, report, _dir) = run("dns-outage.yaml", &["--seed", "23"]);
+    let fault = &report["faults"][0];
+    eprintln!(
+        "good build: exit {:?}, errors during {:.3} %, evidence {}",
+        out.status.code(),
+        measured(&report, "error_rate(during=no-dns) < 0.1%") * 100.0,
+        fault["evidence"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(fault["applied"], true, "{fault:#}");
+    let canary = fault["evidence"]
+        .as_object()
+        .and_then(|e| e.iter().find(|(k, _)| k.ends_with(".dns_canary")))
+        .map(|(_, v)| v.clone())
+        .expect("a canary lookup in the evidence");
+    assert_eq!(canary["outcome"], "refused", "{canary}");
+    assert!(
+        fault["evidence"]["rules"]["rules"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["packets"].as_u64().unwrap_or(0) > 0)),
+        "the canary's query is counted by a rule: {fault:#}"
+    );
+
+    let (out, report, _dir) = run(
+        "dns-outage.yaml",
+        &["--seed", "23", "--set", "GATEWAY_UPSTREAM_KEEPALIVE=off"],
+    );
+    let errors = measured(&report, "error_rate(during=no-dns) < 0.1%");
+    eprintln!(
+        "no-keep-alive build: exit {:?}, errors during {:.3} %",
+        out.status.code(),
+        errors * 100.0
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(
+        slo(&report, "error_rate(during=no-dns) < 0.1%")["verdict"],
+        "breached",
+        "{report:#}"
+    );
+}

@@ -155,3 +155,55 @@ fn recreate_is_proven_and_its_outage_is_seen() {
     assert!(errors > 0, "{report:#}");
     assert_eq!(out.status.code(), Some(1), "{}\n{report:#}", text(&out));
 }
+
+/// `then: rollback`: the new version is deployed, then the previous one back, the same way,
+/// under the same load, judged per request across both. A new version that deploys cleanly
+/// but exits at once on SIGTERM (`GATEWAY_GRACEFUL_SHUTDOWN=off` in it only) is caught on
+/// the way back, which a deploy-only gate never sees.
+#[test]
+fn a_rollback_is_judged_like_the_deploy_in_both_directions() {
+    let scenario = |name: &str, set: &str| {
+        edge_scenario(name, "rolling")
+            .replace(
+                "set: { GATEWAY_VERSION: \"2\" }",
+                &format!("set: {{ GATEWAY_VERSION: \"2\"{set} }}\n    then: rollback"),
+            )
+            .replace("duration: 25s", "duration: 40s")
+    };
+    let dir = TempDir::new("rollout-back");
+    let (out, _, report) = run_yaml_in(&dir, "back", &scenario("rollout-back", ""), &[]);
+    let fault = report["faults"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["action"] == "rollout"))
+        .cloned()
+        .expect("a rollout");
+    let errors = errors_during_deploy(&report);
+    eprintln!(
+        "rollback, good versions: {errors} errors; {}",
+        fault["evidence"]
+    );
+    assert_eq!(out.status.code(), Some(0), "{}\n{report:#}", text(&out));
+    assert_eq!(fault["applied"], true, "{fault:#}");
+    // Two new containers, then two of the previous version replacing them.
+    assert_eq!(
+        fault["evidence"]["new_containers"].as_array().map(Vec::len),
+        Some(4),
+        "{fault:#}"
+    );
+    assert_eq!(
+        fault["evidence"]["rolled_back"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(errors, 0);
+
+    let (out, _, report) = run_yaml_in(
+        &dir,
+        "back-bad",
+        &scenario("rollout-back-bad", ", GATEWAY_GRACEFUL_SHUTDOWN: \"off\""),
+        &[],
+    );
+    let errors = errors_during_deploy(&report);
+    eprintln!("rollback of a version that dies on SIGTERM: {errors} errors");
+    assert_eq!(out.status.code(), Some(1), "{}\n{report:#}", text(&out));
+    assert!(errors > 0, "{report:#}");
+}

@@ -790,7 +790,8 @@ fn seeds_beyond_what_json_holds_are_refused() {
 }
 
 /// Issue 22: the L7 faults' fields, each bad one reported where it is written, and a
-/// `direction` (they act on requests, client → server) refused.
+/// `direction` (they act on requests, client → server) refused; a DNS failure's `mode` and
+/// what may follow a rollout.
 #[test]
 fn l7_fault_fields_are_checked_where_they_are_written() {
     let src = format!(
@@ -800,6 +801,8 @@ fn l7_fault_fields_are_checked_where_they_are_written() {
   - {{ name: c, at: 1s, duration: 2s, action: http-delay, delay: 1s, header: nocolon, path: \"/a/[\", target: {{ service: marketdata-a }}, port: 8081 }}
   - {{ name: d, at: 1s, duration: 2s, action: http-delay, direction: downstream, target: {{ service: marketdata-b }}, port: 8081 }}
   - {{ name: e, at: 1s, duration: 2s, action: http-abort, percent: 150%, target: {{ service: redis }}, port: 6379 }}
+  - {{ name: f, at: 20s, duration: 2s, action: dns, mode: nxdomain, target: {{ service: gateway }} }}
+  - {{ name: g, at: 20s, action: rollout, then: later, target: {{ service: postgres }} }}
 slos: [\"error_rate(phase=whole) < 1%\"]
 "
     );

@@ -180,6 +180,58 @@ impl RuleSet {
         }
     }
 
+    /// Fails the namespace's DNS queries: UDP and TCP to port 53, matched on the connection's
+    /// original destination port, so a resolver reached through NAT (Docker's embedded one
+    /// at 127.0.0.11:53 is rewritten to another port before the filter table) is caught too.
+    /// `refuse` answers at once (ICMP port unreachable, TCP reset: the lookup fails fast);
+    /// otherwise the queries are dropped and the lookup times out. With `names`, only queries
+    /// carrying one of them as a label of the name asked (any case; so `marketdata-a` also
+    /// catches `marketdata-a.ns.svc.cluster.local`).
+    pub fn dns_failure(mut self, names: &[String], refuse: bool) -> Result<Self, RuleError> {
+        for name in names {
+            let label_ok = (1..=63).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !label_ok {
+                return Err(RuleError::Invalid(format!(
+                    "`{name}` is not one DNS label (1-63 letters, digits, `-`, `_`)"
+                )));
+            }
+        }
+        for proto in ["udp", "tcp"] {
+            let target: &[&str] = match (refuse, proto) {
+                (false, _) => &["-j", "DROP"],
+                (true, "udp") => &["-j", "REJECT", "--reject-with", "icmp-port-unreachable"],
+                (true, _) => &["-j", "REJECT", "--reject-with", "tcp-reset"],
+            };
+            let base = words(&["-p", proto, "-m", "conntrack", "--ctorigdstport", "53"]);
+            let mut specs = Vec::new();
+            if names.is_empty() {
+                specs.push(base.clone());
+            }
+            for name in names {
+                let mut spec = base.clone();
+                spec.extend(words(&[
+                    "-m",
+                    "string",
+                    "--algo",
+                    "bm",
+                    "--icase",
+                    "--hex-string",
+                ]));
+                // A label on the wire is its length byte, then its text.
+                spec.push(format!("|{:02x}|{name}", name.len()));
+                specs.push(spec);
+            }
+            for mut spec in specs {
+                spec.extend(words(target));
+                self.push_iptables("filter", "OUTPUT", spec);
+            }
+        }
+        Ok(self)
+    }
+
     /// Caps the egress of interface `dev` to `bytes_per_sec` with a tc token bucket.
     pub fn bandwidth(mut self, dev: &str, bytes_per_sec: u64) -> Result<Self, RuleError> {
         let plain_name = !dev.is_empty()

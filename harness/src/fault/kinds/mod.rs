@@ -202,6 +202,7 @@ kinds! {
     RolloutRestart => rollout_restart::RolloutRestart,
     HttpAbort => http_abort::HttpAbort,
     HttpDelay => http_delay::HttpDelay,
+    Dns => dns::Dns,
 }
 
 impl KindId {

@@ -14,13 +14,16 @@ pub struct Rollout {
     pub strategy: Strategy,
     /// Compose variables of the new version, name → value, applied over the stack's `env`.
     pub set: BTreeMap<String, String>,
+    /// `then: rollback`: once the new version is in, the previous one is deployed back the
+    /// same way, under the same load (a rollback proven as zero-downtime as the deploy).
+    pub rollback: bool,
 }
 
 impl Kind for Rollout {
     const INFO: KindInfo = KindInfo {
         name: "rollout",
-        help: "a new version of the service deployed under load (`strategy`, `set`)",
-        fields: &["strategy", "set"],
+        help: "a new version of the service deployed under load (`strategy`, `set`, `then: rollback`)",
+        fields: &["strategy", "set", "then"],
         duration: Takes::Never(
             "a deploy runs its course and is never reverted; its `during=` window ends when the last old container is gone",
         ),
@@ -33,6 +36,7 @@ impl Kind for Rollout {
     fn read(fields: &mut dyn Fields) -> Result<Self, Reported> {
         let strategy = fields.strategy();
         let set = fields.settings("set");
+        let then = fields.word("then");
         if fields.picks_some() {
             let message = format!(
                 "fault `{}`: a rollout replaces every replica; `pick` must be `all`",
@@ -40,9 +44,20 @@ impl Kind for Rollout {
             );
             return Err(fields.refuse(Some("pick"), message, "remove `pick`"));
         }
+        let rollback = match then?.as_deref() {
+            None => false,
+            Some("rollback") => true,
+            Some(other) => {
+                return Err(fields.invalid(
+                    "then",
+                    format!("`{other}`: what may follow a rollout is `rollback`"),
+                ));
+            }
+        };
         Ok(Self {
             strategy: strategy?.unwrap_or(Strategy::Rolling),
             set: set?.unwrap_or_default(),
+            rollback,
         })
     }
 
@@ -50,6 +65,7 @@ impl Kind for Rollout {
         Exec::Rollout {
             strategy: self.strategy,
             set: self.set.clone(),
+            rollback: self.rollback,
         }
     }
 }

@@ -394,7 +394,7 @@ struct Entry<'c, 'a, 'r> {
 
 /// The fields of a fault entry that belong to its kind (beside `name`, `at`, `action`,
 /// `target` and `duration`): what a kind's `KindInfo::fields` names.
-const KIND_FIELDS: [&str; 17] = [
+const KIND_FIELDS: [&str; 19] = [
     "latency",
     "jitter",
     "rate",
@@ -412,6 +412,8 @@ const KIND_FIELDS: [&str; 17] = [
     "path",
     "header",
     "delay",
+    "mode",
+    "then",
 ];
 
 /// `Some(span)` when the entry has the kind field `name` (of [`KIND_FIELDS`]), `None` when not.
@@ -434,6 +436,8 @@ fn given(cx: &Ctx<'_>, f: &RawFault, name: &str) -> Option<Option<SourceSpan>> {
         "path" => f.path.as_ref().map(|s| cx.span(s)),
         "header" => f.header.as_ref().map(|s| cx.span(s)),
         "delay" => f.delay.as_ref().map(|s| cx.span(s)),
+        "mode" => f.mode.as_ref().map(|s| cx.span(s)),
+        "then" => f.then.as_ref().map(|s| cx.span(s)),
         _ => None,
     }
 }
@@ -492,6 +496,8 @@ impl<'r> Entry<'_, '_, 'r> {
             "path" => f.path.as_ref(),
             "header" => f.header.as_ref(),
             "delay" => f.delay.as_ref(),
+            "mode" => f.mode.as_ref(),
+            "then" => f.then.as_ref(),
             other => unknown(other),
         }
     }
