@@ -196,6 +196,7 @@ fn a_rollback_is_judged_like_the_deploy_in_both_directions() {
     );
     assert_eq!(errors, 0);
 
+    let dir = TempDir::new("rollout-back-bad");
     let (out, _, report) = run_yaml_in(
         &dir,
         "back-bad",

@@ -183,8 +183,11 @@ impl RuleSet {
     /// Fails the namespace's DNS queries: UDP and TCP to port 53, matched on the connection's
     /// original destination port, so a resolver reached through NAT (Docker's embedded one
     /// at 127.0.0.11:53 is rewritten to another port before the filter table) is caught too.
-    /// `refuse` answers at once (ICMP port unreachable, TCP reset: the lookup fails fast);
-    /// otherwise the queries are dropped and the lookup times out. With `names`, only queries
+    /// `refuse` rejects the queries on their way out (the sender's `send` fails, or an ICMP
+    /// port unreachable / TCP reset comes back: the lookup fails at once). Otherwise what
+    /// comes in is dropped: the query to a resolver in the namespace (Docker's, over `lo`)
+    /// or the answer of one outside it, so the query leaves normally and the lookup times
+    /// out (dropped on its way out, `send` itself would fail at once with EPERM). With `names`, only queries
     /// carrying one of them as a label of the name asked (any case; so `marketdata-a` also
     /// catches `marketdata-a.ns.svc.cluster.local`).
     pub fn dns_failure(mut self, names: &[String], refuse: bool) -> Result<Self, RuleError> {
@@ -224,9 +227,10 @@ impl RuleSet {
                 spec.push(format!("|{:02x}|{name}", name.len()));
                 specs.push(spec);
             }
+            let chain = if refuse { "OUTPUT" } else { "INPUT" };
             for mut spec in specs {
                 spec.extend(words(target));
-                self.push_iptables("filter", "OUTPUT", spec);
+                self.push_iptables("filter", chain, spec);
             }
         }
         Ok(self)

@@ -75,11 +75,17 @@ fn ask(resolver: Ipv4Addr, query: &[u8]) -> Asked {
         // Connected, so an ICMP port unreachable comes back as ECONNREFUSED on receive.
         socket.connect(SocketAddr::from((resolver, 53)))?;
         socket.set_read_timeout(Some(CANARY_WAIT))?;
-        socket.send(query)?;
+        // A query rejected on its way out fails here at once (EPERM): refused, as the
+        // application's own lookups are.
+        match socket.send(query) {
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => return Ok(Asked::Refused),
+            other => other?,
+        };
         let mut buf = [0u8; 512];
         match socket.recv(&mut buf) {
             Ok(_) => Ok(Asked::Answered),
             Err(e) if e.kind() == ErrorKind::ConnectionRefused => Ok(Asked::Refused),
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => Ok(Asked::Refused),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 Ok(Asked::NoAnswer)
             }
