@@ -152,3 +152,50 @@ fn bandwidth_validates_its_input() {
         .bandwidth("eth0", 20_000);
     assert!(twice.is_err());
 }
+
+/// `dns_failure`: refused on the way out, dropped on the way in, matched on the original
+/// destination port (before Docker's NAT of 127.0.0.11:53) and on the name's label as it is
+/// on the wire.
+#[test]
+fn dns_failure_rules_match_the_original_port_and_the_label() {
+    let refused = RuleSet::new(marker())
+        .dns_failure(&["marketdata-a".to_owned()], true)
+        .expect("valid");
+    let lines: Vec<String> = refused
+        .commands()
+        .into_iter()
+        .map(|c| c.1.join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "-w 5 -t filter -I OUTPUT 1 -p udp -m conntrack --ctorigdstport 53 -m string --algo bm \
+             --icase --hex-string |0c|marketdata-a -m comment --comment chaosgate:run1:fault:0 \
+             -j REJECT --reject-with icmp-port-unreachable",
+            "-w 5 -t filter -I OUTPUT 1 -p tcp -m conntrack --ctorigdstport 53 -m string --algo bm \
+             --icase --hex-string |0c|marketdata-a -m comment --comment chaosgate:run1:fault:1 \
+             -j REJECT --reject-with tcp-reset",
+        ]
+    );
+    let dropped = RuleSet::new(marker())
+        .dns_failure(&[], false)
+        .expect("valid");
+    let lines: Vec<String> = dropped
+        .commands()
+        .into_iter()
+        .map(|c| c.1.join(" "))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("-I INPUT 1 -p ") && l.ends_with("-j DROP")),
+        "{lines:?}"
+    );
+    assert!(
+        RuleSet::new(marker())
+            .dns_failure(&["a.b".to_owned()], true)
+            .is_err(),
+        "one label only"
+    );
+}
