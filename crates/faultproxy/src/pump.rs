@@ -195,6 +195,10 @@ impl<'a> Pump<'a> {
     /// came, a reset of the connection.
     async fn apply_effects(&mut self) -> Result<(), Stop> {
         let effects = self.chain.take_effects();
+        // Most chunks ask for nothing: no socket handle is taken for them.
+        if effects.replies.is_empty() && !effects.reset {
+            return Ok(());
+        }
         let back = match self.flow {
             Flow::Upstream => self.conn.client.clone(),
             Flow::Downstream => self.conn.server.clone(),
@@ -209,8 +213,7 @@ impl<'a> Pump<'a> {
                 return Err(Stop::WriteFailed);
             }
             if self.flow == Flow::Upstream {
-                self.conn.wrote_downstream(reply.len() as u64);
-                bump(&self.stats.bytes_downstream, reply.len() as u64);
+                self.count_downstream(reply.len());
             }
         }
         if effects.reset {
@@ -219,6 +222,13 @@ impl<'a> Pump<'a> {
             return Err(Stop::WriteFailed);
         }
         Ok(())
+    }
+
+    /// Counts `n` bytes written to the client: the proxy's total and the connection's own
+    /// count, which tells an L7 toxic whether a response has started.
+    fn count_downstream(&self, n: usize) {
+        self.conn.wrote_downstream(n as u64);
+        bump(&self.stats.bytes_downstream, n as u64);
     }
 
     /// Lets the toxics take bytes out of the chunk, in install order; `true` when nothing is
@@ -369,14 +379,10 @@ impl<'a> Pump<'a> {
         };
         match written {
             Ok(()) => {
-                let counter = match self.flow {
-                    Flow::Upstream => &self.stats.bytes_upstream,
-                    Flow::Downstream => {
-                        self.conn.wrote_downstream(data.len() as u64);
-                        &self.stats.bytes_downstream
-                    }
-                };
-                bump(counter, data.len() as u64);
+                match self.flow {
+                    Flow::Upstream => bump(&self.stats.bytes_upstream, data.len() as u64),
+                    Flow::Downstream => self.count_downstream(data.len()),
+                }
                 Ok(())
             }
             Err(_) => Err(Stop::WriteFailed),
