@@ -13,6 +13,7 @@ use super::container::{ContainerFaultEnv, run_container_fault};
 use super::exec::Exec;
 use super::kube::{KubeAction, KubeFaultEnv, run_kube_fault};
 use super::network::{NetworkAction, NetworkFaultEnv, Runners, run_network_fault};
+use super::resource::{ResourceFaultEnv, run_resource_fault};
 use super::rollout::{RolloutEnv, RolloutPlan, run_rollout};
 use super::schedule::{FaultBackend, RunWindow, pick_targets};
 use crate::plan::PlannedFault;
@@ -62,7 +63,7 @@ impl FaultBackend for ComposeFaults {
             return false;
         };
         match f.action {
-            Exec::Container(_) | Exec::Rollout { .. } | Exec::Kube(_) => {
+            Exec::Container(_) | Exec::Rollout { .. } | Exec::Kube(_) | Exec::Resource(_) => {
                 super::still_current(&pick_targets(containers, &f.service, &f.labels, f.pick))
             }
             // Peers' addresses come from the listing too.
@@ -115,6 +116,22 @@ impl FaultBackend for ComposeFaults {
                     (&targets, &containers),
                     Runners::Here(Arc::new(SystemRunner::default())),
                     hold,
+                )
+                .await;
+            }
+            Exec::Resource(action) => {
+                let env = ResourceFaultEnv {
+                    docker: &self.docker,
+                    sink: &run.sink,
+                };
+                run_resource_fault(
+                    &env,
+                    record,
+                    action,
+                    &targets,
+                    hold,
+                    run.run_end,
+                    &run.cancel,
                 )
                 .await;
             }
@@ -171,6 +188,7 @@ fn kube_action(f: &PlannedFault) -> Result<Option<KubeAction>, String> {
         ) => Ok(None),
         Exec::Network(NetworkAction::Isolate | NetworkAction::Dns { .. })
         | Exec::Container(_)
+        | Exec::Resource(_)
         | Exec::Rollout { .. } => Err(format!(
             "action `{}` does not run on Kubernetes",
             f.kind.name()

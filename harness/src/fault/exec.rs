@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use super::container::ContainerAction;
 use super::kube::KubeAction;
 use super::network::NetworkAction;
+use super::resource::ResourceAction;
 use super::rollout::Strategy;
 
 /// A fault's instruction to its executor.
@@ -19,6 +20,9 @@ pub enum Exec {
     Network(NetworkAction),
     /// A fault through the Kubernetes API or the node (fault/kube.rs).
     Kube(KubeAction),
+    /// CPU or memory stress in the targets' cgroups, or a disk filled inside them
+    /// (fault/resource/).
+    Resource(ResourceAction),
     /// A deploy under load (fault/rollout.rs): one-shot, never reverted.
     Rollout {
         /// How the old containers are replaced.
@@ -37,7 +41,7 @@ impl Exec {
     pub fn holds(&self) -> bool {
         match self {
             Self::Container(a) => !matches!(a, ContainerAction::Crash | ContainerAction::Restart),
-            Self::Network(_) => true,
+            Self::Network(_) | Self::Resource(_) => true,
             Self::Kube(a) => a.holds(),
             Self::Rollout { .. } => false,
         }
@@ -63,7 +67,9 @@ impl Exec {
             Self::Network(NetworkAction::Isolate | NetworkAction::Dns { .. }) => {
                 vec![target.to_string()]
             }
-            Self::Container(_) | Self::Kube(_) | Self::Rollout { .. } => Vec::new(),
+            Self::Container(_) | Self::Kube(_) | Self::Resource(_) | Self::Rollout { .. } => {
+                Vec::new()
+            }
         }
     }
 

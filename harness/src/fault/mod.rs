@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod link;
 pub mod network;
 pub mod record;
+pub mod resource;
 pub mod rollout;
 pub mod schedule;
 #[cfg(test)]

@@ -402,7 +402,8 @@ pub struct RawFault {
     #[schemars(with = "Option<String>")]
     pub rate: Option<Spanned<String>>,
     /// loss: share of packets dropped, e.g. `30%`; http-abort, http-delay: share of the
-    /// matching requests acted on (all when absent).
+    /// matching requests acted on (all when absent); disk-fill: the share of the
+    /// filesystem's size in use once filled (instead of `size`).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub percent: Option<Spanned<String>>,
@@ -465,6 +466,19 @@ pub struct RawFault {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub then: Option<Spanned<String>>,
+    /// cpu-stress: busy workers in the target's cgroup, one core's worth each (1-64).
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub cores: Option<Spanned<u32>>,
+    /// memory-stress: memory held in the target's cgroup; disk-fill: bytes written into
+    /// `dir` (`256MiB`, `64MB`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub size: Option<Spanned<String>>,
+    /// disk-fill: an absolute directory inside the target whose filesystem is filled.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -243,6 +243,50 @@ fn fraction_hint(bare: &str) -> String {
     }
 }
 
+/// `256MiB`, `64MB`, `1GiB`, `4096B` (decimal units; `KiB`/`MiB`/`GiB`/`TiB` binary) → bytes,
+/// from 1 B to 1 TiB: a memory or disk size.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid size `{trimmed}`, expected e.g. `256MiB`"))?;
+    let scale = match unit.trim() {
+        "B" => 1.0,
+        "KB" | "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        "" => {
+            return Err(format!(
+                "size `{trimmed}` has no unit; write e.g. `{trimmed}MiB` or `{trimmed}B`"
+            ));
+        }
+        other => {
+            return Err(format!(
+                "invalid size `{trimmed}`: unknown unit `{other}`, expected B, KB, MB, GB, KiB, MiB, GiB or TiB"
+            ));
+        }
+    };
+    let bytes = number * scale;
+    if !bytes.is_finite() || bytes < 1.0 {
+        return Err(format!("size `{trimmed}` must be at least 1B"));
+    }
+    if bytes > MAX_BYTES as f64 {
+        return Err(format!("size `{trimmed}` is above the largest, 1TiB"));
+    }
+    Ok(bytes.round() as u64)
+}
+
+/// The largest size [`parse_bytes`] accepts: 1 TiB.
+pub const MAX_BYTES: u64 = 1 << 40;
+
 /// `64KB/s`, `1MB/s`, `512B/s` (decimal units; `KiB`/`MiB`/`GiB` binary) → bytes per
 /// second, from 1 B/s to [`MAX_BYTES_PER_SECOND`].
 pub fn parse_byte_rate(text: &str) -> Result<u64, String> {
@@ -386,6 +430,18 @@ mod tests {
         assert!(parse_percent("130%").is_err());
         assert!(parse_percent("NaN%").is_err());
         assert!(parse_percent("-1%").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_bytes("256MiB"), Ok(256 << 20));
+        assert_eq!(parse_bytes("64MB"), Ok(64_000_000));
+        assert_eq!(parse_bytes(" 1.5GiB "), Ok(3 << 29));
+        assert!(parse_bytes("64").unwrap_err().contains("no unit"));
+        assert!(parse_bytes("64XB").unwrap_err().contains("unknown unit"));
+        assert!(parse_bytes("0B").unwrap_err().contains("at least"));
+        assert!(parse_bytes("2TiB").unwrap_err().contains("largest"));
+        assert!(parse_bytes("MiB").is_err());
     }
 
     #[test]

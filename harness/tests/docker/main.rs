@@ -31,6 +31,7 @@ mod run_lifecycle;
 mod run_listening;
 mod run_network;
 mod run_network_faults;
+mod run_resources;
 mod run_rollout;
 mod run_scenarios;
 mod run_verdicts;

@@ -77,6 +77,8 @@ pub trait Fields {
     fn byte_rate(&mut self, field: &'static str) -> Read<u64>;
     /// A share (`30%`), 0.0 – 1.0.
     fn percent(&mut self, field: &'static str) -> Read<f64>;
+    /// A size (`256MiB`), in bytes.
+    fn bytes(&mut self, field: &'static str) -> Read<u64>;
     /// A word or line as written (`GET`, `/quote`, `x-user: bob`).
     fn word(&mut self, field: &'static str) -> Read<String>;
     /// A whole number within `lo..=hi`.
@@ -203,6 +205,9 @@ kinds! {
     HttpAbort => http_abort::HttpAbort,
     HttpDelay => http_delay::HttpDelay,
     Dns => dns::Dns,
+    CpuStress => cpu_stress::CpuStress,
+    MemoryStress => memory_stress::MemoryStress,
+    DiskFill => disk_fill::DiskFill,
 }
 
 impl KindId {

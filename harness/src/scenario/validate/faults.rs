@@ -394,7 +394,7 @@ struct Entry<'c, 'a, 'r> {
 
 /// The fields of a fault entry that belong to its kind (beside `name`, `at`, `action`,
 /// `target` and `duration`): what a kind's `KindInfo::fields` names.
-const KIND_FIELDS: [&str; 19] = [
+const KIND_FIELDS: [&str; 22] = [
     "latency",
     "jitter",
     "rate",
@@ -414,6 +414,9 @@ const KIND_FIELDS: [&str; 19] = [
     "delay",
     "mode",
     "then",
+    "cores",
+    "size",
+    "dir",
 ];
 
 /// `Some(span)` when the entry has the kind field `name` (of [`KIND_FIELDS`]), `None` when not.
@@ -438,6 +441,9 @@ fn given(cx: &Ctx<'_>, f: &RawFault, name: &str) -> Option<Option<SourceSpan>> {
         "delay" => f.delay.as_ref().map(|s| cx.span(s)),
         "mode" => f.mode.as_ref().map(|s| cx.span(s)),
         "then" => f.then.as_ref().map(|s| cx.span(s)),
+        "cores" => f.cores.as_ref().map(|s| cx.span(s)),
+        "size" => f.size.as_ref().map(|s| cx.span(s)),
+        "dir" => f.dir.as_ref().map(|s| cx.span(s)),
         _ => None,
     }
 }
@@ -498,6 +504,8 @@ impl<'r> Entry<'_, '_, 'r> {
             "delay" => f.delay.as_ref(),
             "mode" => f.mode.as_ref(),
             "then" => f.then.as_ref(),
+            "size" => f.size.as_ref(),
+            "dir" => f.dir.as_ref(),
             other => unknown(other),
         }
     }
@@ -532,6 +540,11 @@ impl Fields for Entry<'_, '_, '_> {
         self.parsed(sp, units::parse_percent)
     }
 
+    fn bytes(&mut self, field: &'static str) -> Read<u64> {
+        let sp = self.text(field);
+        self.parsed(sp, units::parse_bytes)
+    }
+
     fn word(&mut self, field: &'static str) -> Read<String> {
         Ok(self.text(field).map(|s| s.value.clone()))
     }
@@ -539,6 +552,7 @@ impl Fields for Entry<'_, '_, '_> {
     fn count(&mut self, field: &'static str, lo: u32, hi: u32) -> Read<u32> {
         let r = match field {
             "replicas" => self.f.replicas.as_ref(),
+            "cores" => self.f.cores.as_ref(),
             other => unknown(other),
         };
         let Some(r) = r else {

@@ -1,0 +1,535 @@
+//! Resource faults on a container: CPU and memory stress inside its cgroups (helpers of
+//! chaosgate's own moved there, [`helper`]), and a disk filled inside it ([`disk`]). Each is
+//! proven by the kernel's own counters (the cgroup's CPU usage, the held mapping's resident
+//! size, the file system's use) and reverted by killing the helpers or removing the file.
+
+pub mod cgroup;
+pub mod disk;
+pub mod helper;
+
+use std::time::Duration;
+
+use bollard::Docker;
+use serde_json::json;
+
+use super::lifecycle::{
+    Back, Hold, HoldFrom, Lifecycle, Outcome, Proof, Reverted, Stamp, Window, drive,
+};
+use super::{Evidence, FaultRecord};
+use crate::stack::ContainerInfo;
+use crate::timeline::EventSink;
+use cgroup::Cgroups;
+use disk::FillTo;
+use helper::{Helper, Work};
+
+/// A resource fault's instruction.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub enum ResourceAction {
+    /// `cores` helpers spinning in each target's cgroups.
+    Cpu {
+        /// One core's worth each.
+        cores: u32,
+    },
+    /// One helper holding `bytes` of locked memory in each target's cgroups.
+    Memory {
+        /// Held, touched and locked.
+        bytes: u64,
+    },
+    /// A file filling the file system of `dir` inside each target.
+    Disk {
+        /// Absolute, inside the container.
+        dir: String,
+        /// How full.
+        fill: FillTo,
+    },
+}
+
+/// How long the proof of a CPU stress watches the counters.
+const CPU_PROOF_WINDOW: Duration = Duration::from_millis(500);
+
+/// How long a memory holder may take to map, lock and touch its bytes (a cgroup near its limit
+/// reclaims first; a stalled one never finishes).
+const MEMORY_PROOF_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A resource fault's share of the run.
+pub struct ResourceFaultEnv<'a> {
+    /// To find a restarted target's process again at revert.
+    pub docker: &'a Docker,
+    /// Where each stage is recorded.
+    pub sink: &'a EventSink,
+}
+
+/// Applies `action` to `targets`, proves it from the kernel's counters, holds it for `hold`,
+/// reverts it; see [`drive`] for what is recorded when.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_resource_fault(
+    env: &ResourceFaultEnv<'_>,
+    record: &mut FaultRecord,
+    action: &ResourceAction,
+    targets: &[ContainerInfo],
+    hold: Duration,
+    run_end: tokio::time::Instant,
+    cancel: &tokio_util::sync::CancellationToken,
+) {
+    let file_name = format!(
+        ".chaosgate-disk-fill-{}",
+        record
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            })
+            .collect::<String>()
+    );
+    let mut fault = ResourceFault {
+        env,
+        action: action.clone(),
+        targets,
+        hold,
+        file_name,
+        cgroups: Vec::new(),
+        applied: Vec::new(),
+    };
+    drive(&mut fault, record, env.sink, run_end, cancel).await;
+}
+
+struct ResourceFault<'a> {
+    env: &'a ResourceFaultEnv<'a>,
+    action: ResourceAction,
+    targets: &'a [ContainerInfo],
+    hold: Duration,
+    /// The disk fill's file, in `dir`.
+    file_name: String,
+    /// Each target's cgroups (stress), found before acting.
+    cgroups: Vec<Cgroups>,
+    /// What was applied, per target, in target order: what the proof reads and the revert
+    /// undoes.
+    applied: Vec<Applied>,
+}
+
+/// What was applied to one target.
+enum Applied {
+    Stress {
+        target: ContainerInfo,
+        helpers: Vec<Helper>,
+        /// The container's processes made the OOM killer's first choice, with the
+        /// `oom_score_adj` each had (memory stress), restored at revert.
+        raised: Vec<(u32, String)>,
+        /// The cgroup's CPU counter and the wall time when the proof ended (CPU stress).
+        proven_cpu: Option<(u64, std::time::Instant)>,
+    },
+    Disk {
+        target: ContainerInfo,
+        /// Asked for.
+        bytes: u64,
+        /// Got.
+        written: u64,
+    },
+}
+
+fn key(c: &ContainerInfo, what: &str) -> String {
+    format!("{}.{what}", c.name)
+}
+
+impl Lifecycle for ResourceFault<'_> {
+    /// What was applied is kept in `applied`.
+    type Undo = ();
+
+    fn targets(&self) -> Vec<String> {
+        self.targets.iter().map(|c| c.name.clone()).collect()
+    }
+
+    fn hold(&self) -> Option<Hold> {
+        Some(Hold {
+            duration: self.hold,
+            from: HoldFrom::Proven,
+        })
+    }
+
+    async fn prepare(&mut self, _: &mut Evidence) -> Result<(), String> {
+        for c in self.targets {
+            if c.pid == 0 {
+                return Err(format!("{} is not running", c.name));
+            }
+            match &self.action {
+                ResourceAction::Cpu { .. } | ResourceAction::Memory { .. } => {
+                    let cg = Cgroups::of(c.pid)
+                        .map_err(|e| format!("finding the cgroups of {}: {e}", c.name))?;
+                    self.cgroups.push(cg);
+                }
+                ResourceAction::Disk { dir, fill } => {
+                    let path = disk::in_container(c.pid, dir);
+                    if !path.is_dir() {
+                        return Err(format!("{} has no directory {dir}", c.name));
+                    }
+                    let now = disk::usage(&path)
+                        .map_err(|e| format!("statvfs of {dir} in {}: {e}", c.name))?;
+                    disk::to_write(*fill, now)
+                        .map_err(|e| format!("filling {dir} in {}: {e}", c.name))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply(&mut self, evidence: &mut Evidence, stamp: &mut Stamp<'_>) -> Outcome<()> {
+        let mut stamped = false;
+        for (i, c) in self.targets.iter().enumerate() {
+            let result = match &self.action {
+                ResourceAction::Cpu { cores } => {
+                    let work = vec![Work::Burn; *cores as usize];
+                    start_helpers(&self.cgroups[i], c, &work, evidence, stamp, &mut stamped).map(
+                        |helpers| Applied::Stress {
+                            target: c.clone(),
+                            helpers,
+                            raised: Vec::new(),
+                            proven_cpu: None,
+                        },
+                    )
+                }
+                ResourceAction::Memory { bytes } => {
+                    let cg = &self.cgroups[i];
+                    if let Some(limit) = cg.memory_limit() {
+                        evidence.insert(key(c, "memory_limit_bytes"), json!(limit));
+                    }
+                    if let Some(used) = cg.memory_bytes() {
+                        evidence.insert(key(c, "memory_before_bytes"), json!(used));
+                    }
+                    // The squeeze must land on the container's own processes, not on the
+                    // helper (the largest process there, which the OOM killer would pick and so
+                    // end the fault). Shielding the helper needs CAP_SYS_RESOURCE, which a
+                    // harness in a container often lacks; raising theirs needs nothing.
+                    let raised = raise_oom_scores(cg);
+                    evidence.insert(
+                        key(c, "oom_first_pids"),
+                        json!(raised.iter().map(|(p, _)| p).collect::<Vec<_>>()),
+                    );
+                    let work = [Work::Hold(*bytes as usize)];
+                    match start_helpers(cg, c, &work, evidence, stamp, &mut stamped) {
+                        Ok(helpers) => Ok(Applied::Stress {
+                            target: c.clone(),
+                            helpers,
+                            raised,
+                            proven_cpu: None,
+                        }),
+                        Err(e) => {
+                            restore_oom_scores(&raised);
+                            Err(e)
+                        }
+                    }
+                }
+                ResourceAction::Disk { dir, fill } => {
+                    let path = disk::in_container(c.pid, dir);
+                    let file = path.join(&self.file_name);
+                    let fill = *fill;
+                    if !stamped {
+                        stamp.now(None);
+                        stamped = true;
+                    }
+                    let filled = tokio::task::spawn_blocking(move || {
+                        let before = disk::usage(&path)?;
+                        let bytes = disk::to_write(fill, before).map_err(std::io::Error::other)?;
+                        let written = disk::fill(&file, bytes)?;
+                        let after = disk::usage(&path)?;
+                        Ok::<_, std::io::Error>((before, bytes, written, after))
+                    })
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| format!("filling {dir} in {}: {e}", c.name)));
+                    filled.map(|(before, bytes, written, after)| {
+                        evidence.insert(key(c, "disk_total_bytes"), json!(before.total));
+                        evidence.insert(key(c, "disk_used_before_bytes"), json!(before.used));
+                        evidence.insert(key(c, "disk_filled_bytes"), json!(written));
+                        evidence.insert(key(c, "disk_used_after_bytes"), json!(after.used));
+                        evidence
+                            .insert(key(c, "disk_used_share_after"), json!(round(after.share())));
+                        Applied::Disk {
+                            target: c.clone(),
+                            bytes,
+                            written,
+                        }
+                    })
+                }
+            };
+            match result {
+                Ok(a) => self.applied.push(a),
+                Err(error) => {
+                    return Outcome::Failed {
+                        error,
+                        acted: (!self.applied.is_empty()).then_some(()),
+                    };
+                }
+            }
+        }
+        Outcome::Done(())
+    }
+
+    async fn prove(&mut self, evidence: &mut Evidence, _: &Window<'_>) -> Proof {
+        let clock = *self.env.sink.clock();
+        let mut short = Vec::new();
+        match &self.action {
+            ResourceAction::Cpu { cores } => {
+                let before: Vec<Option<u64>> = self.cgroups.iter().map(Cgroups::cpu_ns).collect();
+                let start = std::time::Instant::now();
+                tokio::time::sleep(CPU_PROOF_WINDOW).await;
+                let elapsed = start.elapsed().as_nanos().max(1) as f64;
+                for ((a, cg), b) in self.applied.iter_mut().zip(&self.cgroups).zip(before) {
+                    let Applied::Stress {
+                        target, proven_cpu, ..
+                    } = a
+                    else {
+                        continue;
+                    };
+                    let (Some(b), Some(after)) = (b, cg.cpu_ns()) else {
+                        short.push(format!("{}: no CPU counter", target.name));
+                        continue;
+                    };
+                    *proven_cpu = Some((after, std::time::Instant::now()));
+                    let used = after.saturating_sub(b) as f64 / elapsed;
+                    evidence.insert(key(target, "cgroup_cpu_cores_at_proof"), json!(round(used)));
+                    // The helpers' spinning must show in the container's own counter; how much
+                    // depends on the machine's other load, so the held figure is measured over
+                    // the hold and reported, not required.
+                    if used < 0.05 * f64::from(*cores) {
+                        short.push(format!("{}: the cgroup used {used:.2} cores", target.name));
+                    }
+                }
+            }
+            ResourceAction::Memory { bytes } => {
+                for a in &self.applied {
+                    let Applied::Stress {
+                        target, helpers, ..
+                    } = a
+                    else {
+                        continue;
+                    };
+                    let Some(h) = helpers.first() else { continue };
+                    let held = match h.report() {
+                        Ok(fd) => tokio::task::spawn_blocking(move || {
+                            helper::wait_held(&fd, MEMORY_PROOF_TIMEOUT)
+                        })
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string())),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match held {
+                        Ok(held) => {
+                            let resident = h.resident_at(held.address).unwrap_or(0);
+                            evidence.insert(key(target, "memory_held_bytes"), json!(resident));
+                            evidence.insert(key(target, "memory_locked"), json!(held.locked));
+                            if let Some(cg) = Cgroups::of(target.pid)
+                                .ok()
+                                .and_then(|cg| cg.memory_bytes())
+                            {
+                                evidence.insert(key(target, "memory_after_bytes"), json!(cg));
+                            }
+                            // Mapped, touched and (unless mlock was refused) locked: all of it
+                            // is resident, page rounding aside.
+                            if (resident as f64) < 0.99 * *bytes as f64 {
+                                short.push(format!(
+                                    "{}: {} of {} resident",
+                                    target.name,
+                                    disk::mib(resident),
+                                    disk::mib(*bytes)
+                                ));
+                            }
+                        }
+                        Err(e) => short.push(format!("{}: {e}", target.name)),
+                    }
+                }
+            }
+            ResourceAction::Disk { .. } => {
+                for a in &self.applied {
+                    if let Applied::Disk {
+                        target,
+                        bytes,
+                        written,
+                    } = a
+                        && (*written as f64) < 0.99 * *bytes as f64
+                    {
+                        short.push(format!(
+                            "{}: {} of {} written (the file system ran out)",
+                            target.name,
+                            disk::mib(*written),
+                            disk::mib(*bytes)
+                        ));
+                    }
+                }
+            }
+        }
+        if short.is_empty() {
+            Proof::Verified {
+                at_ns: clock.now_ns(),
+                detail: Some(
+                    match self.action {
+                        ResourceAction::Cpu { .. } => {
+                            "helpers in the target's cgroups, its CPU counter rising"
+                        }
+                        ResourceAction::Memory { .. } => {
+                            "held in the target's cgroups: resident and locked"
+                        }
+                        ResourceAction::Disk { .. } => "the file system's use grew by the size",
+                    }
+                    .into(),
+                ),
+            }
+        } else {
+            Proof::Unverified {
+                detail: short.join("; "),
+            }
+        }
+    }
+
+    async fn revert(&mut self, evidence: &mut Evidence, (): ()) -> Reverted {
+        let mut errors = Vec::new();
+        for a in std::mem::take(&mut self.applied) {
+            match a {
+                Applied::Stress {
+                    target,
+                    mut helpers,
+                    raised,
+                    proven_cpu,
+                } => {
+                    if let Some((from, at)) = proven_cpu
+                        && let Some(now) = Cgroups::of(target.pid).ok().and_then(|cg| cg.cpu_ns())
+                    {
+                        let cores =
+                            now.saturating_sub(from) as f64 / at.elapsed().as_nanos().max(1) as f64;
+                        evidence.insert(key(&target, "cgroup_cpu_cores_held"), json!(round(cores)));
+                    }
+                    if matches!(self.action, ResourceAction::Cpu { .. }) {
+                        let burned: u64 = helpers.iter().filter_map(Helper::cpu_ns).sum();
+                        evidence.insert(
+                            key(&target, "helper_cpu_seconds"),
+                            json!(round(burned as f64 / 1e9)),
+                        );
+                    }
+                    let died = helpers.iter().filter(|h| !h.alive()).count();
+                    if died > 0 {
+                        evidence.insert(key(&target, "helpers_ended_early"), json!(died));
+                    }
+                    restore_oom_scores(&raised);
+                    for h in &mut helpers {
+                        if let Err(e) = h.stop() {
+                            errors.push(format!(
+                                "stopping helper {} of {}: {e}",
+                                h.pid(),
+                                target.name
+                            ));
+                        }
+                    }
+                }
+                Applied::Disk { target, .. } => {
+                    let ResourceAction::Disk { dir, .. } = &self.action else {
+                        continue;
+                    };
+                    // A target restarted during the fault has a new process: find it again (its
+                    // file system, and the file, may have outlived the old one).
+                    let pid = match crate::stack::docker::inspect(self.env.docker, &target.id).await
+                    {
+                        Ok(c) if c.running && c.pid != 0 => c.pid,
+                        Ok(_) => target.pid,
+                        // Removed: its file system went with it.
+                        Err(_) => continue,
+                    };
+                    let path = disk::in_container(pid, dir);
+                    let file = path.join(&self.file_name);
+                    match std::fs::remove_file(&file) {
+                        Ok(()) => {}
+                        // A restarted container's tmpfs starts empty.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => errors.push(format!(
+                            "removing {} in {}: {e}",
+                            file.display(),
+                            target.name
+                        )),
+                    }
+                    if let Ok(after) = disk::usage(&path) {
+                        evidence.insert(
+                            key(&target, "disk_used_after_revert_bytes"),
+                            json!(after.used),
+                        );
+                    }
+                }
+            }
+        }
+        if errors.is_empty() {
+            Reverted::Done
+        } else {
+            Reverted::WithErrors(errors.join("; "))
+        }
+    }
+
+    async fn back(&mut self, _: &mut Evidence, _: &Window<'_>) -> Option<Back> {
+        // The helpers were reaped, the file removed: the resource is free once the revert
+        // returns.
+        Some(Back::Seen(self.env.sink.clock().now_ns()))
+    }
+}
+
+/// Forks `work`'s helpers for target `c`, moves each into its cgroups `cg`, checks it is there,
+/// and starts them all (the fault counts as applied at the first start).
+fn start_helpers(
+    cg: &Cgroups,
+    c: &ContainerInfo,
+    work: &[Work],
+    evidence: &mut Evidence,
+    stamp: &mut Stamp<'_>,
+    stamped: &mut bool,
+) -> Result<Vec<Helper>, String> {
+    let mut helpers = Vec::with_capacity(work.len());
+    for &w in work {
+        let h = Helper::spawn(w).map_err(|e| format!("starting a helper for {}: {e}", c.name))?;
+        cg.join(h.pid())
+            .map_err(|e| format!("moving helper {} into {}'s cgroups: {e}", h.pid(), c.name))?;
+        if !cg.holds(h.pid()) {
+            return Err(format!(
+                "helper {} is not in {}'s cgroups after moving it",
+                h.pid(),
+                c.name
+            ));
+        }
+        helpers.push(h);
+    }
+    evidence.insert(
+        format!("{}.helper_pids", c.name),
+        json!(helpers.iter().map(Helper::pid).collect::<Vec<_>>()),
+    );
+    if !*stamped {
+        stamp.now(None);
+        *stamped = true;
+    }
+    for h in &mut helpers {
+        h.start()
+            .map_err(|e| format!("starting helper {} in {}: {e}", h.pid(), c.name))?;
+    }
+    Ok(helpers)
+}
+
+/// Sets `oom_score_adj` to 1000 for every process in `cg`'s memory cgroup; returns each one's
+/// previous value. A process that is gone, or refuses, is left out.
+fn raise_oom_scores(cg: &Cgroups) -> Vec<(u32, String)> {
+    cg.processes()
+        .into_iter()
+        .filter_map(|pid| {
+            let file = format!("/proc/{pid}/oom_score_adj");
+            let before = std::fs::read_to_string(&file).ok()?;
+            std::fs::write(&file, "1000").ok()?;
+            Some((pid, before.trim().to_string()))
+        })
+        .collect()
+}
+
+/// Puts back what [`raise_oom_scores`] changed, for the processes still there (a restarted
+/// container's new ones start from Docker's setting anyway).
+fn restore_oom_scores(raised: &[(u32, String)]) {
+    for (pid, before) in raised {
+        let _ = std::fs::write(format!("/proc/{pid}/oom_score_adj"), before);
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
