@@ -23,7 +23,7 @@ use chaosgate_proxy::{ProxyConfig, ProxyCounters, ProxyHandle, Toxic, ToxicKind,
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-mod dns;
+pub mod dns;
 mod wiring;
 
 pub use wiring::{Interceptions, wire_interceptions};
@@ -91,8 +91,8 @@ pub enum NetworkAction {
     Dns {
         /// Only lookups of these services' names (every lookup when empty).
         names: Vec<String>,
-        /// Refused at once, or dropped (the lookup times out).
-        refuse: bool,
+        /// How they fail.
+        mode: dns::DnsMode,
     },
     /// Disconnect the target from the stack's networks, reconnected with its aliases afterwards.
     Isolate,
@@ -144,6 +144,8 @@ enum Applied {
         own: Vec<(ProxyHandle, AppliedRules)>,
     },
     Rules(Vec<AppliedRules>),
+    /// DNS queries redirected to chaosgate's resolvers (one per target, named by target).
+    Answered(Vec<AppliedRules>, Vec<(String, dns::Responder)>),
     Isolated(Vec<(ContainerInfo, Vec<String>)>),
 }
 
@@ -479,16 +481,44 @@ async fn apply(
             }
             Ok(Applied::Rules(out))
         }
-        NetworkAction::Dns { names, refuse } => {
+        NetworkAction::Dns { names, mode } => {
             let mut out = Vec::new();
+            let mut responders = Vec::new();
+            let acted = |out, responders: Vec<_>| {
+                if responders.is_empty() {
+                    Applied::Rules(out)
+                } else {
+                    Applied::Answered(out, responders)
+                }
+            };
             for t in targets {
-                let rules = RuleSet::new(marker.clone())
-                    .dns_failure(names, *refuse)
-                    .map_err(|e| e.to_string())?;
-                out.push(apply_rules(env, rules, t).await?);
+                let rules = match mode.rcode() {
+                    None => RuleSet::new(marker.clone())
+                        .dns_failure(names, *mode == dns::DnsMode::Refused),
+                    Some(rcode) => {
+                        let r = match dns::Responder::start(t.pid, rcode) {
+                            Ok(r) => r,
+                            Err(error) => {
+                                let acted = (!out.is_empty()).then(|| acted(out, responders));
+                                return Err(ApplyError { error, acted });
+                            }
+                        };
+                        let port = r.port;
+                        responders.push((t.name.clone(), r));
+                        RuleSet::new(marker.clone()).dns_answer(names, port)
+                    }
+                }
+                .map_err(|e| e.to_string())?;
+                match apply_rules(env, rules, t).await {
+                    Ok(a) => out.push(a),
+                    Err(error) => {
+                        let acted = (!out.is_empty()).then(|| acted(out, responders));
+                        return Err(ApplyError { error, acted });
+                    }
+                }
                 // The rules are in place: a lookup from inside must now fail as asked, or the
                 // fault is not applied (and its rules are removed by the revert).
-                match dns::canary(t.pid, names.first().map(String::as_str), *refuse).await {
+                match dns::canary(t.pid, names.first().map(String::as_str), *mode).await {
                     Ok(seen) => {
                         record
                             .evidence
@@ -497,12 +527,12 @@ async fn apply(
                     Err(error) => {
                         return Err(ApplyError {
                             error,
-                            acted: Some(Applied::Rules(out)),
+                            acted: Some(acted(out, responders)),
                         });
                     }
                 }
             }
-            Ok(Applied::Rules(out))
+            Ok(acted(out, responders))
         }
         NetworkAction::Isolate => {
             let mut out = Vec::new();
@@ -630,6 +660,28 @@ async fn revert(
                     record.evidence.insert("rules".into(), json!(c));
                 }
                 errors.extend(removal);
+            }
+        }
+        Applied::Answered(list, responders) => {
+            // The rules first: no query reaches a resolver that is gone.
+            for rules in list {
+                let (counters, removal) = remove_rules(rules).await;
+                if let Some(c) = counters {
+                    record.evidence.insert("rules".into(), json!(c));
+                }
+                errors.extend(removal);
+            }
+            for (target, r) in responders {
+                // The canary's answer counts as touching, as its packet does for the rules of
+                // the other modes: the fault was in effect on the target's lookups, and a target
+                // that looked nothing up while it lasted (a good build keeping its connections)
+                // passes on its own merit. The figure reported is the target's own lookups.
+                let total = r.stop();
+                touched |= total > 0;
+                let answered = total.saturating_sub(1);
+                record
+                    .evidence
+                    .insert(format!("{target}.dns_answered"), json!(answered));
             }
         }
         Applied::Isolated(list) => {

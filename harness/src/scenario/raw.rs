@@ -458,7 +458,7 @@ pub struct RawFault {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub delay: Option<Spanned<String>>,
-    /// dns: `timeout` (default: lookups go unanswered) or `refused`.
+    /// dns: `timeout` (default: lookups go unanswered), `refused`, `nxdomain` or `servfail`.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub mode: Option<Spanned<String>>,

@@ -125,17 +125,46 @@ fn dns_outage_passes_a_gateway_that_keeps_its_connections_and_fails_one_that_doe
         "the canary's query is counted by a rule: {fault:#}"
     );
 
-    let (out, report, _dir) = run(
-        "dns-outage.yaml",
+    // The bad build under the answering mode (chaosgate's resolver in the gateway's namespace
+    // says NXDOMAIN): the same scenario with `mode: nxdomain`, so one good and one bad run
+    // cover both kinds of mechanism.
+    let yaml = std::fs::read_to_string(repo_root().join("scenarios/dns-outage.yaml"))
+        .expect("the bundled scenario")
+        .replace("mode: refused", "mode: nxdomain")
+        .replace(
+            "../compose/trading.yml",
+            &repo_root()
+                .join("compose/trading.yml")
+                .display()
+                .to_string(),
+        );
+    assert!(yaml.contains("mode: nxdomain"));
+    let dir = TempDir::new("dns-nxdomain");
+    let (out, _run, report) = run_yaml_in(
+        &dir,
+        "dns-outage",
+        &yaml,
         &["--seed", "23", "--set", "GATEWAY_UPSTREAM_KEEPALIVE=off"],
     );
     let errors = measured(&report, "error_rate(during=no-dns) < 0.1%");
+    let evidence = &report["faults"][0]["evidence"];
+    let answered = evidence
+        .as_object()
+        .and_then(|e| e.iter().find(|(k, _)| k.ends_with(".dns_answered")))
+        .and_then(|(_, v)| v.as_u64())
+        .unwrap_or(0);
     eprintln!(
-        "no-keep-alive build: exit {:?}, errors during {:.3} %",
+        "no-keep-alive build, nxdomain: exit {:?}, errors during {:.3} %, lookups answered NXDOMAIN {answered}, evidence {evidence}",
         out.status.code(),
         errors * 100.0
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        evidence.to_string().contains("\"outcome\":\"NXDOMAIN\""),
+        "{evidence}"
+    );
+    // Every call resolves anew: the gateway's own lookups were answered with the failure.
+    assert!(answered > 10, "{evidence}");
     assert_eq!(
         slo(&report, "error_rate(during=no-dns) < 0.1%")["verdict"],
         "breached",

@@ -191,17 +191,7 @@ impl RuleSet {
     /// carrying one of them as a label of the name asked (any case; so `marketdata-a` also
     /// catches `marketdata-a.ns.svc.cluster.local`).
     pub fn dns_failure(mut self, names: &[String], refuse: bool) -> Result<Self, RuleError> {
-        for name in names {
-            let label_ok = (1..=63).contains(&name.len())
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !label_ok {
-                return Err(RuleError::Invalid(format!(
-                    "`{name}` is not one DNS label (1-63 letters, digits, `-`, `_`)"
-                )));
-            }
-        }
+        check_labels(names)?;
         for proto in ["udp", "tcp"] {
             let target: &[&str] = match (refuse, proto) {
                 (false, _) => &["-j", "DROP"],
@@ -232,6 +222,42 @@ impl RuleSet {
                 spec.extend(words(target));
                 self.push_iptables("filter", chain, spec);
             }
+        }
+        Ok(self)
+    }
+
+    /// Sends the namespace's DNS queries over UDP (all, or those naming one of `names` as a
+    /// label, as [`RuleSet::dns_failure`]) to a local resolver on 127.0.0.1:`to_port` that
+    /// answers them itself. Inserted first in `nat OUTPUT`, before Docker's own redirection of
+    /// its embedded resolver (127.0.0.11), so a query is sent there as the application sent it.
+    /// TCP lookups are left alone (a resolver falls back to TCP only after a truncated UDP
+    /// answer, and the local one never truncates).
+    ///
+    /// Errors: a name is not one DNS label.
+    pub fn dns_answer(mut self, names: &[String], to_port: u16) -> Result<Self, RuleError> {
+        check_labels(names)?;
+        let base = words(&["-p", "udp", "--dport", "53"]);
+        let mut specs = Vec::new();
+        if names.is_empty() {
+            specs.push(base.clone());
+        }
+        for name in names {
+            let mut spec = base.clone();
+            spec.extend(words(&[
+                "-m",
+                "string",
+                "--algo",
+                "bm",
+                "--icase",
+                "--hex-string",
+            ]));
+            spec.push(format!("|{:02x}|{name}", name.len()));
+            specs.push(spec);
+        }
+        for mut spec in specs {
+            spec.extend(words(&["-j", "REDIRECT", "--to-ports"]));
+            spec.push(to_port.to_string());
+            self.push_iptables("nat", "OUTPUT", spec);
         }
         Ok(self)
     }
@@ -331,4 +357,20 @@ fn add_command(rule: &NetRule) -> (String, Vec<String>) {
         NetRule::Iptables(rule) => (IPTABLES.to_owned(), rule.add_args()),
         NetRule::Tbf(qdisc) => (TC.to_owned(), qdisc.add_args()),
     }
+}
+
+/// Errors unless every name is one DNS label (what the rules match on the wire).
+fn check_labels(names: &[String]) -> Result<(), RuleError> {
+    for name in names {
+        let label_ok = (1..=63).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !label_ok {
+            return Err(RuleError::Invalid(format!(
+                "`{name}` is not one DNS label (1-63 letters, digits, `-`, `_`)"
+            )));
+        }
+    }
+    Ok(())
 }

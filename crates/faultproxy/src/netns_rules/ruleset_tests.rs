@@ -199,3 +199,28 @@ fn dns_failure_rules_match_the_original_port_and_the_label() {
         "one label only"
     );
 }
+
+#[test]
+fn dns_answer_rules_send_udp_queries_to_the_local_resolver_first() {
+    let lines: Vec<String> = RuleSet::new(marker())
+        .dns_answer(&["marketdata-a".to_owned(), "redis".to_owned()], 40053)
+        .expect("valid")
+        .commands()
+        .into_iter()
+        .map(|c| c.1.join(" "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "-w 5 -t nat -I OUTPUT 1 -p udp --dport 53 -m string --algo bm --icase --hex-string \
+             |0c|marketdata-a -m comment --comment chaosgate:run1:fault:0 -j REDIRECT --to-ports 40053",
+            "-w 5 -t nat -I OUTPUT 1 -p udp --dport 53 -m string --algo bm --icase --hex-string \
+             |05|redis -m comment --comment chaosgate:run1:fault:1 -j REDIRECT --to-ports 40053",
+        ]
+    );
+    assert!(
+        RuleSet::new(marker())
+            .dns_answer(&["a b".to_owned()], 1)
+            .is_err()
+    );
+}
