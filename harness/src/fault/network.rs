@@ -216,9 +216,17 @@ impl Lifecycle for NetworkFault<'_> {
     /// Applying is proven by the rules being listed back (RuleSet::apply verifies) or the
     /// container having left its networks; whether it touched traffic is judged at the end.
     async fn prove(&mut self, _: &mut Evidence, _: &Window<'_>) -> Proof {
+        let detail = match self.action {
+            NetworkAction::Proxy { .. } => "toxic installed on the intercepted path",
+            NetworkAction::Loss { .. } | NetworkAction::Partition { .. } => {
+                "rules listed back in the target's namespace"
+            }
+            NetworkAction::Dns { .. } => "the canary lookup failed as asked",
+            NetworkAction::Isolate => "disconnected from its networks",
+        };
         Proof::Verified {
             at_ns: self.env.sink.clock().now_ns(),
-            detail: Some("rules present".into()),
+            detail: Some(detail.into()),
         }
     }
 
@@ -631,6 +639,9 @@ async fn revert(
                 errors.extend(o.error);
             }
             if let Some(p) = proxy {
+                if let Some(effect) = requests_effect(&p, &record.name) {
+                    record.evidence.insert("effect".into(), json!(effect));
+                }
                 record.evidence.insert("proxy".into(), json!(p));
             }
             for (handle, rules) in own {
@@ -645,6 +656,9 @@ async fn revert(
                     }
                 };
                 touched |= proxy.toxics.values().any(|t| t.touched_traffic());
+                if let Some(effect) = requests_effect(&proxy, &record.name) {
+                    record.evidence.insert("effect".into(), json!(effect));
+                }
                 record.evidence.insert("proxy".into(), json!(proxy));
                 if let Some(c) = counters {
                     record.evidence.insert("rules".into(), json!(c));
@@ -671,6 +685,7 @@ async fn revert(
                 }
                 errors.extend(removal);
             }
+            let mut effect = Vec::new();
             for (target, r) in responders {
                 // The canary's answer counts as touching, as its packet does for the rules of
                 // the other modes: the fault was in effect on the target's lookups, and a target
@@ -682,7 +697,13 @@ async fn revert(
                 record
                     .evidence
                     .insert(format!("{target}.dns_answered"), json!(answered));
+                effect.push(format!(
+                    "{target}: {answered} lookups answered with the failure"
+                ));
             }
+            record
+                .evidence
+                .insert("effect".into(), json!(effect.join("; ")));
         }
         Applied::Isolated(list) => {
             touched = !list.is_empty();
@@ -722,6 +743,25 @@ async fn revert(
         }
     }
     (touched, errors)
+}
+
+/// An L7 toxic's size, from the proxy's request counters: `28 of 43 matching requests aborted`.
+fn requests_effect(proxy: &ProxyCounters, toxic: &str) -> Option<String> {
+    let t = proxy.toxics.get(toxic)?;
+    let r = t.requests.as_ref()?;
+    let verb = match t.kind.as_str() {
+        "http_abort" => "aborted",
+        "http_delay" => "delayed",
+        _ => "acted on",
+    };
+    let mut s = format!("{} of {} matching requests {verb}", r.acted, r.matched);
+    if r.streams_passed_through > 0 {
+        s.push_str(&format!(
+            ", {} non-HTTP/1 streams passed through",
+            r.streams_passed_through
+        ));
+    }
+    Some(s)
 }
 
 async fn remove_rules(rules: AppliedRules) -> (Option<RuleCounters>, Option<String>) {

@@ -113,13 +113,13 @@ pub fn render(report: &Report) -> String {
     if !report.faults.is_empty() {
         let _ = writeln!(
             out,
-            "<h2>Faults</h2>\n<table><tr><th>Fault</th><th>Action</th><th>Targets</th><th>Scheduled</th><th>Applied</th><th>Verified</th><th>Reverted</th><th>Recovery</th><th>Failover</th></tr>"
+            "<h2>Faults</h2>\n<table><tr><th>Fault</th><th>Action</th><th>Targets</th><th>Scheduled</th><th>Applied</th><th>Verified</th><th>Reverted</th><th>Recovery</th><th>Failover</th><th>Effect</th></tr>"
         );
         for f in super::rows::fault_rows(report) {
             let recovery: Vec<String> = f.recovery.iter().map(|r| esc(r)).collect();
             let _ = writeln!(
                 out,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
                 esc(&f.name),
                 esc(&f.action),
                 esc(&f.targets),
@@ -132,7 +132,8 @@ pub fn render(report: &Report) -> String {
                 } else {
                     recovery.join("<br>")
                 },
-                f.failover
+                f.failover,
+                esc(&f.effect)
             );
         }
         let _ = writeln!(out, "</table>");

@@ -99,9 +99,9 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(out, "\n### Faults\n");
         let _ = writeln!(
             out,
-            "| Fault | Action | Targets | Applied | Reverted | Recovery | Failover |"
+            "| Fault | Action | Targets | Applied | Reverted | Recovery | Failover | Effect |"
         );
-        let _ = writeln!(out, "|---|---|---|---|---|---|---|");
+        let _ = writeln!(out, "|---|---|---|---|---|---|---|---|");
         for f in super::rows::fault_rows(report) {
             let recovery = if f.recovery.is_empty() {
                 "—".to_string()
@@ -110,14 +110,15 @@ pub fn render(report: &Report) -> String {
             };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 cell(&f.name),
                 cell(&f.action),
                 cell(&f.targets),
                 f.applied.unwrap_or_else(|| "❌ not proven".into()),
                 f.reverted,
                 cell(&recovery),
-                f.failover
+                f.failover,
+                cell(&f.effect)
             );
         }
     }

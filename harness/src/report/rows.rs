@@ -26,6 +26,9 @@ pub struct FaultRow {
     pub recovery: Vec<String>,
     /// The longest client-visible outage in its window, or `—`.
     pub failover: String,
+    /// What the fault measurably did (its evidence's `effect`: `192.0 MiB held`, `28 of 43
+    /// matching requests aborted`), or `—` for kinds that say nothing of it.
+    pub effect: String,
 }
 
 /// One phase (before, during a fault, after), as the phases tables show it.
@@ -74,6 +77,7 @@ pub fn fault_rows(report: &Report) -> Vec<FaultRow> {
                 .failover
                 .as_ref()
                 .map_or("—".into(), |fo| ms(fo.longest_outage_ms)),
+            effect: effect_of(&f.evidence).unwrap_or_else(|| "—".into()),
         })
         .collect()
 }
@@ -104,4 +108,10 @@ pub fn phase_rows(report: &Report) -> Vec<PhaseRow> {
             }
         })
         .collect()
+}
+
+/// The `effect` line a fault's executor wrote into its evidence (fault/: the size measured at
+/// the kernel or the proxy), if any.
+pub fn effect_of(evidence: &serde_json::Value) -> Option<String> {
+    evidence.get("effect")?.as_str().map(str::to_owned)
 }

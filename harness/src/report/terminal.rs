@@ -91,6 +91,9 @@ pub fn render_terminal(report: &Report) -> String {
                 let _ = write!(out, ", failover {}", ms(fo.longest_outage_ms));
             }
             let _ = writeln!(out);
+            if let Some(effect) = super::rows::effect_of(&f.evidence) {
+                let _ = writeln!(out, "    effect: {effect}");
+            }
         }
     }
     if let Some(whole) = report.phases.iter().find(|p| p.name == Phase::Whole) {

@@ -23,15 +23,42 @@ fn gate_of(root: &Path, out: &Output) -> (PathBuf, serde_json::Value) {
     (dir, gate)
 }
 
+/// The bundled `replica-crash.yaml` with its load cut from 30 s to 16 s (the crash at 5 s,
+/// the replica back in ~1 s): the same SLOs, relative ones included, for half the time per
+/// run; an A/B test runs two, or four.
+fn short_replica_crash(dir: &TempDir) -> PathBuf {
+    let root = common::repo_root();
+    let yaml = std::fs::read_to_string(root.join("scenarios/replica-crash.yaml"))
+        .expect("the bundled scenario")
+        .replace("  duration: 30s\n", "  duration: 16s\n")
+        .replace("    at: 10s\n", "    at: 5s\n")
+        .replace(
+            "../compose/trading.yml",
+            &root.join("compose/trading.yml").display().to_string(),
+        );
+    assert!(
+        yaml.contains("duration: 16s") && yaml.contains("at: 5s"),
+        "{yaml}"
+    );
+    let file = dir.0.join("replica-crash.yaml");
+    std::fs::write(&file, yaml).expect("write the scenario");
+    file
+}
+
 fn ab(reports: &TempDir, extra: &[&str]) -> (Output, PathBuf, serde_json::Value) {
     require_images();
+    let scenario = short_replica_crash(reports);
+    let runs = reports.0.join("runs");
+    std::fs::create_dir_all(&runs).expect("report dir");
     let out = chaosgate()
-        .args(["ab", "scenarios/replica-crash.yaml", "--report-dir"])
-        .arg(&reports.0)
+        .arg("ab")
+        .arg(&scenario)
+        .arg("--report-dir")
+        .arg(&runs)
         .args(extra)
         .output()
         .expect("chaosgate runs");
-    let (dir, gate) = gate_of(&reports.0, &out);
+    let (dir, gate) = gate_of(&runs, &out);
     (out, dir, gate)
 }
 

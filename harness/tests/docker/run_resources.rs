@@ -100,6 +100,13 @@ fn memory_stress_passes_a_gateway_with_room_and_fails_one_without() {
     assert!((charged - ASKED).abs() <= 0.05 * ASKED, "{report:#}");
     assert_eq!(evidence(&report, "memory_locked"), true, "{report:#}");
     helpers_gone(&report);
+    // The size is said where people read: the terminal and the Markdown summary.
+    let md = std::fs::read_to_string(run_dir(&_dir.0).join("summary.md")).expect("summary.md");
+    assert!(
+        md.contains("192.0 MiB held (locked) under a 512.0 MiB limit"),
+        "{md}"
+    );
+    assert!(text(&out).contains("effect: "), "{}", text(&out));
 
     let (out, report, _dir) = run("memory-stress.yaml", &["--set", "GATEWAY_MEMORY=196m"]);
     eprintln!(

@@ -91,6 +91,7 @@ pub async fn run_resource_fault(
         file_name,
         cgroups: Vec::new(),
         applied: Vec::new(),
+        effects: Vec::new(),
     };
     drive(&mut fault, record, env.sink, run_end, cancel).await;
 }
@@ -107,6 +108,8 @@ struct ResourceFault<'a> {
     /// What was applied, per target, in target order: what the proof reads and the revert
     /// undoes.
     applied: Vec<Applied>,
+    /// Per target, what the fault measurably did (the evidence's `effect` line).
+    effects: Vec<String>,
 }
 
 /// What was applied to one target.
@@ -243,6 +246,13 @@ impl Lifecycle for ResourceFault<'_> {
                         evidence.insert(key(c, "disk_used_before_bytes"), json!(before.used));
                         evidence.insert(key(c, "disk_filled_bytes"), json!(written));
                         evidence.insert(key(c, "disk_used_after_bytes"), json!(after.used));
+                        self.effects.push(format!(
+                            "{}: {} filled, {:.1} % of {} in use",
+                            c.name,
+                            disk::mib(written),
+                            after.share() * 100.0,
+                            disk::mib(after.total)
+                        ));
                         evidence
                             .insert(key(c, "disk_used_share_after"), json!(round(after.share())));
                         Applied::Disk {
@@ -318,6 +328,18 @@ impl Lifecycle for ResourceFault<'_> {
                         Ok(held) => {
                             let resident = h.resident_at(held.address).unwrap_or(0);
                             evidence.insert(key(target, "memory_held_bytes"), json!(resident));
+                            let limit = evidence
+                                .get(&key(target, "memory_limit_bytes"))
+                                .and_then(|v| v.as_u64())
+                                .map_or("no limit".to_string(), |l| {
+                                    format!("a {} limit", disk::mib(l))
+                                });
+                            self.effects.push(format!(
+                                "{}: {} held ({}) under {limit}",
+                                target.name,
+                                disk::mib(resident),
+                                if held.locked { "locked" } else { "not locked" }
+                            ));
                             evidence.insert(key(target, "memory_locked"), json!(held.locked));
                             if let Some(cg) = Cgroups::of(target.pid)
                                 .ok()
@@ -398,6 +420,12 @@ impl Lifecycle for ResourceFault<'_> {
                         let cores =
                             now.saturating_sub(from) as f64 / at.elapsed().as_nanos().max(1) as f64;
                         evidence.insert(key(&target, "cgroup_cpu_cores_held"), json!(round(cores)));
+                        if let ResourceAction::Cpu { cores: asked } = self.action {
+                            self.effects.push(format!(
+                                "{}: {cores:.2} cores used by its cgroup over the hold ({asked} asked)",
+                                target.name
+                            ));
+                        }
                     }
                     if matches!(self.action, ResourceAction::Cpu { .. }) {
                         let burned: u64 = helpers.iter().filter_map(Helper::cpu_ns).sum();
@@ -454,6 +482,9 @@ impl Lifecycle for ResourceFault<'_> {
                     }
                 }
             }
+        }
+        if !self.effects.is_empty() {
+            evidence.insert("effect".into(), json!(self.effects.join("; ")));
         }
         if errors.is_empty() {
             Reverted::Done
