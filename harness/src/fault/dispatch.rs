@@ -175,9 +175,9 @@ pub struct KubeFaults {
     pub run: (String, u64),
 }
 
-/// The Kubernetes fault `action` is, `None` for the network faults that run on Kubernetes too
-/// (proxy faults, loss and partition: in the pods' network namespaces), or why it does not run
-/// there.
+/// The Kubernetes fault `action` is, `None` for the faults that run on Kubernetes as on compose
+/// (proxy faults, loss and partition in the pods' network namespaces; resource faults in their
+/// containers' cgroups), or why it does not run there.
 fn kube_action(f: &PlannedFault) -> Result<Option<KubeAction>, String> {
     match &f.action {
         Exec::Kube(a) => Ok(Some(*a)),
@@ -186,9 +186,9 @@ fn kube_action(f: &PlannedFault) -> Result<Option<KubeAction>, String> {
             | NetworkAction::Loss { .. }
             | NetworkAction::Partition { .. },
         ) => Ok(None),
+        Exec::Resource(_) => Ok(None),
         Exec::Network(NetworkAction::Isolate | NetworkAction::Dns { .. })
         | Exec::Container(_)
-        | Exec::Resource(_)
         | Exec::Rollout { .. } => Err(format!(
             "action `{}` does not run on Kubernetes",
             f.kind.name()
@@ -278,6 +278,44 @@ impl FaultBackend for KubeFaults {
                             (&targets, &all),
                             runners,
                             hold,
+                        )
+                        .await;
+                    }
+                    Err(e) => {
+                        record.error = Some(e.clone());
+                        run.sink.record(EventKind::Fault {
+                            fault: f.name.clone(),
+                            stage: FaultStage::Failed,
+                            targets: targets.iter().map(|t| t.name.clone()).collect(),
+                            detail: Some(e),
+                        });
+                    }
+                }
+            }
+            // In the app container of each pod, found through the node's Docker runtime (the
+            // local cluster); the node agent does not run helpers yet.
+            (Ok(None), Exec::Resource(action)) => {
+                let found = if self.stack.agents().is_some() {
+                    Err("resource faults through the node agent are not supported yet: run them on the local cluster (the node's Docker runtime)".to_string())
+                } else {
+                    self.stack
+                        .with_container_pids(&self.docker, &mut targets)
+                        .await
+                };
+                match found {
+                    Ok(()) => {
+                        let env = ResourceFaultEnv {
+                            docker: &self.docker,
+                            sink: &run.sink,
+                        };
+                        run_resource_fault(
+                            &env,
+                            record,
+                            action,
+                            &targets,
+                            hold,
+                            run.run_end,
+                            &run.cancel,
                         )
                         .await;
                     }

@@ -448,3 +448,35 @@ fn http_abort_acts_on_requests_in_the_pods() {
         "{report:#}"
     );
 }
+
+/// `cpu-stress` then `memory-stress` on both gateway pods of the local cluster: the helpers
+/// are charged to each pod's gateway container (its cgroup's CPU counter rises; 192 MiB
+/// resident under the 512 MiB limit), and the good gateway passes. The bad builds are the
+/// compose twins' (run_resources): a limit is a manifest field here, not a variable.
+#[test]
+fn resource_stress_is_charged_to_the_pods_containers() {
+    if cluster().is_none() {
+        return;
+    }
+    let (out, report, _d) = run_kube("resource-stress.yaml", &[]);
+    eprintln!("faults {:#}", report["faults"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for (i, per_pod) in [(0, "cgroup_cpu_cores_at_proof"), (1, "memory_held_bytes")] {
+        let fault = &report["faults"][i];
+        assert_eq!(fault["applied"], true, "{fault:#}");
+        let values: Vec<f64> = fault["evidence"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.ends_with(&format!(".{per_pod}")))
+            .filter_map(|(_, v)| v.as_f64())
+            .collect();
+        assert_eq!(values.len(), 2, "one per gateway pod: {fault:#}");
+        for v in values {
+            match i {
+                0 => assert!(v > 0.1, "{fault:#}"),
+                _ => assert!((v - (192u64 << 20) as f64).abs() < 0.05 * (192u64 << 20) as f64),
+            }
+        }
+    }
+}

@@ -21,7 +21,7 @@ impl Kind for CpuStress {
         fields: &["cores"],
         duration: Takes::Required,
         compose: true,
-        kube: false,
+        kube: true,
         whole_workload: false,
         replaces: false,
     };

@@ -26,7 +26,7 @@ impl Kind for DiskFill {
         fields: &["dir", "size", "percent"],
         duration: Takes::Required,
         compose: true,
-        kube: false,
+        kube: true,
         whole_workload: false,
         replaces: false,
     };

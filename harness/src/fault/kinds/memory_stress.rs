@@ -23,7 +23,7 @@ impl Kind for MemoryStress {
         fields: &["size"],
         duration: Takes::Required,
         compose: true,
-        kube: false,
+        kube: true,
         whole_workload: false,
         replaces: false,
     };

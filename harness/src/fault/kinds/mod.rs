@@ -351,7 +351,7 @@ mod tests {
     fn each_backend_lists_its_kinds() {
         assert_eq!(
             names_on(Backend::Kube),
-            "crash, latency, bandwidth, reset_peer, timeout, loss, partition, pod-delete, scale, rollout-restart, http-abort, http-delay"
+            "crash, latency, bandwidth, reset_peer, timeout, loss, partition, pod-delete, scale, rollout-restart, http-abort, http-delay, cpu-stress, memory-stress, disk-fill"
         );
         assert!(
             names_on(Backend::Compose).starts_with("crash, kill, stop, restart, pause, latency")

@@ -605,6 +605,55 @@ impl KubeStack {
         Ok(())
     }
 
+    /// Each pod's first app container as the node's Docker runtime sees it (dockershim, the
+    /// local cluster): `id` becomes the Docker container's ID and `pid` its main process, the
+    /// one whose cgroups and root a resource fault acts in. Errors, in words: no such container
+    /// in this host's Docker (another runtime, or a remote node).
+    pub async fn with_container_pids(
+        &self,
+        docker: &bollard::Docker,
+        pods: &mut [ContainerInfo],
+    ) -> Result<(), String> {
+        use bollard::query_parameters::ListContainersOptionsBuilder;
+        for p in pods.iter_mut() {
+            let filters = HashMap::from([(
+                "label".to_string(),
+                vec![
+                    format!("io.kubernetes.pod.uid={}", p.id),
+                    "io.kubernetes.docker.type=container".to_string(),
+                ],
+            )]);
+            let list = docker
+                .list_containers(Some(
+                    ListContainersOptionsBuilder::default()
+                        .filters(&filters)
+                        .build(),
+                ))
+                .await
+                .map_err(|e| format!("resource faults on Kubernetes need the node's Docker runtime (dockershim, the local cluster): {e}"))?;
+            // The newest running one: a container the kubelet restarted leaves its old one
+            // exited beside it.
+            let c = list
+                .into_iter()
+                .filter(|c| {
+                    c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
+                })
+                .max_by_key(|c| c.created.unwrap_or(0))
+                .ok_or_else(|| format!("no running container of pod {} in this host's Docker: resource faults on Kubernetes need the node's Docker runtime (dockershim, the local cluster)", p.name))?;
+            let id =
+                c.id.ok_or_else(|| format!("{}'s container has no ID", p.name))?;
+            let info = crate::stack::docker::inspect(docker, &id)
+                .await
+                .map_err(|e| format!("inspecting {}'s container: {e}", p.name))?;
+            if info.pid == 0 {
+                return Err(format!("{}'s container has no process", p.name));
+            }
+            p.id = id;
+            p.pid = info.pid;
+        }
+        Ok(())
+    }
+
     /// Deletes the namespace this run created (nothing, for an existing one): its workloads
     /// first and the namespace once their pods are gone (see [`TEARDOWN_BOUND`]). Safe to
     /// call more than once.
