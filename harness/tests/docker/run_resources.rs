@@ -116,9 +116,14 @@ fn memory_stress_passes_a_gateway_with_room_and_fails_one_without() {
         evidence(&report, "helpers_ended_early"),
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert_eq!(
-        slo(&report, "error_rate(during=squeeze) < 0.1%")["verdict"],
-        "breached",
+    // The OOM kill shows as errors or as slow answers (a restart's queue): one of the two.
+    assert!(
+        [
+            "error_rate(during=squeeze) < 0.1%",
+            "p95(latency, during=squeeze) < 100ms"
+        ]
+        .iter()
+        .any(|e| slo(&report, e)["verdict"] == "breached"),
         "{report:#}"
     );
     helpers_gone(&report);
