@@ -13,7 +13,7 @@ use super::container::{ContainerFaultEnv, run_container_fault};
 use super::exec::Exec;
 use super::kube::{KubeAction, KubeFaultEnv, run_kube_fault};
 use super::network::{NetworkAction, NetworkFaultEnv, Runners, run_network_fault};
-use super::resource::{ResourceFaultEnv, run_resource_fault};
+use super::resource::{ResourceAction, ResourceFaultEnv, run_resource_fault};
 use super::rollout::{RolloutEnv, RolloutPlan, run_rollout};
 use super::schedule::{FaultBackend, RunWindow, pick_targets};
 use crate::plan::PlannedFault;
@@ -120,20 +120,7 @@ impl FaultBackend for ComposeFaults {
                 .await;
             }
             Exec::Resource(action) => {
-                let env = ResourceFaultEnv {
-                    docker: &self.docker,
-                    sink: &run.sink,
-                };
-                run_resource_fault(
-                    &env,
-                    record,
-                    action,
-                    &targets,
-                    hold,
-                    run.run_end,
-                    &run.cancel,
-                )
-                .await;
+                resource_fault(&self.docker, run, record, action, &targets, hold).await;
             }
             Exec::Kube(_) => {
                 record.error = Some(format!(
@@ -304,20 +291,7 @@ impl FaultBackend for KubeFaults {
                 };
                 match found {
                     Ok(()) => {
-                        let env = ResourceFaultEnv {
-                            docker: &self.docker,
-                            sink: &run.sink,
-                        };
-                        run_resource_fault(
-                            &env,
-                            record,
-                            action,
-                            &targets,
-                            hold,
-                            run.run_end,
-                            &run.cancel,
-                        )
-                        .await;
+                        resource_fault(&self.docker, run, record, action, &targets, hold).await;
                     }
                     Err(e) => {
                         record.error = Some(e.clone());
@@ -402,6 +376,32 @@ async fn network_fault(
         containers: peers,
     };
     run_network_fault(
+        &env,
+        record,
+        action,
+        targets,
+        hold,
+        run.run_end,
+        &run.cancel,
+    )
+    .await;
+}
+
+/// A resource fault (`fault/resource/`) on `targets`, the same on both backends: compose
+/// containers, or the app containers of Kubernetes pods found through the node's Docker.
+async fn resource_fault(
+    docker: &Docker,
+    run: &RunWindow,
+    record: &mut FaultRecord,
+    action: &ResourceAction,
+    targets: &[ContainerInfo],
+    hold: Duration,
+) {
+    let env = ResourceFaultEnv {
+        docker,
+        sink: &run.sink,
+    };
+    run_resource_fault(
         &env,
         record,
         action,

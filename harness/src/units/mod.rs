@@ -243,34 +243,53 @@ fn fraction_hint(bare: &str) -> String {
     }
 }
 
+/// Byte units and their sizes (decimal KB, MB, GB; binary KiB, MiB, GiB, TiB).
+const BYTE_UNITS: &[(&str, f64)] = &[
+    ("B", 1.0),
+    ("KB", 1e3),
+    ("kB", 1e3),
+    ("MB", 1e6),
+    ("GB", 1e9),
+    ("KiB", 1024.0),
+    ("MiB", 1024.0 * 1024.0),
+    ("GiB", 1024.0 * 1024.0 * 1024.0),
+    ("TiB", 1024.0 * 1024.0 * 1024.0 * 1024.0),
+];
+
+/// The units a byte rate takes: [`BYTE_UNITS`] up to GiB.
+const RATE_UNITS: &[(&str, f64)] = BYTE_UNITS.split_at(BYTE_UNITS.len() - 1).0;
+
+fn scale_of(unit: &str, units: &[(&str, f64)]) -> Option<f64> {
+    units.iter().find(|(u, _)| *u == unit).map(|(_, s)| *s)
+}
+
+/// `12.5MiB` → (`12.5`, `MiB`): the leading digits and dots, and the rest.
+fn number_and_unit(text: &str) -> (&str, &str) {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    text.split_at(split)
+}
+
 /// `256MiB`, `64MB`, `1GiB`, `4096B` (decimal units; `KiB`/`MiB`/`GiB`/`TiB` binary) → bytes,
 /// from 1 B to 1 TiB: a memory or disk size.
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
+    let (number, unit) = number_and_unit(trimmed);
     let number: f64 = number
         .parse()
         .map_err(|_| format!("invalid size `{trimmed}`, expected e.g. `256MiB`"))?;
-    let scale = match unit.trim() {
-        "B" => 1.0,
-        "KB" | "kB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        "KiB" => 1024.0,
-        "MiB" => 1024.0 * 1024.0,
-        "GiB" => 1024.0 * 1024.0 * 1024.0,
-        "TiB" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
-        "" => {
+    let unit = unit.trim();
+    let scale = match scale_of(unit, BYTE_UNITS) {
+        Some(scale) => scale,
+        None if unit.is_empty() => {
             return Err(format!(
                 "size `{trimmed}` has no unit; write e.g. `{trimmed}MiB` or `{trimmed}B`"
             ));
         }
-        other => {
+        None => {
             return Err(format!(
-                "invalid size `{trimmed}`: unknown unit `{other}`, expected B, KB, MB, GB, KiB, MiB, GiB or TiB"
+                "invalid size `{trimmed}`: unknown unit `{unit}`, expected B, KB, MB, GB, KiB, MiB, GiB or TiB"
             ));
         }
     };
@@ -300,29 +319,22 @@ pub fn parse_byte_rate(text: &str) -> Result<u64, String> {
             format!("bandwidth `{trimmed}` needs `/s`, e.g. `64KB/s`")
         });
     };
-    let split = amount
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(amount.len());
-    let (number, unit) = amount.split_at(split);
+    let (number, unit) = number_and_unit(amount);
     let number: f64 = number
         .parse()
         .map_err(|_| format!("invalid bandwidth `{trimmed}`"))?;
-    let scale = match unit.trim() {
-        "B" => 1.0,
-        "KB" | "kB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        "KiB" => 1024.0,
-        "MiB" => 1024.0 * 1024.0,
-        "GiB" => 1024.0 * 1024.0 * 1024.0,
-        "" => {
+    let unit = unit.trim();
+    // A rate's units stop at GiB, as they always have.
+    let scale = match scale_of(unit, RATE_UNITS) {
+        Some(scale) => scale,
+        None if unit.is_empty() => {
             return Err(format!(
                 "bandwidth `{trimmed}` has no unit; write e.g. `{amount}B/s` or `{amount}KB/s`"
             ));
         }
-        other => {
+        None => {
             return Err(format!(
-                "invalid bandwidth `{trimmed}`: unknown unit `{other}`, expected B, KB, MB, GB, KiB, MiB or GiB"
+                "invalid bandwidth `{trimmed}`: unknown unit `{unit}`, expected B, KB, MB, GB, KiB, MiB or GiB"
             ));
         }
     };

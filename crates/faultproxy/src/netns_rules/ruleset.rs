@@ -199,24 +199,7 @@ impl RuleSet {
                 (true, _) => &["-j", "REJECT", "--reject-with", "tcp-reset"],
             };
             let base = words(&["-p", proto, "-m", "conntrack", "--ctorigdstport", "53"]);
-            let mut specs = Vec::new();
-            if names.is_empty() {
-                specs.push(base.clone());
-            }
-            for name in names {
-                let mut spec = base.clone();
-                spec.extend(words(&[
-                    "-m",
-                    "string",
-                    "--algo",
-                    "bm",
-                    "--icase",
-                    "--hex-string",
-                ]));
-                // A label on the wire is its length byte, then its text.
-                spec.push(format!("|{:02x}|{name}", name.len()));
-                specs.push(spec);
-            }
+            let specs = label_specs(&base, names);
             let chain = if refuse { "OUTPUT" } else { "INPUT" };
             for mut spec in specs {
                 spec.extend(words(target));
@@ -236,24 +219,7 @@ impl RuleSet {
     /// Errors: a name is not one DNS label.
     pub fn dns_answer(mut self, names: &[String], to_port: u16) -> Result<Self, RuleError> {
         check_labels(names)?;
-        let base = words(&["-p", "udp", "--dport", "53"]);
-        let mut specs = Vec::new();
-        if names.is_empty() {
-            specs.push(base.clone());
-        }
-        for name in names {
-            let mut spec = base.clone();
-            spec.extend(words(&[
-                "-m",
-                "string",
-                "--algo",
-                "bm",
-                "--icase",
-                "--hex-string",
-            ]));
-            spec.push(format!("|{:02x}|{name}", name.len()));
-            specs.push(spec);
-        }
+        let specs = label_specs(&words(&["-p", "udp", "--dport", "53"]), names);
         for mut spec in specs {
             spec.extend(words(&["-j", "REDIRECT", "--to-ports"]));
             spec.push(to_port.to_string());
@@ -357,6 +323,30 @@ fn add_command(rule: &NetRule) -> (String, Vec<String>) {
         NetRule::Iptables(rule) => (IPTABLES.to_owned(), rule.add_args()),
         NetRule::Tbf(qdisc) => (TC.to_owned(), qdisc.add_args()),
     }
+}
+
+/// `base` once (every query) when `names` is empty, else once per name with a match of that
+/// name as a label of the query's (a label on the wire is its length byte, then its text).
+fn label_specs(base: &[String], names: &[String]) -> Vec<Vec<String>> {
+    if names.is_empty() {
+        return vec![base.to_vec()];
+    }
+    names
+        .iter()
+        .map(|name| {
+            let mut spec = base.to_vec();
+            spec.extend(words(&[
+                "-m",
+                "string",
+                "--algo",
+                "bm",
+                "--icase",
+                "--hex-string",
+            ]));
+            spec.push(format!("|{:02x}|{name}", name.len()));
+            spec
+        })
+        .collect()
 }
 
 /// Errors unless every name is one DNS label (what the rules match on the wire).

@@ -308,7 +308,8 @@ impl Lifecycle for ResourceFault<'_> {
                 }
             }
             ResourceAction::Memory { bytes } => {
-                for a in &self.applied {
+                // Stress targets were applied in the order their cgroups were found.
+                for (a, cg) in self.applied.iter().zip(&self.cgroups) {
                     let Applied::Stress {
                         target, helpers, ..
                     } = a
@@ -341,11 +342,8 @@ impl Lifecycle for ResourceFault<'_> {
                                 if held.locked { "locked" } else { "not locked" }
                             ));
                             evidence.insert(key(target, "memory_locked"), json!(held.locked));
-                            if let Some(cg) = Cgroups::of(target.pid)
-                                .ok()
-                                .and_then(|cg| cg.memory_bytes())
-                            {
-                                evidence.insert(key(target, "memory_after_bytes"), json!(cg));
+                            if let Some(used) = cg.memory_bytes() {
+                                evidence.insert(key(target, "memory_after_bytes"), json!(used));
                             }
                             // Mapped, touched and (unless mlock was refused) locked: all of it
                             // is resident, page rounding aside.
@@ -406,7 +404,7 @@ impl Lifecycle for ResourceFault<'_> {
 
     async fn revert(&mut self, evidence: &mut Evidence, (): ()) -> Reverted {
         let mut errors = Vec::new();
-        for a in std::mem::take(&mut self.applied) {
+        for (i, a) in std::mem::take(&mut self.applied).into_iter().enumerate() {
             match a {
                 Applied::Stress {
                     target,
@@ -415,7 +413,7 @@ impl Lifecycle for ResourceFault<'_> {
                     proven_cpu,
                 } => {
                     if let Some((from, at)) = proven_cpu
-                        && let Some(now) = Cgroups::of(target.pid).ok().and_then(|cg| cg.cpu_ns())
+                        && let Some(now) = self.cgroups.get(i).and_then(Cgroups::cpu_ns)
                     {
                         let cores =
                             now.saturating_sub(from) as f64 / at.elapsed().as_nanos().max(1) as f64;

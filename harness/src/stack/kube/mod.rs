@@ -555,21 +555,8 @@ impl KubeStack {
         docker: &bollard::Docker,
         pods: &mut [ContainerInfo],
     ) -> Result<(), String> {
-        use bollard::query_parameters::ListContainersOptionsBuilder;
         for p in pods.iter_mut() {
-            let filters = HashMap::from([(
-                "label".to_string(),
-                vec![
-                    format!("io.kubernetes.pod.uid={}", p.id),
-                    "io.kubernetes.docker.type=podsandbox".to_string(),
-                ],
-            )]);
-            let list = docker
-                .list_containers(Some(
-                    ListContainersOptionsBuilder::default()
-                        .filters(&filters)
-                        .build(),
-                ))
+            let list = pod_docker_containers(docker, &p.id, "podsandbox")
                 .await
                 .map_err(|e| format!("network faults on Kubernetes need the node's Docker runtime (dockershim, the local cluster) or the node agent (`stack.kubernetes.agent`): {e}"))?;
             let id = list
@@ -614,21 +601,8 @@ impl KubeStack {
         docker: &bollard::Docker,
         pods: &mut [ContainerInfo],
     ) -> Result<(), String> {
-        use bollard::query_parameters::ListContainersOptionsBuilder;
         for p in pods.iter_mut() {
-            let filters = HashMap::from([(
-                "label".to_string(),
-                vec![
-                    format!("io.kubernetes.pod.uid={}", p.id),
-                    "io.kubernetes.docker.type=container".to_string(),
-                ],
-            )]);
-            let list = docker
-                .list_containers(Some(
-                    ListContainersOptionsBuilder::default()
-                        .filters(&filters)
-                        .build(),
-                ))
+            let list = pod_docker_containers(docker, &p.id, "container")
                 .await
                 .map_err(|e| format!("resource faults on Kubernetes need the node's Docker runtime (dockershim, the local cluster): {e}"))?;
             // The newest running one: a container the kubelet restarted leaves its old one
@@ -895,4 +869,28 @@ fn pod_info(p: &Pod, service: String, number: u32) -> ContainerInfo {
             .and_then(|c| c.image.clone())
             .unwrap_or_default(),
     }
+}
+
+/// The node's Docker containers of the pod with UID `pod_uid` whose dockershim type is `kind`
+/// (`podsandbox`: the pause container; `container`: the app containers).
+async fn pod_docker_containers(
+    docker: &bollard::Docker,
+    pod_uid: &str,
+    kind: &str,
+) -> Result<Vec<bollard::models::ContainerSummary>, bollard::errors::Error> {
+    use bollard::query_parameters::ListContainersOptionsBuilder;
+    let filters = HashMap::from([(
+        "label".to_string(),
+        vec![
+            format!("io.kubernetes.pod.uid={pod_uid}"),
+            format!("io.kubernetes.docker.type={kind}"),
+        ],
+    )]);
+    docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
 }
