@@ -11,6 +11,7 @@ pub mod agent;
 pub mod artifacts;
 pub mod cli;
 pub mod exit_codes;
+pub mod explore;
 pub mod fault;
 pub mod gate;
 pub mod measure;

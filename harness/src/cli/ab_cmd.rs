@@ -54,6 +54,9 @@ pub struct AbArgs {
 /// run failed around the system, the gate was interrupted or its reports could not be written.
 pub fn run(args: AbArgs, quiet: bool) -> CommandResult {
     let s = scenario::load(&args.file).map_err(|e| CommandError::BadInputs(vec![e.to_string()]))?;
+    if s.explore.is_some() {
+        return Err(CommandError::BadInput(super::error::explore_refused(&s)));
+    }
     let sides = vec![
         Side {
             name: gate::ab::BASELINE.into(),

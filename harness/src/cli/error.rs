@@ -50,3 +50,13 @@ pub fn finish(result: CommandResult) -> i32 {
         }
     }
 }
+
+/// Why `run` and `ab` refuse a scenario with a fault space: its faults are not a schedule, and
+/// running it without them would judge a run that injected nothing it describes.
+pub fn explore_refused(s: &crate::scenario::Scenario) -> String {
+    format!(
+        "{}: has an `explore:` section (a fault space, not a schedule); run it with `chaosgate explore {}`",
+        s.path.display(),
+        s.path.display()
+    )
+}

@@ -23,6 +23,7 @@ pub mod annotate_cmd;
 pub mod args;
 pub mod compare_cmd;
 pub mod error;
+pub mod explore_cmd;
 pub mod load_cmd;
 pub mod run_cmd;
 pub mod runtime;
@@ -66,6 +67,10 @@ pub enum Command {
     /// A/B release gate: run a candidate and a baseline build (compose variables) under the
     /// same seeded fault schedule and judge relative SLOs (`<= baseline * 1.2`).
     Ab(ab_cmd::AbArgs),
+    /// Nightly chaos that searches: draw fault schedules from a scenario's `explore:` space
+    /// under one seed, run each on a fresh stack, and shrink the first failing one to a
+    /// minimal scenario (`minimal.yaml`) that `run` replays.
+    Explore(explore_cmd::ExploreArgs),
     /// Compare two report.json files and flag regressions (exit 1 when any, the run verdict
     /// included; exit 4 when a report was inconclusive as a whole, so nothing can be compared).
     Compare(compare_cmd::CompareArgs),
@@ -142,5 +147,6 @@ pub fn main() -> i32 {
         Command::Compare(args) => compare_cmd::run(args),
         Command::Annotate(args) => annotate_cmd::run(args),
         Command::Ab(args) => ab_cmd::run(args, cli.quiet),
+        Command::Explore(args) => explore_cmd::run(args, cli.quiet),
     })
 }

@@ -6,7 +6,6 @@ use std::fmt::Write as _;
 use std::io;
 use std::time::Duration;
 
-use html_escape::encode_text;
 use quick_junit::{NonSuccessKind, Report as JunitReport, TestCase, TestCaseStatus, TestSuite};
 
 use super::format::verdict_word;
@@ -245,11 +244,10 @@ pub fn junit(r: &GateReport) -> io::Result<String> {
     junit.to_string().map_err(io::Error::other)
 }
 
-fn esc(text: &str) -> String {
-    encode_text(text).into_owned()
-}
+use super::html::esc;
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#111827;padding:0 1rem}\
+/// The report pages' shared style sheet.
+pub(super) const STYLE: &str = "body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:1100px;color:#111827;padding:0 1rem}\
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}\
 table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{border-bottom:1px solid #e5e7eb;padding:.35rem .5rem;text-align:left;vertical-align:top}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}td.u{background:#fef3c7}code{font-size:.85rem}\

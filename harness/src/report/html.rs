@@ -31,7 +31,8 @@ fn badge(v: Verdict) -> String {
     )
 }
 
-fn esc(text: &str) -> String {
+/// `text` HTML-escaped (every page's user text goes through this).
+pub(crate) fn esc(text: &str) -> String {
     encode_text(text).into_owned()
 }
 

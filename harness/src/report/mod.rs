@@ -1,6 +1,7 @@
 //! Reports: the versioned JSON model and its writers (JSON, JUnit, Markdown, HTML, terminal).
 
 mod assemble;
+pub mod campaign;
 mod chart;
 mod compare;
 pub mod format;

@@ -3,6 +3,7 @@
 pub(crate) mod compose;
 mod diagnostic;
 mod discover;
+pub mod explore;
 mod model;
 mod raw;
 mod shapes;
@@ -50,7 +51,13 @@ pub fn parse_str(src: &str, origin: &Path) -> Result<Scenario, ScenarioErrors> {
             vec![ScenarioError::new(parse_error_message(&e), span)],
         )
     })?;
-    validate::validate(raw, src, origin).map_err(|errors| ScenarioErrors::new(origin, src, errors))
+    let mut scenario = validate::validate(raw, src, origin)
+        .map_err(|errors| ScenarioErrors::new(origin, src, errors))?;
+    if let Some(space) = &mut scenario.explore {
+        explore::attach_document(space, src, origin)
+            .map_err(|errors| ScenarioErrors::new(origin, src, errors))?;
+    }
+    Ok(scenario)
 }
 
 /// serde-saphyr's message without its own location and snippet (ours are added uniformly).

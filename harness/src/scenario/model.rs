@@ -40,6 +40,8 @@ pub struct Scenario {
     pub fail_fast: bool,
     /// The scenario file (absolute).
     pub path: PathBuf,
+    /// The `explore:` section: the fault space `chaosgate explore` draws schedules from.
+    pub explore: Option<super::explore::ExploreSpace>,
     /// What validation accepted but could not check, each rendered with its place in the
     /// file (`warning: ...`): e.g. a port no compose file declares, checked when the stack
     /// is up. `validate` and `run --dry-run` print them.

@@ -58,6 +58,11 @@ pub struct RawScenario {
     /// brings (as `chaosgate run --fail-fast`).
     #[serde(default)]
     pub fail_fast: bool,
+    /// A fault space instead of (or beside) a fixed schedule: `chaosgate explore` draws
+    /// schedules from it, runs each and shrinks a failing one to a minimal scenario. `run`
+    /// and `ab` refuse a scenario that has it.
+    #[serde(default)]
+    pub explore: Option<super::explore::RawExplore>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -24,6 +24,7 @@ mod run_ab;
 mod run_accuracy;
 mod run_addresses;
 mod run_errors;
+mod run_explore;
 mod run_fail_fast;
 mod run_kube;
 mod run_l7;

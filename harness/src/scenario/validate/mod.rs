@@ -98,6 +98,12 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
     }
     let slos = slos::slos(&mut cx, &raw, load.is_some());
     let steady_state = slos::steady_state(&mut cx, &raw, load.is_some());
+    let explore = raw.explore.as_ref().and_then(|e| {
+        let mut errors = Vec::new();
+        let space = super::explore::section(e, |loc| cx.span_of(loc), &mut errors, duration);
+        cx.errors.extend(errors);
+        space
+    });
     if cx.errors.is_empty()
         && let (Some(stack), Some(duration)) = (stack, duration)
     {
@@ -114,6 +120,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
             faults: faults.into_iter().flatten().collect(),
             slos,
             steady_state,
+            explore,
             path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             warnings: super::diagnostic::ScenarioErrors::new(path, src, cx.warnings).as_warnings(),
         });

@@ -67,7 +67,8 @@ pub(super) fn slos(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) -> Vec<S
 /// the load's are refused, and so is a steady state with no fault to come before.
 pub(super) fn steady_state(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool) -> Vec<Slo> {
     let mut out = Vec::new();
-    if !raw.steady_state.is_empty() && raw.faults.is_empty() {
+    // An `explore:` space puts at least one fault in every schedule it draws.
+    if !raw.steady_state.is_empty() && raw.faults.is_empty() && raw.explore.is_none() {
         let span = cx.span(&raw.steady_state[0]);
         cx.push(
             ScenarioError::new(
