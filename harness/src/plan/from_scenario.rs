@@ -151,9 +151,14 @@ pub fn from_scenario(
             name: p.name.clone(),
             service: p.kind.service().to_string(),
             check: match &p.kind {
-                ProbeKind::Http { target, status } => Check::Http {
+                ProbeKind::Http {
+                    target,
+                    status,
+                    expect,
+                } => Check::Http {
                     url: target.url.clone(),
                     status: *status,
+                    expect: expect.clone(),
                 },
                 ProbeKind::Tcp { service, port } => Check::Tcp {
                     service: service.clone(),

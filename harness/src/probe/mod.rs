@@ -18,6 +18,7 @@ use crate::stack::AddressBook;
 use crate::timeline::{EventKind, EventSink, SkippedTicks};
 
 mod accepted;
+pub mod http;
 
 /// A probe ready to run: names resolved against the stack.
 #[derive(Debug, Clone)]
@@ -39,12 +40,14 @@ pub struct Probe {
 #[derive(Debug, Clone)]
 pub enum Check {
     /// GET `url` (`http://service:port/...`, resolved through the address book on every
-    /// check) and expect `status` (any 2xx when `None`).
+    /// check) and expect `status` (any 2xx when `None`) and what `expect` asks of the answer.
     Http {
         /// The URL as written in the scenario, `service:port` as its host.
         url: String,
         /// The HTTP status expected; `None` = any 2xx.
         status: Option<u16>,
+        /// Headers sent; body, JSON and latency checks.
+        expect: http::HttpExpect,
     },
     /// Connect to `service:port`, and see the service accept the connection.
     Tcp {
@@ -272,25 +275,11 @@ pub async fn check_now(probe: &Probe, env: &ProbeEnv) -> Result<(), String> {
 
 async fn check_once(check: &Check, env: &ProbeEnv, seen: &mut Seen) -> Result<(), String> {
     match check {
-        Check::Http { url, status } => {
-            let resolved = env.book.rewrite_url(url);
-            let resp = env
-                .http
-                .get(&resolved)
-                .send()
-                .await
-                .map_err(|e| describe_reqwest(&e))?;
-            let code = resp.status().as_u16();
-            let ok = match status {
-                Some(want) => code == *want,
-                None => resp.status().is_success(),
-            };
-            if ok {
-                Ok(())
-            } else {
-                Err(format!("status {code}"))
-            }
-        }
+        Check::Http {
+            url,
+            status,
+            expect,
+        } => http::check(&env.http, &env.book.rewrite_url(url), *status, expect).await,
         Check::Tcp { service, port } => {
             let target = env
                 .book

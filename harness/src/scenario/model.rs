@@ -150,12 +150,14 @@ pub struct ProbeSpec {
 /// What a probe check does (exactly one of `http`, `tcp`, `exec`, `health`, `kubernetes`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum ProbeKind {
-    /// GET and expect `status` (any 2xx when `None`).
+    /// GET and expect `status` (any 2xx when `None`) and what `expect` asks of the answer.
     Http {
         /// The URL checked, split into service, port and path.
         target: HttpTarget,
         /// Expected HTTP status (100 – 599); any 2xx when `None`.
         status: Option<u16>,
+        /// Headers sent; body, JSON and latency checks.
+        expect: crate::probe::http::HttpExpect,
     },
     /// Connect to `service:port` and see the service accept the connection.
     Tcp {

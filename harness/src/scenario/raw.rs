@@ -289,6 +289,28 @@ pub struct RawHttpProbe {
     #[serde(default)]
     #[schemars(with = "Option<u16>", range(min = 100, max = 599))]
     pub status: Option<Spanned<u16>>,
+    /// Request headers sent with each check, name → value (`Host` sent as given).
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub headers: Option<Spanned<BTreeMap<String, String>>>,
+    /// The body must contain this text.
+    #[serde(default)]
+    pub contains: Option<String>,
+    /// The body must match this regular expression (Rust `regex` syntax), e.g.
+    /// `"version":\s*"2"`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub matches: Option<Spanned<String>>,
+    /// The body must be JSON holding exactly these values: JSON pointer (RFC 6901) → value,
+    /// e.g. `{ /status: ok, /dependencies/redis: up }`.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, serde_json::Value>>")]
+    pub json: Option<Spanned<BTreeMap<String, serde_json::Value>>>,
+    /// An answer slower than this fails the check (it answered, too slowly), e.g. `200ms`; at
+    /// most the probe's `timeout`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub max_latency: Option<Spanned<String>>,
 }
 
 /// Kubernetes stacks: ok while the workload (Deployment or StatefulSet) has at least `ready`

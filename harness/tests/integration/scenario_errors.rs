@@ -808,3 +808,66 @@ slos: [\"error_rate(phase=whole) < 1%\"]
     );
     insta::assert_snapshot!(check("l7-fields", &src).to_string());
 }
+
+#[test]
+fn http_probe_checks_are_checked() {
+    let src = format!(
+        "{GOOD_HEAD}\
+probes:
+  - name: gw
+    http:
+      url: http://gateway:8080/health
+      headers: {{ \"bad header\": x }}
+      matches: \"(unclosed\"
+      json: {{ status: ok }}
+  - name: slow
+    http: {{ url: http://gateway:8080/health, max_latency: 2s }}
+    timeout: 500ms
+slos:
+  - p95(latency) < 100ms
+"
+    );
+    let e = check("probe-checks", &src);
+    let messages: Vec<&str> = e.errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(e.errors.len(), 4, "{messages:#?}");
+    insta::assert_snapshot!(e.to_string());
+}
+
+#[test]
+fn explore_spaces_are_checked_at_their_entries() {
+    let src = format!(
+        "{GOOD_HEAD}\
+slos:
+  - error_rate(phase=whole) < 1%
+explore:
+  faults: {{ min: 0, max: 2 }}
+  window: [20s, 40s]
+  space:
+    - {{ action: pause, duration: [1s, 2s, 3s], target: {{ service: redis }} }}
+    - {{ action: pause, duration: [1s, 5s], target: {{ service: [redis, nosuch] }} }}
+"
+    );
+    let e = check("explore-space", &src);
+    let messages: Vec<&str> = e.errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(e.errors.len(), 3, "{messages:#?}");
+    insta::assert_snapshot!(e.to_string());
+}
+
+#[test]
+fn an_explore_template_no_schedule_could_use_is_an_error_at_its_entry() {
+    let src = format!(
+        "{GOOD_HEAD}\
+slos:
+  - error_rate(phase=whole) < 1%
+explore:
+  window: [5s, 10s]
+  space:
+    - {{ action: crash, target: {{ service: [marketdata-a, nosuch] }} }}
+    - {{ action: latency, latency: [10ms, 50ms], duration: 2s, target: {{ service: gateway }} }}
+"
+    );
+    let e = check("explore-template", &src);
+    let messages: Vec<&str> = e.errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(e.errors.len(), 2, "{messages:#?}");
+    insta::assert_snapshot!(e.to_string());
+}

@@ -68,7 +68,7 @@ fn replica_crash_parses_into_the_model() {
     assert_eq!(s.faults[0].action, FaultKind::Crash(kinds::Crash));
     assert_eq!(s.faults[0].target.pick, Pick::All);
     assert!(
-        matches!(&s.probes[1].kind, ProbeKind::Http { target, status: Some(200) } if target.service == "marketdata-a")
+        matches!(&s.probes[1].kind, ProbeKind::Http { target, status: Some(200), .. } if target.service == "marketdata-a")
     );
     assert_eq!(
         s.slos[0].metric,

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use super::check_name;
 use super::context::{Bounds, Ctx};
+use crate::probe::http::{HttpExpect, Pattern};
 use crate::scenario::diagnostic::ScenarioError;
 use crate::scenario::model::{ProbeKind, ProbeSpec};
-use crate::scenario::raw::RawProbe;
+use crate::scenario::raw::{RawHttpProbe, RawProbe};
 
 /// Recovery is measured at probe resolution; DESIGN asks for ≤ 50 ms.
 const DEFAULT_PROBE_EVERY: Duration = Duration::from_millis(50);
@@ -38,9 +39,10 @@ pub(super) fn probes(cx: &mut Ctx<'_>, raw: &[RawProbe]) -> Vec<Option<ProbeSpec
                     .status
                     .as_ref()
                     .is_none_or(|s| cx.number_in(s, "an HTTP status", 100, 599));
+                let expect = http_expect(cx, h, name);
                 cx.http_target(&h.url, &format!("probe `{name}`"))
                     .filter(|_| status_ok)
-                    .map(|target| ProbeKind::Http { target, status: h.status.as_ref().map(|s| s.value) })
+                    .and_then(|target| Some(ProbeKind::Http { target, status: h.status.as_ref().map(|s| s.value), expect: expect? }))
             } else if let Some(t) = &p.tcp {
                 cx.service_port(&t.address, &format!("probe `{name}`"))
                     .map(|(service, port)| ProbeKind::Tcp { service, port })
@@ -74,6 +76,24 @@ pub(super) fn probes(cx: &mut Ctx<'_>, raw: &[RawProbe]) -> Vec<Option<ProbeSpec
             };
             let every = cx.duration_or(p.every.as_ref(), DEFAULT_PROBE_EVERY, "a probe's `every`", EVERY_BOUNDS);
             let timeout = cx.duration_or(p.timeout.as_ref(), DEFAULT_PROBE_TIMEOUT, "a probe's `timeout`", TIMEOUT_BOUNDS);
+            if let (Some(ProbeKind::Http { expect, .. }), Some(h)) = (&kind, &p.http)
+                && let (Some(max), Some(m)) = (expect.max_latency, &h.max_latency)
+                && max > timeout
+            {
+                let span = cx.span(m);
+                cx.push(
+                    ScenarioError::new(
+                        format!(
+                            "probe `{name}`: max_latency ({}) is longer than the probe's timeout ({}): no check could ever be judged by it",
+                            crate::units::format_duration(max),
+                            crate::units::format_duration(timeout)
+                        ),
+                        span,
+                    )
+                    .with_help("lower max_latency, or raise the probe's `timeout`"),
+                );
+                return None;
+            }
             if cx.kube && (p.exec.is_some() || p.health.is_some()) {
                 let span = cx.span(&p.name);
                 cx.push(
@@ -91,4 +111,58 @@ pub(super) fn probes(cx: &mut Ctx<'_>, raw: &[RawProbe]) -> Vec<Option<ProbeSpec
             })
         })
         .collect()
+}
+
+/// An `http` probe's headers and answer checks; `None` (errors pushed) when one is wrong.
+fn http_expect(cx: &mut Ctx<'_>, h: &RawHttpProbe, name: &str) -> Option<HttpExpect> {
+    let before = cx.errors.len();
+    let mut expect = HttpExpect {
+        contains: h.contains.clone(),
+        ..HttpExpect::default()
+    };
+    if let Some(headers) = &h.headers {
+        for (k, v) in &headers.value {
+            let name_ok = reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_ok();
+            let value_ok = reqwest::header::HeaderValue::from_str(v).is_ok();
+            if !name_ok || !value_ok {
+                let span = cx.span(headers);
+                cx.error(
+                    format!("probe `{name}`: header `{k}: {v}` is not a valid HTTP header"),
+                    span,
+                );
+            }
+        }
+        expect.headers = headers.value.clone();
+    }
+    if let Some(m) = &h.matches {
+        match regex::Regex::new(&m.value) {
+            Ok(re) => expect.matches = Some(Pattern(re)),
+            Err(e) => {
+                let span = cx.span(m);
+                cx.error(
+                    format!("probe `{name}`: `matches` is not a regular expression: {e}"),
+                    span,
+                );
+            }
+        }
+    }
+    if let Some(json) = &h.json {
+        for (pointer, value) in &json.value {
+            if !pointer.is_empty() && !pointer.starts_with('/') {
+                let span = cx.span(json);
+                cx.push(
+                    ScenarioError::new(
+                        format!("probe `{name}`: `{pointer}` is not a JSON pointer"),
+                        span,
+                    )
+                    .with_help("a JSON pointer (RFC 6901) starts with `/`, e.g. `/status` or `/dependencies/redis`"),
+                );
+            }
+            expect.json.push((pointer.clone(), value.clone()));
+        }
+    }
+    if let Some(m) = &h.max_latency {
+        expect.max_latency = cx.duration(m, "a probe's `max_latency`", TIMEOUT_BOUNDS);
+    }
+    (cx.errors.len() == before).then_some(expect)
 }
