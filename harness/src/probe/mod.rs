@@ -18,7 +18,13 @@ use crate::stack::AddressBook;
 use crate::timeline::{EventKind, EventSink, SkippedTicks};
 
 mod accepted;
+mod exec;
+mod health;
 pub mod http;
+mod kubernetes;
+mod tcp;
+
+use health::Seen;
 
 /// A probe ready to run: names resolved against the stack.
 #[derive(Debug, Clone)]
@@ -209,61 +215,6 @@ impl Grid {
     }
 }
 
-/// What a probe remembers between its checks.
-#[derive(Debug, Default)]
-struct Seen {
-    /// The container a `health` probe looked at last, and the last time (ns since the Unix
-    /// epoch) it saw it paused, stopped or replaced.
-    container: Option<String>,
-    down_unix_ns: Option<i128>,
-}
-
-fn unix_now_ns() -> i128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or(0)
-}
-
-/// Judges one `health` check of `c` made at `now_unix_ns`.
-fn judge_health(
-    c: &crate::stack::ContainerInfo,
-    seen: &mut Seen,
-    now_unix_ns: i128,
-) -> Result<(), String> {
-    let replaced = seen.container.as_deref().is_some_and(|id| id != c.id);
-    seen.container = Some(c.id.clone());
-    if !c.running || c.paused || replaced {
-        seen.down_unix_ns = Some(now_unix_ns);
-    }
-    if !c.running {
-        return Err(format!("{} is not running", c.name));
-    }
-    if c.paused {
-        return Err(format!("{} is paused", c.name));
-    }
-    match c.health.as_deref() {
-        Some("healthy") => {}
-        Some(h) => return Err(format!("{} is {h}", c.name)),
-        None => return Err(format!("{} has no healthcheck", c.name)),
-    }
-    // Docker stops health checks while a container is paused and keeps its last status, so
-    // right after an unpause "healthy" is a leftover; only a check begun since is evidence.
-    if let Some(down) = seen.down_unix_ns {
-        match c.last_health_check {
-            Some(h) if h.started_unix_ns >= down && h.exit_code == 0 => {}
-            _ => {
-                return Err(format!(
-                    "{} reports healthy, but Docker has not run a passing health check since \
-                     it was last seen down",
-                    c.name
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// One check of `probe` now, outside the timeline (the steady-state wait before a run's load).
 pub async fn check_now(probe: &Probe, env: &ProbeEnv) -> Result<(), String> {
     let mut seen = Seen::default();
@@ -280,76 +231,14 @@ async fn check_once(check: &Check, env: &ProbeEnv, seen: &mut Seen) -> Result<()
             status,
             expect,
         } => http::check(&env.http, &env.book.rewrite_url(url), *status, expect).await,
-        Check::Tcp { service, port } => {
-            let target = env
-                .book
-                .target(service, *port)
-                .ok_or_else(|| format!("{service}:{port} has no known address"))?;
-            let stream = tokio::net::TcpStream::connect(target.addr)
-                .await
-                .map_err(|e| e.to_string())?;
-            if target.direct && target.pid != 0 {
-                accepted::wait(&stream, target.pid).await
-            } else {
-                // A published port: all we can know is that Docker's proxy accepted it.
-                Ok(())
-            }
-        }
-        Check::Exec { service, command } => exec::run(env, service, command).await,
-        Check::Health { service } => {
-            let c = first_container(env, service).await?;
-            judge_health(&c, seen, unix_now_ns())
-        }
-        Check::Kubernetes { workload, ready } => {
-            let Some((client, namespace)) = &env.kube else {
-                return Err("a kubernetes probe needs a Kubernetes stack".into());
-            };
-            let (have, want) = workload_ready(client, namespace, workload).await?;
-            let want = ready.map_or(want, i64::from);
-            if have >= want {
-                Ok(())
-            } else {
-                Err(format!("{workload}: {have} of {want} replicas Ready"))
-            }
-        }
+        Check::Tcp { service, port } => tcp::check(env, service, *port).await,
+        Check::Exec { service, command } => exec::check(env, service, command).await,
+        Check::Health { service } => health::check(env, service, seen).await,
+        Check::Kubernetes { workload, ready } => kubernetes::check(env, workload, *ready).await,
     }
 }
 
-/// Ready and desired replicas of a Deployment or StatefulSet named `name`.
-async fn workload_ready(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-) -> Result<(i64, i64), String> {
-    use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
-    let deployments: kube::Api<Deployment> = kube::Api::namespaced(client.clone(), namespace);
-    if let Some(d) = deployments.get_opt(name).await.map_err(|e| e.to_string())? {
-        let want = d.spec.and_then(|s| s.replicas).unwrap_or(1);
-        let have = d.status.and_then(|s| s.ready_replicas).unwrap_or(0);
-        return Ok((i64::from(have), i64::from(want)));
-    }
-    let sets: kube::Api<StatefulSet> = kube::Api::namespaced(client.clone(), namespace);
-    match sets.get_opt(name).await.map_err(|e| e.to_string())? {
-        Some(s) => Ok((
-            i64::from(s.status.and_then(|s| s.ready_replicas).unwrap_or(0)),
-            i64::from(s.spec.and_then(|s| s.replicas).unwrap_or(1)),
-        )),
-        None => Err(format!("no Deployment or StatefulSet `{name}`")),
-    }
-}
-
-async fn first_container(
-    env: &ProbeEnv,
-    service: &str,
-) -> Result<crate::stack::ContainerInfo, String> {
-    crate::stack::docker::project_containers(&env.docker, &env.project)
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .find(|c| c.service == service)
-        .ok_or_else(|| format!("service {service} has no container"))
-}
-
+/// A reqwest error in a few words (`timeout`, `connect error`, else its chain of causes).
 fn describe_reqwest(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timeout".into()
@@ -366,113 +255,9 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
     }
 }
 
-mod exec {
-    //! `exec` probes: a command inside a container through the Docker API.
-
-    use bollard::exec::StartExecResults;
-    use bollard::models::ExecConfig;
-    use futures::StreamExt;
-
-    use super::{ProbeEnv, first_container};
-
-    pub async fn run(env: &ProbeEnv, service: &str, command: &[String]) -> Result<(), String> {
-        let c = first_container(env, service).await?;
-        let exec = env
-            .docker
-            .create_exec(
-                &c.id,
-                ExecConfig {
-                    cmd: Some(command.to_vec()),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut output = String::new();
-        if let StartExecResults::Attached {
-            output: mut stream, ..
-        } = env
-            .docker
-            .start_exec(&exec.id, None)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            while let Some(Ok(chunk)) = stream.next().await {
-                if output.len() < 512 {
-                    output.push_str(&chunk.to_string());
-                }
-            }
-        }
-        let inspect = env
-            .docker
-            .inspect_exec(&exec.id)
-            .await
-            .map_err(|e| e.to_string())?;
-        match inspect.exit_code {
-            Some(0) => Ok(()),
-            code => Err(format!(
-                "exit {} {}",
-                code.map(|c| c.to_string()).unwrap_or_else(|| "?".into()),
-                output.trim()
-            )),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stack::{ContainerInfo, HealthCheck};
-
-    fn redis(paused: bool, health: &str, last_check_ns: Option<i128>) -> ContainerInfo {
-        ContainerInfo {
-            id: "abc".into(),
-            name: "p-redis-1".into(),
-            service: "redis".into(),
-            number: 1,
-            running: true,
-            paused,
-            health: Some(health.into()),
-            last_health_check: last_check_ns.map(|t| HealthCheck {
-                started_unix_ns: t,
-                exit_code: 0,
-            }),
-            pid: 7,
-            restart_count: 0,
-            published: vec![],
-            networks: vec![],
-            aliases: vec![],
-            image: "redis".into(),
-            labels: Default::default(),
-        }
-    }
-
-    #[test]
-    fn healthy_left_over_from_before_a_pause_is_not_trusted() {
-        let mut seen = Seen::default();
-        assert_eq!(
-            judge_health(&redis(false, "healthy", Some(100)), &mut seen, 1_000),
-            Ok(())
-        );
-        // Paused: Docker stops checking and keeps saying healthy.
-        assert!(judge_health(&redis(true, "healthy", Some(100)), &mut seen, 2_000).is_err());
-        // Unpaused, but the newest check is the one from before the pause.
-        let r = judge_health(&redis(false, "healthy", Some(100)), &mut seen, 3_000);
-        assert!(r.is_err_and(|e| e.contains("has not run a passing health check")));
-        // A check begun after the pause was seen passes.
-        assert_eq!(
-            judge_health(&redis(false, "healthy", Some(2_500)), &mut seen, 4_000),
-            Ok(())
-        );
-        // A failing newest check does not count, whatever the status says.
-        let mut failing = redis(false, "healthy", Some(3_500));
-        if let Some(h) = failing.last_health_check.as_mut() {
-            h.exit_code = 1;
-        }
-        assert!(judge_health(&failing, &mut seen, 5_000).is_err());
-    }
 
     fn at(origin: tokio::time::Instant, ms: u64) -> tokio::time::Instant {
         origin + Duration::from_millis(ms)
@@ -509,19 +294,5 @@ mod tests {
                 count: 4
             })
         );
-    }
-
-    #[test]
-    fn a_replaced_container_needs_a_fresh_check_too() {
-        let mut seen = Seen::default();
-        assert!(judge_health(&redis(false, "healthy", Some(100)), &mut seen, 1_000).is_ok());
-        let mut other = redis(false, "healthy", Some(100));
-        other.id = "def".into();
-        assert!(judge_health(&other, &mut seen, 2_000).is_err());
-        other.last_health_check = Some(HealthCheck {
-            started_unix_ns: 2_100,
-            exit_code: 0,
-        });
-        assert!(judge_health(&other, &mut seen, 3_000).is_ok());
     }
 }
