@@ -18,6 +18,7 @@ pub mod measure;
 pub mod metric;
 pub mod plan;
 pub mod probe;
+pub mod prometheus;
 pub mod provenance;
 pub mod report;
 pub mod run;

@@ -2,6 +2,7 @@
 //! clients saw: latency and errors per phase, a per-second series, recovery per fault and
 //! probe, failover per fault. Every figure here can be recomputed from that file alone.
 
+pub mod alerts;
 pub mod failover;
 pub mod lost_writes;
 mod phases;
@@ -70,6 +71,8 @@ pub struct Analysis {
     /// whole run without faults): a probe that never succeeded here points at a wrong
     /// address, not the system.
     pub probes_before: BTreeMap<String, (u64, u64)>,
+    /// alert → its readings from the stack's Prometheus, in time order (`alert` events).
+    pub alerts: BTreeMap<String, Vec<alerts::AlertReading>>,
 }
 
 impl Analysis {
@@ -99,6 +102,7 @@ pub fn analyze(
     let mut ticked: BTreeMap<String, Vec<probe_ticks::TickedCheck>> = BTreeMap::new();
     let mut fault_events: Vec<FaultEvent> = Vec::new();
     let mut docker: Vec<(u64, String, DockerAction)> = Vec::new();
+    let mut alert_readings: BTreeMap<String, Vec<alerts::AlertReading>> = BTreeMap::new();
     for event in read_events(events)? {
         let e = event?;
         match e.kind {
@@ -133,11 +137,31 @@ pub fn analyze(
             EventKind::Docker {
                 container, action, ..
             } => docker.push((e.t, container, action)),
+            EventKind::Alert {
+                alert,
+                state,
+                active_ns,
+                hold_ns,
+                evaluation_ns,
+                ..
+            } => alert_readings
+                .entry(alert)
+                .or_default()
+                .push(alerts::AlertReading {
+                    t: e.t,
+                    state: crate::prometheus::AlertState::parse(&state),
+                    active_ns,
+                    hold_ns,
+                    evaluation_ns,
+                }),
             EventKind::Request { .. }
             | EventKind::Note { .. }
             | EventKind::Pod { .. }
             | EventKind::FaultClosed { .. } => {}
         }
+    }
+    for readings in alert_readings.values_mut() {
+        readings.sort_by_key(|r| r.t);
     }
     for checks in probe_checks.values_mut() {
         checks.sort_by_key(|c| c.t);
@@ -232,6 +256,7 @@ pub fn analyze(
         probes,
         probes_during,
         probes_before,
+        alerts: alert_readings,
     })
 }
 

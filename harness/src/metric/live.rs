@@ -104,6 +104,7 @@ impl Seen {
                 container, action, ..
             } => self.docker.push((e.t, container, action)),
             EventKind::Load { .. }
+            | EventKind::Alert { .. }
             | EventKind::Note { .. }
             | EventKind::Pod { .. }
             | EventKind::FaultClosed { .. } => {}

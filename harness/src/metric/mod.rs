@@ -86,6 +86,12 @@ pub trait MetricKind {
         false
     }
 
+    /// The alert it reads from the stack's Prometheus (the scenario needs `prometheus:`),
+    /// watched all through the run; `None` for metrics measured at the client.
+    fn needs_prometheus(&self) -> Option<&str> {
+        None
+    }
+
     // ---- the demotion rules (`verdict::rules`), in their order
 
     /// `dropped requests`: why a pass of a window where `dropped` requests were never sent
@@ -247,6 +253,8 @@ metrics! {
     FailoverTime => failover_time::FailoverTime,
     LostWrites => lost_writes::LostWrites,
     ProbeSuccess => probe_success::ProbeSuccess,
+    DetectTime => detect_time::DetectTime,
+    ClearTime => clear_time::ClearTime,
 }
 
 pub use latency::samples_needed;

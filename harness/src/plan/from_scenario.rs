@@ -229,6 +229,20 @@ pub fn from_scenario(
                 .cloned()
                 .collect()
         }),
+        prometheus: s.prometheus.as_ref().map(|p| {
+            let alerts: std::collections::BTreeSet<String> = s
+                .slos
+                .iter()
+                .chain(&s.steady_state)
+                .filter_map(|x| x.metric.kind().needs_prometheus().map(str::to_string))
+                .collect();
+            crate::prometheus::PrometheusPlan {
+                service: p.service.clone(),
+                port: p.port,
+                every: p.every,
+                alerts: alerts.into_iter().collect(),
+            }
+        }),
     })
 }
 

@@ -56,6 +56,9 @@ pub struct RunSpec {
     /// `--fail-fast` / `fail_fast: true`: the SLOs watched while the run goes, to stop it as
     /// soon as one is certainly breached (`verdict::early`). `None`: run to the end.
     pub fail_fast: Option<Vec<crate::slo::Slo>>,
+    /// The stack's Prometheus and the alerts the SLOs read from it (`detect_time`,
+    /// `clear_time`); `None` without a `prometheus:` section.
+    pub prometheus: Option<crate::prometheus::PrometheusPlan>,
 }
 
 /// One fault of the seeded plan: what, when, and on which replicas.

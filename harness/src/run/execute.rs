@@ -183,6 +183,28 @@ async fn cancellable<T>(
     }
 }
 
+/// Waits (up to `bound`) until the stack's Prometheus answers with its rules, then checks
+/// every alert the SLOs name is one of them. Errors: never answered (its last error), or an
+/// alert it does not have (a scenario naming a rule the stack does not ship).
+async fn wait_prometheus(
+    env: &ProbeEnv,
+    plan: &crate::prometheus::PrometheusPlan,
+    bound: Duration,
+) -> Result<(), String> {
+    let until = tokio::time::Instant::now() + bound;
+    loop {
+        match crate::prometheus::rules(&env.http, &env.book, plan).await {
+            Ok(_) => return crate::prometheus::check_alerts(&env.http, &env.book, plan).await,
+            Err(e) if tokio::time::Instant::now() >= until => {
+                return Err(format!(
+                    "the stack's Prometheus never answered within the ready timeout: {e}"
+                ));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
 /// On Kubernetes, Ready pods are not yet a usable stack (the reference gateway is Ready
 /// before its first database connection): the load starts once every http/tcp probe has
 /// passed [`STEADY_CHECKS`] times in a row (the steady state), or after `bound` with a note.
@@ -332,6 +354,11 @@ async fn open_timeline<B: RunBackend>(
         sink: sink.clone(),
         kube,
     };
+    if let Some(p) = &spec.prometheus {
+        cancellable(&opts.cancel, wait_prometheus(&probe_env, p, bound))
+            .await?
+            .map_err(RunError::Prometheus)?;
+    }
     if stack.waits_for_steady_state() {
         match cancellable(&opts.cancel, wait_steady(spec, &probe_env, bound)).await? {
             Ok(took) => opts.progress.line(&format!(
@@ -391,11 +418,20 @@ fn start_sources<B: RunBackend>(
     let progress_task = opts
         .progress
         .spawn(state.clone(), t.clock, spec.duration, work.clone());
-    let probe_tasks: Vec<_> = spec
+    let mut probe_tasks: Vec<_> = spec
         .probes
         .iter()
         .map(|p| tokio::spawn(run_probe(p.clone(), t.probe_env.clone(), work.clone())))
         .collect();
+    if let Some(p) = spec.prometheus.clone().filter(|p| !p.alerts.is_empty()) {
+        probe_tasks.push(tokio::spawn(crate::prometheus::watch(
+            t.probe_env.http.clone(),
+            t.book.clone(),
+            p,
+            t.sink.clone(),
+            work.clone(),
+        )));
+    }
 
     // The load's schedule counts from its own start, a moment after the run clock's (the
     // probes, the recorder and the address checks start first: ~0.2 s measured). Cut at the

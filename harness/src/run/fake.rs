@@ -369,6 +369,7 @@ mod tests {
             slos: vec![],
             steady_state: vec![],
             fail_fast: None,
+            prometheus: None,
         }
     }
 

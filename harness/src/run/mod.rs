@@ -31,6 +31,10 @@ pub enum RunError {
     /// The load generator could not start or failed mid-run; holds its message.
     #[error("the load generator failed: {0}")]
     Load(String),
+    /// The stack's Prometheus could not be read at bring-up, or lacks an alert the SLOs name;
+    /// holds its message.
+    #[error("{0}")]
+    Prometheus(String),
     /// Ctrl-C or SIGTERM stopped the run before it finished.
     #[error("interrupted: the run was stopped before it finished (the stack was torn down)")]
     Interrupted,

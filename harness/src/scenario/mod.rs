@@ -18,8 +18,8 @@ pub use crate::stack::kube::{KubeStackSpec, NodeAgentSpec};
 pub use diagnostic::{ScenarioError, ScenarioErrors, SourceSpan};
 pub use discover::{discover, files_in};
 pub use model::{
-    AtSpec, BlastSize, FaultSpec, HttpTarget, LoadSpec, Pick, ProbeKind, ProbeSpec, RateSpec,
-    RequestSpec, Scenario, StackSpec, TargetSpec,
+    AtSpec, BlastSize, FaultSpec, HttpTarget, LoadSpec, Pick, ProbeKind, ProbeSpec, PrometheusSpec,
+    RateSpec, RequestSpec, Scenario, StackSpec, TargetSpec,
 };
 
 /// Reads, parses and validates the scenario file at `path`.

@@ -42,6 +42,9 @@ pub struct Scenario {
     pub path: PathBuf,
     /// The `explore:` section: the fault space `chaosgate explore` draws schedules from.
     pub explore: Option<super::explore::ExploreSpace>,
+    /// The `prometheus:` section: where the stack's Prometheus answers and how often it is
+    /// read.
+    pub prometheus: Option<PrometheusSpec>,
     /// What validation accepted but could not check, each rendered with its place in the
     /// file (`warning: ...`): e.g. a port no compose file declares, checked when the stack
     /// is up. `validate` and `run --dry-run` print them.
@@ -287,4 +290,15 @@ pub enum Pick {
     Random,
     /// The first replicas in the service's replica order.
     First,
+}
+
+/// `prometheus:`, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrometheusSpec {
+    /// The service Prometheus runs as.
+    pub service: String,
+    /// Its HTTP port.
+    pub port: u16,
+    /// How often its alerts are read.
+    pub every: Duration,
 }

@@ -63,6 +63,24 @@ pub struct RawScenario {
     /// and `ab` refuse a scenario that has it.
     #[serde(default)]
     pub explore: Option<super::explore::RawExplore>,
+    /// The stack's Prometheus, read all through the run for `detect_time` and `clear_time`.
+    #[serde(default)]
+    pub prometheus: Option<RawPrometheus>,
+}
+
+/// `prometheus:`: where the stack's Prometheus answers.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Prometheus")]
+pub struct RawPrometheus {
+    /// `service:port` of Prometheus on the stack, e.g. `prometheus:9090`.
+    #[schemars(with = "String")]
+    pub address: Spanned<String>,
+    /// How often its alerts are read (default `1s`; 100ms to 1m): the resolution of
+    /// `clear_time`, and of `detect_time` with the rule group's evaluation interval.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub every: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -123,6 +123,28 @@ pub enum EventKind {
         /// True when it started, false when it stopped.
         started: bool,
     },
+    /// One reading of an alert from the stack's Prometheus (`/api/v1/rules`); `t` is when it
+    /// was asked for (the state is at least that old).
+    Alert {
+        /// The alerting rule's name (`alertname`).
+        alert: String,
+        /// `inactive`, `pending` or `firing` (its most advanced instance); `unknown` when the
+        /// reading failed (`error` says why).
+        state: String,
+        /// When that state's earliest instance became active (Prometheus's `activeAt`), run-clock
+        /// ns (negative: before the run began); absent when inactive.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        active_ns: Option<i64>,
+        /// The rule's `for:`, ns.
+        #[serde(default)]
+        hold_ns: u64,
+        /// Its group's evaluation interval, ns.
+        #[serde(default)]
+        evaluation_ns: u64,
+        /// Why the reading failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// Something worth keeping in the record (a warning, a decision).
     Note {
         /// The note, for people.

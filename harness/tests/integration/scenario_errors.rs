@@ -871,3 +871,20 @@ explore:
     assert_eq!(e.errors.len(), 2, "{messages:#?}");
     insta::assert_snapshot!(e.to_string());
 }
+
+#[test]
+fn alert_slos_need_the_stacks_prometheus() {
+    let src = format!(
+        "{GOOD_HEAD}\
+faults:
+  - {{ name: crash-primary, at: 5s, action: crash, target: {{ service: marketdata-a }} }}
+slos:
+  - detect_time(crash-primary, alert=QuoteErrorRatioHigh) < 30s
+  - clear_time(crash-primary) < 30s
+"
+    );
+    let e = check("alert-slos", &src);
+    let messages: Vec<&str> = e.errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(e.errors.len(), 2, "{messages:#?}");
+    insta::assert_snapshot!(e.to_string());
+}

@@ -24,6 +24,9 @@ struct Run {
     fault: Option<(u64, u64, bool)>,
     request: Box<dyn Fn(u64) -> (u64, u64, Outcome)>,
     probe: Box<dyn Fn(u64) -> bool>,
+    /// Readings of alert `QuoteErrorRatioHigh` (`for: 2s`, evaluated every 1 s): (t ms,
+    /// state, activeAt ms).
+    alerts: Vec<(u64, &'static str, Option<i64>)>,
 }
 
 #[derive(Clone, Copy)]
@@ -42,6 +45,7 @@ impl Run {
             fault: Some((3_000, 4_000, true)),
             request: Box::new(|_| (2, 0, Outcome::Ok)),
             probe: Box::new(|_| true),
+            alerts: Vec::new(),
         }
     }
 
@@ -90,6 +94,19 @@ impl Run {
                 },
             });
             p += self.probe_ms;
+        }
+        for (t, state, active) in &self.alerts {
+            events.push(Event {
+                t: t * MS,
+                kind: EventKind::Alert {
+                    alert: "QuoteErrorRatioHigh".into(),
+                    state: (*state).into(),
+                    active_ns: active.map(|a| a * MS as i64),
+                    hold_ns: 2_000 * MS,
+                    evaluation_ns: 1_000 * MS,
+                    error: None,
+                },
+            });
         }
         let mut records = Vec::new();
         if let Some((at, until, proven)) = self.fault {
@@ -433,4 +450,97 @@ fn a_target_that_never_answered_is_not_a_verdict_on_the_system() {
     let d = run.judge(CRASH_SLOS);
     assert_eq!(d.never_answered, None);
     assert_eq!(d.verdict, Verdict::Breached);
+}
+
+/// Alert readings every 500 ms: inactive, then pending from `pending_ms` (activeAt
+/// `active_ms`), firing from `firing_ms`, inactive again from `clear_ms`.
+fn alert_story(
+    end_ms: u64,
+    active_ms: i64,
+    pending_ms: u64,
+    firing_ms: u64,
+    clear_ms: u64,
+) -> Vec<(u64, &'static str, Option<i64>)> {
+    (0..end_ms)
+        .step_by(500)
+        .map(|t| {
+            if t >= clear_ms {
+                (t, "inactive", None)
+            } else if t >= firing_ms {
+                (t, "firing", Some(active_ms))
+            } else if t >= pending_ms {
+                (t, "pending", Some(active_ms))
+            } else {
+                (t, "inactive", None)
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn detect_time_is_active_at_plus_for_and_judged_on_the_evaluation_interval() {
+    let mut run = Run::healthy(20_000, 50);
+    // The fault at 3 s; the alert active at 4.2 s, firing (for: 2s) from 6.2 s, seen at 6.5 s;
+    // cleared (seen) at 9.5 s, after the fault's end at 4 s.
+    run.alerts = alert_story(20_000, 4_200, 4_500, 6_500, 9_500);
+    let d = run.judge(&[
+        "detect_time(crash, alert=QuoteErrorRatioHigh) < 30s",
+        "detect_time(crash, alert=QuoteErrorRatioHigh) < 4s",
+        "detect_time(crash, alert=QuoteErrorRatioHigh) < 3s",
+        "clear_time(crash, alert=QuoteErrorRatioHigh) < 10s",
+        "clear_time(crash, alert=QuoteErrorRatioHigh) < 5200ms",
+    ]);
+    assert_eq!(d.results[0].measured.unwrap().to_string(), "3.2s");
+    assert_eq!(d.results[3].measured.unwrap().to_string(), "5.5s");
+    assert_eq!(
+        verdicts(&d),
+        [
+            Verdict::Pass,
+            // 3.2 s to 4.2 s (one evaluation interval) straddles 4 s: too coarse to decide.
+            Verdict::Inconclusive,
+            Verdict::Breached,
+            Verdict::Pass,
+            // Last seen firing at 9 s (5 s after the end), clear at 9.5 s: straddles 5.2 s.
+            Verdict::Inconclusive,
+        ],
+        "{d:#?}"
+    );
+}
+
+#[test]
+fn an_alert_that_never_fires_breaches_once_the_watch_outlasts_the_target() {
+    let mut run = Run::healthy(20_000, 50);
+    run.alerts = alert_story(20_000, 0, u64::MAX, u64::MAX, u64::MAX);
+    let d = run.judge(&[
+        "detect_time(crash, alert=QuoteErrorRatioHigh) < 10s",
+        "detect_time(crash, alert=QuoteErrorRatioHigh) < 30s",
+        "clear_time(crash, alert=QuoteErrorRatioHigh) < 10s",
+    ]);
+    // Watched 16.5 s after the fault (last reading at 19.5 s) without firing.
+    assert_eq!(d.results[0].measured.unwrap().to_string(), "16.5s");
+    assert_eq!(
+        verdicts(&d),
+        [
+            Verdict::Breached,
+            // The run ended before 30 s had passed: only a lower bound, never a pass.
+            Verdict::Inconclusive,
+            // Nothing fired, so nothing to clear: no data, not a pass.
+            Verdict::Inconclusive,
+        ],
+        "{d:#?}"
+    );
+}
+
+#[test]
+fn an_alert_already_active_before_the_fault_is_not_put_down_to_it() {
+    let mut run = Run::healthy(20_000, 50);
+    run.alerts = alert_story(20_000, 1_000, 1_000, 3_000, u64::MAX);
+    let d = run.judge(&["detect_time(crash, alert=QuoteErrorRatioHigh) < 30s"]);
+    assert_eq!(verdicts(&d), [Verdict::Inconclusive], "{d:#?}");
+    let reason = d.results[0].reason.clone().unwrap_or_default();
+    assert!(reason.contains("already active before"), "{reason}");
+    // Pending (not yet firing) before the fault is the same: activeAt is before it.
+    run.alerts = alert_story(20_000, 2_000, 2_500, 4_500, u64::MAX);
+    let d = run.judge(&["detect_time(crash, alert=QuoteErrorRatioHigh) < 30s"]);
+    assert_eq!(verdicts(&d), [Verdict::Inconclusive], "{d:#?}");
 }

@@ -98,6 +98,20 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
     }
     let slos = slos::slos(&mut cx, &raw, load.is_some());
     let steady_state = slos::steady_state(&mut cx, &raw, load.is_some());
+    let prometheus = raw.prometheus.as_ref().and_then(|p| {
+        let every = cx.duration_or(
+            p.every.as_ref(),
+            Duration::from_secs(1),
+            "prometheus.every",
+            (Duration::from_millis(100), Duration::from_secs(60)),
+        );
+        cx.service_port(&p.address, "prometheus.address")
+            .map(|(service, port)| super::model::PrometheusSpec {
+                service,
+                port,
+                every,
+            })
+    });
     let explore = raw.explore.as_ref().and_then(|e| {
         let mut errors = Vec::new();
         let space = super::explore::section(e, |loc| cx.span_of(loc), &mut errors, duration);
@@ -121,6 +135,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
             slos,
             steady_state,
             explore,
+            prometheus,
             path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             warnings: super::diagnostic::ScenarioErrors::new(path, src, cx.warnings).as_warnings(),
         });

@@ -178,6 +178,22 @@ fn one(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool, sp: &Spanned<String>
             );
             ok = false;
         }
+        if let Some(alert) = slo.metric.kind().needs_prometheus()
+            && raw.prometheus.is_none()
+        {
+            let span = cx.span(sp);
+            cx.push(
+                ScenarioError::new(
+                    format!(
+                        "`{}` reads alert `{alert}` from the stack's Prometheus, but the scenario has no `prometheus:` section",
+                        slo.metric.name()
+                    ),
+                    span,
+                )
+                .with_help("add `prometheus: { address: prometheus:9090 }` (the service and port Prometheus runs as)"),
+            );
+            ok = false;
+        }
         if slo.metric.kind().needs_probes() && raw.probes.is_empty() {
             let span = cx.span(sp);
             cx.error(

@@ -1,0 +1,308 @@
+//! Prometheus as a source of the run's record: the alert rules the stack ships and, all
+//! through the run, each watched alert's state read from the server's HTTP API
+//! (`GET /api/v1/rules?type=alert`: every alerting rule with its `for:`, its group's
+//! evaluation interval and its active instances' state and `activeAt`). Each reading is an
+//! `alert` event of the run's log; `detect_time` and `clear_time` are measured from those
+//! events only.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::stack::AddressBook;
+use crate::timeline::{EventKind, EventSink};
+
+/// Where the stack's Prometheus answers and which alerts a run watches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusPlan {
+    /// The service (compose service or Kubernetes Service) Prometheus runs as.
+    pub service: String,
+    /// Its HTTP port (9090 by convention).
+    pub port: u16,
+    /// How often the alerts are read.
+    pub every: Duration,
+    /// The alert names the SLOs name, sorted, deduplicated.
+    pub alerts: Vec<String>,
+}
+
+/// One alerting rule as the server reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertRule {
+    /// The rule's `for:` (how long its condition must hold before it fires).
+    pub hold: Duration,
+    /// Its group's evaluation interval.
+    pub evaluation: Duration,
+    /// The state of its most advanced instance (`inactive`, `pending`, `firing`).
+    pub state: AlertState,
+    /// When that state's earliest instance became active, Unix ns; `None` when inactive.
+    pub active_unix_ns: Option<i128>,
+}
+
+/// An alert's state, ordered from least to most advanced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    /// Its condition does not hold.
+    Inactive,
+    /// Its condition holds, for less than `for:`.
+    Pending,
+    /// Its condition has held for `for:`: the alert is sent.
+    Firing,
+}
+
+impl AlertState {
+    /// As Prometheus and the event log spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inactive => "inactive",
+            Self::Pending => "pending",
+            Self::Firing => "firing",
+        }
+    }
+
+    /// From the event log's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "inactive" => Some(Self::Inactive),
+            "pending" => Some(Self::Pending),
+            "firing" => Some(Self::Firing),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RulesResponse {
+    status: String,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    data: Option<RulesData>,
+}
+
+#[derive(Deserialize)]
+struct RulesData {
+    groups: Vec<RuleGroup>,
+}
+
+#[derive(Deserialize)]
+struct RuleGroup {
+    /// Seconds.
+    interval: f64,
+    rules: Vec<Rule>,
+}
+
+#[derive(Deserialize)]
+struct Rule {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    /// `for:` in seconds.
+    #[serde(default)]
+    duration: f64,
+    #[serde(default)]
+    alerts: Vec<Instance>,
+}
+
+#[derive(Deserialize)]
+struct Instance {
+    state: String,
+    #[serde(rename = "activeAt", default)]
+    active_at: Option<String>,
+}
+
+/// Every alerting rule of a `/api/v1/rules` answer by name. Errors: the answer is not the
+/// API's (an error status, or not JSON of that shape).
+pub fn parse_rules(body: &[u8]) -> Result<BTreeMap<String, AlertRule>, String> {
+    let r: RulesResponse = serde_json::from_slice(body)
+        .map_err(|e| format!("not a Prometheus /api/v1/rules answer: {e}"))?;
+    if r.status != "success" {
+        return Err(format!(
+            "Prometheus answered {}: {}",
+            r.status,
+            r.error.unwrap_or_default()
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for g in r.data.map(|d| d.groups).unwrap_or_default() {
+        for rule in g.rules.into_iter().filter(|r| r.kind == "alerting") {
+            let mut state = AlertState::Inactive;
+            let mut active: Option<i128> = None;
+            for a in &rule.alerts {
+                let s = AlertState::parse(&a.state).unwrap_or(AlertState::Inactive);
+                let at = a.active_at.as_deref().and_then(unix_ns);
+                if s > state {
+                    state = s;
+                    active = at;
+                } else if s == state && s != AlertState::Inactive {
+                    active = match (active, at) {
+                        (Some(x), Some(y)) => Some(x.min(y)),
+                        (x, y) => x.or(y),
+                    };
+                }
+            }
+            out.insert(
+                rule.name,
+                AlertRule {
+                    hold: Duration::from_secs_f64(rule.duration.max(0.0)),
+                    evaluation: Duration::from_secs_f64(g.interval.max(0.0)),
+                    state,
+                    active_unix_ns: active,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn unix_ns(rfc3339: &str) -> Option<i128> {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp_nanos())
+}
+
+/// Reads the server's alerting rules once. Errors: unreachable, or not the API's answer.
+pub async fn rules(
+    http: &reqwest::Client,
+    book: &AddressBook,
+    plan: &PrometheusPlan,
+) -> Result<BTreeMap<String, AlertRule>, String> {
+    let url = book.rewrite_url(&format!(
+        "http://{}:{}/api/v1/rules?type=alert",
+        plan.service, plan.port
+    ));
+    let resp = http
+        .get(&url)
+        .timeout(plan.every.max(Duration::from_secs(1)))
+        .send()
+        .await
+        .map_err(|e| format!("Prometheus at {}:{}: {e}", plan.service, plan.port))?;
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("Prometheus at {}:{}: {e}", plan.service, plan.port))?;
+    parse_rules(&body)
+}
+
+/// Checks at bring-up that every alert the SLOs name is a rule of the server. Errors: the
+/// server cannot be read, or a name it does not have (with the names it has).
+pub async fn check_alerts(
+    http: &reqwest::Client,
+    book: &AddressBook,
+    plan: &PrometheusPlan,
+) -> Result<(), String> {
+    let have = rules(http, book, plan).await?;
+    let missing: Vec<&String> = plan
+        .alerts
+        .iter()
+        .filter(|a| !have.contains_key(*a))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "Prometheus at {}:{} has no alerting rule named {} (it has: {})",
+        plan.service,
+        plan.port,
+        missing
+            .iter()
+            .map(|m| format!("`{m}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        have.keys().cloned().collect::<Vec<_>>().join(", ")
+    ))
+}
+
+/// Reads the watched alerts every `plan.every` until `cancel`, one `alert` event per alert
+/// per reading (a failed reading is an event too, with its error: a gap is never silent).
+pub async fn watch(
+    http: reqwest::Client,
+    book: Arc<AddressBook>,
+    plan: PrometheusPlan,
+    sink: EventSink,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(plan.every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let asked = sink.clock().now_ns();
+        let read = rules(&http, &book, &plan).await;
+        let clock = sink.clock();
+        for alert in &plan.alerts {
+            let kind = match &read {
+                Ok(rules) => match rules.get(alert) {
+                    Some(r) => EventKind::Alert {
+                        alert: alert.clone(),
+                        state: r.state.as_str().into(),
+                        active_ns: r.active_unix_ns.map(|u| {
+                            let delta = u - clock.origin_unix_ns();
+                            i64::try_from(delta).unwrap_or(i64::MIN)
+                        }),
+                        hold_ns: r.hold.as_nanos() as u64,
+                        evaluation_ns: r.evaluation.as_nanos() as u64,
+                        error: None,
+                    },
+                    None => alert_error(alert, format!("no alerting rule `{alert}` any more")),
+                },
+                Err(e) => alert_error(alert, e.clone()),
+            };
+            // Placed when the question was asked: the state is at least that old.
+            sink.record_at(asked, kind);
+        }
+    }
+}
+
+fn alert_error(alert: &str, error: String) -> EventKind {
+    EventKind::Alert {
+        alert: alert.into(),
+        state: "unknown".into(),
+        active_ns: None,
+        hold_ns: 0,
+        evaluation_ns: 0,
+        error: Some(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Trimmed from a Prometheus 2.42 answer.
+    const RULES: &str = r#"{"status":"success","data":{"groups":[{"name":"trading","file":"/etc/prometheus/alerts.yml","interval":1,"limit":0,"rules":[
+      {"state":"firing","name":"QuoteErrorRatioHigh","query":"x > 0.05","duration":2,"labels":{"severity":"page"},"annotations":{},
+       "alerts":[{"labels":{"alertname":"QuoteErrorRatioHigh"},"annotations":{},"state":"firing","activeAt":"2026-12-05T10:00:03.5Z","value":"1e+00"},
+                 {"labels":{"alertname":"QuoteErrorRatioHigh","route":"b"},"annotations":{},"state":"pending","activeAt":"2026-12-05T10:00:01Z","value":"1e+00"}],
+       "health":"ok","evaluationTime":0.001,"lastEvaluation":"2026-12-05T10:00:06Z","type":"alerting"},
+      {"state":"inactive","name":"MarketDataReplicaDown","query":"y","duration":5,"labels":{},"annotations":{},"alerts":[],"health":"ok","type":"alerting"},
+      {"name":"job:rate","query":"z","health":"ok","type":"recording"}]}]}}"#;
+
+    #[test]
+    fn rules_give_each_alerts_most_advanced_state_and_its_start() {
+        let r = parse_rules(RULES.as_bytes()).unwrap();
+        assert_eq!(r.len(), 2, "recording rules are not alerts");
+        let q = &r["QuoteErrorRatioHigh"];
+        assert_eq!(q.state, AlertState::Firing);
+        assert_eq!(q.hold, Duration::from_secs(2));
+        assert_eq!(q.evaluation, Duration::from_secs(1));
+        // The firing instance's activeAt, not the pending one's earlier start.
+        assert_eq!(q.active_unix_ns, unix_ns("2026-12-05T10:00:03.5Z"));
+        let m = &r["MarketDataReplicaDown"];
+        assert_eq!((m.state, m.active_unix_ns), (AlertState::Inactive, None));
+        assert_eq!(m.hold, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn an_error_answer_is_said() {
+        let e = parse_rules(br#"{"status":"error","errorType":"bad_data","error":"boom"}"#)
+            .unwrap_err();
+        assert_eq!(e, "Prometheus answered error: boom");
+        assert!(parse_rules(b"<html>").is_err());
+    }
+}
