@@ -171,6 +171,15 @@ pub fn from_scenario(
                 ProbeKind::Health { service } => Check::Health {
                     service: service.clone(),
                 },
+                ProbeKind::Prometheus {
+                    service,
+                    port,
+                    query,
+                } => Check::Prometheus {
+                    service: service.clone(),
+                    port: *port,
+                    query: query.clone(),
+                },
                 ProbeKind::Kubernetes { workload, ready } => Check::Kubernetes {
                     workload: workload.clone(),
                     ready: *ready,

@@ -51,6 +51,11 @@ pub(crate) fn listen_checks(spec: &RunSpec) -> Vec<crate::stack::listening::Want
                 port: *port,
                 used_as: format!("probe `{}`", p.name),
             }),
+            Check::Prometheus { service, port, .. } => out.push(Wanted {
+                service: service.clone(),
+                port: *port,
+                used_as: format!("probe `{}`", p.name),
+            }),
             Check::Exec { .. } | Check::Health { .. } | Check::Kubernetes { .. } => {}
         }
     }

@@ -22,6 +22,7 @@ mod exec;
 mod health;
 pub mod http;
 mod kubernetes;
+pub mod prometheus;
 mod tcp;
 
 use health::Seen;
@@ -75,6 +76,16 @@ pub enum Check {
         /// Compose service whose first container is looked at.
         service: String,
     },
+    /// An instant PromQL query against the stack's Prometheus is truthy (matches, and every
+    /// value is non-zero).
+    Prometheus {
+        /// The service Prometheus runs as.
+        service: String,
+        /// Its HTTP port.
+        port: u16,
+        /// The PromQL expression.
+        query: String,
+    },
     /// Kubernetes: the workload (Deployment or StatefulSet) has at least `ready` Ready
     /// replicas (its desired count when `None`), as the API reports it.
     Kubernetes {
@@ -94,6 +105,7 @@ impl Check {
             Self::Exec { .. } => "exec",
             Self::Health { .. } => "health",
             Self::Kubernetes { .. } => "kubernetes",
+            Self::Prometheus { .. } => "prometheus",
         }
     }
 }
@@ -235,6 +247,11 @@ async fn check_once(check: &Check, env: &ProbeEnv, seen: &mut Seen) -> Result<()
         Check::Exec { service, command } => exec::check(env, service, command).await,
         Check::Health { service } => health::check(env, service, seen).await,
         Check::Kubernetes { workload, ready } => kubernetes::check(env, workload, *ready).await,
+        Check::Prometheus {
+            service,
+            port,
+            query,
+        } => prometheus::check(env, service, *port, query).await,
     }
 }
 

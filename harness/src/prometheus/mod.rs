@@ -216,6 +216,47 @@ pub async fn check_alerts(
     ))
 }
 
+/// Checks at bring-up that Prometheus parses `query` (a probe's): a query it rejects is the
+/// scenario's mistake, said with Prometheus's message, not a probe that fails all run long.
+pub async fn check_query(
+    http: &reqwest::Client,
+    book: &AddressBook,
+    plan: &PrometheusPlan,
+    query: &str,
+) -> Result<(), String> {
+    #[derive(Deserialize)]
+    struct Answer {
+        status: String,
+        #[serde(default, rename = "errorType")]
+        error_type: Option<String>,
+        #[serde(default)]
+        error: Option<String>,
+    }
+    let url = book.rewrite_url(&format!(
+        "http://{}:{}/api/v1/query",
+        plan.service, plan.port
+    ));
+    let resp = http
+        .get(&url)
+        .query(&[("query", query)])
+        .send()
+        .await
+        .map_err(|e| format!("Prometheus at {}:{}: {e}", plan.service, plan.port))?;
+    let a: Answer = resp
+        .json()
+        .await
+        .map_err(|e| format!("Prometheus at {}:{}: {e}", plan.service, plan.port))?;
+    match (a.status.as_str(), a.error_type.as_deref()) {
+        ("success", _) => Ok(()),
+        (_, Some("bad_data")) => Err(format!(
+            "Prometheus rejects the query `{query}`: {}",
+            a.error.unwrap_or_default()
+        )),
+        // Timeouts and the like say nothing about the query itself.
+        _ => Ok(()),
+    }
+}
+
 /// Reads the watched alerts every `plan.every` until `cancel`, one `alert` event per alert
 /// per reading (a failed reading is an event too, with its error: a gap is never silent).
 pub async fn watch(

@@ -184,17 +184,23 @@ async fn cancellable<T>(
 }
 
 /// Waits (up to `bound`) until the stack's Prometheus answers with its rules, then checks
-/// every alert the SLOs name is one of them. Errors: never answered (its last error), or an
+/// that it parses every `prometheus` probe's query and has every alert the SLOs name. Errors: never answered (its last error), or an
 /// alert it does not have (a scenario naming a rule the stack does not ship).
 async fn wait_prometheus(
     env: &ProbeEnv,
     plan: &crate::prometheus::PrometheusPlan,
+    queries: &[&str],
     bound: Duration,
 ) -> Result<(), String> {
     let until = tokio::time::Instant::now() + bound;
     loop {
         match crate::prometheus::rules(&env.http, &env.book, plan).await {
-            Ok(_) => return crate::prometheus::check_alerts(&env.http, &env.book, plan).await,
+            Ok(_) => {
+                for q in queries {
+                    crate::prometheus::check_query(&env.http, &env.book, plan, q).await?;
+                }
+                return crate::prometheus::check_alerts(&env.http, &env.book, plan).await;
+            }
             Err(e) if tokio::time::Instant::now() >= until => {
                 return Err(format!(
                     "the stack's Prometheus never answered within the ready timeout: {e}"
@@ -355,9 +361,20 @@ async fn open_timeline<B: RunBackend>(
         kube,
     };
     if let Some(p) = &spec.prometheus {
-        cancellable(&opts.cancel, wait_prometheus(&probe_env, p, bound))
-            .await?
-            .map_err(RunError::Prometheus)?;
+        let queries: Vec<&str> = spec
+            .probes
+            .iter()
+            .filter_map(|p| match &p.check {
+                crate::probe::Check::Prometheus { query, .. } => Some(query.as_str()),
+                _ => None,
+            })
+            .collect();
+        cancellable(
+            &opts.cancel,
+            wait_prometheus(&probe_env, p, &queries, bound),
+        )
+        .await?
+        .map_err(RunError::Prometheus)?;
     }
     if stack.waits_for_steady_state() {
         match cancellable(&opts.cancel, wait_steady(spec, &probe_env, bound)).await? {

@@ -181,6 +181,15 @@ pub enum ProbeKind {
         /// Service name (it needs a Docker health check).
         service: String,
     },
+    /// An instant PromQL query against the stack's Prometheus (`prometheus:`) is truthy.
+    Prometheus {
+        /// The service Prometheus runs as.
+        service: String,
+        /// Its HTTP port.
+        port: u16,
+        /// The PromQL expression.
+        query: String,
+    },
     /// Kubernetes: ok while `workload` has at least `ready` Ready replicas (its desired count
     /// when `None`).
     Kubernetes {
@@ -200,6 +209,7 @@ impl ProbeKind {
                 service
             }
             Self::Kubernetes { workload, .. } => workload,
+            Self::Prometheus { service, .. } => service,
         }
     }
 }

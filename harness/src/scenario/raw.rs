@@ -287,6 +287,10 @@ pub struct RawProbe {
     pub health: Option<RawHealthProbe>,
     #[serde(default)]
     pub kubernetes: Option<RawKubeProbe>,
+    /// An instant PromQL query against the stack's Prometheus (`prometheus:`) is truthy: it
+    /// matches, and every value is non-zero.
+    #[serde(default)]
+    pub prometheus: Option<RawPromProbe>,
     /// Check interval (default 100ms).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -329,6 +333,16 @@ pub struct RawHttpProbe {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub max_latency: Option<Spanned<String>>,
+}
+
+/// `prometheus: { query: PROMQL }`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "PrometheusProbe")]
+pub struct RawPromProbe {
+    /// The PromQL expression, e.g. `up{job="gateway"} == 1`.
+    #[schemars(with = "String")]
+    pub query: Spanned<String>,
 }
 
 /// Kubernetes stacks: ok while the workload (Deployment or StatefulSet) has at least `ready`

@@ -888,3 +888,19 @@ slos:
     assert_eq!(e.errors.len(), 2, "{messages:#?}");
     insta::assert_snapshot!(e.to_string());
 }
+
+#[test]
+fn a_prometheus_probe_needs_the_stacks_prometheus() {
+    let src = format!(
+        "{GOOD_HEAD}\
+probes:
+  - name: gateway-up
+    prometheus: {{ query: 'up{{job=\"gateway\"}} == 1' }}
+slos:
+  - probe_success(gateway-up) >= 99%
+"
+    );
+    let e = check("prometheus-probe", &src);
+    assert_eq!(e.errors.len(), 1, "{e}");
+    insta::assert_snapshot!(e.to_string());
+}

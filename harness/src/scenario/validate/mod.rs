@@ -72,7 +72,21 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
         Some(r) => r.consecutive.value,
         None => DEFAULT_RECOVERY_CONSECUTIVE,
     };
-    let probes = probes::probes(&mut cx, &raw.probes);
+    let prometheus = raw.prometheus.as_ref().and_then(|p| {
+        let every = cx.duration_or(
+            p.every.as_ref(),
+            Duration::from_secs(1),
+            "prometheus.every",
+            (Duration::from_millis(100), Duration::from_secs(60)),
+        );
+        cx.service_port(&p.address, "prometheus.address")
+            .map(|(service, port)| super::model::PrometheusSpec {
+                service,
+                port,
+                every,
+            })
+    });
+    let probes = probes::probes(&mut cx, &raw.probes, prometheus.as_ref());
     let faults = faults::faults(&mut cx, &raw.faults);
     faults::check_overlaps(&mut cx, &raw.faults, &faults);
     faults::check_replaced_paths(&mut cx, &raw.faults, &faults);
@@ -98,20 +112,6 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
     }
     let slos = slos::slos(&mut cx, &raw, load.is_some());
     let steady_state = slos::steady_state(&mut cx, &raw, load.is_some());
-    let prometheus = raw.prometheus.as_ref().and_then(|p| {
-        let every = cx.duration_or(
-            p.every.as_ref(),
-            Duration::from_secs(1),
-            "prometheus.every",
-            (Duration::from_millis(100), Duration::from_secs(60)),
-        );
-        cx.service_port(&p.address, "prometheus.address")
-            .map(|(service, port)| super::model::PrometheusSpec {
-                service,
-                port,
-                every,
-            })
-    });
     let explore = raw.explore.as_ref().and_then(|e| {
         let mut errors = Vec::new();
         let space = super::explore::section(e, |loc| cx.span_of(loc), &mut errors, duration);

@@ -16,19 +16,23 @@ const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
 const EVERY_BOUNDS: Bounds = (Duration::from_millis(1), Duration::from_secs(3600));
 const TIMEOUT_BOUNDS: Bounds = (Duration::from_millis(1), Duration::from_secs(3600));
 
-pub(super) fn probes(cx: &mut Ctx<'_>, raw: &[RawProbe]) -> Vec<Option<ProbeSpec>> {
+pub(super) fn probes(
+    cx: &mut Ctx<'_>,
+    raw: &[RawProbe],
+    prometheus: Option<&crate::scenario::model::PrometheusSpec>,
+) -> Vec<Option<ProbeSpec>> {
     let mut seen = BTreeSet::new();
     raw.iter()
         .map(|p| {
             let name = &p.name.value;
             let name_ok = check_name(cx, &p.name, "probe", &mut seen);
-            let kinds = [p.http.is_some(), p.tcp.is_some(), p.exec.is_some(), p.health.is_some(), p.kubernetes.is_some()];
+            let kinds = [p.http.is_some(), p.tcp.is_some(), p.exec.is_some(), p.health.is_some(), p.kubernetes.is_some(), p.prometheus.is_some()];
             let count = kinds.iter().filter(|k| **k).count();
             if count != 1 {
                 let span = cx.span(&p.name);
                 cx.push(
                     ScenarioError::new(
-                        format!("probe `{name}` needs exactly one of http, tcp, exec, health, kubernetes (found {count})"),
+                        format!("probe `{name}` needs exactly one of http, tcp, exec, health, kubernetes, prometheus (found {count})"),
                         span,
                     ),
                 );
@@ -66,6 +70,26 @@ pub(super) fn probes(cx: &mut Ctx<'_>, raw: &[RawProbe]) -> Vec<Option<ProbeSpec
                 } else {
                     cx.known_service(&k.workload.value, span, &format!("probe `{name}`"))
                         .then(|| ProbeKind::Kubernetes { workload: k.workload.value.clone(), ready: k.ready.as_ref().map(|r| r.value) })
+                }
+            } else if let Some(q) = &p.prometheus {
+                let span = cx.span(&q.query);
+                match prometheus {
+                    None => {
+                        cx.push(
+                            ScenarioError::new(format!("probe `{name}`: a prometheus probe needs the scenario's `prometheus:` section"), span)
+                                .with_help("add `prometheus: { address: prometheus:9090 }` (the service and port Prometheus runs as)"),
+                        );
+                        None
+                    }
+                    Some(_) if q.query.value.trim().is_empty() => {
+                        cx.error(format!("probe `{name}`: prometheus.query is empty"), span);
+                        None
+                    }
+                    Some(pr) => Some(ProbeKind::Prometheus {
+                        service: pr.service.clone(),
+                        port: pr.port,
+                        query: q.query.value.clone(),
+                    }),
                 }
             } else if let Some(h) = &p.health {
                 let span = cx.span(&h.service);
