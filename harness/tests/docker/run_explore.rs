@@ -31,12 +31,14 @@ explore:
     - { action: latency, latency: 5ms, duration: 2s, target: { service: gateway }, to: marketdata-b:8081 }
 "#;
 
+/// Runs a campaign into `<dir>/<name>/`; returns its output, directory and `campaign.json`.
 fn explore(
     dir: &TempDir,
+    name: &str,
     file: &std::path::Path,
     extra: &[&str],
 ) -> (std::process::Output, std::path::PathBuf, serde_json::Value) {
-    let reports = dir.0.join("campaigns");
+    let reports = dir.0.join(name);
     std::fs::create_dir_all(&reports).unwrap();
     let out = chaosgate()
         .arg("explore")
@@ -66,7 +68,8 @@ fn explore_finds_the_interaction_shrinks_it_to_two_faults_and_the_good_build_pas
     let file = dir.0.join("space.yaml");
     std::fs::write(&file, inline_scenario("explore-interaction", None, SPACE)).unwrap();
 
-    let (out, campaign, report) = explore(&dir, &file, &["--set", "GATEWAY_FAILOVER=lease"]);
+    let (out, campaign, report) =
+        explore(&dir, "lease", &file, &["--set", "GATEWAY_FAILOVER=lease"]);
     let trace: Vec<String> = report["shrink"]
         .as_array()
         .unwrap()
@@ -136,7 +139,7 @@ fn explore_finds_the_interaction_shrinks_it_to_two_faults_and_the_good_build_pas
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 
     // The good build: the same campaign finds nothing.
-    let (out, _campaign, report) = explore(&dir, &file, &["--runs", "2"]);
+    let (out, _campaign, report) = explore(&dir, "good", &file, &["--runs", "2"]);
     eprintln!(
         "good build: exit {:?}, explored {}",
         out.status.code(),
