@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds every image the reference trading stack needs, with no container registry.
 #
-#   compose/build-images.sh              base image (if needed), trading binary, four images
+#   compose/build-images.sh              base image (if needed), trading binary, every image
 #   compose/build-images.sh --base-only  only make sure the base image exists
-#   compose/build-images.sh --force      rebuild the four images even if their inputs match
+#   compose/build-images.sh --force      rebuild every image even if its inputs match
 #
 # Environment:
 #   CHAOSGATE_BASE_IMAGE   use this image as the base instead of looking for one
@@ -21,6 +21,7 @@ readonly TRADING_TAG="chaosgate/trading:${VERSION}"
 readonly POSTGRES_TAG="chaosgate/postgres:15-${VERSION}"
 readonly REDIS_TAG="chaosgate/redis:7-${VERSION}"
 readonly EDGE_TAG="chaosgate/edge:${VERSION}"
+readonly PROMETHEUS_TAG="chaosgate/prometheus:2.42-${VERSION}"
 readonly SLIM_TAG="debian:bookworm-slim"
 readonly SUITE="bookworm"
 readonly BASE_PACKAGES="redis-server,postgresql-15,iproute2,iptables,procps,ca-certificates"
@@ -239,5 +240,10 @@ build_image "$REDIS_TAG" "${compose_dir}/redis.Dockerfile" \
 build_image "$EDGE_TAG" "${compose_dir}/edge.Dockerfile" \
   "$(stage_context edge "${compose_dir}/haproxy.cfg" "${compose_dir}/edge-health" \
   "${compose_dir}/edge-controller" "${compose_dir}/edge-entrypoint")" "$base"
+# Prometheus and its exporters (compose/observability.yml), with the config and alert rules
+# of compose/prometheus/ checked by promtool during the build.
+build_image "$PROMETHEUS_TAG" "${compose_dir}/prometheus.Dockerfile" \
+  "$(stage_context prometheus "${compose_dir}/prometheus/prometheus.yml" \
+  "${compose_dir}/prometheus/alerts.yml" "${compose_dir}/prometheus/alerts.test.yml")" "$base"
 
-log "images ready: ${TRADING_TAG} ${POSTGRES_TAG} ${REDIS_TAG} ${EDGE_TAG} (base ${base}), total $(awk -v a="$script_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')"
+log "images ready: ${TRADING_TAG} ${POSTGRES_TAG} ${REDIS_TAG} ${EDGE_TAG} ${PROMETHEUS_TAG} (base ${base}), total $(awk -v a="$script_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')"
