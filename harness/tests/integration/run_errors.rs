@@ -56,3 +56,68 @@ fn an_ab_gate_missing_a_side_is_bad_input_and_starts_nothing() {
         assert!(err.contains(missing), "names {missing}: {err}");
     }
 }
+
+#[test]
+fn explore_and_run_refuse_each_others_scenarios_and_start_nothing() {
+    let reports = TempDir::new("explore-refusals");
+    // A scenario without a fault space: nothing to explore.
+    let out = chaosgate()
+        .args(["explore", "scenarios/smoke.yaml", "--report-dir"])
+        .arg(&reports.0)
+        .output()
+        .expect("chaosgate runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has no `explore:` section"), "{err}");
+    // A fault space is not a schedule: `run` would inject nothing it describes.
+    let out = chaosgate()
+        .args(["run", "scenarios/explore-trading.yaml", "--report-dir"])
+        .arg(&reports.0)
+        .output()
+        .expect("chaosgate runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("run it with `chaosgate explore"), "{err}");
+    // A --set no compose file reads is refused before any stack comes up.
+    let out = chaosgate()
+        .args([
+            "explore",
+            "scenarios/explore-trading.yaml",
+            "--set",
+            "NO_SUCH_VARIABLE=1",
+            "--report-dir",
+        ])
+        .arg(&reports.0)
+        .output()
+        .expect("chaosgate runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_dir(&reports.0).unwrap().count(),
+        0,
+        "nothing was written"
+    );
+}
+
+#[test]
+fn explore_dry_run_prints_the_same_schedules_for_the_same_seed() {
+    let dry = |seed: &str| {
+        let out = chaosgate()
+            .args([
+                "explore",
+                "scenarios/explore-trading.yaml",
+                "--dry-run",
+                "--runs",
+                "4",
+                "--seed",
+                seed,
+            ])
+            .output()
+            .expect("chaosgate runs");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let a = dry("7");
+    assert_eq!(a, dry("7"));
+    assert_ne!(a, dry("8"));
+    assert_eq!(a.matches("schedule ").count(), 4, "{a}");
+}
