@@ -23,6 +23,7 @@ mod action_steps;
 mod run_ab;
 mod run_accuracy;
 mod run_addresses;
+mod run_alerts;
 mod run_errors;
 mod run_explore;
 mod run_fail_fast;
