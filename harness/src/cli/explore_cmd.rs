@@ -65,6 +65,20 @@ pub fn run(args: ExploreArgs, quiet: bool) -> CommandResult {
     // Checked now, as every run would check it: a bad --set is exit 2 before anything starts.
     crate::plan::from_scenario(&s, seed, &overrides)
         .map_err(|e| CommandError::BadInput(format!("{}: {e}", s.path.display())))?;
+    // A space whose draws never validate (e.g. more faults than services in a one-point
+    // window) is the scenario's mistake: said before anything starts.
+    let first_seed = crate::seed::derive(seed, 1)[0];
+    if crate::explore::draw::draw(space, first_seed, |f| {
+        space.scenario(f, first_seed, &s.path).is_ok()
+    })
+    .is_none()
+    {
+        return Err(CommandError::BadInput(format!(
+            "{}: explore: no valid schedule in {} draws from seed {first_seed}: its faults keep overlapping on one service (two faults on one service may not overlap); widen `window`, lower `faults.max` or add templates on other services",
+            s.path.display(),
+            crate::explore::draw::MAX_DRAWS
+        )));
+    }
     if args.dry_run {
         for (i, run_seed) in crate::seed::derive(seed, args.runs as usize)
             .into_iter()
@@ -148,7 +162,13 @@ struct StackRunner<'a> {
 }
 
 impl Runner for StackRunner<'_> {
-    async fn run(&mut self, scenario: &Scenario, index: usize, role: RunRole) -> Outcome {
+    async fn run(
+        &mut self,
+        scenario: &Scenario,
+        index: usize,
+        role: RunRole,
+        faults: &[String],
+    ) -> Outcome {
         let started = Instant::now();
         let seed = scenario.seed.unwrap_or_default();
         let name = format!(
@@ -177,21 +197,10 @@ impl Runner for StackRunner<'_> {
                 format!("creating {}: {e}", dir.display()),
             );
         }
-        let faults: Vec<String> = scenario
-            .faults
-            .iter()
-            .map(|f| {
-                format!(
-                    "{} at {}",
-                    f.name,
-                    crate::scenario::explore::render_millis(f.at.earliest().as_millis() as u64)
-                )
-            })
-            .collect();
         if !self.quiet {
             eprintln!(
                 "chaosgate: run {index} ({name}, seed {seed}): {}",
-                faults.join(", ")
+                faults.join("; ")
             );
         }
         let single = run_single(

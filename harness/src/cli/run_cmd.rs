@@ -68,7 +68,9 @@ pub fn run(args: RunArgs, quiet: bool) -> CommandResult {
     let mut bad = Vec::new();
     for f in &args.files {
         match scenario::load(f) {
-            Ok(s) if s.explore.is_some() => bad.push(super::error::explore_refused(&s)),
+            Ok(s) if s.explore.is_some() => {
+                bad.push(format!("error: {}", super::error::explore_refused(&s)))
+            }
             Ok(s) => scenarios.push(s),
             Err(e) => bad.push(e.to_string()),
         }

@@ -32,12 +32,14 @@ pub struct Outcome {
 /// Runs one concrete scenario on a fresh stack and judges it (the real one brings a stack
 /// up; tests script outcomes).
 pub trait Runner {
-    /// Runs `scenario` (its seed set) as the campaign's run number `index` for `role`.
+    /// Runs `scenario` (its seed set) as the campaign's run number `index` for `role`;
+    /// `faults` is its schedule, one line per fault, for progress output.
     fn run(
         &mut self,
         scenario: &Scenario,
         index: usize,
         role: RunRole,
+        faults: &[String],
     ) -> impl Future<Output = Outcome>;
     /// Whether the campaign was asked to stop (Ctrl-C).
     fn cancelled(&self) -> bool;
@@ -278,7 +280,7 @@ impl<R: Runner> State<'_, R> {
         let index = self.runs.len() + 1;
         let described = describe(self.space, faults);
         let outcome = match self.space.scenario(faults, seed, &self.scenario.path) {
-            Ok(concrete) => self.runner.run(&concrete, index, role).await,
+            Ok(concrete) => self.runner.run(&concrete, index, role, &described).await,
             // Drawn and shrunk schedules are validated before they are run: this is a bug.
             Err(e) => Outcome {
                 exit_code: exit_codes::BAD_INPUT,
@@ -446,15 +448,17 @@ pub fn describe(space: &ExploreSpace, faults: &[ScheduledFault]) -> Vec<String> 
                 render_millis(f.at_ms),
                 t.action
             );
-            for d in &t.dims {
-                if d.path == ["target", "service"] {
+            // Every field, drawn or fixed: a line must tell two schedules apart.
+            for (k, v) in &entry {
+                if matches!(k.as_str(), "name" | "at" | "action" | "target") {
                     continue;
                 }
-                let mut v = &serde_json::Value::Object(entry.clone());
-                for p in &d.path {
-                    v = &v[p.as_str()];
+                line.push_str(&format!(", {k} {}", compact(v)));
+            }
+            if let Some(serde_json::Value::Object(target)) = entry.get("target") {
+                for (k, v) in target.iter().filter(|(k, _)| k.as_str() != "service") {
+                    line.push_str(&format!(", target.{k} {}", compact(v)));
                 }
-                line.push_str(&format!(", {} {}", d.path.join("."), compact(v)));
             }
             line
         })
@@ -474,24 +478,53 @@ fn minimal_text(
     let mut absolute = space.clone();
     let base = scenario.path.parent().unwrap_or(Path::new("."));
     absolutize(&mut absolute.document, base);
-    let set: String = settings
+    // The campaign's --set values are part of what failed: kept in stack.env, so that
+    // `chaosgate run minimal.yaml` alone replays the same build.
+    if !settings.set.is_empty()
+        && let Some(serde_json::Value::Object(stack)) = absolute.document.get_mut("stack")
+    {
+        let env = stack
+            .entry("env")
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        if let serde_json::Value::Object(env) = env {
+            for (k, v) in &settings.set {
+                env.insert(k.clone(), serde_json::Value::String(v.clone()));
+            }
+        }
+    }
+    let set: Vec<String> = settings
         .set
         .iter()
-        .map(|(k, v)| format!(" --set {k}={v}"))
+        .map(|(k, v)| format!("{k}={v}"))
         .collect();
     let mut text = format!(
         "# The minimal failing schedule chaosgate explore found in {} (campaign seed {}).\n\
          # It breached: {}.\n\
-         # Replay: chaosgate run minimal.yaml{set}\n\
-         # Paths are absolute; to keep it as a pre-merge test, copy it beside {} and write\n\
-         # them as that file does.\n",
+         # Replay: chaosgate run minimal.yaml\n",
         scenario.path.display(),
         settings.seed,
         m.breached.join(", "),
-        scenario.path.display(),
     );
+    if !set.is_empty() {
+        text.push_str(&format!(
+            "# The campaign's --set values are in stack.env: {}\n",
+            set.join(" ")
+        ));
+    }
+    text.push_str(&format!(
+        "# Paths are absolute; to keep it as a pre-merge test, copy it beside {} and write\n\
+         # them as that file does.\n",
+        scenario.path.display()
+    ));
     if let Some(dir) = run_dir {
-        text.push_str(&format!("# First failing run: {dir}\n"));
+        text.push_str(&format!(
+            "# This schedule failed in {dir}{}.\n",
+            if m.reproduced {
+                " and again in the run after it"
+            } else {
+                "; it passed when run again (not reproducible)"
+            }
+        ));
     }
     text.push_str(&absolute.scenario_text(&m.schedule, m.seed));
     text
@@ -549,7 +582,13 @@ mod tests {
     }
 
     impl<F: FnMut(&Scenario) -> i32> Runner for Scripted<F> {
-        async fn run(&mut self, scenario: &Scenario, _index: usize, _role: RunRole) -> Outcome {
+        async fn run(
+            &mut self,
+            scenario: &Scenario,
+            _index: usize,
+            _role: RunRole,
+            _faults: &[String],
+        ) -> Outcome {
             self.runs += 1;
             let exit_code = self
                 .flaky
@@ -617,7 +656,9 @@ mod tests {
             runs: 0,
             flaky: VecDeque::new(),
         };
-        let done = block_on(run_campaign(&s, runner, &settings(200, 36_000), "t".into()));
+        let mut with_set = settings(200, 36_000);
+        with_set.set = vec![("GATEWAY_FAILOVER".into(), "lease".into())];
+        let done = block_on(run_campaign(&s, runner, &with_set, "t".into()));
         let r = &done.report;
         assert_eq!(r.verdict, CampaignVerdict::Found, "{:#?}", r.notes);
         assert_eq!(r.exit_code, 1);
@@ -651,6 +692,21 @@ mod tests {
         let text = done.minimal_yaml.unwrap();
         let replay = crate::scenario::parse_str(&text, &dir.join("minimal.yaml")).unwrap();
         assert!(replay.explore.is_none());
+        // The campaign's --set is part of what failed: `run minimal.yaml` alone replays it.
+        assert_eq!(
+            replay.stack.env.get("GATEWAY_FAILOVER").map(String::as_str),
+            Some("lease")
+        );
+        assert!(
+            text.contains("# Replay: chaosgate run minimal.yaml\n"),
+            "{text}"
+        );
+        // Every field of a fault is in its line, fixed ones too.
+        assert!(
+            m.faults.iter().any(|f| f.contains("duration 1s")),
+            "{:?}",
+            m.faults
+        );
         assert_eq!(replay.seed, Some(m.seed));
         assert_eq!(interaction(&replay), 1);
         std::fs::remove_dir_all(dir).unwrap();

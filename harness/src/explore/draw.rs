@@ -88,7 +88,7 @@ pub(crate) mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
             dir.join("c.yml"),
-            "services:\n  a: { image: x, ports: ['8080'] }\n  b: { image: x }\n  r: { image: x }\n",
+            "services:\n  a: { image: x, ports: ['8080'], environment: { F: \"${GATEWAY_FAILOVER:-on}\" } }\n  b: { image: x }\n  r: { image: x }\n",
         )
         .unwrap();
         let text = "name: t\nstack: { compose: c.yml }\n\
