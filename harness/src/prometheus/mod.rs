@@ -187,14 +187,12 @@ pub async fn rules(
     parse_rules(&body)
 }
 
-/// Checks at bring-up that every alert the SLOs name is a rule of the server. Errors: the
-/// server cannot be read, or a name it does not have (with the names it has).
-pub async fn check_alerts(
-    http: &reqwest::Client,
-    book: &AddressBook,
+/// Checks at bring-up that every alert the SLOs name is one of the server's rules (`have`,
+/// as [`rules`] read them). Errors: a name it does not have (with the names it has).
+pub fn check_alerts(
+    have: &BTreeMap<String, AlertRule>,
     plan: &PrometheusPlan,
 ) -> Result<(), String> {
-    let have = rules(http, book, plan).await?;
     let missing: Vec<&String> = plan
         .alerts
         .iter()

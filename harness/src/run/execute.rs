@@ -195,11 +195,11 @@ async fn wait_prometheus(
     let until = tokio::time::Instant::now() + bound;
     loop {
         match crate::prometheus::rules(&env.http, &env.book, plan).await {
-            Ok(_) => {
+            Ok(have) => {
                 for q in queries {
                     crate::prometheus::check_query(&env.http, &env.book, plan, q).await?;
                 }
-                return crate::prometheus::check_alerts(&env.http, &env.book, plan).await;
+                return crate::prometheus::check_alerts(&have, plan);
             }
             Err(e) if tokio::time::Instant::now() >= until => {
                 return Err(format!(
