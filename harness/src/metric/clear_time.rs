@@ -67,14 +67,7 @@ fn clear(run: &RunMetrics<'_>, fault: &str, alert: &str) -> Result<Measurement, 
             reason: format!("`{fault}` has no end in this run (not reverted, target not seen back)"),
         });
     };
-    let readings = run
-        .analysis
-        .alerts
-        .get(alert)
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| Measurement::NoData {
-            reason: format!("alert `{alert}` was never read from Prometheus"),
-        })?;
+    let readings = run.alert(alert)?;
     let applied = f.applied_ns.unwrap_or_default();
     let Some(fired) = readings.iter().find(|r| r.t > applied && r.firing()).map(|r| r.t) else {
         return Err(Measurement::NoData {

@@ -103,14 +103,7 @@ impl MetricKind for DetectTime {
 fn detect(run: &RunMetrics<'_>, fault: &str, alert: &str) -> Result<Measurement, Measurement> {
     let f = run.fault(fault)?;
     let applied = f.applied_ns.unwrap_or_default();
-    let readings = run
-        .analysis
-        .alerts
-        .get(alert)
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| Measurement::NoData {
-            reason: format!("alert `{alert}` was never read from Prometheus"),
-        })?;
+    let readings = run.alert(alert)?;
     if let Some(early) = readings.iter().find(|r| {
         r.t <= applied && r.firing()
             || r.t > applied && r.active_ns.is_some_and(|a| a < applied as i64)

@@ -23,6 +23,21 @@ pub struct RunMetrics<'a> {
 }
 
 impl RunMetrics<'_> {
+    /// The readings of `alert` from the stack's Prometheus, in time order; none is no data.
+    pub(super) fn alert(
+        &self,
+        alert: &str,
+    ) -> Result<&[crate::measure::alerts::AlertReading], Measurement> {
+        self.analysis
+            .alerts
+            .get(alert)
+            .filter(|r| !r.is_empty())
+            .map(Vec::as_slice)
+            .ok_or_else(|| Measurement::NoData {
+                reason: format!("alert `{alert}` was never read from Prometheus"),
+            })
+    }
+
     /// The fault `name`, applied and proven; otherwise why its figures cannot be had.
     pub(super) fn fault(&self, name: &str) -> Result<&FaultRecord, Measurement> {
         let Some(f) = self.faults.iter().find(|f| f.name == name) else {
