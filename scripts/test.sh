@@ -14,9 +14,22 @@ bash scripts/ensure-docker.sh
 skip_kube=${CHAOSGATE_SKIP_KUBE:-0}
 kube_log=$(mktemp /tmp/chaosgate-kube-build.XXXXXX)
 if [[ $skip_kube != 1 ]]; then
-  bash scripts/local-kube.sh build >"$kube_log" 2>&1 &
+  setsid bash scripts/local-kube.sh build >"$kube_log" 2>&1 &
   kube_build=$!
 fi
+# The images too (cold: debootstrap and apt downloads, then a release build of the fixtures,
+# which waits for cargo's lock behind the compile below): their network waits overlap it.
+images_log=$(mktemp /tmp/chaosgate-images.XXXXXX)
+setsid bash compose/build-images.sh >"$images_log" 2>&1 &
+images_build=$!
+# A failure below must not leave the builds running (each is its own process group).
+stop_builds() {
+  local pid
+  for pid in ${kube_build:-} ${images_build:-}; do
+    kill -- "-$pid" 2>/dev/null || true
+  done
+}
+trap stop_builds EXIT
 
 # The tiers are test binaries (.config/nextest.toml): the Docker ones (chaosgate's `docker`,
 # trading-fixtures' `stack`) are built only with their crate's `docker-tests` feature. Every
@@ -28,7 +41,14 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --profile fast "$@"
 fi
-bash compose/build-images.sh
+if ! wait "$images_build"; then
+  cat "$images_log" >&2
+  echo "test.sh: building the images failed (log above)" >&2
+  exit 1
+fi
+images_build=
+grep -E '^build-images: ' "$images_log" >&2 || true
+rm -f "$images_log"
 
 # Then the serial tier (test group `serial`: containers, network namespaces, timed load), one
 # test at a time; the harness's Kubernetes tests (module run_kube of the `docker` binary) wait
@@ -54,12 +74,16 @@ if ! wait "$kube_build"; then
   echo "test.sh: building the local Kubernetes failed (log above)" >&2
   exit 1
 fi
+kube_build=
 rm -f "$kube_log"
 
 started_kube=0
 # Torn down on any exit, Ctrl-C and SIGTERM included (`exit` runs the EXIT trap); set before
 # `up` so that a signal during it leaves nothing either (`down` is idempotent).
-cleanup() { if [[ $started_kube == 1 ]]; then bash scripts/local-kube.sh down >&2 || true; fi; }
+cleanup() {
+  stop_builds
+  if [[ $started_kube == 1 ]]; then bash scripts/local-kube.sh down >&2 || true; fi
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 if kubeconfig=$(bash scripts/local-kube.sh status 2>/dev/null | sed -n 's/^kubeconfig: //p') && [[ -n $kubeconfig ]]; then

@@ -82,6 +82,7 @@ pub async fn run_container_fault(
         proofs: Vec::new(),
         verified_ns: None,
         reverting: None,
+        ended_early: Vec::new(),
     };
     drive(&mut fault, record, env.sink, run_end, cancel).await;
 }
@@ -100,6 +101,9 @@ struct ContainerFault<'a> {
     verified_ns: Option<u64>,
     /// Set by the revert: what is waited for to be back.
     reverting: Option<Reverting>,
+    /// Targets found no longer paused at the revert (unpaused or restarted by something
+    /// else): the pause did not hold its whole duration.
+    ended_early: Vec<String>,
 }
 
 /// A revert under way: its targets are back with their `start` (`unpause`) events since
@@ -224,14 +228,25 @@ impl Lifecycle for ContainerFault<'_> {
     async fn revert(&mut self, _: &mut Evidence, undo: Self::Undo) -> Reverted {
         let rx = self.env.events.subscribe();
         let started = self.env.sink.clock().now_ns();
+        let mut no_longer_paused = Vec::new();
         for c in &undo {
             let result = match self.action {
-                ContainerAction::Pause => self
-                    .env
-                    .docker
-                    .unpause_container(&c.id)
-                    .await
-                    .map_err(api_error(format!("unpausing {}", c.name))),
+                ContainerAction::Pause => match self.env.docker.unpause_container(&c.id).await {
+                    // Docker's 409 "is not paused": something else ended the pause first.
+                    Err(bollard::errors::Error::DockerResponseServerError {
+                        status_code: 409,
+                        message,
+                    }) if message.contains("not paused") => {
+                        self.ended_early.push(format!(
+                            "{} was no longer paused at the revert (unpaused or restarted by \
+                             something else), so the pause did not hold its whole duration",
+                            c.name
+                        ));
+                        no_longer_paused.push(c.id.clone());
+                        Ok(())
+                    }
+                    r => r.map_err(api_error(format!("unpausing {}", c.name))),
+                },
                 ContainerAction::Kill | ContainerAction::Stop => self
                     .env
                     .docker
@@ -247,9 +262,17 @@ impl Lifecycle for ContainerFault<'_> {
         self.reverting = Some(Reverting {
             rx,
             started,
-            targets: undo,
+            // No unpause event will come for one that was no longer paused.
+            targets: undo
+                .into_iter()
+                .filter(|c| !no_longer_paused.contains(&c.id))
+                .collect(),
         });
         Reverted::Done
+    }
+
+    fn ended_early(&self) -> Option<String> {
+        (!self.ended_early.is_empty()).then(|| self.ended_early.join("; "))
     }
 
     /// After a revert: every target's `start` (`unpause`) event. A crash: every target started

@@ -170,9 +170,19 @@ pub trait Lifecycle {
         undo: Self::Undo,
     ) -> impl Future<Output = Reverted> + Send;
 
-    /// Why, judged from what reverting counted, the fault touched nothing (its proof is
-    /// withdrawn then); `None` when it did or the kind cannot tell.
-    fn touched_nothing(&self) -> Option<String> {
+    /// Why, judged from what reverting found, the fault's proof no longer stands: it touched
+    /// nothing (its counters say so), or it stopped acting before the revert (a helper killed,
+    /// a filled file removed), so the run did not hold what it asked for its whole duration.
+    /// The proof is withdrawn then (the run cannot pass); `None` when it stands or the kind
+    /// cannot tell.
+    fn proof_withdrawn(&self) -> Option<String> {
+        None
+    }
+
+    /// How, judged from what reverting found, the fault stopped acting before the revert (a
+    /// helper killed, a filled file removed): it held only part of its duration. The proof
+    /// stands (a breach it caused is real), but the run cannot pass; `None` when it held.
+    fn ended_early(&self) -> Option<String> {
         None
     }
 
@@ -295,10 +305,13 @@ async fn revert<L: Lifecycle>(
             return;
         }
     }
-    if let Some(why) = fault.touched_nothing() {
+    if let Some(why) = fault.proof_withdrawn() {
         record.verified_ns = None;
         record.error.get_or_insert_with(|| why.clone());
         stage(sink, record, FaultStage::Unverified, Some(why));
+    } else if let Some(why) = fault.ended_early() {
+        record.ended_early = Some(why.clone());
+        stage(sink, record, FaultStage::EndedEarly, Some(why));
     }
     let back = fault.back(&mut record.evidence, window).await;
     came_back(sink, record, back);
@@ -368,6 +381,7 @@ mod tests {
         proof: (Duration, Option<u64>),
         reverts: RevertEnds,
         touched_nothing: Option<&'static str>,
+        ended_early: Option<&'static str>,
         back: Option<Back>,
         calls: Vec<(&'static str, Instant)>,
         reverted: Option<Vec<String>>,
@@ -384,6 +398,7 @@ mod tests {
                 proof: (Duration::ZERO, Some(2_000)),
                 reverts: RevertEnds::Done,
                 touched_nothing: None,
+                ended_early: None,
                 back: Some(Back::Seen(3_000)),
                 calls: Vec::new(),
                 reverted: None,
@@ -456,8 +471,12 @@ mod tests {
             }
         }
 
-        fn touched_nothing(&self) -> Option<String> {
+        fn proof_withdrawn(&self) -> Option<String> {
             self.touched_nothing.map(String::from)
+        }
+
+        fn ended_early(&self) -> Option<String> {
+            self.ended_early.map(String::from)
         }
 
         async fn back(&mut self, _: &mut Evidence, _: &Window<'_>) -> Option<Back> {
@@ -700,6 +719,26 @@ mod tests {
         assert_eq!(record.error.as_deref(), Some("removing rules: busy"));
         assert!(record.reverted_ns.is_some());
         assert!(fake.called("back").is_some());
+    }
+
+    /// A fault that stopped acting before its revert keeps its proof (what it caused is real)
+    /// and says so in the log, where the verdict reads it.
+    #[tokio::test(start_paused = true)]
+    async fn a_fault_that_ended_early_keeps_its_proof_and_says_so() {
+        let mut fake = Fake::new(held(1, HoldFrom::Proven));
+        fake.ended_early = Some("1 of 6 helpers ended before the revert");
+        let (record, stages, _) = run(&mut fake, 60, None).await;
+        use FaultStage::*;
+        assert_eq!(
+            kinds(&stages),
+            [Applied, Verified, Reverted, EndedEarly, Back]
+        );
+        assert!(record.verified_ns.is_some());
+        assert_eq!(
+            record.ended_early.as_deref(),
+            Some("1 of 6 helpers ended before the revert")
+        );
+        assert_eq!(stages[3].2.as_deref(), record.ended_early.as_deref());
     }
 
     #[tokio::test(start_paused = true)]

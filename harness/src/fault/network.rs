@@ -244,7 +244,7 @@ impl Lifecycle for NetworkFault<'_> {
         }
     }
 
-    fn touched_nothing(&self) -> Option<String> {
+    fn proof_withdrawn(&self) -> Option<String> {
         (!self.touched).then(|| "its counters show it touched no traffic".to_string())
     }
 

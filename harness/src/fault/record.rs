@@ -34,6 +34,10 @@ pub struct FaultRecord {
     /// What went wrong applying, proving or reverting it, in words; set errors are why a fault is
     /// not proven applied (an inconclusive verdict, exit 4).
     pub error: Option<String>,
+    /// Set when it stopped acting before its revert (the `ended_early` stage): how. The run
+    /// cannot pass then (exit 4), though a breach it caused stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_early: Option<String>,
     /// The proof and counters gathered for the report (Docker events, proxy or rule counters, pod
     /// states), by name.
     pub evidence: Evidence,
@@ -49,7 +53,12 @@ impl FaultRecord {
             let event = event?;
             let t = event.t;
             match event.kind {
-                EventKind::Fault { fault, stage, .. } => {
+                EventKind::Fault {
+                    fault,
+                    stage,
+                    detail,
+                    ..
+                } => {
                     let r = by_name.entry(fault.clone()).or_default();
                     r.name = fault;
                     match stage {
@@ -58,6 +67,10 @@ impl FaultRecord {
                         // Before a proof: none came; after a revert: it touched nothing.
                         FaultStage::Unverified => r.verified_ns = None,
                         FaultStage::Reverted => r.reverted_ns = Some(t),
+                        FaultStage::EndedEarly => {
+                            r.ended_early =
+                                Some(detail.unwrap_or_else(|| "it stopped acting early".into()));
+                        }
                         FaultStage::Completed | FaultStage::Back => r.target_back_ns = Some(t),
                         FaultStage::Failed => {}
                     }
@@ -161,6 +174,7 @@ mod tests {
                 reverted_ns: Some(9_000),
                 target_back_ns: Some(9_500),
                 error: None,
+                ended_early: None,
                 evidence,
             }
         );

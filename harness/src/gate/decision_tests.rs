@@ -200,6 +200,15 @@ fn a_repeat_with_an_unproven_run_cannot_pass() {
     assert_eq!(judge_repeat(&s, &runs), Verdict::Inconclusive);
     let runs = [run(1, vec![]), run(2, vec![]), run(3, vec![])];
     assert_eq!(judge_repeat(&s, &runs), Verdict::Pass);
+    // The CI false pass of 2026-12-06: a memory squeeze whose helper the OOM killer ended
+    // halfway; every SLO held because the squeeze was gone. No gate path may pass it.
+    let ended = RunIssue::FaultEndedEarly {
+        fault: "squeeze".into(),
+        reason: "1 of 6 helpers ended before the revert".into(),
+    };
+    let runs = [run(1, vec![]), run(2, vec![ended.clone()]), run(3, vec![])];
+    assert_eq!(judge_repeat(&s, &runs), Verdict::Inconclusive);
+    assert_eq!(ended.exit_code(), crate::exit_codes::INCONCLUSIVE);
 }
 
 /// Kind 2: the candidate's replica never came back (restart policy `no`): its recovery is

@@ -226,6 +226,7 @@ pub fn unit_name(unit: Unit) -> &'static str {
         Unit::Duration => "ms",
         Unit::Ratio => "ratio",
         Unit::Count => "count",
+        Unit::Number => "number",
     }
 }
 

@@ -1,9 +1,23 @@
-//! The alert readings of a run (`alert` events from the stack's Prometheus), per alert in
-//! time order: what `detect_time` and `clear_time` are measured from.
+//! The readings of a run from the stack's Prometheus, in time order: each alert's (`alert`
+//! events: what `detect_time` and `clear_time` are measured from) and each PromQL query's
+//! (`query` events: what `prom` is measured from).
 
 use serde::Serialize;
 
 use crate::prometheus::AlertState;
+
+/// One evaluation of one PromQL query (`prom(...)`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QueryReading {
+    /// When it was asked for, run-clock ns.
+    pub t: u64,
+    /// Its value; `None`: no series, NaN, or the reading failed.
+    pub value: Option<f64>,
+    /// The longest scrape interval among Prometheus's targets, ns (0: unknown).
+    pub scrape_ns: u64,
+    /// Whether the reading failed (as opposed to answering with no series).
+    pub failed: bool,
+}
 
 /// One reading of one alert.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -73,6 +73,9 @@ pub struct Analysis {
     pub probes_before: BTreeMap<String, (u64, u64)>,
     /// alert → its readings from the stack's Prometheus, in time order (`alert` events).
     pub alerts: BTreeMap<String, Vec<alerts::AlertReading>>,
+    /// PromQL query → its evaluations by the stack's Prometheus, in time order (`query`
+    /// events).
+    pub queries: BTreeMap<String, Vec<alerts::QueryReading>>,
 }
 
 impl Analysis {
@@ -103,6 +106,7 @@ pub fn analyze(
     let mut fault_events: Vec<FaultEvent> = Vec::new();
     let mut docker: Vec<(u64, String, DockerAction)> = Vec::new();
     let mut alert_readings: BTreeMap<String, Vec<alerts::AlertReading>> = BTreeMap::new();
+    let mut query_readings: BTreeMap<String, Vec<alerts::QueryReading>> = BTreeMap::new();
     for event in read_events(events)? {
         let e = event?;
         match e.kind {
@@ -154,6 +158,20 @@ pub fn analyze(
                     hold_ns,
                     evaluation_ns,
                 }),
+            EventKind::Query {
+                query,
+                value,
+                scrape_ns,
+                error,
+            } => query_readings
+                .entry(query)
+                .or_default()
+                .push(alerts::QueryReading {
+                    t: e.t,
+                    value,
+                    scrape_ns,
+                    failed: error.is_some(),
+                }),
             EventKind::Request { .. }
             | EventKind::Note { .. }
             | EventKind::Pod { .. }
@@ -161,6 +179,9 @@ pub fn analyze(
         }
     }
     for readings in alert_readings.values_mut() {
+        readings.sort_by_key(|r| r.t);
+    }
+    for readings in query_readings.values_mut() {
         readings.sort_by_key(|r| r.t);
     }
     for checks in probe_checks.values_mut() {
@@ -257,6 +278,7 @@ pub fn analyze(
         probes_during,
         probes_before,
         alerts: alert_readings,
+        queries: query_readings,
     })
 }
 
@@ -288,7 +310,8 @@ pub(crate) fn fault_windows(
             FaultStage::Verified => w.verified_ns = Some(*t),
             FaultStage::Reverted => w.reverted_ns = Some(*t),
             FaultStage::Failed => w.failed = detail.clone(),
-            FaultStage::Unverified => {}
+            // The window stays the planned one: the verdict says the fault ended early.
+            FaultStage::Unverified | FaultStage::EndedEarly => {}
             // Ends the window like a revert does (a deploy is never reverted).
             FaultStage::Completed => w.reverted_ns = Some(*t),
             // The window's settling is read from the targets' own events.

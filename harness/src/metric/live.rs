@@ -105,6 +105,7 @@ impl Seen {
             } => self.docker.push((e.t, container, action)),
             EventKind::Load { .. }
             | EventKind::Alert { .. }
+            | EventKind::Query { .. }
             | EventKind::Note { .. }
             | EventKind::Pod { .. }
             | EventKind::FaultClosed { .. } => {}

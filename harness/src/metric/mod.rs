@@ -68,6 +68,10 @@ pub trait MetricKind {
     /// inconclusive when a fault was not proven): never a guess.
     fn measure(&self, run: &RunMetrics<'_>) -> Measurement;
 
+    /// Told the SLO's comparison once it is parsed (a metric whose figure depends on it, as
+    /// `prom`'s default aggregation does, settles it here).
+    fn compared_with(&mut self, _op: crate::slo::Comparison) {}
+
     // ---- validation
 
     /// The phase of the load's requests it covers, for metrics of the load's requests (a
@@ -89,6 +93,12 @@ pub trait MetricKind {
     /// The alert it reads from the stack's Prometheus (the scenario needs `prometheus:`),
     /// watched all through the run; `None` for metrics measured at the client.
     fn needs_prometheus(&self) -> Option<&str> {
+        None
+    }
+
+    /// The PromQL query it reads from the stack's Prometheus (the scenario needs
+    /// `prometheus:`), evaluated all through the run; `None` for every other metric.
+    fn prometheus_query(&self) -> Option<&str> {
         None
     }
 
@@ -255,6 +265,7 @@ metrics! {
     ProbeSuccess => probe_success::ProbeSuccess,
     DetectTime => detect_time::DetectTime,
     ClearTime => clear_time::ClearTime,
+    Prom => prom::Prom,
 }
 
 pub use latency::samples_needed;
@@ -301,7 +312,8 @@ mod tests {
                 .replace(" | phase=PHASE", "")
                 .replace("FAULT", "f")
                 .replace("PROBE", "pr")
-                .replace("NAME", "pr");
+                .replace("NAME", "pr")
+                .replace("AGG", "max");
             // Units differ by metric; the call itself must parse with one of them.
             let slo = ["1s", "1%", "1"]
                 .iter()

@@ -245,11 +245,18 @@ pub fn from_scenario(
                 .chain(&s.steady_state)
                 .filter_map(|x| x.metric.kind().needs_prometheus().map(str::to_string))
                 .collect();
+            let queries: std::collections::BTreeSet<String> = s
+                .slos
+                .iter()
+                .chain(&s.steady_state)
+                .filter_map(|x| x.metric.kind().prometheus_query().map(str::to_string))
+                .collect();
             crate::prometheus::PrometheusPlan {
                 service: p.service.clone(),
                 port: p.port,
                 every: p.every,
                 alerts: alerts.into_iter().collect(),
+                queries: queries.into_iter().collect(),
             }
         }),
     })

@@ -26,6 +26,15 @@ pub struct PrometheusPlan {
     pub every: Duration,
     /// The alert names the SLOs name, sorted, deduplicated.
     pub alerts: Vec<String>,
+    /// The PromQL queries of the `prom(...)` SLOs, sorted, deduplicated.
+    pub queries: Vec<String>,
+}
+
+impl PrometheusPlan {
+    /// Whether the run reads anything from Prometheus while it runs.
+    pub fn watches(&self) -> bool {
+        !self.alerts.is_empty() || !self.queries.is_empty()
+    }
 }
 
 /// One alerting rule as the server reports it.
@@ -255,8 +264,115 @@ pub async fn check_query(
     }
 }
 
-/// Reads the watched alerts every `plan.every` until `cancel`, one `alert` event per alert
-/// per reading (a failed reading is an event too, with its error: a gap is never silent).
+/// Evaluates `query` at this moment (`GET /api/v1/query`). `Ok(None)`: no series, or NaN
+/// (a ratio of two zero rates). Errors: unreachable, Prometheus's own error, or more than one
+/// series (the SLO must aggregate to one: `sum(...)`, `max(...)`).
+pub async fn query_value(
+    http: &reqwest::Client,
+    book: &AddressBook,
+    plan: &PrometheusPlan,
+    query: &str,
+) -> Result<Option<f64>, String> {
+    let url = book.rewrite_url(&format!(
+        "http://{}:{}/api/v1/query",
+        plan.service, plan.port
+    ));
+    let resp = http
+        .get(&url)
+        .query(&[("query", query)])
+        .timeout(plan.every.max(Duration::from_secs(1)))
+        .send()
+        .await
+        .map_err(|e| format!("Prometheus at {}:{}: {e}", plan.service, plan.port))?;
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("Prometheus at {}:{}: {e}", plan.service, plan.port))?;
+    parse_query_value(&body)
+}
+
+/// The value of an instant query's answer; see [`query_value`].
+pub fn parse_query_value(body: &[u8]) -> Result<Option<f64>, String> {
+    #[derive(Deserialize)]
+    struct Answer {
+        status: String,
+        #[serde(default)]
+        error: Option<String>,
+        #[serde(default)]
+        data: Option<Data>,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Data {
+        result_type: String,
+        result: serde_json::Value,
+    }
+    let a: Answer = serde_json::from_slice(body)
+        .map_err(|e| format!("not an answer of Prometheus's query API: {e}"))?;
+    if a.status != "success" {
+        return Err(format!(
+            "Prometheus answered error: {}",
+            a.error.unwrap_or_default()
+        ));
+    }
+    let data = a.data.ok_or("Prometheus answered no data")?;
+    // `[unix seconds, "value"]`.
+    let sample = |v: &serde_json::Value| -> Result<Option<f64>, String> {
+        let text = v
+            .get(1)
+            .and_then(|x| x.as_str())
+            .ok_or_else(|| format!("not a sample: {v}"))?;
+        let n: f64 = text.parse().map_err(|_| format!("not a number: {text}"))?;
+        Ok(n.is_finite().then_some(n))
+    };
+    match data.result_type.as_str() {
+        "scalar" => sample(&data.result),
+        "vector" => {
+            let series = data.result.as_array().cloned().unwrap_or_default();
+            match series.as_slice() {
+                [] => Ok(None),
+                [one] => sample(one.get("value").unwrap_or(&serde_json::Value::Null)),
+                many => Err(format!(
+                    "the query returns {} series; aggregate it to one (`sum(...)`, `max(...)`)",
+                    many.len()
+                )),
+            }
+        }
+        other => Err(format!(
+            "the query returns a {other}; it must return one series or a scalar"
+        )),
+    }
+}
+
+/// The longest scrape interval among Prometheus's active targets (`GET /api/v1/targets`):
+/// how often a query's inputs can change. `None` when it cannot be read.
+pub async fn scrape_interval(
+    http: &reqwest::Client,
+    book: &AddressBook,
+    plan: &PrometheusPlan,
+) -> Option<Duration> {
+    let url = book.rewrite_url(&format!(
+        "http://{}:{}/api/v1/targets?state=active",
+        plan.service, plan.port
+    ));
+    let body = http.get(&url).send().await.ok()?.bytes().await.ok()?;
+    parse_scrape_interval(&body)
+}
+
+/// The longest `scrapeInterval` of a targets answer; see [`scrape_interval`].
+pub fn parse_scrape_interval(body: &[u8]) -> Option<Duration> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    v.pointer("/data/activeTargets")?
+        .as_array()?
+        .iter()
+        .filter_map(|t| t.get("scrapeInterval")?.as_str())
+        .filter_map(|s| crate::units::parse_duration(s).ok())
+        .max()
+}
+
+/// Reads the watched alerts and evaluates the SLOs' queries every `plan.every` until
+/// `cancel`: one `alert` event per alert and one `query` event per query per reading (a failed
+/// reading is an event too, with its error: a gap is never silent).
 pub async fn watch(
     http: reqwest::Client,
     book: Arc<AddressBook>,
@@ -264,12 +380,38 @@ pub async fn watch(
     sink: EventSink,
     cancel: CancellationToken,
 ) {
+    let scrape_ns = if plan.queries.is_empty() {
+        0
+    } else {
+        scrape_interval(&http, &book, &plan)
+            .await
+            .map_or(0, |d| d.as_nanos() as u64)
+    };
     let mut tick = tokio::time::interval(plan.every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tick.tick() => {}
+        }
+        for query in &plan.queries {
+            let asked = sink.clock().now_ns();
+            let (value, error) = match query_value(&http, &book, &plan, query).await {
+                Ok(v) => (v, None),
+                Err(e) => (None, Some(e)),
+            };
+            sink.record_at(
+                asked,
+                EventKind::Query {
+                    query: query.clone(),
+                    value,
+                    scrape_ns,
+                    error,
+                },
+            );
+        }
+        if plan.alerts.is_empty() {
+            continue;
         }
         let asked = sink.clock().now_ns();
         let read = rules(&http, &book, &plan).await;
@@ -335,6 +477,38 @@ mod tests {
         let m = &r["MarketDataReplicaDown"];
         assert_eq!((m.state, m.active_unix_ns), (AlertState::Inactive, None));
         assert_eq!(m.hold, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_query_answer_gives_one_value_or_says_why_not() {
+        let one = br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1733400000.5,"52.75"]}]}}"#;
+        assert_eq!(parse_query_value(one), Ok(Some(52.75)));
+        let scalar =
+            br#"{"status":"success","data":{"resultType":"scalar","result":[1733400000.5,"1"]}}"#;
+        assert_eq!(parse_query_value(scalar), Ok(Some(1.0)));
+        let none = br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        assert_eq!(parse_query_value(none), Ok(None));
+        // A ratio of two zero rates: no value, never a figure.
+        let nan = br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]}}"#;
+        assert_eq!(parse_query_value(nan), Ok(None));
+        let two = br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"a":"1"},"value":[1,"1"]},{"metric":{"a":"2"},"value":[1,"2"]}]}}"#;
+        assert!(
+            parse_query_value(two)
+                .unwrap_err()
+                .contains("returns 2 series")
+        );
+        let bad = br#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
+        assert_eq!(
+            parse_query_value(bad),
+            Err("Prometheus answered error: parse error".into())
+        );
+    }
+
+    #[test]
+    fn the_longest_scrape_interval_of_the_targets() {
+        let body = br#"{"status":"success","data":{"activeTargets":[{"scrapeInterval":"1s"},{"scrapeInterval":"15s"},{"scrapeInterval":"5s"}]}}"#;
+        assert_eq!(parse_scrape_interval(body), Some(Duration::from_secs(15)));
+        assert_eq!(parse_scrape_interval(b"{}"), None);
     }
 
     #[test]

@@ -303,6 +303,7 @@ impl From<Quantity> for MeasuredValue {
             Quantity::Duration(d) => ("ms", d.as_secs_f64() * 1000.0),
             Quantity::Ratio(r) => ("ratio", r),
             Quantity::Count(c) => ("count", c as f64),
+            Quantity::Number(n) => ("number", n),
         };
         Self {
             unit: unit.into(),

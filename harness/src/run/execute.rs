@@ -184,7 +184,7 @@ async fn cancellable<T>(
 }
 
 /// Waits (up to `bound`) until the stack's Prometheus answers with its rules, then checks
-/// that it parses every `prometheus` probe's query and has every alert the SLOs name. Errors: never answered (its last error), or an
+/// that it parses every `prometheus` probe's and `prom` SLO's query and has every alert the SLOs name. Errors: never answered (its last error), or an
 /// alert it does not have (a scenario naming a rule the stack does not ship).
 async fn wait_prometheus(
     env: &ProbeEnv,
@@ -368,6 +368,7 @@ async fn open_timeline<B: RunBackend>(
                 crate::probe::Check::Prometheus { query, .. } => Some(query.as_str()),
                 _ => None,
             })
+            .chain(p.queries.iter().map(String::as_str))
             .collect();
         cancellable(
             &opts.cancel,
@@ -440,7 +441,7 @@ fn start_sources<B: RunBackend>(
         .iter()
         .map(|p| tokio::spawn(run_probe(p.clone(), t.probe_env.clone(), work.clone())))
         .collect();
-    if let Some(p) = spec.prometheus.clone().filter(|p| !p.alerts.is_empty()) {
+    if let Some(p) = spec.prometheus.clone().filter(|p| p.watches()) {
         probe_tasks.push(tokio::spawn(crate::prometheus::watch(
             t.probe_env.http.clone(),
             t.book.clone(),

@@ -63,7 +63,8 @@ pub struct RawScenario {
     /// and `ab` refuse a scenario that has it.
     #[serde(default)]
     pub explore: Option<super::explore::RawExplore>,
-    /// The stack's Prometheus, read all through the run for `detect_time` and `clear_time`.
+    /// The stack's Prometheus, read all through the run for `detect_time`, `clear_time` and
+    /// `prom`.
     #[serde(default)]
     pub prometheus: Option<RawPrometheus>,
 }
@@ -76,7 +77,8 @@ pub struct RawPrometheus {
     /// `service:port` of Prometheus on the stack, e.g. `prometheus:9090`.
     #[schemars(with = "String")]
     pub address: Spanned<String>,
-    /// How often its alerts are read (default `1s`; 100ms to 1m): the resolution of
+    /// How often its alerts are read and `prom` queries evaluated (default `1s`; 100ms to
+    /// 1m): the resolution of
     /// `clear_time`, and of `detect_time` with the rule group's evaluation interval.
     #[serde(default)]
     #[schemars(with = "Option<String>")]

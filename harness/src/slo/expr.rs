@@ -192,6 +192,9 @@ pub enum Unit {
     Ratio,
     /// A whole number (lost writes).
     Count,
+    /// A plain number with no unit of chaosgate's: a PromQL query's value (`prom(...)`), in
+    /// whatever unit the query yields (requests per second, bytes, a ratio from 0 to 1).
+    Number,
 }
 
 impl fmt::Display for Unit {
@@ -200,6 +203,7 @@ impl fmt::Display for Unit {
             Self::Duration => "a duration (e.g. `100ms`)",
             Self::Ratio => "a percentage (e.g. `0.1%`)",
             Self::Count => "a whole number (e.g. `0`)",
+            Self::Number => "a number (e.g. `0.5`)",
         })
     }
 }
@@ -213,6 +217,8 @@ pub enum Quantity {
     Ratio(f64),
     /// A whole number.
     Count(u64),
+    /// A plain number (finite).
+    Number(f64),
 }
 
 impl Quantity {
@@ -222,18 +228,23 @@ impl Quantity {
             Unit::Duration => Self::Duration(Duration::ZERO),
             Unit::Ratio => Self::Ratio(0.0),
             Unit::Count => Self::Count(0),
+            Unit::Number => Self::Number(0.0),
         }
     }
 
-    /// A value in the unit's base (seconds, ratio, count) back as a quantity of `unit`; a
-    /// negative or non-finite value is clamped to zero (a bound below zero cannot be met by
-    /// a duration, ratio or count anyway).
+    /// A value in the unit's base (seconds, ratio, count, number) back as a quantity of
+    /// `unit`; a negative or non-finite value is clamped to zero (a bound below zero cannot be
+    /// met by a duration, ratio or count anyway), a plain number keeps its sign.
     pub fn from_f64(unit: Unit, v: f64) -> Self {
+        if unit == Unit::Number {
+            return Self::Number(if v.is_finite() { v } else { 0.0 });
+        }
         let v = if v.is_finite() { v.max(0.0) } else { 0.0 };
         match unit {
             Unit::Duration => Self::Duration(Duration::from_secs_f64(v.min(1e9))),
             Unit::Ratio => Self::Ratio(v),
             Unit::Count => Self::Count(v.round() as u64),
+            Unit::Number => Self::Number(v),
         }
     }
 
@@ -243,6 +254,7 @@ impl Quantity {
             Self::Duration(_) => Unit::Duration,
             Self::Ratio(_) => Unit::Ratio,
             Self::Count(_) => Unit::Count,
+            Self::Number(_) => Unit::Number,
         }
     }
 
@@ -252,6 +264,7 @@ impl Quantity {
             Self::Duration(d) => d.as_secs_f64(),
             Self::Ratio(r) => r,
             Self::Count(c) => c as f64,
+            Self::Number(n) => n,
         }
     }
 }
@@ -277,6 +290,15 @@ impl fmt::Display for Quantity {
                 f.write_str("%")
             }
             Self::Count(c) => write!(f, "{c}"),
+            // Four significant digits: PromQL rates and ratios (0.01234, 48.37, 1250).
+            Self::Number(n) => {
+                let decimals = if n == 0.0 || !n.is_finite() {
+                    0
+                } else {
+                    (3 - n.abs().log10().floor() as i64).clamp(0, 12) as usize
+                };
+                f.write_str(&trimmed(n, decimals))
+            }
         }
     }
 }
@@ -291,7 +313,7 @@ fn trimmed(v: f64, decimals: usize) -> String {
     }
 }
 
-/// Reports carry the quantity as `{ "unit": "ms" | "ratio" | "count", "value": n }` so a
+/// Reports carry the quantity as `{ "unit": "ms" | "ratio" | "count" | "number", "value": n }` so a
 /// consumer needs no Rust to read it.
 impl Serialize for Quantity {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -309,6 +331,10 @@ impl Serialize for Quantity {
             Self::Count(c) => {
                 s.serialize_field("unit", "count")?;
                 s.serialize_field("value", &c)?;
+            }
+            Self::Number(n) => {
+                s.serialize_field("unit", "number")?;
+                s.serialize_field("value", &n)?;
             }
         }
         s.serialize_field("text", &self.to_string())?;
@@ -339,6 +365,11 @@ mod tests {
         assert_eq!(Quantity::Ratio(0.23662).to_string(), "23.66%");
         assert_eq!(Quantity::Ratio(0.00049).to_string(), "0.049%");
         assert_eq!(Quantity::Count(3).to_string(), "3");
+        assert_eq!(Quantity::Number(48.3712).to_string(), "48.37");
+        assert_eq!(Quantity::Number(0.012341).to_string(), "0.01234");
+        assert_eq!(Quantity::Number(-2.5).to_string(), "-2.5");
+        assert_eq!(Quantity::Number(0.0).to_string(), "0");
+        assert_eq!(Quantity::Number(1250.0).to_string(), "1250");
     }
 
     #[test]

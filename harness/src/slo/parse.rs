@@ -10,6 +10,9 @@ use crate::units;
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Word(String),
+    /// A quoted string (`"..."` or `'...'`, `\\` escaping the quote and itself): a PromQL
+    /// query, which has parentheses, commas and operators of its own.
+    Str(String),
     Number(String),
     LParen,
     RParen,
@@ -25,6 +28,7 @@ impl Tok {
     fn describe(&self) -> String {
         match self {
             Tok::Word(w) => format!("`{w}`"),
+            Tok::Str(s) => format!("the string \"{s}\""),
             Tok::Number(n) => format!("`{n}`"),
             Tok::LParen => "`(`".into(),
             Tok::RParen => "`)`".into(),
@@ -56,6 +60,37 @@ fn tokenize(src: &str) -> Result<Vec<(Tok, Range<usize>)>, SloParseError> {
             ')' => out.push(single(Tok::RParen)),
             ',' => out.push(single(Tok::Comma)),
             '*' => out.push(single(Tok::Star)),
+            '"' | '\'' => {
+                let quote = c;
+                chars.next();
+                let mut value = String::new();
+                let mut end = None;
+                while let Some((j, d)) = chars.next() {
+                    match d {
+                        '\\' => match chars.next() {
+                            Some((_, e)) if e == quote || e == '\\' => value.push(e),
+                            Some((_, e)) => {
+                                value.push('\\');
+                                value.push(e);
+                            }
+                            None => break,
+                        },
+                        d if d == quote => {
+                            end = Some(j + d.len_utf8());
+                            break;
+                        }
+                        d => value.push(d),
+                    }
+                }
+                let Some(end) = end else {
+                    return Err(SloParseError::new(
+                        format!("unterminated string: no closing {quote}"),
+                        i..src.len(),
+                    ));
+                };
+                out.push((Tok::Str(value), i..end));
+                continue;
+            }
             '+' => out.push(single(Tok::Plus)),
             '<' | '>' | '=' | '!' => {
                 chars.next();
@@ -161,11 +196,33 @@ impl Parser {
         }
         loop {
             let (tok, at) = self.next();
-            let Tok::Word(first) = tok else {
-                return Err(SloParseError::new(
-                    format!("expected an argument, found {}", tok.describe()),
-                    at,
-                ));
+            let first = match tok {
+                Tok::Word(w) => w,
+                // A quoted positional (a query): taken as written, never a key.
+                Tok::Str(s) => {
+                    args.push(Arg {
+                        key: None,
+                        value: s,
+                        at,
+                    });
+                    let (tok, at) = self.next();
+                    match tok {
+                        Tok::Comma => continue,
+                        Tok::RParen => return Ok((args, at)),
+                        other => {
+                            return Err(SloParseError::new(
+                                format!("expected `,` or `)`, found {}", other.describe()),
+                                at,
+                            ));
+                        }
+                    }
+                }
+                tok => {
+                    return Err(SloParseError::new(
+                        format!("expected an argument, found {}", tok.describe()),
+                        at,
+                    ));
+                }
             };
             let arg = if matches!(self.peek().0, Tok::Equals) {
                 self.next();
@@ -237,7 +294,8 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
     };
     let mut call = Call::new(name, name_at, args, close_at);
     if matches!(&p.peek().0, Tok::Word(w) if w.starts_with("baseline")) {
-        let metric = Metric::from_call(&mut call)?;
+        let mut metric = Metric::from_call(&mut call)?;
+        metric.kind_mut().compared_with(op);
         let relative = relative_target(&mut p, &metric)?;
         return Ok(Slo {
             expression: expression.to_string(),
@@ -273,7 +331,8 @@ pub fn parse(expression: &str) -> Result<Slo, SloParseError> {
             end_at,
         ));
     }
-    let metric = Metric::from_call(&mut call)?;
+    let mut metric = Metric::from_call(&mut call)?;
+    metric.kind_mut().compared_with(op);
     let threshold = parse_threshold(&value_text, value_at, metric.unit(), &metric)?;
     Ok(Slo {
         expression: expression.to_string(),
@@ -411,6 +470,17 @@ fn parse_threshold(
             units::parse_percent(text)
                 .map(Quantity::Ratio)
                 .map_err(unit_error)
+        }
+        Unit::Number => {
+            if !suffix.is_empty() {
+                return Err(wrong_unit());
+            }
+            number_part
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .map(Quantity::Number)
+                .ok_or_else(|| SloParseError::new(format!("`{text}` is not a number"), at.clone()))
         }
         Unit::Count => {
             if !suffix.is_empty() {

@@ -145,6 +145,23 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// One evaluation of a PromQL query (`prom(...)` SLOs) by the stack's Prometheus
+    /// (`/api/v1/query`); `t` is when it was asked for.
+    Query {
+        /// The query as written in the SLO.
+        query: String,
+        /// Its value: one series (or a scalar); absent when the query returned no series, a
+        /// NaN, or the reading failed (`error` says why).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<f64>,
+        /// The longest scrape interval among Prometheus's active targets, ns (read at the
+        /// start of the run): a value changes no faster than that.
+        #[serde(default)]
+        scrape_ns: u64,
+        /// Why there is no value.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     /// Something worth keeping in the record (a warning, a decision).
     Note {
         /// The note, for people.
@@ -197,6 +214,10 @@ pub enum FaultStage {
     Unverified,
     /// It was undone (unpause, start, rules removed).
     Reverted,
+    /// Found at its revert: it had stopped acting before it (a stress helper killed, a filled
+    /// file removed), so it held only part of its duration. A breach it caused stands; a pass
+    /// cannot (exit 4).
+    EndedEarly,
     /// Applying or reverting failed.
     Failed,
     /// A one-shot fault that runs its course finished (a rollout: the last old container is

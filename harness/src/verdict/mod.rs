@@ -73,6 +73,15 @@ pub enum RunIssue {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// A fault stopped acting before its revert (a stress helper killed by the OOM killer, a
+    /// filled file removed): it held only part of its duration, so a pass proves nothing about
+    /// the rest (exit 4); a breach it caused stands.
+    FaultEndedEarly {
+        /// The fault's `name:`.
+        fault: String,
+        /// How it ended, from its revert.
+        reason: String,
+    },
     /// The load target or a probe never answered before the first fault: the figures measure
     /// the wiring, not the system (exit 3).
     NeverAnswered {
@@ -101,9 +110,9 @@ impl RunIssue {
             Self::NeverAnswered { .. } | Self::SteadyStateFailed { .. } => {
                 crate::exit_codes::INFRASTRUCTURE
             }
-            Self::FaultUnproven { .. } | Self::SteadyStateUnknown { .. } => {
-                crate::exit_codes::INCONCLUSIVE
-            }
+            Self::FaultUnproven { .. }
+            | Self::FaultEndedEarly { .. }
+            | Self::SteadyStateUnknown { .. } => crate::exit_codes::INCONCLUSIVE,
         }
     }
 
@@ -117,6 +126,9 @@ impl RunIssue {
                     .map(|e| format!(" ({e})"))
                     .unwrap_or_default()
             ),
+            Self::FaultEndedEarly { fault, reason } => {
+                format!("fault `{fault}` did not hold its whole duration ({reason})")
+            }
             Self::NeverAnswered { detail } => detail.clone(),
             Self::SteadyStateFailed { detail } => format!(
                 "the steady state did not hold before the first fault ({detail}): the system \
@@ -186,6 +198,13 @@ pub fn decide(input: &Inputs<'_>) -> Decision {
             let issue = RunIssue::FaultUnproven {
                 fault: f.name.clone(),
                 reason: f.error.clone(),
+            };
+            notes.push(format!("{issue}: the run cannot pass"));
+            issues.push(issue);
+        } else if let Some(reason) = &f.ended_early {
+            let issue = RunIssue::FaultEndedEarly {
+                fault: f.name.clone(),
+                reason: reason.clone(),
             };
             notes.push(format!("{issue}: the run cannot pass"));
             issues.push(issue);

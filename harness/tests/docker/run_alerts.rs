@@ -91,6 +91,23 @@ fn alert_detection_times_the_alert_and_fails_metrics_that_lie() {
         after_freeze >= detect_s - 0.1 && after_freeze <= detect_s + 1.1,
         "ALERTS says {after_freeze:.3} s, detect_time says {detect_s:.3} s"
     );
+    // The query's figure: Prometheus's peak rate of quote errors in the freeze, from the
+    // `query` events of the log.
+    let prom = slo(&report, "prom(");
+    eprintln!(
+        "good build: prom {} ({}), evidence {}",
+        prom["measured"]["text"], prom["verdict"], prom["evidence"]["details"]
+    );
+    assert_eq!(prom["verdict"], "pass", "{prom:#}");
+    assert_eq!(prom["measured"]["unit"], "number", "{prom:#}");
+    assert_eq!(prom["evidence"]["details"]["aggregate"], "max", "{prom:#}");
+    let events = std::fs::read_to_string(run_dir(&_dir.0).join("events.jsonl")).unwrap();
+    assert!(
+        events
+            .lines()
+            .any(|l| l.contains(r#""type":"query""#) && l.contains(r#""value":"#)),
+        "no query event with a value"
+    );
     drop(kept);
     assert_run_left_nothing(&report);
 
@@ -105,6 +122,13 @@ fn alert_detection_times_the_alert_and_fails_metrics_that_lie() {
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(detect["verdict"], "breached", "{report:#}");
+    // Its counters never move: Prometheus shows no errors while clients get 503s.
+    let prom = slo(&report, "prom(");
+    eprintln!(
+        "lying-metrics build: prom {} ({})",
+        prom["measured"]["text"], prom["verdict"]
+    );
+    assert_eq!(prom["verdict"], "breached", "{prom:#}");
     assert_eq!(
         detect["evidence"]["details"]["never_fired"], true,
         "{report:#}"

@@ -337,7 +337,8 @@ fn no_agent_left() {
 }
 
 /// The node agent (the way on kind and remote clusters) on the local cluster: a crash through
-/// it passes the good build and fails the no-failover one on failover; a partition's rules go
+/// it passes the good build (the no-failover build's failure on failover is the verdict's, the
+/// same on either way of killing: `replica_crash_passes…` shows it); a partition's rules go
 /// into both gateway pods from it and touch their postgres traffic. The kill is proven by the
 /// agent and the restart by the kubelet; no agent is left after any run.
 #[test]
@@ -353,14 +354,6 @@ fn the_node_agent_crashes_and_partitions_pods_and_is_removed_after_each_run() {
         evidence.keys().any(|k| k.ends_with(".killed_pid")),
         "the agent killed the process: {evidence:#?}"
     );
-
-    let (out, report, _d) = run_kube(
-        "agent-replica-crash.yaml",
-        &["--set", "GATEWAY_FAILOVER=off"],
-    );
-    no_agent_left();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert_eq!(slo(&report, "failover_time(")["verdict"], "breached");
 
     let (out, report, _d) = run_kube("agent-db-partition.yaml", &[]);
     no_agent_left();

@@ -276,6 +276,7 @@ fn a_failed_isolate_reconnects_the_targets_it_had_already_cut_off() {
             reverted_ns: None,
             target_back_ns: None,
             error: None,
+            ended_early: None,
             evidence: Default::default(),
         };
         run_network_fault(

@@ -139,6 +139,7 @@ impl Run {
                 reverted_ns: Some(until.max(at + 2) * MS),
                 target_back_ns: None,
                 error: (!proven).then(|| "no die event within 15s".into()),
+                ended_early: None,
                 evidence: Default::default(),
             });
         }

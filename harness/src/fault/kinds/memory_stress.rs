@@ -1,10 +1,11 @@
-//! `memory-stress`: a helper inside the target's cgroups holds `size` bytes (mapped, touched,
+//! `memory-stress`: helpers inside the target's cgroups hold `size` bytes (mapped, touched,
 //! locked against swap) for `duration`: the container has that much less room under its limit.
 //! The container's own processes are made the OOM killer's first choice for the duration
-//! (`oom_score_adj` 1000, restored at revert): when the squeeze is too tight it is they that are
-//! killed, which is what the fault asks, not the helper (the largest process there).
-//! Proven by the held mapping's resident size and the helper's membership of the cgroups;
-//! reverted by killing it.
+//! (`oom_score_adj` 1000, restored at revert) and the bytes are held in up to eight pieces:
+//! when the squeeze is too tight it is the container's processes that are killed, which is what
+//! the fault asks, not a holder. A holder killed anyway ended the squeeze early: the proof is
+//! withdrawn at revert (inconclusive, never a pass). Proven by the held mappings' resident
+//! size and the holders' membership of the cgroups; reverted by killing them.
 
 use super::{Backend, Exec, Fields, Kind, KindInfo, Reported, Takes};
 use crate::fault::resource::ResourceAction;

@@ -92,6 +92,7 @@ pub async fn run_resource_fault(
         cgroups: Vec::new(),
         applied: Vec::new(),
         effects: Vec::new(),
+        ended_early: Vec::new(),
     };
     drive(&mut fault, record, env.sink, run_end, cancel).await;
 }
@@ -110,6 +111,9 @@ struct ResourceFault<'a> {
     applied: Vec<Applied>,
     /// Per target, what the fault measurably did (the evidence's `effect` line).
     effects: Vec<String>,
+    /// Per target, how the fault stopped acting before the revert (a helper gone, the file
+    /// removed): found at revert, the run cannot pass.
+    ended_early: Vec<String>,
 }
 
 /// What was applied to one target.
@@ -200,16 +204,20 @@ impl Lifecycle for ResourceFault<'_> {
                     if let Some(used) = cg.memory_bytes() {
                         evidence.insert(key(c, "memory_before_bytes"), json!(used));
                     }
-                    // The squeeze must land on the container's own processes, not on the
-                    // helper (the largest process there, which the OOM killer would pick and so
-                    // end the fault). Shielding the helper needs CAP_SYS_RESOURCE, which a
-                    // harness in a container often lacks; raising theirs needs nothing.
+                    // The squeeze must land on the container's own processes, not on a helper
+                    // (the OOM killer would pick it and so end the fault). Shielding the helpers
+                    // needs CAP_SYS_RESOURCE, which a harness in a container often lacks;
+                    // raising theirs needs nothing. Raised to 1000, a process's badness gains
+                    // the cgroup's limit rounded down to a thousand pages (`adj *= totalpages /
+                    // 1000`): a single holder of nearly the whole limit still outscored the
+                    // gateway by 140 pages (192 MiB under 196 MiB, measured). Held in pieces of
+                    // at most an eighth, no holder comes near it.
                     let raised = raise_oom_scores(cg);
                     evidence.insert(
                         key(c, "oom_first_pids"),
                         json!(raised.iter().map(|(p, _)| p).collect::<Vec<_>>()),
                     );
-                    let work = [Work::Hold(*bytes as usize)];
+                    let work = holders(*bytes);
                     match start_helpers(cg, c, &work, evidence, stamp, &mut stamped) {
                         Ok(helpers) => Ok(Applied::Stress {
                             target: c.clone(),
@@ -316,18 +324,35 @@ impl Lifecycle for ResourceFault<'_> {
                     else {
                         continue;
                     };
-                    let Some(h) = helpers.first() else { continue };
-                    let held = match h.report() {
-                        Ok(fd) => tokio::task::spawn_blocking(move || {
-                            helper::wait_held(&fd, MEMORY_PROOF_TIMEOUT)
-                        })
-                        .await
-                        .unwrap_or_else(|e| Err(e.to_string())),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    match held {
-                        Ok(held) => {
-                            let resident = h.resident_at(held.address).unwrap_or(0);
+                    // Every holder reports once its piece is mapped, touched and locked; the
+                    // wait is one timeout for them all.
+                    let deadline = std::time::Instant::now() + MEMORY_PROOF_TIMEOUT;
+                    let mut resident = 0u64;
+                    let mut locked = true;
+                    let mut failed = None;
+                    for h in helpers {
+                        let within = deadline.saturating_duration_since(std::time::Instant::now());
+                        let held = match h.report() {
+                            Ok(fd) => {
+                                tokio::task::spawn_blocking(move || helper::wait_held(&fd, within))
+                                    .await
+                                    .unwrap_or_else(|e| Err(e.to_string()))
+                            }
+                            Err(e) => Err(e.to_string()),
+                        };
+                        match held {
+                            Ok(held) => {
+                                resident += h.resident_at(held.address).unwrap_or(0);
+                                locked &= held.locked;
+                            }
+                            Err(e) => {
+                                failed = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    match failed {
+                        None => {
                             evidence.insert(key(target, "memory_held_bytes"), json!(resident));
                             let limit = evidence
                                 .get(&key(target, "memory_limit_bytes"))
@@ -336,12 +361,13 @@ impl Lifecycle for ResourceFault<'_> {
                                     format!("a {} limit", disk::mib(l))
                                 });
                             self.effects.push(format!(
-                                "{}: {} held ({}) under {limit}",
+                                "{}: {} held ({}, {} holders) under {limit}",
                                 target.name,
                                 disk::mib(resident),
-                                if held.locked { "locked" } else { "not locked" }
+                                if locked { "locked" } else { "not locked" },
+                                helpers.len()
                             ));
-                            evidence.insert(key(target, "memory_locked"), json!(held.locked));
+                            evidence.insert(key(target, "memory_locked"), json!(locked));
                             if let Some(used) = cg.memory_bytes() {
                                 evidence.insert(key(target, "memory_after_bytes"), json!(used));
                             }
@@ -356,7 +382,7 @@ impl Lifecycle for ResourceFault<'_> {
                                 ));
                             }
                         }
-                        Err(e) => short.push(format!("{}: {e}", target.name)),
+                        Some(e) => short.push(format!("{}: {e}", target.name)),
                     }
                 }
             }
@@ -435,6 +461,15 @@ impl Lifecycle for ResourceFault<'_> {
                     let died = helpers.iter().filter(|h| !h.alive()).count();
                     if died > 0 {
                         evidence.insert(key(&target, "helpers_ended_early"), json!(died));
+                        // Killed from outside (the OOM killer, an operator): the container
+                        // had its resources back before the revert, so a run that held up
+                        // proves nothing about the whole duration.
+                        self.ended_early.push(format!(
+                            "{}: {died} of {} helpers ended before the revert (killed: the OOM \
+                             killer?), so the fault did not hold its whole duration",
+                            target.name,
+                            helpers.len()
+                        ));
                     }
                     restore_oom_scores(&raised);
                     for h in &mut helpers {
@@ -460,10 +495,21 @@ impl Lifecycle for ResourceFault<'_> {
                         // Removed: its file system went with it.
                         Err(_) => continue,
                     };
+                    let same_process =
+                        pid == target.pid && std::path::Path::new(&format!("/proc/{pid}")).exists();
                     let path = disk::in_container(pid, dir);
                     let file = path.join(&self.file_name);
                     match std::fs::remove_file(&file) {
                         Ok(()) => {}
+                        // Gone while the same process ran: something removed the fill, and
+                        // the file system had its room back before the revert.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound && same_process => {
+                            self.ended_early.push(format!(
+                                "{}: the fill file in {dir} was removed before the revert, so \
+                                 the fault did not hold its whole duration",
+                                target.name
+                            ));
+                        }
                         // A restarted container's tmpfs starts empty.
                         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                         Err(e) => errors.push(format!(
@@ -489,6 +535,10 @@ impl Lifecycle for ResourceFault<'_> {
         } else {
             Reverted::WithErrors(errors.join("; "))
         }
+    }
+
+    fn ended_early(&self) -> Option<String> {
+        (!self.ended_early.is_empty()).then(|| self.ended_early.join("; "))
     }
 
     async fn back(&mut self, _: &mut Evidence, _: &Window<'_>) -> Option<Back> {
@@ -520,6 +570,13 @@ fn start_helpers(
                 c.name
             ));
         }
+        if matches!(w, Work::Hold(_)) {
+            // A memory holder is the largest process in the cgroup: unshielded, the OOM
+            // killer picks it and the squeeze ends itself. Needs CAP_SYS_RESOURCE; without it
+            // a killed holder withdraws the proof at revert instead.
+            let shielded = shield_from_oom(h.pid());
+            evidence.insert(key(c, "helper_oom_shielded"), json!(shielded));
+        }
         helpers.push(h);
     }
     evidence.insert(
@@ -535,6 +592,32 @@ fn start_helpers(
             .map_err(|e| format!("starting helper {} in {}: {e}", h.pid(), c.name))?;
     }
     Ok(helpers)
+}
+
+/// The smallest piece one memory holder takes (fewer processes for small squeezes).
+const MIN_HOLDER_BYTES: u64 = 32 << 20;
+
+/// `bytes` split among memory holders: at most eight, none under [`MIN_HOLDER_BYTES`] unless
+/// the whole is, page-aligned, summing to `bytes` rounded up to a page.
+fn holders(bytes: u64) -> Vec<Work> {
+    const PAGE: u64 = 4096;
+    let total = bytes.div_ceil(PAGE) * PAGE;
+    let piece = (total.div_ceil(8).div_ceil(PAGE) * PAGE).max(MIN_HOLDER_BYTES);
+    let mut out = Vec::new();
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(piece);
+        out.push(Work::Hold(n as usize));
+        left -= n;
+    }
+    out
+}
+
+/// Sets `oom_score_adj` to -1000 for `pid` (the OOM killer never picks it); whether it took.
+fn shield_from_oom(pid: u32) -> bool {
+    let file = format!("/proc/{pid}/oom_score_adj");
+    std::fs::write(&file, "-1000").is_ok()
+        && std::fs::read_to_string(&file).is_ok_and(|v| v.trim() == "-1000")
 }
 
 /// Sets `oom_score_adj` to 1000 for every process in `cg`'s memory cgroup; returns each one's
@@ -561,4 +644,32 @@ fn restore_oom_scores(raised: &[(u32, String)]) {
 
 fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sizes(bytes: u64) -> Vec<usize> {
+        holders(bytes)
+            .into_iter()
+            .map(|w| match w {
+                Work::Hold(n) => n,
+                Work::Burn => panic!("a burner"),
+            })
+            .collect()
+    }
+
+    /// No holder comes near the limit it squeezes (an eighth at most, 32 MiB at least), and
+    /// the pieces add up to the size asked, page-rounded.
+    #[test]
+    fn a_squeeze_is_held_in_pieces_that_sum_to_it() {
+        let mib = 1usize << 20;
+        assert_eq!(sizes(192 << 20), vec![32 * mib; 6]);
+        assert_eq!(sizes(16 << 20), vec![16 * mib]);
+        assert_eq!(sizes(1 << 30), vec![128 * mib; 8]);
+        let odd = sizes(100_000_001);
+        assert_eq!(odd.iter().sum::<usize>(), 100_003_840);
+        assert!(odd.iter().all(|n| n % 4096 == 0), "{odd:?}");
+    }
 }

@@ -178,14 +178,25 @@ fn one(cx: &mut Ctx<'_>, raw: &RawScenario, has_load: bool, sp: &Spanned<String>
             );
             ok = false;
         }
-        if let Some(alert) = slo.metric.kind().needs_prometheus()
+        let reads = slo
+            .metric
+            .kind()
+            .needs_prometheus()
+            .map(|a| format!("alert `{a}`"))
+            .or_else(|| {
+                slo.metric
+                    .kind()
+                    .prometheus_query()
+                    .map(|_| "its query".into())
+            });
+        if let Some(what) = reads
             && raw.prometheus.is_none()
         {
             let span = cx.span(sp);
             cx.push(
                 ScenarioError::new(
                     format!(
-                        "`{}` reads alert `{alert}` from the stack's Prometheus, but the scenario has no `prometheus:` section",
+                        "`{}` reads {what} from the stack's Prometheus, but the scenario has no `prometheus:` section",
                         slo.metric.name()
                     ),
                     span,
