@@ -169,6 +169,7 @@ pub async fn run_network_fault(
         targets,
         duration,
         touched: false,
+        ended_early: Vec::new(),
     };
     drive(&mut fault, record, env.sink, run_end, cancel).await;
 }
@@ -182,6 +183,9 @@ struct NetworkFault<'a> {
     duration: Duration,
     /// Whether the counters read while reverting show any traffic touched.
     touched: bool,
+    /// Rules found gone with their network namespace at the revert (the target restarted or
+    /// stopped): the fault held only until then.
+    ended_early: Vec<String>,
 }
 
 impl Lifecycle for NetworkFault<'_> {
@@ -235,8 +239,9 @@ impl Lifecycle for NetworkFault<'_> {
             name: self.name.clone(),
             evidence,
         };
-        let (touched, errors) = revert(self.env, &mut notes, applied).await;
+        let (touched, errors, gone) = revert(self.env, &mut notes, applied).await;
         self.touched = touched;
+        self.ended_early = gone;
         if errors.is_empty() {
             Reverted::Done
         } else {
@@ -246,6 +251,10 @@ impl Lifecycle for NetworkFault<'_> {
 
     fn proof_withdrawn(&self) -> Option<String> {
         (!self.touched).then(|| "its counters show it touched no traffic".to_string())
+    }
+
+    fn ended_early(&self) -> Option<String> {
+        (!self.ended_early.is_empty()).then(|| self.ended_early.join("; "))
     }
 
     async fn back(&mut self, _: &mut Evidence, _: &Window<'_>) -> Option<Back> {
@@ -601,15 +610,30 @@ async fn apply_rules(
         .map_err(|e| format!("applying iptables/tc rules in pid {pid}'s namespace: {e}"))
 }
 
-/// Undoes everything, trying every step; returns whether the fault touched any traffic, and
-/// the steps that failed.
+/// Undoes everything, trying every step; returns whether the fault touched any traffic, the
+/// steps that failed, and the rules that were gone with their namespace before the revert.
 async fn revert(
     env: &NetworkFaultEnv<'_>,
     record: &mut Notes<'_>,
     applied: Applied,
-) -> (bool, Vec<String>) {
+) -> (bool, Vec<String>, Vec<String>) {
     let mut touched = false;
     let mut errors = Vec::new();
+    let mut gone = Vec::new();
+    // Rules live in a process's network namespace: when that process is gone (its container
+    // restarted or stopped), so are they, and the fault stopped acting then. Nothing is left
+    // to remove; the wired interceptions carry their toxics over a restart, these do not.
+    let mut still_there = |rules: &AppliedRules| {
+        let alive = std::path::Path::new(&format!("/proc/{}", rules.pid())).exists();
+        if !alive {
+            gone.push(format!(
+                "the rules in pid {}'s network namespace were gone at the revert (its container \
+                 restarted or stopped), so the fault did not hold its whole duration",
+                rules.pid()
+            ));
+        }
+        alive
+    };
     match applied {
         Applied::Proxied { wired, own } => {
             let mut proxy: Option<ProxyCounters> = None;
@@ -645,7 +669,11 @@ async fn revert(
                 record.evidence.insert("proxy".into(), json!(p));
             }
             for (handle, rules) in own {
-                let (counters, removal) = remove_rules(rules).await;
+                let (counters, removal) = if still_there(&rules) {
+                    remove_rules(rules).await
+                } else {
+                    (None, None)
+                };
                 // A snapshot first: it is the evidence if stopping fails.
                 let before = handle.counters();
                 let proxy: ProxyCounters = match handle.shutdown().await {
@@ -668,6 +696,12 @@ async fn revert(
         }
         Applied::Rules(list) => {
             for rules in list {
+                if !still_there(&rules) {
+                    // Whatever it did before is unknown now: counted as touching, so the
+                    // ended-early issue, not a withdrawn proof, is what the verdict reads.
+                    touched = true;
+                    continue;
+                }
                 let (counters, removal) = remove_rules(rules).await;
                 if let Some(c) = counters {
                     touched |= c.total_packets() > 0;
@@ -679,6 +713,9 @@ async fn revert(
         Applied::Answered(list, responders) => {
             // The rules first: no query reaches a resolver that is gone.
             for rules in list {
+                if !still_there(&rules) {
+                    continue;
+                }
                 let (counters, removal) = remove_rules(rules).await;
                 if let Some(c) = counters {
                     record.evidence.insert("rules".into(), json!(c));
@@ -742,7 +779,7 @@ async fn revert(
             }
         }
     }
-    (touched, errors)
+    (touched, errors, gone)
 }
 
 /// An L7 toxic's size, from the proxy's request counters: `28 of 43 matching requests aborted`.

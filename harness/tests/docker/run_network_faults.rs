@@ -23,7 +23,7 @@ const ORDER_LOAD: &str = r#"load:
       headers: { content-type: application/json }
       body: '{"id":"{{id}}","symbol":"BTCUSD","qty":1,"side":"buy"}'
   rate: 50/s
-  duration: 30s
+  duration: 18s
   timeout: 3s
 "#;
 
@@ -31,7 +31,7 @@ const ORDER_LOAD: &str = r#"load:
 const QUOTE_LOAD: &str = r#"load:
   target: http://gateway:8080/quote?symbol=BTCUSD
   rate: 50/s
-  duration: 30s
+  duration: 18s
   timeout: 2s
 "#;
 
@@ -89,7 +89,7 @@ fn toxic_on_the_order_path_fails_no_order(name: &str, fault: &str) -> serde_json
     let yaml = scenario(
         name,
         &format!(
-            "{ORDER_LOAD}faults:\n  - name: slow-db\n    at: 8s\n    duration: 10s\n{fault}\
+            "{ORDER_LOAD}faults:\n  - name: slow-db\n    at: 4s\n    duration: 8s\n{fault}\
              \n    target: {{ service: gateway }}\n    to: postgres:5432\nslos:\n  \
              - error_rate(phase=before) < 0.1%\n  - error_rate(during=slow-db) < 0.1%\n  \
              - error_rate(phase=after) < 0.1%\n"
@@ -148,7 +148,7 @@ fn packet_fault_leaves_the_quote_path_alone(name: &str, fault: &str) {
     let yaml = scenario(
         name,
         &format!(
-            "{QUOTE_LOAD}faults:\n  - name: cut-db\n    at: 8s\n    duration: 10s\n{fault}\
+            "{QUOTE_LOAD}faults:\n  - name: cut-db\n    at: 4s\n    duration: 8s\n{fault}\
              \n    target: {{ service: gateway }}\n    to: [postgres]\nslos:\n  \
              - error_rate(phase=whole) < 0.1%\n"
         ),
@@ -447,4 +447,110 @@ fn a_restarted_target_is_wired_again_and_its_later_fault_still_bites() {
     let delta = latency(&report, "during:f", "p50") - latency(&report, "before", "p50");
     eprintln!("after a restart, latency 100ms: p50 delta {delta:.1} ms; {log}");
     assert!((90.0..=130.0).contains(&delta), "p50 delta {delta} ms");
+}
+
+/// The gateway container of the run whose project name starts with `prefix`, once it is up:
+/// (name, pid).
+fn gateway_of(prefix: &str) -> Option<(String, u32)> {
+    let out = std::process::Command::new("docker")
+        .args([
+            "ps",
+            "--filter",
+            &format!("name={prefix}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .ok()?;
+    let name = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|n| n.ends_with("_gateway_1"))?
+        .to_string();
+    let out = std::process::Command::new("docker")
+        .args(["inspect", "-f", "{{.State.Pid}}", &name])
+        .output()
+        .ok()?;
+    let pid = String::from_utf8_lossy(&out.stdout).trim().parse().ok()?;
+    (pid > 0).then_some((name, pid))
+}
+
+/// A partition's rules live in the target's network namespace; when the container restarts
+/// mid-fault (here the test restarts it, as an orchestrator or a crash would), they are gone
+/// with it and the fault stopped acting: the run cannot pass (exit 4, `fault_ended_early`).
+/// Before, the unreadable counters made this one "touched no traffic" (exit 4 for the wrong
+/// reason), and a DNS fault or a fault's own proxy, whose counters live in the harness, passed
+/// with a reverting error nobody read.
+#[test]
+fn a_partition_whose_target_restarts_mid_fault_ends_early_and_the_run_cannot_pass() {
+    require_images();
+    let name = "ended-restart";
+    let dir = TempDir::new(name);
+    let yaml = scenario(
+        name,
+        &format!(
+            "{QUOTE_LOAD}faults:\n  - name: cut-db\n    at: 3s\n    duration: 10s\n    \
+             action: partition\n    target: {{ service: gateway }}\n    to: [postgres]\n\
+             slos:\n  - error_rate(phase=before) < 1%\n"
+        ),
+    );
+    let file = dir.0.join(format!("{name}.yaml"));
+    std::fs::write(&file, yaml).expect("write the scenario");
+    let reports = dir.0.join("reports");
+    let mut child = chaosgate()
+        .arg("run")
+        .arg(&file)
+        .arg("--report-dir")
+        .arg(&reports)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chaosgate starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let mut restarted = false;
+    while !restarted && std::time::Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        if let Some((container, pid)) = gateway_of(&format!("cg-{name}"))
+            && std::process::Command::new("nsenter")
+                .args(["-t", &pid.to_string(), "-n", "iptables", "-w", "5", "-S"])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("chaosgate"))
+        {
+            // The rules are in; a second of the cut, then the restart.
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let status = std::process::Command::new("docker")
+                .args(["restart", "-t", "0", &container])
+                .status()
+                .expect("docker runs");
+            assert!(status.success());
+            restarted = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().expect("chaosgate ends");
+    assert!(
+        restarted,
+        "the partition was never seen in force: {}",
+        text(&out)
+    );
+    let report = report_json(&run_dir(&reports));
+    assert_run_left_nothing(&report);
+    eprintln!(
+        "restarted mid-partition: exit {:?}, issues {}",
+        out.status.code(),
+        report["run_issues"]
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        report["run_issues"]
+            .as_array()
+            .is_some_and(|i| i.iter().any(|i| i["kind"] == "fault_ended_early")),
+        "{report:#}"
+    );
+    assert!(
+        text(&out).contains("did not hold its whole duration"),
+        "{}",
+        text(&out)
+    );
 }
