@@ -239,24 +239,22 @@ pub fn from_scenario(
                 .collect()
         }),
         prometheus: s.prometheus.as_ref().map(|p| {
-            let alerts: std::collections::BTreeSet<String> = s
-                .slos
-                .iter()
-                .chain(&s.steady_state)
-                .filter_map(|x| x.metric.kind().needs_prometheus().map(str::to_string))
-                .collect();
-            let queries: std::collections::BTreeSet<String> = s
-                .slos
-                .iter()
-                .chain(&s.steady_state)
-                .filter_map(|x| x.metric.kind().prometheus_query().map(str::to_string))
-                .collect();
+            // What the SLOs read from it, sorted and deduplicated.
+            let read = |what: fn(&dyn crate::metric::MetricKind) -> Option<&str>| {
+                s.slos
+                    .iter()
+                    .chain(&s.steady_state)
+                    .filter_map(|x| what(x.metric.kind()).map(str::to_string))
+                    .collect::<std::collections::BTreeSet<String>>()
+                    .into_iter()
+                    .collect()
+            };
             crate::prometheus::PrometheusPlan {
                 service: p.service.clone(),
                 port: p.port,
                 every: p.every,
-                alerts: alerts.into_iter().collect(),
-                queries: queries.into_iter().collect(),
+                alerts: read(|m| m.needs_prometheus()),
+                queries: read(|m| m.prometheus_query()),
             }
         }),
     })

@@ -173,26 +173,53 @@ fn unix_ns(rfc3339: &str) -> Option<i128> {
         .map(|t| t.unix_timestamp_nanos())
 }
 
+/// `GET` of `path` (with `params`) on the stack's Prometheus, its body. `timeout`: the
+/// reading's own bound (a watch must not fall behind); `None` for the client's. Errors:
+/// unreachable, said with the server's address.
+async fn get(
+    http: &reqwest::Client,
+    book: &AddressBook,
+    plan: &PrometheusPlan,
+    path: &str,
+    params: &[(&str, &str)],
+    timeout: Option<Duration>,
+) -> Result<Vec<u8>, String> {
+    let url = book.rewrite_url(&format!("http://{}:{}{path}", plan.service, plan.port));
+    let mut request = http.get(&url).query(params);
+    if let Some(t) = timeout {
+        request = request.timeout(t);
+    }
+    let failed = |e: reqwest::Error| format!("Prometheus at {}:{}: {e}", plan.service, plan.port);
+    let body = request
+        .send()
+        .await
+        .map_err(failed)?
+        .bytes()
+        .await
+        .map_err(failed)?;
+    Ok(body.to_vec())
+}
+
+/// A reading's bound: its interval, at least a second.
+fn reading_timeout(plan: &PrometheusPlan) -> Option<Duration> {
+    Some(plan.every.max(Duration::from_secs(1)))
+}
+
 /// Reads the server's alerting rules once. Errors: unreachable, or not the API's answer.
 pub async fn rules(
     http: &reqwest::Client,
     book: &AddressBook,
     plan: &PrometheusPlan,
 ) -> Result<BTreeMap<String, AlertRule>, String> {
-    let url = book.rewrite_url(&format!(
-        "http://{}:{}/api/v1/rules?type=alert",
-        plan.service, plan.port
-    ));
-    let resp = http
-        .get(&url)
-        .timeout(plan.every.max(Duration::from_secs(1)))
-        .send()
-        .await
-        .map_err(|e| format!("Prometheus at {}:{}: {e}", plan.service, plan.port))?;
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| format!("Prometheus at {}:{}: {e}", plan.service, plan.port))?;
+    let body = get(
+        http,
+        book,
+        plan,
+        "/api/v1/rules",
+        &[("type", "alert")],
+        reading_timeout(plan),
+    )
+    .await?;
     parse_rules(&body)
 }
 
@@ -239,19 +266,8 @@ pub async fn check_query(
         #[serde(default)]
         error: Option<String>,
     }
-    let url = book.rewrite_url(&format!(
-        "http://{}:{}/api/v1/query",
-        plan.service, plan.port
-    ));
-    let resp = http
-        .get(&url)
-        .query(&[("query", query)])
-        .send()
-        .await
-        .map_err(|e| format!("Prometheus at {}:{}: {e}", plan.service, plan.port))?;
-    let a: Answer = resp
-        .json()
-        .await
+    let body = get(http, book, plan, "/api/v1/query", &[("query", query)], None).await?;
+    let a: Answer = serde_json::from_slice(&body)
         .map_err(|e| format!("Prometheus at {}:{}: {e}", plan.service, plan.port))?;
     match (a.status.as_str(), a.error_type.as_deref()) {
         ("success", _) => Ok(()),
@@ -273,21 +289,15 @@ pub async fn query_value(
     plan: &PrometheusPlan,
     query: &str,
 ) -> Result<Option<f64>, String> {
-    let url = book.rewrite_url(&format!(
-        "http://{}:{}/api/v1/query",
-        plan.service, plan.port
-    ));
-    let resp = http
-        .get(&url)
-        .query(&[("query", query)])
-        .timeout(plan.every.max(Duration::from_secs(1)))
-        .send()
-        .await
-        .map_err(|e| format!("Prometheus at {}:{}: {e}", plan.service, plan.port))?;
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| format!("Prometheus at {}:{}: {e}", plan.service, plan.port))?;
+    let body = get(
+        http,
+        book,
+        plan,
+        "/api/v1/query",
+        &[("query", query)],
+        reading_timeout(plan),
+    )
+    .await?;
     parse_query_value(&body)
 }
 
@@ -351,11 +361,16 @@ pub async fn scrape_interval(
     book: &AddressBook,
     plan: &PrometheusPlan,
 ) -> Option<Duration> {
-    let url = book.rewrite_url(&format!(
-        "http://{}:{}/api/v1/targets?state=active",
-        plan.service, plan.port
-    ));
-    let body = http.get(&url).send().await.ok()?.bytes().await.ok()?;
+    let body = get(
+        http,
+        book,
+        plan,
+        "/api/v1/targets",
+        &[("state", "active")],
+        None,
+    )
+    .await
+    .ok()?;
     parse_scrape_interval(&body)
 }
 

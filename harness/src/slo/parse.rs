@@ -196,58 +196,43 @@ impl Parser {
         }
         loop {
             let (tok, at) = self.next();
-            let first = match tok {
-                Tok::Word(w) => w,
+            let arg = match tok {
                 // A quoted positional (a query): taken as written, never a key.
-                Tok::Str(s) => {
-                    args.push(Arg {
-                        key: None,
-                        value: s,
-                        at,
-                    });
-                    let (tok, at) = self.next();
+                Tok::Str(value) => Arg {
+                    key: None,
+                    value,
+                    at,
+                },
+                Tok::Word(first) if matches!(self.peek().0, Tok::Equals) => {
+                    self.next();
+                    let (tok, vat) = self.next();
                     match tok {
-                        Tok::Comma => continue,
-                        Tok::RParen => return Ok((args, at)),
+                        Tok::Word(v) | Tok::Number(v) => Arg {
+                            key: Some((first, at.clone())),
+                            value: v,
+                            at: vat,
+                        },
                         other => {
                             return Err(SloParseError::new(
-                                format!("expected `,` or `)`, found {}", other.describe()),
-                                at,
+                                format!(
+                                    "expected a value after `{first}=`, found {}",
+                                    other.describe()
+                                ),
+                                vat,
                             ));
                         }
                     }
                 }
+                Tok::Word(first) => Arg {
+                    key: None,
+                    value: first,
+                    at,
+                },
                 tok => {
                     return Err(SloParseError::new(
                         format!("expected an argument, found {}", tok.describe()),
                         at,
                     ));
-                }
-            };
-            let arg = if matches!(self.peek().0, Tok::Equals) {
-                self.next();
-                let (tok, vat) = self.next();
-                match tok {
-                    Tok::Word(v) | Tok::Number(v) => Arg {
-                        key: Some((first, at.clone())),
-                        value: v,
-                        at: vat,
-                    },
-                    other => {
-                        return Err(SloParseError::new(
-                            format!(
-                                "expected a value after `{first}=`, found {}",
-                                other.describe()
-                            ),
-                            vat,
-                        ));
-                    }
-                }
-            } else {
-                Arg {
-                    key: None,
-                    value: first,
-                    at,
                 }
             };
             args.push(arg);

@@ -496,15 +496,7 @@ fn a_partition_whose_target_restarts_mid_fault_ends_early_and_the_run_cannot_pas
     let file = dir.0.join(format!("{name}.yaml"));
     std::fs::write(&file, yaml).expect("write the scenario");
     let reports = dir.0.join("reports");
-    let mut child = chaosgate()
-        .arg("run")
-        .arg(&file)
-        .arg("--report-dir")
-        .arg(&reports)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("chaosgate starts");
+    let mut child = spawn_run(&file, &reports);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let mut restarted = false;
     while !restarted && std::time::Instant::now() < deadline {

@@ -189,15 +189,7 @@ fn a_helper_killed_during_the_hold_ends_the_fault_early_and_the_run_cannot_pass(
     let file = dir.0.join("helper-killed.yaml");
     std::fs::write(&file, yaml).expect("write the scenario");
     let reports = dir.0.join("reports");
-    let mut child = chaosgate()
-        .arg("run")
-        .arg(&file)
-        .arg("--report-dir")
-        .arg(&reports)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("chaosgate starts");
+    let mut child = spawn_run(&file, &reports);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     let mut killed = Vec::new();
     while killed.is_empty() && std::time::Instant::now() < deadline {

@@ -173,3 +173,17 @@ pub fn assert_run_left_nothing(report: &serde_json::Value) {
         "chaosgate iptables rules left on the host"
     );
 }
+
+/// Starts `chaosgate run FILE --report-dir REPORTS` through the real binary, output piped, for
+/// a test that acts on the stack while the run goes on (`wait_with_output` ends it).
+pub fn spawn_run(file: &std::path::Path, reports: &std::path::Path) -> std::process::Child {
+    chaosgate()
+        .arg("run")
+        .arg(file)
+        .arg("--report-dir")
+        .arg(reports)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("chaosgate starts")
+}
