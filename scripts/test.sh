@@ -7,6 +7,9 @@
 # e.g. cgroup-v2-only GitHub runners: .github/workflows/kind.yml covers Kubernetes there).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each stage's end, in seconds since the start: where a slow CI spends its time.
+started=$SECONDS
+stage() { echo "test.sh: [$((SECONDS - started)) s] $*" >&2; }
 bash scripts/ensure-docker.sh
 
 # The local Kubernetes build (cold: ~9 min of Go; cached: 0.1 s) overlaps the image build
@@ -36,10 +39,12 @@ trap stop_builds EXIT
 # cargo command here builds with all features, so each is built once and linted too.
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+stage "formatting and lints"
 # The fast tier (no container, no Docker needed) first: a broken verdict, parser or report
 # fails here in minutes, before the images are built (profile `fast`).
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --profile fast "$@"
+  stage "fast tier"
 fi
 if ! wait "$images_build"; then
   cat "$images_log" >&2
@@ -48,6 +53,7 @@ if ! wait "$images_build"; then
 fi
 images_build=
 grep -E '^build-images: ' "$images_log" >&2 || true
+stage "images"
 rm -f "$images_log"
 
 # Then the serial tier (test group `serial`: containers, network namespaces, timed load), one
@@ -63,6 +69,7 @@ else
   # at a time here).
   RUST_TEST_THREADS=1 cargo test --workspace --all-features --no-fail-fast "$@" || status=$?
 fi
+stage "serial tier (status $status)"
 
 if [[ $skip_kube == 1 ]]; then
   echo "test.sh: CHAOSGATE_SKIP_KUBE=1: the Kubernetes tests were not run" >&2
@@ -76,6 +83,7 @@ if ! wait "$kube_build"; then
 fi
 kube_build=
 rm -f "$kube_log"
+stage "Kubernetes build"
 
 started_kube=0
 # Torn down on any exit, Ctrl-C and SIGTERM included (`exit` runs the EXIT trap); set before
@@ -93,9 +101,11 @@ else
   kubeconfig=$(bash scripts/local-kube.sh up)
 fi
 export KUBECONFIG=$kubeconfig CHAOSGATE_KUBE_TESTS=1
+stage "Kubernetes up"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --no-fail-fast -E "$kube_tests" "$@" || status=$?
 else
   RUST_TEST_THREADS=1 cargo test -p chaosgate --features docker-tests --no-fail-fast --test docker run_kube:: "$@" || status=$?
 fi
+stage "Kubernetes tests (status $status)"
 exit "$status"
