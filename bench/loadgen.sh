@@ -2,7 +2,7 @@
 # Benchmarks chaosgate's load generator against oha and wrk on one local HTTP server.
 #
 #   bench/loadgen.sh [--duration 10s] [--connections 50] [--rounds 2] [--open-rate 5000]
-#                    [--rss-minutes 0] [--rss-rate 2000] [--no-pin] [--skip-closed]
+#                    [--rss-minutes 0] [--rss-rate 2000] [--no-pin] [--skip-closed] [--tls]
 #   (--rss-minutes: whole minutes, at least 1 to run the long check)
 #
 # 1. Closed mode (max rps): chaosgate --closed, oha and wrk, same connections and
@@ -12,6 +12,9 @@
 # 2. Open mode at --open-rate req/s: achieved-rate error and CPU use of chaosgate.
 # 3. With --rss-minutes N (N > 0): open mode at --rss-rate for N minutes, RSS at the
 #    start and at the end (bounded memory check). Run the long form once, not in loops.
+#
+# --tls: the same over HTTPS (a self-signed certificate made here; HTTP/1.1 by ALPN, so every
+# tool speaks the same protocol; certificates not verified by any tool: -k / --insecure).
 #
 # With 2+ CPUs the server gets the last CPU and the load tool the others (taskset), so
 # every tool competes with the server the same way. Numbers on a shared machine are
@@ -26,6 +29,7 @@ RSS_MINUTES=0
 RSS_RATE=2000
 PIN=1
 SKIP_CLOSED=0
+TLS=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --duration) DURATION="$2"; shift 2 ;;
@@ -36,6 +40,7 @@ while [[ $# -gt 0 ]]; do
     --rss-rate) RSS_RATE="$2"; shift 2 ;;
     --no-pin) PIN=0; shift ;;
     --skip-closed) SKIP_CLOSED=1; shift ;;
+    --tls) TLS=1; shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -84,7 +89,21 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-"${ON_SERVER[@]}" "$SERVER" 0 "$SERVER_THREADS" >"$WORK/server.out" 2>&1 &
+SERVER_TLS=()
+CG_TLS=()
+OHA_TLS=()
+SCHEME=http
+if [[ $TLS == 1 ]]; then
+  command -v openssl >/dev/null || { echo "missing openssl" >&2; exit 3; }
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+  SERVER_TLS=("$WORK/cert.pem" "$WORK/key.pem")
+  CG_TLS=(--insecure)
+  OHA_TLS=(--insecure)
+  SCHEME=https
+fi
+"${ON_SERVER[@]}" "$SERVER" 0 "$SERVER_THREADS" "${SERVER_TLS[@]}" >"$WORK/server.out" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 50); do
   grep -q listening "$WORK/server.out" 2>/dev/null && break
@@ -92,7 +111,7 @@ for _ in $(seq 1 50); do
 done
 ADDR="$(awk '/listening on/ {print $3}' "$WORK/server.out")"
 [[ -n "$ADDR" ]] || { echo "the bench server did not start" >&2; exit 3; }
-URL="http://$ADDR/"
+URL="$SCHEME://$ADDR/"
 echo "== server $URL (pid $SERVER_PID); cpus $CPUS; pinned: $PIN; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [[ $SKIP_CLOSED == 0 ]]; then
@@ -102,13 +121,15 @@ best() { sort -g | tail -1; }
 cpu_of() { awk '{ print $1 + $2 }' "$1"; }
 for round in $(seq 1 "$ROUNDS"); do
   "${ON_TOOL[@]}" /usr/bin/time -f '%U %S' -o "$WORK/cg.time" \
-    "$CHAOSGATE" load "$URL" --closed -c "$CONNECTIONS" -z "$DURATION" --json >"$WORK/chaosgate.json"
+    "$CHAOSGATE" load "$URL" "${CG_TLS[@]}" --closed -c "$CONNECTIONS" -z "$DURATION" --json \
+    >"$WORK/chaosgate.json" 2>/dev/null
   jq '.throughput' "$WORK/chaosgate.json" >>"$WORK/chaosgate.rps"
   jq '.scheduled - .ok' "$WORK/chaosgate.json" >>"$WORK/chaosgate.failed"
   echo "$(cpu_of "$WORK/cg.time") $(jq '.responses' "$WORK/chaosgate.json")" >>"$WORK/chaosgate.cpu"
   sleep 1
   "${ON_TOOL[@]}" /usr/bin/time -f '%U %S' -o "$WORK/oha.time" \
-    oha -c "$CONNECTIONS" -z "$DURATION" --no-tui --output-format json "$URL" >"$WORK/oha.json"
+    oha "${OHA_TLS[@]}" -c "$CONNECTIONS" -z "$DURATION" --no-tui --output-format json "$URL" \
+    >"$WORK/oha.json"
   jq '.summary.requestsPerSec' "$WORK/oha.json" >>"$WORK/oha.rps"
   echo "$(cpu_of "$WORK/oha.time") $(jq '[.statusCodeDistribution[]] | add' "$WORK/oha.json")" >>"$WORK/oha.cpu"
   sleep 1
@@ -145,7 +166,8 @@ fi
 
 echo "== open mode: $OPEN_RATE req/s for $DURATION"
 "${ON_TOOL[@]}" /usr/bin/time -v -o "$WORK/open.time" \
-  "$CHAOSGATE" load "$URL" --rate "$OPEN_RATE/s" -z "$DURATION" --json >"$WORK/open.json"
+  "$CHAOSGATE" load "$URL" "${CG_TLS[@]}" --rate "$OPEN_RATE/s" -z "$DURATION" --json \
+  >"$WORK/open.json" 2>/dev/null
 jq -r --argjson rate "$OPEN_RATE" '
   "  achieved \(.achieved_rate | . * 10 | round / 10) req/s: error \(((.achieved_rate - $rate) / $rate * 100) | . * 1000 | round / 1000) %",
   "  \(.ok) ok of \(.scheduled) scheduled; latency p50 \(.latency.p50_us) us, p99 \(.latency.p99_us) us, max \(.latency.max_us) us",

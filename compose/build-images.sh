@@ -215,8 +215,52 @@ stage_context() {
   echo "$dir"
 }
 
+# The edge's TLS, made once and kept in compose/tls/ (not in git): a CA, the edge's server
+# certificate for `edge`, `localhost` and 127.0.0.1 (https://edge:8443; :8444 also asks for a
+# client certificate) and a client certificate the CA signed. Scenarios trust the CA with
+# `tls: { ca: ../compose/tls/ca.pem }`; mutual TLS adds `cert: client.pem, key: client.key`.
+make_tls() {
+  local dir="${compose_dir}/tls" tmp
+  if [ -s "$dir/ca.pem" ] && [ -s "$dir/edge.pem" ] && [ -s "$dir/client.pem" ] \
+      && [ -s "$dir/client.key" ]; then
+    return
+  fi
+  command -v openssl >/dev/null \
+    || die "openssl makes the edge's TLS certificates: apt-get install openssl"
+  begin "TLS certificates for the edge (compose/tls/)"
+  tmp="$(mktemp -d)"
+  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+  openssl req -x509 "${ec[@]}" -keyout "$tmp/ca.key" -out "$tmp/ca.pem" -days 3650 \
+    -subj "/CN=chaosgate reference stack CA" \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>"$tmp/log" || { cat "$tmp/log" >&2; die "openssl: the CA"; }
+  local name ext
+  for name in edge client; do
+    if [ "$name" = edge ]; then
+      ext="extendedKeyUsage=serverAuth
+subjectAltName=DNS:edge,DNS:localhost,IP:127.0.0.1"
+    else
+      ext="extendedKeyUsage=clientAuth
+subjectAltName=DNS:chaosgate-client"
+    fi
+    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n%s\n' "$ext" >"$tmp/$name.ext"
+    openssl req -new "${ec[@]}" -keyout "$tmp/$name.key" -out "$tmp/$name.csr" \
+      -subj "/CN=$name" 2>>"$tmp/log" \
+      && openssl x509 -req -in "$tmp/$name.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" \
+        -CAcreateserial -days 825 -extfile "$tmp/$name.ext" -out "$tmp/$name.pem" 2>>"$tmp/log" \
+      || { cat "$tmp/log" >&2; die "openssl: the $name certificate"; }
+  done
+  mkdir -p "$dir"
+  # HAProxy reads the certificate and its key from one file.
+  cat "$tmp/edge.pem" "$tmp/edge.key" >"$dir/edge.pem"
+  cp "$tmp/ca.pem" "$tmp/client.pem" "$tmp/client.key" "$dir/"
+  rm -rf "$tmp"
+  done_step "CA, edge and client certificates in compose/tls/"
+}
+
 ensure_docker
 mkdir -p "$build_dir"
+make_tls
 base="$(resolve_base)"
 if [ "$base_only" = 1 ]; then
   log "base image ready: ${base}"
@@ -239,7 +283,8 @@ build_image "$REDIS_TAG" "${compose_dir}/redis.Dockerfile" \
 # The edge (compose/edge.yml): HAProxy apt-installed over the base when the image is built.
 build_image "$EDGE_TAG" "${compose_dir}/edge.Dockerfile" \
   "$(stage_context edge "${compose_dir}/haproxy.cfg" "${compose_dir}/edge-health" \
-  "${compose_dir}/edge-controller" "${compose_dir}/edge-entrypoint")" "$base"
+  "${compose_dir}/edge-controller" "${compose_dir}/edge-entrypoint" \
+  "${compose_dir}/tls/edge.pem" "${compose_dir}/tls/ca.pem")" "$base"
 # Prometheus and its exporters (compose/observability.yml), with the config and alert rules
 # of compose/prometheus/ checked by promtool during the build.
 build_image "$PROMETHEUS_TAG" "${compose_dir}/prometheus.Dockerfile" \

@@ -65,9 +65,28 @@ if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --all-features --no-fail-fast \
     -E "group(serial) and not ($kube_tests)" "$@" || status=$?
 else
-  # Without nextest: every test (libtest would run the serial tier's in parallel threads: one
-  # at a time here).
-  RUST_TEST_THREADS=1 cargo test --workspace --all-features --no-fail-fast "$@" || status=$?
+  # Every integration-test target is in one of the two lists below: a new one must be placed
+  # in a tier, never left out silently.
+  unplaced=$(cargo metadata --format-version 1 --no-deps | python3 -c '
+import json, sys
+known = {"integration", "in_process", "docker", "stack", "netns", "toxics",
+         "open_model", "closed_model", "errors"}
+for p in json.load(sys.stdin)["packages"]:
+    for t in p["targets"]:
+        if "test" in t["kind"] and t["name"] not in known:
+            print(p["name"] + "::" + t["name"])')
+  if [[ -n $unplaced ]]; then
+    echo "test.sh: test targets in neither tier (add them to scripts/test.sh): $unplaced" >&2
+    exit 1
+  fi
+  # Without nextest, the same two tiers by test target: the fast ones in parallel threads,
+  # then the serial ones one test at a time (libtest would run them in parallel threads).
+  cargo test --workspace --all-features --no-fail-fast --lib --bins \
+    --test integration --test in_process "$@" || status=$?
+  stage "fast tier (status $status)"
+  RUST_TEST_THREADS=1 cargo test --workspace --all-features --no-fail-fast \
+    --test docker --test stack --test netns --test toxics \
+    --test open_model --test closed_model --test errors "$@" || status=$?
 fi
 stage "serial tier (status $status)"
 

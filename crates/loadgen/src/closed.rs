@@ -21,6 +21,7 @@ use crate::pool::ConnectionPool;
 use crate::series::{SecondPartial, SecondSeries};
 use crate::summary::{LoadMode, LoadSummary, RunTiming};
 use crate::template::RequestTemplate;
+use crate::tls::TlsPlan;
 use crate::totals::RunTotals;
 
 /// Sends `template` on `connections` connections for `duration`, as fast as the server
@@ -31,12 +32,14 @@ pub async fn run_closed(
     connections: usize,
     duration: Duration,
     timeout: Duration,
+    tls: &TlsPlan,
 ) -> Result<LoadSummary, LoadError> {
     run_closed_until(
         template,
         connections,
         duration,
         timeout,
+        tls,
         CancellationToken::new(),
     )
     .await
@@ -48,6 +51,7 @@ pub async fn run_closed_until(
     connections: usize,
     duration: Duration,
     timeout: Duration,
+    tls: &TlsPlan,
     cancel: CancellationToken,
 ) -> Result<LoadSummary, LoadError> {
     check_in_flight(connections)?;
@@ -55,7 +59,11 @@ pub async fn run_closed_until(
     if duration.is_zero() {
         return Err(LoadError::ZeroDuration);
     }
-    let templates = Arc::new(PreparedTemplates::new(std::slice::from_ref(&template), 1)?);
+    let templates = Arc::new(PreparedTemplates::new(
+        std::slice::from_ref(&template),
+        1,
+        tls,
+    )?);
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(connections);

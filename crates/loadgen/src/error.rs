@@ -24,8 +24,10 @@ pub enum LoadError {
         /// The parser's message, or which part (host) is missing.
         reason: String,
     },
-    /// A template's URL is not `http://` (no TLS support; bad input, exit 2).
-    #[error("request template {index}: URL {url:?} uses scheme {scheme:?}; only http is supported")]
+    /// A template's URL is neither `http://` nor `https://` (bad input, exit 2).
+    #[error(
+        "request template {index}: URL {url:?} uses scheme {scheme:?}; only http and https are supported"
+    )]
     UnsupportedScheme {
         /// Zero-based position of the template in `LoadPlan::requests`.
         index: usize,
@@ -91,6 +93,11 @@ pub enum LoadError {
         /// The planned duration.
         duration: Duration,
     },
+    /// The TLS settings cannot be used (held: which file or setting, and why): a file that
+    /// cannot be read or holds no PEM certificate or key, a `cert` without its `key`, a key
+    /// that does not fit the certificate (bad input, exit 2).
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The Tokio runtime or its threads could not be created (held: the OS error);
     /// infrastructure, exit 3.
     #[error("could not start the load threads: {0}")]

@@ -4,14 +4,18 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 
-use crate::connection::{classify, connect};
+use crate::connection::connect;
 use crate::outcome::{ErrorKind, Resolver};
 use crate::pool::ConnectionPool;
+use crate::tls::TlsConnect;
 
-/// Where an exchange goes: the written host:port, its pool and the resolver.
+/// Where an exchange goes: the written host:port (and authority), TLS for `https://`, its
+/// pool and the resolver.
 pub(crate) struct Route<'a> {
     pub host: &'a str,
     pub port: u16,
+    pub authority: &'a http::uri::Authority,
+    pub tls: Option<&'a TlsConnect>,
     pub pool: &'a ConnectionPool,
     pub resolver: &'a dyn Resolver,
 }
@@ -34,27 +38,36 @@ pub(crate) async fn exchange(
         let reused = pooled.is_some();
         let mut sender = match pooled {
             Some(sender) => sender,
-            None => connect(route.host, route.port, route.resolver).await?,
+            None => connect(route.host, route.port, route.tls, route.resolver).await?,
         };
-        if let Err(e) = sender.ready().await {
+        if sender.is_http2() && request.uri().authority().is_none() {
+            // HTTP/2 carries the scheme and authority as pseudo-headers: the origin-form
+            // target of HTTP/1.1 becomes the absolute one.
+            let mut parts = std::mem::take(request.uri_mut()).into_parts();
+            parts.scheme = Some(http::uri::Scheme::HTTPS);
+            parts.authority = Some(route.authority.clone());
+            *request.uri_mut() = http::Uri::from_parts(parts).map_err(|_| ErrorKind::Other)?;
+            request.headers_mut().remove(hyper::header::HOST);
+        }
+        if let Err(kind) = sender.ready().await {
             if reused {
                 continue;
             }
-            return Err(classify(&e));
+            return Err(kind);
         }
         match sender.try_send_request(request).await {
             Ok(response) => {
                 let status = response.status().as_u16();
                 let mut body = response.into_body();
                 while let Some(frame) = body.frame().await {
-                    frame.map_err(|e| classify(&e))?;
+                    frame.map_err(|e| sender.failure(&e))?;
                 }
                 route.pool.put(sender);
                 return Ok(status);
             }
             Err(mut failed) => match failed.take_message() {
                 Some(unsent) if reused => request = unsent,
-                _ => return Err(classify(failed.error())),
+                _ => return Err(sender.failure(failed.error())),
             },
         }
     }

@@ -29,6 +29,9 @@ mod run_recorder;
 mod series;
 mod summary;
 mod template;
+mod tls;
+#[cfg(test)]
+mod tls_tests;
 mod totals;
 
 pub use closed::{run_closed, run_closed_until};
@@ -46,3 +49,4 @@ pub use run_recorder::RunRecorder;
 pub use series::SecondStats;
 pub use summary::{LoadMode, LoadSummary};
 pub use template::RequestTemplate;
+pub use tls::TlsPlan;

@@ -33,6 +33,12 @@ pub enum ErrorKind {
     Connect,
     /// The connection was reset or closed before the response was complete.
     Reset,
+    /// The TLS handshake of an `https://` connection failed for a reason other than a
+    /// certificate: no common protocol or cipher, a plain-HTTP server, a close during it.
+    TlsHandshake,
+    /// A certificate was refused: the server's (unknown issuer, wrong name, expired) or,
+    /// with mutual TLS, ours by the server (its alert).
+    Certificate,
     /// Never sent: the in-flight bound was reached and the queue of requests waiting for a
     /// slot was full (`LoadPlan::max_queued`). Recorded with the timeout as its latency, so
     /// a drop never lowers a percentile.
@@ -43,11 +49,13 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in the order reports list them.
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 8] = [
         ErrorKind::Timeout,
         ErrorKind::ConnectRefused,
         ErrorKind::Connect,
         ErrorKind::Reset,
+        ErrorKind::TlsHandshake,
+        ErrorKind::Certificate,
         ErrorKind::Dropped,
         ErrorKind::Other,
     ];
@@ -59,6 +67,8 @@ impl ErrorKind {
             ErrorKind::ConnectRefused => "connect_refused",
             ErrorKind::Connect => "connect",
             ErrorKind::Reset => "reset",
+            ErrorKind::TlsHandshake => "tls_handshake",
+            ErrorKind::Certificate => "certificate",
             ErrorKind::Dropped => "dropped",
             ErrorKind::Other => "other",
         }
@@ -71,8 +81,10 @@ impl ErrorKind {
             ErrorKind::ConnectRefused => 1,
             ErrorKind::Connect => 2,
             ErrorKind::Reset => 3,
-            ErrorKind::Dropped => 4,
-            ErrorKind::Other => 5,
+            ErrorKind::TlsHandshake => 4,
+            ErrorKind::Certificate => 5,
+            ErrorKind::Dropped => 6,
+            ErrorKind::Other => 7,
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::placeholder::is_valid_id_prefix;
 use crate::pool::ConnectionPool;
 use crate::rate::{Rate, Schedule};
 use crate::template::{PreparedTemplate, RequestTemplate};
+use crate::tls::{TlsConnect, TlsPlan};
 
 /// The most requests that may be in flight (each holds a connection and a socket).
 pub const MAX_IN_FLIGHT: usize = 100_000;
@@ -47,6 +48,9 @@ pub struct LoadPlan {
     pub max_queued: usize,
     /// Ids are this prefix followed by the request's sequence number.
     pub id_prefix: String,
+    /// How `https://` targets are verified (the system's roots by default).
+    #[serde(default, skip_serializing_if = "crate::tls::TlsPlan::is_default")]
+    pub tls: TlsPlan,
 }
 
 impl LoadPlan {
@@ -61,6 +65,7 @@ impl LoadPlan {
             max_in_flight: 1000,
             max_queued: DEFAULT_MAX_QUEUED,
             id_prefix: String::new(),
+            tls: TlsPlan::default(),
         }
     }
 
@@ -99,10 +104,16 @@ pub(crate) struct PreparedTemplates {
     templates: Vec<PreparedTemplate>,
     pool_of: Vec<usize>,
     pools: Vec<ConnectionPool>,
+    /// Built when a template is `https://`.
+    tls: Option<TlsConnect>,
 }
 
 impl PreparedTemplates {
-    pub fn new(requests: &[RequestTemplate], pool_capacity: usize) -> Result<Self, LoadError> {
+    pub fn new(
+        requests: &[RequestTemplate],
+        pool_capacity: usize,
+        tls: &TlsPlan,
+    ) -> Result<Self, LoadError> {
         if requests.is_empty() {
             return Err(LoadError::NoTemplates);
         }
@@ -111,11 +122,11 @@ impl PreparedTemplates {
             .enumerate()
             .map(|(i, t)| PreparedTemplate::prepare(i, t))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut endpoints: Vec<(&str, u16)> = Vec::new();
+        let mut endpoints: Vec<(&str, u16, bool)> = Vec::new();
         let pool_of = templates
             .iter()
             .map(|t| {
-                let endpoint = (t.host.as_str(), t.port);
+                let endpoint = (t.host.as_str(), t.port, t.https);
                 endpoints
                     .iter()
                     .position(|e| *e == endpoint)
@@ -129,10 +140,16 @@ impl PreparedTemplates {
             .iter()
             .map(|_| ConnectionPool::new(pool_capacity))
             .collect();
+        let tls = if templates.iter().any(|t| t.https) {
+            Some(TlsConnect::new(tls)?)
+        } else {
+            None
+        };
         Ok(PreparedTemplates {
             templates,
             pool_of,
             pools,
+            tls,
         })
     }
 
@@ -145,13 +162,18 @@ impl PreparedTemplates {
         Route {
             host: &template.host,
             port: template.port,
+            authority: &template.authority,
+            tls: if template.https {
+                self.tls.as_ref()
+            } else {
+                None
+            },
             pool: &self.pools[self.pool_of[index]],
             resolver,
         }
     }
 }
 
-/// A plan whose every part was checked.
 #[derive(Debug)]
 pub(crate) struct PreparedPlan {
     pub templates: PreparedTemplates,
@@ -172,7 +194,7 @@ impl PreparedPlan {
         if !is_valid_id_prefix(&plan.id_prefix) {
             return Err(LoadError::InvalidIdPrefix(plan.id_prefix.clone()));
         }
-        let templates = PreparedTemplates::new(&plan.requests, plan.max_in_flight)?;
+        let templates = PreparedTemplates::new(&plan.requests, plan.max_in_flight, &plan.tls)?;
         let weights: Vec<u32> = plan.requests.iter().map(|t| t.weight).collect();
         let mix = WeightedMix::new(&weights).ok_or(LoadError::AllWeightsZero)?;
         let schedule = Schedule::new(plan.rate, plan.duration)?;
@@ -238,7 +260,7 @@ mod tests {
         assert!(matches!(p.validate(), Err(LoadError::InvalidIdPrefix(_))));
 
         let mut p = plan();
-        p.requests[0].url = "https://127.0.0.1/".into();
+        p.requests[0].url = "ftp://127.0.0.1/".into();
         assert!(matches!(
             p.validate(),
             Err(LoadError::UnsupportedScheme { .. })
@@ -260,7 +282,7 @@ mod tests {
             RequestTemplate::get("http://127.0.0.1:9090/b"),
             RequestTemplate::get("http://127.0.0.1:8080/c"),
         ];
-        let t = PreparedTemplates::new(&requests, 4).unwrap();
+        let t = PreparedTemplates::new(&requests, 4, &TlsPlan::default()).unwrap();
         assert_eq!(t.pool_of, vec![0, 1, 0]);
         assert_eq!(t.pools.len(), 2);
     }

@@ -17,7 +17,7 @@ use crate::placeholder::IdText;
 pub struct RequestTemplate {
     /// The HTTP method sent.
     pub method: Method,
-    /// Absolute `http://host[:port]/path[?query]` URL; may hold `{{id}}`.
+    /// Absolute `http://` or `https://host[:port]/path[?query]` URL; may hold `{{id}}`.
     pub url: String,
     /// Extra headers as (name, value) pairs, sent in this order; values may hold `{{id}}`.
     pub headers: Vec<(String, String)>,
@@ -51,6 +51,10 @@ pub(crate) struct PreparedTemplate {
     /// As written in the URL; the resolver may map it elsewhere.
     pub host: String,
     pub port: u16,
+    /// `https://`: connections are TLS ones (HTTP/2 where the server offers it).
+    pub https: bool,
+    /// `host[:port]` as written: the `Host` header, and the authority of HTTP/2 requests.
+    pub authority: http::uri::Authority,
     /// The origin-form target (path and query) when it has no `{{id}}`.
     fixed_target: Option<Uri>,
     target: IdText,
@@ -73,8 +77,9 @@ impl PreparedTemplate {
         let uri: Uri = sample_url
             .parse()
             .map_err(|e| invalid_url(format!("{e}")))?;
-        match uri.scheme_str() {
-            Some("http") => {}
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
             Some(other) => {
                 return Err(LoadError::UnsupportedScheme {
                     index,
@@ -87,7 +92,7 @@ impl PreparedTemplate {
                     "it has no scheme; write http://host:port/path".into(),
                 ));
             }
-        }
+        };
         let authority = uri
             .authority()
             .ok_or_else(|| invalid_url("it has no host".into()))?;
@@ -108,7 +113,7 @@ impl PreparedTemplate {
         if host.is_empty() {
             return Err(invalid_url("it has no host".into()));
         }
-        let port = authority.port_u16().unwrap_or(80);
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let host_header =
             HeaderValue::from_str(authority.as_str()).map_err(|e| invalid_url(format!("{e}")))?;
 
@@ -160,6 +165,8 @@ impl PreparedTemplate {
             method: template.method.to_hyper(),
             host: host.to_string(),
             port,
+            https,
+            authority: authority.clone(),
             fixed_target,
             target,
             fixed_headers,
@@ -282,8 +289,17 @@ mod tests {
     }
 
     #[test]
-    fn rejects_non_http_schemes() {
-        for url in ["https://127.0.0.1/", "ftp://127.0.0.1/"] {
+    fn takes_https_with_its_default_port() {
+        let p = PreparedTemplate::prepare(0, &template("https://edge/quote")).unwrap();
+        assert_eq!((p.host.as_str(), p.port, p.https), ("edge", 443, true));
+        assert_eq!(p.authority.as_str(), "edge");
+        let p = PreparedTemplate::prepare(0, &template("http://edge:8443/")).unwrap();
+        assert_eq!((p.port, p.https), (8443, false));
+    }
+
+    #[test]
+    fn rejects_other_schemes() {
+        for url in ["ftp://127.0.0.1/", "ws://127.0.0.1/"] {
             assert!(matches!(
                 PreparedTemplate::prepare(3, &template(url)),
                 Err(LoadError::UnsupportedScheme { index: 3, .. })

@@ -5,7 +5,7 @@ mod support;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chaosgate_load::{LoadMode, RequestTemplate, run_closed};
+use chaosgate_load::{LoadMode, RequestTemplate, TlsPlan, run_closed};
 use support::{Behaviour, TestServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,6 +22,7 @@ async fn keeps_one_request_in_flight_per_connection() {
         connections,
         Duration::from_secs(1),
         Duration::from_secs(1),
+        &TlsPlan::default(),
     )
     .await
     .unwrap();

@@ -248,6 +248,7 @@ async fn closed_mode_counts_errors_too() {
         2,
         Duration::from_millis(300),
         Duration::from_millis(200),
+        &chaosgate_load::TlsPlan::default(),
     )
     .await
     .unwrap();

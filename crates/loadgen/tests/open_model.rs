@@ -86,6 +86,7 @@ async fn a_stall_shows_in_the_open_model_percentiles_but_not_in_a_closed_loop() 
     let outcomes = Arc::new(Outcomes::default());
     let duration = Duration::from_secs(10);
 
+    let no_tls = chaosgate_load::TlsPlan::default();
     let (open, closed) = tokio::join!(
         run_open(
             plan(open_server.url("/"), 200.0, duration),
@@ -98,6 +99,7 @@ async fn a_stall_shows_in_the_open_model_percentiles_but_not_in_a_closed_loop() 
             2,
             duration,
             Duration::from_secs(2),
+            &no_tls,
         )
     );
     let open = open.unwrap();

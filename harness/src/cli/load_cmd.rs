@@ -1,11 +1,12 @@
 //! `chaosgate load`: the open-model load generator on its own, with an oha-like summary.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chaosgate_load::{
     AsWritten, DEFAULT_MAX_QUEUED, IgnoreOutcomes, LoadError, LoadPlan, LoadSummary, Method, Rate,
-    RequestTemplate, UnknownMethod, parse_header, run_closed_until, run_open,
+    RequestTemplate, TlsPlan, UnknownMethod, parse_header, run_closed_until, run_open,
 };
 use clap::Args;
 use tokio_util::sync::CancellationToken;
@@ -46,7 +47,8 @@ Exit codes:
 #[derive(Debug, Args)]
 #[command(after_help = LOAD_HELP)]
 pub struct LoadArgs {
-    /// The URL to send requests to (http only).
+    /// The URL to send requests to: http:// or https:// (HTTP/2 where the server offers it
+    /// by ALPN; the TLS handshake of each new connection counts in its request's latency).
     pub url: String,
     /// Arrival rate of the open model: 500/s, 30000/m, or a linear ramp 100/s..1000/s (the
     /// unit is required, as in scenario files).
@@ -86,6 +88,42 @@ pub struct LoadArgs {
     /// Print the summary as JSON (for machines) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// How https:// URLs are verified.
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// How https:// URLs are verified, spelled as curl and oha spell it.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsArgs {
+    /// PEM file of the CA certificates to trust instead of the system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
+    /// PEM client certificate chain (mutual TLS); with --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Accept any server certificate without verifying it (said in the output).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
+    /// The name sent as SNI and verified in the certificate, instead of the URL's host.
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+}
+
+impl TlsArgs {
+    /// The load generator's TLS settings.
+    pub fn plan(&self) -> TlsPlan {
+        TlsPlan {
+            ca: self.cacert.clone(),
+            cert: self.cert.clone(),
+            key: self.key.clone(),
+            insecure: self.insecure,
+            server_name: self.server_name.clone(),
+        }
+    }
 }
 
 /// `500/s`, or a ramp `100/s..1000/s`: the units module's rate, so `--rate 200` is refused
@@ -136,7 +174,15 @@ async fn drive(args: LoadArgs, cancel: CancellationToken) -> CommandResult {
     };
     let result = if args.closed {
         let connections = args.connections.unwrap_or(DEFAULT_CLOSED_CONNECTIONS);
-        run_closed_until(template, connections, args.duration, args.timeout, cancel).await
+        run_closed_until(
+            template,
+            connections,
+            args.duration,
+            args.timeout,
+            &args.tls.plan(),
+            cancel,
+        )
+        .await
     } else {
         let plan = LoadPlan {
             requests: vec![template],
@@ -146,9 +192,13 @@ async fn drive(args: LoadArgs, cancel: CancellationToken) -> CommandResult {
             max_in_flight: args.connections.unwrap_or(DEFAULT_OPEN_IN_FLIGHT),
             max_queued: args.max_queued,
             id_prefix: args.id_prefix.clone(),
+            tls: args.tls.plan(),
         };
         run_open(plan, Arc::new(AsWritten), Arc::new(IgnoreOutcomes), cancel).await
     };
+    if args.tls.insecure && args.url.starts_with("https://") {
+        eprintln!("chaosgate: warning: --insecure: the server's certificate was not verified");
+    }
     let summary = match result {
         Ok(summary) => summary,
         Err(e) if e.is_bad_input() => return Err(CommandError::BadInput(e.to_string())),

@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// `fail_fast: true` in the file is ignored).
     #[arg(long, conflicts_with = "repeat")]
     pub fail_fast: bool,
+    /// Accept any certificate on the scenario's https:// URLs without verifying it, as
+    /// `tls: { insecure: true }` (the report says so).
+    #[arg(long, short = 'k')]
+    pub insecure: bool,
     /// Run each scenario N times (seeds derived from the seed, recorded per run; each run
     /// a fresh stack with its own reports) and judge every SLO on the median's confidence
     /// interval over the N runs (one aggregate report beside the runs').
@@ -101,6 +105,19 @@ async fn run_one(
     quiet: bool,
     cancel: CancellationToken,
 ) -> CommandResult {
+    let insecure;
+    let s = if args.insecure && !s.tls.insecure {
+        insecure = scenario::Scenario {
+            tls: chaosgate_load::TlsPlan {
+                insecure: true,
+                ..s.tls.clone()
+            },
+            ..s.clone()
+        };
+        &insecure
+    } else {
+        s
+    };
     let seed = args.seed.or(s.seed).unwrap_or_else(crate::seed::draw);
     let mut spec = crate::plan::from_scenario(s, seed, overrides)
         .map_err(|e| CommandError::BadInput(format!("{}: {e}", s.path.display())))?;

@@ -553,6 +553,14 @@ fn absolutize(doc: &mut serde_json::Map<String, serde_json::Value>, base: &Path)
             _ => {}
         }
     };
+    // `tls:` files (a CA, a client certificate) are the scenario's too.
+    if let Some(Value::Object(tls)) = doc.get_mut("tls") {
+        for key in ["ca", "cert", "key"] {
+            if let Some(v) = tls.get_mut(key) {
+                fix(v);
+            }
+        }
+    }
     let Some(Value::Object(stack)) = doc.get_mut("stack") else {
         return;
     };
@@ -572,6 +580,25 @@ fn absolutize(doc: &mut serde_json::Map<String, serde_json::Value>, base: &Path)
 mod tests {
     use super::*;
     use std::collections::VecDeque;
+
+    #[test]
+    fn minimal_yaml_makes_the_tls_files_absolute_too() {
+        let mut doc = serde_json::json!({
+            "stack": { "compose": "../compose/trading.yml" },
+            "tls": { "ca": "../compose/tls/ca.pem", "cert": "/etc/c.pem", "insecure": false }
+        });
+        let serde_json::Value::Object(map) = &mut doc else {
+            unreachable!()
+        };
+        absolutize(map, Path::new("/repo/scenarios"));
+        assert_eq!(doc["tls"]["ca"], "/repo/scenarios/../compose/tls/ca.pem");
+        assert_eq!(doc["tls"]["cert"], "/etc/c.pem");
+        assert_eq!(doc["tls"]["insecure"], false);
+        assert_eq!(
+            doc["stack"]["compose"],
+            "/repo/scenarios/../compose/trading.yml"
+        );
+    }
 
     /// Outcomes decided by a rule over the concrete scenario: the fake system under test.
     struct Scripted<F: FnMut(&Scenario) -> i32> {

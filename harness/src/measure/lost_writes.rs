@@ -17,7 +17,6 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde::Serialize;
 
-use crate::stack::AddressBook;
 use crate::timeline::{Event, EventKind, read_events};
 
 /// One request template whose acknowledged requests are writes to read back.
@@ -50,10 +49,8 @@ pub struct WriteCheck {
 pub struct ReadBack<'a> {
     /// The write templates and their read-back URLs.
     pub writes: &'a [WriteReadBack],
-    /// Where `service:port` in the read-back URLs is reached from this host.
-    pub book: &'a AddressBook,
-    /// The HTTP client the reads go through.
-    pub http: &'a reqwest::Client,
+    /// The client the reads go through (to where `service:port` lives now; `https://` too).
+    pub http: &'a crate::stack::http_client::StackHttp,
 }
 
 /// The acknowledged writes among `events`: id → the URL it is read back from. A request
@@ -142,10 +139,9 @@ async fn read_one(rb: &ReadBack<'_>, read_url: &str) -> Seen {
         if attempt > 0 {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let url = rb.book.rewrite_url(read_url);
         match rb
             .http
-            .get(&url)
+            .get(read_url)
             .timeout(Duration::from_secs(2))
             .send()
             .await

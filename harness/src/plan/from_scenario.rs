@@ -46,6 +46,18 @@ pub enum PlanError {
     /// The Kubernetes manifests could not be read or parsed; holds the reason.
     #[error("the manifests: {0}")]
     Manifests(String),
+    /// The scenario attaches to a running compose project (`stack.existing`), which is used
+    /// as it is: `--set` would change nothing, a rollout would replace its containers for
+    /// good. Holds the project and what was asked.
+    #[error(
+        "the stack attaches to the running compose project `{project}` as it is: {what}\n  hint: bring a project with that build up yourself, or drop `existing` to let chaosgate bring one up"
+    )]
+    Attached {
+        /// `stack.existing`.
+        project: String,
+        /// What cannot be done on it.
+        what: String,
+    },
 }
 
 /// Resolves the seeded plan (fault times, replica picks) and every name the runner needs, and
@@ -57,6 +69,28 @@ pub fn from_scenario(
     seed: u64,
     overrides: &BTreeMap<String, String>,
 ) -> Result<RunSpec, PlanError> {
+    if let Some(project) = &s.stack.existing {
+        let rollout = s.faults.iter().find(|f| f.action.name() == "rollout");
+        let what = if !overrides.is_empty() {
+            Some(format!(
+                "--set {} cannot change it",
+                overrides.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        } else {
+            rollout.map(|f| {
+                format!(
+                    "fault `{}` (rollout) would replace its containers and is never reverted",
+                    f.name
+                )
+            })
+        };
+        if let Some(what) = what {
+            return Err(PlanError::Attached {
+                project: project.clone(),
+                what,
+            });
+        }
+    }
     let mut env = s.stack.env.clone();
     env.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
     // On Kubernetes a setting is a container's declared variable: a misspelt one would run
@@ -129,6 +163,7 @@ pub fn from_scenario(
                 max_in_flight: l.max_in_flight as usize,
                 max_queued: chaosgate_load::DEFAULT_MAX_QUEUED,
                 id_prefix: format!("{}-{seed:x}-", s.name),
+                tls: s.tls.clone(),
             })
         })
         .transpose()?;
@@ -219,6 +254,7 @@ pub fn from_scenario(
         description: s.description.clone(),
         seed,
         compose_files: s.stack.compose_files.clone(),
+        existing: s.stack.existing.clone(),
         kube: s.stack.kubernetes.clone(),
         env,
         services: s.stack.services.clone(),
@@ -238,6 +274,7 @@ pub fn from_scenario(
                 .cloned()
                 .collect()
         }),
+        tls: s.tls.clone(),
         prometheus: s.prometheus.as_ref().map(|p| {
             // What the SLOs read from it, sorted and deduplicated.
             let read = |what: fn(&dyn crate::metric::MetricKind) -> Option<&str>| {

@@ -25,6 +25,9 @@ pub struct RunSpec {
     pub seed: u64,
     /// Compose files, in order (`-f` each); empty for a Kubernetes stack.
     pub compose_files: Vec<PathBuf>,
+    /// `stack.existing`: the running compose project the run attaches to (nothing brought up
+    /// or torn down); `None`: a fresh project per run.
+    pub existing: Option<String>,
     /// Set for a Kubernetes stack (then `compose_files` is empty).
     pub kube: Option<crate::scenario::KubeStackSpec>,
     /// Compose variables: the file's `stack.env` with `--set KEY=VALUE` over it.
@@ -59,6 +62,8 @@ pub struct RunSpec {
     /// The stack's Prometheus and the alerts the SLOs read from it (`detect_time`,
     /// `clear_time`); `None` without a `prometheus:` section.
     pub prometheus: Option<crate::prometheus::PrometheusPlan>,
+    /// How `https://` load, probe and read-back URLs are verified (`tls:`).
+    pub tls: chaosgate_load::TlsPlan,
 }
 
 /// One fault of the seeded plan: what, when, and on which replicas.

@@ -59,7 +59,7 @@ impl Eq for HttpExpect {}
 /// failed (`status 503`, `answered in 312 ms, over max_latency 200ms`, `/status is "degraded",
 /// expected "ok"`).
 pub async fn check(
-    client: &reqwest::Client,
+    client: &crate::stack::http_client::StackHttp,
     url: &str,
     status: Option<u16>,
     expect: &HttpExpect,
@@ -242,7 +242,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_check_sends_its_headers_and_judges_the_body_it_reads() {
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let client = crate::stack::http_client::StackHttp::new(
+            std::sync::Arc::new(crate::stack::address_book::AddressBook::new()),
+            &chaosgate_load::TlsPlan::default(),
+            1,
+        )
+        .unwrap();
         let expect = HttpExpect {
             headers: BTreeMap::from([("host".into(), "edge.example".into())]),
             json: vec![("/status".into(), json!("ok"))],
@@ -263,7 +268,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_slow_answer_fails_max_latency() {
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        let client = crate::stack::http_client::StackHttp::new(
+            std::sync::Arc::new(crate::stack::address_book::AddressBook::new()),
+            &chaosgate_load::TlsPlan::default(),
+            1,
+        )
+        .unwrap();
         let expect = HttpExpect {
             max_latency: Some(ms(50)),
             ..HttpExpect::default()

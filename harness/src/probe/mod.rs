@@ -113,8 +113,8 @@ impl Check {
 /// What a probe needs from the run.
 #[derive(Clone)]
 pub struct ProbeEnv {
-    /// HTTP client for `http` checks.
-    pub http: reqwest::Client,
+    /// HTTP client for `http` checks (`https://` too), and Prometheus's plain one.
+    pub http: crate::stack::http_client::StackHttp,
     /// Docker API client for `exec` and `health` checks.
     pub docker: Docker,
     /// The compose project name whose containers `exec` and `health` look up.
@@ -242,7 +242,7 @@ async fn check_once(check: &Check, env: &ProbeEnv, seen: &mut Seen) -> Result<()
             url,
             status,
             expect,
-        } => http::check(&env.http, &env.book.rewrite_url(url), *status, expect).await,
+        } => http::check(&env.http, url, *status, expect).await,
         Check::Tcp { service, port } => tcp::check(env, service, *port).await,
         Check::Exec { service, command } => exec::check(env, service, command).await,
         Check::Health { service } => health::check(env, service, seen).await,

@@ -35,6 +35,7 @@ pub(super) async fn check(
         .rewrite_url(&format!("http://{service}:{port}/api/v1/query"));
     let resp = env
         .http
+        .plain()
         .get(&url)
         .query(&[("query", query)])
         .send()

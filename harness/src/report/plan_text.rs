@@ -13,6 +13,12 @@ pub fn render(spec: &RunSpec) -> String {
     for f in &spec.compose_files {
         let _ = writeln!(out, "  compose  {}", f.display());
     }
+    if let Some(project) = &spec.existing {
+        let _ = writeln!(
+            out,
+            "  attach   running project {project} (nothing brought up or torn down)"
+        );
+    }
     if let Some(k) = &spec.kube {
         let what = match (&k.kustomize, k.existing) {
             (_, true) => format!(

@@ -41,7 +41,10 @@ pub struct RunOptions {
 pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, RunError> {
     let mut notes = Vec::new();
     let run_id = run_id(spec.seed);
-    let project = project_name(&spec.name, &run_id);
+    let project = spec
+        .existing
+        .clone()
+        .unwrap_or_else(|| project_name(&spec.name, &run_id));
     match &spec.kube {
         None => {
             let docker = connect().await?;
@@ -60,6 +63,7 @@ pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, R
                 spec.env.clone(),
                 spec.services.clone(),
                 &opts.dir,
+                spec.existing.is_some(),
             )?;
             let backend = Compose { stack, docker };
             run_on(spec, &opts, backend, run_id, notes).await
@@ -194,10 +198,10 @@ async fn wait_prometheus(
 ) -> Result<(), String> {
     let until = tokio::time::Instant::now() + bound;
     loop {
-        match crate::prometheus::rules(&env.http, &env.book, plan).await {
+        match crate::prometheus::rules(env.http.plain(), &env.book, plan).await {
             Ok(have) => {
                 for q in queries {
-                    crate::prometheus::check_query(&env.http, &env.book, plan, q).await?;
+                    crate::prometheus::check_query(env.http.plain(), &env.book, plan, q).await?;
                 }
                 return crate::prometheus::check_alerts(&have, plan);
             }
@@ -341,6 +345,13 @@ async fn open_timeline<B: RunBackend>(
     for note in cancellable(&opts.cancel, stack.check_listening(spec, bound)).await?? {
         sink.note(note);
     }
+    if spec.tls.insecure {
+        sink.note(
+            "TLS: insecure — the certificates of the https:// URLs were not verified \
+             (`tls: { insecure: true }` or --insecure)"
+                .to_string(),
+        );
+    }
     // The recorder outlives the work: reverting faults at the end still needs its events.
     let recorder_cancel = CancellationToken::new();
     let (events_tx, recorder) = stack
@@ -348,12 +359,8 @@ async fn open_timeline<B: RunBackend>(
         .await;
     let (docker, kube) = stack.probe_clients();
     let probe_env = ProbeEnv {
-        // An HTTP_PROXY from the environment would stand between the probe and the service.
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(1)
-            .no_proxy()
-            .build()
-            .map_err(|e| RunError::Load(e.to_string()))?,
+        http: crate::stack::http_client::StackHttp::new(book.clone(), &spec.tls, 1)
+            .map_err(RunError::Load)?,
         docker,
         project: stack.project().to_string(),
         book: book.clone(),
@@ -443,7 +450,7 @@ fn start_sources<B: RunBackend>(
         .collect();
     if let Some(p) = spec.prometheus.clone().filter(|p| p.watches()) {
         probe_tasks.push(tokio::spawn(crate::prometheus::watch(
-            t.probe_env.http.clone(),
+            t.probe_env.http.plain().clone(),
             t.book.clone(),
             p,
             t.sink.clone(),
@@ -694,13 +701,11 @@ async fn measure_run<B: RunBackend>(
         None
     } else {
         opts.progress.line("reading acknowledged writes back");
+        let http = crate::stack::http_client::StackHttp::new(s.book.clone(), &spec.tls, 16)
+            .map_err(RunError::Load)?;
         let rb = crate::measure::lost_writes::ReadBack {
             writes: &spec.writes,
-            book: &s.book,
-            http: &reqwest::Client::builder()
-                .no_proxy()
-                .build()
-                .map_err(|e| RunError::Load(e.to_string()))?,
+            http: &http,
         };
         Some(
             crate::measure::lost_writes::check(&s.events_path, rb)

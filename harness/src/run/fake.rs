@@ -356,6 +356,7 @@ mod tests {
             description: String::new(),
             seed: 7,
             compose_files: vec![],
+            existing: None,
             kube: None,
             env: BTreeMap::new(),
             services: vec!["gateway".into(), "redis".into(), "marketdata".into()],
@@ -370,6 +371,7 @@ mod tests {
             steady_state: vec![],
             fail_fast: None,
             prometheus: None,
+            tls: Default::default(),
         }
     }
 

@@ -45,6 +45,9 @@ pub struct Scenario {
     /// The `prometheus:` section: where the stack's Prometheus answers and how often it is
     /// read.
     pub prometheus: Option<PrometheusSpec>,
+    /// The `tls:` section (paths made absolute, files read and checked): how `https://` load,
+    /// read-back and probe URLs are verified.
+    pub tls: chaosgate_load::TlsPlan,
     /// What validation accepted but could not check, each rendered with its place in the
     /// file (`warning: ...`): e.g. a port no compose file declares, checked when the stack
     /// is up. `validate` and `run --dry-run` print them.
@@ -70,6 +73,9 @@ pub struct StackSpec {
     /// and a rollout's `set` may set. Empty on Kubernetes.
     #[serde(skip)]
     pub compose_variables: Vec<(String, BTreeMap<String, BTreeSet<String>>)>,
+    /// `stack.existing`: the running compose project attached to (nothing brought up or torn
+    /// down); `None`: a fresh project per run.
+    pub existing: Option<String>,
 }
 
 /// `http://SERVICE:PORT/path?query`, split so the runner can map service:port to an address.

@@ -67,6 +67,37 @@ pub struct RawScenario {
     /// `prom`.
     #[serde(default)]
     pub prometheus: Option<RawPrometheus>,
+    /// How `https://` URLs (load, read-back, probes) are verified: a CA file, a client
+    /// certificate, or `insecure: true`. Without it, the system's roots.
+    #[serde(default)]
+    pub tls: Option<RawTls>,
+}
+
+/// `tls:`: trust and identity for `https://` URLs; paths relative to the scenario file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Tls")]
+pub struct RawTls {
+    /// PEM file of the CA certificates to trust instead of the system's roots.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub ca: Option<Spanned<String>>,
+    /// PEM client certificate chain, for servers that ask for one (mutual TLS); needs `key`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub cert: Option<Spanned<String>>,
+    /// PEM private key of `cert` (PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub key: Option<Spanned<String>>,
+    /// Accept any server certificate without verifying it (reports say so). `chaosgate run
+    /// --insecure` sets it too.
+    #[serde(default)]
+    pub insecure: bool,
+    /// The name sent as SNI and verified in the certificate, instead of each URL's host.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub server_name: Option<Spanned<String>>,
 }
 
 /// `prometheus:`: where the stack's Prometheus answers.
@@ -104,6 +135,12 @@ pub struct RawStack {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub ready_timeout: Option<Spanned<String>>,
+    /// The compose project (`docker compose -p NAME`) already running from these files, to
+    /// attach to instead of bringing a new one up: nothing is started or torn down, faults act
+    /// on its containers only, and every fault is reverted.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub existing: Option<Spanned<String>>,
 }
 
 /// `stack.kubernetes`: manifests applied into a fresh namespace per run, or an existing one.

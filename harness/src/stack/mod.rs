@@ -6,6 +6,7 @@ pub mod address_book;
 pub mod compose;
 pub mod docker;
 pub mod events;
+pub mod http_client;
 pub mod kube;
 pub mod listening;
 pub mod reaper;
@@ -117,6 +118,14 @@ pub enum StackError {
         /// One line per missing port: the service, its container, where the scenario uses the
         /// port, and the ports the container listens on.
         detail: String,
+    },
+    /// `stack.existing` names a compose project with no running container.
+    #[error(
+        "the compose project `{project}` has no running container to attach to\n  hint: bring it up first (`docker compose -p {project} -f FILE up -d`); `docker compose ls` lists the running ones"
+    )]
+    NotRunning {
+        /// The project name the scenario gave.
+        project: String,
     },
     /// A Docker API call failed.
     #[error("docker API error while {doing}: {source}")]

@@ -36,6 +36,7 @@ pub use evaluate::{
 use crate::fault::FaultRecord;
 use crate::measure::{Analysis, WriteCheck};
 use crate::slo::{Phase, Quantity, Slo};
+use chaosgate_load::ErrorKind;
 
 /// A fault applied this long after its planned time is worth telling (a starved harness):
 /// targets are looked up a second ahead, and measured 0.6–7.3 ms late on a busy machine.
@@ -278,6 +279,7 @@ pub fn decide(input: &Inputs<'_>) -> Decision {
 /// wiring mistake, not a verdict on the system.
 fn never_answered(a: &Analysis) -> Option<String> {
     let mut silent = Vec::new();
+    let mut tls_failed = false;
     let load_phase = if a.faults.is_empty() {
         Phase::Whole
     } else {
@@ -287,6 +289,9 @@ fn never_answered(a: &Analysis) -> Option<String> {
         .phase(&load_phase)
         .filter(|p| p.scheduled > 0 && p.ok == 0)
     {
+        tls_failed = [ErrorKind::Certificate, ErrorKind::TlsHandshake]
+            .iter()
+            .any(|k| p.errors_by_kind.contains_key(k.as_str()));
         let kinds: Vec<String> = p
             .errors_by_kind
             .iter()
@@ -317,8 +322,14 @@ fn never_answered(a: &Analysis) -> Option<String> {
     }
     (!silent.is_empty()).then(|| {
         format!(
-            "never answered: {} — check the scenario's URLs and ports against the stack",
-            silent.join("; ")
+            "never answered: {} — check the scenario's URLs and ports against the stack{}",
+            silent.join("; "),
+            if tls_failed {
+                ", and `tls:` (the CA that signed the server's certificate, the name it is \
+                 for) against the server"
+            } else {
+                ""
+            }
         )
     })
 }

@@ -129,3 +129,73 @@ fn published_load_schema_is_current() {
         "run_verdicts_load::published_load_schema_is_current",
     );
 }
+
+/// `chaosgate load https://…` with TLS settings it cannot use: bad input (exit 2), the file
+/// named, nothing sent; a plain-HTTP server behind an https:// URL: every request a
+/// `tls_handshake` error, nothing answered (exit 3).
+#[test]
+fn load_over_https_names_a_bad_ca_file_and_a_failed_handshake() {
+    let out = chaosgate()
+        .args([
+            "load",
+            "https://127.0.0.1:9/",
+            "--cacert",
+            "/nonexistent/ca.pem",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("/nonexistent/ca.pem"), "{}", text(&out));
+
+    let out = chaosgate()
+        .args(["load", "https://127.0.0.1:9/", "--cert", "client.pem"])
+        .output()
+        .expect("runs");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--cert needs --key: {}",
+        text(&out)
+    );
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("https://{}/", listener.local_addr().expect("addr"));
+    // Answers every connection with a plain HTTP response, as a server without TLS would.
+    let server = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        listener.set_nonblocking(false).ok();
+        for stream in listener.incoming().take(10) {
+            let Ok(mut s) = stream else { break };
+            let mut buf = [0u8; 512];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+        }
+    });
+    let out = chaosgate()
+        .args([
+            "load",
+            &url,
+            "--rate",
+            "10/s",
+            "--duration",
+            "500ms",
+            "--json",
+        ])
+        .args(["--insecure"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(summary["error_counts"]["tls_handshake"], 5, "{summary:#}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--insecure"),
+        "insecure is said: {}",
+        text(&out)
+    );
+    // Unblock the accept loop if fewer than 10 connections came.
+    for _ in 0..10 {
+        let _ =
+            std::net::TcpStream::connect(url.trim_start_matches("https://").trim_end_matches('/'));
+    }
+    server.join().expect("server thread");
+}

@@ -239,7 +239,7 @@ impl Ctx<'_> {
         false
     }
 
-    /// `http://SERVICE:PORT/path` → its parts, with the service checked.
+    /// `http(s)://SERVICE:PORT/path` → its parts, with the service checked.
     pub(super) fn http_target(
         &mut self,
         sp: &Spanned<String>,
@@ -254,14 +254,14 @@ impl Ctx<'_> {
                 return None;
             }
         };
-        if parsed.scheme() != "http" {
+        if !matches!(parsed.scheme(), "http" | "https") {
             let span = self.span(sp);
             self.push(
                 ScenarioError::new(
                     format!("unsupported URL scheme `{}`", parsed.scheme()),
                     span,
                 )
-                .with_help("targets are `http://SERVICE:PORT/path`"),
+                .with_help("targets are `http://SERVICE:PORT/path` or `https://SERVICE:PORT/path`"),
             );
             return None;
         }

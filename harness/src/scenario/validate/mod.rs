@@ -8,6 +8,7 @@ mod load;
 mod probes;
 mod slos;
 mod stack;
+mod tls;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -86,6 +87,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
                 every,
             })
     });
+    let tls = tls::tls(&mut cx, raw.tls.as_ref());
     let probes = probes::probes(&mut cx, &raw.probes, prometheus.as_ref());
     let faults = faults::faults(&mut cx, &raw.faults);
     faults::check_overlaps(&mut cx, &raw.faults, &faults);
@@ -136,6 +138,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
             steady_state,
             explore,
             prometheus,
+            tls,
             path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
             warnings: super::diagnostic::ScenarioErrors::new(path, src, cx.warnings).as_warnings(),
         });

@@ -51,6 +51,38 @@ pub(super) fn stack(cx: &mut Ctx<'_>, raw: &Spanned<RawStack>) -> Option<StackSp
     }
 }
 
+/// `existing: PROJECT`: a compose project name (what `docker compose -p` takes). A running
+/// project is used as it is, so nothing can set its variables.
+fn existing_project(cx: &mut Ctx<'_>, name: &Spanned<String>, raw: &RawStack) -> Option<String> {
+    let project = name.value.trim();
+    let valid = project
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && project
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if !valid {
+        let span = cx.span(name);
+        cx.push(
+            ScenarioError::new(format!("invalid compose project name `{project}`"), span)
+                .with_help("the name `docker compose -p NAME` ran the stack with ([a-z0-9][a-z0-9_-]*; `docker compose ls` lists them)"),
+        );
+        return None;
+    }
+    if !raw.env.is_empty() {
+        let span = cx.span(name);
+        cx.push(
+            ScenarioError::new(
+                "`stack.env` cannot change a running project: `existing` attaches to it as it is",
+                span,
+            )
+            .with_help("remove `env`, or bring the stack up with those variables yourself"),
+        );
+    }
+    Some(project.to_string())
+}
+
 fn entries(
     cx: &Ctx<'_>,
     list: &Spanned<OneOrList<Spanned<String>>>,
@@ -130,6 +162,10 @@ fn compose_stack(
         }
         cx.compose_variables = Some(variables.clone());
     }
+    let existing = raw
+        .existing
+        .as_ref()
+        .and_then(|e| existing_project(cx, e, raw));
     all_read.then(|| StackSpec {
         compose_files: files,
         kubernetes: None,
@@ -137,6 +173,7 @@ fn compose_stack(
         ready_timeout,
         services: services.into_keys().collect(),
         compose_variables: variables,
+        existing,
     })
 }
 
@@ -148,6 +185,14 @@ fn kube_stack(
 ) -> Option<StackSpec> {
     let existing = kube.existing.as_ref().is_some_and(|e| e.value);
     let mut ok = true;
+    if let Some(e) = &raw.existing {
+        let span = cx.span(e);
+        cx.push(
+            ScenarioError::new("`stack.existing` names a compose project", span)
+                .with_help("on Kubernetes, `kubernetes: { existing: true, namespace: NS }` attaches to a namespace"),
+        );
+        ok = false;
+    }
     let namespace = kube.namespace.as_ref().map(|n| n.value.trim().to_string());
     if let (Some(ns), Some(sp)) = (&namespace, &kube.namespace)
         && !is_dns_label(ns)
@@ -361,6 +406,7 @@ fn kube_stack(
         ready_timeout,
         services: services.into_iter().collect(),
         compose_variables: Vec::new(),
+        existing: None,
     })
 }
 

@@ -14,7 +14,7 @@ use super::reaper::Reaper;
 use super::{ContainerInfo, StackError};
 pub use tool::ComposeTool;
 
-/// A compose project owned by one chaosgate run.
+/// A compose project owned by one chaosgate run, or a running one it attached to.
 pub struct ComposeStack {
     docker: Docker,
     tool: ComposeTool,
@@ -29,11 +29,14 @@ pub struct ComposeStack {
     /// Removes the stack if this process dies before [`Stack::down`] or [`Self::keep`].
     reaper: Option<Reaper>,
     reaper_log: PathBuf,
+    /// A running project attached to (`stack.existing`): never brought up or torn down.
+    attached: bool,
 }
 
 impl ComposeStack {
     /// A stack to be brought up by `tool` from the given compose files, under the compose project
-    /// name `project`; nothing is started until [`Stack::up`].
+    /// name `project`; nothing is started until [`Stack::up`]. `attached`: `project` is already
+    /// running (`stack.existing`); `up` only checks that it is, `down` does nothing.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         docker: Docker,
@@ -44,6 +47,7 @@ impl ComposeStack {
         env: BTreeMap<String, String>,
         services: Vec<String>,
         work_dir: &Path,
+        attached: bool,
     ) -> Result<Self, StackError> {
         let labels_file = work_dir.join("chaosgate-labels.yml");
         std::fs::write(
@@ -61,6 +65,7 @@ impl ComposeStack {
             up_called: false,
             reaper: None,
             reaper_log: super::reaper::log_path(work_dir),
+            attached,
         })
     }
 
@@ -84,6 +89,12 @@ impl ComposeStack {
     /// Leaves the stack up for the user (`--keep`): its reaper is told to stand down, and the
     /// command that removes the stack is returned.
     pub fn keep(&mut self) -> String {
+        if self.attached {
+            return format!(
+                "nothing: the run attached to the running compose project `{}` and leaves it as it was",
+                self.project
+            );
+        }
         if let Some(r) = self.reaper.take() {
             r.disarm();
         }
@@ -191,6 +202,20 @@ impl ComposeStack {
 
     /// `compose up -d` (the reaper armed first); does not wait for readiness.
     pub async fn up(&mut self) -> Result<(), StackError> {
+        if self.attached {
+            // Nothing is started: a project that is not running is the user's to bring up.
+            let running = project_containers(&self.docker, &self.project)
+                .await?
+                .iter()
+                .filter(|c| c.running)
+                .count();
+            if running == 0 {
+                return Err(StackError::NotRunning {
+                    project: self.project.clone(),
+                });
+            }
+            return Ok(());
+        }
         // Armed before anything exists, so a harness killed during `up` leaves nothing either.
         if self.reaper.is_none() {
             self.reaper = Some(Reaper::spawn(&self.project, &self.reaper_log)?);
