@@ -40,6 +40,14 @@ pub struct RunOptions {
 /// returned error, a Ctrl-C (`opts.cancel`) or a panic inside the run.
 pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, RunError> {
     let mut notes = Vec::new();
+    if spec.tls.insecure {
+        // In the report, where a reader of a passing run must see it.
+        notes.push(
+            "TLS: insecure — the certificates of the https:// URLs were not verified \
+             (`tls: { insecure: true }` or --insecure)"
+                .to_string(),
+        );
+    }
     let run_id = run_id(spec.seed);
     let project = spec
         .existing
@@ -344,13 +352,6 @@ async fn open_timeline<B: RunBackend>(
     let bound = spec.ready_timeout.saturating_sub(up.ready_after);
     for note in cancellable(&opts.cancel, stack.check_listening(spec, bound)).await?? {
         sink.note(note);
-    }
-    if spec.tls.insecure {
-        sink.note(
-            "TLS: insecure — the certificates of the https:// URLs were not verified \
-             (`tls: { insecure: true }` or --insecure)"
-                .to_string(),
-        );
     }
     // The recorder outlives the work: reverting faults at the end still needs its events.
     let recorder_cancel = CancellationToken::new();
