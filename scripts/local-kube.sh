@@ -547,15 +547,25 @@ cmd_up() {
   echo "$STATE/kubeconfig"
 }
 
-# Rewrites the dnsmasq hosts file from the Services on every Service event; SIGHUPs dnsmasq.
+# Rewrites the dnsmasq hosts file on every Endpoints event (a Service's creation makes one;
+# so does a pod becoming Ready or going away); SIGHUPs dnsmasq. A Service with a ClusterIP
+# gets that address; a headless one (clusterIP: None) one A record per address of its
+# Endpoints, as CoreDNS answers (Prometheus finds the gateway pods this way).
 loop_dns() {
   set +eo pipefail # a loop must outlive any one failed kubectl or a vanished dnsmasq
-  local hosts="$STATE/dns/hosts" new
+  local hosts="$STATE/dns/hosts" new services endpoints
   export KUBECONFIG="$STATE/kubeconfig"
   regen() {
-    new=$(kubectl get services -A -o json 2>/dev/null | jq -r '.items[] |
-      select(.spec.clusterIP != null and .spec.clusterIP != "None" and .spec.clusterIP != "") |
-      "\(.spec.clusterIP) \(.metadata.name).\(.metadata.namespace).svc.cluster.local"' | sort) || return 0
+    services=$(kubectl get services -A -o json 2>/dev/null) || return 0
+    endpoints=$(kubectl get endpoints -A -o json 2>/dev/null) || return 0
+    new=$(printf '%s\n%s\n' "$services" "$endpoints" | jq -rs '
+      .[0].items as $svcs
+      | [$svcs[] | select(.spec.clusterIP == "None") | .metadata.namespace + "/" + .metadata.name] as $headless
+      | ($svcs[] | select(.spec.clusterIP != null and .spec.clusterIP != "None" and .spec.clusterIP != "")
+          | "\(.spec.clusterIP) \(.metadata.name).\(.metadata.namespace).svc.cluster.local"),
+        (.[1].items[] | select((.metadata.namespace + "/" + .metadata.name) as $k | any($headless[]; . == $k))
+          | .metadata as $m | (.subsets // [])[] | (.addresses // [])[]
+          | "\(.ip) \($m.name).\($m.namespace).svc.cluster.local")' | sort) || return 0
     if [[ $new != "$(cat "$hosts")" ]]; then
       printf '%s\n' "$new" >"$hosts.tmp" && mv "$hosts.tmp" "$hosts"
       [[ -f $STATE/pids/dnsmasq ]] && pid_ours dnsmasq && kill -HUP "$(<"$STATE/pids/dnsmasq")"
@@ -563,8 +573,8 @@ loop_dns() {
   }
   while true; do
     regen
-    # one line per Service event; the watch ends now and then (server timeout): list again
-    kubectl get services -A --watch-only -o name 2>/dev/null | while read -r _; do regen; done
+    # one line per Endpoints event; the watch ends now and then (server timeout): list again
+    kubectl get endpoints -A --watch-only -o name 2>/dev/null | while read -r _; do regen; done
     sleep 1
   done
 }

@@ -119,6 +119,7 @@ fn clear(run: &RunMetrics<'_>, fault: &str, alert: &str) -> Result<Measurement, 
     let lower = Duration::from_nanos(last_firing.saturating_sub(end));
     e.window_ns = Some((end, last_firing));
     e.details.insert("never_cleared".into(), json!(true));
+    e.unfinished = Some(format!("alert `{alert}` never cleared"));
     e.facts = Facts {
         recovered: Some(false),
         samples: Some(after.len() as u64),

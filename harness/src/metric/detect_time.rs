@@ -130,6 +130,7 @@ fn detect(run: &RunMetrics<'_>, fault: &str, alert: &str) -> Result<Measurement,
         let lower = Duration::from_nanos(last.saturating_sub(applied));
         e.window_ns = Some((applied, last));
         e.details.insert("never_fired".into(), json!(true));
+        e.unfinished = Some(format!("alert `{alert}` never fired"));
         e.facts = Facts {
             recovered: Some(false),
             samples: Some(after.len() as u64),

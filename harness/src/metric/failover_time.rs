@@ -187,6 +187,9 @@ fn failover_of(run: &RunMetrics<'_>, fault: &str) -> Result<Measurement, Measure
         let load = run.load_gap().map_or(0, |g| g.as_nanos() as u64);
         window.max(load)
     };
+    if f.unterminated {
+        e.unfinished = Some("the client-visible outage never ended".into());
+    }
     e.facts = Facts {
         recovered: Some(!f.unterminated),
         resolution: Some(Duration::from_nanos(resolution_ns)),

@@ -38,6 +38,10 @@ pub struct Evidence {
     pub facts: Facts,
     /// Everything else a reader may want (counts, timestamps), for the report only.
     pub details: BTreeMap<String, serde_json::Value>,
+    /// For a figure that is only a lower bound because what it waits for had not happened
+    /// when the watch ended (`facts.recovered == Some(false)`): what had not, in words
+    /// ("alert `X` never fired"). A breach's reason says it, on every report.
+    pub unfinished: Option<String>,
 }
 
 impl Evidence {

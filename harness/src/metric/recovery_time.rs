@@ -199,6 +199,9 @@ fn recovery_of(run: &RunMetrics<'_>, fault: &str, probe: Option<&str>) -> Result
         .insert("failed_checks".into(), json!(r.failed_checks));
     e.details.insert("consecutive".into(), json!(r.consecutive));
     e.details.insert("checks".into(), json!(r.checks));
+    if r.recovered_ns.is_none() {
+        e.unfinished = Some(format!("probe `{probe}` never recovered"));
+    }
     e.facts = Facts {
         recovered: Some(r.recovered_ns.is_some()),
         recovery_if_punctual: r.punctual_duration_ns().map(Duration::from_nanos),

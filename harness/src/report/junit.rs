@@ -35,7 +35,11 @@ pub fn render(report: &Report) -> io::Result<String> {
             Verdict::Breached => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 let measured = slo.measured.as_ref().map_or("nothing", |m| m.text.as_str());
-                s.set_message(format!("measured {measured}, target {}", slo.target));
+                s.set_message(
+                    slo.reason
+                        .clone()
+                        .unwrap_or_else(|| format!("measured {measured}, target {}", slo.target)),
+                );
                 s.set_type("breached");
                 s
             }

@@ -44,6 +44,10 @@ pub fn render_terminal(report: &Report) -> String {
         let _ = writeln!(out, "{heading}");
         for slo in rows {
             let detail = match (slo.verdict, &slo.measured) {
+                // The verdict's own words (a lower bound says what never happened).
+                (Verdict::Breached, _) if slo.reason.is_some() => {
+                    slo.reason.clone().unwrap_or_default()
+                }
                 (Verdict::Breached, Some(m)) => {
                     format!("measured {}, target {}", m.text, slo.target)
                 }

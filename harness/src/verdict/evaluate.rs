@@ -133,12 +133,13 @@ fn evaluate_one(slo: &Slo, source: &dyn MetricSource) -> SloResult {
             if slo.op.holds(measured, slo.threshold.as_f64()) {
                 result(Verdict::Pass, Some(value), None, Some(evidence))
             } else {
-                result(
-                    Verdict::Breached,
-                    Some(value),
-                    Some(format!("measured {value}, target {target}")),
-                    Some(evidence),
-                )
+                let reason = match &evidence.unfinished {
+                    Some(what) => format!(
+                        "measured at least {value} ({what} before the watch ended), target {target}"
+                    ),
+                    None => format!("measured {value}, target {target}"),
+                };
+                result(Verdict::Breached, Some(value), Some(reason), Some(evidence))
             }
         }
     }

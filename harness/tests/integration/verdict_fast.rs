@@ -519,6 +519,14 @@ fn an_alert_that_never_fires_breaches_once_the_watch_outlasts_the_target() {
     ]);
     // Watched 16.5 s after the fault (last reading at 19.5 s) without firing.
     assert_eq!(d.results[0].measured.unwrap().to_string(), "16.5s");
+    // The breach says what never happened, in the verdict's reason every report shows.
+    assert_eq!(
+        d.results[0].reason.as_deref(),
+        Some(
+            "measured at least 16.5s (alert `QuoteErrorRatioHigh` never fired before the watch \
+             ended), target < 10s"
+        )
+    );
     assert_eq!(
         verdicts(&d),
         [
@@ -544,4 +552,20 @@ fn an_alert_already_active_before_the_fault_is_not_put_down_to_it() {
     run.alerts = alert_story(20_000, 2_000, 2_500, 4_500, u64::MAX);
     let d = run.judge(&["detect_time(crash, alert=QuoteErrorRatioHigh) < 30s"]);
     assert_eq!(verdicts(&d), [Verdict::Inconclusive], "{d:#?}");
+}
+
+/// A probe that never came back after the crash: its recovery time is a lower bound that
+/// already exceeds the target, a breach that says the probe never recovered.
+#[test]
+fn a_probe_that_never_recovers_breaches_saying_so() {
+    let mut run = Run::healthy(8_000, 200);
+    run.probe = Box::new(|t| t < 3_000);
+    let d = run.judge(&["recovery_time(crash, probe=gateway) < 2s"]);
+    assert_eq!(verdicts(&d), [Verdict::Breached], "{d:#?}");
+    let reason = d.results[0].reason.clone().unwrap_or_default();
+    assert!(
+        reason.starts_with("measured at least ")
+            && reason.contains("(probe `gateway` never recovered before the watch ended)"),
+        "{reason}"
+    );
 }
