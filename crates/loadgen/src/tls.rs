@@ -196,14 +196,22 @@ pub(crate) fn handshake_error_kind(error: &io::Error) -> ErrorKind {
 
 /// The kind of a TLS error carried by `error`, if it carries one.
 pub(crate) fn tls_error_kind(error: &io::Error) -> Option<ErrorKind> {
-    let tls = error.get_ref()?.downcast_ref::<rustls::Error>()?;
-    Some(match tls {
+    Some(rustls_error_kind(
+        error.get_ref()?.downcast_ref::<rustls::Error>()?,
+    ))
+}
+
+/// The kind of a rustls error: [`ErrorKind::Certificate`] when a certificate was refused (the
+/// server's by us, or ours by the server), else [`ErrorKind::TlsHandshake`]. Probes and
+/// read-back name their TLS failures with it too, so every client of a run says the same.
+pub fn rustls_error_kind(tls: &rustls::Error) -> ErrorKind {
+    match tls {
         rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
             ErrorKind::Certificate
         }
         rustls::Error::AlertReceived(alert) if certificate_alert(*alert) => ErrorKind::Certificate,
         _ => ErrorKind::TlsHandshake,
-    })
+    }
 }
 
 /// Alerts a server sends when it refuses the client's certificate (or asks for one).

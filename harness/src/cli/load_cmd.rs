@@ -216,6 +216,14 @@ async fn drive(args: LoadArgs, cancel: CancellationToken) -> CommandResult {
     } else {
         out!("{}", crate::report::load_text::render(&args.url, &summary));
     }
+    if summary.errors_of(chaosgate_load::ErrorKind::Certificate) > 0 && !args.tls.insecure {
+        // The fix is a flag away; say which (stderr, so --json stays parseable).
+        eprintln!(
+            "chaosgate: hint: a certificate was refused: --cacert FILE trusts the CA that signed \
+             the server's, --server-name NAME checks it for another name, --cert/--key send \
+             ours where the server asks for one; -k skips verification"
+        );
+    }
     Ok(exit_code(&summary))
 }
 

@@ -62,6 +62,14 @@ pub async fn execute(spec: &RunSpec, opts: RunOptions) -> Result<RunArtifacts, R
                     "removed leftovers of an earlier run that did not clean up: {p}"
                 ));
             }
+            if let Some(existing) = &spec.existing {
+                // The report must not read as a run on a stack built from its files.
+                notes.push(format!(
+                    "attached to the running compose project `{existing}` (stack.existing): \
+                     nothing was brought up or torn down (network faults wire its paths \
+                     first, closing the connections open on them once)"
+                ));
+            }
             let stack = ComposeStack::new(
                 docker.clone(),
                 tool,

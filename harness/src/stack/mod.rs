@@ -121,11 +121,13 @@ pub enum StackError {
     },
     /// `stack.existing` names a compose project with no running container.
     #[error(
-        "the compose project `{project}` has no running container to attach to\n  hint: bring it up first (`docker compose -p {project} -f FILE up -d`); `docker compose ls` lists the running ones"
+        "the compose project `{project}` has no running container to attach to\n  hint: bring it up first (`{compose} -p {project} -f FILE up -d`); `docker ps --filter label=com.docker.compose.project` lists the containers of running projects"
     )]
     NotRunning {
         /// The project name the scenario gave.
         project: String,
+        /// The compose command of this machine (`docker compose` or `docker-compose`).
+        compose: String,
     },
     /// A Docker API call failed.
     #[error("docker API error while {doing}: {source}")]

@@ -904,3 +904,30 @@ slos:
     assert_eq!(e.errors.len(), 1, "{e}");
     insta::assert_snapshot!(e.to_string());
 }
+
+/// `tls:` files are read at validation: a missing one is named at its line, and a client
+/// certificate without its key is told at the `cert` line, not at the first `tls` field.
+#[test]
+fn tls_files_are_checked_where_they_are_written() {
+    let src = format!(
+        "{GOOD_HEAD}tls:\n  ca: no-such-ca.pem\n  cert: no-such-client.pem\nslos:\n  - p95(latency) < 100ms\n"
+    );
+    let e = check("tls-files", &src);
+    let lines: Vec<(u32, String)> = e
+        .errors
+        .iter()
+        .map(|e| (e.span.as_ref().map_or(0, |s| s.line), e.message.clone()))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|(l, m)| *l == 10 && m.contains("tls.cert needs its private key")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|(l, m)| *l == 9 && m.contains("no-such-ca.pem")),
+        "{lines:?}"
+    );
+}

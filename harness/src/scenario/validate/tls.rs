@@ -39,7 +39,20 @@ pub(super) fn tls(cx: &mut Ctx<'_>, raw: Option<&RawTls>) -> TlsPlan {
         server_name: raw.server_name.as_ref().map(|s| s.value.trim().to_string()),
     };
     let found = |sp: &Option<Spanned<String>>, got: &Option<PathBuf>| sp.is_none() || got.is_some();
-    if found(&raw.ca, &plan.ca) && found(&raw.cert, &plan.cert) && found(&raw.key, &plan.key) {
+    // Told at the field that is there, not at whichever field comes first.
+    let lone = match (&raw.cert, &raw.key) {
+        (Some(cert), None) => Some((cert, "tls.cert needs its private key: `key: FILE`")),
+        (None, Some(key)) => Some((key, "tls.key is a client key: it goes with `cert: FILE`")),
+        _ => None,
+    };
+    if let Some((at, message)) = lone {
+        let span = cx.span(at);
+        cx.push(
+            ScenarioError::new(message, span)
+                .with_help("a client certificate (mutual TLS) is a `cert` and its `key`, both PEM"),
+        );
+    } else if found(&raw.ca, &plan.ca) && found(&raw.cert, &plan.cert) && found(&raw.key, &plan.key)
+    {
         // The files as the run will read them: a CA file without a certificate, a key that
         // does not fit, a `cert` without `key` or a bad server name are told here.
         if let Err(e) = plan.client_config(&[]) {

@@ -212,6 +212,7 @@ impl ComposeStack {
             if running == 0 {
                 return Err(StackError::NotRunning {
                     project: self.project.clone(),
+                    compose: self.tool.display(),
                 });
             }
             return Ok(());
