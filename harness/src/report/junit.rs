@@ -27,6 +27,9 @@ pub fn render(report: &Report) -> io::Result<String> {
     suite.add_property(("seed", report.seed.to_string().as_str()));
     suite.add_property(("run_id", report.run_id.as_str()));
     suite.add_property(("verdict", report.verdict.as_str()));
+    // The verdict alone does not tell a rerunnable inconclusive run (4) from one that never
+    // reached its target (3, `not_judged`).
+    suite.add_property(("exit_code", report.exit_code.to_string().as_str()));
     for slo in report.steady_state.iter().chain(&report.slos) {
         let status = match slo.verdict {
             // Advisory: reported, never a failing testcase (a JUnit consumer gates on those).

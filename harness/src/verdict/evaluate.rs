@@ -31,7 +31,8 @@ pub enum Verdict {
     /// Met (exit 0 when every SLO passes).
     Pass,
     /// Could not be judged: no data, fault not proven applied, too coarse a resolution, or a late
-    /// harness (exit 4).
+    /// harness (exit 4). A run whose target never answered is inconclusive too but exits 3 (its
+    /// report's `not_judged` says why): gate on `exit_code`, which tells the two apart.
     Inconclusive,
     /// Certainly not met (exit 1).
     Breached,
