@@ -160,11 +160,12 @@ fn parse_method(text: &str) -> Result<Method, String> {
 
 /// Runs the load, prints the summary and returns the exit code. A terminating signal (Ctrl-C,
 /// SIGTERM, ...) stops the load early; what ran is still summarised.
-pub fn run(args: LoadArgs) -> CommandResult {
-    with_runtime(OnSignal::StopLoad, |cancel| drive(args, cancel))
+/// `quiet` (`-q`): the summary in one line.
+pub fn run(args: LoadArgs, quiet: bool) -> CommandResult {
+    with_runtime(OnSignal::StopLoad, |cancel| drive(args, quiet, cancel))
 }
 
-async fn drive(args: LoadArgs, cancel: CancellationToken) -> CommandResult {
+async fn drive(args: LoadArgs, quiet: bool, cancel: CancellationToken) -> CommandResult {
     let template = RequestTemplate {
         method: args.method,
         url: args.url.clone(),
@@ -213,6 +214,11 @@ async fn drive(args: LoadArgs, cancel: CancellationToken) -> CommandResult {
                 )));
             }
         }
+    } else if quiet {
+        out!(
+            "{}",
+            crate::report::load_text::render_quiet(&args.url, &summary)
+        );
     } else {
         out!("{}", crate::report::load_text::render(&args.url, &summary));
     }

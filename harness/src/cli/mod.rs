@@ -139,7 +139,7 @@ pub fn main() -> i32 {
         // Still single-threaded here (logging starts no thread), as the reaper's fork needs.
         Command::Reaper(args) => Ok(crate::stack::reaper::watch(&args.project, &args.log)),
         Command::Run(args) => run_cmd::run(args, cli.quiet),
-        Command::Load(args) => load_cmd::run(args),
+        Command::Load(args) => load_cmd::run(args, cli.quiet),
         Command::Agent(args) => agent_cmd::run(args),
         Command::Validate(args) => scenario_cmds::validate(args, cli.quiet),
         Command::List(args) => scenario_cmds::list(args),

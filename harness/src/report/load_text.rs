@@ -89,6 +89,31 @@ pub fn render(url: &str, s: &LoadSummary) -> String {
     out
 }
 
+/// `-q`: one line, the outcome and its errors (what a script checks; the rest is `--json`).
+pub fn render_quiet(url: &str, s: &LoadSummary) -> String {
+    let errors: Vec<String> = s
+        .error_counts
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| format!("{} {n}", k.as_str()))
+        .collect();
+    let latency = if s.latency.count == 0 {
+        "no requests".to_string()
+    } else {
+        format!("p99 {:.3} ms", s.latency.p99_us as f64 / 1000.0)
+    };
+    format!(
+        "{url}: {} ok of {} scheduled, {latency}{}\n",
+        s.ok,
+        s.scheduled,
+        if errors.is_empty() {
+            String::new()
+        } else {
+            format!("; errors: {}", errors.join(", "))
+        }
+    )
+}
+
 fn render_latency(out: &mut String, l: &LatencySummary) {
     if l.count == 0 {
         let _ = writeln!(out, "  (no requests)");
@@ -173,6 +198,14 @@ pub(crate) mod tests {
                 p99_us: Some(2000),
             }],
         }
+    }
+
+    #[test]
+    fn quiet_summary_is_one_line() {
+        insta::assert_snapshot!(
+            render_quiet("http://127.0.0.1:8080/", &summary()),
+            @"http://127.0.0.1:8080/: 2985 ok of 3000 scheduled, p99 18.000 ms; errors: timeout 8, dropped 2"
+        );
     }
 
     #[test]
