@@ -304,8 +304,13 @@ async fn bring_up<B: RunBackend>(
     stack: &mut B,
 ) -> Result<Ready, RunError> {
     let up_started = Instant::now();
+    let doing = if spec.existing.is_some() {
+        "attaching to the running project"
+    } else {
+        "bringing up"
+    };
     opts.progress
-        .line(&format!("bringing up {} ({})", spec.name, stack.project()));
+        .line(&format!("{doing} {} ({})", spec.name, stack.project()));
     cancellable(&opts.cancel, stack.up()).await??;
     let containers = cancellable(&opts.cancel, stack.wait_ready(spec.ready_timeout)).await??;
     let ready_after = up_started.elapsed();
