@@ -74,7 +74,7 @@ impl Sender {
     /// Why a request on this connection failed with `error`: the TLS failure the connection
     /// met, else what hyper says.
     pub fn failure(&self, error: &hyper::Error) -> ErrorKind {
-        self.tls_failure.get().unwrap_or_else(|| classify(error))
+        self.tls_failure.kind_of(error)
     }
 }
 
@@ -106,7 +106,7 @@ pub(crate) async fn connect(
             if h2 {
                 let (sender, connection) = http2::handshake(TokioExecutor::new(), stream)
                     .await
-                    .map_err(|e| tls_failure.get().unwrap_or_else(|| classify(&e)))?;
+                    .map_err(|e| tls_failure.kind_of(&e))?;
                 tokio::spawn(async move {
                     let _ = connection.await;
                 });
@@ -125,7 +125,7 @@ where
 {
     let (sender, connection) = http1::handshake(io)
         .await
-        .map_err(|e| tls_failure.get().unwrap_or_else(|| classify(&e)))?;
+        .map_err(|e| tls_failure.kind_of(&e))?;
     tokio::spawn(async move {
         // Its errors reach the request that was in flight; nothing else to do with them.
         let _ = connection.await;
@@ -138,8 +138,9 @@ where
 struct TlsFailure(Arc<OnceLock<ErrorKind>>);
 
 impl TlsFailure {
-    fn get(&self) -> Option<ErrorKind> {
-        self.0.get().copied()
+    /// Why hyper's `error` happened: the TLS failure the connection met, else what hyper says.
+    fn kind_of(&self, error: &hyper::Error) -> ErrorKind {
+        self.0.get().copied().unwrap_or_else(|| classify(error))
     }
 
     fn record(&self, error: &io::Error) {
@@ -155,6 +156,16 @@ struct Watched<S> {
     failure: TlsFailure,
 }
 
+impl<S> Watched<S> {
+    /// Records the TLS failure of `polled`, if it is one, and hands it on.
+    fn seen<T>(&self, polled: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if let Poll::Ready(Err(e)) = &polled {
+            self.failure.record(e);
+        }
+        polled
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -162,10 +173,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Err(e)) = &polled {
-            self.failure.record(e);
-        }
-        polled
+        self.seen(polled)
     }
 }
 
@@ -176,10 +184,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Err(e)) = &polled {
-            self.failure.record(e);
-        }
-        polled
+        self.seen(polled)
     }
 
     fn poll_write_vectored(
@@ -188,10 +193,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let polled = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Err(e)) = &polled {
-            self.failure.record(e);
-        }
-        polled
+        self.seen(polled)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -200,10 +202,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let polled = Pin::new(&mut self.inner).poll_flush(cx);
-        if let Poll::Ready(Err(e)) = &polled {
-            self.failure.record(e);
-        }
-        polled
+        self.seen(polled)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -96,8 +96,14 @@ pub enum LoadError {
     /// The TLS settings cannot be used (held: which file or setting, and why): a file that
     /// cannot be read or holds no PEM certificate or key, a `cert` without its `key`, a key
     /// that does not fit the certificate (bad input, exit 2).
-    #[error("TLS: {0}")]
-    Tls(String),
+    #[error("TLS: {reason}")]
+    Tls {
+        /// The `tls:` setting at fault (`ca`, `cert`, `key`, `server_name`), so a scenario's
+        /// error points at its line; `None` when none is (the TLS provider itself).
+        setting: Option<&'static str>,
+        /// Which file or value, and why.
+        reason: String,
+    },
     /// The Tokio runtime or its threads could not be created (held: the OS error);
     /// infrastructure, exit 3.
     #[error("could not start the load threads: {0}")]

@@ -49,4 +49,4 @@ pub use run_recorder::RunRecorder;
 pub use series::SecondStats;
 pub use summary::{LoadMode, LoadSummary};
 pub use template::RequestTemplate;
-pub use tls::{TlsPlan, rustls_error_kind};
+pub use tls::{TlsPlan, rustls_error_in, rustls_error_kind};

@@ -63,7 +63,7 @@ impl TlsPlan {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| tls_error(format!("the TLS provider: {e}")))?;
+            .map_err(|e| tls_error(None, format!("the TLS provider: {e}")))?;
         let builder = if self.insecure {
             builder
                 .dangerous()
@@ -73,21 +73,36 @@ impl TlsPlan {
         };
         let mut config = match (&self.cert, &self.key) {
             (Some(cert), Some(key)) => {
-                let chain = read_certificates(cert)?;
-                let key = PrivateKeyDer::from_pem_file(key)
-                    .map_err(|e| tls_error(format!("client key {}: {e}", key.display())))?;
-                builder
-                    .with_client_auth_cert(chain, key)
-                    .map_err(|e| tls_error(format!("client certificate {}: {e}", cert.display())))?
+                let chain = read_certificates(cert, "cert")?;
+                let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                    tls_error(Some("key"), format!("client key {}: {e}", key.display()))
+                })?;
+                builder.with_client_auth_cert(chain, key).map_err(|e| {
+                    tls_error(
+                        Some("cert"),
+                        format!("client certificate {}: {e}", cert.display()),
+                    )
+                })?
             }
             (None, None) => builder.with_no_client_auth(),
-            (Some(_), None) => return Err(tls_error("a client `cert` needs its `key`".into())),
-            (None, Some(_)) => return Err(tls_error("a client `key` needs its `cert`".into())),
+            (Some(_), None) => {
+                return Err(tls_error(
+                    Some("cert"),
+                    "a client `cert` needs its `key`".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(tls_error(
+                    Some("key"),
+                    "a client `key` needs its `cert`".into(),
+                ));
+            }
         };
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         if let Some(name) = &self.server_name {
-            ServerName::try_from(name.as_str())
-                .map_err(|e| tls_error(format!("server_name {name:?}: {e}")))?;
+            ServerName::try_from(name.as_str()).map_err(|e| {
+                tls_error(Some("server_name"), format!("server_name {name:?}: {e}"))
+            })?;
         }
         Ok(Arc::new(config))
     }
@@ -102,10 +117,10 @@ impl TlsPlan {
         let mut roots = RootCertStore::empty();
         match &self.ca {
             Some(ca) => {
-                for cert in read_certificates(ca)? {
-                    roots
-                        .add(cert)
-                        .map_err(|e| tls_error(format!("CA file {}: {e}", ca.display())))?;
+                for cert in read_certificates(ca, "ca")? {
+                    roots.add(cert).map_err(|e| {
+                        tls_error(Some("ca"), format!("CA file {}: {e}", ca.display()))
+                    })?;
                 }
             }
             None => {
@@ -162,21 +177,25 @@ impl TlsConnect {
     }
 }
 
-fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, LoadError> {
+/// The certificates of `path`, the file of `setting` (`ca` or `cert`).
+fn read_certificates(
+    path: &Path,
+    setting: &'static str,
+) -> Result<Vec<CertificateDer<'static>>, LoadError> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| tls_error(format!("{}: {e}", path.display())))?;
+        .map_err(|e| tls_error(Some(setting), format!("{}: {e}", path.display())))?;
     if certs.is_empty() {
-        return Err(tls_error(format!(
-            "{}: no PEM certificate in it",
-            path.display()
-        )));
+        return Err(tls_error(
+            Some(setting),
+            format!("{}: no PEM certificate in it", path.display()),
+        ));
     }
     Ok(certs)
 }
 
-fn tls_error(reason: String) -> LoadError {
-    LoadError::Tls(reason)
+fn tls_error(setting: Option<&'static str>, reason: String) -> LoadError {
+    LoadError::Tls { setting, reason }
 }
 
 /// The kind of a failed TLS handshake: the peer's certificate (or ours, refused by it) is a
@@ -196,9 +215,19 @@ pub(crate) fn handshake_error_kind(error: &io::Error) -> ErrorKind {
 
 /// The kind of a TLS error carried by `error`, if it carries one.
 pub(crate) fn tls_error_kind(error: &io::Error) -> Option<ErrorKind> {
-    Some(rustls_error_kind(
-        error.get_ref()?.downcast_ref::<rustls::Error>()?,
-    ))
+    rustls_error_in(error).map(rustls_error_kind)
+}
+
+/// The rustls error `e` is or wraps: hyper's connector nests it in an I/O error inside another
+/// (measured: `Custom { kind: Other, error: Custom { kind: InvalidData, error:
+/// InvalidCertificate(UnknownIssuer) } }`), and an I/O error's `source()` skips the error it
+/// wraps, so each layer is opened with `get_ref`.
+pub fn rustls_error_in<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+        return Some(tls);
+    }
+    let io = e.downcast_ref::<std::io::Error>()?;
+    rustls_error_in(io.get_ref()?)
 }
 
 /// The kind of a rustls error: [`ErrorKind::Certificate`] when a certificate was refused (the

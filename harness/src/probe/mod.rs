@@ -261,7 +261,7 @@ async fn check_once(check: &Check, env: &ProbeEnv, seen: &mut Seen) -> Result<()
 fn describe_reqwest(e: &reqwest::Error) -> String {
     let mut src = std::error::Error::source(e);
     while let Some(inner) = src {
-        if let Some(tls) = rustls_error_in(inner) {
+        if let Some(tls) = chaosgate_load::rustls_error_in(inner) {
             return format!("{}: {tls}", chaosgate_load::rustls_error_kind(tls).as_str());
         }
         src = inner.source();
@@ -281,18 +281,6 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
     }
 }
 
-/// The rustls error `e` is or wraps: hyper's connector nests it in an I/O error inside another
-/// (measured: `Custom { kind: Other, error: Custom { kind: InvalidData, error:
-/// InvalidCertificate(UnknownIssuer) } }`), and an I/O error's `source()` skips the error it
-/// wraps, so each layer is opened with `get_ref`.
-fn rustls_error_in<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
-    if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-        return Some(tls);
-    }
-    let io = e.downcast_ref::<std::io::Error>()?;
-    rustls_error_in(io.get_ref()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,12 +290,12 @@ mod tests {
         let tls = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         let inner = std::io::Error::new(std::io::ErrorKind::InvalidData, tls);
         let outer = std::io::Error::other(inner);
-        let found = rustls_error_in(&outer).expect("found");
+        let found = chaosgate_load::rustls_error_in(&outer).expect("found");
         assert_eq!(
             chaosgate_load::rustls_error_kind(found).as_str(),
             "certificate"
         );
-        assert!(rustls_error_in(&std::io::Error::other("plain")).is_none());
+        assert!(chaosgate_load::rustls_error_in(&std::io::Error::other("plain")).is_none());
     }
 
     fn at(origin: tokio::time::Instant, ms: u64) -> tokio::time::Instant {

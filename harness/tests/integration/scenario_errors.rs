@@ -931,3 +931,24 @@ fn tls_files_are_checked_where_they_are_written() {
         "{lines:?}"
     );
 }
+
+/// An error of the TLS settings as the run reads them is told at the setting it is about (a
+/// bad server name at `server_name`, not at the `ca` line written first).
+#[test]
+fn a_tls_setting_error_points_at_that_setting() {
+    let src = format!(
+        "{GOOD_HEAD}tls:\n  ca: test-ca.pem\n  server_name: \"not a name!\"\nslos:\n  - p95(latency) < 100ms\n"
+    );
+    let e = check("tls-server-name", &src);
+    let lines: Vec<(u32, String)> = e
+        .errors
+        .iter()
+        .map(|e| (e.span.as_ref().map_or(0, |s| s.line), e.message.clone()))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|(l, m)| *l == 10 && m.contains("server_name")),
+        "{lines:?}"
+    );
+}

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use chaosgate_load::TlsPlan;
+use chaosgate_load::{LoadError, TlsPlan};
 use serde_saphyr::Spanned;
 
 use super::context::Ctx;
@@ -39,7 +39,8 @@ pub(super) fn tls(cx: &mut Ctx<'_>, raw: Option<&RawTls>) -> TlsPlan {
         server_name: raw.server_name.as_ref().map(|s| s.value.trim().to_string()),
     };
     let found = |sp: &Option<Spanned<String>>, got: &Option<PathBuf>| sp.is_none() || got.is_some();
-    // Told at the field that is there, not at whichever field comes first.
+    // Told at the field that is there, and even when a file is missing (client_config below
+    // only reads files that were found).
     let lone = match (&raw.cert, &raw.key) {
         (Some(cert), None) => Some((cert, "tls.cert needs its private key: `key: FILE`")),
         (None, Some(key)) => Some((key, "tls.key is a client key: it goes with `cert: FILE`")),
@@ -56,12 +57,23 @@ pub(super) fn tls(cx: &mut Ctx<'_>, raw: Option<&RawTls>) -> TlsPlan {
         // The files as the run will read them: a CA file without a certificate, a key that
         // does not fit, a `cert` without `key` or a bad server name are told here.
         if let Err(e) = plan.client_config(&[]) {
-            let at = raw
-                .ca
-                .as_ref()
-                .or(raw.cert.as_ref())
-                .or(raw.key.as_ref())
-                .or(raw.server_name.as_ref());
+            // At the setting the error is about (a key that does not fit: `key`; a bad
+            // server name: `server_name`), else at the first one written.
+            let setting = match &e {
+                LoadError::Tls { setting, .. } => *setting,
+                _ => None,
+            };
+            let at = match setting {
+                Some("ca") => raw.ca.as_ref(),
+                Some("cert") => raw.cert.as_ref(),
+                Some("key") => raw.key.as_ref(),
+                Some("server_name") => raw.server_name.as_ref(),
+                _ => None,
+            }
+            .or(raw.ca.as_ref())
+            .or(raw.cert.as_ref())
+            .or(raw.key.as_ref())
+            .or(raw.server_name.as_ref());
             let span = at.and_then(|sp| cx.span(sp));
             cx.push(ScenarioError::new(e.to_string(), span).with_help(
                 "tls: { ca: CA.pem } trusts a CA; cert and key (PEM) go together; \
