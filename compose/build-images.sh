@@ -215,46 +215,11 @@ stage_context() {
   echo "$dir"
 }
 
-# The edge's TLS, made once and kept in compose/tls/ (not in git): a CA, the edge's server
-# certificate for `edge`, `localhost` and 127.0.0.1 (https://edge:8443; :8444 also asks for a
-# client certificate) and a client certificate the CA signed. Scenarios trust the CA with
-# `tls: { ca: ../compose/tls/ca.pem }`; mutual TLS adds `cert: client.pem, key: client.key`.
+# The edge's TLS (compose/make-tls.sh: a CA, the edge's certificate, a client certificate in
+# compose/tls/, made once).
 make_tls() {
-  local dir="${compose_dir}/tls" tmp
-  if [ -s "$dir/ca.pem" ] && [ -s "$dir/edge.pem" ] && [ -s "$dir/client.pem" ] \
-      && [ -s "$dir/client.key" ]; then
-    return
-  fi
-  command -v openssl >/dev/null \
-    || die "openssl makes the edge's TLS certificates: apt-get install openssl"
   begin "TLS certificates for the edge (compose/tls/)"
-  tmp="$(mktemp -d)"
-  local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
-  openssl req -x509 "${ec[@]}" -keyout "$tmp/ca.key" -out "$tmp/ca.pem" -days 3650 \
-    -subj "/CN=chaosgate reference stack CA" \
-    -addext "basicConstraints=critical,CA:TRUE" \
-    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>"$tmp/log" || { cat "$tmp/log" >&2; die "openssl: the CA"; }
-  local name ext
-  for name in edge client; do
-    if [ "$name" = edge ]; then
-      ext="extendedKeyUsage=serverAuth
-subjectAltName=DNS:edge,DNS:localhost,IP:127.0.0.1"
-    else
-      ext="extendedKeyUsage=clientAuth
-subjectAltName=DNS:chaosgate-client"
-    fi
-    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n%s\n' "$ext" >"$tmp/$name.ext"
-    openssl req -new "${ec[@]}" -keyout "$tmp/$name.key" -out "$tmp/$name.csr" \
-      -subj "/CN=$name" 2>>"$tmp/log" \
-      && openssl x509 -req -in "$tmp/$name.csr" -CA "$tmp/ca.pem" -CAkey "$tmp/ca.key" \
-        -CAcreateserial -days 825 -extfile "$tmp/$name.ext" -out "$tmp/$name.pem" 2>>"$tmp/log" \
-      || { cat "$tmp/log" >&2; die "openssl: the $name certificate"; }
-  done
-  mkdir -p "$dir"
-  # HAProxy reads the certificate and its key from one file.
-  cat "$tmp/edge.pem" "$tmp/edge.key" >"$dir/edge.pem"
-  cp "$tmp/ca.pem" "$tmp/client.pem" "$tmp/client.key" "$dir/"
-  rm -rf "$tmp"
+  bash "${compose_dir}/make-tls.sh" || die "compose/make-tls.sh failed (above)"
   done_step "CA, edge and client certificates in compose/tls/"
 }
 

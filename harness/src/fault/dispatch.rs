@@ -12,6 +12,7 @@ use super::FaultRecord;
 use super::container::{ContainerFaultEnv, run_container_fault};
 use super::exec::Exec;
 use super::kube::{KubeAction, KubeFaultEnv, run_kube_fault};
+use super::kube_rollout::{KubeRolloutPlan, run_kube_rollout};
 use super::network::{NetworkAction, NetworkFaultEnv, Runners, run_network_fault};
 use super::resource::{ResourceAction, ResourceFaultEnv, run_resource_fault};
 use super::rollout::{RolloutEnv, RolloutPlan, run_rollout};
@@ -163,20 +164,19 @@ pub struct KubeFaults {
 }
 
 /// The Kubernetes fault `action` is, `None` for the faults that run on Kubernetes as on compose
-/// (proxy faults, loss and partition in the pods' network namespaces; resource faults in their
-/// containers' cgroups), or why it does not run there.
+/// (proxy faults, loss, partition and DNS failures in the pods' network namespaces; resource
+/// faults in their containers' cgroups), or why it does not run there.
 fn kube_action(f: &PlannedFault) -> Result<Option<KubeAction>, String> {
     match &f.action {
         Exec::Kube(a) => Ok(Some(*a)),
         Exec::Network(
             NetworkAction::Proxy { .. }
             | NetworkAction::Loss { .. }
-            | NetworkAction::Partition { .. },
+            | NetworkAction::Partition { .. }
+            | NetworkAction::Dns { .. },
         ) => Ok(None),
-        Exec::Resource(_) => Ok(None),
-        Exec::Network(NetworkAction::Isolate | NetworkAction::Dns { .. })
-        | Exec::Container(_)
-        | Exec::Rollout { .. } => Err(format!(
+        Exec::Resource(_) | Exec::Rollout { .. } => Ok(None),
+        Exec::Network(NetworkAction::Isolate) | Exec::Container(_) => Err(format!(
             "action `{}` does not run on Kubernetes",
             f.kind.name()
         )),
@@ -184,8 +184,18 @@ fn kube_action(f: &PlannedFault) -> Result<Option<KubeAction>, String> {
 }
 
 impl FaultBackend for KubeFaults {
+    /// Also a fault that runs in the harness's process ([`Exec::in_harness`]) on a run with
+    /// the node agent (validation refuses it first; this stands for plans made otherwise).
     fn refuses(&self, f: &PlannedFault) -> Option<String> {
-        kube_action(f).err()
+        if let Err(e) = kube_action(f) {
+            return Some(e);
+        }
+        (self.stack.agents().is_some() && f.action.in_harness()).then(|| {
+            format!(
+                "action `{}` runs inside the harness, in the pods' namespaces, and not through the node agent: run it on the local cluster (the node's Docker runtime), without `agent`",
+                f.kind.name()
+            )
+        })
     }
 
     async fn look_up(&self) -> Result<Vec<ContainerInfo>, String> {
@@ -203,7 +213,8 @@ impl FaultBackend for KubeFaults {
     }
 
     fn no_target(&self, f: &PlannedFault) -> Option<String> {
-        let on_workload = matches!(kube_action(f), Ok(Some(a)) if a.on_workload());
+        let on_workload = matches!(kube_action(f), Ok(Some(a)) if a.on_workload())
+            || matches!(f.action, Exec::Rollout { .. });
         (!on_workload).then(|| format!("{} has no running pod", f.target_text("workload")))
     }
 
@@ -236,9 +247,10 @@ impl FaultBackend for KubeFaults {
                 )
                 .await;
             }
-            // Proxy faults, loss and partition: in the target pods' network namespaces (their
-            // sandboxes', through the node's Docker runtime), matching the peers' pod IPs and
-            // their Services' ClusterIPs (a proxy fault's path was wired at bring-up).
+            // Proxy faults, loss, partition and DNS failures: in the target pods' network
+            // namespaces (their sandboxes', through the node's Docker runtime, whose
+            // resolv.conf the kubelet writes), matching the peers' pod IPs and their Services'
+            // ClusterIPs (a proxy fault's path was wired at bring-up).
             (Ok(None), Exec::Network(action)) => {
                 let stack = &self.stack;
                 let peers = async {
@@ -280,15 +292,12 @@ impl FaultBackend for KubeFaults {
                 }
             }
             // In the app container of each pod, found through the node's Docker runtime (the
-            // local cluster); the node agent does not run helpers yet.
+            // local cluster; refused with the node agent).
             (Ok(None), Exec::Resource(action)) => {
-                let found = if self.stack.agents().is_some() {
-                    Err("resource faults through the node agent are not supported yet: run them on the local cluster (the node's Docker runtime)".to_string())
-                } else {
-                    self.stack
-                        .with_container_pids(&self.docker, &mut targets)
-                        .await
-                };
+                let found = self
+                    .stack
+                    .with_container_pids(&self.docker, &mut targets)
+                    .await;
                 match found {
                     Ok(()) => {
                         resource_fault(&self.docker, run, record, action, &targets, hold).await;
@@ -303,6 +312,31 @@ impl FaultBackend for KubeFaults {
                         });
                     }
                 }
+            }
+            // A deploy of the Deployment's new version (fault/kube_rollout.rs).
+            (
+                Ok(None),
+                Exec::Rollout {
+                    strategy,
+                    set,
+                    rollback,
+                },
+            ) => {
+                let plan = KubeRolloutPlan {
+                    strategy: *strategy,
+                    set,
+                    rollback: *rollback,
+                };
+                run_kube_rollout(
+                    &self.stack,
+                    &run.sink,
+                    record,
+                    &plan,
+                    &f.service,
+                    run.run_end,
+                    &run.cancel,
+                )
+                .await;
             }
             // Refused before it was scheduled.
             _ => {}

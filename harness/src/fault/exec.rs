@@ -78,6 +78,18 @@ impl Exec {
         matches!(self, Self::Network(NetworkAction::Proxy { .. }))
     }
 
+    /// Whether it runs in the harness's own process inside the targets' namespaces or cgroups:
+    /// the fault proxy, a DNS fault's rules with its resolver and canary, the resource helpers.
+    /// On Kubernetes that needs the harness on the targets' node (the local cluster), so none
+    /// of these runs through the node agent.
+    pub fn in_harness(&self) -> bool {
+        matches!(
+            self,
+            Self::Network(NetworkAction::Proxy { .. } | NetworkAction::Dns { .. })
+                | Self::Resource(_)
+        )
+    }
+
     /// Whether it acts on a Kubernetes node (crash, loss, partition): what the node agent is
     /// deployed for.
     pub fn on_node(&self) -> bool {

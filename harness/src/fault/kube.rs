@@ -131,7 +131,8 @@ struct KubeFault<'a> {
     hold: Duration,
     /// The workload before the fault; `None` until looked up, or when that failed.
     before: Option<Workload>,
-    /// pod-delete: the pods there before, so that only new ones count as replacements.
+    /// pod-delete: the pods there before, so that only new ones count as replacements;
+    /// rollout-restart: the workload's pods there before, whose end ends the fault.
     existing: BTreeSet<String>,
     /// crash: each target pod, its first container's runtime ID, and (through the agent) the
     /// node it runs on.
@@ -422,7 +423,8 @@ impl KubeFault<'_> {
         }
     }
 
-    /// The end of a pod-delete: as many Ready pods as before, none of them a deleted one.
+    /// The end of a pod-delete: as many Ready pods as before, none of them a deleted one, and
+    /// the deleted ones gone from the API.
     async fn replaced(
         &self,
         evidence: &mut Evidence,
@@ -454,6 +456,7 @@ impl KubeFault<'_> {
             return None;
         };
         let t = env.sink.clock().now_ns();
+        evidence.insert("replacement_ready_ms".into(), json!(t as f64 / 1e6));
         // The API's own account, for comparison: the replacements' Ready condition times
         // (RFC 3339 with whole seconds: the API server truncates them).
         let pods = self.pods_api();
@@ -470,7 +473,24 @@ impl KubeFault<'_> {
         }
         evidence.insert("ready_pods_after".into(), json!(replacements));
         evidence.insert("replacements_ready_condition".into(), json!(condition_at));
-        Some(Back::Completed(t))
+        // The fault ends when the deleted pods are gone too: a graceful deletion keeps a pod
+        // (preStop, then SIGTERM and its drain) after its replacement is Ready, and what it
+        // fails on its way out belongs to the fault's window.
+        let gone_at = poll_until(run_end, None, || {
+            let gone = gone.clone();
+            async move {
+                let pods = env.stack.containers().await.ok()?;
+                (!pods.iter().any(|p| gone.contains(&p.id))).then_some(())
+            }
+        })
+        .await;
+        match gone_at {
+            Some(()) => Some(Back::Completed(t.max(env.sink.clock().now_ns()))),
+            None => {
+                evidence.insert("deleted_pods_gone".into(), json!(false));
+                None
+            }
+        }
     }
 
     /// The end of a crash: every target Ready again after its restart. The kubelet's account
@@ -546,13 +566,21 @@ impl KubeFault<'_> {
         })
     }
 
-    /// The end of a rollout restart: every pod at the new template and available.
+    /// The end of a rollout restart: every pod at the new template and available, and every
+    /// pod there before gone from the API. The controller counts a rollout done while old
+    /// pods still terminate (preStop, then SIGTERM and their drain): a window ended there
+    /// would miss the requests they fail on their way out.
     async fn rolled_out(&self, run_end: tokio::time::Instant) -> Option<Back> {
         let before = self.before.as_ref()?;
         let env = self.env;
+        let old = &self.existing;
         poll_until(run_end, None, || async {
             let w = env.stack.workload(&before.name).await.ok()?;
-            w.rolled_out().then_some(())
+            if !w.rolled_out() {
+                return None;
+            }
+            let pods = workload_pods(&env.stack.containers().await.ok()?, &before.name);
+            rollout_ended(&w, &pods, old).then_some(())
         })
         .await
         .map(|()| Back::Completed(env.sink.clock().now_ns()))
@@ -628,7 +656,18 @@ impl Lifecycle for KubeFault<'_> {
                 Ok(())
             }
             KubeAction::Crash => self.find_containers().await,
-            KubeAction::Scale { .. } | KubeAction::RolloutRestart => Ok(()),
+            // Its end waits for these to be gone.
+            KubeAction::RolloutRestart => {
+                self.existing = self
+                    .env
+                    .stack
+                    .containers()
+                    .await
+                    .map(|c| workload_pods(&c, self.workload))
+                    .map_err(|e| e.to_string())?;
+                Ok(())
+            }
+            KubeAction::Scale { .. } => Ok(()),
         }
     }
 
@@ -688,6 +727,24 @@ impl Lifecycle for KubeFault<'_> {
             KubeAction::RolloutRestart => self.rolled_out(window.run_end).await,
         }
     }
+}
+
+/// The names of `workload`'s pods in `listed` (terminating ones included: the API lists a pod
+/// until its containers have exited).
+pub fn workload_pods(listed: &[ContainerInfo], workload: &str) -> BTreeSet<String> {
+    listed
+        .iter()
+        .filter(|p| p.service == workload)
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// A rollout's end: the controller reports it done (every replica at the template, available,
+/// no more than asked) and none of `old`, the workload's pods before it, is listed any more.
+/// The controller counts a rollout done while old pods still terminate (a preStop hook, then
+/// SIGTERM and their drain); requests they fail on their way out belong to the rollout.
+pub fn rollout_ended(w: &Workload, pods: &BTreeSet<String>, old: &BTreeSet<String>) -> bool {
+    w.rolled_out() && pods.is_disjoint(old)
 }
 
 /// When the pod's Ready condition last turned True, as the API states it (RFC 3339).
@@ -770,4 +827,51 @@ async fn patch_workload(
             .map(|_| ())
     };
     r.map_err(|e| format!("patching {} {}: {e}", w.kind, w.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway(updated: i32, current: i32) -> Workload {
+        Workload {
+            kind: "Deployment",
+            name: "gateway".into(),
+            selector: Default::default(),
+            replicas: 2,
+            ready: 2,
+            available: 2,
+            updated,
+            current,
+            generation: 3,
+            observed_generation: 3,
+        }
+    }
+
+    fn names(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The Deployment's status says done (2 of 2 updated and available) while old pod `a`
+    /// still terminates: the rollout has not ended, so its window still covers what `a` fails
+    /// on SIGTERM.
+    #[test]
+    fn a_rollout_ends_only_when_the_old_pods_are_gone() {
+        let old = names(&["gw-a", "gw-b"]);
+        assert!(!rollout_ended(
+            &gateway(1, 3),
+            &names(&["gw-a", "gw-c", "gw-d"]),
+            &old
+        ));
+        assert!(!rollout_ended(
+            &gateway(2, 2),
+            &names(&["gw-a", "gw-c", "gw-d"]),
+            &old
+        ));
+        assert!(rollout_ended(
+            &gateway(2, 2),
+            &names(&["gw-c", "gw-d"]),
+            &old
+        ));
+    }
 }

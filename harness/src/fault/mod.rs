@@ -5,6 +5,7 @@ pub mod dispatch;
 pub mod exec;
 pub mod kinds;
 pub mod kube;
+pub mod kube_rollout;
 pub mod lifecycle;
 pub mod link;
 pub mod network;

@@ -119,9 +119,20 @@ impl PlannedFault {
 
     /// The link a proxy fault intercepts (wired at bring-up); `None` for other faults.
     pub fn proxy_link(&self) -> Option<&crate::fault::network::Link> {
+        use crate::fault::network::NetworkAction;
+        // Every family named: a new executor must say whether it has a link.
         match &self.action {
-            Exec::Network(crate::fault::network::NetworkAction::Proxy { link, .. }) => Some(link),
-            _ => None,
+            Exec::Network(NetworkAction::Proxy { link, .. }) => Some(link),
+            Exec::Network(
+                NetworkAction::Loss { .. }
+                | NetworkAction::Partition { .. }
+                | NetworkAction::Isolate
+                | NetworkAction::Dns { .. },
+            )
+            | Exec::Container(_)
+            | Exec::Kube(_)
+            | Exec::Resource(_)
+            | Exec::Rollout { .. } => None,
         }
     }
 

@@ -92,6 +92,12 @@ mod tests {
     /// own rates.
     #[test]
     fn the_bundled_scenarios_resolve_their_slos() {
+        // The HTTPS scenario names the stack's TLS files (compose/make-tls.sh makes them).
+        let made = std::process::Command::new("bash")
+            .arg(scenarios().join("../compose/make-tls.sh"))
+            .status()
+            .expect("bash runs");
+        assert!(made.success(), "compose/make-tls.sh failed");
         for dir in [scenarios(), scenarios().join("kube")] {
             for entry in std::fs::read_dir(&dir).unwrap() {
                 let path = entry.unwrap().path();

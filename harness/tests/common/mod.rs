@@ -17,6 +17,21 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// Makes the reference stack's TLS files (compose/tls/, not in git; `compose/make-tls.sh`,
+/// openssl, locked against parallel callers) unless they are there: the bundled HTTPS
+/// scenario names them, so validating it needs them, with no Docker and no image built.
+pub fn ensure_stack_tls() {
+    let out = std::process::Command::new("bash")
+        .arg(repo_root().join("compose/make-tls.sh"))
+        .output()
+        .expect("bash runs");
+    assert!(
+        out.status.success(),
+        "compose/make-tls.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A fresh directory for one test's reports, removed when dropped.
 pub struct TempDir(pub PathBuf);
 

@@ -70,14 +70,15 @@ fn run_kube(file: &str, extra: &[&str]) -> (std::process::Output, serde_json::Va
         "",
         "namespace {namespace} left behind"
     );
-    // A pod whose containers had all stopped is removed from the API at once by the teardown;
-    // its exited containers are then the kubelet's to remove (its container GC runs every
-    // minute), so they are waited for, bounded.
-    let left = |ns: &str| {
+    // The teardown stops every container of the run's pods (the namespace is gone only once
+    // its pods are). A pod whose containers had all stopped is removed from the API at once;
+    // its exited containers are then the kubelet's container GC's to remove (every minute,
+    // and `local-kube.sh down` removes the rest): waiting for that here cost up to a minute
+    // per run, so only running ones count as left behind.
+    let running = |ns: &str| {
         let out = Command::new("docker")
             .args([
                 "ps",
-                "-a",
                 "-q",
                 "--filter",
                 &format!("label=io.kubernetes.pod.namespace={ns}"),
@@ -86,14 +87,19 @@ fn run_kube(file: &str, extra: &[&str]) -> (std::process::Output, serde_json::Va
             .expect("docker runs");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(150);
-    while !left(&namespace).is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_secs(1));
+    let waited = std::time::Instant::now();
+    let deadline = waited + std::time::Duration::from_secs(60);
+    while !running(&namespace).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(500));
     }
+    eprintln!(
+        "containers of {namespace} stopped {:.1} s after the run",
+        waited.elapsed().as_secs_f64()
+    );
     assert_eq!(
-        left(&namespace),
+        running(&namespace),
         "",
-        "containers of {namespace} left behind"
+        "containers of {namespace} left running"
     );
     (out, report, reports)
 }
@@ -205,8 +211,14 @@ fn pod_delete_passes_and_the_replacement_ready_time_agrees_with_the_pods_conditi
         Some(1),
         "{fault:#}"
     );
-    // chaosgate's end of the fault: every replica Ready again, none a deleted one.
-    let measured_ms = fault["evidence"]["window_end_ms"]
+    // chaosgate's replacement time: every replica Ready again, none a deleted one (the
+    // fault's window goes on until the deleted pod is gone: `window_end_ms`, not before).
+    assert!(
+        fault["evidence"]["window_end_ms"].as_f64()
+            >= fault["evidence"]["replacement_ready_ms"].as_f64(),
+        "{fault:#}"
+    );
+    let measured_ms = fault["evidence"]["replacement_ready_ms"]
         .as_f64()
         .unwrap_or_else(|| panic!("no end: {fault:#}"));
     let started = time::OffsetDateTime::parse(
@@ -476,4 +488,134 @@ fn resource_stress_is_charged_to_the_pods_containers() {
             }
         }
     }
+}
+
+/// `scenarios/kube/FILE` with each `(from, to)` replaced (each must occur) and its manifests
+/// path made absolute, written into a new temporary directory: a variant of a bundled
+/// scenario (another mode, a bad version in a rollout's `set`). Returns the directory (kept
+/// while the file is used) and the file's path.
+fn kube_variant(file: &str, replace: &[(&str, &str)]) -> (TempDir, String) {
+    let mut yaml = std::fs::read_to_string(repo_root().join("scenarios/kube").join(file))
+        .expect("the bundled scenario");
+    for (from, to) in replace {
+        assert!(yaml.contains(from), "{file} has no `{from}`");
+        yaml = yaml.replace(from, to);
+    }
+    let yaml = yaml.replace(
+        "../../deploy/kubernetes",
+        &repo_root().join("deploy/kubernetes").display().to_string(),
+    );
+    let dir = TempDir::new(&format!("kube-variant-{}", file.trim_end_matches(".yaml")));
+    let path = dir.0.join(file);
+    std::fs::write(&path, yaml).unwrap();
+    let path = path.to_str().unwrap().to_string();
+    (dir, path)
+}
+
+/// `dns` on the local cluster, in both gateway pods' network namespaces: the good gateway keeps
+/// its replica connections open and passes, the canary lookup from each pod (to the cluster DNS
+/// its resolv.conf names) proving the rules; the no-keep-alive build, which resolves per call
+/// through the cluster DNS's search domains, fails under the answering mode (chaosgate's
+/// resolver in each pod says NXDOMAIN, and counts the pods' own lookups).
+#[test]
+fn dns_outage_in_the_pods_passes_the_keep_alive_gateway_and_fails_the_other() {
+    if cluster().is_none() {
+        return;
+    }
+    let (out, report, _d) = run_kube("dns-outage.yaml", &[]);
+    let fault = &report["faults"][0];
+    eprintln!(
+        "good build: exit {:?}, evidence {}",
+        out.status.code(),
+        fault["evidence"]
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(fault["applied"], true, "{fault:#}");
+    let canaries: Vec<&serde_json::Value> = fault["evidence"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.ends_with(".dns_canary"))
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(canaries.len(), 2, "one per gateway pod: {fault:#}");
+    assert!(
+        canaries.iter().all(|c| c["outcome"] == "refused"),
+        "{canaries:?}"
+    );
+
+    let (_dir, file) = kube_variant("dns-outage.yaml", &[("mode: refused", "mode: nxdomain")]);
+    let (out, report, _d) = run_kube(&file, &["--set", "GATEWAY_UPSTREAM_KEEPALIVE=off"]);
+    let evidence = &report["faults"][0]["evidence"];
+    let answered: u64 = evidence
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.ends_with(".dns_answered"))
+        .filter_map(|(_, v)| v.as_u64())
+        .sum();
+    eprintln!(
+        "no-keep-alive build, nxdomain: exit {:?}, lookups answered NXDOMAIN {answered}, evidence {evidence}",
+        out.status.code()
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(answered > 10, "{evidence}");
+    assert_eq!(
+        slo(&report, "error_rate(during=no-dns) < 0.1%")["verdict"],
+        "breached",
+        "{report:#}"
+    );
+}
+
+/// `rollout` with `then: rollback` on the local cluster: the gateway Deployment's new version
+/// rolled out under load and the previous template put back (as `kubectl rollout undo`), each
+/// direction proven from the API (every old pod gone, every replica at the template) and judged
+/// per request. A new version that exits at once on SIGTERM fails requests only when the
+/// rollback replaces its pods: the rollback is judged like the deploy.
+#[test]
+fn a_deploy_and_its_rollback_are_judged_per_request_in_both_directions() {
+    if cluster().is_none() {
+        return;
+    }
+    let (out, report, _d) = run_kube("zero-downtime-deploy.yaml", &[]);
+    let fault = &report["faults"][0];
+    eprintln!(
+        "good version: exit {:?}, evidence {}",
+        out.status.code(),
+        fault["evidence"]
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(fault["applied"], true, "{fault:#}");
+    let pods = |key: &str| -> std::collections::BTreeSet<String> {
+        fault["evidence"][key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key} in {fault:#}"))
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect()
+    };
+    let (old, new, back) = (pods("old_pods"), pods("new_pods"), pods("rolled_back_pods"));
+    assert_eq!((old.len(), new.len(), back.len()), (2, 2, 2), "{fault:#}");
+    assert!(old.is_disjoint(&new) && new.is_disjoint(&back), "{fault:#}");
+
+    let (_dir, file) = kube_variant(
+        "zero-downtime-deploy.yaml",
+        &[(
+            "set: { GATEWAY_VERSION: \"2\" }",
+            "set: { GATEWAY_VERSION: \"2\", GATEWAY_GRACEFUL_SHUTDOWN: \"off\" }",
+        )],
+    );
+    let (out, report, _d) = run_kube(&file, &[]);
+    eprintln!(
+        "version exiting at once on SIGTERM: exit {:?}, {}",
+        out.status.code(),
+        slo(&report, "error_rate(during=deploy)")
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(report["faults"][0]["applied"], true, "{report:#}");
+    assert_eq!(
+        slo(&report, "error_rate(during=deploy)")["verdict"],
+        "breached",
+        "{report:#}"
+    );
 }

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use chaosgate::scenario::{self, ScenarioErrors};
 
+use crate::common::ensure_stack_tls;
+
 /// Scenario text as if it were the file `tests/data/scenario/<name>.yaml` (so the test compose
 /// file resolves as `compose/trading.yml`).
 fn check(name: &str, src: &str) -> ScenarioErrors {
@@ -574,6 +576,7 @@ slos:
 /// only ever be inconclusive, and why.
 #[test]
 fn slos_the_plan_cannot_resolve_are_warned_about() {
+    ensure_stack_tls();
     let src = "\
 name: t
 stack:

@@ -7,6 +7,8 @@ use std::time::Duration;
 use chaosgate::fault::kinds::{self, FaultKind};
 use chaosgate::metric::Latency;
 use chaosgate::scenario::{self, AtSpec, Pick, ProbeKind, RateSpec};
+
+use crate::common::ensure_stack_tls;
 use chaosgate::slo::{Metric, Phase};
 
 fn repo() -> PathBuf {
@@ -15,6 +17,7 @@ fn repo() -> PathBuf {
 
 #[test]
 fn bundled_scenarios_are_valid() {
+    ensure_stack_tls();
     let found = scenario::discover(&repo().join("scenarios"));
     let names: Vec<String> = found
         .iter()
@@ -275,6 +278,7 @@ fn db_restart_orders_are_the_writes_read_back() {
 /// pass, Kubernetes ones included); a directory with none is bad input, not a silent pass.
 #[test]
 fn validate_takes_directories_and_refuses_an_empty_one() {
+    ensure_stack_tls();
     let validate = |args: &[&std::ffi::OsStr]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_chaosgate"))
             .current_dir(repo())

@@ -28,7 +28,7 @@ impl Kind for Dns {
         fields: &["mode", "to"],
         duration: Takes::Required,
         compose: true,
-        kube: false,
+        kube: true,
         whole_workload: false,
         replaces: false,
     };

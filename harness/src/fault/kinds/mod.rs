@@ -242,6 +242,12 @@ impl FaultKind {
         self.exec(Backend::Compose).wired(target)
     }
 
+    /// Whether, on Kubernetes, it runs in the harness's own process inside the target pods
+    /// ([`Exec::in_harness`]): never through the node agent.
+    pub fn in_harness(&self) -> bool {
+        self.exec(Backend::Kube).in_harness()
+    }
+
     /// Whether it goes through chaosgate's fault proxy (toxics on a link), on either backend.
     pub fn proxied(&self) -> bool {
         self.exec(Backend::Compose).is_proxy() || self.exec(Backend::Kube).is_proxy()
@@ -351,7 +357,7 @@ mod tests {
     fn each_backend_lists_its_kinds() {
         assert_eq!(
             names_on(Backend::Kube),
-            "crash, latency, bandwidth, reset_peer, timeout, loss, partition, pod-delete, scale, rollout-restart, http-abort, http-delay, cpu-stress, memory-stress, disk-fill"
+            "crash, latency, bandwidth, reset_peer, timeout, loss, partition, rollout, pod-delete, scale, rollout-restart, http-abort, http-delay, dns, cpu-stress, memory-stress, disk-fill"
         );
         assert!(
             names_on(Backend::Compose).starts_with("crash, kill, stop, restart, pause, latency")

@@ -1,6 +1,7 @@
 //! `rollout`: a deploy under load: the compose service's containers replaced by a new version
-//! (the compose variables of `set` changed) by `strategy` (fault/rollout.rs runs it). One-shot:
-//! a deploy is never reverted.
+//! (the compose variables of `set` changed) by `strategy` (fault/rollout.rs runs it), or on
+//! Kubernetes the Deployment's pods (its containers' declared environment of `set` changed;
+//! fault/kube_rollout.rs). One-shot: a deploy is never reverted.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +13,8 @@ use crate::fault::rollout::Strategy;
 pub struct Rollout {
     /// How old containers are replaced by new ones (`rolling` when not given).
     pub strategy: Strategy,
-    /// Compose variables of the new version, name → value, applied over the stack's `env`.
+    /// Compose variables (Kubernetes: the containers' declared environment) of the new version,
+    /// name → value, applied over the stack's `env`.
     pub set: BTreeMap<String, String>,
     /// `then: rollback`: once the new version is in, the previous one is deployed back the
     /// same way, under the same load (a rollback proven as zero-downtime as the deploy).
@@ -28,7 +30,7 @@ impl Kind for Rollout {
             "a deploy runs its course and is never reverted; its `during=` window ends when the last old container is gone",
         ),
         compose: true,
-        kube: false,
+        kube: true,
         whole_workload: true,
         replaces: true,
     };

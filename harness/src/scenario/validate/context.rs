@@ -27,6 +27,9 @@ pub(super) struct Ctx<'a> {
     /// Kubernetes: workload → its pod template's labels, when the manifests were read (fault
     /// label selectors are checked against them).
     pub(super) pod_labels: Option<BTreeMap<String, BTreeMap<String, String>>>,
+    /// Kubernetes: workload → the environment variables its containers declare, when the
+    /// manifests were read (a rollout's `set` is checked against them).
+    pub(super) workload_env: Option<BTreeMap<String, std::collections::BTreeSet<String>>>,
     /// Compose: each file as named with the variables it reads, when every file was read
     /// (a rollout's `set` is checked against them).
     pub(super) compose_variables: Option<Vec<(String, crate::scenario::compose::Variables)>>,

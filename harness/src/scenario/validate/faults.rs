@@ -827,29 +827,35 @@ pub(super) fn check_replaced_paths(
     }
 }
 
-/// The node agent (`stack.kubernetes.agent`) runs rules and kills on the node; the fault proxy
-/// runs in the harness's own process, in the target's network namespace, which an agent cannot
-/// lend it: a proxy fault with the agent is refused rather than run anywhere else.
+/// The node agent (`stack.kubernetes.agent`) runs rules and kills on the node; the fault proxy,
+/// a DNS fault's resolver and canary and the resource helpers run in the harness's own process,
+/// inside the target's namespaces or cgroups, which an agent cannot lend it: such a fault with
+/// the agent is refused rather than run anywhere else.
 pub(super) fn check_agent(cx: &mut Ctx<'_>, raw: &[RawFault], faults: &[Option<FaultSpec>]) {
     if !cx.agent {
         return;
     }
     for (i, f) in faults.iter().enumerate() {
         let Some(f) = f else { continue };
-        if !f.action.proxied() {
+        if !f.action.in_harness() {
             continue;
         }
+        let what = if f.action.proxied() {
+            "proxy fault"
+        } else {
+            "fault"
+        };
         let span = cx.span(&raw[i].action);
         cx.push(
             ScenarioError::new(
                 format!(
-                    "fault `{}`: proxy fault `{}` does not run through the node agent (stack.kubernetes.agent)",
+                    "fault `{}`: {what} `{}` does not run through the node agent (stack.kubernetes.agent)",
                     f.name,
                     f.action.name()
                 ),
                 span,
             )
-            .with_help("the fault proxy runs inside the harness, in the pod's network namespace, so it needs the harness on the node: run this scenario without `agent` there (the local cluster), or use loss/partition through the agent"),
+            .with_help("it runs inside the harness, in the pod's namespaces, so it needs the harness on the node: run this scenario without `agent` there (the local cluster), or use loss/partition through the agent"),
         );
     }
 }
@@ -863,6 +869,32 @@ fn check_rollout_settings(
     service: &str,
     set: &Spanned<BTreeMap<String, String>>,
 ) {
+    if let Some(declared) = cx.workload_env.as_ref().and_then(|w| w.get(service)) {
+        let unknown: Vec<&str> = set
+            .value
+            .keys()
+            .filter(|k| !declared.contains(*k))
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            let span = cx.span(set);
+            cx.push(
+                ScenarioError::new(
+                    format!(
+                        "fault `{fault}`: set {} that no container of `{service}` declares in its `env`: the new version would be the old one",
+                        unknown.join(", ")
+                    ),
+                    span,
+                )
+                .with_label("declared by no container of this workload")
+                .with_help(format!(
+                    "the variables `{service}` declares: {}",
+                    declared.iter().cloned().collect::<Vec<_>>().join(", ")
+                )),
+            );
+        }
+        return;
+    }
     let Some(files) = &cx.compose_variables else {
         return;
     };

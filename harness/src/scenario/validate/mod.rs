@@ -47,6 +47,7 @@ pub fn validate(raw: RawScenario, src: &str, path: &Path) -> Result<Scenario, Ve
         errors: Vec::new(),
         services: None,
         pod_labels: None,
+        workload_env: None,
         compose_variables: None,
         warnings: Vec::new(),
         kube: raw.stack.value.kubernetes.is_some(),

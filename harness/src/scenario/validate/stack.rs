@@ -339,6 +339,7 @@ fn kube_stack(
         }
         cx.services = Some(services);
         cx.pod_labels = Some(d.pod_labels.clone());
+        cx.workload_env = Some(d.workload_env.clone());
     }
     let node_address = match &kube.node_address {
         Some(sp) if sp.value.trim().parse::<std::net::IpAddr>().is_err() => {

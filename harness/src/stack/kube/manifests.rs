@@ -147,6 +147,8 @@ pub struct Declared {
     pub workloads: BTreeMap<String, BTreeSet<u16>>,
     /// Environment variable names declared by any workload container.
     pub env: BTreeSet<String>,
+    /// Deployment/StatefulSet name → the environment variable names its containers declare.
+    pub workload_env: BTreeMap<String, BTreeSet<String>>,
     /// Deployment/StatefulSet name → its pod template's labels (`spec.template.metadata.labels`).
     pub pod_labels: BTreeMap<String, BTreeMap<String, String>>,
 }
@@ -178,14 +180,19 @@ pub fn declared(docs: &[Value]) -> Declared {
                         .filter_map(|p| p.get("containerPort").and_then(Value::as_u64))
                         .filter_map(|p| u16::try_from(p).ok()),
                 );
-                d.env.extend(
-                    c.get("env")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|e| e.get("name").and_then(Value::as_str))
-                        .map(str::to_string),
-                );
+                let names: Vec<String> = c
+                    .get("env")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|e| e.get("name").and_then(Value::as_str))
+                    .map(str::to_string)
+                    .collect();
+                d.env.extend(names.iter().cloned());
+                d.workload_env
+                    .entry(name.to_string())
+                    .or_default()
+                    .extend(names);
             }
             d.workloads.insert(name.to_string(), ports);
             let labels = doc
