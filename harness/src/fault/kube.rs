@@ -476,11 +476,16 @@ impl KubeFault<'_> {
         // The fault ends when the deleted pods are gone too: a graceful deletion keeps a pod
         // (preStop, then SIGTERM and its drain) after its replacement is Ready, and what it
         // fails on its way out belongs to the fault's window.
+        let pods_api = self.pods_api();
         let gone_at = poll_until(run_end, None, || {
             let gone = gone.clone();
+            let pods_api = pods_api.clone();
             async move {
-                let pods = env.stack.containers().await.ok()?;
-                (!pods.iter().any(|p| gone.contains(&p.id))).then_some(())
+                let pods = pods_api.list(&Default::default()).await.ok()?;
+                (!pods.items.iter().any(|p| {
+                    p.metadata.uid.as_ref().is_some_and(|u| gone.contains(u)) && !exited(p)
+                }))
+                .then_some(())
             }
         })
         .await;
@@ -579,8 +584,8 @@ impl KubeFault<'_> {
             if !w.rolled_out() {
                 return None;
             }
-            let pods = workload_pods(&env.stack.containers().await.ok()?, &before.name);
-            rollout_ended(&w, &pods, old).then_some(())
+            let left = still_running(env.stack, old).await.ok()?;
+            rollout_ended(&w, &left).then_some(())
         })
         .await
         .map(|()| Back::Completed(env.sink.clock().now_ns()))
@@ -740,11 +745,46 @@ pub fn workload_pods(listed: &[ContainerInfo], workload: &str) -> BTreeSet<Strin
 }
 
 /// A rollout's end: the controller reports it done (every replica at the template, available,
-/// no more than asked) and none of `old`, the workload's pods before it, is listed any more.
-/// The controller counts a rollout done while old pods still terminate (a preStop hook, then
-/// SIGTERM and their drain); requests they fail on their way out belong to the rollout.
-pub fn rollout_ended(w: &Workload, pods: &BTreeSet<String>, old: &BTreeSet<String>) -> bool {
-    w.rolled_out() && pods.is_disjoint(old)
+/// no more than asked) and none of the workload's pods before it is still running
+/// (`left_running`, from [`still_running`]). The controller counts a rollout done while old
+/// pods still terminate (a preStop hook, then SIGTERM and their drain); requests they fail on
+/// their way out belong to the rollout.
+pub fn rollout_ended(w: &Workload, left_running: &BTreeSet<String>) -> bool {
+    w.rolled_out() && left_running.is_empty()
+}
+
+/// Whether every container of the pod has exited: it serves nothing any more. The API keeps
+/// listing such a pod until the kubelet's next housekeeping deletes it (up to 10 s later on
+/// the local cluster), which is not part of a fault's effect.
+pub fn exited(p: &Pod) -> bool {
+    p.status
+        .as_ref()
+        .and_then(|s| s.container_statuses.as_ref())
+        .is_some_and(|cs| {
+            !cs.is_empty()
+                && cs
+                    .iter()
+                    .all(|c| c.state.as_ref().is_some_and(|s| s.terminated.is_some()))
+        })
+}
+
+/// Those of the pods named `names` that are still listed with a container not exited.
+pub async fn still_running(
+    stack: &KubeStack,
+    names: &BTreeSet<String>,
+) -> Result<BTreeSet<String>, String> {
+    let pods: Api<Pod> = Api::namespaced(stack.client().clone(), stack.namespace());
+    let mut left = BTreeSet::new();
+    for name in names {
+        match pods.get_opt(name).await {
+            Ok(Some(p)) if !exited(&p) => {
+                left.insert(name.clone());
+            }
+            Ok(_) => {}
+            Err(e) => return Err(format!("reading pod {name}: {e}")),
+        }
+    }
+    Ok(left)
 }
 
 /// When the pod's Ready condition last turned True, as the API states it (RFC 3339).
@@ -853,25 +893,38 @@ mod tests {
     }
 
     /// The Deployment's status says done (2 of 2 updated and available) while old pod `a`
-    /// still terminates: the rollout has not ended, so its window still covers what `a` fails
-    /// on SIGTERM.
+    /// still runs its preStop hook or drain: the rollout has not ended, so its window still
+    /// covers what `a` fails on SIGTERM.
     #[test]
-    fn a_rollout_ends_only_when_the_old_pods_are_gone() {
-        let old = names(&["gw-a", "gw-b"]);
-        assert!(!rollout_ended(
-            &gateway(1, 3),
-            &names(&["gw-a", "gw-c", "gw-d"]),
-            &old
-        ));
-        assert!(!rollout_ended(
-            &gateway(2, 2),
-            &names(&["gw-a", "gw-c", "gw-d"]),
-            &old
-        ));
-        assert!(rollout_ended(
-            &gateway(2, 2),
-            &names(&["gw-c", "gw-d"]),
-            &old
-        ));
+    fn a_rollout_ends_only_when_the_old_pods_have_exited() {
+        assert!(!rollout_ended(&gateway(1, 3), &names(&["gw-a"])));
+        assert!(!rollout_ended(&gateway(2, 2), &names(&["gw-a"])));
+        assert!(rollout_ended(&gateway(2, 2), &names(&[])));
+    }
+
+    #[test]
+    fn a_pod_has_exited_when_every_container_has_terminated() {
+        let pod = |states: &[bool]| -> Pod {
+            let statuses: Vec<serde_json::Value> = states
+                .iter()
+                .map(|t| {
+                    let state = if *t {
+                        json!({ "terminated": { "exitCode": 0 } })
+                    } else {
+                        json!({ "running": {} })
+                    };
+                    json!({ "name": "c", "image": "i", "imageID": "", "ready": false,
+                            "restartCount": 0, "state": state })
+                })
+                .collect();
+            serde_json::from_value(json!({
+                "metadata": { "name": "gw-a" },
+                "status": { "containerStatuses": statuses }
+            }))
+            .unwrap()
+        };
+        assert!(exited(&pod(&[true, true])));
+        assert!(!exited(&pod(&[true, false])));
+        assert!(!exited(&pod(&[])), "no container yet: not exited");
     }
 }

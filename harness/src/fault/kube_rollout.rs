@@ -28,7 +28,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::kube::{rollout_ended, workload_pods};
+use super::kube::{rollout_ended, still_running, workload_pods};
 use super::lifecycle::{Back, Hold, Lifecycle, Outcome, Proof, Reverted, Stamp, Window, drive};
 use super::rollout::Strategy;
 use super::{Evidence, FaultRecord};
@@ -176,7 +176,8 @@ impl KubeRollout<'_> {
     }
 
     /// Waits (until `until`) for the rollout of the spec just patched, whose generation is
-    /// above `generation`: complete, and none of `gone` left. Returns the pods then.
+    /// above `generation`: complete, and none of `gone` still running. Returns the other pods
+    /// then (the new version's).
     async fn rolled_out(
         &self,
         generation: i64,
@@ -190,16 +191,26 @@ impl KubeRollout<'_> {
                 .workload(self.workload)
                 .await
                 .map_err(|e| e.to_string())?;
-            if w.generation > generation && w.rolled_out() {
+            let left = still_running(self.stack, gone).await?;
+            if w.generation > generation && rollout_ended(&w, &left) {
                 let pods = self.pod_names().await?;
-                if rollout_ended(&w, &pods, gone) {
-                    return Ok(pods);
-                }
+                return Ok(pods.difference(gone).cloned().collect());
             }
             if tokio::time::Instant::now() >= until || cancel.is_cancelled() {
                 return Err(format!(
-                    "the rollout was not complete when the run ended ({} of {} pods at the new template, {} available, {} in all)",
-                    w.updated, w.replicas, w.available, w.current
+                    "the rollout was not complete when the run ended (generation {} of {} observed, above {generation} asked; {} of {} pods at the new template, {} available, {} ready, {} in all; still running from before: {})",
+                    w.observed_generation,
+                    w.generation,
+                    w.updated,
+                    w.replicas,
+                    w.available,
+                    w.ready,
+                    w.current,
+                    if left.is_empty() {
+                        "none".to_string()
+                    } else {
+                        left.iter().cloned().collect::<Vec<_>>().join(", ")
+                    }
                 ));
             }
             tokio::time::sleep(POLL).await;
