@@ -41,9 +41,9 @@ cargo fmt --all -- --check
 # The lints of `cargo clippy --workspace --all-targets --all-features -- -D warnings`, given
 # while every target is built for the tests: clippy-driver is the workspace crates' compiler
 # (as `cargo clippy` makes it, here with code generation), so the dependencies are compiled once
-# instead of once for the lints (check mode) and once for the tests: 9 of the cold CI's 18
-# minutes before the first container. Exported, so every cargo command below finds these same
-# artifacts up to date.
+# instead of once for the lints (check mode) and once for the tests (a cold CI measured 655 s
+# for fmt + clippy, then 462 s for the test build). Exported, so every cargo command below
+# finds these same artifacts up to date.
 export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 RUSTC_WORKSPACE_WRAPPER="$(rustc --print sysroot)/bin/clippy-driver"
 CLIPPY_ARGS="-Dwarnings__CLIPPY_HACKERY__"
