@@ -78,8 +78,17 @@ pub fn validate(args: ValidateArgs, quiet: bool) -> CommandResult {
                     eprintln!("warning: {}: {w}", f.display());
                 }
                 if !quiet {
+                    // An explore scenario's faults are drawn: say what they are drawn from.
+                    let space = s.explore.as_ref().map_or_else(String::new, |e| {
+                        format!(
+                            ", a fault space of {} template(s) drawn {}-{} per schedule",
+                            e.templates.len(),
+                            e.min_faults,
+                            e.max_faults
+                        )
+                    });
                     outln!(
-                        "ok  {}  ({}: {} probe(s), {} fault(s), {} SLO(s))",
+                        "ok  {}  ({}: {} probe(s), {} fault(s){space}, {} SLO(s))",
                         f.display(),
                         s.name,
                         s.probes.len(),
