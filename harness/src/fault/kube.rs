@@ -3,7 +3,7 @@
 //! terminating, the restart count up, the workload's observed spec) and ends with the
 //! workload whole again (`Completed`, or `Reverted` for a scale), bounded by the run's end.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use bollard::Docker;
@@ -112,6 +112,7 @@ pub async fn run_kube_fault(
         hold,
         before: None,
         existing: BTreeSet::new(),
+        old_pods: BTreeSet::new(),
         killed: Vec::new(),
         gone_at: Vec::new(),
         since: String::new(),
@@ -131,9 +132,10 @@ struct KubeFault<'a> {
     hold: Duration,
     /// The workload before the fault; `None` until looked up, or when that failed.
     before: Option<Workload>,
-    /// pod-delete: the pods there before, so that only new ones count as replacements;
-    /// rollout-restart: the workload's pods there before, whose end ends the fault.
+    /// pod-delete: the pods there before, so that only new ones count as replacements.
     existing: BTreeSet<String>,
+    /// rollout-restart: the UIDs of the workload's pods before it, whose exit ends the fault.
+    old_pods: BTreeSet<String>,
     /// crash: each target pod, its first container's runtime ID, and (through the agent) the
     /// node it runs on.
     killed: Vec<(ContainerInfo, String, Option<String>)>,
@@ -424,7 +426,7 @@ impl KubeFault<'_> {
     }
 
     /// The end of a pod-delete: as many Ready pods as before, none of them a deleted one, and
-    /// the deleted ones gone from the API.
+    /// the deleted ones' containers exited.
     async fn replaced(
         &self,
         evidence: &mut Evidence,
@@ -476,17 +478,12 @@ impl KubeFault<'_> {
         // The fault ends when the deleted pods are gone too: a graceful deletion keeps a pod
         // (preStop, then SIGTERM and its drain) after its replacement is Ready, and what it
         // fails on its way out belongs to the fault's window.
-        let pods_api = self.pods_api();
-        let gone_at = poll_until(run_end, None, || {
-            let gone = gone.clone();
-            let pods_api = pods_api.clone();
-            async move {
-                let pods = pods_api.list(&Default::default()).await.ok()?;
-                (!pods.items.iter().any(|p| {
-                    p.metadata.uid.as_ref().is_some_and(|u| gone.contains(u)) && !exited(p)
-                }))
+        let gone_at = poll_until(run_end, None, || async {
+            still_running(env.stack, &gone)
+                .await
+                .ok()?
+                .is_empty()
                 .then_some(())
-            }
         })
         .await;
         match gone_at {
@@ -572,13 +569,11 @@ impl KubeFault<'_> {
     }
 
     /// The end of a rollout restart: every pod at the new template and available, and every
-    /// pod there before gone from the API. The controller counts a rollout done while old
-    /// pods still terminate (preStop, then SIGTERM and their drain): a window ended there
-    /// would miss the requests they fail on their way out.
+    /// pod there before exited ([`rollout_ended`]).
     async fn rolled_out(&self, run_end: tokio::time::Instant) -> Option<Back> {
         let before = self.before.as_ref()?;
         let env = self.env;
-        let old = &self.existing;
+        let old = &self.old_pods;
         poll_until(run_end, None, || async {
             let w = env.stack.workload(&before.name).await.ok()?;
             if !w.rolled_out() {
@@ -663,12 +658,12 @@ impl Lifecycle for KubeFault<'_> {
             KubeAction::Crash => self.find_containers().await,
             // Its end waits for these to be gone.
             KubeAction::RolloutRestart => {
-                self.existing = self
+                self.old_pods = self
                     .env
                     .stack
                     .containers()
                     .await
-                    .map(|c| workload_pods(&c, self.workload))
+                    .map(|c| workload_pods(&c, self.workload).into_keys().collect())
                     .map_err(|e| e.to_string())?;
                 Ok(())
             }
@@ -734,13 +729,13 @@ impl Lifecycle for KubeFault<'_> {
     }
 }
 
-/// The names of `workload`'s pods in `listed` (terminating ones included: the API lists a pod
-/// until its containers have exited).
-pub fn workload_pods(listed: &[ContainerInfo], workload: &str) -> BTreeSet<String> {
+/// `workload`'s pods in `listed`, UID → name (terminating ones included: the API lists a pod
+/// until the kubelet deletes it).
+pub fn workload_pods(listed: &[ContainerInfo], workload: &str) -> BTreeMap<String, String> {
     listed
         .iter()
         .filter(|p| p.service == workload)
-        .map(|p| p.name.clone())
+        .map(|p| (p.id.clone(), p.name.clone()))
         .collect()
 }
 
@@ -768,23 +763,23 @@ pub fn exited(p: &Pod) -> bool {
         })
 }
 
-/// Those of the pods named `names` that are still listed with a container not exited.
+/// The names of the pods with these UIDs that are still listed with a container not exited
+/// (by UID: a StatefulSet's replacement takes the old pod's name). One list of the namespace.
 pub async fn still_running(
     stack: &KubeStack,
-    names: &BTreeSet<String>,
+    uids: &BTreeSet<String>,
 ) -> Result<BTreeSet<String>, String> {
     let pods: Api<Pod> = Api::namespaced(stack.client().clone(), stack.namespace());
-    let mut left = BTreeSet::new();
-    for name in names {
-        match pods.get_opt(name).await {
-            Ok(Some(p)) if !exited(&p) => {
-                left.insert(name.clone());
-            }
-            Ok(_) => {}
-            Err(e) => return Err(format!("reading pod {name}: {e}")),
-        }
-    }
-    Ok(left)
+    let listed = pods
+        .list(&Default::default())
+        .await
+        .map_err(|e| format!("listing pods: {e}"))?;
+    Ok(listed
+        .items
+        .iter()
+        .filter(|p| p.metadata.uid.as_ref().is_some_and(|u| uids.contains(u)) && !exited(p))
+        .map(|p| p.metadata.name.clone().unwrap_or_default())
+        .collect())
 }
 
 /// When the pod's Ready condition last turned True, as the API states it (RFC 3339).

@@ -77,7 +77,8 @@ struct Before {
     strategy: Value,
     /// `metadata.generation`: the deploy's spec is the first above it.
     generation: i64,
-    pods: BTreeSet<String>,
+    /// Its pods, UID → name.
+    pods: BTreeMap<String, String>,
 }
 
 struct KubeRollout<'a> {
@@ -170,31 +171,34 @@ impl KubeRollout<'_> {
             .map_err(|e| format!("patching Deployment {}: {e}", self.workload))
     }
 
-    async fn pod_names(&self) -> Result<BTreeSet<String>, String> {
+    /// The Deployment's pods, UID → name.
+    async fn pods(&self) -> Result<BTreeMap<String, String>, String> {
         let listed = self.stack.containers().await.map_err(|e| e.to_string())?;
         Ok(workload_pods(&listed, self.workload))
     }
 
     /// Waits (until `until`) for the rollout of the spec just patched, whose generation is
-    /// above `generation`: complete, and none of `gone` still running. Returns the other pods
-    /// then (the new version's).
+    /// above `generation`: complete, and none of `gone` (pods, UID → name) still running.
+    /// Returns the other pods then (the new version's).
     async fn rolled_out(
         &self,
         generation: i64,
-        gone: &BTreeSet<String>,
+        gone: &BTreeMap<String, String>,
         until: tokio::time::Instant,
         cancel: &CancellationToken,
-    ) -> Result<BTreeSet<String>, String> {
+    ) -> Result<BTreeMap<String, String>, String> {
+        let gone_uids: BTreeSet<String> = gone.keys().cloned().collect();
         loop {
             let w = self
                 .stack
                 .workload(self.workload)
                 .await
                 .map_err(|e| e.to_string())?;
-            let left = still_running(self.stack, gone).await?;
+            let left = still_running(self.stack, &gone_uids).await?;
             if w.generation > generation && rollout_ended(&w, &left) {
-                let pods = self.pod_names().await?;
-                return Ok(pods.difference(gone).cloned().collect());
+                let mut pods = self.pods().await?;
+                pods.retain(|uid, _| !gone.contains_key(uid));
+                return Ok(pods);
             }
             if tokio::time::Instant::now() >= until || cancel.is_cancelled() {
                 return Err(format!(
@@ -229,7 +233,7 @@ impl KubeRollout<'_> {
         let new = self
             .rolled_out(generation, &old, window.run_end, window.cancel)
             .await?;
-        evidence.insert("new_pods".into(), json!(new));
+        evidence.insert("new_pods".into(), json!(new.values().collect::<Vec<_>>()));
         if self.plan.rollback {
             let w = self
                 .stack
@@ -239,14 +243,20 @@ impl KubeRollout<'_> {
             self.sink.note(format!(
                 "{}: rolling back: the previous template replaces pods {}",
                 self.workload,
-                new.iter().cloned().collect::<Vec<_>>().join(", ")
+                new.values().cloned().collect::<Vec<_>>().join(", ")
             ));
+            // Every pod listed now is the previous rollout's: the new version's, and old ones
+            // the API still lists after their containers exited.
+            let listed = self.pods().await?;
             self.patch(json!({ "spec": { "template": undo_patch(&template) } }))
                 .await?;
             let back = self
-                .rolled_out(w.generation, &new, window.run_end, window.cancel)
+                .rolled_out(w.generation, &listed, window.run_end, window.cancel)
                 .await?;
-            evidence.insert("rolled_back_pods".into(), json!(back));
+            evidence.insert(
+                "rolled_back_pods".into(),
+                json!(back.values().collect::<Vec<_>>()),
+            );
         }
         self.done_ns = Some(self.sink.clock().now_ns());
         // The Deployment's own strategy again; a strategy change starts no rollout.
@@ -308,11 +318,11 @@ impl Lifecycle for KubeRollout<'_> {
         let template = serde_json::to_value(&spec.template).map_err(|e| e.to_string())?;
         let strategy =
             serde_json::to_value(spec.strategy.unwrap_or_default()).map_err(|e| e.to_string())?;
-        let pods = self.pod_names().await?;
+        let pods = self.pods().await?;
         evidence.insert("strategy".into(), json!(self.plan.strategy.name()));
         evidence.insert("set".into(), json!(self.plan.set));
         evidence.insert("replicas_before".into(), json!(spec.replicas.unwrap_or(1)));
-        evidence.insert("old_pods".into(), json!(pods));
+        evidence.insert("old_pods".into(), json!(pods.values().collect::<Vec<_>>()));
         self.before = Some(Before {
             template,
             strategy,

@@ -908,6 +908,14 @@ slos:
     insta::assert_snapshot!(e.to_string());
 }
 
+/// Each error's line (0 without a place) and message.
+fn error_lines(e: &ScenarioErrors) -> Vec<(u32, String)> {
+    e.errors
+        .iter()
+        .map(|e| (e.span.as_ref().map_or(0, |s| s.line), e.message.clone()))
+        .collect()
+}
+
 /// `tls:` files are read at validation: a missing one is named at its line, and a client
 /// certificate without its key is told at the `cert` line, not at the first `tls` field.
 #[test]
@@ -916,11 +924,7 @@ fn tls_files_are_checked_where_they_are_written() {
         "{GOOD_HEAD}tls:\n  ca: no-such-ca.pem\n  cert: no-such-client.pem\nslos:\n  - p95(latency) < 100ms\n"
     );
     let e = check("tls-files", &src);
-    let lines: Vec<(u32, String)> = e
-        .errors
-        .iter()
-        .map(|e| (e.span.as_ref().map_or(0, |s| s.line), e.message.clone()))
-        .collect();
+    let lines = error_lines(&e);
     assert!(
         lines
             .iter()
@@ -943,11 +947,7 @@ fn a_tls_setting_error_points_at_that_setting() {
         "{GOOD_HEAD}tls:\n  ca: test-ca.pem\n  server_name: \"not a name!\"\nslos:\n  - p95(latency) < 100ms\n"
     );
     let e = check("tls-server-name", &src);
-    let lines: Vec<(u32, String)> = e
-        .errors
-        .iter()
-        .map(|e| (e.span.as_ref().map_or(0, |s| s.line), e.message.clone()))
-        .collect();
+    let lines = error_lines(&e);
     assert!(
         lines
             .iter()
