@@ -3,12 +3,16 @@
 #
 #   compose/build-images.sh              base image (if needed), trading binary, every image
 #   compose/build-images.sh --base-only  only make sure the base image exists
+#   compose/build-images.sh --no-trading every image but the trading one (no cargo build)
 #   compose/build-images.sh --force      rebuild every image even if its inputs match
 #
 # Environment:
 #   CHAOSGATE_BASE_IMAGE   use this image as the base instead of looking for one
 #   CHAOSGATE_NO_PULL=1    do not try `docker pull debian:bookworm-slim`
 #   CHAOSGATE_APT_MIRROR   Debian mirror for debootstrap (default: read from the host's apt sources)
+#   CHAOSGATE_TRADING_BINARY  put this `trading` binary in the trading image instead of building
+#                          one with `cargo build --release` (scripts/test.sh passes the one its
+#                          test build made, so a cold CI compiles the fixtures' dependencies once)
 #
 # Idempotent: each image carries a label with a hash of its inputs (Dockerfile, files copied in,
 # base image id); an image whose label matches is not rebuilt. The debootstrapped base is tagged
@@ -32,12 +36,14 @@ repo_dir="$(cd "${compose_dir}/.." && pwd)"
 build_dir="${compose_dir}/.build"
 
 base_only=0
+no_trading=0
 force=0
 for arg in "$@"; do
   case "$arg" in
     --base-only) base_only=1 ;;
+    --no-trading) no_trading=1 ;;
     --force) force=1 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "build-images: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -232,15 +238,22 @@ if [ "$base_only" = 1 ]; then
   exit 0
 fi
 
-begin "cargo build --release -p trading-fixtures"
-(cd "$repo_dir" && cargo build --release --quiet -p trading-fixtures)
-done_step "trading binary built"
-target_dir="${CARGO_TARGET_DIR:-${repo_dir}/target}"
-binary="${target_dir}/release/trading"
-[ -x "$binary" ] || die "expected the trading binary at ${binary}"
-
-build_image "$TRADING_TAG" "${compose_dir}/trading.Dockerfile" \
-  "$(stage_context trading "$binary")" "$base"
+if [ "$no_trading" = 0 ]; then
+  if [ -n "${CHAOSGATE_TRADING_BINARY:-}" ]; then
+    binary="$CHAOSGATE_TRADING_BINARY"
+    [ -x "$binary" ] || die "CHAOSGATE_TRADING_BINARY=${binary} is not an executable file"
+    log "trading binary: ${binary} (CHAOSGATE_TRADING_BINARY)"
+  else
+    begin "cargo build --release -p trading-fixtures"
+    (cd "$repo_dir" && cargo build --release --quiet -p trading-fixtures)
+    done_step "trading binary built"
+    target_dir="${CARGO_TARGET_DIR:-${repo_dir}/target}"
+    binary="${target_dir}/release/trading"
+    [ -x "$binary" ] || die "expected the trading binary at ${binary}"
+  fi
+  build_image "$TRADING_TAG" "${compose_dir}/trading.Dockerfile" \
+    "$(stage_context trading "$binary")" "$base"
+fi
 build_image "$POSTGRES_TAG" "${compose_dir}/postgres.Dockerfile" \
   "$(stage_context postgres)" "$base"
 build_image "$REDIS_TAG" "${compose_dir}/redis.Dockerfile" \
@@ -256,4 +269,6 @@ build_image "$PROMETHEUS_TAG" "${compose_dir}/prometheus.Dockerfile" \
   "$(stage_context prometheus "${compose_dir}/prometheus/prometheus.yml" \
   "${compose_dir}/prometheus/alerts.yml" "${compose_dir}/prometheus/alerts.test.yml")" "$base"
 
-log "images ready: ${TRADING_TAG} ${POSTGRES_TAG} ${REDIS_TAG} ${EDGE_TAG} ${PROMETHEUS_TAG} (base ${base}), total $(awk -v a="$script_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')"
+trading_tag="${TRADING_TAG} "
+[ "$no_trading" = 1 ] && trading_tag=""
+log "images ready: ${trading_tag}${POSTGRES_TAG} ${REDIS_TAG} ${EDGE_TAG} ${PROMETHEUS_TAG} (base ${base}), total $(awk -v a="$script_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')"

@@ -32,8 +32,13 @@ use crate::stack::docker::{PROJECT_LABEL, inspect};
 /// How long wiring waits for the connections it closed to come back through the proxy.
 const RECONNECT_BOUND: Duration = Duration::from_secs(10);
 /// The reconnected path counts as settled once its traffic has been quiet this long (the
-/// application's connection setup — handshake, prepared statements — is over).
+/// application's connection setup — handshake, prepared statements — is over)...
 const SETTLE_QUIET: Duration = Duration::from_millis(200);
+/// ...or once no connection has been opened through the proxy for this long: a path with
+/// periodic traffic (the reference gateway checks each replica every 200 ms) is never quiet for
+/// [`SETTLE_QUIET`], and waiting for that held every run with a proxy fault for the whole
+/// [`RECONNECT_BOUND`] and then said the connections were not back when they were.
+const SETTLE_NO_NEW_CONNECTION: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(25);
 
 /// Interceptions of the runs in this process, by run id: the fault tasks find theirs here.
@@ -220,6 +225,42 @@ impl Live {
     }
 }
 
+/// When a path whose connections wiring closed counts as back and set up: every closed
+/// connection reopened through the proxy, then either its traffic quiet for [`SETTLE_QUIET`] or
+/// no new connection for [`SETTLE_NO_NEW_CONNECTION`].
+struct Settle {
+    closed: u64,
+    last: Option<(u64, u64, u64)>,
+    quiet_since: tokio::time::Instant,
+    no_new_connection_since: tokio::time::Instant,
+}
+
+impl Settle {
+    fn new(closed: u64, now: tokio::time::Instant) -> Self {
+        Settle {
+            closed,
+            last: None,
+            quiet_since: now,
+            no_new_connection_since: now,
+        }
+    }
+
+    /// Takes the proxy's (connections accepted, bytes upstream, bytes downstream) at `now`;
+    /// true once the path is settled.
+    fn observe(&mut self, now: tokio::time::Instant, traffic: (u64, u64, u64)) -> bool {
+        if self.last.is_none_or(|l| l.0 != traffic.0) {
+            self.no_new_connection_since = now;
+        }
+        if self.last != Some(traffic) {
+            self.quiet_since = now;
+        }
+        self.last = Some(traffic);
+        traffic.0 >= self.closed
+            && (now - self.quiet_since >= SETTLE_QUIET
+                || now - self.no_new_connection_since >= SETTLE_NO_NEW_CONNECTION)
+    }
+}
+
 impl Wiring {
     /// Wires path `index` in its target's current namespace (blocking: starts a thread and
     /// runs iptables/ss). `toxics` installed on the previous proxy carry over. Returns how
@@ -348,8 +389,7 @@ impl Wiring {
     /// traffic went quiet (the application finished setting them up), or the bound passed.
     async fn wait_reconnected(&self, index: usize, closed: usize) {
         let started = tokio::time::Instant::now();
-        let mut last = None;
-        let mut quiet_since = started;
+        let mut settle = Settle::new(closed as u64, started);
         let mut note = format!(
             "{closed} closed connection(s) not all back through the proxy after {RECONNECT_BOUND:?}"
         );
@@ -359,13 +399,8 @@ impl Wiring {
                 .as_ref()
                 .map(|l| l.proxy.counters());
             let Some(c) = counters else { return };
-            let now = tokio::time::Instant::now();
             let traffic = (c.connections_accepted, c.bytes_upstream, c.bytes_downstream);
-            if last != Some(traffic) {
-                last = Some(traffic);
-                quiet_since = now;
-            }
-            if c.connections_accepted >= closed as u64 && now - quiet_since >= SETTLE_QUIET {
+            if settle.observe(tokio::time::Instant::now(), traffic) {
                 note = format!(
                     "{} connection(s) back through the proxy after {} ms",
                     c.connections_accepted,
@@ -591,6 +626,46 @@ async fn rewire_on_start(wiring: Arc<Wiring>, docker: Docker, project: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// (connections accepted, bytes up, bytes down) every 25 ms from `t0` until `settled`.
+    fn settle_after(closed: u64, traffic: impl Fn(u32) -> (u64, u64, u64)) -> Option<Duration> {
+        let t0 = tokio::time::Instant::now();
+        let mut s = Settle::new(closed, t0);
+        (0..400u32).find_map(|i| {
+            let now = t0 + POLL * i;
+            s.observe(now, traffic(i)).then(|| now - t0)
+        })
+    }
+
+    #[test]
+    fn a_reconnected_path_that_goes_quiet_settles_after_the_quiet_period() {
+        // The connection is back at 100 ms, its setup traffic ends at 200 ms.
+        let took = settle_after(1, |i| {
+            let accepted = u64::from(i >= 4);
+            (accepted, u64::from(i.min(8)) * 10, 0)
+        });
+        assert_eq!(took, Some(Duration::from_millis(400)));
+    }
+
+    #[test]
+    fn a_path_with_periodic_traffic_settles_once_no_connection_opens() {
+        // A health check every 200 ms on the one reconnected connection: never quiet for
+        // 200 ms (the reference gateway's replicas); settled 1 s after it came back, not at
+        // the 10 s bound.
+        let took = settle_after(1, |i| {
+            let accepted = u64::from(i >= 2);
+            (accepted, u64::from(i / 8) * 100, u64::from(i / 8) * 80)
+        });
+        assert_eq!(
+            took,
+            Some(Duration::from_millis(50) + SETTLE_NO_NEW_CONNECTION)
+        );
+    }
+
+    #[test]
+    fn a_path_whose_closed_connections_are_not_all_back_never_settles() {
+        assert_eq!(settle_after(3, |i| (2, u64::from(i), 0)), None);
+    }
     use crate::fault::kinds::{self, Backend, FaultKind, LinkSide, ProxyLink};
 
     fn container(service: &str, number: u32, running: bool) -> ContainerInfo {
