@@ -385,8 +385,8 @@ impl Wiring {
         ))
     }
 
-    /// Waits until `closed` connections came back through path `index`'s proxy and its
-    /// traffic went quiet (the application finished setting them up), or the bound passed.
+    /// Waits until `closed` connections came back through path `index`'s proxy and the path
+    /// settled ([`Settle`]: the application finished setting them up), or the bound passed.
     async fn wait_reconnected(&self, index: usize, closed: usize) {
         let started = tokio::time::Instant::now();
         let mut settle = Settle::new(closed as u64, started);
@@ -626,6 +626,7 @@ async fn rewire_on_start(wiring: Arc<Wiring>, docker: Docker, project: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault::kinds::{self, Backend, FaultKind, LinkSide, ProxyLink};
 
     /// (connections accepted, bytes up, bytes down) every 25 ms from `t0` until `settled`.
     fn settle_after(closed: u64, traffic: impl Fn(u32) -> (u64, u64, u64)) -> Option<Duration> {
@@ -666,7 +667,6 @@ mod tests {
     fn a_path_whose_closed_connections_are_not_all_back_never_settles() {
         assert_eq!(settle_after(3, |i| (2, u64::from(i), 0)), None);
     }
-    use crate::fault::kinds::{self, Backend, FaultKind, LinkSide, ProxyLink};
 
     fn container(service: &str, number: u32, running: bool) -> ContainerInfo {
         ContainerInfo {
