@@ -186,7 +186,7 @@ impl TestNet {
     /// is chaosgate's.
     fn chaosgate_leftovers(&self, ns: &str) -> Vec<String> {
         let mut found = Vec::new();
-        for table in ["filter", "nat", "mangle"] {
+        for table in ["filter", "nat", "mangle", "raw"] {
             let listing = run(
                 "ip",
                 &[
@@ -653,6 +653,139 @@ fn sweep_removes_what_a_killed_run_left() {
         sweep_leftovers(&runner(), None, "other-tool:").is_err(),
         "only chaosgate's prefix"
     );
+}
+
+/// A UDP responder bound in `ns` at `addr` that answers every datagram with `word` until
+/// `stop` is set.
+fn udp_responder(
+    ns: PathBuf,
+    addr: SocketAddr,
+    word: &'static [u8],
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> (u16, std::thread::JoinHandle<()>) {
+    let socket = spawn_thread_in_netns(ns, move || UdpSocket::bind(addr))
+        .expect("enter netns")
+        .join()
+        .expect("bind thread")
+        .expect("bind responder");
+    let port = socket.local_addr().expect("addr").port();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("timeout");
+    let thread = std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while !stop.load(Ordering::Relaxed) {
+            if let Ok((_, from)) = socket.recv_from(&mut buf) {
+                let _ = socket.send_to(word, from);
+            }
+        }
+    });
+    (port, thread)
+}
+
+/// Who answers a lookup of `marketdata-a` sent from `source_port` (0: any) to 127.0.0.11:53
+/// in `ns`; the port used.
+fn who_answers(ns: PathBuf, source_port: u16) -> (String, u16) {
+    spawn_thread_in_netns(ns, move || {
+        let socket = UdpSocket::bind(("0.0.0.0", source_port)).expect("bind asker");
+        socket.connect("127.0.0.11:53").expect("connect");
+        socket.set_read_timeout(Some(IO_TIMEOUT)).expect("timeout");
+        socket.send(b"\x43\x47\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x0cmarketdata-a\x00\x00\x01\x00\x01").expect("send");
+        let mut buf = [0u8; 64];
+        let n = socket.recv(&mut buf).expect("an answer");
+        let port = socket.local_addr().expect("addr").port();
+        (String::from_utf8_lossy(&buf[..n]).into_owned(), port)
+    })
+    .expect("enter netns")
+    .join()
+    .expect("asker")
+}
+
+/// NAT is decided once per conntrack entry: a lookup from a source port an earlier lookup
+/// used (its UDP entry lives 30 s or more) went where that one went, past the fault. The
+/// fault's own conntrack zone makes it a new entry: it is answered by the fault's resolver,
+/// and after the revert by the real one again.
+#[test]
+fn dns_answer_catches_a_lookup_from_a_used_source_port_and_releases_it_at_revert() {
+    require_root!();
+    let net = TestNet::new();
+    // Docker's embedded resolver: 127.0.0.11:53 rewritten to another port of 127.0.0.11.
+    run(
+        "ip",
+        &[
+            "-n",
+            &net.client_ns,
+            "addr",
+            "add",
+            "127.0.0.11/32",
+            "dev",
+            "lo",
+        ],
+    );
+    run(
+        "ip",
+        &[
+            "netns",
+            "exec",
+            &net.client_ns,
+            "iptables",
+            "-w",
+            "5",
+            "-t",
+            "nat",
+            "-A",
+            "OUTPUT",
+            "-d",
+            "127.0.0.11",
+            "-p",
+            "udp",
+            "--dport",
+            "53",
+            "-j",
+            "DNAT",
+            "--to-destination",
+            "127.0.0.11:5353",
+        ],
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (_, real) = udp_responder(
+        net.client_path(),
+        SocketAddr::from(([127, 0, 0, 11], 5353)),
+        b"real",
+        stop.clone(),
+    );
+    let (fault_port, fault) = udp_responder(
+        net.client_path(),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        b"fault",
+        stop.clone(),
+    );
+    let (answer, used) = who_answers(net.client_path(), 0);
+    assert_eq!(answer, "real");
+    let rules = RuleSet::new(Marker::new(&run_id("dns"), "dns").expect("marker"))
+        .dns_answer(&["marketdata-a".to_owned()], fault_port)
+        .expect("valid")
+        .apply(runner(), net.pid())
+        .expect("apply");
+    let during = [
+        who_answers(net.client_path(), used).0,
+        who_answers(net.client_path(), 0).0,
+    ];
+    rules.remove().expect("remove");
+    let after = [
+        who_answers(net.client_path(), used).0,
+        who_answers(net.client_path(), 0).0,
+    ];
+    stop.store(true, Ordering::Relaxed);
+    real.join().expect("real resolver");
+    fault.join().expect("fault resolver");
+    assert_eq!(
+        during,
+        ["fault", "fault"],
+        "port {used} again, then a new one"
+    );
+    assert_eq!(after, ["real", "real"]);
+    assert!(net.chaosgate_leftovers(&net.client_ns).is_empty());
 }
 
 #[test]

@@ -17,7 +17,7 @@ use super::rule::{IPTABLES, NetRule, QDISC_HANDLE, TC, shows_our_root_qdisc};
 pub struct RuleCounter {
     /// The rule's `chaosgate:<run_id>:<fault>:<index>` comment, which identifies it.
     pub comment: String,
-    /// iptables table the rule is in (`filter`, `nat` or `mangle`).
+    /// iptables table the rule is in (`filter`, `nat`, `mangle` or `raw`).
     pub table: String,
     /// Chain the rule is in, e.g. `INPUT`, `OUTPUT`, `PREROUTING`.
     pub chain: String,

@@ -49,6 +49,16 @@ impl Marker {
         format!("{}{}:", self.run_prefix(), self.fault)
     }
 
+    /// A conntrack zone (1..=65535; 0 is every packet's default) of this fault's own, drawn
+    /// from its prefix (FNV-1a): two faults of a run, or two runs, share one only by a
+    /// 1-in-65535 chance.
+    pub(crate) fn conntrack_zone(&self) -> u16 {
+        let hash = self.fault_prefix().bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        });
+        (hash % 65535) as u16 + 1
+    }
+
     pub(crate) fn comment(&self, index: usize) -> String {
         format!("{}{index}", self.fault_prefix())
     }

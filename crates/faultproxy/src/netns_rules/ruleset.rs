@@ -216,10 +216,26 @@ impl RuleSet {
     /// TCP lookups are left alone (a resolver falls back to TCP only after a truncated UDP
     /// answer, and the local one never truncates).
     ///
+    /// NAT is decided once per conntrack entry, and a UDP entry outlives its lookup by 30 s
+    /// (120 s once answered twice). A query whose source port an earlier lookup used still
+    /// matches that entry, already sent to the real resolver, and would pass the fault by;
+    /// after the revert, an entry made during the fault would keep sending its port to the
+    /// stopped local resolver. So the matching queries are first put in a conntrack zone of
+    /// this fault's own (`raw OUTPUT`, `CT --zone-orig`): each is a new entry there, which the
+    /// REDIRECT decides, and no query made outside the fault ever finds one of them.
+    ///
     /// Errors: a name is not one DNS label.
     pub fn dns_answer(mut self, names: &[String], to_port: u16) -> Result<Self, RuleError> {
         check_labels(names)?;
         let specs = label_specs(&words(&["-p", "udp", "--dport", "53"]), names);
+        let zone = self.marker.conntrack_zone();
+        // Zone first, REDIRECT second: rules are removed in reverse, so at no point does a
+        // REDIRECT see a query outside the zone.
+        for mut spec in specs.clone() {
+            spec.extend(words(&["-j", "CT", "--zone-orig"]));
+            spec.push(zone.to_string());
+            self.push_iptables("raw", "OUTPUT", spec);
+        }
         for mut spec in specs {
             spec.extend(words(&["-j", "REDIRECT", "--to-ports"]));
             spec.push(to_port.to_string());

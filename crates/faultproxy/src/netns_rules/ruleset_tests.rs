@@ -209,13 +209,24 @@ fn dns_answer_rules_send_udp_queries_to_the_local_resolver_first() {
         .into_iter()
         .map(|c| c.1.join(" "))
         .collect();
+    let zone = marker().conntrack_zone();
     assert_eq!(
         lines,
         [
+            format!(
+                "-w 5 -t raw -I OUTPUT 1 -p udp --dport 53 -m string --algo bm --icase --hex-string \
+                 |0c|marketdata-a -m comment --comment chaosgate:run1:fault:0 -j CT --zone-orig {zone}"
+            ),
+            format!(
+                "-w 5 -t raw -I OUTPUT 1 -p udp --dport 53 -m string --algo bm --icase --hex-string \
+                 |05|redis -m comment --comment chaosgate:run1:fault:1 -j CT --zone-orig {zone}"
+            ),
             "-w 5 -t nat -I OUTPUT 1 -p udp --dport 53 -m string --algo bm --icase --hex-string \
-             |0c|marketdata-a -m comment --comment chaosgate:run1:fault:0 -j REDIRECT --to-ports 40053",
+             |0c|marketdata-a -m comment --comment chaosgate:run1:fault:2 -j REDIRECT --to-ports 40053"
+                .to_owned(),
             "-w 5 -t nat -I OUTPUT 1 -p udp --dport 53 -m string --algo bm --icase --hex-string \
-             |05|redis -m comment --comment chaosgate:run1:fault:1 -j REDIRECT --to-ports 40053",
+             |05|redis -m comment --comment chaosgate:run1:fault:3 -j REDIRECT --to-ports 40053"
+                .to_owned(),
         ]
     );
     assert!(
@@ -223,4 +234,18 @@ fn dns_answer_rules_send_udp_queries_to_the_local_resolver_first() {
             .dns_answer(&["a b".to_owned()], 1)
             .is_err()
     );
+}
+
+#[test]
+fn each_fault_has_its_own_conntrack_zone_and_none_is_the_default() {
+    let zones: std::collections::BTreeSet<u16> = (0..200)
+        .map(|i| {
+            Marker::new("run1", &format!("fault-{i}"))
+                .expect("valid")
+                .conntrack_zone()
+        })
+        .collect();
+    assert!(zones.len() >= 199, "{} distinct of 200", zones.len());
+    assert!(!zones.contains(&0));
+    assert_eq!(marker().conntrack_zone(), marker().conntrack_zone());
 }

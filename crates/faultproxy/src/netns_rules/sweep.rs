@@ -12,7 +12,7 @@ use super::listing::deletions_for;
 use super::marker::MARKER_PREFIX;
 use super::rule::{IPTABLES, TC, delete_qdisc_args, shows_our_root_qdisc};
 
-const TABLES: [&str; 3] = ["filter", "nat", "mangle"];
+const TABLES: [&str; 4] = ["filter", "nat", "mangle", "raw"];
 
 /// What a sweep removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
