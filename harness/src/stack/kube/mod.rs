@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Service};
 use kube::api::{
     Api, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
@@ -668,8 +668,8 @@ impl KubeStack {
     }
 }
 
-/// Deletes `namespace`: its workloads and pods first (foreground, so pods go with them), then
-/// the namespace, waiting up to `bound` in all for it to be gone.
+/// Deletes `namespace`: its workloads, ReplicaSets and pods first (the pods with a one-second
+/// grace period), then the namespace, waiting up to `bound` in all for it to be gone.
 pub async fn delete_namespace(
     client: &Client,
     namespace: &str,
@@ -687,10 +687,20 @@ pub async fn delete_namespace(
     // of it deleted below until the namespace goes.
     let daemons: Api<DaemonSet> = Api::namespaced(client.clone(), namespace);
     let _ = daemons.delete_collection(&dp, &ListParams::default()).await;
+    // The garbage collector marks a Deployment's ReplicaSets deleted only later; one not yet
+    // marked would put back every pod deleted below (each then started and stopped once more:
+    // seen as a second set of pods, and 14 s per teardown).
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), namespace);
+    let _ = sets.delete_collection(&dp, &ListParams::default()).await;
+    // The run is over: its pods need no graceful stop (a gateway's preStop hook alone waits
+    // 3 s). One second, the least a pod is given: the kubelet still stops each container
+    // (SIGTERM, then SIGKILL), and the loop below waits for that.
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let _ = pods
-        .delete_collection(&DeleteParams::default(), &ListParams::default())
-        .await;
+    let quick = DeleteParams {
+        grace_period_seconds: Some(1),
+        ..DeleteParams::default()
+    };
+    let _ = pods.delete_collection(&quick, &ListParams::default()).await;
     // A 1.20 kubelet leaves a deleted pod Terminating in the API for 10-70 s after its
     // containers stopped; once every container of it has terminated, nothing of it runs, so
     // its API object is removed at once (grace period 0) rather than waited for.
@@ -710,6 +720,7 @@ pub async fn delete_namespace(
             }
         }
     }
+    tracing::debug!(elapsed = ?started.elapsed(), "teardown: pods of {namespace} gone");
     let ns: Api<Namespace> = Api::all(client.clone());
     match ns.delete(namespace, &DeleteParams::default()).await {
         Ok(_) => {}
@@ -718,7 +729,10 @@ pub async fn delete_namespace(
     }
     while started.elapsed() < bound {
         match ns.get_opt(namespace).await {
-            Ok(None) => return Ok(()),
+            Ok(None) => {
+                tracing::debug!(elapsed = ?started.elapsed(), "teardown: namespace {namespace} gone");
+                return Ok(());
+            }
             Ok(Some(_)) | Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
         }
     }
