@@ -751,15 +751,24 @@ pub fn rollout_ended(w: &Workload, left_running: &BTreeSet<String>) -> bool {
 /// Whether every container of the pod has exited: it serves nothing any more. The API keeps
 /// listing such a pod until the kubelet's next housekeeping deletes it (up to 10 s later on
 /// the local cluster), which is not part of a fault's effect.
+///
+/// A pod being deleted also counts once none of its containers is running (each terminated
+/// or waiting): the kubelet removes a deleted pod's containers as soon as they exit, and when
+/// it removed one before it had recorded the exit, the 1.20 kubelet reports the container as
+/// waiting (`ContainerCreating`) until the pod leaves the API (25 s later in one run seen). A
+/// deleted pod's containers are never started again.
 pub fn exited(p: &Pod) -> bool {
+    let deleted = p.metadata.deletion_timestamp.is_some();
     p.status
         .as_ref()
         .and_then(|s| s.container_statuses.as_ref())
         .is_some_and(|cs| {
             !cs.is_empty()
-                && cs
-                    .iter()
-                    .all(|c| c.state.as_ref().is_some_and(|s| s.terminated.is_some()))
+                && cs.iter().all(|c| {
+                    c.state
+                        .as_ref()
+                        .is_some_and(|s| s.terminated.is_some() || (deleted && s.running.is_none()))
+                })
         })
 }
 
@@ -897,29 +906,52 @@ mod tests {
         assert!(rollout_ended(&gateway(2, 2), &names(&[])));
     }
 
+    /// A pod as the API lists it: containers in `states` (`terminated`, `running` or
+    /// `waiting`), deleted or not.
+    fn pod(states: &[&str], deleted: bool) -> Pod {
+        let statuses: Vec<serde_json::Value> = states
+            .iter()
+            .map(|state| {
+                let state = match *state {
+                    "terminated" => json!({ "terminated": { "exitCode": 0 } }),
+                    "running" => json!({ "running": {} }),
+                    _ => json!({ "waiting": { "reason": "ContainerCreating" } }),
+                };
+                json!({ "name": "c", "image": "i", "imageID": "", "ready": false,
+                        "restartCount": 0, "state": state })
+            })
+            .collect();
+        let mut metadata = json!({ "name": "gw-a" });
+        if deleted {
+            metadata["deletionTimestamp"] = json!("2026-12-07T06:31:15Z");
+        }
+        serde_json::from_value(json!({
+            "metadata": metadata,
+            "status": { "containerStatuses": statuses }
+        }))
+        .unwrap()
+    }
+
     #[test]
     fn a_pod_has_exited_when_every_container_has_terminated() {
-        let pod = |states: &[bool]| -> Pod {
-            let statuses: Vec<serde_json::Value> = states
-                .iter()
-                .map(|t| {
-                    let state = if *t {
-                        json!({ "terminated": { "exitCode": 0 } })
-                    } else {
-                        json!({ "running": {} })
-                    };
-                    json!({ "name": "c", "image": "i", "imageID": "", "ready": false,
-                            "restartCount": 0, "state": state })
-                })
-                .collect();
-            serde_json::from_value(json!({
-                "metadata": { "name": "gw-a" },
-                "status": { "containerStatuses": statuses }
-            }))
-            .unwrap()
-        };
-        assert!(exited(&pod(&[true, true])));
-        assert!(!exited(&pod(&[true, false])));
-        assert!(!exited(&pod(&[])), "no container yet: not exited");
+        for deleted in [false, true] {
+            assert!(exited(&pod(&["terminated", "terminated"], deleted)));
+            assert!(!exited(&pod(&["terminated", "running"], deleted)));
+            assert!(!exited(&pod(&[], deleted)), "no container yet: not exited");
+        }
+    }
+
+    /// The 1.20 kubelet's report of a deleted pod whose container it removed before it had
+    /// recorded the exit (seen on the local cluster: a new-version gateway pod replaced by the
+    /// rollback was listed `waiting: ContainerCreating`, deleted, for 25 s after its container
+    /// exited, and under the old rule the rollout's window ran on past the load: exit 4 in 3
+    /// of 11 runs). Not running, never started again: exited. A pod not being deleted whose
+    /// container waits (starting, or in a crash loop) is another matter: it may run.
+    #[test]
+    fn a_deleted_pod_whose_containers_wait_has_exited() {
+        assert!(exited(&pod(&["waiting"], true)));
+        assert!(exited(&pod(&["terminated", "waiting"], true)));
+        assert!(!exited(&pod(&["waiting", "running"], true)));
+        assert!(!exited(&pod(&["waiting"], false)));
     }
 }

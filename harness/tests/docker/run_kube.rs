@@ -569,12 +569,10 @@ fn dns_outage_in_the_pods_passes_the_keep_alive_gateway_and_fails_the_other() {
 
 /// `rollout` with `then: rollback` on the local cluster: the gateway Deployment's new version
 /// rolled out under load and the previous template put back (as `kubectl rollout undo`), each
-/// direction proven from the API (every old pod gone, every replica at the template) and judged
-/// per request. A new version that exits at once on SIGTERM fails requests only when the
-/// rollback replaces its pods: the rollback is judged like the deploy.
+/// direction proven from the API (every old pod's containers exited, every replica at the
+/// template) and judged per request, with no request failed either way.
 #[test]
-#[ignore = "in 3 of 11 runs an old pod stayed listed as running (not Ready, its container not reported exited) for 15-30 s after the controller's rollout was done, so the rollback could not finish inside the load: exit 4, never a pass; a gateway shutdown bounded to drain + 3 s did not remove it; run with --run-ignored only"]
-fn a_deploy_and_its_rollback_are_judged_per_request_in_both_directions() {
+fn a_deploy_and_its_rollback_pass_per_request_in_both_directions() {
     if cluster().is_none() {
         return;
     }
@@ -598,7 +596,16 @@ fn a_deploy_and_its_rollback_are_judged_per_request_in_both_directions() {
     let (old, new, back) = (pods("old_pods"), pods("new_pods"), pods("rolled_back_pods"));
     assert_eq!((old.len(), new.len(), back.len()), (2, 2, 2), "{fault:#}");
     assert!(old.is_disjoint(&new) && new.is_disjoint(&back), "{fault:#}");
+}
 
+/// The compose twin's bad build (`run_rollout`): a new version that exits at once on SIGTERM,
+/// caught there on the way back. Not on Kubernetes (the ignore reason says why).
+#[test]
+#[ignore = "on Kubernetes this is not a bad build: the gateway's preStop hook (3 s) takes each pod out of the Service's endpoints before SIGTERM, so by the time a version exits at once no request is left to fail (0 errors, exit 0, in 4 of 4 runs on the local cluster: a truthful pass). Kept as the record of the claim the scenario no longer makes; a rollback's bad build for Kubernetes is still to find"]
+fn a_version_that_exits_at_once_on_sigterm_is_caught_on_the_rollback() {
+    if cluster().is_none() {
+        return;
+    }
     let (_dir, file) = kube_variant(
         "zero-downtime-deploy.yaml",
         &[(
