@@ -1,8 +1,8 @@
 //! `cpu-stress`: `cores` helpers spinning inside the target's cgroups for `duration`, so the
 //! container is charged for them and its own CPU limit and share are what they eat: a noisy
 //! neighbour in the same container (a sidecar, a GC storm). No tool in the target's image.
-//! Proven by the cgroup's own CPU counter rising with the helpers in it; reverted by killing
-//! them.
+//! Proven by the helpers, in the cgroups, using CPU (against what the cgroup's limit lets
+//! them have); reverted by killing them.
 
 use super::{Backend, Exec, Fields, Kind, KindInfo, Reported, Takes};
 use crate::fault::resource::ResourceAction;

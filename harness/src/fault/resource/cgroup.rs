@@ -127,6 +127,36 @@ impl Cgroups {
         }
     }
 
+    /// The CPU the cgroup may use, in cores: its CFS quota over its period (v1
+    /// `cpu.cfs_quota_us`/`cpu.cfs_period_us`, v2 `cpu.max`), and the CPUs its cpuset allows
+    /// (v1 `cpuset.cpus`, v2 `cpuset.cpus.effective`), whichever is less; `None` when neither
+    /// limits it (the machine's CPUs do).
+    pub fn cpu_limit_cores(&self) -> Option<f64> {
+        let quota = if self.unified {
+            std::fs::read_to_string(self.dir_of("")?.join("cpu.max"))
+                .ok()
+                .and_then(|t| quota_v2(&t))
+        } else {
+            self.dir_of("cpu").and_then(|d| {
+                let quota = std::fs::read_to_string(d.join("cpu.cfs_quota_us")).ok()?;
+                let period = std::fs::read_to_string(d.join("cpu.cfs_period_us")).ok()?;
+                quota_v1(&quota, &period)
+            })
+        };
+        let set = if self.unified {
+            self.dir_of("").map(|d| d.join("cpuset.cpus.effective"))
+        } else {
+            self.dir_of("cpuset").map(|d| d.join("cpuset.cpus"))
+        }
+        .and_then(|f| std::fs::read_to_string(f).ok())
+        .and_then(|t| cpu_list_len(&t))
+        .map(|n| n as f64);
+        match (quota, set) {
+            (Some(q), Some(s)) => Some(q.min(s)),
+            (q, s) => q.or(s),
+        }
+    }
+
     /// Memory charged to the cgroup, in bytes (v1 `memory.usage_in_bytes`, v2
     /// `memory.current`).
     pub fn memory_bytes(&self) -> Option<u64> {
@@ -136,6 +166,17 @@ impl Cgroups {
             (self.dir_of("memory")?, "memory.usage_in_bytes")
         };
         read_number(&dir.join(file))
+    }
+
+    /// How many times the cgroup's memory use met its limit so far (v1 `memory.failcnt`, v2
+    /// `memory.events`'s `max`): each is a charge the kernel had to reclaim or OOM-kill for.
+    pub fn memory_limit_hits(&self) -> Option<u64> {
+        if self.unified {
+            let text = std::fs::read_to_string(self.dir_of("")?.join("memory.events")).ok()?;
+            stat_field(&text, "max ")
+        } else {
+            read_number(&self.dir_of("memory")?.join("memory.failcnt"))
+        }
     }
 
     /// The processes in the cgroup (its memory controller's, the one the OOM killer acts in).
@@ -196,6 +237,39 @@ impl Mount {
 
 fn read_number(path: &Path) -> Option<u64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Cores from v2 `cpu.max` (`QUOTA PERIOD`, `max PERIOD` for none).
+fn quota_v2(text: &str) -> Option<f64> {
+    let mut parts = text.split_whitespace();
+    let quota: f64 = parts.next()?.parse().ok()?;
+    let period: f64 = parts.next()?.parse().ok()?;
+    (period > 0.0).then(|| quota / period)
+}
+
+/// Cores from v1 `cpu.cfs_quota_us` (`-1` for none) and `cpu.cfs_period_us`.
+fn quota_v1(quota: &str, period: &str) -> Option<f64> {
+    let quota: i64 = quota.trim().parse().ok()?;
+    let period: f64 = period.trim().parse().ok()?;
+    (quota > 0 && period > 0.0).then(|| quota as f64 / period)
+}
+
+/// How many CPUs a cpuset list names (`0-1,3` is 3); `None` for an empty or unreadable one.
+fn cpu_list_len(text: &str) -> Option<usize> {
+    let mut n = 0;
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        n += match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (usize, usize) = (a.parse().ok()?, b.parse().ok()?);
+                b.checked_sub(a)? + 1
+            }
+            None => {
+                part.parse::<usize>().ok()?;
+                1
+            }
+        };
+    }
+    (n > 0).then_some(n)
 }
 
 fn stat_field(text: &str, name: &str) -> Option<u64> {
@@ -271,5 +345,19 @@ mod tests {
             stat_field("usage_usec 1234\nuser_usec 1000\n", "usage_usec"),
             Some(1234)
         );
+        let events = "low 0\nhigh 0\nmax 17\noom 2\noom_kill 2\n";
+        assert_eq!(stat_field(events, "max "), Some(17));
+    }
+
+    #[test]
+    fn cpu_limits_in_both_layouts() {
+        assert_eq!(quota_v2("10000 100000\n"), Some(0.1));
+        assert_eq!(quota_v2("max 100000\n"), None);
+        assert_eq!(quota_v1("10000\n", "100000\n"), Some(0.1));
+        assert_eq!(quota_v1("-1\n", "100000\n"), None);
+        assert_eq!(cpu_list_len("0-1,3\n"), Some(3));
+        assert_eq!(cpu_list_len("0\n"), Some(1));
+        assert_eq!(cpu_list_len("\n"), None);
+        assert_eq!(cpu_list_len("3-1"), None);
     }
 }

@@ -107,8 +107,15 @@ impl Helper {
         })
     }
 
-    /// CPU time it has used (user + system), in ns.
+    /// CPU time it has used, in ns: the scheduler's own sum (`/proc/PID/schedstat`, exact),
+    /// else user + system time from `/proc/PID/stat` (in clock ticks, 10 ms apart).
     pub fn cpu_ns(&self) -> Option<u64> {
+        if let Some(ns) = std::fs::read_to_string(format!("/proc/{}/schedstat", self.pid))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        {
+            return Some(ns);
+        }
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
         let rest = stat.rsplit_once(')')?.1;
         let fields: Vec<&str> = rest.split_whitespace().collect();
