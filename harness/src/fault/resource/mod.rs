@@ -493,8 +493,9 @@ impl Lifecycle for ResourceFault<'_> {
                             now.saturating_sub(from) as f64 / at.elapsed().as_nanos().max(1) as f64;
                         evidence.insert(key(&target, "cgroup_cpu_cores_held"), json!(round(cores)));
                         if let ResourceAction::Cpu { cores: asked } = self.action {
-                            let limit = self.cgroups[i]
-                                .cpu_limit_cores()
+                            let limit = evidence
+                                .get(&key(&target, "cgroup_cpu_limit_cores"))
+                                .and_then(|v| v.as_f64())
                                 .map_or(String::new(), |l| format!(", its limit {l:.2}"));
                             self.effects.push(format!(
                                 "{}: {cores:.2} cores used by its cgroup over the hold ({asked} \
@@ -600,8 +601,6 @@ impl Lifecycle for ResourceFault<'_> {
     }
 }
 
-/// Forks `work`'s helpers for target `c`, moves each into its cgroups `cg`, checks it is there,
-/// and starts them all (the fault counts as applied at the first start).
 /// The CPU time the helpers of a stress have used so far, in ns; `None` when one's counter
 /// is unreadable.
 fn helpers_cpu_ns(applied: &Applied) -> Option<u64> {
@@ -664,6 +663,8 @@ fn squeeze_met_the_limit(
     })
 }
 
+/// Forks `work`'s helpers for target `c`, moves each into its cgroups `cg`, checks it is there,
+/// and starts them all (the fault counts as applied at the first start).
 fn start_helpers(
     cg: &Cgroups,
     c: &ContainerInfo,
@@ -774,8 +775,6 @@ mod tests {
             .collect()
     }
 
-    /// No holder comes near the limit it squeezes (an eighth at most, 32 MiB at least), and
-    /// the pieces add up to the size asked, page-rounded.
     #[test]
     fn a_cpu_stress_is_judged_against_what_the_cgroup_can_give() {
         // The CI case: 2 cores asked of a 0.1-core gateway, its helpers got 0.08.
@@ -829,6 +828,8 @@ mod tests {
         );
     }
 
+    /// No holder comes near the limit it squeezes (an eighth at most, 32 MiB at least), and
+    /// the pieces add up to the size asked, page-rounded.
     #[test]
     fn a_squeeze_is_held_in_pieces_that_sum_to_it() {
         let mib = 1usize << 20;
