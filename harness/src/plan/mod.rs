@@ -11,5 +11,5 @@ mod spec;
 pub use crate::measure::lost_writes::WriteReadBack;
 pub use crate::scenario::BlastSize;
 pub use from_scenario::{PlanError, from_scenario};
-pub(crate) use listen::listen_checks;
+pub(crate) use listen::{listen_checks, load_targets};
 pub use spec::{Pick, PlannedFault, RunSpec};

@@ -232,9 +232,14 @@ async fn wait_prometheus(
 }
 
 /// On Kubernetes, Ready pods are not yet a usable stack (the reference gateway is Ready
-/// before its first database connection): the load starts once every http/tcp probe has
-/// passed [`STEADY_CHECKS`] times in a row (the steady state), or after `bound` with a note.
+/// before its first database connection; a Service's node port rejects connections until
+/// kube-proxy has programmed its endpoints): the load starts once every http/tcp probe has
+/// passed, and every address the load connects to has accepted a connection,
+/// [`STEADY_CHECKS`] times in a row (the steady state), or after `bound` with a note.
 const STEADY_CHECKS: u32 = 3;
+
+/// How long one connection to a load target may take in [`wait_steady`].
+const STEADY_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 async fn wait_steady(
     spec: &RunSpec,
@@ -254,12 +259,19 @@ async fn wait_steady(
             )
         })
         .collect();
+    let load_targets = crate::plan::load_targets(spec);
     while streak < STEADY_CHECKS {
         let mut all = true;
         for p in &checks {
             if let Err(e) = crate::probe::check_now(p, probe_env).await {
                 all = false;
                 last = format!("probe `{}`: {e}", p.name);
+            }
+        }
+        for t in &load_targets {
+            if let Err(e) = accepts_connection(&probe_env.book, &t.service, t.port).await {
+                all = false;
+                last = format!("{} {}:{}: {e}", t.used_as, t.service, t.port);
             }
         }
         streak = if all { streak + 1 } else { 0 };
@@ -269,6 +281,31 @@ async fn wait_steady(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Ok(started.elapsed())
+}
+
+/// Whether `service:port`, at the address the load uses, accepts a TCP connection within
+/// [`STEADY_CONNECT_TIMEOUT`].
+async fn accepts_connection(
+    book: &crate::stack::AddressBook,
+    service: &str,
+    port: u16,
+) -> Result<(), String> {
+    let target = book
+        .target(service, port)
+        .ok_or_else(|| "no known address".to_string())?;
+    match tokio::time::timeout(
+        STEADY_CONNECT_TIMEOUT,
+        tokio::net::TcpStream::connect(target.addr),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(format!("{} ({})", e, target.addr)),
+        Err(_) => Err(format!(
+            "no connection within {STEADY_CONNECT_TIMEOUT:?} ({})",
+            target.addr
+        )),
+    }
 }
 
 /// A run on a stack that is being brought up, phase by phase: bring up, wire, start the
@@ -401,14 +438,14 @@ async fn open_timeline<B: RunBackend>(
     if stack.waits_for_steady_state() {
         match cancellable(&opts.cancel, wait_steady(spec, &probe_env, bound)).await? {
             Ok(took) => opts.progress.line(&format!(
-                "steady state after {:.1}s more (every http/tcp probe passed {STEADY_CHECKS} times in a row)",
+                "steady state after {:.1}s more (every http/tcp probe and load target passed {STEADY_CHECKS} times in a row)",
                 took.as_secs_f64()
             )),
             Err(last) => {
                 return Err(RunError::Stack(crate::stack::StackError::NeverHealthy {
                     timeout: spec.ready_timeout,
                     detail: format!(
-                        "  pods Ready, but the probes never passed {STEADY_CHECKS} times in a row; last failure: {last}"
+                        "  pods Ready, but the probes and load targets never passed {STEADY_CHECKS} times in a row; last failure: {last}"
                     ),
                 }));
             }
@@ -826,6 +863,26 @@ impl chaosgate_load::Observer for RequestRecorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The steady state's load-target check: an address that accepts counts, one that refuses
+    /// (a node port kube-proxy still rejects) or that nothing maps does not, and says why.
+    #[tokio::test]
+    async fn a_load_target_counts_only_once_it_accepts_connections() {
+        let book = crate::stack::AddressBook::new();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        book.set_fixed("gateway", 8080, addr);
+        assert_eq!(accepts_connection(&book, "gateway", 8080).await, Ok(()));
+        drop(listener);
+        let refused = accepts_connection(&book, "gateway", 8080)
+            .await
+            .unwrap_err();
+        assert!(refused.contains(&addr.to_string()), "{refused}");
+        assert_eq!(
+            accepts_connection(&book, "gateway", 9090).await,
+            Err("no known address".to_string())
+        );
+    }
 
     const S: u64 = 1_000_000_000;
 
