@@ -8,8 +8,8 @@ use crate::probe::Check;
 /// Every `service:port` a compose run connects to (the load's URLs and read-backs, `http`
 /// and `tcp` probes, proxy faults' paths), each with where the scenario uses it: what
 /// [`crate::stack::listening::verify`] checks the containers listen on once the stack is
-/// healthy. Empty on Kubernetes, where ports are declared by the manifests (validated) and the
-/// probes must pass before the run starts.
+/// healthy. Empty on Kubernetes, where ports are declared by the manifests (validated), and
+/// the probes must pass and the [`load_targets`] accept connections before the run starts.
 pub(crate) fn listen_checks(spec: &RunSpec) -> Vec<crate::stack::listening::Wanted> {
     use crate::stack::listening::Wanted;
     if spec.kube.is_some() {
