@@ -596,4 +596,34 @@ fn a_deploy_and_its_rollback_pass_per_request_in_both_directions() {
     let (old, new, back) = (pods("old_pods"), pods("new_pods"), pods("rolled_back_pods"));
     assert_eq!((old.len(), new.len(), back.len()), (2, 2, 2), "{fault:#}");
     assert!(old.is_disjoint(&new) && new.is_disjoint(&back), "{fault:#}");
+
+    // The bad build only the way back meets: a new version that refuses, with 503 on the
+    // connection, what is still sent to it while it drains. The deploy stops the good old pods;
+    // the rollback stops the new ones, and the load's keep-alive connection to each of them
+    // (its endpoint already gone, the connection pinned) is refused for the 1 s drain.
+    let dir = TempDir::new("kube-rollback-bad");
+    let yaml =
+        std::fs::read_to_string(repo_root().join("scenarios/kube/zero-downtime-deploy.yaml"))
+            .expect("the bundled scenario")
+            .replace(
+                "set: { GATEWAY_VERSION: \"2\" }",
+                "set: { GATEWAY_VERSION: \"2\", GATEWAY_DRAIN_REJECTS: \"1\" }",
+            )
+            .replace(
+                "../../deploy/kubernetes",
+                &repo_root().join("deploy/kubernetes").display().to_string(),
+            );
+    assert!(yaml.contains("GATEWAY_DRAIN_REJECTS"), "{yaml}");
+    let file = dir.0.join("rollback-bad.yaml");
+    std::fs::write(&file, yaml).expect("write the scenario");
+    let (out, report, _d) = run_kube(file.to_str().unwrap(), &[]);
+    let e = slo(&report, "error_rate(during=deploy)");
+    eprintln!(
+        "rollback of a version that refuses while draining: exit {:?}, {}",
+        out.status.code(),
+        e["evidence"]
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(e["verdict"], "breached", "{report:#}");
+    assert_eq!(report["faults"][0]["applied"], true, "{report:#}");
 }
