@@ -122,8 +122,9 @@ async fn serve(config: Arc<ServerConfig>) -> (SocketAddr, Arc<Mutex<Vec<Version>
             let acceptor = acceptor.clone();
             let versions = versions.clone();
             tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else {
-                    return;
+                let tls = match acceptor.accept(tcp).into_fallible().await {
+                    Ok(tls) => tls,
+                    Err((_, tcp)) => return lingering_close(tcp).await,
                 };
                 let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
                 let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
@@ -142,6 +143,20 @@ async fn serve(config: Arc<ServerConfig>) -> (SocketAddr, Arc<Mutex<Vec<Version>
         }
     });
     (addr, seen)
+}
+
+/// Closes a connection whose handshake failed as a careful server does: its alert sent, the
+/// write side shut, what the client still sends read and dropped until it closes (bounded).
+/// Closing with the client's request unread made the kernel answer with a reset, which could
+/// overtake the alert (1 refused client of 20 was seen as reset instead of `certificate`).
+async fn lingering_close(mut tcp: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let _ = tcp.shutdown().await;
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 async fn load(url: String, tls: TlsPlan) -> crate::summary::LoadSummary {

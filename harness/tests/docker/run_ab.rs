@@ -23,15 +23,15 @@ fn gate_of(root: &Path, out: &Output) -> (PathBuf, serde_json::Value) {
     (dir, gate)
 }
 
-/// The bundled `replica-crash.yaml` with its load cut from 30 s to 16 s (the crash at 5 s,
+/// The bundled `replica-crash.yaml` with its load cut from 20 s to 16 s (the crash at 5 s,
 /// the replica back in ~1 s): the same SLOs, relative ones included, for half the time per
 /// run; an A/B test runs two, or four.
 fn short_replica_crash(dir: &TempDir) -> PathBuf {
     let root = common::repo_root();
     let yaml = std::fs::read_to_string(root.join("scenarios/replica-crash.yaml"))
         .expect("the bundled scenario")
-        .replace("  duration: 30s\n", "  duration: 16s\n")
-        .replace("    at: 10s\n", "    at: 5s\n")
+        .replace("  duration: 20s\n", "  duration: 16s\n")
+        .replace("    at: 6s\n", "    at: 5s\n")
         .replace(
             "../compose/trading.yml",
             &root.join("compose/trading.yml").display().to_string(),

@@ -609,11 +609,16 @@ fn a_deploy_and_its_rollback_pass_per_request_in_both_directions() {
                 "set: { GATEWAY_VERSION: \"2\" }",
                 "set: { GATEWAY_VERSION: \"2\", GATEWAY_DRAIN_REJECTS: \"1\" }",
             )
+            // Both ways are done ~23 s into the load (the patch at 5 s): 35 s leave 12 to spare.
+            .replace("  duration: 45s\n", "  duration: 35s\n")
             .replace(
                 "../../deploy/kubernetes",
                 &repo_root().join("deploy/kubernetes").display().to_string(),
             );
-    assert!(yaml.contains("GATEWAY_DRAIN_REJECTS"), "{yaml}");
+    assert!(
+        yaml.contains("GATEWAY_DRAIN_REJECTS") && yaml.contains("  duration: 35s\n"),
+        "{yaml}"
+    );
     let file = dir.0.join("rollback-bad.yaml");
     std::fs::write(&file, yaml).expect("write the scenario");
     let (out, report, _d) = run_kube(file.to_str().unwrap(), &[]);

@@ -66,8 +66,8 @@ fn replica_crash_parses_into_the_model() {
         load.requests[0].target.path_and_query,
         "/quote?symbol=BTCUSD"
     );
-    assert_eq!(s.duration, Duration::from_secs(30));
-    assert_eq!(s.faults[0].at, AtSpec::Fixed(Duration::from_secs(10)));
+    assert_eq!(s.duration, Duration::from_secs(20));
+    assert_eq!(s.faults[0].at, AtSpec::Fixed(Duration::from_secs(6)));
     assert_eq!(s.faults[0].action, FaultKind::Crash(kinds::Crash));
     assert_eq!(s.faults[0].target.pick, Pick::All);
     assert!(
