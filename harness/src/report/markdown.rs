@@ -146,6 +146,9 @@ pub fn render(report: &Report) -> String {
                 p.harness_lag_p99,
             );
         }
+        if let Some(kinds) = super::rows::errors_by_kind(report) {
+            let _ = writeln!(out, "\nErrors by kind (whole run): {}", text(&kinds));
+        }
     }
     if !report.notes.is_empty() {
         let _ = writeln!(out, "\n### Notes\n");

@@ -115,3 +115,29 @@ pub fn phase_rows(report: &Report) -> Vec<PhaseRow> {
 pub fn effect_of(evidence: &serde_json::Value) -> Option<String> {
     evidence.get("effect")?.as_str().map(str::to_owned)
 }
+
+/// The whole run's errors by kind, most frequent first (`status_503 100, reset 2`): what the
+/// error count alone does not say (a refused connection and a 503 are different bugs). `None`
+/// when no request failed.
+pub fn errors_by_kind(report: &Report) -> Option<String> {
+    let whole = report
+        .phases
+        .iter()
+        .find(|p| p.name == crate::slo::Phase::Whole)?;
+    let mut kinds: Vec<(&String, &u64)> = whole
+        .errors_by_kind
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .collect();
+    if kinds.is_empty() {
+        return None;
+    }
+    kinds.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    Some(
+        kinds
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}

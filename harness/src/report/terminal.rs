@@ -111,6 +111,9 @@ pub fn render_terminal(report: &Report) -> String {
             whole.latency_ms.map_or("—".to_string(), |l| ms(l.p99)),
             whole.harness_lag_ms.map_or("—".to_string(), |l| ms(l.p99))
         );
+        if let Some(kinds) = super::rows::errors_by_kind(report) {
+            let _ = writeln!(out, "  errors by kind: {kinds}");
+        }
     }
     for n in &report.notes {
         let _ = writeln!(out, "note: {n}");
