@@ -165,6 +165,9 @@ pub fn render(report: &Report) -> String {
             );
         }
         let _ = writeln!(out, "</table>");
+        if let Some(kinds) = super::rows::errors_by_kind(report) {
+            let _ = writeln!(out, "<p>Errors by kind (whole run): {}</p>", esc(&kinds));
+        }
     }
 
     if !report.probes.is_empty() {
