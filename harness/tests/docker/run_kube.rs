@@ -601,27 +601,18 @@ fn a_deploy_and_its_rollback_pass_per_request_in_both_directions() {
     // connection, what is still sent to it while it drains. The deploy stops the good old pods;
     // the rollback stops the new ones, and the load's keep-alive connection to each of them
     // (its endpoint already gone, the connection pinned) is refused for the 1 s drain.
-    let dir = TempDir::new("kube-rollback-bad");
-    let yaml =
-        std::fs::read_to_string(repo_root().join("scenarios/kube/zero-downtime-deploy.yaml"))
-            .expect("the bundled scenario")
-            .replace(
+    let (_dir, file) = kube_variant(
+        "zero-downtime-deploy.yaml",
+        &[
+            (
                 "set: { GATEWAY_VERSION: \"2\" }",
                 "set: { GATEWAY_VERSION: \"2\", GATEWAY_DRAIN_REJECTS: \"1\" }",
-            )
+            ),
             // Both ways are done ~23 s into the load (the patch at 5 s): 35 s leave 12 to spare.
-            .replace("  duration: 45s\n", "  duration: 35s\n")
-            .replace(
-                "../../deploy/kubernetes",
-                &repo_root().join("deploy/kubernetes").display().to_string(),
-            );
-    assert!(
-        yaml.contains("GATEWAY_DRAIN_REJECTS") && yaml.contains("  duration: 35s\n"),
-        "{yaml}"
+            ("  duration: 45s\n", "  duration: 35s\n"),
+        ],
     );
-    let file = dir.0.join("rollback-bad.yaml");
-    std::fs::write(&file, yaml).expect("write the scenario");
-    let (out, report, _d) = run_kube(file.to_str().unwrap(), &[]);
+    let (out, report, _d) = run_kube(&file, &[]);
     let e = slo(&report, "error_rate(during=deploy)");
     eprintln!(
         "rollback of a version that refuses while draining: exit {:?}, {}",
